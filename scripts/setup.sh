@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks before the tests run: npm packages, the
+# Debian packages the guest harness and e2e tests use, and the guest kernel.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules/vitest ] || [ ! -d node_modules/classic-level ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund
+fi
+
+# Debian packages: the guest harness (qemu, virtiofsd, busybox, cpio, xz, zstd,
+# kmod) and the e2e tools that run inside the guest from the host root.
+DEB_PACKAGES=(qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux)
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages (${missing[*]}); run as root or install them" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The guest kernel (bookworm-backports 6.12, which has ublk_drv), cached.
+if [ -x test/vm/prepare.sh ]; then
+  bash test/vm/prepare.sh
+fi

@@ -1,0 +1,57 @@
+// One error class for the whole project (abstract-level style): a stable
+// uppercase `code`, a human message, an optional `cause`, and the errno that a
+// ublk commit carries when the error reaches the device.
+
+export type UcCode =
+  | 'UC_INVALID_ARGUMENT' // bad CLI input or API misuse reported to a user
+  | 'UC_POOL_CORRUPT' // checksums or structure do not match
+  | 'UC_POOL_FOREIGN' // not an ublk-compress pool
+  | 'UC_POOL_VERSION' // a newer on-disk format than this build reads
+  | 'UC_POOL_TRUNCATED' // the backing store is shorter than its superblock says
+  | 'UC_POOL_LOCKED' // another process holds the pool or its metadata
+  | 'UC_META_MISMATCH' // metadata missing or belonging to another pool
+  | 'UC_NO_SPACE' // the pool is full
+  | 'UC_IO' // an I/O system call failed
+  | 'UC_KERNEL_UNSUPPORTED' // no ublk_drv, or a needed feature is absent
+  | 'UC_NOT_ROOT' // the operation needs CAP_SYS_ADMIN
+  | 'UC_DEVICE_EXISTS' // a ublk device id is already taken
+  | 'UC_DEVICE_NOT_FOUND' // no ublk device with that id
+  | 'UC_TIMEOUT'; // a bounded wait ran out
+
+const ERRNO_OF_CODE: Record<UcCode, number> = {
+  UC_INVALID_ARGUMENT: 22, // EINVAL
+  UC_POOL_CORRUPT: 5, // EIO
+  UC_POOL_FOREIGN: 5,
+  UC_POOL_VERSION: 95, // EOPNOTSUPP
+  UC_POOL_TRUNCATED: 5,
+  UC_POOL_LOCKED: 16, // EBUSY
+  UC_META_MISMATCH: 5,
+  UC_NO_SPACE: 28, // ENOSPC
+  UC_IO: 5,
+  UC_KERNEL_UNSUPPORTED: 95,
+  UC_NOT_ROOT: 1, // EPERM
+  UC_DEVICE_EXISTS: 17, // EEXIST
+  UC_DEVICE_NOT_FOUND: 19, // ENODEV
+  UC_TIMEOUT: 110, // ETIMEDOUT
+};
+
+export class UcError extends Error {
+  readonly code: UcCode;
+  /** Positive errno from a failed system call, when there was one. */
+  readonly errno: number | undefined;
+
+  constructor(code: UcCode, message: string, options?: { cause?: unknown; errno?: number }) {
+    super(message, options);
+    this.name = 'UcError';
+    this.code = code;
+    this.errno = options?.errno;
+  }
+}
+
+/** Negative errno to commit to the kernel for any error: the one place this mapping lives. */
+export function toErrno(err: unknown): number {
+  if (err instanceof UcError) return -(err.errno ?? ERRNO_OF_CODE[err.code]);
+  const e = err as { errno?: unknown };
+  if (typeof e?.errno === 'number' && e.errno > 0) return -e.errno;
+  return -5; // EIO: an unknown failure must never read as success
+}
