@@ -1,0 +1,25 @@
+{
+  "targets": [
+    {
+      "target_name": "ublk_native",
+      "sources": [
+        "native/addon.cc",
+        "native/ring.cc",
+        "native/event-ring.cc",
+        "native/io-ring.cc",
+        "native/ctrl.cc",
+        "native/queue.cc",
+        "native/fiemap.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+    }
+  ]
+}
