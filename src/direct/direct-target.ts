@@ -1,0 +1,168 @@
+// The 1:1 target (DESIGN "1:1 layout"): LBA n is byte n*4096 of the backing
+// file, like a loop device. It has the BlockTarget shape of
+// src/device/target.ts (matched structurally: src/direct does not import
+// src/device). FLUSH = fdatasync; FUA = RWF_DSYNC or write + fdatasync;
+// DISCARD punches a hole; WRITE_ZEROES zeroes in place (ZERO_RANGE) when the
+// kernel asks that the space stay allocated, else punches. Every operation is
+// idempotent, as USER_RECOVERY_REISSUE replays requests after a restart.
+
+import assert from 'node:assert';
+import { UcError } from '../util/errors.js';
+import { BLOCK_BYTES } from '../util/units.js';
+import {
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_ZERO_RANGE,
+  type DirectFile,
+} from './direct-file.js';
+
+const EOPNOTSUPP = 95;
+/** Zero-fill fallback writes at most this much per call (bounded memory). */
+const ZERO_CHUNK_BYTES = 1024 * 1024;
+
+function isUnsupported(err: unknown): boolean {
+  const e = err as { errno?: number; code?: string };
+  return e?.errno === EOPNOTSUPP || e?.errno === -EOPNOTSUPP || e?.code === 'EOPNOTSUPP';
+}
+
+export interface DirectTargetStats {
+  punchFallbacks: number;
+}
+
+export class DirectTarget {
+  readonly sizeBlocks: number;
+  readonly stats: DirectTargetStats = { punchFallbacks: 0 };
+  private inFlight = 0;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+  /** Set once fallocate said EOPNOTSUPP for a mode, so later calls skip it. */
+  private readonly unsupportedModes = new Set<number>();
+
+  constructor(
+    private readonly file: DirectFile,
+    sizeBytes: number,
+  ) {
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0);
+    assert(sizeBytes % BLOCK_BYTES === 0, 'device size must be whole blocks');
+    this.sizeBlocks = sizeBytes / BLOCK_BYTES;
+  }
+
+  read(lba: number, blocks: number, buf: Buffer): Promise<void> {
+    return this.track(lba, blocks, async () => {
+      assert(buf.length >= blocks * BLOCK_BYTES, 'read buffer too small');
+      const view = buf.subarray(0, blocks * BLOCK_BYTES);
+      let done = 0;
+      while (done < view.length) {
+        const n = await this.file.read(view.subarray(done), lba * BLOCK_BYTES + done);
+        assert(n >= 0);
+        if (n === 0) {
+          // Past the end of a file that shrank under us: the device reads zeros there.
+          view.fill(0, done);
+          break;
+        }
+        done += n;
+      }
+    });
+  }
+
+  write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
+    return this.track(lba, blocks, async () => {
+      assert(buf.length >= blocks * BLOCK_BYTES, 'write buffer too small');
+      const dsync = fua && this.file.supportsDsync;
+      await this.writeAll(buf.subarray(0, blocks * BLOCK_BYTES), lba * BLOCK_BYTES, dsync);
+      if (fua && !dsync) await this.file.fdatasync();
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.track(0, 0, () => this.file.fdatasync());
+  }
+
+  discard(lba: number, blocks: number): Promise<void> {
+    return this.track(lba, blocks, () => this.punchOrZero(lba, blocks));
+  }
+
+  writeZeroes(lba: number, blocks: number, noUnmap: boolean): Promise<void> {
+    return this.track(lba, blocks, async () => {
+      if (!noUnmap) return this.punchOrZero(lba, blocks);
+      const done = await this.tryFallocate(
+        FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+        lba * BLOCK_BYTES,
+        blocks * BLOCK_BYTES,
+      );
+      if (!done) await this.writeZeroBytes(lba * BLOCK_BYTES, blocks * BLOCK_BYTES);
+    });
+  }
+
+  /** Waits for in-flight operations, makes everything durable, closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    try {
+      await this.file.fdatasync();
+    } finally {
+      await this.file.close();
+    }
+  }
+
+  private async punchOrZero(lba: number, blocks: number): Promise<void> {
+    const offsetBytes = lba * BLOCK_BYTES;
+    const lengthBytes = blocks * BLOCK_BYTES;
+    const done = await this.tryFallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offsetBytes, lengthBytes);
+    if (done) return;
+    this.stats.punchFallbacks += 1;
+    await this.writeZeroBytes(offsetBytes, lengthBytes);
+  }
+
+  /** fallocate, or false when the filesystem/implementation does not offer the mode. */
+  private async tryFallocate(mode: number, offsetBytes: number, lengthBytes: number): Promise<boolean> {
+    if (this.unsupportedModes.has(mode)) return false;
+    try {
+      await this.file.fallocate(mode, offsetBytes, lengthBytes);
+      return true;
+    } catch (err) {
+      if (!isUnsupported(err)) throw err;
+      this.unsupportedModes.add(mode);
+      return false;
+    }
+  }
+
+  private async writeZeroBytes(offsetBytes: number, lengthBytes: number): Promise<void> {
+    const zeros = Buffer.alloc(Math.min(lengthBytes, ZERO_CHUNK_BYTES));
+    for (let done = 0; done < lengthBytes; ) {
+      const n = Math.min(zeros.length, lengthBytes - done);
+      await this.writeAll(zeros.subarray(0, n), offsetBytes + done, false);
+      done += n;
+    }
+  }
+
+  private async writeAll(buf: Buffer, offsetBytes: number, dsync: boolean): Promise<void> {
+    let done = 0;
+    while (done < buf.length) {
+      const n = await this.file.write(buf.subarray(done), offsetBytes + done, dsync);
+      if (n <= 0) throw new UcError('UC_IO', `backing file write returned ${n} at byte ${offsetBytes + done}`);
+      done += n;
+    }
+  }
+
+  /** Range check, closed check and in-flight accounting around one operation. */
+  private async track(lba: number, blocks: number, op: () => Promise<void>): Promise<void> {
+    if (this.closed) throw new UcError('UC_IO', 'direct target is closed', { errno: 19 });
+    if (!Number.isSafeInteger(lba) || !Number.isSafeInteger(blocks) || lba < 0 || blocks < 0) {
+      throw new UcError('UC_INVALID_ARGUMENT', `bad range lba ${lba} blocks ${blocks}`);
+    }
+    if (lba + blocks > this.sizeBlocks) {
+      throw new UcError('UC_INVALID_ARGUMENT', `range ${lba}+${blocks} is past the end (${this.sizeBlocks} blocks)`);
+    }
+    this.inFlight += 1;
+    try {
+      await op();
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0 && this.idleWaiters.length > 0) {
+        for (const wake of this.idleWaiters.splice(0)) wake();
+      }
+    }
+  }
+}
