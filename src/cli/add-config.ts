@@ -1,0 +1,87 @@
+// `add` options, validated into one plain object that both the parent (which
+// checks and spawns) and the daemon (which serves) use.
+
+import { getFlag, getNumber, getString, requireOption, type OptionSpec, type ParsedArgs } from './args.js';
+import { HELP_OPTION } from './command.js';
+import type { Layout } from './run-file.js';
+import { UcError } from '../util/errors.js';
+import { validateDeviceSize } from './preflight.js';
+
+export const LAYOUTS: readonly Layout[] = ['direct', 'packed'];
+export const DEFAULT_QUEUES = 1;
+export const DEFAULT_DEPTH = 128;
+/** Per-request buffer: ublksrv's default; bounds the largest single read/write. */
+export const MAX_IO_BUF_BYTES = 512 * 1024;
+
+export const ADD_OPTIONS: readonly OptionSpec[] = [
+  HELP_OPTION,
+  { name: 'backing', short: 'b', kind: 'string', valueName: 'FILE', help: 'backing file or block device (created sparse if missing)' },
+  { name: 'size', short: 's', kind: 'size', valueName: 'SIZE', help: 'device size, e.g. 512M, 100G (K/M/G/T; >= 1M, multiple of 4K)' },
+  { name: 'layout', short: 'l', kind: 'string', valueName: 'LAYOUT', choices: LAYOUTS, help: 'direct (1:1, like loop) or packed (compressed + deduplicated; default)' },
+  { name: 'queues', short: 'q', kind: 'int', valueName: 'N', min: 1, max: 64, help: `hardware queues (default ${DEFAULT_QUEUES})` },
+  { name: 'depth', short: 'd', kind: 'int', valueName: 'N', min: 1, max: 4096, help: `queue depth (default ${DEFAULT_DEPTH})` },
+  { name: 'id', short: 'n', kind: 'int', valueName: 'N', min: 0, max: 0xfffffffe, help: 'device id to use (default: the kernel picks one)' },
+  { name: 'foreground', short: 'f', kind: 'boolean', help: 'serve in this process instead of a background daemon' },
+  { name: 'log', kind: 'string', valueName: 'FILE', help: 'log file (default /var/log/ublk-compress/ublkbN.log)' },
+  { name: 'start-timeout', kind: 'int', valueName: 'SECONDS', min: 1, max: 3600, help: 'bound on device start-up (default 120)' },
+  // Daemon plumbing, set by the parent `add`: where to report readiness, and
+  // that the log file has a provisional name to change once the id is known.
+  { name: 'ready-fd', kind: 'int', min: 3, max: 1024, help: 'internal', hidden: true },
+  { name: 'log-provisional', kind: 'boolean', help: 'internal', hidden: true },
+];
+
+export interface AddConfig {
+  readonly backing: string;
+  readonly sizeBytes: number | undefined;
+  readonly layout: Layout;
+  readonly queues: number;
+  readonly depth: number;
+  readonly devId: number | undefined;
+  readonly foreground: boolean;
+  readonly logPath: string | undefined;
+  readonly startTimeoutMs: number;
+  readonly readyFd: number | undefined;
+  readonly logProvisional: boolean;
+}
+
+export function addConfigOf(args: ParsedArgs): AddConfig {
+  const layout = (getString(args, 'layout') ?? 'packed') as Layout;
+  const sizeBytes = getNumber(args, 'size');
+  // A bad size is a command-line error: report it before looking at the system.
+  if (sizeBytes !== undefined) validateDeviceSize(sizeBytes);
+  return {
+    backing: requireOption(getString(args, 'backing'), 'backing'),
+    sizeBytes,
+    layout,
+    queues: getNumber(args, 'queues') ?? DEFAULT_QUEUES,
+    depth: getNumber(args, 'depth') ?? DEFAULT_DEPTH,
+    devId: getNumber(args, 'id'),
+    foreground: getFlag(args, 'foreground'),
+    logPath: getString(args, 'log'),
+    startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
+    readyFd: getNumber(args, 'ready-fd'),
+    logProvisional: getFlag(args, 'log-provisional'),
+  };
+}
+
+/** The layout check: packed arrives with the storage engine (issue 3/4). */
+export function requireAvailableLayout(layout: Layout): void {
+  if (layout === 'packed') {
+    throw new UcError(
+      'UC_INVALID_ARGUMENT',
+      "--layout packed (compressed + deduplicated) is not available yet in this build; use --layout direct",
+    );
+  }
+}
+
+/** Rebuilds the daemon's command line from the config (the parent's flags, explicit). */
+export function daemonArgv(cfg: AddConfig, logPath: string, logProvisional: boolean): string[] {
+  const argv = ['add', '--backing', cfg.backing, '--layout', cfg.layout];
+  if (cfg.sizeBytes !== undefined) argv.push('--size', String(cfg.sizeBytes));
+  argv.push('--queues', String(cfg.queues), '--depth', String(cfg.depth));
+  if (cfg.devId !== undefined) argv.push('--id', String(cfg.devId));
+  argv.push('--start-timeout', String(cfg.startTimeoutMs / 1000));
+  argv.push('--log', logPath, '--foreground', '--ready-fd', '3');
+  if (logProvisional) argv.push('--log-provisional');
+  return argv;
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderTable } from '../../../src/cli/commands/list.js';
+import type { DeviceView } from '../../../src/cli/devices.js';
+import {
+  listRunRecords,
+  processAlive,
+  readRunRecord,
+  removeRunRecord,
+  writeRunRecord,
+  type RunRecord,
+} from '../../../src/cli/run-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ublk-run-'));
+const saved = process.env.UBLK_COMPRESS_RUN_DIR;
+beforeAll(() => {
+  process.env.UBLK_COMPRESS_RUN_DIR = join(dir, 'run');
+});
+afterAll(() => {
+  if (saved === undefined) delete process.env.UBLK_COMPRESS_RUN_DIR;
+  else process.env.UBLK_COMPRESS_RUN_DIR = saved;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function record(devId: number, pid: number): RunRecord {
+  return {
+    devId,
+    pid,
+    backing: `/data/pool${devId}.img`,
+    sizeBytes: 1 << 30,
+    layout: 'direct',
+    queues: 1,
+    depth: 128,
+    logPath: `/var/log/ublk-compress/ublkb${devId}.log`,
+    startedAt: new Date(0).toISOString(),
+    version: '0.1.0',
+  };
+}
+
+describe('run records', () => {
+  it('round-trips, lists in id order and ignores junk', () => {
+    writeRunRecord(record(3, 100));
+    writeRunRecord(record(1, 101));
+    writeFileSync(join(dir, 'run', '7.json'), '{not json');
+    writeFileSync(join(dir, 'run', 'notes.txt'), 'x');
+    expect(readRunRecord(3)).toEqual(record(3, 100));
+    expect(readRunRecord(7)).toBeUndefined();
+    expect(listRunRecords().map((r) => r.devId)).toEqual([1, 3]);
+  });
+
+  it('removes only the record of the named process', () => {
+    writeRunRecord(record(5, 200));
+    expect(removeRunRecord(5, 999)).toBe(false);
+    expect(readRunRecord(5)).toBeDefined();
+    expect(removeRunRecord(5, 200)).toBe(true);
+    expect(readRunRecord(5)).toBeUndefined();
+  });
+
+  it('processAlive tells live processes from dead ones', () => {
+    expect(processAlive(process.pid)).toBe(true);
+    expect(processAlive(0)).toBe(false);
+    expect(processAlive(2 ** 22 + 12345)).toBe(false);
+  });
+});
+
+describe('list table', () => {
+  it('renders known and foreign devices', () => {
+    const views: DeviceView[] = [
+      { id: 0, device: '/dev/ublkb0', state: 'LIVE', sizeBytes: 1 << 30, layout: 'direct', backing: '/p.img', pid: 42, daemonAlive: true, queues: 1, depth: 128, flags: '0x5a', logPath: null },
+      { id: 3, device: '/dev/ublkb3', state: 'QUIESCED', sizeBytes: null, layout: null, backing: null, pid: 77, daemonAlive: false, queues: 1, depth: 64, flags: '0x5a', logPath: null },
+    ];
+    expect(renderTable(views)).toBe(
+      'ID  DEVICE       STATE     SIZE      LAYOUT  PID        BACKING\n' +
+        '0   /dev/ublkb0  LIVE      1.00 GiB  direct  42         /p.img\n' +
+        '3   /dev/ublkb3  QUIESCED  -         -       77 (gone)  -\n',
+    );
+  });
+});
