@@ -31,6 +31,7 @@
 //     .buffers[tag]          the tag's io buffer (zero copy, see below)
 //     .close()               munmap descriptors; call after every tag aborted
 //   fiemap(fd, { sync? }) -> FiemapExtent[]
+//   encodeCtrlSqe(name, devId, data0, addr, len, legacy) -> the 128-byte SQE
 //   setIoFlusher()         prctl(PR_SET_IO_FLUSHER, 1) for this process
 //   ublkAbi()              struct sizes/offsets and opcodes the addon was built with
 //
@@ -210,6 +211,8 @@ export interface UblkQueueOptions {
   queueId: number;
   depth: number;
   maxIoBufBytes: number;
+  /** Send ioctl-encoded io opcodes (kernel 6.4+, UBLK_F_CMD_IOCTL_ENCODE); default true. */
+  ioctlEncode?: boolean;
   /** New requests, once per ring wake-up. */
   onBatch: (batch: QueueBatch) => void;
   /** Every fetched tag was aborted (-ENODEV): the device was stopped or deleted. */
@@ -285,7 +288,6 @@ interface NativeCtrlHandle {
     data0: number,
     payload: Record<string, unknown> | null,
   ): Promise<Record<string, unknown> | bigint | number>;
-  encodeSqe(name: string, devId: number, data0: number, addr: number, len: number, legacy: boolean): Buffer;
   close(): void;
 }
 
@@ -307,12 +309,14 @@ interface NativeModule {
     queueId: number,
     depth: number,
     maxIoBufBytes: number,
+    ioctlEncode: boolean,
     batch: { tags: Uint16Array; ops: Uint8Array; opFlags: Uint32Array; startSectors: Float64Array; nrSectors: Uint32Array },
     onBatch: (count: number) => void,
     onAbort: () => void,
     onError: (err: NativeError) => void,
   ) => NativeQueueHandle;
   fiemap(fd: number, sync: boolean): Float64Array;
+  encodeCtrlSqe(name: string, devId: number, data0: number, addr: number, len: number, legacy: boolean): Buffer;
   setIoFlusher(): void;
   abi(): UblkAbi;
 }
@@ -437,7 +441,7 @@ function checkOffset(value: number): void {
 
 // ---------------------------------------------------------------- control
 
-type CtrlName =
+export type CtrlName =
   | 'GET_FEATURES'
   | 'ADD_DEV'
   | 'SET_PARAMS'
@@ -521,11 +525,6 @@ export class UblkControl {
     await this.#run('END_USER_RECOVERY', devId, pid, null, options);
   }
 
-  /** The raw 128-byte SQE a command would use (for encoding tests). */
-  encodeSqe(name: CtrlName, devId: number, data0: number, addr: number, len: number, legacy: boolean): Buffer {
-    return this.#handle.encodeSqe(name, devId, data0, addr, len, legacy);
-  }
-
   close(): void {
     this.#handle.close();
   }
@@ -591,6 +590,7 @@ export class UblkQueue {
       options.queueId,
       depth,
       options.maxIoBufBytes,
+      options.ioctlEncode ?? true,
       batch,
       (count: number) => {
         batch.count = count;
@@ -638,6 +638,18 @@ export function fiemap(fd: number, options: { sync?: boolean } = {}): FiemapExte
     out.push({ logicalBytes: flat[i], physicalBytes: flat[i + 1], lengthBytes: flat[i + 2], flags: flat[i + 3] });
   }
   return out;
+}
+
+/** The raw 128-byte SQE a control command would use (fd -1), for encoding tests. */
+export function encodeCtrlSqe(
+  name: CtrlName,
+  devId: number,
+  data0: number,
+  addr: number,
+  len: number,
+  legacy: boolean,
+): Buffer {
+  return native().encodeCtrlSqe(name, devId, data0, addr, len, legacy);
 }
 
 /** prctl(PR_SET_IO_FLUSHER, 1): reclaim never waits on writeback to our own device. */

@@ -1,0 +1,181 @@
+#include "io-ring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+
+#include <cassert>
+#include <cmath>
+#include <string>
+
+namespace ublk {
+
+namespace {
+
+// One file operation: resolves its promise with cqe->res, or rejects with an
+// errno Error naming the call, fd and range.
+class PromiseOp : public Completion {
+ public:
+  PromiseOp(Napi::Env env, IoRingWrap* owner, std::string what)
+      : deferred_(Napi::Promise::Deferred::New(env)), owner_(owner), what_(std::move(what)) {
+    owner_->Hold();
+  }
+  void KeepAlive(Napi::Object buffer) { buffer_ = Napi::Persistent(buffer); }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void OnCqe(Napi::Env env, int32_t res) override {
+    if (res < 0) {
+      deferred_.Reject(MakeErrnoError(env, -res, what_).Value());
+    } else {
+      deferred_.Resolve(Napi::Number::New(env, res));
+    }
+    IoRingWrap* owner = owner_;
+    delete this;  // releases the buffer reference
+    owner->Release();
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  IoRingWrap* owner_;
+  std::string what_;
+  Napi::ObjectReference buffer_;
+};
+
+int32_t ArgFd(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "fd must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0) || v > 9007199254740991.0 || std::floor(v) != v) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " must be a safe non-negative integer");
+  }
+  return static_cast<uint64_t>(v);
+}
+
+}  // namespace
+
+Napi::Function IoRingWrap::Init(Napi::Env env) {
+  return DefineClass(env, "IoRing",
+                     {
+                         InstanceMethod<&IoRingWrap::Read>("read"),
+                         InstanceMethod<&IoRingWrap::Write>("write"),
+                         InstanceMethod<&IoRingWrap::Fsync>("fsync"),
+                         InstanceMethod<&IoRingWrap::Fallocate>("fallocate"),
+                         InstanceMethod<&IoRingWrap::Inflight>("inflight"),
+                         InstanceMethod<&IoRingWrap::Close>("close"),
+                     });
+}
+
+IoRingWrap::IoRingWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IoRingWrap>(info) {
+  Napi::Env env = info.Env();
+  Ring::Options options;
+  options.entries = info[0].As<Napi::Number>().Uint32Value();
+  options.cq_entries = info[1].As<Napi::Number>().Uint32Value();
+  options.flags = info[2].As<Napi::Number>().Uint32Value();
+  if ((options.flags & IORING_SETUP_DEFER_TASKRUN) != 0) {
+    throw Napi::Error::New(env, "IORING_SETUP_DEFER_TASKRUN is not supported: the eventfd fires before the CQE");
+  }
+  try {
+    ring_ = std::make_unique<EventRing>(env, options);
+  } catch (const SysError& e) {
+    throw MakeErrnoError(env, e.err, e.what);
+  }
+}
+
+IoRingWrap::~IoRingWrap() = default;
+
+EventRing& IoRingWrap::ring(Napi::Env env) {
+  if (ring_ == nullptr || ring_->closed()) throw Napi::Error::New(env, "IoRing is closed");
+  return *ring_;
+}
+
+void IoRingWrap::Hold() {
+  if (holds_++ == 0) Ref();
+}
+
+void IoRingWrap::Release() {
+  assert(holds_ > 0);
+  if (--holds_ == 0) Unref();
+}
+
+Napi::Value IoRingWrap::SubmitRw(const Napi::CallbackInfo& info, bool is_write) {
+  Napi::Env env = info.Env();
+  EventRing& ring = this->ring(env);
+  int32_t fd = ArgFd(info, 0);
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "buf must be a Uint8Array");
+  auto buf = info[1].As<Napi::Uint8Array>();
+  uint64_t offset = ArgU64(info, 2, "offset");
+  uint32_t rw_flags = is_write ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  if (buf.ByteLength() > 0x7ffff000u) throw Napi::RangeError::New(env, "buffer too large for one I/O");
+  std::string what = std::string(is_write ? "write" : "read") + " fd " + std::to_string(fd) + " at " +
+                     std::to_string(offset) + " (" + std::to_string(buf.ByteLength()) + " bytes)";
+  auto* op = new PromiseOp(env, this, std::move(what));
+  op->KeepAlive(buf);
+  io_uring_sqe* sqe = ring.Sqe();
+  sqe->opcode = is_write ? IORING_OP_WRITE : IORING_OP_READ;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uint64_t>(buf.Data());
+  sqe->len = static_cast<uint32_t>(buf.ByteLength());
+  sqe->off = offset;
+  sqe->rw_flags = rw_flags;
+  ring.Track(sqe, op);
+  return op->promise();
+}
+
+Napi::Value IoRingWrap::Read(const Napi::CallbackInfo& info) { return SubmitRw(info, false); }
+
+Napi::Value IoRingWrap::Write(const Napi::CallbackInfo& info) { return SubmitRw(info, true); }
+
+Napi::Value IoRingWrap::Fsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EventRing& ring = this->ring(env);
+  int32_t fd = ArgFd(info, 0);
+  bool datasync = info[1].ToBoolean().Value();
+  auto* op = new PromiseOp(env, this, std::string(datasync ? "fdatasync" : "fsync") + " fd " + std::to_string(fd));
+  io_uring_sqe* sqe = ring.Sqe();
+  sqe->opcode = IORING_OP_FSYNC;
+  sqe->fd = fd;
+  sqe->fsync_flags = datasync ? IORING_FSYNC_DATASYNC : 0;
+  ring.Track(sqe, op);
+  return op->promise();
+}
+
+Napi::Value IoRingWrap::Fallocate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EventRing& ring = this->ring(env);
+  int32_t fd = ArgFd(info, 0);
+  uint32_t mode = info[1].As<Napi::Number>().Uint32Value();
+  uint64_t offset = ArgU64(info, 2, "offset");
+  uint64_t length = ArgU64(info, 3, "length");
+  auto* op = new PromiseOp(env, this,
+                           "fallocate fd " + std::to_string(fd) + " mode " + std::to_string(mode) + " at " +
+                               std::to_string(offset) + " (" + std::to_string(length) + " bytes)");
+  io_uring_sqe* sqe = ring.Sqe();
+  // IORING_OP_FALLOCATE: mode in len, length in addr (io_uring's own encoding).
+  sqe->opcode = IORING_OP_FALLOCATE;
+  sqe->fd = fd;
+  sqe->off = offset;
+  sqe->addr = length;
+  sqe->len = mode;
+  ring.Track(sqe, op);
+  return op->promise();
+}
+
+Napi::Value IoRingWrap::Inflight(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), ring_ == nullptr ? 0 : ring_->inflight());
+}
+
+Napi::Value IoRingWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ring_ == nullptr) return env.Undefined();
+  if (ring_->inflight() > 0) {
+    throw Napi::Error::New(env, "IoRing.close: " + std::to_string(ring_->inflight()) + " operations in flight");
+  }
+  if (!ring_->closed()) ring_->Close();  // deferred to the end of the wake-up when inside one
+  return env.Undefined();
+}
+
+}  // namespace ublk

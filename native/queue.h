@@ -1,0 +1,86 @@
+// JS class UblkQueue: one ublk hardware queue served on an IoRing by the main
+// thread. Owns the queue's read-only descriptor mmap, one page-aligned io
+// buffer per tag, and the per-tag ownership state.
+#ifndef UBLK_NATIVE_QUEUE_H_
+#define UBLK_NATIVE_QUEUE_H_
+
+#include <napi.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "event-ring.h"
+#include "io-ring.h"
+#include "uapi/ublk_cmd.h"
+
+namespace ublk {
+
+// Exactly one side owns a tag: the kernel from FETCH/COMMIT_AND_FETCH until
+// its CQE, JS from the batch that delivered it until commit(). ABORT (-ENODEV)
+// ends a tag for good: it is never re-issued.
+enum class TagState : uint8_t { kIdle = 0, kInKernel = 1, kOwnedByJs = 2, kAborted = 3 };
+
+class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit UblkQueueWrap(const Napi::CallbackInfo& info);
+  ~UblkQueueWrap() override;
+
+  void OnTagCqe(Napi::Env env, uint16_t tag, int32_t res);
+  void Deliver(Napi::Env env) override;
+
+ private:
+  class TagCompletion : public Completion {
+   public:
+    TagCompletion(UblkQueueWrap* queue, uint16_t tag) : queue_(queue), tag_(tag) {}
+    void OnCqe(Napi::Env env, int32_t res) override { queue_->OnTagCqe(env, tag_, res); }
+
+   private:
+    UblkQueueWrap* queue_;
+    uint16_t tag_;
+  };
+
+  Napi::Value FetchAll(const Napi::CallbackInfo& info);
+  Napi::Value Commit(const Napi::CallbackInfo& info);
+  Napi::Value GetTagState(const Napi::CallbackInfo& info);
+  Napi::Value AbortedCount(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void Transition(uint16_t tag, TagState from, TagState to);
+  void IssueIoCmd(Napi::Env env, uint32_t nr, uint16_t tag, int32_t result);
+  const ublksrv_io_desc& Iod(uint16_t tag) const;
+
+  IoRingWrap* ring_owner_ = nullptr;
+  Napi::ObjectReference ring_ref_;
+  int cdev_fd_ = -1;  // owned by the device (one opener per /dev/ublkcN)
+  uint16_t queue_id_ = 0;
+  uint16_t depth_ = 0;
+  uint32_t max_io_buf_bytes_ = 0;
+  bool ioctl_encode_ = true;
+  bool closed_ = false;
+  bool held_ = false;
+  Mapping iods_;
+  std::vector<uint8_t*> bufs_;  // freed by the Buffers' finalizers
+  std::vector<TagState> states_;
+  std::vector<TagCompletion> completions_;
+  uint32_t in_kernel_ = 0;
+  uint32_t aborted_ = 0;
+  bool abort_reported_ = false;
+  std::vector<std::pair<uint16_t, int32_t>> errors_;  // unexpected CQE results to report
+
+  // Batch views (JS typed arrays of length depth) and their raw pointers.
+  Napi::ObjectReference batch_ref_;
+  uint16_t* b_tags_ = nullptr;
+  uint8_t* b_ops_ = nullptr;
+  uint32_t* b_flags_ = nullptr;
+  double* b_start_ = nullptr;
+  uint32_t* b_nr_ = nullptr;
+  uint32_t batch_count_ = 0;
+  Napi::FunctionReference on_batch_;
+  Napi::FunctionReference on_abort_;
+  Napi::FunctionReference on_error_;
+};
+
+}  // namespace ublk
+
+#endif  // UBLK_NATIVE_QUEUE_H_
