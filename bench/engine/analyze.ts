@@ -4,7 +4,8 @@
 // of each content its lz4 fragment size. The VDO model and the report use it.
 import assert from 'node:assert';
 import { compressSync } from 'lz4-napi';
-import { XXHash128 } from 'xxhash-addon';
+import { xxh128 } from '../../src/dedup/fingerprint.js';
+import { isSameFill } from '../../src/dedup/same-fill.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 
 export const FLAG_ZERO = 1;
@@ -20,6 +21,8 @@ export interface BlockAnalysis {
   flags: Uint8Array;
   /** Raw LZ4 block bytes (no prefix) for first copies; 0 for duplicates. */
   lz4Bytes: Int32Array;
+  /** Index of the block holding the first copy of this content (itself for first copies). */
+  firstCopy: Int32Array;
 }
 
 export interface AnalysisSummary {
@@ -28,16 +31,6 @@ export interface AnalysisSummary {
   sameFillBlocks: number;
   duplicateBlocks: number;
   uniqueBlocks: number;
-}
-
-/** True when the block is one 8-byte pattern repeated (zeros included). */
-export function isSameFilled(block: Buffer): boolean {
-  assert(block.length % 8 === 0);
-  const first = block.readBigUInt64LE(0);
-  for (let at = 8; at < block.length; at += 8) {
-    if (block.readBigUInt64LE(at) !== first) return false;
-  }
-  return true;
 }
 
 function isZero(block: Buffer): boolean {
@@ -56,6 +49,7 @@ export function analyzeBlocks(data: Buffer): BlockAnalysis {
   const blockCount = data.length / BLOCK_BYTES;
   const flags = new Uint8Array(blockCount);
   const lz4Bytes = new Int32Array(blockCount);
+  const firstCopy = new Int32Array(blockCount);
   // Fingerprint -> offsets of distinct contents with that fingerprint; bytes
   // are compared, so the duplicate flag is exact even under a collision.
   const seen = new Map<string, number[]>();
@@ -64,20 +58,22 @@ export function analyzeBlocks(data: Buffer): BlockAnalysis {
     const block = data.subarray(at, at + BLOCK_BYTES);
     let f = 0;
     if (isZero(block)) f |= FLAG_ZERO | FLAG_SAME_FILL;
-    else if (isSameFilled(block)) f |= FLAG_SAME_FILL;
-    const key = XXHash128.hash(block).toString('latin1');
+    else if (isSameFill(data, at)) f |= FLAG_SAME_FILL;
+    const key = xxh128(block).toString('latin1');
     const offsets = seen.get(key);
     const match = offsets?.find((o) => data.compare(data, o, o + BLOCK_BYTES, at, at + BLOCK_BYTES) === 0);
     if (match !== undefined) {
       f |= FLAG_DUPLICATE;
+      firstCopy[i] = match / BLOCK_BYTES;
     } else {
+      firstCopy[i] = i;
       if (offsets) offsets.push(at);
       else seen.set(key, [at]);
       lz4Bytes[i] = lz4FragmentBytes(block);
     }
     flags[i] = f;
   }
-  return { blockCount, flags, lz4Bytes };
+  return { blockCount, flags, lz4Bytes, firstCopy };
 }
 
 export function summarize(a: BlockAnalysis): AnalysisSummary {

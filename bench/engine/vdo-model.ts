@@ -18,7 +18,7 @@
 // end (the best case for VDO: no flush ever breaks a bin up early).
 import assert from 'node:assert';
 import { BLOCK_BYTES } from '../../src/util/units.js';
-import { FLAG_DUPLICATE, FLAG_ZERO, type BlockAnalysis } from './analyze.js';
+import { FLAG_DUPLICATE, FLAG_SAME_FILL, FLAG_ZERO, type BlockAnalysis } from './analyze.js';
 
 export const VDO_BIN_COUNT = 16;
 export const VDO_SLOTS_MAX = 14;
@@ -161,4 +161,20 @@ export function modelVdo(a: BlockAnalysis, binCount = VDO_BIN_COUNT): VdoModelRe
     metaBytes,
     ratio: physicalBytes === 0 ? Infinity : logicalBytes / physicalBytes,
   };
+}
+
+/**
+ * The "oracle" of research/anchors-storage.md G1: exact dedup, same-filled
+ * blocks free, every distinct content lz4-compressed on its own (stored raw
+ * when lz4 does not shrink it) and packed byte-exact with no header. No store
+ * that compresses 4 KiB blocks one at a time can use fewer data bytes.
+ */
+export function oracleBytes(a: BlockAnalysis): number {
+  let total = 0;
+  for (let i = 0; i < a.blockCount; i += 1) {
+    const f = a.flags[i];
+    if (f & (FLAG_DUPLICATE | FLAG_SAME_FILL)) continue;
+    total += Math.min(a.lz4Bytes[i], BLOCK_BYTES);
+  }
+  return total;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeBlocks, FLAG_DUPLICATE, FLAG_ZERO } from '../../../bench/engine/analyze.js';
 import {
   modelVdo,
+  oracleBytes,
   VDO_DATA_BYTES,
   VDO_FRAGMENT_BYTES_MAX,
   VdoPacker,
@@ -25,7 +26,7 @@ function modelOf(entries: (number | 'zero' | 'dup')[]): VdoModelResult {
     else if (e === 'dup') flags[i] = FLAG_DUPLICATE;
     else lz4Bytes[i] = e;
   });
-  return modelVdo({ blockCount: entries.length, flags, lz4Bytes });
+  return modelVdo({ blockCount: entries.length, flags, lz4Bytes, firstCopy: new Int32Array(entries.length) });
 }
 
 describe('VDO packer model', () => {
@@ -91,6 +92,7 @@ describe('VDO packer model', () => {
     b[0] ^= 1; // differs by one bit: not a duplicate
     const data = Buffer.concat([a, Buffer.alloc(4096), b, a, a, Buffer.alloc(4096, 9)]);
     const analysis = analyzeBlocks(data);
+    expect(Array.from(analysis.firstCopy)).toEqual([0, 1, 2, 0, 0, 5]);
     const r = modelVdo(analysis);
     expect(r.zeroBlocks).toBe(1);
     expect(r.duplicateBlocks).toBe(2);
@@ -98,5 +100,19 @@ describe('VDO packer model', () => {
     expect(r.compressedBlocks).toBe(1);
     expect(r.packedFragments).toBe(3);
     expect(r.rawBlocks).toBe(0);
+    // The oracle stores a and b as their lz4 bytes; zero and 0x09 fill cost nothing.
+    const lz4 = analysis.lz4Bytes;
+    expect(oracleBytes(analysis)).toBe(lz4[0] + lz4[2]);
+    expect(lz4[0]).toBeGreaterThan(1000);
+    expect(lz4[0]).toBeLessThan(1100);
+  });
+
+  it('bills incompressible blocks a full 4 KiB in the oracle', () => {
+    const data = Buffer.alloc(4096);
+    new Prng(4).fill(data);
+    const analysis = analyzeBlocks(data);
+    expect(analysis.lz4Bytes[0]).toBeGreaterThan(4096);
+    expect(oracleBytes(analysis)).toBe(4096);
+    expect(modelVdo(analysis).incompressibleBlocks).toBe(1);
   });
 });

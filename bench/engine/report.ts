@@ -1,0 +1,207 @@
+// Assembles the engine benchmark's figures into one JSON object, a text table
+// for stdout, a markdown page and an SVG chart of ratios (ours vs VDO model).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { renderBarChart } from '../render/svg-bars.js';
+import { markdownTable, textTable, type Cell } from '../render/table.js';
+import { repoRoot } from '../paths.js';
+import type { AnalysisSummary } from './analyze.js';
+import type { CeilingResult } from './ceiling.js';
+import type { EngineRunResult } from './engine-run.js';
+import type { MemoryResult } from './memory-phase.js';
+import type { VdoModelResult } from './vdo-model.js';
+
+export interface DatasetResult {
+  name: string;
+  description: string;
+  note: string;
+  logicalBytes: number;
+  analysis: AnalysisSummary;
+  /** Share of blocks that exactly repeat an earlier block (same-filled excluded). */
+  dedupFraction: number;
+  sameFillFraction: number;
+  vdoModel: VdoModelResult;
+  vdoModelRatio: number;
+  /** Byte-exact per-block lz4 bound (see vdo-model.ts oracleBytes). */
+  oracleRatio: number;
+  ceiling: CeilingResult;
+  engine?: EngineRunResult;
+  ratio?: number;
+  /** Our physical data bytes / the VDO model's physical bytes. */
+  oursOverVdo?: number;
+  writeOfCeiling?: number;
+  readOfCeiling?: number;
+}
+
+export interface Target {
+  name: string;
+  value: number | null;
+  limit: string;
+  pass: boolean | null;
+}
+
+export interface EngineReport {
+  bench: 'engine';
+  startedAt: string;
+  durationS: number;
+  host: { cpuModel: string; cpus: number; node: string; pinnedCpu: string | null };
+  options: Record<string, unknown>;
+  headlineDataset: string;
+  ratio: number | null;
+  vdoModelRatio: number;
+  oursOverVdo: number | null;
+  writeMBps: number | null;
+  readMBps: number | null;
+  ceilingWriteMBps: number;
+  ceilingReadMBps: number;
+  writeOfCeiling: number | null;
+  readOfCeiling: number | null;
+  rssMiB: number | null;
+  metaBytesPerGiB: number | null;
+  targets: Target[];
+  datasets: DatasetResult[];
+  memory: MemoryResult | null;
+  engineUnavailable: string | null;
+}
+
+export function targetsOf(head: DatasetResult, memory: MemoryResult | null): Target[] {
+  const t = (name: string, value: number | undefined | null, limit: string, ok: (v: number) => boolean): Target => ({
+    name,
+    value: value ?? null,
+    limit,
+    pass: value === undefined || value === null ? null : ok(value),
+  });
+  return [
+    t('writes / compress+hash ceiling', head.writeOfCeiling, '>= 0.60', (v) => v >= 0.6),
+    t('reads / decompress ceiling', head.readOfCeiling, '>= 0.70', (v) => v >= 0.7),
+    t('physical data / VDO model', head.oursOverVdo, '<= 0.90', (v) => v <= 0.9),
+    t('peak RSS MiB (memory phase)', memory?.rssMiBPeak, '<= 256', (v) => v <= 256),
+  ];
+}
+
+const HEADER = ['dataset', 'logical MiB', 'dedup', 'same-fill', 'ratio', 'VDO ratio', 'oracle', 'ours/VDO',
+  'meta MiB', 'write MB/s', 'ceil W', 'W/ceil', 'read MB/s', 'ceil R', 'R/ceil'];
+
+function rowOf(d: DatasetResult): Cell[] {
+  const MiB = 1024 * 1024;
+  const e = d.engine;
+  const na = 'n/a';
+  return [
+    d.name,
+    d.logicalBytes / MiB,
+    d.dedupFraction,
+    d.sameFillFraction,
+    d.ratio ?? na,
+    d.vdoModelRatio,
+    d.oracleRatio,
+    d.oursOverVdo ?? na,
+    e ? e.metaBytes / MiB : na,
+    e ? e.writeMBps : na,
+    d.ceiling.writeMBps,
+    d.writeOfCeiling ?? na,
+    e ? e.readMBps : na,
+    d.ceiling.readMBps,
+    d.readOfCeiling ?? na,
+  ];
+}
+
+function memoryLines(m: MemoryResult | null): string[] {
+  if (m === null) return ['memory phase: not run'];
+  const GiB = 1024 ** 3;
+  return [
+    `memory phase: ${(m.writtenBytes / GiB).toFixed(2)} GiB unique blocks over ` +
+      `${(m.logicalSpaceBytes / GiB).toFixed(0)} GiB: peak RSS ${m.rssMiBPeak.toFixed(1)} MiB ` +
+      `(start ${m.rssMiBStart.toFixed(1)}, end ${m.rssMiBEnd.toFixed(1)}), ` +
+      `metadata ${(m.metaBytesPerGiB / 1024 / 1024).toFixed(3)} MiB per GiB written ` +
+      `(${m.metaBytesPerGiB.toFixed(0)} B/GiB), ${m.writeMBps.toFixed(1)} MB/s`,
+  ];
+}
+
+function targetLines(targets: Target[]): string[] {
+  return targets.map((t) => {
+    const v = t.value === null ? 'n/a' : t.value.toFixed(3);
+    const verdict = t.pass === null ? 'not measured' : t.pass ? 'PASS' : 'MISS';
+    return `${verdict.padEnd(12)} ${t.name}: ${v} (target ${t.limit})`;
+  });
+}
+
+export function renderText(r: EngineReport): string {
+  const lines = [
+    `engine benchmark (${r.host.cpuModel}, ${r.host.pinnedCpu ? `pinned to CPU ${r.host.pinnedCpu}` : 'not pinned'})`,
+    '',
+    textTable(HEADER, r.datasets.map(rowOf)),
+    '',
+    ...memoryLines(r.memory),
+    '',
+    ...targetLines(r.targets),
+  ];
+  if (r.engineUnavailable) lines.push('', `engine not run: ${r.engineUnavailable}`);
+  return lines.join('\n') + '\n';
+}
+
+export function renderMarkdown(r: EngineReport): string {
+  return [
+    '# Engine benchmark',
+    '',
+    `Run ${r.startedAt} (${r.durationS.toFixed(0)} s) on ${r.host.cpuModel}, Node ${r.host.node}, ` +
+      (r.host.pinnedCpu ? `pinned to CPU ${r.host.pinnedCpu} (one core).` : 'not pinned.'),
+    '',
+    '![ratios](engine.svg)',
+    '',
+    markdownTable(HEADER, r.datasets.map(rowOf)),
+    '',
+    ...memoryLines(r.memory),
+    '',
+    '## Targets',
+    '',
+    ...targetLines(r.targets).map((l) => `- ${l}`),
+    '',
+    '## Definitions',
+    '',
+    '- ratio: logical bytes / allocated bytes of the pool file (data only; metadata is the LevelDB',
+    '  directory after close and a full compaction, shown apart).',
+    '- VDO ratio: logical bytes / physical bytes of the dm-vdo space model (zero blocks free, exact',
+    '  dedup, lz4 fragments <= 4,059 B packed by 16 first-best-fit bins into 4 KiB blocks of at most',
+    '  14 fragments in 4,060 B, unpaired fragments raw, one flush at the end).',
+    '- oracle: exact dedup, same-filled blocks free, each distinct block lz4-compressed alone and',
+    '  packed byte-exact without headers (raw when lz4 does not shrink it): the floor for any store',
+    '  that compresses 4 KiB blocks one at a time.',
+    '- ceilings: same calls as the engine (Lz4Codec, xxh128) on the same blocks, one core, median',
+    '  of the repetitions: write = XXH128 of every non-same-filled block + lz4 of each distinct',
+    '  content once; read = lz4 decode (or 4 KiB copy when stored raw) of every non-same-filled block.',
+    '- dedup: share of blocks that repeat an earlier block exactly; same-fill: share of blocks that',
+    '  are one 8-byte pattern (zeros included).',
+    '',
+    '## Datasets',
+    '',
+    ...r.datasets.map((d) => `- ${d.name}: ${d.description} (${d.note})`),
+    '',
+  ].join('\n');
+}
+
+export function renderChart(r: EngineReport): string {
+  return renderBarChart({
+    title: 'Reduction ratio per dataset: ours vs VDO model (higher is better)',
+    yLabel: 'logical / physical data bytes',
+    categories: r.datasets.map((d) => d.name),
+    series: [
+      { name: 'ours', color: '#2a7ab9', values: r.datasets.map((d) => d.ratio ?? NaN) },
+      { name: 'VDO model', color: '#d9822b', values: r.datasets.map((d) => d.vdoModelRatio) },
+    ],
+  });
+}
+
+/** Writes engine.json, engine.md and engine.svg; returns their repo-relative paths. */
+export function writeReport(r: EngineReport, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files: [string, string][] = [
+    ['engine.json', JSON.stringify(r, null, 2) + '\n'],
+    ['engine.md', renderMarkdown(r)],
+    ['engine.svg', renderChart(r)],
+  ];
+  return files.map(([name, text]) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return relative(repoRoot(), path);
+  });
+}

@@ -1,0 +1,7 @@
+// Every benchmark `npm run bench` knows, by name. Add a module with one line;
+// modules load lazily so one module's dependencies never slow another down.
+import type { BenchModule } from './module.js';
+
+export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
+  engine: async () => (await import('./engine/index.js')).engineBench,
+};
