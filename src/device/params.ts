@@ -1,0 +1,93 @@
+// Device parameters and feature negotiation for a 4 KiB block device that
+// ext4 mounts: write-back cache with FLUSH and FUA, discard and write-zeroes
+// (shared/ublk-protocol.md §1.6, §3).
+
+import assert from 'node:assert';
+import { UBLK_ATTR, UBLK_F, UBLK_PARAM_TYPE, type UblkParams } from '../native/index.js';
+import { UcError } from '../util/errors.js';
+import { BLOCK_BYTES, SECTOR_BYTES } from '../util/units.js';
+
+/** Smallest device we create: tools (mkfs) misbehave on tinier ones. */
+export const DEVICE_BYTES_MIN = 1024 * 1024;
+/** Per-tag buffer; ublksrv's default. Bounds one request (max_sectors). */
+export const MAX_IO_BUF_BYTES_DEFAULT = 512 * 1024;
+/** A discard or write-zeroes may cover UINT_MAX >> 9 sectors (ublksrv's value). */
+const DISCARD_SECTORS_MAX = 0x7fffff;
+const BLOCK_SHIFT = 12;
+
+export type RecoveryMode = 'none' | 'recovery' | 'reissue';
+
+export interface DiscardOptions {
+  /** Advertise DISCARD (default true). */
+  discard?: boolean;
+  /** Advertise WRITE_ZEROES (default true). */
+  writeZeroes?: boolean;
+}
+
+export function validateGeometry(sizeBytes: number, maxIoBufBytes: number): void {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < DEVICE_BYTES_MIN || sizeBytes % BLOCK_BYTES !== 0) {
+    throw new UcError(
+      'UC_INVALID_ARGUMENT',
+      `device size ${sizeBytes} must be a multiple of 4 KiB and at least 1 MiB`,
+    );
+  }
+  if (!Number.isInteger(maxIoBufBytes) || maxIoBufBytes < BLOCK_BYTES || maxIoBufBytes % BLOCK_BYTES !== 0) {
+    throw new UcError('UC_INVALID_ARGUMENT', `io buffer size ${maxIoBufBytes} must be a multiple of 4 KiB`);
+  }
+}
+
+/** BASIC (+ DISCARD) parameters: logical = physical = io_min = 4 KiB, VOLATILE_CACHE | FUA. */
+export function buildParams(
+  sizeBytes: number,
+  maxIoBufBytes: number,
+  options: DiscardOptions & { attrs?: number } = {},
+): UblkParams {
+  validateGeometry(sizeBytes, maxIoBufBytes);
+  const params: UblkParams = {
+    types: UBLK_PARAM_TYPE.BASIC,
+    basic: {
+      attrs: options.attrs ?? UBLK_ATTR.VOLATILE_CACHE | UBLK_ATTR.FUA,
+      logicalBsShift: BLOCK_SHIFT,
+      physicalBsShift: BLOCK_SHIFT,
+      ioOptShift: BLOCK_SHIFT,
+      ioMinShift: BLOCK_SHIFT,
+      maxSectors: maxIoBufBytes / SECTOR_BYTES,
+      chunkSectors: 0,
+      devSectors: sizeBytes / SECTOR_BYTES,
+      virtBoundaryMask: 0,
+    },
+  };
+  const discard = options.discard ?? true;
+  const writeZeroes = options.writeZeroes ?? true;
+  if (discard || writeZeroes) {
+    params.types |= UBLK_PARAM_TYPE.DISCARD;
+    params.discard = {
+      discardAlignment: 0,
+      discardGranularity: BLOCK_BYTES,
+      maxDiscardSectors: discard ? DISCARD_SECTORS_MAX : 0,
+      maxWriteZeroesSectors: writeZeroes ? DISCARD_SECTORS_MAX : 0,
+      maxDiscardSegments: 1,
+    };
+  }
+  assert(params.basic !== undefined && params.basic.devSectors % (BLOCK_BYTES / SECTOR_BYTES) === 0);
+  return params;
+}
+
+/**
+ * ADD_DEV flags: the wish list ANDed with what the kernel offers. Without
+ * GET_FEATURES (kernel < 6.5, `features` null) ask for everything anyway: the
+ * kernel silently clears what it lacks and ADD_DEV returns the truth.
+ */
+export function negotiateFlags(features: bigint | null, recovery: RecoveryMode): bigint {
+  let wish = UBLK_F.CMD_IOCTL_ENCODE;
+  if (recovery !== 'none') wish |= UBLK_F.USER_RECOVERY;
+  if (recovery === 'reissue') wish |= UBLK_F.USER_RECOVERY_REISSUE;
+  return features === null ? wish : wish & features;
+}
+
+/** Names of the UBLK_F bits set in `flags`, for logs and `list`. */
+export function describeFlags(flags: bigint): string[] {
+  return Object.entries(UBLK_F)
+    .filter(([, bit]) => (flags & bit) !== 0n)
+    .map(([name]) => name);
+}
