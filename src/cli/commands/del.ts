@@ -85,12 +85,12 @@ export const delCommand: Command = {
     'device gets I/O errors: unmount it first.',
   options: [
     HELP_OPTION,
-    { name: 'number', short: 'n', kind: 'int', valueName: 'ID', min: 0, max: 0xfffffffe, help: 'device id (N of /dev/ublkbN)' },
+    { name: 'id', short: 'n', kind: 'int', valueName: 'ID', min: 0, max: 0xfffffffe, help: 'device id (N of /dev/ublkbN)' },
     { name: 'all', short: 'a', kind: 'boolean', help: 'delete every ublk device' },
     { name: 'timeout', kind: 'int', valueName: 'SECONDS', min: 1, max: 3600, help: 'bound on each wait (default 30)' },
   ],
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
-    const id = getNumber(args, 'number');
+    const id = getNumber(args, 'id');
     const all = getFlag(args, 'all');
     if ((id === undefined) === !all) {
       throw new UcError('UC_INVALID_ARGUMENT', 'give exactly one of -n ID or --all');

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Guest e2e of the 1:1 (direct) device through the real CLI, run by
+# direct-device-guest.test.ts inside the QEMU guest (or natively where the
+# host has ublk_drv). Prints "OK <step>" after each verified step; the first
+# failed check prints "FAIL <why>" and exits non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CLI=(node "$PWD/bin/ublk-compress.js")
+W=$(mktemp -d /tmp/ublk-e2e.XXXXXX)
+B=$W/backing.img
+LOG=$W/daemon.log
+M=$W/mnt
+mkdir -p "$M"
+export UBLK_COMPRESS_LOG_DIR=$W/logs
+
+fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
+ok() { echo "OK $*"; }
+cleanup() {
+  mountpoint -q "$M" && umount "$M" || true
+  "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# expect_exit CODE REGEX CMD...: CMD fails with CODE and one stderr line matching REGEX.
+expect_exit() {
+  local want=$1 pat=$2 out rc
+  shift 2
+  set +e
+  out=$("$@" 2>&1 >/dev/null)
+  rc=$?
+  set -e
+  [ "$rc" = "$want" ] || fail "expected exit $want, got $rc from: $* ($out)"
+  [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "expected one line from: $* ($out)"
+  [[ "$out" =~ ^ublk-compress:\ .*$pat ]] || fail "message '$out' does not match '$pat'"
+  ok "exit $want: $out"
+}
+devices() { ls /sys/class/ublk-char 2>/dev/null | wc -l; }
+
+# ---- errors that leave nothing behind
+expect_exit 2 "below the minimum of 1 MiB" "${CLI[@]}" add --backing "$B" --size 4K --layout direct
+expect_exit 2 "not a multiple of 4 KiB" "${CLI[@]}" add --backing "$B" --size 1049088 --layout direct
+expect_exit 2 "cannot parse size" "${CLI[@]}" add --backing "$B" --size 1Q --layout direct
+expect_exit 2 "unknown option '--bogus'" "${CLI[@]}" add --backing "$B" --size 64M --layout direct --bogus
+expect_exit 2 "is a directory" "${CLI[@]}" add --backing "$W" --size 64M --layout direct
+expect_exit 2 "not available yet" "${CLI[@]}" add --backing "$B" --size 64M --layout packed
+mkdir "$W/ro" && mount -t tmpfs -o ro,size=1m ro-e2e "$W/ro"
+expect_exit 1 "read-only filesystem" "${CLI[@]}" add --backing "$W/ro/x.img" --size 64M --layout direct
+umount "$W/ro"
+expect_exit 3 "must be run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "${CLI[@]}" add --backing "$B" --size 64M --layout direct
+expect_exit 6 "no ublk device with id 77" "${CLI[@]}" del -n 77
+[ ! -e "$B" ] || fail "a failed add created $B"
+[ "$(devices)" = 0 ] || fail "a failed add left a device"
+ok "errors left nothing behind"
+
+# ---- add: prints the device, which is usable at once
+out=$("${CLI[@]}" add --backing "$B" --size 256M --layout direct --log "$LOG" 2>"$W/add.err")
+dev=$out
+[[ "$dev" =~ ^/dev/ublkb[0-9]+$ ]] || fail "add printed '$out'"
+grep -q "creating sparse backing file $B" "$W/add.err" || fail "no sparse-file note: $(cat "$W/add.err")"
+[ -b "$dev" ] || fail "$dev is not a block device"
+id=${dev#/dev/ublkb}
+[ "$(stat -c %s "$B")" = $((256 << 20)) ] || fail "backing size $(stat -c %s "$B")"
+[ "$(blockdev --getsize64 "$dev")" = $((256 << 20)) ] || fail "device size"
+[ "$(blockdev --getss "$dev")" = 4096 ] || fail "logical block size $(blockdev --getss "$dev")"
+[ -f "/run/ublk-compress/$id.json" ] || fail "no run file"
+pid=$(node -e "console.log(require('/run/ublk-compress/$id.json').pid)")
+grep -q 'ublk-compress' "/proc/$pid/cmdline" || fail "run file pid $pid is not the daemon"
+[ "$(cut -d' ' -f6 "/proc/$pid/stat")" = "$pid" ] || fail "daemon is not a session leader (setsid)"
+[ "$(readlink "/proc/$pid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "daemon shares our mount namespace"
+flags=$(awk '{print $9}' "/proc/$pid/stat")
+(( (flags & 0x180000) == 0x180000 )) || fail "daemon is not an IO flusher (flags $flags)"
+ok "add: $dev, daemon $pid (own session, own mount ns, IO flusher)"
+
+"${CLI[@]}" list | grep -E "^$id +$dev +LIVE +256\.00 MiB +direct +$pid +$B\$" >/dev/null || fail "list: $("${CLI[@]}" list)"
+"${CLI[@]}" list --json | node -e "
+  const v = JSON.parse(require('fs').readFileSync(0, 'utf8')).find((d) => d.id === $id);
+  if (!v || v.state !== 'LIVE' || v.backing !== '$B' || v.layout !== 'direct' || v.pid !== $pid || !v.daemonAlive) process.exit(1);
+" || fail "list --json"
+ok "list and list --json"
+
+expect_exit 5 "ublk device $id already exists" "${CLI[@]}" add --backing "$W/other.img" --size 16M --layout direct --id "$id"
+expect_exit 7 "already served by $dev" "${CLI[@]}" add --backing "$B" --layout direct
+[ ! -e "$W/other.img" ] || fail "id-in-use add created a file"
+
+# ---- filesystem with >= 64 MiB of mixed files
+mkfs.ext4 -q -F "$dev"
+mount "$dev" "$M"
+dd if=/dev/urandom of="$M/random.bin" bs=1M count=24 status=none
+dd if=/dev/zero of="$M/zeros.bin" bs=1M count=8 status=none
+seq 1 1500000 >"$M/numbers.txt"
+mkdir "$M/small" "$M/lib"
+for i in $(seq 1 200); do head -c $(( (i * 7919) % 60000 + 1 )) /dev/urandom >"$M/small/f$i"; done
+cp -r /usr/include/linux "$M/include-linux"
+for f in /usr/lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/bin/node; do
+  [ -f "$f" ] && cp -L "$f" "$M/lib/"
+done
+sync
+used=$(du -sm "$M" | cut -f1)
+[ "$used" -ge 64 ] || fail "only ${used} MiB written"
+(cd "$M" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$W/sums"
+umount "$M"
+e2fsck -fn "$dev" >"$W/fsck.out" 2>&1 || fail "e2fsck: $(tail -5 "$W/fsck.out")"
+ok "wrote ${used} MiB in $(wc -l <"$W/sums") files; e2fsck -fn clean"
+
+# ---- del, then add again on the same backing file: every checksum matches
+"${CLI[@]}" del -n "$id"
+[ ! -e "/sys/class/ublk-char/ublkc$id" ] || fail "device $id still exists after del"
+[ ! -e "/run/ublk-compress/$id.json" ] || fail "run file left after del"
+! kill -0 "$pid" 2>/dev/null || fail "daemon $pid still running after del"
+ok "del -n $id"
+dev=$("${CLI[@]}" add --backing "$B" --layout direct --log "$LOG" 2>"$W/add2.err")
+grep -q "creating" "$W/add2.err" && fail "re-add recreated the backing file"
+[ "$(blockdev --getsize64 "$dev")" = $((256 << 20)) ] || fail "re-added size"
+id=${dev#/dev/ublkb}
+mount "$dev" "$M"
+(cd "$M" && sha256sum -c --quiet "$W/sums") || fail "checksums differ after re-add"
+umount "$M"
+ok "re-add $dev: all $(wc -l <"$W/sums") checksums match"
+
+# ---- fio verify: random writes 4k-128k over 32 MiB
+fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --iodepth=16 \
+  --rw=randwrite --bsrange=4k-128k --offset=64M --size=32M --verify=crc32c \
+  --do_verify=1 --verify_fatal=1 --randrepeat=0 --output="$W/fio.out" || fail "fio: $(tail -20 "$W/fio.out")"
+grep -q "err= 0" "$W/fio.out" || fail "fio reported errors"
+ok "fio verify=crc32c randwrite 4k-128k over 32 MiB"
+
+# ---- discard: reads zeros, backing blocks released
+dd if=/dev/urandom of="$dev" bs=1M count=32 seek=160 oflag=direct status=none
+sync
+before=$(stat -c %b "$B")
+blkdiscard -o $((160 << 20)) -l $((32 << 20)) "$dev"
+cmp -n $((32 << 20)) <(dd if="$dev" bs=1M skip=160 count=32 iflag=direct status=none) /dev/zero || fail "discarded range is not zero"
+after=$(stat -c %b "$B")
+drop=$(( (before - after) * 512 ))
+[ "$drop" -ge $((30 << 20)) ] || fail "backing allocation dropped only $drop bytes ($before -> $after blocks)"
+ok "blkdiscard 32 MiB: reads zeros, backing released $((drop >> 20)) MiB"
+
+# ---- kill -9 the daemon: del completes, bounded
+pid=$(node -e "console.log(require('/run/ublk-compress/$id.json').pid)")
+kill -9 "$pid"
+start=$(date +%s)
+timeout 60 "${CLI[@]}" del -n "$id" 2>"$W/del.err" || fail "del after kill -9: $? $(cat "$W/del.err")"
+took=$(( $(date +%s) - start ))
+[ ! -e "/sys/class/ublk-char/ublkc$id" ] || fail "device $id still exists"
+[ ! -e "/run/ublk-compress/$id.json" ] || fail "stale run file after del"
+ok "kill -9 daemon then del: done in ${took}s ($(cat "$W/del.err"))"
+expect_exit 6 "no ublk device with id $id" "${CLI[@]}" del -n "$id"
+[ "$(devices)" = 0 ] || fail "devices left: $(ls /sys/class/ublk-char)"
+ok "all done"
