@@ -1,0 +1,184 @@
+// Offline audit of a pool and its metadata (`ublk-compress check`):
+//  - every L entry maps a block inside the device to a fill pattern or a live extent;
+//  - every extent lies inside a used segment, its fragment header matches, its
+//    bytes decompress, and the fingerprint of the result equals the stored one;
+//  - each extent's refcount equals the number of LBAs referencing it (no leaks);
+//  - each H entry points at an extent with that fingerprint;
+//  - each segment's live-byte count equals the sum of its extents' fragments;
+//  - the mapped-block and extent counters in S are right.
+// Memory: one Map entry per extent (fine up to tens of millions of extents).
+import { CodecSet } from '../compress/index.js';
+import { xxh128, type FingerprintFn } from '../dedup/index.js';
+import { extentIdOfKey, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
+import { decodeExtent, decodeSegment, decodeState, decodeU64, mapExtentId, SEG_FREE, type Extent } from '../meta/records.js';
+import { LevelMetaStore } from '../meta/level-store.js';
+import type { MetaStore } from '../meta/store.js';
+import { FilePoolStore } from '../pool/file-store.js';
+import { readSuperblock } from '../pool/format.js';
+import { FRAGMENT_HEADER_BYTES, fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
+import type { PoolStore } from '../pool/store.js';
+import { CHECK_PROBLEMS_MAX, SCAN_CHUNK_ENTRIES } from '../util/limits.js';
+import { BLOCK_BYTES } from '../util/units.js';
+import { defaultMetaDir } from './open.js';
+
+export interface CheckReport {
+  /** True only when no problem was found. */
+  clean: boolean;
+  /** Human-readable problems (at most CHECK_PROBLEMS_MAX; problemCount has the total). */
+  problems: string[];
+  problemCount: number;
+  counts: {
+    mappedBlocks: number;
+    fillBlocks: number;
+    extents: number;
+    sharedExtents: number;
+    dedupEntries: number;
+    usedSegments: number;
+    liveBytes: number;
+    storedPayloadBytes: number;
+  };
+}
+
+class Problems {
+  list: string[] = [];
+  count = 0;
+  add(text: string): void {
+    this.count += 1;
+    if (this.list.length < CHECK_PROBLEMS_MAX) this.list.push(text);
+  }
+}
+
+async function scanAll(meta: MetaStore, prefix: number, each: (k: Buffer, v: Buffer) => void): Promise<void> {
+  let from: Buffer = Buffer.from([prefix]);
+  for (;;) {
+    const entries = await meta.scan(from, prefixEnd(prefix), SCAN_CHUNK_ENTRIES);
+    for (const [k, v] of entries) each(k, v);
+    if (entries.length < SCAN_CHUNK_ENTRIES) return;
+    from = keySuccessor(entries[entries.length - 1][0]);
+  }
+}
+
+/** Audits open stores (the engine using them must be closed or quiescent). */
+export async function auditPool(pool: PoolStore, meta: MetaStore, o: { fingerprint?: FingerprintFn } = {}): Promise<CheckReport> {
+  const fingerprint = o.fingerprint ?? xxh128;
+  const p = new Problems();
+  const sb = await readSuperblock(pool);
+  const sv = meta.getSync(KEY_S);
+  const state = sv === undefined ? undefined : decodeState(sv);
+  if (state === undefined || !state.uuid.equals(sb.uuid)) p.add('metadata state missing or of another pool');
+  const logicalBlocks = sb.logicalBytes / BLOCK_BYTES;
+  const refs = new Map<number, number>();
+  let mapped = 0;
+  let fills = 0;
+  await scanAll(meta, PREFIX_L, (k, v) => {
+    const lba = lbaOfKey(k);
+    mapped += 1;
+    if (lba >= logicalBlocks) p.add(`lba ${lba} mapped beyond the device end`);
+    let id: number;
+    try {
+      id = mapExtentId(v);
+    } catch (err) {
+      p.add(`lba ${lba}: ${String(err)}`);
+      return;
+    }
+    if (id < 0) fills += 1;
+    else refs.set(id, (refs.get(id) ?? 0) + 1);
+  });
+  const segs = new Map<number, { live: number; fill: number; state: number }>();
+  await scanAll(meta, PREFIX_G, (k, v) => {
+    const r = decodeSegment(v);
+    segs.set(segmentOfKey(k), { live: r.liveBytes, fill: r.fillBytes, state: r.state });
+  });
+  const liveOf = new Map<number, number>();
+  const extents: Extent[] = [];
+  let shared = 0;
+  let payloadBytes = 0;
+  await scanAll(meta, PREFIX_E, (k, v) => {
+    const e = decodeExtent(extentIdOfKey(k), v);
+    const counted = refs.get(e.id) ?? 0;
+    refs.delete(e.id);
+    if (counted === 0) p.add(`extent ${e.id} leaked: refcount ${e.refs} but no LBA maps it`);
+    else if (counted !== e.refs) p.add(`extent ${e.id}: refcount ${e.refs}, ${counted} LBAs map it`);
+    if (counted > 1) shared += 1;
+    const g = segs.get(e.segment);
+    const end = e.offset + fragmentBytes(e.storedBytes);
+    if (g === undefined || g.state === SEG_FREE || end > g.fill) {
+      p.add(`extent ${e.id} lies outside the used part of segment ${e.segment}`);
+    }
+    liveOf.set(e.segment, (liveOf.get(e.segment) ?? 0) + fragmentBytes(e.storedBytes));
+    payloadBytes += e.storedBytes;
+    extents.push(e);
+  });
+  for (const [id, n] of refs) p.add(`${n} LBAs map missing extent ${id}`);
+  await verifyFragments(pool, sb.dataOffset, sb.segmentBytes, extents, fingerprint, p);
+  let dedupEntries = 0;
+  const byId = new Map(extents.map((e) => [e.id, e]));
+  await scanAll(meta, PREFIX_H, (k, v) => {
+    dedupEntries += 1;
+    const e = byId.get(decodeU64(v));
+    if (e === undefined || !e.fingerprint.equals(k.subarray(1))) p.add(`dedup entry ${k.toString('hex')} is stale`);
+  });
+  let used = 0;
+  let liveBytes = 0;
+  for (const [s, g] of segs) {
+    if (g.state !== SEG_FREE) used += 1;
+    liveBytes += g.live;
+    const counted = liveOf.get(s) ?? 0;
+    if (counted !== g.live) p.add(`segment ${s}: live bytes ${g.live}, extents hold ${counted}`);
+    if (s >= sb.segmentCount) p.add(`segment record ${s} beyond the pool`);
+  }
+  if (state !== undefined && state.mappedBlocks !== mapped) p.add(`state counts ${state.mappedBlocks} mapped blocks, map has ${mapped}`);
+  if (state !== undefined && state.extentCount !== extents.length) p.add(`state counts ${state.extentCount} extents, found ${extents.length}`);
+  return {
+    clean: p.count === 0,
+    problems: p.list,
+    problemCount: p.count,
+    counts: {
+      mappedBlocks: mapped, fillBlocks: fills, extents: extents.length, sharedExtents: shared, dedupEntries,
+      usedSegments: used, liveBytes, storedPayloadBytes: payloadBytes,
+    },
+  };
+}
+
+async function verifyFragments(
+  pool: PoolStore, dataOffset: number, segmentBytes: number, extents: Extent[], fingerprint: FingerprintFn, p: Problems,
+): Promise<void> {
+  const codecs = new CodecSet();
+  const plain = Buffer.allocUnsafe(BLOCK_BYTES);
+  const CHUNK = 256;
+  for (let i = 0; i < extents.length; i += CHUNK) {
+    const batch = extents.slice(i, i + CHUNK);
+    const bufs = batch.map((e) => Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + e.storedBytes));
+    await Promise.all(batch.map((e, k) => pool.pread(bufs[k], 0, bufs[k].length, dataOffset + e.segment * segmentBytes + e.offset)));
+    batch.forEach((e, k) => {
+      const h = readFragmentHeader(bufs[k], 0);
+      if (h === undefined || h.extentId !== e.id || h.storedBytes !== e.storedBytes || h.codecId !== e.codecId) {
+        p.add(`extent ${e.id}: fragment header at segment ${e.segment} offset ${e.offset} does not match`);
+        return;
+      }
+      try {
+        codecs.decode(e.codecId, bufs[k].subarray(FRAGMENT_HEADER_BYTES), plain, 0);
+      } catch (err) {
+        p.add(`extent ${e.id}: stored bytes do not decode (${String(err)})`);
+        return;
+      }
+      if (!fingerprint(plain).equals(e.fingerprint)) p.add(`extent ${e.id}: content does not match its fingerprint`);
+    });
+  }
+}
+
+/** Audits a pool file or block device and its metadata directory, read-only. */
+export async function checkPool(o: { backingPath: string; metaDir?: string }): Promise<CheckReport> {
+  const pool = await FilePoolStore.open(o.backingPath, { readOnly: true });
+  try {
+    await readSuperblock(pool);
+    const meta = await LevelMetaStore.open(o.metaDir ?? defaultMetaDir(o.backingPath), { create: false });
+    try {
+      return await auditPool(pool, meta);
+    } finally {
+      await meta.close();
+    }
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,235 @@
+// EngineCore: the engine's state and the primitives every operation shares
+// (map updates with reference counting, extent and segment release, group
+// commit, space reservation). Callers hold the engine's mutex for anything that
+// mutates; reads only use lookups. Consistency rules (DESIGN.md) live here:
+//  rule 1/2: commit() writes segment data, fdatasyncs the pool, then the batch;
+//  rule 3:   freed segments become allocatable only after a durable commit
+//            and after reads that may still use them have finished.
+import assert from 'node:assert';
+import { CodecSet, codecByName, type Codec } from '../compress/index.js';
+import { xxh128, type DedupMode, type FingerprintFn } from '../dedup/index.js';
+import { gKey, KEY_S } from '../meta/keys.js';
+import { encodeMapExtent, encodeSegment, encodeState, mapExtentId, type Extent, type MetaState } from '../meta/records.js';
+import type { MetaOp, MetaStore } from '../meta/store.js';
+import { fragmentBytes } from '../pool/fragment.js';
+import type { Superblock } from '../pool/format.js';
+import { SEG_SEALED, type SegmentTable } from '../pool/segments.js';
+import type { PoolStore } from '../pool/store.js';
+import { UcError } from '../util/errors.js';
+import { COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, RESERVED_SEGMENTS } from '../util/limits.js';
+import { FRAGMENT_BYTES_MAX } from '../pool/fragment.js';
+import { MetaView } from './meta-view.js';
+import { ReadGuard } from './read-guard.js';
+import { SegmentWriter } from './segment-writer.js';
+import type { EngineOptions } from './types.js';
+import { compactStep } from './compactor.js';
+
+export interface Counters {
+  blocksWritten: number;
+  blocksRead: number;
+  dedupHits: number;
+  sameFillBlocks: number;
+  compressedBlocks: number;
+  rawBlocks: number;
+  fingerprintCollisions: number;
+  commits: number;
+  durableCommits: number;
+  segmentsCleaned: number;
+  bytesMoved: number;
+}
+
+export interface ResolvedOptions {
+  dedup: DedupMode;
+  fingerprint: FingerprintFn;
+  flushDelayMs: number;
+  backgroundCompaction: boolean;
+  compactLiveFraction: number;
+  commitRecordsMax: number;
+}
+
+export function resolveOptions(o: EngineOptions): ResolvedOptions {
+  const r: ResolvedOptions = {
+    dedup: o.dedup ?? 'verify',
+    fingerprint: o.fingerprint ?? xxh128,
+    flushDelayMs: o.flushDelayMs ?? FLUSH_DELAY_MS_DEFAULT,
+    backgroundCompaction: o.backgroundCompaction ?? true,
+    compactLiveFraction: o.compactLiveFraction ?? COMPACT_LIVE_FRACTION,
+    commitRecordsMax: o.commitRecordsMax ?? COMMIT_RECORDS_MAX,
+  };
+  assert(r.compactLiveFraction > 0 && r.compactLiveFraction <= 1);
+  assert(r.commitRecordsMax > 0);
+  return r;
+}
+
+export class EngineCore {
+  readonly view: MetaView;
+  readonly writer: SegmentWriter;
+  readonly guard = new ReadGuard();
+  readonly codecs = new CodecSet();
+  readonly codec: Codec;
+  readonly opts: ResolvedOptions;
+  readonly counters: Counters = {
+    blocksWritten: 0, blocksRead: 0, dedupHits: 0, sameFillBlocks: 0, compressedBlocks: 0,
+    rawBlocks: 0, fingerprintCollisions: 0, commits: 0, durableCommits: 0, segmentsCleaned: 0,
+    bytesMoved: 0,
+  };
+  compacting = false;
+  private freedUncommitted: number[] = [];
+  private freedUnsynced: number[] = [];
+  private readonly reclaims = new Set<Promise<void>>();
+  /** Something changed since the last durable commit. */
+  private unsynced = false;
+
+  constructor(
+    readonly pool: PoolStore,
+    readonly meta: MetaStore,
+    public sb: Superblock,
+    readonly state: MetaState,
+    readonly segs: SegmentTable,
+    options: EngineOptions,
+  ) {
+    this.opts = resolveOptions(options);
+    this.codec = codecByName(options.compression ?? 'lz4');
+    this.view = new MetaView(meta);
+    this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
+  }
+
+  get logicalBlocks(): number {
+    return this.state.logicalBytes / 4096;
+  }
+
+  segmentPosition(segment: number): number {
+    return this.sb.dataOffset + segment * this.sb.segmentBytes;
+  }
+
+  /** Replaces an LBA's map value, keeping the mapped-block count and references right.
+   * The new value's extent must already hold its reference for this LBA. */
+  setMap(lba: number, value: Buffer | null): void {
+    const old = this.view.getMap(lba);
+    this.view.setMap(lba, value);
+    this.unsynced = true;
+    if (old === undefined && value !== null) this.state.mappedBlocks += 1;
+    if (old !== undefined && value === null) this.state.mappedBlocks -= 1;
+    if (old !== undefined) this.dropReference(old);
+  }
+
+  /** Stores a new extent for an encoded block; returns its map value. */
+  addExtent(codecId: number, payload: Buffer, fingerprint: Buffer): Extent {
+    const id = this.state.nextExtentId;
+    this.state.nextExtentId += 1;
+    const at = this.writer.append(codecId, payload, id);
+    this.segs.addLive(at.segment, at.bytes);
+    const e: Extent = {
+      id, segment: at.segment, offset: at.offset, storedBytes: payload.length, codecId, refs: 1,
+      fingerprint,
+    };
+    this.view.putExtent(e);
+    this.state.extentCount += 1;
+    this.unsynced = true;
+    return e;
+  }
+
+  addReference(e: Extent): Buffer {
+    e.refs += 1;
+    this.view.putExtent(e);
+    return encodeMapExtent(e.id);
+  }
+
+  private dropReference(old: Buffer): void {
+    const id = mapExtentId(old);
+    if (id < 0) return;
+    const e = this.view.getExtent(id);
+    if (e === undefined) throw new UcError('UC_POOL_CORRUPT', `map references missing extent ${id}`);
+    assert(e.refs > 0);
+    e.refs -= 1;
+    if (e.refs > 0) {
+      this.view.putExtent(e);
+      return;
+    }
+    this.view.deleteExtent(id);
+    this.state.extentCount -= 1;
+    if (this.view.getDedup(e.fingerprint) === id) this.view.setDedup(e.fingerprint, null);
+    this.subLive(e.segment, fragmentBytes(e.storedBytes));
+  }
+
+  /** Removes bytes from a segment's live count; frees it when a sealed one empties. */
+  subLive(segment: number, bytes: number): void {
+    this.segs.subLive(segment, bytes);
+    if (this.segs.liveBytes[segment] === 0 && this.segs.state[segment] === SEG_SEALED) {
+      this.segs.release(segment);
+      this.freedUncommitted.push(segment);
+    }
+  }
+
+  needsCommit(): boolean {
+    return this.view.pendingRecords >= this.opts.commitRecordsMax;
+  }
+
+  get hasPendingWork(): boolean {
+    return this.unsynced || this.writer.hasUnwritten || this.view.pendingRecords > 0;
+  }
+
+  /** Group commit: segment data, fdatasync, then one metadata batch (rule 2). */
+  async commit(sync: boolean): Promise<void> {
+    if (!sync && this.view.pendingRecords === 0 && this.segs.dirty.size === 0 && !this.writer.hasUnwritten) return;
+    if (sync && !this.unsynced && !this.writer.hasUnwritten && this.view.pendingRecords === 0) return;
+    await this.writer.writeOut();
+    if (this.writer.takeWritten() > 0) await this.pool.fdatasync();
+    const ops: MetaOp[] = this.view.ops();
+    for (const s of this.segs.dirty) ops.push({ type: 'put', key: gKey(s), value: encodeSegment(this.segs.record(s)) });
+    this.state.commitSeq += 1;
+    ops.push({ type: 'put', key: KEY_S, value: encodeState(this.state) });
+    const freed = this.freedUncommitted;
+    this.freedUncommitted = [];
+    this.segs.dirty.clear();
+    await this.meta.batch(ops, sync);
+    this.view.clear();
+    this.counters.commits += 1;
+    this.freedUnsynced.push(...freed);
+    if (sync) {
+      this.counters.durableCommits += 1;
+      this.unsynced = false;
+      const reusable = this.freedUnsynced;
+      this.freedUnsynced = [];
+      if (reusable.length > 0) this.reclaim(reusable);
+    }
+  }
+
+  /** Punches freed segments once no read can still use them, then makes them allocatable. */
+  private reclaim(segments: number[]): void {
+    const task = (async () => {
+      await this.guard.drain();
+      for (const s of segments) {
+        await this.pool.punchHole(this.segmentPosition(s), this.sb.segmentBytes);
+        this.segs.makeReusable(s);
+      }
+    })();
+    const tracked: Promise<void> = task.finally(() => this.reclaims.delete(tracked));
+    this.reclaims.add(tracked);
+  }
+
+  async settleReclaims(): Promise<void> {
+    while (this.reclaims.size > 0) await Promise.all([...this.reclaims]);
+  }
+
+  /** Makes sure `blocks` new fragments fit, committing and compacting if needed. */
+  async ensureSpace(blocks: number): Promise<void> {
+    const need = Math.ceil((blocks * FRAGMENT_BYTES_MAX) / this.sb.segmentBytes) + 1 + RESERVED_SEGMENTS;
+    if (this.segs.freeCount >= need) return;
+    await this.commit(true);
+    await this.settleReclaims();
+    for (let round = 0; this.segs.freeCount < need && round < this.segs.count; round++) {
+      const cleaned = await compactStep(this, { liveFraction: 0.95, maxSegments: 1 });
+      await this.settleReclaims();
+      if (cleaned === 0) break;
+    }
+    if (this.segs.freeCount < need) {
+      throw new UcError('UC_NO_SPACE', `pool is full (${this.segs.freeCount} free segments, ${need} needed)`);
+    }
+  }
+
+  /** Default compaction threshold from the options. */
+  get compactLiveFraction(): number {
+    return this.opts.compactLiveFraction;
+  }
+}

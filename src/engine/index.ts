@@ -1,0 +1,48 @@
+// Public API of the storage engine (src/engine). Bench, CLI and device code
+// import from here only. Units: `lba`/`blocks` are 4 KiB blocks; sizes are bytes.
+//
+//   formatPool({ backingPath, metaDir?, logicalBytes, segmentBytes?, capacityBytes?,
+//                overwrite?, ...EngineOptions }) => Promise<BlockEngine>
+//       Creates (sparse file) or formats a pool; metadata in `${backingPath}.meta`
+//       unless metaDir is given. Refuses an existing pool unless overwrite.
+//   openPool({ backingPath, metaDir?, ...EngineOptions }) => Promise<BlockEngine>
+//       Opens an existing pool. UcError codes, nothing modified on failure:
+//       UC_POOL_FOREIGN (no magic), UC_POOL_VERSION (newer format),
+//       UC_POOL_TRUNCATED, UC_POOL_CORRUPT (both superblock copies bad),
+//       UC_META_MISMATCH (metadata missing, empty or of another pool),
+//       UC_POOL_LOCKED (metadata in use).
+//   formatEngine(pool: PoolStore, meta: MetaStore, FormatOptions) / openEngine(pool, meta, opts)
+//       The same over any stores (SimDisk + MemMetaStore in tests, a native store later).
+//   checkPool({ backingPath, metaDir? }) => Promise<CheckReport>   (src/engine/check.ts)
+//       Offline audit; report.clean is true only when no problem was found.
+//
+//   class BlockEngine (structurally a BlockTarget, src/device/target.ts):
+//     read(lba, blocks, buf): Promise<void>            buf.length >= blocks*4096
+//     write(lba, blocks, buf, fua): Promise<void>      one call per request, any size;
+//                                                      durable on resolve when fua
+//     flush(): Promise<void>                           rule 1: everything completed before
+//                                                      is durable when it resolves
+//     discard(lba, blocks) / writeZeroes(lba, blocks, noUnmap): Promise<void>
+//                                                      range unmap; reads return zeros
+//     close(): Promise<void>                           flushes, waits for in-flight work
+//     stats(): EngineStats                             synchronous, cheap-ish (O(segments))
+//     compact({ liveFraction?, maxSegments? }): Promise<CompactionStats>
+//                                                      runs compaction now (also runs in the
+//                                                      background unless disabled)
+//     resize(logicalBytes, { allowShrink?, capacityBytes? }): Promise<void>
+//                                                      grow (file pools grow capacity too);
+//                                                      shrink only with allowShrink and no
+//                                                      data beyond the new end
+//     uuid, logicalBytes, logicalBlocks (getters)
+//   Errors: UcError (src/util/errors.ts): UC_INVALID_ARGUMENT (range beyond the end,
+//   closed engine), UC_NO_SPACE (pool full), UC_IO, UC_POOL_CORRUPT.
+//   EngineOptions: dedup 'verify'|'on'|'off' (default verify), compression 'lz4'|'none',
+//   fingerprint (inject), flushDelayMs (default 200; 0 = off), backgroundCompaction
+//   (default true), compactLiveFraction (0.5), commitRecordsMax.
+export { BlockEngine } from './block-engine.js';
+export { defaultMetaDir, formatEngine, formatPool, openEngine, openPool, type PoolPaths } from './open.js';
+export { auditPool, checkPool, type CheckReport } from './check.js';
+export { defaultCapacityBytes } from './capacity.js';
+export type { CompactionStats, EngineOptions, EngineStats, FormatOptions } from './types.js';
+export type { PoolStore } from '../pool/store.js';
+export type { MetaStore } from '../meta/store.js';

@@ -1,0 +1,152 @@
+// Creating and opening engines, over any stores (formatEngine/openEngine) or over
+// a pool file or block device with its LevelDB directory (formatPool/openPool).
+// Opening validates everything before writing anything: a foreign, newer,
+// truncated or mismatched pool is refused with a UcError and left untouched.
+import assert from 'node:assert';
+import fs from 'node:fs';
+import { gKey, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } from '../meta/keys.js';
+import { decodeSegment, decodeState, encodeState, SEG_OPEN, type MetaState } from '../meta/records.js';
+import { LevelMetaStore } from '../meta/level-store.js';
+import type { MetaStore } from '../meta/store.js';
+import { FilePoolStore } from '../pool/file-store.js';
+import { FORMAT_VERSION, LAYOUT_PACKED, MAGIC, newUuid, readSuperblock, SUPERBLOCK_BYTES, writeSuperblock, type Superblock } from '../pool/format.js';
+import { SegmentTable } from '../pool/segments.js';
+import type { PoolStore } from '../pool/store.js';
+import { UcError } from '../util/errors.js';
+import { RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN } from '../util/limits.js';
+import { BLOCK_BYTES } from '../util/units.js';
+import { BlockEngine } from './block-engine.js';
+import { defaultCapacityBytes } from './capacity.js';
+import { EngineCore } from './core.js';
+import type { EngineOptions, FormatOptions } from './types.js';
+
+/** Writes a new superblock and metadata state over `pool` and opens the engine. */
+export async function formatEngine(pool: PoolStore, meta: MetaStore, o: FormatOptions, ownsStores = false): Promise<BlockEngine> {
+  const segmentBytes = o.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+  if (!Number.isSafeInteger(o.logicalBytes) || o.logicalBytes <= 0 || o.logicalBytes % BLOCK_BYTES !== 0) {
+    throw new UcError('UC_INVALID_ARGUMENT', `logical size ${o.logicalBytes} is not a positive multiple of 4096`);
+  }
+  if (segmentBytes < SEGMENT_BYTES_MIN || (segmentBytes & (segmentBytes - 1)) !== 0 || segmentBytes > 2 ** 30) {
+    throw new UcError('UC_INVALID_ARGUMENT', `segment size ${segmentBytes} must be a power of two >= ${SEGMENT_BYTES_MIN}`);
+  }
+  const segmentCount = Math.floor((pool.sizeBytes - SUPERBLOCK_BYTES) / segmentBytes);
+  if (segmentCount < RESERVED_SEGMENTS + 2) {
+    throw new UcError('UC_NO_SPACE', `pool of ${pool.sizeBytes} bytes holds only ${Math.max(0, segmentCount)} segments`);
+  }
+  const sb0: Superblock = {
+    version: FORMAT_VERSION, generation: 0, uuid: newUuid(), blockBytes: BLOCK_BYTES, segmentBytes,
+    logicalBytes: o.logicalBytes, dataOffset: SUPERBLOCK_BYTES, segmentCount, layout: LAYOUT_PACKED,
+  };
+  const state: MetaState = {
+    version: FORMAT_VERSION, uuid: sb0.uuid, logicalBytes: o.logicalBytes, segmentBytes, segmentCount,
+    nextExtentId: 1, commitSeq: 0, mappedBlocks: 0, extentCount: 0,
+  };
+  await writeSuperblock(pool, sb0);
+  await meta.batch([{ type: 'put', key: KEY_S, value: encodeState(state) }], true);
+  return openEngine(pool, meta, o, ownsStores);
+}
+
+/** Opens an existing engine; throws before modifying anything if pool and metadata disagree. */
+export async function openEngine(pool: PoolStore, meta: MetaStore, o: EngineOptions = {}, ownsStores = false): Promise<BlockEngine> {
+  const sb = await readSuperblock(pool);
+  if (sb.layout !== LAYOUT_PACKED) {
+    throw new UcError('UC_INVALID_ARGUMENT', 'pool uses the direct (1:1) layout, not the packed engine');
+  }
+  const state = readState(meta, sb);
+  // The superblock is written before S when resizing, so it wins after a crash between them.
+  state.logicalBytes = sb.logicalBytes;
+  state.segmentCount = sb.segmentCount;
+  const segs = new SegmentTable(sb.segmentCount, sb.segmentBytes);
+  let from = gKey(0);
+  for (;;) {
+    const entries = await meta.scan(from, prefixEnd(PREFIX_G), SCAN_CHUNK_ENTRIES);
+    for (const [k, v] of entries) segs.load(segmentOfKey(k), decodeSegment(v));
+    if (entries.length < SCAN_CHUNK_ENTRIES) break;
+    from = keySuccessor(entries[entries.length - 1][0]);
+  }
+  segs.finishLoad();
+  const core = new EngineCore(pool, meta, sb, state, segs, o);
+  // A segment left open by the previous run may end in bytes nobody references:
+  // never append to it again; seal it (freeing it if it holds nothing live).
+  for (let s = 0; s < segs.count; s++) {
+    if (segs.state[s] !== SEG_OPEN) continue;
+    segs.seal(s);
+    if (segs.liveBytes[s] === 0) core.subLive(s, 0);
+  }
+  return new BlockEngine(core, ownsStores);
+}
+
+function readState(meta: MetaStore, sb: Superblock): MetaState {
+  const v = meta.getSync(KEY_S);
+  if (v === undefined) throw new UcError('UC_META_MISMATCH', 'metadata holds no pool state (empty or not ours)');
+  const state = decodeState(v);
+  if (state.version > FORMAT_VERSION) {
+    throw new UcError('UC_POOL_VERSION', `metadata format ${state.version} is newer than this build reads`);
+  }
+  if (!state.uuid.equals(sb.uuid)) {
+    throw new UcError('UC_META_MISMATCH', 'metadata belongs to another pool (uuid mismatch)');
+  }
+  assert.equal(state.segmentBytes, sb.segmentBytes, 'segment size differs between superblock and metadata');
+  return state;
+}
+
+/** Where a pool's metadata lives unless --meta says otherwise. */
+export function defaultMetaDir(backingPath: string): string {
+  return `${backingPath}.meta`;
+}
+
+export interface PoolPaths {
+  backingPath: string;
+  metaDir?: string;
+}
+
+/** Formats a pool file (created sparse if missing) or block device and opens it. */
+export async function formatPool(o: PoolPaths & FormatOptions & { capacityBytes?: number; overwrite?: boolean }): Promise<BlockEngine> {
+  const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
+  const segmentBytes = o.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+  if (!o.overwrite && (await looksLikePool(o.backingPath))) {
+    throw new UcError('UC_INVALID_ARGUMENT', `${o.backingPath} already holds a pool (overwrite to replace it)`);
+  }
+  if (fs.existsSync(metaDir)) {
+    if (!o.overwrite && fs.readdirSync(metaDir).length > 0) {
+      throw new UcError('UC_INVALID_ARGUMENT', `metadata directory ${metaDir} is not empty`);
+    }
+    fs.rmSync(metaDir, { recursive: true, force: true });
+  }
+  const capacity = o.capacityBytes ?? defaultCapacityBytes(o.logicalBytes, segmentBytes);
+  const pool = await FilePoolStore.open(o.backingPath, { create: true, sizeBytes: capacity });
+  try {
+    const meta = await LevelMetaStore.open(metaDir, { create: true });
+    return await formatEngine(pool, meta, o, true);
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+}
+
+/** Opens an existing pool file or block device with its metadata directory. */
+export async function openPool(o: PoolPaths & EngineOptions): Promise<BlockEngine> {
+  const pool = await FilePoolStore.open(o.backingPath);
+  let meta: LevelMetaStore | undefined;
+  try {
+    await readSuperblock(pool);
+    meta = await LevelMetaStore.open(o.metaDir ?? defaultMetaDir(o.backingPath), { create: false });
+    return await openEngine(pool, meta, o, true);
+  } catch (err) {
+    await meta?.close();
+    await pool.close();
+    throw err;
+  }
+}
+
+async function looksLikePool(path: string): Promise<boolean> {
+  if (!fs.existsSync(path)) return false;
+  const fh = await fs.promises.open(path, 'r');
+  try {
+    const head = Buffer.alloc(MAGIC.length);
+    await fh.read(head, 0, head.length, 0);
+    return head.equals(MAGIC);
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,71 @@
+// Options and statistics of the block engine (the public shapes; see index.ts).
+import type { CompressionName } from '../compress/index.js';
+import type { DedupMode, FingerprintFn } from '../dedup/index.js';
+
+export interface EngineOptions {
+  /** 'verify' (default) byte-compares before sharing; 'on' trusts XXH128; 'off'. */
+  dedup?: DedupMode;
+  /** Codec for new blocks (default lz4). Any stored codec is always readable. */
+  compression?: CompressionName;
+  /** Fingerprint function (default XXH128); tests inject collisions through it. */
+  fingerprint?: FingerprintFn;
+  /** Delay before unwritten data is written and committed (non-durably); 0 = never. */
+  flushDelayMs?: number;
+  /** Run the compactor in the background after commits (default true). */
+  backgroundCompaction?: boolean;
+  /** Live fraction under which a sealed segment is compacted (default 0.5). */
+  compactLiveFraction?: number;
+  /** Pending metadata records that trigger a non-durable group commit. */
+  commitRecordsMax?: number;
+}
+
+export interface FormatOptions extends EngineOptions {
+  /** Logical size of the device in bytes (a multiple of 4096). */
+  logicalBytes: number;
+  /** Segment size (default 4 MiB; a power of two >= 64 KiB). */
+  segmentBytes?: number;
+}
+
+export interface CompactionStats {
+  /** Segments cleaned and freed since open. */
+  segmentsCleaned: number;
+  /** Fragment bytes copied by the compactor since open. */
+  bytesMoved: number;
+  /** Sealed segments currently under the live threshold. */
+  candidates: number;
+  /** A compaction step is running now. */
+  running: boolean;
+}
+
+export interface EngineStats {
+  uuid: string;
+  logicalBytes: number;
+  segmentBytes: number;
+  segmentCount: number;
+  freeSegments: number;
+  usedSegments: number;
+  /** LBAs with data (an extent or a non-zero fill); zero blocks are not counted. */
+  mappedBlocks: number;
+  /** Distinct stored extents. */
+  extents: number;
+  /** Fragment bytes (headers + payload + padding) referenced by live extents. */
+  liveBytes: number;
+  /** Bytes of segments in use (what the pool really holds, garbage included). */
+  physicalBytes: number;
+  /** mappedBlocks * 4096 / liveBytes (1 when empty). */
+  ratio: number;
+  blocksWritten: number;
+  blocksRead: number;
+  /** Written blocks shared with an existing extent. */
+  dedupHits: number;
+  /** Written blocks that were one repeated 8-byte pattern (zeros included). */
+  sameFillBlocks: number;
+  /** Written blocks stored compressed / raw. */
+  compressedBlocks: number;
+  rawBlocks: number;
+  /** Fingerprint matches whose bytes differed (verify mode). */
+  fingerprintCollisions: number;
+  commits: number;
+  durableCommits: number;
+  compaction: CompactionStats;
+}

@@ -1,0 +1,114 @@
+// The write path for a batch of blocks, in three phases so that a multi-block
+// write costs one await for I/O, not one per block:
+//  1. (sync)  same-fill check and fingerprint of every block; dedup candidates
+//             whose stored bytes are only in the pool are listed for verification;
+//  2. (async) all those candidates are read at once;
+//  3. (sync)  blocks are applied in order: fill marker, shared extent (after a
+//             byte compare in verify mode), or a new fragment in the open segment.
+// The caller holds the engine mutex and has reserved space for `blocks` fragments.
+import { encodeBlock } from '../compress/index.js';
+import { isSameFill } from '../dedup/index.js';
+import { encodeMapExtent, encodeMapFill, type Extent } from '../meta/records.js';
+import { FRAGMENT_HEADER_BYTES, readFragmentHeader } from '../pool/fragment.js';
+import { BLOCK_BYTES } from '../util/units.js';
+import type { EngineCore } from './core.js';
+
+interface Prefetched {
+  segment: number;
+  offset: number;
+  bytes: Buffer;
+}
+
+export async function writeBlocks(core: EngineCore, lba: number, blocks: number, buf: Buffer): Promise<void> {
+  const fills = new Uint8Array(blocks);
+  const fps: Array<Buffer | undefined> = new Array(blocks);
+  const prefetch = new Map<number, Prefetched>();
+  const reads: Array<Promise<void>> = [];
+  for (let i = 0; i < blocks; i++) {
+    const off = i * BLOCK_BYTES;
+    if (isSameFill(buf, off)) {
+      fills[i] = 1;
+      continue;
+    }
+    const fp = core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES));
+    fps[i] = fp;
+    if (core.opts.dedup !== 'verify') continue;
+    const id = core.view.getDedup(fp);
+    if (id === undefined || prefetch.has(id)) continue;
+    const e = core.view.getExtent(id);
+    if (e === undefined || core.writer.lookup(e.segment) !== undefined) continue;
+    const p: Prefetched = { segment: e.segment, offset: e.offset, bytes: Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + e.storedBytes) };
+    prefetch.set(id, p);
+    reads.push(core.pool.pread(p.bytes, 0, p.bytes.length, core.segmentPosition(e.segment) + e.offset));
+  }
+  if (reads.length > 0) {
+    const g = core.guard.enter();
+    try {
+      await Promise.all(reads);
+    } finally {
+      core.guard.leave(g);
+    }
+  }
+  const scratch = Buffer.allocUnsafe(BLOCK_BYTES);
+  for (let i = 0; i < blocks; i++) {
+    const off = i * BLOCK_BYTES;
+    const block = buf.subarray(off, off + BLOCK_BYTES);
+    let value: Buffer | null;
+    if (fills[i] === 1) {
+      core.counters.sameFillBlocks += 1;
+      value = block.readBigUInt64BE(0) === 0n ? null : encodeMapFill(block, 0);
+    } else {
+      const fp = fps[i]!;
+      const dup = core.opts.dedup === 'off' ? undefined : findDuplicate(core, fp, block, prefetch, scratch);
+      if (dup !== undefined) {
+        core.counters.dedupHits += 1;
+        value = core.addReference(dup);
+      } else {
+        const stored = encodeBlock(core.codec, block);
+        if (stored.codecId === 0) core.counters.rawBlocks += 1;
+        else core.counters.compressedBlocks += 1;
+        const e = core.addExtent(stored.codecId, stored.payload, fp);
+        if (core.opts.dedup !== 'off' && core.view.getDedup(fp) === undefined) core.view.setDedup(fp, e.id);
+        value = encodeMapExtent(e.id);
+      }
+    }
+    core.setMap(lba + i, value);
+  }
+  core.counters.blocksWritten += blocks;
+}
+
+/** The extent a block may share, or undefined (no candidate, or bytes differ). */
+function findDuplicate(
+  core: EngineCore,
+  fp: Buffer,
+  block: Buffer,
+  prefetch: Map<number, Prefetched>,
+  scratch: Buffer,
+): Extent | undefined {
+  const id = core.view.getDedup(fp);
+  if (id === undefined) return undefined;
+  const e = core.view.getExtent(id);
+  if (e === undefined) return undefined;
+  if (core.opts.dedup === 'on') return e;
+  let fragment: Buffer | undefined;
+  const mem = core.writer.lookup(e.segment);
+  if (mem !== undefined) {
+    fragment = mem.subarray(e.offset, e.offset + FRAGMENT_HEADER_BYTES + e.storedBytes);
+  } else {
+    const p = prefetch.get(id);
+    if (p !== undefined && p.segment === e.segment && p.offset === e.offset) fragment = p.bytes;
+  }
+  if (fragment === undefined) return undefined;
+  const h = readFragmentHeader(fragment, 0);
+  if (h === undefined || h.extentId !== id || h.storedBytes !== e.storedBytes) return undefined;
+  try {
+    core.codecs.decode(e.codecId, fragment.subarray(FRAGMENT_HEADER_BYTES), scratch, 0);
+  } catch {
+    return undefined;
+  }
+  if (!scratch.equals(block)) {
+    core.counters.fingerprintCollisions += 1;
+    return undefined;
+  }
+  return e;
+}

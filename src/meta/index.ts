@@ -1,0 +1,5 @@
+export * from './keys.js';
+export * from './records.js';
+export type { MetaOp, MetaStore } from './store.js';
+export { LevelMetaStore } from './level-store.js';
+export { MemMetaStore } from './mem-store.js';

@@ -1,0 +1,160 @@
+// Metadata values, byte by byte (all big-endian). docs/format.md mirrors this.
+import assert from 'node:assert';
+import { FINGERPRINT_BYTES } from '../dedup/fingerprint.js';
+import { UcError } from '../util/errors.js';
+
+/** E value: segment u32 | offset u32 | stored length u16 | codec u8 | refcount u32 |
+ * fingerprint 16 B  (31 bytes). Offset points at the fragment header. */
+export interface Extent {
+  id: number;
+  segment: number;
+  offset: number;
+  storedBytes: number;
+  codecId: number;
+  refs: number;
+  fingerprint: Buffer;
+}
+
+export const EXTENT_VALUE_BYTES = 31;
+
+export function encodeExtent(e: Extent): Buffer {
+  assert(e.refs > 0, 'an extent without references is deleted, not stored');
+  assert.equal(e.fingerprint.length, FINGERPRINT_BYTES);
+  const v = Buffer.allocUnsafe(EXTENT_VALUE_BYTES);
+  v.writeUInt32BE(e.segment, 0);
+  v.writeUInt32BE(e.offset, 4);
+  v.writeUInt16BE(e.storedBytes, 8);
+  v.writeUInt8(e.codecId, 10);
+  v.writeUInt32BE(e.refs, 11);
+  e.fingerprint.copy(v, 15);
+  return v;
+}
+
+export function decodeExtent(id: number, v: Buffer): Extent {
+  if (v.length !== EXTENT_VALUE_BYTES) {
+    throw new UcError('UC_POOL_CORRUPT', `extent ${id}: record is ${v.length} bytes`);
+  }
+  return {
+    id,
+    segment: v.readUInt32BE(0),
+    offset: v.readUInt32BE(4),
+    storedBytes: v.readUInt16BE(8),
+    codecId: v.readUInt8(10),
+    refs: v.readUInt32BE(11),
+    fingerprint: Buffer.from(v.subarray(15, 31)),
+  };
+}
+
+/** L value: tag u8 | 8 bytes. Tag 1: extent id u64. Tag 2: fill pattern (8 bytes,
+ * never all zeros: a zero block has no L record). */
+export const MAP_TAG_EXTENT = 1;
+export const MAP_TAG_FILL = 2;
+export const MAP_VALUE_BYTES = 9;
+
+export function encodeMapExtent(extentId: number): Buffer {
+  const v = Buffer.allocUnsafe(MAP_VALUE_BYTES);
+  v[0] = MAP_TAG_EXTENT;
+  v.writeUInt32BE(Math.floor(extentId / 0x1_0000_0000), 1);
+  v.writeUInt32BE(extentId >>> 0, 5);
+  return v;
+}
+
+export function encodeMapFill(pattern: Buffer, patternOffset: number): Buffer {
+  const v = Buffer.allocUnsafe(MAP_VALUE_BYTES);
+  v[0] = MAP_TAG_FILL;
+  pattern.copy(v, 1, patternOffset, patternOffset + 8);
+  assert(v.readBigUInt64BE(1) !== 0n, 'zero blocks are not mapped');
+  return v;
+}
+
+/** Extent id of an L value, or -1 for a fill pattern. */
+export function mapExtentId(v: Buffer): number {
+  if (v.length !== MAP_VALUE_BYTES) throw new UcError('UC_POOL_CORRUPT', 'bad map record size');
+  if (v[0] === MAP_TAG_FILL) return -1;
+  if (v[0] !== MAP_TAG_EXTENT) throw new UcError('UC_POOL_CORRUPT', `bad map tag ${v[0]}`);
+  return v.readUInt32BE(1) * 0x1_0000_0000 + v.readUInt32BE(5);
+}
+
+/** H value: extent id u64. */
+export function encodeU64(n: number): Buffer {
+  assert(Number.isSafeInteger(n) && n >= 0);
+  const v = Buffer.allocUnsafe(8);
+  v.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 0);
+  v.writeUInt32BE(n >>> 0, 4);
+  return v;
+}
+
+export function decodeU64(v: Buffer): number {
+  if (v.length !== 8) throw new UcError('UC_POOL_CORRUPT', 'bad u64 record size');
+  return v.readUInt32BE(0) * 0x1_0000_0000 + v.readUInt32BE(4);
+}
+
+/** G value: live bytes u32 | fill bytes u32 | state u8 (9 bytes). */
+export const SEG_FREE = 0;
+export const SEG_OPEN = 1;
+export const SEG_SEALED = 2;
+
+export interface SegmentRecord {
+  liveBytes: number;
+  fillBytes: number;
+  state: number;
+}
+
+export function encodeSegment(r: SegmentRecord): Buffer {
+  const v = Buffer.allocUnsafe(9);
+  v.writeUInt32BE(r.liveBytes, 0);
+  v.writeUInt32BE(r.fillBytes, 4);
+  v.writeUInt8(r.state, 8);
+  return v;
+}
+
+export function decodeSegment(v: Buffer): SegmentRecord {
+  if (v.length !== 9) throw new UcError('UC_POOL_CORRUPT', 'bad segment record size');
+  return { liveBytes: v.readUInt32BE(0), fillBytes: v.readUInt32BE(4), state: v.readUInt8(8) };
+}
+
+/** S value: format version u32 | uuid 16 B | logical bytes u64 | segment bytes u32 |
+ * segment count u32 | next extent id u64 | commit sequence u64 | mapped blocks u64 |
+ * extent count u64  (68 bytes). */
+export interface MetaState {
+  version: number;
+  uuid: Buffer;
+  logicalBytes: number;
+  segmentBytes: number;
+  segmentCount: number;
+  nextExtentId: number;
+  commitSeq: number;
+  mappedBlocks: number;
+  extentCount: number;
+}
+
+export const STATE_VALUE_BYTES = 68;
+
+export function encodeState(s: MetaState): Buffer {
+  const v = Buffer.alloc(STATE_VALUE_BYTES);
+  v.writeUInt32BE(s.version, 0);
+  s.uuid.copy(v, 4);
+  encodeU64(s.logicalBytes).copy(v, 20);
+  v.writeUInt32BE(s.segmentBytes, 28);
+  v.writeUInt32BE(s.segmentCount, 32);
+  encodeU64(s.nextExtentId).copy(v, 36);
+  encodeU64(s.commitSeq).copy(v, 44);
+  encodeU64(s.mappedBlocks).copy(v, 52);
+  encodeU64(s.extentCount).copy(v, 60);
+  return v;
+}
+
+export function decodeState(v: Buffer): MetaState {
+  if (v.length !== STATE_VALUE_BYTES) throw new UcError('UC_META_MISMATCH', 'metadata state record has a bad size');
+  return {
+    version: v.readUInt32BE(0),
+    uuid: Buffer.from(v.subarray(4, 20)),
+    logicalBytes: decodeU64(v.subarray(20, 28)),
+    segmentBytes: v.readUInt32BE(28),
+    segmentCount: v.readUInt32BE(32),
+    nextExtentId: decodeU64(v.subarray(36, 44)),
+    commitSeq: decodeU64(v.subarray(44, 52)),
+    mappedBlocks: decodeU64(v.subarray(52, 60)),
+    extentCount: decodeU64(v.subarray(60, 68)),
+  };
+}

@@ -1,0 +1,22 @@
+// MetaStore: what the engine needs from an ordered key-value store. Keys and
+// values are Buffers compared bytewise.
+//
+// Contract (LevelDB's): a batch is atomic and batches apply in order. A batch
+// written with sync=true is durable when its promise resolves, and so is every
+// batch before it. After a crash, a suffix of the batches written without sync
+// since the last synced one may be lost; nothing else is.
+
+export type MetaOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+export interface MetaStore {
+  /** Point lookup; synchronous because an awaited get costs ~10x more (deps-bench). */
+  getSync(key: Buffer): Buffer | undefined;
+  /** Applies ops atomically, in order after every earlier batch. */
+  batch(ops: MetaOp[], sync: boolean): Promise<void>;
+  /** Up to `limit` entries with gte <= key < lt, in key order. */
+  scan(gte: Buffer, lt: Buffer, limit: number): Promise<Array<[Buffer, Buffer]>>;
+  /** Bytes the store occupies on its medium (approximate; for stats and benchmarks). */
+  sizeBytes(): Promise<number>;
+  /** Waits for pending batches and releases the store. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,40 @@
+// Tunables of the storage engine, in one place. Each says why it has its value.
+// Format-time values (segment size) are recorded in the superblock; the others
+// can change between runs without touching the on-disk format.
+
+/** Default segment size: big enough that one pwrite amortises its syscall over
+ * ~2,000 fragments, small enough that the compactor copies at most 4 MiB per step. */
+export const SEGMENT_BYTES_DEFAULT = 4 * 1024 * 1024;
+/** Smallest segment allowed at format (tests use small ones to exercise sealing). */
+export const SEGMENT_BYTES_MIN = 64 * 1024;
+/** Fragment offsets are multiples of this: keeps headers aligned, wastes ~8 B per block. */
+export const FRAGMENT_ALIGN_BYTES = 16;
+/** lz4 output above this is stored raw: saving < 1/8 of a block is not worth a decompress. */
+export const COMPRESSED_BYTES_MAX = 3584;
+/** Pending metadata records after which a (non-durable) group commit runs, bounding the
+ * in-memory overlay (~150 B per record => ~2.5 MiB) while keeping LevelDB batches large. */
+export const COMMIT_RECORDS_MAX = 16384;
+/** The open segment's tail is written and committed this long after the last write, so
+ * a quiet device does not keep unwritten data in RAM indefinitely. */
+export const FLUSH_DELAY_MS_DEFAULT = 200;
+/** A sealed segment whose live bytes fall under this fraction is a compaction candidate. */
+export const COMPACT_LIVE_FRACTION = 0.5;
+/** Free segments kept back from foreground writes so the compactor can always make
+ * progress (it needs somewhere to copy live fragments to). */
+export const RESERVED_SEGMENTS = 2;
+/** Segments cleaned per background compaction tick: bounds the pause foreground I/O sees
+ * (one 4 MiB read + copy) while still reclaiming ~100 MiB/s when idle. */
+export const COMPACT_SEGMENTS_PER_TICK = 1;
+/** LevelDB block cache: the dominant fixed RAM cost (G5: <= 128 MiB fixed). */
+export const META_CACHE_BYTES = 32 * 1024 * 1024;
+/** LevelDB memtable size: larger batches absorb random-key inserts before compaction. */
+export const META_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
+/** Entries per metadata range scan (discard, open, check): bounds memory per step. */
+export const SCAN_CHUNK_ENTRIES = 4096;
+/** Sealed segment buffers kept for reuse; more are allocated (and dropped) under bursts. */
+export const SEGMENT_BUFFERS_POOLED = 3;
+/** Default physical capacity of a new pool file, as a multiple of its logical size:
+ * worst case every block is incompressible and some garbage awaits compaction. */
+export const FILE_CAPACITY_FACTOR = 1.125;
+/** Problems listed in a check report before it only counts them (keeps --json small). */
+export const CHECK_PROBLEMS_MAX = 100;
