@@ -61,9 +61,10 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
   let undoBacking: (() => void) | undefined;
   let device: ServedDevice | undefined;
   let log: Logger | undefined;
+  let addedId: number | undefined;
   try {
     const plan = preflightAdd(cfg);
-    log = openLogger(logPath, { devId: cfg.devId ?? null });
+    log = openLogger(logPath);
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
     setIoFlusher();
@@ -81,8 +82,8 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
       startTimeoutMs: cfg.startTimeoutMs,
       log,
       onAdded: (devId) => {
+        addedId = devId;
         if (provisional) logPath = settleLogName(logPath, devId);
-        log = log?.child({ devId });
         reporter.send({ type: 'added', devId, logPath });
         writeRunRecord({
           devId,
@@ -107,7 +108,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
   } catch (err) {
     log?.error({ err, errno: (err as UcError).errno }, 'start failed');
     if (device) await device.shutdown().catch((e: unknown) => log?.error({ err: e }, 'cleanup failed'));
-    if (device) removeRunRecord(device.devId, process.pid);
+    if (addedId !== undefined) removeRunRecord(addedId, process.pid);
     try {
       undoBacking?.();
     } catch (e) {

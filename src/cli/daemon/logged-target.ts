@@ -1,0 +1,35 @@
+// Wraps a BlockTarget so that every failed request, and every request slower
+// than SLOW_OP_MS, leaves one structured log line (op, lba, blocks, errno,
+// latencyMs). The hot path costs two clock reads per request.
+
+import { performance } from 'node:perf_hooks';
+import type { BlockTarget } from '../../device/target.js';
+import { toErrno } from '../../util/errors.js';
+import type { Logger } from '../logger.js';
+
+/** A request slower than this is worth a warning (a stalled backing disk). */
+export const SLOW_OP_MS = 1000;
+
+export function loggedTarget(inner: BlockTarget, log: Logger): BlockTarget {
+  const timed = async (op: string, lba: number, blocks: number, run: () => Promise<void>): Promise<void> => {
+    const started = performance.now();
+    try {
+      await run();
+    } catch (err) {
+      const latencyMs = Math.round(performance.now() - started);
+      log.error({ op, lba, blocks, errno: -toErrno(err), latencyMs, err }, 'request failed');
+      throw err;
+    }
+    const latencyMs = performance.now() - started;
+    if (latencyMs > SLOW_OP_MS) log.warn({ op, lba, blocks, latencyMs: Math.round(latencyMs) }, 'slow request');
+  };
+  return {
+    read: (lba, blocks, buf) => timed('read', lba, blocks, () => inner.read(lba, blocks, buf)),
+    write: (lba, blocks, buf, fua) => timed(fua ? 'write-fua' : 'write', lba, blocks, () => inner.write(lba, blocks, buf, fua)),
+    flush: () => timed('flush', 0, 0, () => inner.flush()),
+    discard: (lba, blocks) => timed('discard', lba, blocks, () => inner.discard(lba, blocks)),
+    writeZeroes: (lba, blocks, noUnmap) =>
+      timed('write-zeroes', lba, blocks, () => inner.writeZeroes(lba, blocks, noUnmap)),
+    close: () => inner.close(),
+  };
+}
