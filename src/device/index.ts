@@ -1,0 +1,11 @@
+// The device layer's public surface (see ublk-device.ts for usage).
+export { UblkDevice } from './ublk-device.js';
+export type { UblkDeviceCreateOptions, UblkDeviceOpenOptions, ServeOptions } from './ublk-device.js';
+export { DeviceState, transition, canTransition } from './lifecycle.js';
+export type { DeviceStateValue, DeviceEvent } from './lifecycle.js';
+export { buildParams, negotiateFlags, describeFlags, DEVICE_BYTES_MIN, MAX_IO_BUF_BYTES_DEFAULT } from './params.js';
+export type { RecoveryMode, DiscardOptions } from './params.js';
+export { openControl, controlError } from './control-errors.js';
+export { QueueDispatcher } from './queue-dispatch.js';
+export type { DispatchStats, CommitSink } from './queue-dispatch.js';
+export type { BlockTarget } from './target.js';

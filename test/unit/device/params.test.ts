@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { buildParams, describeFlags, negotiateFlags } from '../../../src/device/params.js';
+import { controlError } from '../../../src/device/control-errors.js';
+import { UBLK_ATTR, UBLK_F, UBLK_PARAM_TYPE } from '../../../src/native/index.js';
+import { UcError } from '../../../src/util/errors.js';
+
+describe('device params', () => {
+  it('describes an ext4-mountable 4 KiB device with flush, FUA, discard and write-zeroes', () => {
+    const p = buildParams(64 << 20, 512 * 1024);
+    expect(p.types).toBe(UBLK_PARAM_TYPE.BASIC | UBLK_PARAM_TYPE.DISCARD);
+    expect(p.basic).toEqual({
+      attrs: UBLK_ATTR.VOLATILE_CACHE | UBLK_ATTR.FUA,
+      logicalBsShift: 12,
+      physicalBsShift: 12,
+      ioOptShift: 12,
+      ioMinShift: 12,
+      maxSectors: 1024,
+      chunkSectors: 0,
+      devSectors: (64 << 20) / 512,
+      virtBoundaryMask: 0,
+    });
+    expect(p.discard).toEqual({
+      discardAlignment: 0,
+      discardGranularity: 4096,
+      maxDiscardSectors: 0x7fffff,
+      maxWriteZeroesSectors: 0x7fffff,
+      maxDiscardSegments: 1,
+    });
+    const noDiscard = buildParams(1 << 20, 4096, { discard: false, writeZeroes: false });
+    expect(noDiscard.types).toBe(UBLK_PARAM_TYPE.BASIC);
+    expect(noDiscard.discard).toBeUndefined();
+  });
+
+  it('rejects sizes that are not whole 4 KiB blocks or below 1 MiB', () => {
+    expect(() => buildParams((1 << 20) + 512, 4096)).toThrow(UcError);
+    expect(() => buildParams(512 * 1024, 4096)).toThrow(/at least 1 MiB/);
+    expect(() => buildParams(1 << 20, 1000)).toThrow(/io buffer/);
+  });
+
+  it('negotiates the wish list against GET_FEATURES', () => {
+    const debian612 = 0x1fen; // observed on Debian 6.12
+    expect(negotiateFlags(debian612, 'reissue')).toBe(UBLK_F.CMD_IOCTL_ENCODE | UBLK_F.USER_RECOVERY | UBLK_F.USER_RECOVERY_REISSUE);
+    expect(negotiateFlags(debian612, 'none')).toBe(UBLK_F.CMD_IOCTL_ENCODE);
+    expect(negotiateFlags(UBLK_F.USER_RECOVERY, 'reissue')).toBe(UBLK_F.USER_RECOVERY);
+    // No GET_FEATURES (< 6.5): ask for all, ADD_DEV clears what is unknown.
+    expect(negotiateFlags(null, 'recovery')).toBe(UBLK_F.CMD_IOCTL_ENCODE | UBLK_F.USER_RECOVERY);
+    expect(describeFlags(0x5an)).toEqual(['URING_CMD_COMP_IN_TASK', 'USER_RECOVERY', 'USER_RECOVERY_REISSUE', 'CMD_IOCTL_ENCODE']);
+  });
+
+  it('maps control errnos to user-facing codes', () => {
+    const e = (errno: number) => Object.assign(new Error('x'), { errno });
+    expect(controlError(e(17), 'ADD_DEV', 3).code).toBe('UC_DEVICE_EXISTS');
+    expect(controlError(e(28), 'ADD_DEV', 3).code).toBe('UC_DEVICE_EXISTS');
+    expect(controlError(e(19), 'GET_DEV_INFO', 9).code).toBe('UC_DEVICE_NOT_FOUND');
+    expect(controlError(e(19), 'DEL_DEV', 9).message).toMatch(/no ublk device with id 9/);
+    expect(controlError(e(1), 'START_DEV', 0).code).toBe('UC_NOT_ROOT');
+    const io = controlError(e(5), 'START_DEV', 0);
+    expect(io.code).toBe('UC_IO');
+    expect(io.errno).toBe(5);
+  });
+});
