@@ -128,7 +128,7 @@ export class SegmentTable {
     const st = new Uint8Array(count);
     st.set(this.state);
     this.state = st;
-    for (let s = count - 1; s >= this.count; s--) this.free.unshift(s);
+    for (let s = this.count; s < count; s++) this.free.unshift(s); // highest at the bottom
     this.count = count;
   }
 

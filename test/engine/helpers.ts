@@ -25,7 +25,7 @@ export function makeBlock(r: () => number, compressiblePct: number, tag: number)
   const split = Math.floor((BLOCK_BYTES * compressiblePct) / 100);
   const text = 'ublk-compress block ' + (tag % 97);
   for (let i = 0; i < split; i++) b[i] = text.charCodeAt(i % text.length);
-  for (let i = split; i < BLOCK_BYTES; i += 4) b.writeUInt32LE((r() * 0x1_0000_0000) >>> 0, i);
+  for (let i = split; i < BLOCK_BYTES; i++) b[i] = (r() * 256) & 0xff;
   b.writeUInt32BE(tag >>> 0, 0);
   b.writeUInt32BE(0xc0ffee, 4);
   return b;
