@@ -99,6 +99,8 @@ export class UblkDevice {
   readonly #ownsControl: boolean;
   readonly #timeoutMs: number;
   #serving: Serving | undefined;
+  /** Every dispatcher this object ever used: counters outlive the teardown. */
+  #dispatchers: QueueDispatcher[] = [];
   #resolveStopped: () => void = () => {};
   #stopping: Promise<void> | undefined;
 
@@ -195,7 +197,7 @@ export class UblkDevice {
   /** Request counters of every queue, summed. */
   get stats(): QueueDispatcher['stats'] {
     const total = { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 };
-    for (const d of this.#serving?.dispatchers ?? []) {
+    for (const d of this.#dispatchers) {
       for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += d.stats[k];
     }
     return total;
@@ -333,6 +335,7 @@ export class UblkDevice {
       throw err;
     }
     const aborted = Promise.all(abortedEach).then(() => {});
+    this.#dispatchers.push(...dispatchers);
     this.#serving = { ring, ownsRing, cdevFd, queues, dispatchers, aborted };
     // The kernel aborting every queue by itself means a STOP_DEV/DEL_DEV
     // from elsewhere (or our own): drain and tear down either way.
