@@ -22,6 +22,9 @@ export interface CeilingResult {
   writeNsPerBlock: number;
   readNsPerBlock: number;
   repeats: number;
+  /** Every pass, in milliseconds, in the order run. */
+  writePassMs: number[];
+  readPassMs: number[];
 }
 
 const MB = 1e6;
@@ -72,23 +75,34 @@ function readPass(data: Buffer, a: BlockAnalysis, forms: (Buffer | null)[], code
   return performance.now() - start;
 }
 
-/** Measures both ceilings `repeats` times over `data` and keeps the medians. */
+/** Measures both ceilings `repeats` times over `data`. */
 export function measureCeiling(data: Buffer, a: BlockAnalysis, repeats = 3): CeilingResult {
   assert(repeats >= 1 && data.length === a.blockCount * BLOCK_BYTES);
   const codec = new Lz4Codec();
-  const writeMs: number[] = [];
-  for (let r = 0; r < repeats; r += 1) writeMs.push(writePass(data, a, codec));
+  const writePassMs: number[] = [];
+  for (let r = 0; r < repeats; r += 1) writePassMs.push(writePass(data, a, codec));
   const forms = storedForms(data, a, codec);
-  const readMs: number[] = [];
-  for (let r = 0; r < repeats; r += 1) readMs.push(readPass(data, a, forms, codec));
-  const logicalBytes = data.length;
-  const w = median(writeMs);
-  const rd = median(readMs);
+  const readPassMs: number[] = [];
+  for (let r = 0; r < repeats; r += 1) readPassMs.push(readPass(data, a, forms, codec));
+  return ceilingOf(data.length, a.blockCount, writePassMs, readPassMs);
+}
+
+/** Medians over passes, possibly gathered at different times (before and after a run). */
+export function ceilingOf(logicalBytes: number, blockCount: number, writePassMs: number[], readPassMs: number[]): CeilingResult {
+  const w = median(writePassMs);
+  const rd = median(readPassMs);
   return {
     writeMBps: logicalBytes / MB / (w / 1000),
     readMBps: logicalBytes / MB / (rd / 1000),
-    writeNsPerBlock: (w * 1e6) / a.blockCount,
-    readNsPerBlock: (rd * 1e6) / a.blockCount,
-    repeats,
+    writeNsPerBlock: (w * 1e6) / blockCount,
+    readNsPerBlock: (rd * 1e6) / blockCount,
+    repeats: writePassMs.length,
+    writePassMs,
+    readPassMs,
   };
+}
+
+/** Merges two measurements of the same data: the median over all their passes. */
+export function mergeCeilings(logicalBytes: number, blockCount: number, x: CeilingResult, y: CeilingResult): CeilingResult {
+  return ceilingOf(logicalBytes, blockCount, [...x.writePassMs, ...y.writePassMs], [...x.readPassMs, ...y.readPassMs]);
 }

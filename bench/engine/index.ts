@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchModule, BenchOutcome } from '../module.js';
 import { benchReportDir } from '../paths.js';
 import { analyzeBlocks, summarize } from './analyze.js';
-import { measureCeiling } from './ceiling.js';
+import { measureCeiling, mergeCeilings } from './ceiling.js';
 import { engineDatasets } from './datasets.js';
 import { engineUnavailableReason } from './engine-adapter.js';
 import { runEngine } from './engine-run.js';
@@ -54,7 +54,10 @@ async function runDataset(
   const a = analyzeBlocks(data);
   const s = summarize(a);
   const vdoModel = modelVdo(a);
-  const ceiling = measureCeiling(data, a, o.repeats);
+  // Half the ceiling passes run before the engine and half after, so a change
+  // in machine load during the run shifts both sides of the ratio alike.
+  const before = measureCeiling(data, a, Math.ceil(o.repeats / 2));
+  let ceiling = before;
   log(o, `${ds.name}: ${note}; model and ceiling in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const result: DatasetResult = {
     name: ds.name,
@@ -72,6 +75,9 @@ async function runDataset(
   if (o.engine && engineReason === undefined) {
     const t1 = performance.now();
     const e = await runEngine(data, { batchBlocks: o.batchBlocks, workDir: o.workDir });
+    const after = measureCeiling(data, a, Math.max(1, Math.floor(o.repeats / 2)));
+    ceiling = mergeCeilings(data.length, a.blockCount, before, after);
+    result.ceiling = ceiling;
     result.engine = e;
     result.ratio = e.ratio;
     result.oursOverVdo = e.physicalDataBytes / vdoModel.physicalBytes;
@@ -92,6 +98,7 @@ function duplicateSameFill(a: ReturnType<typeof analyzeBlocks>): number {
 
 async function runBench(o: EngineBenchOptions): Promise<EngineReport> {
   const startedAt = new Date();
+  const loadAvgStart = os.loadavg();
   const t0 = performance.now();
   const engineReason = o.engine ? await engineUnavailableReason() : 'disabled by --no-engine';
   if (engineReason) log(o, `engine not run: ${engineReason}`);
@@ -112,6 +119,8 @@ async function runBench(o: EngineBenchOptions): Promise<EngineReport> {
       cpus: os.cpus().length,
       node: process.version,
       pinnedCpu: process.env[PIN_ENV] ?? null,
+      loadAvgStart,
+      loadAvgEnd: os.loadavg(),
     },
     options: { ...o },
     headlineDataset: head.name,

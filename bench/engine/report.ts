@@ -44,7 +44,14 @@ export interface EngineReport {
   bench: 'engine';
   startedAt: string;
   durationS: number;
-  host: { cpuModel: string; cpus: number; node: string; pinnedCpu: string | null };
+  host: {
+    cpuModel: string;
+    cpus: number;
+    node: string;
+    pinnedCpu: string | null;
+    loadAvgStart: number[];
+    loadAvgEnd: number[];
+  };
   options: Record<string, unknown>;
   headlineDataset: string;
   ratio: number | null;
@@ -125,9 +132,14 @@ function targetLines(targets: Target[]): string[] {
   });
 }
 
+function loadText(l: number[]): string {
+  return l.map((v) => v.toFixed(2)).join(' ');
+}
+
 export function renderText(r: EngineReport): string {
   const lines = [
-    `engine benchmark (${r.host.cpuModel}, ${r.host.pinnedCpu ? `pinned to CPU ${r.host.pinnedCpu}` : 'not pinned'})`,
+    `engine benchmark (${r.host.cpuModel}, ${r.host.pinnedCpu ? `pinned to CPU ${r.host.pinnedCpu}` : 'not pinned'}, ` +
+      `load ${loadText(r.host.loadAvgStart)} -> ${loadText(r.host.loadAvgEnd)})`,
     '',
     textTable(HEADER, r.datasets.map(rowOf)),
     '',
@@ -144,7 +156,9 @@ export function renderMarkdown(r: EngineReport): string {
     '# Engine benchmark',
     '',
     `Run ${r.startedAt} (${r.durationS.toFixed(0)} s) on ${r.host.cpuModel}, Node ${r.host.node}, ` +
-      (r.host.pinnedCpu ? `pinned to CPU ${r.host.pinnedCpu} (one core).` : 'not pinned.'),
+      (r.host.pinnedCpu ? `pinned to CPU ${r.host.pinnedCpu} (one core).` : 'not pinned.') +
+      ` Load average ${loadText(r.host.loadAvgStart)} at the start, ${loadText(r.host.loadAvgEnd)} at the end` +
+      ' (a shared machine: absolute MB/s are indicative, ratios within the run are the figures).',
     '',
     '![ratios](engine.svg)',
     '',
@@ -167,7 +181,7 @@ export function renderMarkdown(r: EngineReport): string {
     '  packed byte-exact without headers (raw when lz4 does not shrink it): the floor for any store',
     '  that compresses 4 KiB blocks one at a time.',
     '- ceilings: same calls as the engine (Lz4Codec, xxh128) on the same blocks, one core, median',
-    '  of the repetitions: write = XXH128 of every non-same-filled block + lz4 of each distinct',
+    '  of the passes (half run before the engine, half after): write = XXH128 of every non-same-filled block + lz4 of each distinct',
     '  content once; read = lz4 decode (or 4 KiB copy when stored raw) of every non-same-filled block.',
     '- dedup: share of blocks that repeat an earlier block exactly; same-fill: share of blocks that',
     '  are one 8-byte pattern (zeros included).',
