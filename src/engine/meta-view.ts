@@ -47,6 +47,11 @@ export class MetaView {
     return v === undefined ? undefined : decodeU64(v);
   }
 
+  /** The overlay's entry for a fingerprint: an id, null (deleted), or undefined (not in the overlay). */
+  pendingDedup(fingerprint: Buffer): number | null | undefined {
+    return this.dedup.get(fingerprint.toString('latin1'))?.extentId;
+  }
+
   setDedup(fingerprint: Buffer, extentId: number | null): void {
     this.dedup.set(fingerprint.toString('latin1'), { fingerprint, extentId });
   }

@@ -22,6 +22,9 @@ interface Prefetched {
 export async function writeBlocks(core: EngineCore, lba: number, blocks: number, buf: Buffer): Promise<void> {
   const fills = new Uint8Array(blocks);
   const fps: Array<Buffer | undefined> = new Array(blocks);
+  // Dedup index answers from phase 1 (store lookups); phase 3 consults the overlay
+  // first, since earlier blocks of this batch may have changed the entry.
+  const indexed = new Float64Array(blocks).fill(-1);
   const prefetch = new Map<number, Prefetched>();
   const reads: Array<Promise<void>> = [];
   for (let i = 0; i < blocks; i++) {
@@ -32,9 +35,11 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
     }
     const fp = core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES));
     fps[i] = fp;
-    if (core.opts.dedup !== 'verify') continue;
+    if (core.opts.dedup === 'off') continue;
     const id = core.view.getDedup(fp);
-    if (id === undefined || prefetch.has(id)) continue;
+    if (id === undefined) continue;
+    indexed[i] = id;
+    if (core.opts.dedup !== 'verify' || prefetch.has(id)) continue;
     const e = core.view.getExtent(id);
     if (e === undefined || core.writer.lookup(e.segment) !== undefined) continue;
     const p: Prefetched = { segment: e.segment, offset: e.offset, bytes: Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + e.storedBytes) };
@@ -59,7 +64,9 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
       value = block.readBigUInt64BE(0) === 0n ? null : encodeMapFill(block, 0);
     } else {
       const fp = fps[i]!;
-      const dup = core.opts.dedup === 'off' ? undefined : findDuplicate(core, fp, block, prefetch, scratch);
+      const pending = core.view.pendingDedup(fp);
+      const id = pending === undefined ? (indexed[i] >= 0 ? indexed[i] : undefined) : (pending ?? undefined);
+      const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, prefetch, scratch);
       if (dup !== undefined) {
         core.counters.dedupHits += 1;
         value = core.addReference(dup);
@@ -68,7 +75,7 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
         if (stored.codecId === 0) core.counters.rawBlocks += 1;
         else core.counters.compressedBlocks += 1;
         const e = core.addExtent(stored.codecId, stored.payload, fp);
-        if (core.opts.dedup !== 'off' && core.view.getDedup(fp) === undefined) core.view.setDedup(fp, e.id);
+        if (core.opts.dedup !== 'off' && id === undefined) core.view.setDedup(fp, e.id);
         value = encodeMapExtent(e.id);
       }
     }
@@ -80,13 +87,11 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
 /** The extent a block may share, or undefined (no candidate, or bytes differ). */
 function findDuplicate(
   core: EngineCore,
-  fp: Buffer,
+  id: number,
   block: Buffer,
   prefetch: Map<number, Prefetched>,
   scratch: Buffer,
 ): Extent | undefined {
-  const id = core.view.getDedup(fp);
-  if (id === undefined) return undefined;
   const e = core.view.getExtent(id);
   if (e === undefined) return undefined;
   if (core.opts.dedup === 'on') return e;
