@@ -1,0 +1,64 @@
+// The daemon's plumbing that runs without a device: the readiness pipe
+// protocol and the request-logging target wrapper.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { daemonArgv, addConfigOf, ADD_OPTIONS } from '../../../src/cli/add-config.js';
+import { parseArgs } from '../../../src/cli/args.js';
+import { loggedTarget } from '../../../src/cli/daemon/logged-target.js';
+import { readMessages, type DaemonMessage } from '../../../src/cli/daemon/ready-channel.js';
+import { openLogger } from '../../../src/cli/logger.js';
+import type { BlockTarget } from '../../../src/device/target.js';
+import { UcError } from '../../../src/util/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ublk-daemon-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ready channel', () => {
+  it('yields one message per line across chunk boundaries and skips junk', async () => {
+    const pipe = new PassThrough();
+    const got: DaemonMessage[] = [];
+    const done = (async () => {
+      for await (const m of readMessages(pipe)) got.push(m);
+    })();
+    pipe.write('{"type":"added","devId":3,"logPath":"/l"}\n{"type":"re');
+    pipe.write('ady","devId":3,"path":"/dev/ublkb3","logPath":"/l"}\nnot json\n\n');
+    pipe.end();
+    await done;
+    expect(got).toEqual([
+      { type: 'added', devId: 3, logPath: '/l' },
+      { type: 'ready', devId: 3, path: '/dev/ublkb3', logPath: '/l' },
+    ]);
+  });
+
+  it('the daemon command line round-trips through the parser', () => {
+    const cfg = addConfigOf(parseArgs(['--backing', '/p.img', '--size', '64M', '--layout', 'direct', '--id', '4'], ADD_OPTIONS));
+    const argv = daemonArgv(cfg, '/var/log/x.log', true);
+    expect(argv[0]).toBe('add');
+    const back = addConfigOf(parseArgs(argv.slice(1), ADD_OPTIONS));
+    expect(back).toMatchObject({ backing: '/p.img', sizeBytes: 64 << 20, layout: 'direct', devId: 4, foreground: true, readyFd: 3, logPath: '/var/log/x.log', logProvisional: true });
+  });
+});
+
+describe('loggedTarget', () => {
+  it('logs a failed request with op, lba, blocks, errno, latencyMs and rethrows', async () => {
+    const path = join(dir, 'log.jsonl');
+    const inner: BlockTarget = {
+      read: async () => {},
+      write: async () => { throw new UcError('UC_NO_SPACE', 'full'); },
+      flush: async () => {},
+      discard: async () => {},
+      writeZeroes: async () => {},
+      close: async () => {},
+    };
+    const t = loggedTarget(inner, openLogger(path, { devId: 9 }));
+    await t.read(1, 1, Buffer.alloc(4096));
+    await expect(t.write(42, 8, Buffer.alloc(8 * 4096), true)).rejects.toThrow('full');
+    const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ devId: 9, op: 'write-fua', lba: 42, blocks: 8, errno: 28, msg: 'request failed' });
+    expect(typeof lines[0].latencyMs).toBe('number');
+  });
+});
