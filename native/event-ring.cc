@@ -134,7 +134,12 @@ void EventRing::ReapAll(Napi::Env env) {
       assert(completion != nullptr);
       assert(inflight_ > 0);
       inflight_ -= 1;
-      completion->OnCqe(env, cqe.res);
+      // One failing callback must not strand the CQEs behind it.
+      try {
+        completion->OnCqe(env, cqe.res);
+      } catch (const Napi::Error& e) {
+        napi_fatal_exception(env, e.Value());
+      }
     });
     if (close_pending_ || (n == 0 && !ring_->NeedsEnter())) break;
   }
@@ -154,7 +159,13 @@ void EventRing::Wake() {
       ReapAll(env);
       std::vector<BatchSink*> ready;
       ready.swap(ready_);
-      for (BatchSink* sink : ready) sink->Deliver(env);
+      for (BatchSink* sink : ready) {
+        try {
+          sink->Deliver(env);
+        } catch (const Napi::Error& e) {
+          napi_fatal_exception(env, e.Value());
+        }
+      }
     } catch (const Napi::Error& e) {
       // A JS callback threw: report it like any uncaught exception.
       napi_fatal_exception(env, e.Value());
