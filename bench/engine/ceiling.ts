@@ -7,6 +7,10 @@
 //   form into a 4 KiB output, or a 4 KiB copy for blocks stored raw.
 // Both are reported over all logical bytes, so they compare with the engine's
 // writeMBps / readMBps directly.
+//
+// The meter works on any block range, so the engine run can time the ceiling
+// work of each batch right next to the engine's own call for that batch: on a
+// shared machine, load changes then hit both sides of the ratio alike.
 import assert from 'node:assert';
 import { performance } from 'node:perf_hooks';
 import { encodeBlock, Lz4Codec } from '../../src/compress/index.js';
@@ -18,91 +22,110 @@ import { FLAG_DUPLICATE, FLAG_SAME_FILL, type BlockAnalysis } from './analyze.js
 export interface CeilingResult {
   writeMBps: number;
   readMBps: number;
-  /** Median of the repetitions, per logical block. */
   writeNsPerBlock: number;
   readNsPerBlock: number;
-  repeats: number;
-  /** Every pass, in milliseconds, in the order run. */
-  writePassMs: number[];
-  readPassMs: number[];
+  /** 'paired': timed batch by batch beside the engine; 'passes': median of whole passes. */
+  method: 'paired' | 'passes';
+  passes: number;
 }
 
 const MB = 1e6;
+const OUT_SLOTS = 64;
+
+export class CeilingMeter {
+  private readonly codec = new Lz4Codec();
+  private forms: (Buffer | null)[] | undefined;
+  private readonly out = Buffer.alloc(BLOCK_BYTES * OUT_SLOTS);
+  private sink = 0;
+
+  constructor(
+    private readonly data: Buffer,
+    private readonly a: BlockAnalysis,
+  ) {
+    assert(data.length === a.blockCount * BLOCK_BYTES);
+  }
+
+  /** Hash + compress work of blocks [first, first + count); returns milliseconds. */
+  writeBatch(first: number, count: number): number {
+    const { a, data, codec } = this;
+    assert(first >= 0 && first + count <= a.blockCount);
+    let sink = 0;
+    const start = performance.now();
+    for (let i = first; i < first + count; i += 1) {
+      const f = a.flags[i];
+      if (f & FLAG_SAME_FILL) continue;
+      const block = data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
+      sink ^= xxh128(block)[0];
+      if (!(f & FLAG_DUPLICATE)) sink ^= codec.compress(block)?.length ?? 0;
+    }
+    const elapsed = performance.now() - start;
+    this.sink ^= sink; // keeps the results alive
+    return elapsed;
+  }
+
+  /** Encodes every distinct content once (untimed), as the engine stored it. */
+  prepareRead(): void {
+    if (this.forms !== undefined) return;
+    const { a, data, codec } = this;
+    const forms: (Buffer | null)[] = new Array<Buffer | null>(a.blockCount).fill(null);
+    for (let i = 0; i < a.blockCount; i += 1) {
+      if (a.flags[i] & (FLAG_SAME_FILL | FLAG_DUPLICATE)) continue;
+      const stored = encodeBlock(codec, data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES));
+      forms[i] = stored.codecId === CODEC_RAW ? null : Buffer.from(stored.payload);
+    }
+    this.forms = forms;
+  }
+
+  /** Decode work of blocks [first, first + count); returns milliseconds. */
+  readBatch(first: number, count: number): number {
+    const { a, data, codec, out } = this;
+    const forms = this.forms;
+    assert(forms !== undefined, 'prepareRead() first');
+    assert(first >= 0 && first + count <= a.blockCount);
+    const start = performance.now();
+    for (let i = first; i < first + count; i += 1) {
+      if (a.flags[i] & FLAG_SAME_FILL) continue;
+      const slot = (i % OUT_SLOTS) * BLOCK_BYTES;
+      const payload = forms[a.firstCopy[i]];
+      if (payload) codec.decompress(payload, out, slot);
+      else data.copy(out, slot, i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
+    }
+    return performance.now() - start;
+  }
+}
 
 function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** One timed pass of hash + compress; returns milliseconds. */
-function writePass(data: Buffer, a: BlockAnalysis, codec: Lz4Codec): number {
-  let sink = 0;
-  const start = performance.now();
-  for (let i = 0; i < a.blockCount; i += 1) {
-    const f = a.flags[i];
-    if (f & FLAG_SAME_FILL) continue;
-    const block = data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
-    sink ^= xxh128(block)[0];
-    if (!(f & FLAG_DUPLICATE)) sink ^= codec.compress(block)?.length ?? 0;
-  }
-  const elapsed = performance.now() - start;
-  assert(sink >= 0); // keeps the results alive
-  return elapsed;
-}
-
-/** Stored form (null = raw) of every distinct content, by the block that first held it. */
-function storedForms(data: Buffer, a: BlockAnalysis, codec: Lz4Codec): (Buffer | null)[] {
-  const forms: (Buffer | null)[] = new Array<Buffer | null>(a.blockCount).fill(null);
-  for (let i = 0; i < a.blockCount; i += 1) {
-    if (a.flags[i] & (FLAG_SAME_FILL | FLAG_DUPLICATE)) continue;
-    const block = data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
-    const stored = encodeBlock(codec, block);
-    forms[i] = stored.codecId === CODEC_RAW ? null : Buffer.from(stored.payload);
-  }
-  return forms;
-}
-
-function readPass(data: Buffer, a: BlockAnalysis, forms: (Buffer | null)[], codec: Lz4Codec): number {
-  const out = Buffer.alloc(BLOCK_BYTES * 64);
-  const start = performance.now();
-  for (let i = 0; i < a.blockCount; i += 1) {
-    if (a.flags[i] & FLAG_SAME_FILL) continue;
-    const slot = (i % 64) * BLOCK_BYTES;
-    const payload = forms[a.firstCopy[i]];
-    if (payload) codec.decompress(payload, out, slot);
-    else data.copy(out, slot, i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
-  }
-  return performance.now() - start;
-}
-
-/** Measures both ceilings `repeats` times over `data`. */
-export function measureCeiling(data: Buffer, a: BlockAnalysis, repeats = 3): CeilingResult {
-  assert(repeats >= 1 && data.length === a.blockCount * BLOCK_BYTES);
-  const codec = new Lz4Codec();
-  const writePassMs: number[] = [];
-  for (let r = 0; r < repeats; r += 1) writePassMs.push(writePass(data, a, codec));
-  const forms = storedForms(data, a, codec);
-  const readPassMs: number[] = [];
-  for (let r = 0; r < repeats; r += 1) readPassMs.push(readPass(data, a, forms, codec));
-  return ceilingOf(data.length, a.blockCount, writePassMs, readPassMs);
-}
-
-/** Medians over passes, possibly gathered at different times (before and after a run). */
-export function ceilingOf(logicalBytes: number, blockCount: number, writePassMs: number[], readPassMs: number[]): CeilingResult {
-  const w = median(writePassMs);
-  const rd = median(readPassMs);
+/** A ceiling from total milliseconds spent on `logicalBytes`. */
+export function ceilingOf(
+  logicalBytes: number,
+  writeMs: number,
+  readMs: number,
+  method: CeilingResult['method'],
+  passes: number,
+): CeilingResult {
+  const blockCount = logicalBytes / BLOCK_BYTES;
   return {
-    writeMBps: logicalBytes / MB / (w / 1000),
-    readMBps: logicalBytes / MB / (rd / 1000),
-    writeNsPerBlock: (w * 1e6) / blockCount,
-    readNsPerBlock: (rd * 1e6) / blockCount,
-    repeats: writePassMs.length,
-    writePassMs,
-    readPassMs,
+    writeMBps: logicalBytes / MB / (writeMs / 1000),
+    readMBps: logicalBytes / MB / (readMs / 1000),
+    writeNsPerBlock: (writeMs * 1e6) / blockCount,
+    readNsPerBlock: (readMs * 1e6) / blockCount,
+    method,
+    passes,
   };
 }
 
-/** Merges two measurements of the same data: the median over all their passes. */
-export function mergeCeilings(logicalBytes: number, blockCount: number, x: CeilingResult, y: CeilingResult): CeilingResult {
-  return ceilingOf(logicalBytes, blockCount, [...x.writePassMs, ...y.writePassMs], [...x.readPassMs, ...y.readPassMs]);
+/** Whole passes over `data`, `repeats` times each; the medians are kept. */
+export function measureCeiling(data: Buffer, a: BlockAnalysis, repeats = 3): CeilingResult {
+  assert(repeats >= 1);
+  const meter = new CeilingMeter(data, a);
+  const writeMs: number[] = [];
+  for (let r = 0; r < repeats; r += 1) writeMs.push(meter.writeBatch(0, a.blockCount));
+  meter.prepareRead();
+  const readMs: number[] = [];
+  for (let r = 0; r < repeats; r += 1) readMs.push(meter.readBatch(0, a.blockCount));
+  return ceilingOf(data.length, median(writeMs), median(readMs), 'passes', repeats);
 }

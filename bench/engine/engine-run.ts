@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BLOCK_BYTES } from '../../src/util/units.js';
+import { CeilingMeter, ceilingOf, type CeilingResult } from './ceiling.js';
 import { allocatedBytes, compactLevelDir, dirBytes } from './disk-usage.js';
 import { openEngineFactory, type EngineCounters } from './engine-adapter.js';
 
@@ -27,14 +28,19 @@ export interface EngineRunResult {
   /** Counters the engine reports about itself after the write phase. */
   counters: EngineCounters;
   verifiedBlocks: number;
+  /** Ceiling work timed batch by batch beside the engine calls (see ceiling.ts). */
+  pairedCeiling: CeilingResult | undefined;
 }
 
 const MB = 1e6;
 
 export async function runEngine(
   data: Buffer,
-  options: { batchBlocks: number; workDir?: string },
+  options: { batchBlocks: number; workDir?: string; meter?: CeilingMeter },
 ): Promise<EngineRunResult> {
+  const meter = options.meter;
+  let ceilingWriteMs = 0;
+  let ceilingReadMs = 0;
   assert(data.length > 0 && data.length % BLOCK_BYTES === 0);
   const factory = await openEngineFactory();
   const dir = mkdtempSync(join(options.workDir ?? tmpdir(), 'uc-bench-engine-'));
@@ -43,13 +49,21 @@ export async function runEngine(
   const batchBytes = options.batchBlocks * BLOCK_BYTES;
   try {
     const engine = await factory.format({ poolPath, metaDir, logicalBytes: data.length });
-    const writeStart = performance.now();
-    for (let at = 0; at < data.length; at += batchBytes) {
+    let writeMs = 0;
+    let batch = 0;
+    for (let at = 0; at < data.length; at += batchBytes, batch += 1) {
       const chunk = data.subarray(at, Math.min(at + batchBytes, data.length));
+      const blocks = chunk.length / BLOCK_BYTES;
+      // Alternate who goes first, so neither side always finds the batch in cache.
+      if (meter && batch % 2 === 0) ceilingWriteMs += meter.writeBatch(at / BLOCK_BYTES, blocks);
+      const t0 = performance.now();
       await engine.write(at / BLOCK_BYTES, chunk);
+      writeMs += performance.now() - t0;
+      if (meter && batch % 2 === 1) ceilingWriteMs += meter.writeBatch(at / BLOCK_BYTES, blocks);
     }
+    const flushStart = performance.now();
     await engine.flush();
-    const writeMs = performance.now() - writeStart;
+    writeMs += performance.now() - flushStart;
     const counters = engine.counters();
     await engine.close();
 
@@ -58,16 +72,21 @@ export async function runEngine(
     await compactLevelDir(metaDir);
     const metaBytes = dirBytes(metaDir);
 
+    meter?.prepareRead();
     const reader = await factory.open({ poolPath, metaDir });
     const out = Buffer.alloc(batchBytes);
     let readMs = 0;
     let verifiedBlocks = 0;
-    for (let at = 0; at < data.length; at += batchBytes) {
+    batch = 0;
+    for (let at = 0; at < data.length; at += batchBytes, batch += 1) {
       const length = Math.min(batchBytes, data.length - at);
       const target = out.subarray(0, length);
+      const blocks = length / BLOCK_BYTES;
+      if (meter && batch % 2 === 0) ceilingReadMs += meter.readBatch(at / BLOCK_BYTES, blocks);
       const t0 = performance.now();
       await reader.read(at / BLOCK_BYTES, target);
       readMs += performance.now() - t0;
+      if (meter && batch % 2 === 1) ceilingReadMs += meter.readBatch(at / BLOCK_BYTES, blocks);
       // Verification is outside the timed region: it is the benchmark's cost.
       if (target.compare(data, at, at + length) !== 0) {
         throw new Error(`read-back mismatch in blocks ${at / BLOCK_BYTES}..${(at + length) / BLOCK_BYTES - 1}`);
@@ -87,6 +106,7 @@ export async function runEngine(
       readMBps: logicalBytes / MB / (readMs / 1000),
       counters,
       verifiedBlocks,
+      pairedCeiling: meter ? ceilingOf(logicalBytes, ceilingWriteMs, ceilingReadMs, 'paired', 1) : undefined,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

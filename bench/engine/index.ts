@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchModule, BenchOutcome } from '../module.js';
 import { benchReportDir } from '../paths.js';
 import { analyzeBlocks, summarize } from './analyze.js';
-import { measureCeiling, mergeCeilings } from './ceiling.js';
+import { CeilingMeter, measureCeiling } from './ceiling.js';
 import { engineDatasets } from './datasets.js';
 import { engineUnavailableReason } from './engine-adapter.js';
 import { runEngine } from './engine-run.js';
@@ -54,10 +54,7 @@ async function runDataset(
   const a = analyzeBlocks(data);
   const s = summarize(a);
   const vdoModel = modelVdo(a);
-  // Half the ceiling passes run before the engine and half after, so a change
-  // in machine load during the run shifts both sides of the ratio alike.
-  const before = measureCeiling(data, a, Math.ceil(o.repeats / 2));
-  let ceiling = before;
+  const separate = measureCeiling(data, a, o.repeats);
   log(o, `${ds.name}: ${note}; model and ceiling in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const result: DatasetResult = {
     name: ds.name,
@@ -70,19 +67,23 @@ async function runDataset(
     vdoModel,
     vdoModelRatio: vdoModel.ratio,
     oracleRatio: data.length / Math.max(1, oracleBytes(a)),
-    ceiling,
+    ceiling: separate,
+    ceilingSeparate: separate,
   };
   if (o.engine && engineReason === undefined) {
     const t1 = performance.now();
-    const e = await runEngine(data, { batchBlocks: o.batchBlocks, workDir: o.workDir });
-    const after = measureCeiling(data, a, Math.max(1, Math.floor(o.repeats / 2)));
-    ceiling = mergeCeilings(data.length, a.blockCount, before, after);
+    const meter = new CeilingMeter(data, a);
+    const e = await runEngine(data, { batchBlocks: o.batchBlocks, workDir: o.workDir, meter });
+    // The paired ceiling is the one the targets use: same batches, same moments.
+    const ceiling = e.pairedCeiling ?? separate;
     result.ceiling = ceiling;
     result.engine = e;
     result.ratio = e.ratio;
     result.oursOverVdo = e.physicalDataBytes / vdoModel.physicalBytes;
     result.writeOfCeiling = e.writeMBps / ceiling.writeMBps;
     result.readOfCeiling = e.readMBps / ceiling.readMBps;
+    result.writeOfCeilingSeparate = e.writeMBps / separate.writeMBps;
+    result.readOfCeilingSeparate = e.readMBps / separate.readMBps;
     log(o, `${ds.name}: engine write ${e.writeMBps.toFixed(1)} MB/s, read ${e.readMBps.toFixed(1)} MB/s, ` +
       `ratio ${e.ratio.toFixed(3)} in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   }
@@ -133,6 +134,8 @@ async function runBench(o: EngineBenchOptions): Promise<EngineReport> {
     ceilingReadMBps: head.ceiling.readMBps,
     writeOfCeiling: head.writeOfCeiling ?? null,
     readOfCeiling: head.readOfCeiling ?? null,
+    writeOfCeilingSeparate: head.writeOfCeilingSeparate ?? null,
+    readOfCeilingSeparate: head.readOfCeilingSeparate ?? null,
     rssMiB: memory?.rssMiBPeak ?? null,
     metaBytesPerGiB: memory?.metaBytesPerGiB ?? null,
     targets: targetsOf(head, memory),

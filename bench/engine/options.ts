@@ -33,8 +33,8 @@ export const ENGINE_USAGE = `options:
   --memory-space SIZE    logical address space they are spread over (default 100G)
   --batch-blocks N       4 KiB blocks per engine write/read call (default 256 = 1 MiB)
   --seed N               seed of file selection and generators (default 1)
-  --repeats N            repetitions of the ceiling passes; half before, half after the engine
-                         run; the median of all is kept (default 4)
+  --repeats N            whole ceiling passes before the engine run, median kept (default 3);
+                         the targets use the ceiling timed batch by batch beside the engine
   --no-pin               do not pin the run to one CPU with taskset
   --no-matrix            skip the synthetic matrix
   --no-memory            skip the memory phase
@@ -96,7 +96,7 @@ export function parseEngineOptions(args: readonly string[]): EngineBenchOptions 
     memorySpaceBytes: size(values['memory-space'], quick ? 8 * GiB : 100 * GiB, 'memory-space'),
     batchBlocks: int(values['batch-blocks'], 256, 'batch-blocks'),
     seed: int(values.seed, 1, 'seed'),
-    repeats: int(values.repeats, 4, 'repeats'),
+    repeats: int(values.repeats, 3, 'repeats'),
     pin: values['no-pin'] !== true,
     matrix: values['no-matrix'] !== true,
     memory: values['no-memory'] !== true,
