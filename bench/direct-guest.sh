@@ -17,13 +17,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# utime and stime of the daemon, in clock ticks, from /proc/PID/stat (fields 14, 15).
+cpu_ticks() { awk '{print $14 " " $15}' "/proc/$1/stat"; }
 
 # job NAME DEVICE LABEL PID fio-args...: one fio run, its JSON reduced to one line.
 job() {
   local name=$1 dev=$2 label=$3 pid=$4
   shift 4
-  local t0=0 t1=0 w0 w1
+  local t0="0 0" t1="0 0" w0 w1
   [ "$pid" != - ] && t0=$(cpu_ticks "$pid")
   w0=$(date +%s%N)
   fio --name="$name" --filename="$dev" --ioengine=libaio --direct=1 --numjobs=1 \
@@ -31,17 +32,25 @@ job() {
   w1=$(date +%s%N)
   [ "$pid" != - ] && t1=$(cpu_ticks "$pid")
   node -e '
-    const [file, device, job, ticks, ns] = process.argv.slice(1);
+    const [file, device, job, t0, t1, ns] = process.argv.slice(1);
     const j = JSON.parse(require("fs").readFileSync(file, "utf8")).jobs[0];
     const side = j.write.io_bytes > 0 ? j.write : j.read;
     const hz = 100;
+    const [u0, s0] = t0.split(" ").map(Number);
+    const [u1, s1] = t1.split(" ").map(Number);
+    const wallS = Number(ns) / 1e9;
+    const pct = (ticks) => Math.round((ticks / hz / wallS) * 100);
+    const daemon = device === "loop" ? null : { user: pct(u1 - u0), sys: pct(s1 - s0) };
     console.log("BENCH " + JSON.stringify({
       device, job, iops: Math.round(side.iops), mbps: +(side.bw_bytes / 1e6).toFixed(1),
       latUsMean: +(side.clat_ns.mean / 1000).toFixed(1),
-      daemonCpuPct: ticks === "-" ? null : Math.round((Number(ticks) / hz) / (Number(ns) / 1e9) * 100),
+      daemonCpuPct: daemon === null ? null : daemon.user + daemon.sys,
+      daemonUserPct: daemon === null ? null : daemon.user,
+      daemonSysPct: daemon === null ? null : daemon.sys,
+      cpuUsPerIo: daemon === null ? null : +(((u1 - u0 + s1 - s0) / hz) * 1e6 / (side.total_ios || 1)).toFixed(1),
       errors: j.error,
     }));
-  ' "$W/$label-$name.json" "$label" "$name" "$([ "$pid" != - ] && echo $((t1 - t0)) || echo -)" "$((w1 - w0))"
+  ' "$W/$label-$name.json" "$label" "$name" "$t0" "$t1" "$((w1 - w0))"
 }
 
 run_all() {

@@ -18,6 +18,10 @@ export interface DirectBenchRow {
   latUsMean: number;
   /** CPU time of the serving daemon per wall second, percent (ublk only). */
   daemonCpuPct: number | null;
+  daemonUserPct: number | null;
+  daemonSysPct: number | null;
+  /** Daemon CPU time per completed request, µs. */
+  cpuUsPerIo: number | null;
   errors: number;
 }
 
@@ -106,8 +110,8 @@ function ratiosOf(rows: readonly DirectBenchRow[]): Record<string, number> {
 
 export function renderDirectTable(result: DirectBenchResult): string {
   const lines = [
-    '| job | loop | ublk direct | ublk/loop | ublk daemon CPU |',
-    '|---|---|---|---|---|',
+    '| job | loop | ublk direct | ublk/loop | daemon CPU user+sys | daemon CPU per I/O |',
+    '|---|---|---|---|---|---|',
   ];
   for (const job of JOBS) {
     const loop = result.rows.find((r) => r.device === 'loop' && r.job === job);
@@ -115,7 +119,8 @@ export function renderDirectTable(result: DirectBenchResult): string {
     if (!loop || !ublk) continue;
     const fmt = (r: DirectBenchRow): string =>
       job.startsWith('seq') ? `${r.mbps} MB/s` : `${r.iops} IOPS (${r.latUsMean} µs)`;
-    lines.push(`| ${job} | ${fmt(loop)} | ${fmt(ublk)} | ${result.ratios[job]}x | ${ublk.daemonCpuPct ?? '-'}% |`);
+    const cpu = ublk.daemonCpuPct === null ? '-' : `${ublk.daemonUserPct}% + ${ublk.daemonSysPct}%`;
+    lines.push(`| ${job} | ${fmt(loop)} | ${fmt(ublk)} | ${result.ratios[job]}x | ${cpu} | ${ublk.cpuUsPerIo ?? '-'} µs |`);
   }
   return lines.join('\n') + '\n';
 }

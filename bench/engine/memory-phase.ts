@@ -30,6 +30,10 @@ export interface MemoryResult {
   rssMiBPeak: number;
   rssMiBEnd: number;
   heapUsedMiBPeak: number;
+  /** Peak of Buffer/ArrayBuffer memory outside the JS heap (segment buffers, I/O). */
+  arrayBuffersMiBPeak: number;
+  /** RSS at the peak minus JS heap and ArrayBuffers: native allocations (LevelDB, addons). */
+  nativeMiBAtPeak: number;
   writeMBps: number;
   metaBytes: number;
   metaBytesPerGiB: number;
@@ -87,11 +91,17 @@ export async function memoryChild(o: EngineBenchOptions): Promise<MemoryResult> 
   const buf = Buffer.alloc(batchBytes);
   let rssPeak = 0;
   let heapPeak = 0;
+  let arrayBuffersPeak = 0;
+  let nativeAtPeak = 0;
   let samples = 0;
   const sample = (): void => {
     const m = process.memoryUsage();
-    rssPeak = Math.max(rssPeak, m.rss);
+    if (m.rss > rssPeak) {
+      rssPeak = m.rss;
+      nativeAtPeak = m.rss - m.heapTotal - m.arrayBuffers;
+    }
     heapPeak = Math.max(heapPeak, m.heapUsed);
+    arrayBuffersPeak = Math.max(arrayBuffersPeak, m.arrayBuffers);
     samples += 1;
   };
   try {
@@ -123,6 +133,8 @@ export async function memoryChild(o: EngineBenchOptions): Promise<MemoryResult> 
       rssMiBPeak: rssPeak / MiB,
       rssMiBEnd: rssEnd / MiB,
       heapUsedMiBPeak: heapPeak / MiB,
+      arrayBuffersMiBPeak: arrayBuffersPeak / MiB,
+      nativeMiBAtPeak: nativeAtPeak / MiB,
       writeMBps: writtenBytes / 1e6 / (writeMs / 1000),
       metaBytes,
       metaBytesPerGiB: metaBytes / (writtenBytes / GiB),

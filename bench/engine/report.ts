@@ -128,7 +128,9 @@ function memoryLines(m: MemoryResult | null): string[] {
   return [
     `memory phase: ${(m.writtenBytes / GiB).toFixed(2)} GiB unique blocks over ` +
       `${(m.logicalSpaceBytes / GiB).toFixed(0)} GiB: peak RSS ${m.rssMiBPeak.toFixed(1)} MiB ` +
-      `(start ${m.rssMiBStart.toFixed(1)}, end ${m.rssMiBEnd.toFixed(1)}), ` +
+      `(start ${m.rssMiBStart.toFixed(1)}, end ${m.rssMiBEnd.toFixed(1)}; at peak JS heap used <= ` +
+      `${m.heapUsedMiBPeak.toFixed(1)}, Buffers <= ${(m.arrayBuffersMiBPeak ?? NaN).toFixed(1)}, ` +
+      `native ~${(m.nativeMiBAtPeak ?? NaN).toFixed(1)}), ` +
       `metadata ${(m.metaBytesPerGiB / 1024 / 1024).toFixed(3)} MiB per GiB written ` +
       `(${m.metaBytesPerGiB.toFixed(0)} B/GiB), ${m.writeMBps.toFixed(1)} MB/s`,
   ];
