@@ -47,31 +47,56 @@ export class DirectTarget {
     this.sizeBlocks = sizeBytes / BLOCK_BYTES;
   }
 
+  // read and write are the hot path: one file call and one promise reaction
+  // per request; the loops below only run for short transfers.
   read(lba: number, blocks: number, buf: Buffer): Promise<void> {
-    return this.track(lba, blocks, async () => {
-      assert(buf.length >= blocks * BLOCK_BYTES, 'read buffer too small');
-      const view = buf.subarray(0, blocks * BLOCK_BYTES);
-      let done = 0;
-      while (done < view.length) {
-        const n = await this.file.read(view.subarray(done), lba * BLOCK_BYTES + done);
-        assert(n >= 0);
-        if (n === 0) {
-          // Past the end of a file that shrank under us: the device reads zeros there.
-          view.fill(0, done);
-          break;
-        }
-        done += n;
-      }
-    });
+    const refused = this.refuse(lba, blocks);
+    if (refused) return Promise.reject(refused);
+    assert(buf.length >= blocks * BLOCK_BYTES, 'read buffer too small');
+    const view = buf.subarray(0, blocks * BLOCK_BYTES);
+    const offsetBytes = lba * BLOCK_BYTES;
+    this.inFlight += 1;
+    return this.file.read(view, offsetBytes).then(
+      (n) => (n === view.length ? this.done() : this.settle(this.readRest(view, offsetBytes, n))),
+      (err: unknown) => this.fail(err),
+    );
   }
 
   write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
-    return this.track(lba, blocks, async () => {
-      assert(buf.length >= blocks * BLOCK_BYTES, 'write buffer too small');
-      const dsync = fua && this.file.supportsDsync;
-      await this.writeAll(buf.subarray(0, blocks * BLOCK_BYTES), lba * BLOCK_BYTES, dsync);
-      if (fua && !dsync) await this.file.fdatasync();
-    });
+    const refused = this.refuse(lba, blocks);
+    if (refused) return Promise.reject(refused);
+    assert(buf.length >= blocks * BLOCK_BYTES, 'write buffer too small');
+    const view = buf.subarray(0, blocks * BLOCK_BYTES);
+    const offsetBytes = lba * BLOCK_BYTES;
+    const dsync = fua && this.file.supportsDsync;
+    this.inFlight += 1;
+    return this.file.write(view, offsetBytes, dsync).then(
+      (n) => {
+        if (n === view.length && !(fua && !dsync)) return this.done();
+        return this.settle(this.writeRest(view, offsetBytes, n, dsync, fua && !dsync));
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private async readRest(view: Buffer, offsetBytes: number, first: number): Promise<void> {
+    assert(first >= 0 && first < view.length);
+    let done = first;
+    while (done < view.length) {
+      const n = done === 0 ? 0 : await this.file.read(view.subarray(done), offsetBytes + done);
+      if (n === 0) {
+        // Past the end of a file that shrank under us: the device reads zeros there.
+        view.fill(0, done);
+        return;
+      }
+      done += n;
+    }
+  }
+
+  private async writeRest(view: Buffer, offsetBytes: number, first: number, dsync: boolean, sync: boolean): Promise<void> {
+    if (first <= 0) throw new UcError('UC_IO', `backing file write returned ${first} at byte ${offsetBytes}`);
+    await this.writeAll(view.subarray(first), offsetBytes + first, dsync);
+    if (sync) await this.file.fdatasync();
   }
 
   flush(): Promise<void> {
@@ -146,23 +171,47 @@ export class DirectTarget {
     }
   }
 
-  /** Range check, closed check and in-flight accounting around one operation. */
-  private async track(lba: number, blocks: number, op: () => Promise<void>): Promise<void> {
-    if (this.closed) throw new UcError('UC_IO', 'direct target is closed', { errno: 19 });
+  /** The error for a request this target must refuse, or undefined. */
+  private refuse(lba: number, blocks: number): UcError | undefined {
+    if (this.closed) return new UcError('UC_IO', 'direct target is closed', { errno: 19 });
     if (!Number.isSafeInteger(lba) || !Number.isSafeInteger(blocks) || lba < 0 || blocks < 0) {
-      throw new UcError('UC_INVALID_ARGUMENT', `bad range lba ${lba} blocks ${blocks}`);
+      return new UcError('UC_INVALID_ARGUMENT', `bad range lba ${lba} blocks ${blocks}`);
     }
     if (lba + blocks > this.sizeBlocks) {
-      throw new UcError('UC_INVALID_ARGUMENT', `range ${lba}+${blocks} is past the end (${this.sizeBlocks} blocks)`);
+      return new UcError('UC_INVALID_ARGUMENT', `range ${lba}+${blocks} is past the end (${this.sizeBlocks} blocks)`);
     }
+    return undefined;
+  }
+
+  private done(): void {
+    this.inFlight -= 1;
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private fail(err: unknown): never {
+    this.done();
+    throw err;
+  }
+
+  /** Accounts for a slow-path continuation of an operation already counted. */
+  private settle(work: Promise<void>): Promise<void> {
+    return work.then(
+      () => this.done(),
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  /** Range check, closed check and in-flight accounting around one operation. */
+  private async track(lba: number, blocks: number, op: () => Promise<void>): Promise<void> {
+    const refused = this.refuse(lba, blocks);
+    if (refused) throw refused;
     this.inFlight += 1;
     try {
       await op();
     } finally {
-      this.inFlight -= 1;
-      if (this.inFlight === 0 && this.idleWaiters.length > 0) {
-        for (const wake of this.idleWaiters.splice(0)) wake();
-      }
+      this.done();
     }
   }
 }

@@ -169,3 +169,37 @@ describe.each(backends)('DirectTarget over $name', (backend) => {
 });
 
 afterAll(() => ring?.close());
+
+describe('DirectTarget short transfers', () => {
+  /** A file that moves at most one block per call, like a short read/write. */
+  function choppy(inner: DirectFile): DirectFile {
+    return {
+      supportsDsync: false,
+      read: (buf, off) => inner.read(buf.subarray(0, Math.min(buf.length, BLOCK)), off),
+      write: (buf, off, dsync) => inner.write(buf.subarray(0, Math.min(buf.length, BLOCK)), off, dsync),
+      fdatasync: () => inner.fdatasync(),
+      fallocate: (m, o, l) => inner.fallocate(m, o, l),
+      close: () => inner.close(),
+    };
+  }
+
+  it('loops over short reads and writes, and reads zeros past a shrunken file', async () => {
+    const path = join(dir, 'choppy.img');
+    writeFileSync(path, Buffer.alloc(SIZE));
+    const target = new DirectTarget(choppy(await NodeDirectFile.open(path)), SIZE);
+    const data = pattern(16, 5);
+    await target.write(3, 16, data, true);
+    const out = Buffer.alloc(16 * BLOCK);
+    await target.read(3, 16, out);
+    expect(out.equals(data)).toBe(true);
+    (await import('node:fs')).truncateSync(path, 10 * BLOCK); // shrinks under the target
+    out.fill(0xee);
+    await target.read(3, 16, out);
+    expect(out.subarray(0, 7 * BLOCK).equals(data.subarray(0, 7 * BLOCK))).toBe(true);
+    expect(out.subarray(7 * BLOCK).every((b) => b === 0)).toBe(true);
+    out.fill(0xee);
+    await target.read(20, 4, out);
+    expect(out.subarray(0, 4 * BLOCK).every((b) => b === 0)).toBe(true);
+    await target.close();
+  });
+});
