@@ -42,7 +42,6 @@ expect_exit 2 "not a multiple of 4 KiB" "${CLI[@]}" add --backing "$B" --size 10
 expect_exit 2 "cannot parse size" "${CLI[@]}" add --backing "$B" --size 1Q --layout direct
 expect_exit 2 "unknown option '--bogus'" "${CLI[@]}" add --backing "$B" --size 64M --layout direct --bogus
 expect_exit 2 "is a directory" "${CLI[@]}" add --backing "$W" --size 64M --layout direct
-expect_exit 2 "not available yet" "${CLI[@]}" add --backing "$B" --size 64M --layout packed
 mkdir "$W/ro" && mount -t tmpfs -o ro,size=1m ro-e2e "$W/ro"
 expect_exit 1 "read-only filesystem" "${CLI[@]}" add --backing "$W/ro/x.img" --size 64M --layout direct
 umount "$W/ro"
