@@ -146,6 +146,7 @@ export class BlockEngine {
       await c.commit(true);
       c.sb = await writeSuperblock(c.pool, { ...c.sb, logicalBytes, segmentCount });
       c.segs.grow(segmentCount);
+      c.mapped.resize(logicalBytes / BLOCK_BYTES);
       c.state.logicalBytes = logicalBytes;
       c.state.segmentCount = segmentCount;
       await c.meta.batch([{ type: 'put', key: KEY_S, value: encodeState(c.state) }], true);
@@ -179,7 +180,7 @@ export class BlockEngine {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     await this.exclusive(() => this.core.commit(true));
-    await this.core.settleReclaims();
+    await this.core.settleBackground();
     if (this.ownsStores) {
       await this.core.meta.close();
       await this.core.pool.close();

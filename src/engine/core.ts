@@ -8,7 +8,7 @@
 import assert from 'node:assert';
 import { CodecSet, codecByName, type Codec } from '../compress/index.js';
 import { xxh128, type DedupMode, type FingerprintFn } from '../dedup/index.js';
-import { gKey, KEY_S } from '../meta/keys.js';
+import { gKey, KEY_S, keySuccessor, lbaOfKey, lKey, PREFIX_L, prefixEnd } from '../meta/keys.js';
 import { encodeMapExtent, encodeSegment, encodeState, mapExtentId, type Extent, type MetaState } from '../meta/records.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
 import { fragmentBytes } from '../pool/fragment.js';
@@ -16,13 +16,16 @@ import type { Superblock } from '../pool/format.js';
 import { SEG_SEALED, type SegmentTable } from '../pool/segments.js';
 import type { PoolStore } from '../pool/store.js';
 import { UcError } from '../util/errors.js';
-import { COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, RESERVED_SEGMENTS } from '../util/limits.js';
+import {
+  COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES,
+} from '../util/limits.js';
 import { FRAGMENT_BYTES_MAX } from '../pool/fragment.js';
 import { MetaView } from './meta-view.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter } from './segment-writer.js';
 import type { EngineOptions } from './types.js';
 import { compactStep } from './compactor.js';
+import { MappedBits } from './mapped-bits.js';
 
 export interface Counters {
   blocksWritten: number;
@@ -63,6 +66,8 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
 
 export class EngineCore {
   readonly view: MetaView;
+  readonly mapped: MappedBits;
+  private loading: Promise<void> | undefined;
   readonly writer: SegmentWriter;
   readonly guard = new ReadGuard();
   readonly codecs = new CodecSet();
@@ -90,7 +95,8 @@ export class EngineCore {
   ) {
     this.opts = resolveOptions(options);
     this.codec = codecByName(options.compression ?? 'lz4');
-    this.view = new MetaView(meta);
+    this.mapped = new MappedBits(state.logicalBytes / 4096);
+    this.view = new MetaView(meta, this.mapped);
     this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
   }
 
@@ -226,6 +232,29 @@ export class EngineCore {
     if (this.segs.freeCount < need) {
       throw new UcError('UC_NO_SPACE', `pool is full (${this.segs.freeCount} free segments, ${need} needed)`);
     }
+  }
+
+  /** Fills the mapped-block bitmap from the store in the background (see MappedBits). */
+  startMappedScan(fresh: boolean): void {
+    if (fresh) {
+      this.mapped.complete = true;
+      return;
+    }
+    this.loading = (async () => {
+      let from = lKey(0);
+      for (;;) {
+        const entries = await this.meta.scan(from, prefixEnd(PREFIX_L), SCAN_CHUNK_ENTRIES);
+        for (const [k] of entries) this.mapped.set(lbaOfKey(k));
+        if (entries.length < SCAN_CHUNK_ENTRIES) break;
+        from = keySuccessor(entries[entries.length - 1][0]);
+      }
+      this.mapped.complete = true;
+    })().catch(() => undefined); // on failure the bitmap stays incomplete: lookups still work
+  }
+
+  async settleBackground(): Promise<void> {
+    await this.loading;
+    await this.settleReclaims();
   }
 
   /** Default compaction threshold from the options. */

@@ -5,16 +5,21 @@
 import { decodeExtent, decodeU64, encodeExtent, encodeU64, type Extent } from '../meta/records.js';
 import { eKey, hKey, lKey } from '../meta/keys.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
+import { MappedBits } from './mapped-bits.js';
 
 export class MetaView {
   readonly maps = new Map<number, Buffer | null>();
   readonly extents = new Map<number, Extent | null>();
   readonly dedup = new Map<string, { fingerprint: Buffer; extentId: number | null }>();
 
-  constructor(readonly store: MetaStore) {}
+  constructor(
+    readonly store: MetaStore,
+    readonly mapped: MappedBits,
+  ) {}
 
   /** Map value of an LBA; undefined = reads zeros. */
   getMap(lba: number): Buffer | undefined {
+    if (this.mapped.isClear(lba)) return undefined;
     const v = this.maps.get(lba);
     if (v !== undefined) return v ?? undefined;
     return this.store.getSync(lKey(lba));
@@ -22,6 +27,8 @@ export class MetaView {
 
   setMap(lba: number, value: Buffer | null): void {
     this.maps.set(lba, value);
+    if (value === null) this.mapped.clear(lba);
+    else this.mapped.set(lba);
   }
 
   /** The extent record; the returned object may be mutated and then passed to putExtent. */

@@ -43,11 +43,13 @@ export async function formatEngine(pool: PoolStore, meta: MetaStore, o: FormatOp
   };
   await writeSuperblock(pool, sb0);
   await meta.batch([{ type: 'put', key: KEY_S, value: encodeState(state) }], true);
-  return openEngine(pool, meta, o, ownsStores);
+  return openEngine(pool, meta, o, ownsStores, true);
 }
 
 /** Opens an existing engine; throws before modifying anything if pool and metadata disagree. */
-export async function openEngine(pool: PoolStore, meta: MetaStore, o: EngineOptions = {}, ownsStores = false): Promise<BlockEngine> {
+export async function openEngine(
+  pool: PoolStore, meta: MetaStore, o: EngineOptions = {}, ownsStores = false, fresh = false,
+): Promise<BlockEngine> {
   const sb = await readSuperblock(pool);
   if (sb.layout !== LAYOUT_PACKED) {
     throw new UcError('UC_INVALID_ARGUMENT', 'pool uses the direct (1:1) layout, not the packed engine');
@@ -73,6 +75,7 @@ export async function openEngine(pool: PoolStore, meta: MetaStore, o: EngineOpti
     segs.seal(s);
     if (segs.liveBytes[s] === 0) core.subLive(s, 0);
   }
+  core.startMappedScan(fresh);
   return new BlockEngine(core, ownsStores);
 }
 
