@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Runs the project's three fio workloads against one block device and prints
+# one JSON line per workload:
+#   {"label","workload","MBps","iops","runtimeSec","sizeMiB","ioBytes","latUsMean","errors"}
+# Meant for the QEMU guest (test/vm/vm-run) or a host with ublk; guest figures
+# compare only with guest figures from the same boot.
+#
+#   fio-baseline.sh [options] DEVICE LABEL
+#     --size-mib N      region written and read (default 256; DEVICE must hold it)
+#     --runtime S       bound on each workload in seconds (default 12)
+#     --compress PCT    buffer_compress_percentage (default 60; -1 leaves it unset)
+#     --dedupe PCT      dedupe_percentage (default 30; -1 leaves it unset)
+#     --no-refill       do not pass refill_buffers
+#     --ioengine E      libaio (default) or io_uring
+#     --workloads LIST  comma list of seqwrite-1m,randread-4k,randwrite-4k (default all, in order)
+#
+# Workloads (direct=1): seqwrite-1m: 1 MiB sequential write, QD4, over the
+# region, end_fsync; randread-4k: 4 KiB random read, QD16, time based, over
+# the region (run after seqwrite-1m so it reads written data); randwrite-4k:
+# 4 KiB random write, QD16, time based.
+# DESTROYS the device's contents.
+set -euo pipefail
+
+size_mib=256 runtime_s=12 compress=60 dedupe=30 refill=1 ioengine=libaio
+workloads=seqwrite-1m,randread-4k,randwrite-4k
+die() { echo "fio-baseline: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size-mib) size_mib=${2:?}; shift 2 ;;
+    --runtime) runtime_s=${2:?}; shift 2 ;;
+    --compress) compress=${2:?}; shift 2 ;;
+    --dedupe) dedupe=${2:?}; shift 2 ;;
+    --no-refill) refill=0; shift ;;
+    --ioengine) ioengine=${2:?}; shift 2 ;;
+    --workloads) workloads=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --*) die "unknown option $1" ;;
+    *) break ;;
+  esac
+done
+[ $# -eq 2 ] || die "usage: fio-baseline.sh [options] DEVICE LABEL"
+dev=$1 label=$2
+[ -b "$dev" ] || die "$dev is not a block device"
+[[ "$size_mib" =~ ^[0-9]+$ && "$runtime_s" =~ ^[0-9]+$ ]] || die "--size-mib and --runtime take integers"
+command -v fio >/dev/null || die "fio not found (Debian package fio)"
+dev_bytes=$(blockdev --getsize64 "$dev")
+[ "$dev_bytes" -ge $((size_mib * 1048576)) ] || die "$dev holds $dev_bytes bytes, less than --size-mib $size_mib"
+
+data=()
+[ "$compress" -ge 0 ] && data+=(--buffer_compress_percentage="$compress")
+[ "$dedupe" -ge 0 ] && data+=(--dedupe_percentage="$dedupe")
+[ "$refill" = 1 ] && data+=(--refill_buffers)
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/fio-baseline.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+# run NAME fio-args...: one fio job, its JSON reduced to one line on stdout.
+run() {
+  local name=$1
+  shift
+  fio --name="$name" --filename="$dev" --ioengine="$ioengine" --direct=1 --numjobs=1 \
+    --size="${size_mib}M" --runtime="$runtime_s" --group_reporting \
+    --output-format=json --output="$out/$name.json" "$@" >/dev/null \
+    || die "fio $name on $dev failed (see fio's message above)"
+  node -e '
+    const [file, label, workload, sizeMiB] = process.argv.slice(1);
+    const job = JSON.parse(require("node:fs").readFileSync(file, "utf8")).jobs[0];
+    const side = job.write.io_bytes > 0 ? job.write : job.read;
+    console.log(JSON.stringify({
+      label, workload,
+      MBps: +(side.bw_bytes / 1e6).toFixed(1),
+      iops: Math.round(side.iops),
+      runtimeSec: +(side.runtime / 1000).toFixed(2),
+      sizeMiB: Number(sizeMiB),
+      ioBytes: side.io_bytes,
+      latUsMean: +(side.clat_ns.mean / 1000).toFixed(1),
+      errors: job.error,
+    }));
+  ' "$out/$name.json" "$label" "$name" "$size_mib"
+}
+
+for w in ${workloads//,/ }; do
+  case "$w" in
+    seqwrite-1m) run "$w" --rw=write --bs=1M --iodepth=4 --end_fsync=1 "${data[@]}" ;;
+    randread-4k) run "$w" --rw=randread --bs=4k --iodepth=16 --time_based --randrepeat=0 ;;
+    randwrite-4k) run "$w" --rw=randwrite --bs=4k --iodepth=16 --time_based --randrepeat=0 "${data[@]}" ;;
+    *) die "unknown workload $w" ;;
+  esac
+done
