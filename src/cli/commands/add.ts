@@ -12,6 +12,8 @@ import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, writableLogDir } from '../logger.js';
 import { preflightAdd } from '../add-preflight.js';
+import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
+import { preflightPacked, servePacked } from '../daemon/packed-serve.js';
 
 export const addCommand: Command = {
   name: 'add',
@@ -22,19 +24,31 @@ export const addCommand: Command = {
     '--log, default /var/log/ublk-compress/ublkbN.log). With --layout direct, LBA n\n' +
     'is byte n*4096 of the backing file: a missing file is created sparse, a\n' +
     'smaller one is extended, none is ever truncated. --size may be left out when\n' +
-    'the backing file exists (its size is used).',
-  options: ADD_OPTIONS,
+    'the backing file exists (its size is used).\n\n' +
+    'With --layout packed (the default) blocks are stored lz4-compressed and\n' +
+    'deduplicated in a pool file: a missing pool is created sparse and formatted\n' +
+    '(--size required); an existing one is re-opened with its data and metadata\n' +
+    '(--meta, default FILE.meta); a larger --size grows it, a smaller one is an\n' +
+    'error (a pool never shrinks). The device is added with USER_RECOVERY: after\n' +
+    "the daemon dies, 'ublk-compress recover -n ID' re-attaches a new one to the\n" +
+    "same /dev/ublkbN. 'stats -n ID' and 'compact -n ID' talk to the daemon.",
+  options: [...ADD_OPTIONS, ...PACKED_OPTIONS],
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cfg = addConfigOf(args);
-    preflightAdd(cfg);
-    if (cfg.foreground) return serveForeground(cfg, io);
+    const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
+    if (packed) preflightPacked(cfg, packed);
+    else {
+      rejectPackedOnlyOptions(args);
+      preflightAdd(cfg);
+    }
+    if (cfg.foreground) return packed ? servePacked(cfg, packed, io) : serveForeground(cfg, io);
     const provisional = cfg.logPath === undefined && cfg.devId === undefined;
     const logPath =
       cfg.logPath ??
       (cfg.devId !== undefined
         ? defaultLogPath(cfg.devId)
         : join(writableLogDir(), `ublkb-starting-${process.pid}.log`));
-    const outcome = await spawnDaemon(cfg, logPath, provisional, io);
+    const outcome = await spawnDaemon(cfg, logPath, provisional, io, packed ? packedDaemonArgv(packed) : []);
     io.out(`${outcome.path}\n`);
     return EXIT_OK;
   },

@@ -87,9 +87,16 @@ async function cleanUpAfter(devId: number | undefined, backing: DaemonMessage | 
   }
 }
 
-export async function spawnDaemon(cfg: AddConfig, logPath: string, logProvisional: boolean, io: CliIo): Promise<SpawnOutcome> {
+/** `extraArgv`: layout-specific flags appended to the daemon's command line (packed: --meta, ...). */
+export async function spawnDaemon(
+  cfg: AddConfig,
+  logPath: string,
+  logProvisional: boolean,
+  io: CliIo,
+  extraArgv: readonly string[] = [],
+): Promise<SpawnOutcome> {
   const logFd = openSync(logPath, 'a', 0o644);
-  const nodeArgs = [binPath(), ...daemonArgv(cfg, logPath, logProvisional)];
+  const nodeArgs = [binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv];
   const [file, args] = canUnshareMounts()
     ? ['unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...nodeArgs]]
     : [process.execPath, nodeArgs];

@@ -1,0 +1,94 @@
+// `recover -n ID`: after a packed device's daemon died (kill -9, crash), start
+// a new daemon that re-attaches to the same /dev/ublkbN through ublk user
+// recovery (START_USER_RECOVERY, FETCH every tag, END_USER_RECOVERY), so a
+// mounted filesystem keeps working. Requests the dead daemon had in flight
+// are reissued by the kernel; the engine's writes and discards are
+// idempotent, so replaying them is harmless. The pool, metadata directory and
+// options come from the device's run record.
+
+import { getFlag, getNumber, getString, requireOption, type ParsedArgs } from '../args.js';
+import type { AddConfig } from '../add-config.js';
+import { HELP_OPTION, type Command } from '../command.js';
+import { spawnDaemon } from '../daemon/spawn.js';
+import { servePacked, type PackedRunRecord } from '../daemon/packed-serve.js';
+import { EXIT_OK } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { defaultLogPath } from '../logger.js';
+import { packedDaemonArgv, type CompressChoice, type DedupChoice, type PackedConfig } from '../packed-options.js';
+import { deviceIdInUse, requireRoot, requireUblk } from '../preflight.js';
+import { processAlive, readRunRecord } from '../run-file.js';
+import { UcError } from '../../util/errors.js';
+
+/** The config of the new daemon, from the run record the dead one left. */
+export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: boolean; logPath?: string; startTimeoutMs: number }): {
+  cfg: AddConfig;
+  packed: PackedConfig;
+} {
+  const cfg: AddConfig = {
+    backing: record.backing,
+    sizeBytes: undefined,
+    layout: 'packed',
+    queues: record.queues,
+    depth: record.depth,
+    devId: record.devId,
+    foreground: opts.foreground,
+    logPath: opts.logPath ?? record.logPath ?? defaultLogPath(record.devId),
+    startTimeoutMs: opts.startTimeoutMs,
+    readyFd: undefined,
+    logProvisional: false,
+  };
+  const packed: PackedConfig = {
+    poolPath: record.backing,
+    metaDir: record.metaDir,
+    metaExplicit: true,
+    dedup: record.dedup as DedupChoice,
+    compression: record.compression as CompressChoice,
+    recover: true,
+  };
+  return { cfg, packed };
+}
+
+/** The run record of a device that needs recovery, or a UcError saying why not. */
+export function recoverableRecord(devId: number): PackedRunRecord {
+  if (!deviceIdInUse(devId)) throw new UcError('UC_DEVICE_NOT_FOUND', `no ublk device with id ${devId} (see 'ublk-compress list')`);
+  const record = readRunRecord(devId) as PackedRunRecord | undefined;
+  if (!record) throw new UcError('UC_DEVICE_NOT_FOUND', `/dev/ublkb${devId} has no run record: it was not added by ublk-compress`);
+  if (record.layout !== 'packed' || typeof record.metaDir !== 'string') {
+    throw new UcError('UC_INVALID_ARGUMENT', `/dev/ublkb${devId} uses the ${record.layout} layout; recover supports packed devices`);
+  }
+  if (processAlive(record.pid)) {
+    throw new UcError('UC_DEVICE_EXISTS', `/dev/ublkb${devId} is still served by daemon ${record.pid}: nothing to recover`);
+  }
+  return record;
+}
+
+export const recoverCommand: Command = {
+  name: 'recover',
+  summary: 're-attach a new daemon to a device whose daemon died (ublk user recovery)',
+  usage: 'recover -n ID [--foreground] [--log FILE] [--start-timeout SECONDS]',
+  description:
+    'The device keeps its number and a mounted filesystem keeps working: I/O\n' +
+    'waits while no daemon serves it and resumes once recovery completes.',
+  options: [
+    HELP_OPTION,
+    { name: 'id', short: 'n', kind: 'int', valueName: 'ID', min: 0, max: 0xfffffffe, help: 'device id (N of /dev/ublkbN)' },
+    { name: 'foreground', short: 'f', kind: 'boolean', help: 'serve in this process instead of a background daemon' },
+    { name: 'log', kind: 'string', valueName: 'FILE', help: 'log file (default: the device\'s log)' },
+    { name: 'start-timeout', kind: 'int', valueName: 'SECONDS', min: 1, max: 3600, help: 'bound on the re-attach (default 120)' },
+  ],
+  async run(args: ParsedArgs, io: CliIo): Promise<number> {
+    const devId = requireOption(getNumber(args, 'id'), 'id');
+    requireRoot();
+    requireUblk();
+    const record = recoverableRecord(devId);
+    const { cfg, packed } = recoveryConfigOf(record, {
+      foreground: getFlag(args, 'foreground'),
+      logPath: getString(args, 'log'),
+      startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
+    });
+    if (cfg.foreground) return servePacked(cfg, packed, io);
+    const outcome = await spawnDaemon(cfg, cfg.logPath as string, false, io, packedDaemonArgv(packed));
+    io.out(`${outcome.path}\n`);
+    return EXIT_OK;
+  },
+};

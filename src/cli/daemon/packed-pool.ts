@@ -1,0 +1,145 @@
+// Opening the pool a packed device serves: check what the user gave before
+// touching anything (preflightPackedPool), then format a new pool or open an
+// existing one and grow it when --size asks for more (openPackedPool). A
+// pool that is foreign, truncated, of a newer format, or whose metadata is
+// missing or belongs to another pool is refused by the engine before it
+// writes anything; a --size below the pool's size is refused here (a pool
+// never shrinks silently). A pool created by a start that then fails is
+// removed again by the returned undo().
+
+import { existsSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { formatPool, openPool, type BlockEngine } from '../../engine/index.js';
+import { UcError } from '../../util/errors.js';
+import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
+import type { AddConfig } from '../add-config.js';
+import type { PackedConfig } from '../packed-options.js';
+import { inspectBacking, validateDeviceSize, type BackingInfo } from '../preflight.js';
+
+export type PoolAction = 'format' | 'open' | 'grow';
+
+export interface PoolPlan {
+  readonly backing: BackingInfo;
+  readonly action: 'format' | 'open';
+  /** The metadata directory did not exist: a failed format removes it again. */
+  readonly metaCreated: boolean;
+}
+
+function dirHasEntries(dir: string): boolean {
+  try {
+    return readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks that need no pool I/O: the paths and the combination of pool and metadata. */
+export function preflightPackedPool(cfg: AddConfig, p: PackedConfig): PoolPlan {
+  const backing = inspectBacking(p.poolPath);
+  if (cfg.sizeBytes !== undefined) validateDeviceSize(cfg.sizeBytes);
+  const metaExists = existsSync(p.metaDir);
+  if (metaExists && !statSync(p.metaDir).isDirectory()) {
+    throw new UcError('UC_INVALID_ARGUMENT', `metadata path ${p.metaDir} is not a directory`);
+  }
+  const isNewFile = !backing.exists || (backing.kind === 'file' && backing.sizeBytes === 0 && !metaExists);
+  if (isNewFile) {
+    if (p.recover) throw new UcError('UC_META_MISMATCH', `pool ${backing.path} does not exist: nothing to recover`);
+    if (cfg.sizeBytes === undefined) {
+      throw new UcError('UC_INVALID_ARGUMENT', `pool ${backing.path} does not exist: give --size to create it`);
+    }
+    if (metaExists && dirHasEntries(p.metaDir)) {
+      throw new UcError(
+        'UC_META_MISMATCH',
+        `metadata directory ${p.metaDir} is not empty but pool ${backing.path} does not exist (move it away or give another --meta)`,
+      );
+    }
+    return { backing, action: 'format', metaCreated: !metaExists };
+  }
+  // An existing pool: the engine checks superblock and metadata (foreign,
+  // truncated, newer, missing or mismatched) before it writes anything.
+  return { backing, action: 'open', metaCreated: false };
+}
+
+export interface OpenedPool {
+  readonly engine: BlockEngine;
+  readonly action: PoolAction;
+  /** One line for the user, or undefined when nothing noteworthy happened. */
+  readonly note: string | undefined;
+  /** Removes a pool (and metadata directory) this start created; no-op otherwise. */
+  undo(): Promise<void>;
+}
+
+function engineOptions(p: PackedConfig): { dedup: PackedConfig['dedup']; compression: PackedConfig['compression'] } {
+  return { dedup: p.dedup, compression: p.compression };
+}
+
+async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promise<OpenedPool> {
+  const sizeBytes = cfg.sizeBytes;
+  if (sizeBytes === undefined) throw new UcError('UC_INVALID_ARGUMENT', 'give --size to create a pool');
+  const created = !plan.backing.exists;
+  const removeCreated = (): void => {
+    if (created) {
+      try {
+        unlinkSync(plan.backing.path);
+      } catch {
+        // never created
+      }
+    }
+    if (plan.metaCreated) rmSync(p.metaDir, { recursive: true, force: true });
+  };
+  let engine: BlockEngine;
+  try {
+    engine = await formatPool({
+      backingPath: plan.backing.path,
+      metaDir: p.metaDir,
+      logicalBytes: sizeBytes,
+      ...engineOptions(p),
+    });
+  } catch (err) {
+    removeCreated();
+    throw err;
+  }
+  return {
+    engine,
+    action: 'format',
+    note: `formatted a new packed pool ${plan.backing.path} (${formatBytes(sizeBytes)}, metadata in ${p.metaDir})`,
+    undo: async () => {
+      await engine.close().catch(() => undefined);
+      removeCreated();
+    },
+  };
+}
+
+/** Formats or opens (and maybe grows) the pool; the engine serves afterwards. */
+export async function openPackedPool(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promise<OpenedPool> {
+  if (plan.action === 'format') return formatNew(cfg, p, plan);
+  const engine = await openPool({ backingPath: plan.backing.path, metaDir: p.metaDir, ...engineOptions(p) });
+  const current = engine.logicalBytes;
+  const wanted = cfg.sizeBytes;
+  const keep = async (): Promise<void> => {
+    await engine.close().catch(() => undefined);
+  };
+  if (wanted === undefined || wanted === current || p.recover) {
+    return { engine, action: 'open', note: undefined, undo: keep };
+  }
+  if (wanted < current) {
+    const dataBytes = engine.stats().mappedBlocks * BLOCK_BYTES;
+    await keep();
+    throw new UcError(
+      'UC_INVALID_ARGUMENT',
+      `--size ${formatBytes(wanted)} is smaller than pool ${plan.backing.path} (${formatBytes(current)}, ` +
+        `${formatBytes(dataBytes)} of data written); a pool never shrinks`,
+    );
+  }
+  try {
+    await engine.resize(wanted);
+  } catch (err) {
+    await keep();
+    throw err;
+  }
+  return {
+    engine,
+    action: 'grow',
+    note: `grew pool ${plan.backing.path} from ${formatBytes(current)} to ${formatBytes(wanted)}`,
+    undo: keep,
+  };
+}

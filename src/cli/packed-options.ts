@@ -1,0 +1,69 @@
+// `add` options of the packed layout (compressed + deduplicated), on top of
+// the common ADD_OPTIONS, validated into one plain object. The parent `add`
+// passes them on to the daemon with packedDaemonArgv().
+
+import { resolve } from 'node:path';
+import { getFlag, getString, type OptionSpec, type ParsedArgs } from './args.js';
+import type { AddConfig } from './add-config.js';
+import { defaultMetaDir } from '../engine/index.js';
+import { UcError } from '../util/errors.js';
+
+export type DedupChoice = 'off' | 'on' | 'verify';
+export type CompressChoice = 'lz4' | 'none';
+
+export const DEDUP_CHOICES: readonly DedupChoice[] = ['off', 'on', 'verify'];
+export const COMPRESS_CHOICES: readonly CompressChoice[] = ['lz4', 'none'];
+
+export const PACKED_OPTIONS: readonly OptionSpec[] = [
+  { name: 'meta', short: 'm', kind: 'string', valueName: 'DIR', help: 'packed: metadata directory (default FILE.meta beside the pool)' },
+  { name: 'dedup', kind: 'string', valueName: 'MODE', choices: DEDUP_CHOICES, help: 'packed: off, on (trust the 128-bit hash) or verify (byte compare; default)' },
+  { name: 'compress', kind: 'string', valueName: 'CODEC', choices: COMPRESS_CHOICES, help: 'packed: lz4 (default) or none' },
+  // Set by `recover`: the daemon re-attaches to the existing device --id.
+  { name: 'recover', kind: 'boolean', help: 'internal', hidden: true },
+];
+
+export interface PackedConfig {
+  /** Absolute pool path. */
+  readonly poolPath: string;
+  /** Absolute metadata directory. */
+  readonly metaDir: string;
+  /** True when --meta was given (else the default beside the pool). */
+  readonly metaExplicit: boolean;
+  readonly dedup: DedupChoice;
+  readonly compression: CompressChoice;
+  /** Re-attach to device cfg.devId through user recovery instead of adding one. */
+  readonly recover: boolean;
+}
+
+export function packedConfigOf(cfg: AddConfig, args: ParsedArgs): PackedConfig {
+  const poolPath = resolve(cfg.backing);
+  const meta = getString(args, 'meta');
+  const recover = getFlag(args, 'recover');
+  if (recover && cfg.devId === undefined) {
+    throw new UcError('UC_INVALID_ARGUMENT', '--recover needs --id');
+  }
+  return {
+    poolPath,
+    metaDir: meta === undefined ? defaultMetaDir(poolPath) : resolve(meta),
+    metaExplicit: meta !== undefined,
+    dedup: (getString(args, 'dedup') ?? 'verify') as DedupChoice,
+    compression: (getString(args, 'compress') ?? 'lz4') as CompressChoice,
+    recover,
+  };
+}
+
+/** The packed flags the daemon needs besides daemonArgv()'s common ones. */
+export function packedDaemonArgv(p: PackedConfig): string[] {
+  const argv = ['--meta', p.metaDir, '--dedup', p.dedup, '--compress', p.compression];
+  if (p.recover) argv.push('--recover');
+  return argv;
+}
+
+/** Rejects options that make no sense for the direct layout. */
+export function rejectPackedOnlyOptions(args: ParsedArgs): void {
+  for (const name of ['meta', 'dedup', 'compress']) {
+    if (args.values.has(name)) {
+      throw new UcError('UC_INVALID_ARGUMENT', `option --${name} applies to --layout packed only`);
+    }
+  }
+}
