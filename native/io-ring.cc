@@ -13,11 +13,29 @@ namespace ublk {
 namespace {
 
 // One file operation: resolves its promise with cqe->res, or rejects with an
-// errno Error naming the call, fd and range.
+// errno Error naming the call, fd and range. The message is formatted only on
+// failure: this object is created for every I/O.
+struct OpDesc {
+  const char* call;  // "read", "write", "fsync", "fdatasync", "fallocate"
+  int32_t fd;
+  uint64_t offset;
+  uint64_t length;
+  uint32_t mode;  // fallocate mode
+};
+
+std::string Describe(const OpDesc& d) {
+  std::string what = std::string(d.call) + " fd " + std::to_string(d.fd);
+  if (std::string(d.call) == "fallocate") what += " mode " + std::to_string(d.mode);
+  if (d.length > 0) {
+    what += " at " + std::to_string(d.offset) + " (" + std::to_string(d.length) + " bytes)";
+  }
+  return what;
+}
+
 class PromiseOp : public Completion {
  public:
-  PromiseOp(Napi::Env env, IoRingWrap* owner, std::string what)
-      : deferred_(Napi::Promise::Deferred::New(env)), owner_(owner), what_(std::move(what)) {
+  PromiseOp(Napi::Env env, IoRingWrap* owner, const OpDesc& desc)
+      : deferred_(Napi::Promise::Deferred::New(env)), owner_(owner), desc_(desc) {
     owner_->Hold();
   }
   void KeepAlive(Napi::Object buffer) { buffer_ = Napi::Persistent(buffer); }
@@ -25,7 +43,7 @@ class PromiseOp : public Completion {
 
   void OnCqe(Napi::Env env, int32_t res) override {
     if (res < 0) {
-      deferred_.Reject(MakeErrnoError(env, -res, what_).Value());
+      deferred_.Reject(MakeErrnoError(env, -res, Describe(desc_)).Value());
     } else {
       deferred_.Resolve(Napi::Number::New(env, res));
     }
@@ -37,7 +55,7 @@ class PromiseOp : public Completion {
  private:
   Napi::Promise::Deferred deferred_;
   IoRingWrap* owner_;
-  std::string what_;
+  OpDesc desc_;
   Napi::ObjectReference buffer_;
 };
 
@@ -110,9 +128,7 @@ Napi::Value IoRingWrap::SubmitRw(const Napi::CallbackInfo& info, bool is_write) 
   uint64_t offset = ArgU64(info, 2, "offset");
   uint32_t rw_flags = is_write ? info[3].As<Napi::Number>().Uint32Value() : 0;
   if (buf.ByteLength() > 0x7ffff000u) throw Napi::RangeError::New(env, "buffer too large for one I/O");
-  std::string what = std::string(is_write ? "write" : "read") + " fd " + std::to_string(fd) + " at " +
-                     std::to_string(offset) + " (" + std::to_string(buf.ByteLength()) + " bytes)";
-  auto* op = new PromiseOp(env, this, std::move(what));
+  auto* op = new PromiseOp(env, this, OpDesc{is_write ? "write" : "read", fd, offset, buf.ByteLength(), 0});
   op->KeepAlive(buf);
   io_uring_sqe* sqe = ring.Sqe();
   sqe->opcode = is_write ? IORING_OP_WRITE : IORING_OP_READ;
@@ -134,7 +150,7 @@ Napi::Value IoRingWrap::Fsync(const Napi::CallbackInfo& info) {
   EventRing& ring = this->ring(env);
   int32_t fd = ArgFd(info, 0);
   bool datasync = info[1].ToBoolean().Value();
-  auto* op = new PromiseOp(env, this, std::string(datasync ? "fdatasync" : "fsync") + " fd " + std::to_string(fd));
+  auto* op = new PromiseOp(env, this, OpDesc{datasync ? "fdatasync" : "fsync", fd, 0, 0, 0});
   io_uring_sqe* sqe = ring.Sqe();
   sqe->opcode = IORING_OP_FSYNC;
   sqe->fd = fd;
@@ -150,9 +166,7 @@ Napi::Value IoRingWrap::Fallocate(const Napi::CallbackInfo& info) {
   uint32_t mode = info[1].As<Napi::Number>().Uint32Value();
   uint64_t offset = ArgU64(info, 2, "offset");
   uint64_t length = ArgU64(info, 3, "length");
-  auto* op = new PromiseOp(env, this,
-                           "fallocate fd " + std::to_string(fd) + " mode " + std::to_string(mode) + " at " +
-                               std::to_string(offset) + " (" + std::to_string(length) + " bytes)");
+  auto* op = new PromiseOp(env, this, OpDesc{"fallocate", fd, offset, length, mode});
   io_uring_sqe* sqe = ring.Sqe();
   // IORING_OP_FALLOCATE: mode in len, length in addr (io_uring's own encoding).
   sqe->opcode = IORING_OP_FALLOCATE;

@@ -1,6 +1,13 @@
 // JS class UblkQueue: one ublk hardware queue served on an IoRing by the main
 // thread. Owns the queue's read-only descriptor mmap, one page-aligned io
 // buffer per tag, and the per-tag ownership state.
+//
+// The cdev is used as a plain fd in each URING_CMD, not registered as a fixed
+// file: the ring is shared with the target's file I/O and outlives the queue,
+// and a fixed-file slot would keep /dev/ublkcN referenced (DEL_DEV would wait
+// for the ring to close). In-flight commands hold their own file reference
+// only until their CQE, so unmapping the descriptors and closing the fd after
+// every tag aborted releases the device (verified in the guest e2e).
 #ifndef UBLK_NATIVE_QUEUE_H_
 #define UBLK_NATIVE_QUEUE_H_
 

@@ -75,6 +75,8 @@ class Ring {
   uint32_t Unsubmitted() const { return sq_tail_local_ - *sq_tail_; }
   // Calls fn(cqe) for every available CQE, then advances the head.
   uint32_t Reap(const std::function<void(const io_uring_cqe&)>& fn);
+  // CQEs are waiting to be reaped.
+  bool CqReady() const { return *cq_head_ != __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE); }
   // Kernel asks for an enter: overflowed CQEs or pending task work.
   bool NeedsEnter() const;
   // io_uring_enter(GETEVENTS, min 0): flushes overflow and runs task work.
