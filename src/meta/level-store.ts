@@ -67,7 +67,9 @@ export class LevelMetaStore implements MetaStore {
   async sizeBytes(): Promise<number> {
     let total = 0;
     for (const name of await fs.promises.readdir(this.dir)) {
-      total += (await fs.promises.stat(path.join(this.dir, name))).size;
+      // LevelDB's compaction may delete a table between readdir and stat.
+      const st = await fs.promises.stat(path.join(this.dir, name)).catch(() => undefined);
+      total += st?.size ?? 0;
     }
     return total;
   }
