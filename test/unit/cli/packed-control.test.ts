@@ -1,0 +1,82 @@
+// The control channel over a real unix socket: stats, compact with progress,
+// refused requests, and a daemon that is not there.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { controlCall } from '../../../src/cli/control-client.js';
+import { controlSocketPath, type CompactProgress } from '../../../src/cli/control-protocol.js';
+import { startControlServer, type ControlServer } from '../../../src/cli/daemon/control-server.js';
+import { silentLogger } from '../../../src/cli/logger.js';
+import { buildStatsSnapshot, ZERO_COUNTERS, type StatsSnapshot } from '../../../src/cli/packed-stats.js';
+import { UcError } from '../../../src/util/errors.js';
+
+let dir: string;
+let server: ControlServer | undefined;
+const prevRunDir = process.env.UBLK_COMPRESS_RUN_DIR;
+
+const SNAPSHOT: StatsSnapshot = buildStatsSnapshot({
+  devId: 4, pid: process.pid, startedAtMs: 0, nowMs: 1000, pool: '/p', metaDir: '/m', dedup: 'on', compression: 'lz4',
+  engine: { uuid: 'u', logicalBytes: 1 << 20, segmentBytes: 1 << 16, mappedBlocks: 2, extents: 1, liveBytes: 100, physicalBytes: 1 << 16, compaction: { running: false, candidates: 0 } },
+  totals: ZERO_COUNTERS, sessionBlocksRead: 0, sessionBlocksWritten: 0,
+  requests: { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 }, poolAllocatedBytes: 0, metadataBytes: 0,
+});
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'packed-ctl-'));
+  process.env.UBLK_COMPRESS_RUN_DIR = dir;
+  server = await startControlServer(controlSocketPath(4), {
+    stats: () => SNAPSHOT,
+    compact: async (liveFraction, onProgress) => {
+      if (liveFraction === 1) throw new UcError('UC_IO', 'compaction failed on purpose');
+      for (let i = 1; i <= 3; i += 1) onProgress({ type: 'progress', done: i, total: 3, reclaimedBytes: i * 10 });
+      return { segmentsCleaned: 3, bytesMoved: 5, reclaimedBytes: 30, durationMs: 1 };
+    },
+  }, silentLogger());
+});
+afterEach(async () => {
+  await server?.close();
+  if (prevRunDir === undefined) delete process.env.UBLK_COMPRESS_RUN_DIR;
+  else process.env.UBLK_COMPRESS_RUN_DIR = prevRunDir;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('control channel', () => {
+  it('answers stats', async () => {
+    const reply = await controlCall(4, { op: 'stats' }, { timeoutMs: 2000 });
+    expect(reply.stats).toEqual(SNAPSHOT);
+  });
+
+  it('streams compaction progress, then the result', async () => {
+    const seen: CompactProgress[] = [];
+    const reply = await controlCall(4, { op: 'compact', liveFraction: 0.8 }, { timeoutMs: 2000, onProgress: (p) => seen.push(p) });
+    expect(seen.map((p) => p.done)).toEqual([1, 2, 3]);
+    expect(reply.compact).toEqual({ segmentsCleaned: 3, bytesMoved: 5, reclaimedBytes: 30, durationMs: 1 });
+  });
+
+  it('turns a daemon-side failure into a UcError with its code', async () => {
+    const err = await controlCall(4, { op: 'compact', liveFraction: 1 }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UcError);
+    expect((err as UcError).code).toBe('UC_IO');
+    expect((err as UcError).message).toBe('compaction failed on purpose');
+  });
+
+  it('refuses unknown requests with an error line', async () => {
+    const line = await new Promise<string>((resolve) => {
+      const sock = createConnection(controlSocketPath(4), () => sock.write('{"op":"format"}\n'));
+      let text = '';
+      sock.on('data', (d) => (text += String(d)));
+      sock.on('end', () => resolve(text));
+    });
+    expect(JSON.parse(line)).toMatchObject({ type: 'error', message: expect.stringMatching(/unknown request "format"/) });
+  });
+
+  it('names the dead daemon when its socket does not answer', async () => {
+    writeFileSync(join(dir, '5.json'), JSON.stringify({ devId: 5, pid: 999_999_99, backing: '/p', sizeBytes: 4096, layout: 'packed' }));
+    writeFileSync(join(dir, '5.sock'), '');
+    const err = await controlCall(5, { op: 'stats' }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect((err as UcError).code).toBe('UC_DEVICE_NOT_FOUND');
+    expect((err as UcError).message).toMatch(/is gone: 'ublk-compress recover -n 5'/);
+  });
+});
