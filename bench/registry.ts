@@ -5,4 +5,5 @@ import type { BenchModule } from './module.js';
 export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
   engine: async () => (await import('./engine/index.js')).engineBench,
   direct: async () => (await import('./direct.js')).directBench,
+  packed: async () => (await import('./packed.js')).packedBench,
 };
