@@ -39,6 +39,8 @@ export interface MemoryResult {
   metaBytesPerGiB: number;
   physicalDataBytes: number;
   rssSamples: number;
+  /** RSS after each GiB written (is it a plateau or a slope?). */
+  rssMiBPerGiBWritten: number[];
 }
 
 const POOL_BYTES = 16 * 1024 * 1024;
@@ -110,11 +112,14 @@ export async function memoryChild(o: EngineBenchOptions): Promise<MemoryResult> 
     const timer = setInterval(sample, 50);
     const start = performance.now();
     let index = 0;
+    const timeline: number[] = [];
+    const batchesPerGiB = Math.max(1, Math.round(GiB / batchBytes));
     for (let b = 0; b < batches; b += 1) {
       for (let k = 0; k < o.batchBlocks; k += 1) gen.block(index++, buf, k * BLOCK_BYTES);
       const slot = (b * stride) % slots;
       await engine.write(slot * o.batchBlocks, buf);
       if (b % 16 === 0) sample();
+      if ((b + 1) % batchesPerGiB === 0) timeline.push(process.memoryUsage().rss / MiB);
     }
     await engine.flush();
     const writeMs = performance.now() - start;
@@ -140,6 +145,7 @@ export async function memoryChild(o: EngineBenchOptions): Promise<MemoryResult> 
       metaBytesPerGiB: metaBytes / (writtenBytes / GiB),
       physicalDataBytes,
       rssSamples: samples,
+      rssMiBPerGiBWritten: timeline,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -133,6 +133,7 @@ function memoryLines(m: MemoryResult | null): string[] {
       `native ~${(m.nativeMiBAtPeak ?? NaN).toFixed(1)}), ` +
       `metadata ${(m.metaBytesPerGiB / 1024 / 1024).toFixed(3)} MiB per GiB written ` +
       `(${m.metaBytesPerGiB.toFixed(0)} B/GiB), ${m.writeMBps.toFixed(1)} MB/s`,
+    `RSS MiB after each GiB written: ${(m.rssMiBPerGiBWritten ?? []).map((v) => v.toFixed(0)).join(' ')}`,
   ];
 }
 
