@@ -246,6 +246,7 @@ Napi::Function CtrlRingWrap::Init(Napi::Env env) {
                      {
                          InstanceMethod<&CtrlRingWrap::Command>("command"),
                          InstanceMethod<&CtrlRingWrap::Close>("close"),
+                         InstanceMethod<&CtrlRingWrap::AllowExit>("unref"),
                      });
 }
 
@@ -333,6 +334,12 @@ Napi::Value EncodeCtrlSqe(const Napi::CallbackInfo& info) {
               static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue()),
               static_cast<uint16_t>(info[4].As<Napi::Number>().Uint32Value()));
   return out;
+}
+
+// Pending commands stop keeping the process alive (used after a timeout).
+Napi::Value CtrlRingWrap::AllowExit(const Napi::CallbackInfo& info) {
+  if (!closed()) ring_->SetKeepAlive(false);
+  return info.Env().Undefined();
 }
 
 Napi::Value CtrlRingWrap::Close(const Napi::CallbackInfo& info) {

@@ -25,6 +25,7 @@ class CtrlRingWrap : public Napi::ObjectWrap<CtrlRingWrap> {
  private:
   Napi::Value Command(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value AllowExit(const Napi::CallbackInfo& info);
 
   Fd fd_;
   std::unique_ptr<EventRing> ring_;

@@ -102,8 +102,13 @@ void EventRing::ForgetSink(BatchSink* sink) {
   ready_.erase(std::remove(ready_.begin(), ready_.end(), sink), ready_.end());
 }
 
+void EventRing::SetKeepAlive(bool keep_alive) {
+  keep_alive_ = keep_alive;
+  UpdateRef();
+}
+
 void EventRing::UpdateRef() {
-  bool want = inflight_ > 0;
+  bool want = keep_alive_ && inflight_ > 0;
   if (want == referenced_ || poll_ == nullptr) return;
   if (want) {
     uv_ref(reinterpret_cast<uv_handle_t*>(poll_));

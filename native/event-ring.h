@@ -52,6 +52,9 @@ class EventRing {
   void ForgetSink(BatchSink* sink);
 
   uint32_t inflight() const { return inflight_; }
+  // false: operations in flight no longer keep the process alive (a command
+  // the caller gave up on, e.g. after a timeout, must not block exit).
+  void SetKeepAlive(bool keep_alive);
   bool closed() const { return ring_ == nullptr || close_pending_; }
   // Stops watching, unregisters the eventfd, unmaps and closes the ring.
   // Precondition: nothing in flight (the kernel would write into freed memory).
@@ -75,6 +78,7 @@ class EventRing {
   bool in_wake_ = false;
   bool close_pending_ = false;  // Close() called from inside a wake-up
   bool referenced_ = false;
+  bool keep_alive_ = true;
   uint32_t inflight_ = 0;
   Napi::AsyncContext async_context_;
   std::vector<BatchSink*> ready_;

@@ -187,7 +187,10 @@ export interface UblkParams {
 }
 
 export interface CommandOptions {
-  /** Reject with UC_TIMEOUT after this long (the kernel command stays in flight). */
+  /**
+   * Reject with UC_TIMEOUT after this long. The kernel command stays in
+   * flight (its buffer stays allocated) but no longer keeps the process alive.
+   */
   timeoutMs?: number;
 }
 
@@ -289,6 +292,7 @@ interface NativeCtrlHandle {
     payload: Record<string, unknown> | null,
   ): Promise<Record<string, unknown> | bigint | number>;
   close(): void;
+  unref(): void;
 }
 
 interface NativeQueueHandle {
@@ -541,6 +545,8 @@ export class UblkControl {
     if (timeoutMs === undefined) return op;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        // The kernel command stays in flight; it must not keep the process alive.
+        this.#handle.unref();
         reject(new UcError('UC_TIMEOUT', `ublk ${name} (dev ${devId}) did not complete within ${timeoutMs} ms`));
       }, timeoutMs);
       op.then(
