@@ -199,8 +199,12 @@ class CtrlOp : public Completion {
     if (res < 0 && !legacy_ && res != -EBUSY && spec_.nr <= kLegacyCmdMax && !owner_->closed()) {
       legacy_ = true;
       buf_ = saved_;
-      Submit(owner_->ring(), owner_->ctrl_fd());
-      return;
+      try {
+        Submit(owner_->ring(), owner_->ctrl_fd());
+        return;
+      } catch (const Napi::Error&) {
+        legacy_ = false;  // could not resend: report the original error below
+      }
     }
     if (res < 0) {
       std::string what = std::string("ublk ") + spec_.name + " (dev " +

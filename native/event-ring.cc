@@ -69,11 +69,16 @@ io_uring_sqe* EventRing::Sqe() {
   assert(ring_ != nullptr);
   io_uring_sqe* sqe = ring_->GetSqe();
   if (sqe == nullptr) {
-    ring_->Submit();
+    try {
+      ring_->Submit();
+    } catch (const SysError& e) {
+      throw MakeErrnoError(env_, e.err, e.what);
+    }
     sqe = ring_->GetSqe();
   }
-  // Without SQPOLL an enter consumes every published SQE, so there is room.
-  assert(sqe != nullptr);
+  // Without SQPOLL an enter consumes every published SQE unless the kernel
+  // is out of memory (EAGAIN): report that like any failed system call.
+  if (sqe == nullptr) throw MakeErrnoError(env_, EAGAIN, "io_uring submission queue full");
   return sqe;
 }
 

@@ -40,8 +40,9 @@ class EventRing {
   EventRing(const EventRing&) = delete;
   EventRing& operator=(const EventRing&) = delete;
 
-  // A zeroed SQE; submits queued ones first when the SQ is full. The caller
-  // must fill it and then call Track() before returning to the event loop.
+  // A zeroed SQE; submits queued ones first when the SQ is full (a failure
+  // there throws a Napi::Error with errno). The caller must fill it and call
+  // Track() before returning to the event loop.
   io_uring_sqe* Sqe();
   // Binds the SQE to its completion and schedules the submission.
   void Track(io_uring_sqe* sqe, Completion* completion);

@@ -40,6 +40,12 @@ class PromiseOp : public Completion {
   }
   void KeepAlive(Napi::Object buffer) { buffer_ = Napi::Persistent(buffer); }
   Napi::Promise promise() const { return deferred_.Promise(); }
+  // Never submitted (no SQE could be had): free it; its promise was not returned.
+  void Discard() {
+    IoRingWrap* owner = owner_;
+    delete this;
+    owner->Release();
+  }
 
   void OnCqe(Napi::Env env, int32_t res) override {
     if (res < 0) {
@@ -58,6 +64,15 @@ class PromiseOp : public Completion {
   OpDesc desc_;
   Napi::ObjectReference buffer_;
 };
+
+io_uring_sqe* AcquireSqe(EventRing& ring, PromiseOp* op) {
+  try {
+    return ring.Sqe();
+  } catch (...) {
+    op->Discard();
+    throw;
+  }
+}
 
 int32_t ArgFd(const Napi::CallbackInfo& info, size_t i) {
   if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "fd must be a number");
@@ -130,7 +145,7 @@ Napi::Value IoRingWrap::SubmitRw(const Napi::CallbackInfo& info, bool is_write) 
   if (buf.ByteLength() > 0x7ffff000u) throw Napi::RangeError::New(env, "buffer too large for one I/O");
   auto* op = new PromiseOp(env, this, OpDesc{is_write ? "write" : "read", fd, offset, buf.ByteLength(), 0});
   op->KeepAlive(buf);
-  io_uring_sqe* sqe = ring.Sqe();
+  io_uring_sqe* sqe = AcquireSqe(ring, op);
   sqe->opcode = is_write ? IORING_OP_WRITE : IORING_OP_READ;
   sqe->fd = fd;
   sqe->addr = reinterpret_cast<uint64_t>(buf.Data());
@@ -151,7 +166,7 @@ Napi::Value IoRingWrap::Fsync(const Napi::CallbackInfo& info) {
   int32_t fd = ArgFd(info, 0);
   bool datasync = info[1].ToBoolean().Value();
   auto* op = new PromiseOp(env, this, OpDesc{datasync ? "fdatasync" : "fsync", fd, 0, 0, 0});
-  io_uring_sqe* sqe = ring.Sqe();
+  io_uring_sqe* sqe = AcquireSqe(ring, op);
   sqe->opcode = IORING_OP_FSYNC;
   sqe->fd = fd;
   sqe->fsync_flags = datasync ? IORING_FSYNC_DATASYNC : 0;
@@ -167,7 +182,7 @@ Napi::Value IoRingWrap::Fallocate(const Napi::CallbackInfo& info) {
   uint64_t offset = ArgU64(info, 2, "offset");
   uint64_t length = ArgU64(info, 3, "length");
   auto* op = new PromiseOp(env, this, OpDesc{"fallocate", fd, offset, length, mode});
-  io_uring_sqe* sqe = ring.Sqe();
+  io_uring_sqe* sqe = AcquireSqe(ring, op);
   // IORING_OP_FALLOCATE: mode in len, length in addr (io_uring's own encoding).
   sqe->opcode = IORING_OP_FALLOCATE;
   sqe->fd = fd;

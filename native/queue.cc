@@ -144,8 +144,8 @@ Napi::Value UblkQueueWrap::FetchAll(const Napi::CallbackInfo& info) {
     held_ = true;
   }
   for (uint16_t tag = 0; tag < depth_; ++tag) {
+    IssueIoCmd(env, kIoFetchReq, tag, -1);  // throws before anything is queued
     Transition(tag, TagState::kIdle, TagState::kInKernel);
-    IssueIoCmd(env, kIoFetchReq, tag, -1);
   }
   return env.Undefined();
 }
@@ -160,8 +160,9 @@ Napi::Value UblkQueueWrap::Commit(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "commit: tag " + std::to_string(tag) + " is not owned by JS (state " +
                                     std::to_string(static_cast<int>(states_[tag])) + ")");
   }
-  Transition(static_cast<uint16_t>(tag), TagState::kOwnedByJs, TagState::kInKernel);
+  // Issue first: if no SQE can be had the tag stays with JS and commit() may be retried.
   IssueIoCmd(env, kIoCommitAndFetchReq, static_cast<uint16_t>(tag), result);
+  Transition(static_cast<uint16_t>(tag), TagState::kOwnedByJs, TagState::kInKernel);
   return env.Undefined();
 }
 

@@ -127,8 +127,9 @@ io_uring_sqe* Ring::GetSqe() {
 }
 
 uint32_t Ring::Submit() {
-  uint32_t published = *sq_tail_;
-  uint32_t to_submit = sq_tail_local_ - published;
+  // Everything the kernel has not consumed: new SQEs and any left behind
+  // by an earlier enter that failed with EAGAIN/EBUSY.
+  uint32_t to_submit = Unsubmitted();
   if (to_submit == 0) return 0;
   __atomic_store_n(sq_tail_, sq_tail_local_, __ATOMIC_RELEASE);
   uint32_t done = 0;

@@ -71,8 +71,9 @@ class Ring {
   io_uring_sqe* GetSqe();
   // Sends every queued SQE; returns how many the kernel consumed.
   uint32_t Submit();
-  // SQEs handed out by GetSqe() and not yet published to the kernel.
-  uint32_t Unsubmitted() const { return sq_tail_local_ - *sq_tail_; }
+  // SQEs handed out by GetSqe() that the kernel has not consumed yet
+  // (including published ones an earlier enter left behind on EAGAIN).
+  uint32_t Unsubmitted() const { return sq_tail_local_ - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE); }
   // Calls fn(cqe) for every available CQE, then advances the head.
   uint32_t Reap(const std::function<void(const io_uring_cqe&)>& fn);
   // CQEs are waiting to be reaped.
