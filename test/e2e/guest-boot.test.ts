@@ -38,12 +38,16 @@ describe.skipIf(skipGuest)('guest boot (QEMU harness)', () => {
   }, guestTestTimeoutMs(60));
 
   it('stops a run at its timeout with status 124', async () => {
-    const r = await runInGuest('echo started; sleep 120; echo not-reached', { timeoutSec: 10, mode: 'guest' });
+    // On a loaded host the boot alone may use most of the 12 s, so "started"
+    // is not required; what matters is the bounded stop and the status.
+    const r = await runInGuest('echo started; sleep 120; echo not-reached', { timeoutSec: 12, mode: 'guest' });
     expect(r.code).toBe(124);
     expect(r.timedOut).toBe(true);
-    expect(r.stdout).toBe('started\n');
-    expect(r.durationMs).toBeLessThan(20_000);
-  }, guestTestTimeoutMs(10));
+    expect(r.stdout).not.toContain('not-reached');
+    expect(r.stderr).toMatch(/^vm-run: timed out after 12 s/m);
+    expect(r.durationMs).toBeGreaterThanOrEqual(12_000);
+    expect(r.durationMs).toBeLessThan(25_000);
+  }, guestTestTimeoutMs(12));
 
   it('rejects with the harness reason when the guest cannot do its part', async () => {
     await expect(runInGuest('true', { timeoutSec: 60, mode: 'guest', modules: ['no_such_module_x'] }))
