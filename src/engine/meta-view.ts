@@ -47,20 +47,21 @@ export class MetaView {
     this.extents.set(id, null);
   }
 
-  getDedup(fingerprint: Buffer): number | undefined {
-    const d = this.dedup.get(fingerprint.toString('latin1'));
+  /** `key` is fingerprint.toString('latin1'), passed by callers that already have it. */
+  getDedup(fingerprint: Buffer, key = fingerprint.toString('latin1')): number | undefined {
+    const d = this.dedup.get(key);
     if (d !== undefined) return d.extentId ?? undefined;
     const v = this.store.getSync(hKey(fingerprint));
     return v === undefined ? undefined : decodeU64(v);
   }
 
   /** The overlay's entry for a fingerprint: an id, null (deleted), or undefined (not in the overlay). */
-  pendingDedup(fingerprint: Buffer): number | null | undefined {
-    return this.dedup.get(fingerprint.toString('latin1'))?.extentId;
+  pendingDedup(fingerprint: Buffer, key = fingerprint.toString('latin1')): number | null | undefined {
+    return this.dedup.get(key)?.extentId;
   }
 
-  setDedup(fingerprint: Buffer, extentId: number | null): void {
-    this.dedup.set(fingerprint.toString('latin1'), { fingerprint, extentId });
+  setDedup(fingerprint: Buffer, extentId: number | null, key = fingerprint.toString('latin1')): void {
+    this.dedup.set(key, { fingerprint, extentId });
   }
 
   get pendingRecords(): number {

@@ -25,6 +25,7 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
   // Dedup index answers from phase 1 (store lookups); phase 3 consults the overlay
   // first, since earlier blocks of this batch may have changed the entry.
   const indexed = new Float64Array(blocks).fill(-1);
+  const fpKeys: string[] = new Array(blocks);
   const prefetch = new Map<number, Prefetched>();
   const reads: Array<Promise<void>> = [];
   for (let i = 0; i < blocks; i++) {
@@ -36,7 +37,8 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
     const fp = core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES));
     fps[i] = fp;
     if (core.opts.dedup === 'off') continue;
-    const id = core.view.getDedup(fp);
+    fpKeys[i] = fp.toString('latin1');
+    const id = core.view.getDedup(fp, fpKeys[i]);
     if (id === undefined) continue;
     indexed[i] = id;
     if (core.opts.dedup !== 'verify' || prefetch.has(id)) continue;
@@ -64,7 +66,7 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
       value = block.readBigUInt64BE(0) === 0n ? null : encodeMapFill(block, 0);
     } else {
       const fp = fps[i]!;
-      const pending = core.view.pendingDedup(fp);
+      const pending = core.opts.dedup === 'off' ? undefined : core.view.pendingDedup(fp, fpKeys[i]);
       const id = pending === undefined ? (indexed[i] >= 0 ? indexed[i] : undefined) : (pending ?? undefined);
       const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, prefetch, scratch);
       if (dup !== undefined) {
@@ -75,7 +77,7 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
         if (stored.codecId === 0) core.counters.rawBlocks += 1;
         else core.counters.compressedBlocks += 1;
         const e = core.addExtent(stored.codecId, stored.payload, fp);
-        if (core.opts.dedup !== 'off' && id === undefined) core.view.setDedup(fp, e.id);
+        if (core.opts.dedup !== 'off' && id === undefined) core.view.setDedup(fp, e.id, fpKeys[i]);
         value = encodeMapExtent(e.id);
       }
     }

@@ -26,9 +26,9 @@ export const RESERVED_SEGMENTS = 2;
  * (one 4 MiB read + copy) while still reclaiming ~100 MiB/s when idle. */
 export const COMPACT_SEGMENTS_PER_TICK = 1;
 /** LevelDB block cache: the dominant fixed RAM cost (G5: <= 128 MiB fixed). */
-export const META_CACHE_BYTES = 32 * 1024 * 1024;
+export const META_CACHE_BYTES = 16 * 1024 * 1024;
 /** LevelDB memtable size: larger batches absorb random-key inserts before compaction. */
-export const META_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
+export const META_WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Entries per metadata range scan (discard, open, check): bounds memory per step. */
 export const SCAN_CHUNK_ENTRIES = 4096;
 /** Sealed segment buffers kept for reuse; more are allocated (and dropped) under bursts. */
