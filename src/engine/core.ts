@@ -84,6 +84,8 @@ export class EngineCore {
   private readonly reclaims = new Set<Promise<void>>();
   /** Something changed since the last durable commit. */
   private unsynced = false;
+  private inflight: Promise<void> | undefined;
+  private commitError: unknown;
 
   constructor(
     readonly pool: PoolStore,
@@ -175,29 +177,61 @@ export class EngineCore {
     return this.unsynced || this.writer.hasUnwritten || this.view.pendingRecords > 0;
   }
 
-  /** Group commit: segment data, fdatasync, then one metadata batch (rule 2). */
+  /**
+   * Group commit: segment data, fdatasync, then one metadata batch (rule 2). The
+   * overlay is frozen synchronously; a durable commit resolves when its batch is
+   * synced, a non-durable one runs in the background (commits stay in order: each
+   * waits for the previous) so writes continue meanwhile.
+   */
   async commit(sync: boolean): Promise<void> {
+    await this.settleCommit();
     if (!sync && this.view.pendingRecords === 0 && this.segs.dirty.size === 0 && !this.writer.hasUnwritten) return;
     if (sync && !this.unsynced && !this.writer.hasUnwritten && this.view.pendingRecords === 0) return;
-    await this.writer.writeOut();
-    if (this.writer.takeWritten() > 0) await this.pool.fdatasync();
-    const ops: MetaOp[] = this.view.ops();
+    const ops: MetaOp[] = this.view.freeze();
     for (const s of this.segs.dirty) ops.push({ type: 'put', key: gKey(s), value: encodeSegment(this.segs.record(s)) });
+    this.segs.dirty.clear();
     this.state.commitSeq += 1;
     ops.push({ type: 'put', key: KEY_S, value: encodeState(this.state) });
     const freed = this.freedUncommitted;
     this.freedUncommitted = [];
-    this.segs.dirty.clear();
+    if (sync) this.unsynced = false;
+    const run = this.runCommit(ops, freed, sync);
+    if (sync) {
+      await run;
+      return;
+    }
+    const tracked: Promise<void> = run.then(
+      () => {
+        if (this.inflight === tracked) this.inflight = undefined;
+      },
+      (err: unknown) => {
+        this.commitError ??= err;
+        if (this.inflight === tracked) this.inflight = undefined;
+      },
+    );
+    this.inflight = tracked;
+  }
+
+  private async runCommit(ops: MetaOp[], freed: number[], sync: boolean): Promise<void> {
+    await this.writer.writeOut();
+    if (this.writer.takeWritten() > 0) await this.pool.fdatasync();
     await this.meta.batch(ops, sync);
-    this.view.clear();
+    this.view.dropFrozen();
     this.counters.commits += 1;
     this.freedUnsynced.push(...freed);
     if (sync) {
       this.counters.durableCommits += 1;
-      this.unsynced = false;
       const reusable = this.freedUnsynced;
       this.freedUnsynced = [];
       if (reusable.length > 0) this.reclaim(reusable);
+    }
+  }
+
+  /** Waits for a background commit; rethrows its failure (the metadata is then stale). */
+  async settleCommit(): Promise<void> {
+    await this.inflight;
+    if (this.commitError !== undefined) {
+      throw new UcError('UC_IO', `a group commit failed: ${String(this.commitError)}`, { cause: this.commitError });
     }
   }
 
@@ -253,6 +287,7 @@ export class EngineCore {
   }
 
   async settleBackground(): Promise<void> {
+    await this.inflight;
     await this.loading;
     await this.settleReclaims();
   }

@@ -14,8 +14,10 @@ export async function unmapRange(core: EngineCore, lba: number, blocks: number):
     for (let l = lba; l < end; l++) if (core.view.getMap(l) !== undefined) core.setMap(l, null);
     return;
   }
-  // Pending (uncommitted) entries first: the store scan below cannot see them.
-  for (const [l, v] of core.view.maps) if (l >= lba && l < end && v !== null) core.setMap(l, null);
+  // The scan below sees the store only: let a commit in flight land, then walk the
+  // pending (uncommitted) entries first.
+  await core.settleCommit();
+  for (const [l, v] of core.view.pendingMaps) if (l >= lba && l < end && v !== null) core.setMap(l, null);
   let from = lKey(lba);
   const to = lKey(end);
   for (;;) {
@@ -26,6 +28,9 @@ export async function unmapRange(core: EngineCore, lba: number, blocks: number):
     }
     if (entries.length < SCAN_CHUNK_ENTRIES) break;
     from = keySuccessor(entries[entries.length - 1][0]);
-    if (core.needsCommit()) await core.commit(false);
+    if (core.needsCommit()) {
+      await core.commit(false);
+      await core.settleCommit();
+    }
   }
 }
