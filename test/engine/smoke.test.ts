@@ -25,6 +25,5 @@ describe('engine smoke', () => {
     expect(out.equals(data)).toBe(true);
     const rep = await auditPool(disk, meta);
     expect(rep.problems).toEqual([]);
-    console.log(e2.stats());
   });
 });
