@@ -149,20 +149,23 @@ export async function runInGuest(script: string, opts: GuestRunOptions): Promise
   const modules = opts.modules ?? [];
   for (const m of modules) assert(/^[A-Za-z0-9_-]+$/.test(m), `bad module name ${m}`);
 
+  let r: GuestResult;
   if ((opts.mode ?? ublkMode()) === 'native') {
-    const load = ['ublk_drv', ...modules].map((m) => `modprobe ${m} || exit 125`).join('\n');
-    const native = await runProcess('bash', ['-c', `${load}\n${script}`], {
+    // Same contract as vm-run: a module that will not load is a harness failure.
+    const load = ['ublk_drv', ...modules]
+      .map((m) => `modprobe ${m} || { echo "vm-run: modprobe ${m} failed natively" >&2; exit 125; }`)
+      .join('\n');
+    r = await runProcess('bash', ['-c', `${load}\n${script}`], {
       cwd, env, timeoutSec: opts.timeoutSec, killGroup: true,
     });
-    return native;
+  } else {
+    const args = ['--timeout', String(opts.timeoutSec)];
+    if (opts.memMiB !== undefined) args.push('--mem', String(opts.memMiB));
+    if (opts.cpus !== undefined) args.push('--cpus', String(opts.cpus));
+    if (modules.length > 0) args.push('--modules', modules.join(','));
+    args.push('--', script);
+    r = await runProcess(VM_RUN, args, { cwd, env, timeoutSec: opts.timeoutSec + KILL_SLACK_SEC });
   }
-
-  const args = ['--timeout', String(opts.timeoutSec)];
-  if (opts.memMiB !== undefined) args.push('--mem', String(opts.memMiB));
-  if (opts.cpus !== undefined) args.push('--cpus', String(opts.cpus));
-  if (modules.length > 0) args.push('--modules', modules.join(','));
-  args.push('--', script);
-  const r = await runProcess(VM_RUN, args, { cwd, env, timeoutSec: opts.timeoutSec + KILL_SLACK_SEC });
   const harnessLine = r.stderr.split('\n').reverse().find((l) => l.startsWith('vm-run: '));
   if (r.code === HARNESS_FAILURE_CODE && harnessLine !== undefined) {
     throw new Error(`guest harness failed: ${harnessLine}`);
