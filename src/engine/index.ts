@@ -34,6 +34,13 @@
 //                                                      shrink only with allowShrink and no
 //                                                      data beyond the new end
 //     uuid, logicalBytes, logicalBlocks (getters)
+//   Concurrency: mutating calls are serialized inside the engine (callers may issue
+//   many at once); reads run concurrently with them. Non-durable group commits run in
+//   the background; flush()/fua/close() wait for everything before them.
+//   Memory: LevelDB cache 16 MiB + memtable 8 MiB (x2), up to ~4 segment buffers
+//   (4 MiB each), the overlay (<= commitRecordsMax records), 1 bit per logical block.
+//   Stores passed to formatEngine/openEngine stay owned by the caller (close() does
+//   not close them); formatPool/openPool engines close theirs.
 //   Errors: UcError (src/util/errors.ts): UC_INVALID_ARGUMENT (range beyond the end,
 //   closed engine), UC_NO_SPACE (pool full), UC_IO, UC_POOL_CORRUPT.
 //   EngineOptions: dedup 'verify'|'on'|'off' (default verify), compression 'lz4'|'none',
