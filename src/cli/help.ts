@@ -24,7 +24,9 @@ export function renderCommandHelp(cmd: Command): string {
   return text;
 }
 
-export function renderTopHelp(commands: readonly Command[], topOptions: readonly OptionSpec[]): string {
+export function renderTopHelp(
+  commands: ReadonlyArray<Pick<Command, 'name' | 'summary'>>,
+  topOptions: readonly OptionSpec[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}\n`).join('');
   const exits = EXIT_CODE_TABLE.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${meaning}\n`).join('');

@@ -32,11 +32,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       io.err(formatError(new Error("missing command (try 'ublk-compress --help')")));
       return EXIT_USAGE;
     }
-    const cmd = findCommand(first);
-    if (!cmd) {
+    const entry = findCommand(first);
+    if (!entry) {
       io.err(formatError(new Error(`unknown command '${first}' (try 'ublk-compress --help')`)));
       return EXIT_USAGE;
     }
+    const cmd = await entry.load();
     const rest = argv.slice(1);
     // --help wins over every other error on the line, so `add --bogus -h` still helps.
     if (rest.includes('--help') || rest.includes('-h')) {

@@ -6,14 +6,11 @@ import { join } from 'node:path';
 import type { ParsedArgs } from '../args.js';
 import { ADD_OPTIONS, addConfigOf } from '../add-config.js';
 import type { Command } from '../command.js';
-import { spawnDaemon } from '../daemon/spawn.js';
-import { serveForeground } from '../daemon/serve.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, writableLogDir } from '../logger.js';
 import { preflightAdd } from '../add-preflight.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
-import { preflightPacked, servePacked } from '../daemon/packed-serve.js';
 
 export const addCommand: Command = {
   name: 'add',
@@ -36,12 +33,19 @@ export const addCommand: Command = {
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cfg = addConfigOf(args);
     const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
-    if (packed) preflightPacked(cfg, packed);
+    // Serving modules load on demand: the parent `add` of a direct device never
+    // needs the storage engine, and every module costs start-up time.
+    const packedServe = packed ? await import('../daemon/packed-serve.js') : undefined;
+    if (packed && packedServe) packedServe.preflightPacked(cfg, packed);
     else {
       rejectPackedOnlyOptions(args);
       preflightAdd(cfg);
     }
-    if (cfg.foreground) return packed ? servePacked(cfg, packed, io) : serveForeground(cfg, io);
+    if (cfg.foreground) {
+      if (packed && packedServe) return packedServe.servePacked(cfg, packed, io);
+      return (await import('../daemon/serve.js')).serveForeground(cfg, io);
+    }
+    const { spawnDaemon } = await import('../daemon/spawn.js');
     const provisional = cfg.logPath === undefined && cfg.devId === undefined;
     const logPath =
       cfg.logPath ??

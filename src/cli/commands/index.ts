@@ -1,17 +1,55 @@
-// The command registry. One file per command; add new ones (check, stats,
-// recover, compact) to COMMANDS in the order the top-level help lists them.
+// The command registry. One file per command; add new ones to COMMANDS in the
+// order the top-level help lists them. Modules load only when their command
+// runs (or shows its help): a CLI start costs seconds in the TCG guest, and
+// `del` should not pay for the storage engine that `add --layout packed` needs.
 
 import type { Command } from '../command.js';
-import { addCommand } from './add.js';
-import { checkCommand } from './check.js';
-import { delCommand } from './del.js';
-import { listCommand } from './list.js';
-import { compactCommand } from './compact.js';
-import { recoverCommand } from './recover.js';
-import { statsCommand } from './stats.js';
 
-export const COMMANDS: readonly Command[] = [addCommand, listCommand, delCommand, statsCommand, recoverCommand, compactCommand, checkCommand];
+export interface CommandEntry {
+  readonly name: string;
+  /** One line for the top-level help (the module's `summary` must match). */
+  readonly summary: string;
+  load(): Promise<Command>;
+}
 
-export function findCommand(name: string): Command | undefined {
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'add',
+    summary: 'create a device on a backing file and serve it (prints /dev/ublkbN)',
+    load: async () => (await import('./add.js')).addCommand,
+  },
+  {
+    name: 'list',
+    summary: 'list ublk devices with their state, size, layout, backing and daemon',
+    load: async () => (await import('./list.js')).listCommand,
+  },
+  {
+    name: 'del',
+    summary: 'stop and delete a device (or all of them); its daemon exits',
+    load: async () => (await import('./del.js')).delCommand,
+  },
+  {
+    name: 'stats',
+    summary: "show a packed device's sizes, ratios, dedup hits, compactor and throughput",
+    load: async () => (await import('./stats.js')).statsCommand,
+  },
+  {
+    name: 'recover',
+    summary: 're-attach a new daemon to a device whose daemon died (ublk user recovery)',
+    load: async () => (await import('./recover.js')).recoverCommand,
+  },
+  {
+    name: 'compact',
+    summary: 'reclaim pool space now: copy live data out of sparse segments, free them',
+    load: async () => (await import('./compact.js')).compactCommand,
+  },
+  {
+    name: 'check',
+    summary: 'audit a pool offline: map, refcounts, fragments, fingerprints, segment counts',
+    load: async () => (await import('./check.js')).checkCommand,
+  },
+];
+
+export function findCommand(name: string): CommandEntry | undefined {
   return COMMANDS.find((c) => c.name === name);
 }

@@ -46,7 +46,10 @@ describe('help and version', () => {
   });
 
   it('every command has --help and -h showing each visible flag, no hidden one', async () => {
-    for (const c of COMMANDS) {
+    for (const entry of COMMANDS) {
+      const c = await entry.load();
+      expect(c.name).toBe(entry.name);
+      expect(c.summary, 'registry summary matches the module').toBe(entry.summary);
       for (const flag of ['--help', '-h']) {
         const r = await run(c.name, flag);
         expect(r.code, `${c.name} ${flag}`).toBe(0);
