@@ -26,7 +26,7 @@ const EXPECTED_STEPS = [
   /^OK discard and write-zeroes read back zeros$/m,
   /^OK SIGTERM: stopped in \d+ ms, deleted in \d+ ms$/m,
   /^OK two queues round trip; delete from another process while served: /m,
-  /^OK kill -9 during I\/O then delete in \d+ ms: /m,
+  /^OK kill -9 during I\/O then delete \(node start included: \d+ ms\): \{.*"deleteMs":\d+/m,
   /^OK recovered \/dev\/ublkb\d+ after kill -9: data intact, deleted$/m,
   /^OK all done$/m,
 ];
