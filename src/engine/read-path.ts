@@ -2,6 +2,7 @@
 // zeros, fills and fragments still in RAM at once, and fetch the rest with one
 // pread per run of adjacent fragments, all awaited together. Runs without the
 // engine mutex; the read guard keeps resolved locations valid until the reads end.
+import assert from 'node:assert';
 import { expandFill } from '../dedup/index.js';
 import { mapExtentId } from '../meta/records.js';
 import { FRAGMENT_HEADER_BYTES, fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
@@ -18,6 +19,20 @@ interface Run {
 }
 
 const RUN_BYTES_MAX = 1024 * 1024;
+/** Run buffers kept for reuse: a fresh 1 MiB Buffer per read call drove frequent
+ * full GCs (external memory pressure) in the read profile. */
+const RUN_BUFFERS_POOLED = 8;
+const runBuffers: Buffer[] = [];
+
+function takeRunBuffer(bytes: number): Buffer {
+  assert(bytes <= RUN_BYTES_MAX);
+  const b = runBuffers.pop();
+  return b !== undefined ? b : Buffer.allocUnsafe(RUN_BYTES_MAX);
+}
+
+function giveRunBuffer(b: Buffer): void {
+  if (runBuffers.length < RUN_BUFFERS_POOLED) runBuffers.push(b);
+}
 
 export async function readBlocks(core: EngineCore, lba: number, blocks: number, out: Buffer): Promise<void> {
   const token = core.guard.enter();
@@ -54,11 +69,19 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
       }
     }
     if (runs.length === 0) return;
-    const bufs = runs.map((r) => Buffer.allocUnsafe(r.end - r.start));
-    await Promise.all(runs.map((r, k) => core.pool.pread(bufs[k], 0, r.end - r.start, core.segmentPosition(r.segment) + r.start)));
-    runs.forEach((r, k) => {
-      for (const p of r.parts) decodeFragment(core, bufs[k], p.fragOffset - r.start, p.extentId, out, p.outOffset);
-    });
+    const bufs = runs.map((r) => takeRunBuffer(r.end - r.start));
+    try {
+      // allSettled: a buffer goes back to the pool only once no pread writes into it.
+      const done = await Promise.allSettled(
+        runs.map((r, k) => core.pool.pread(bufs[k], 0, r.end - r.start, core.segmentPosition(r.segment) + r.start)),
+      );
+      for (const d of done) if (d.status === 'rejected') throw d.reason;
+      runs.forEach((r, k) => {
+        for (const p of r.parts) decodeFragment(core, bufs[k], p.fragOffset - r.start, p.extentId, out, p.outOffset);
+      });
+    } finally {
+      for (const b of bufs) giveRunBuffer(b);
+    }
   } finally {
     core.guard.leave(token);
     core.counters.blocksRead += blocks;
