@@ -13,7 +13,7 @@
 //   const dev = await UblkDevice.open(id); await dev.recover(target, { ring });
 
 import assert from 'node:assert';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   IoRing,
@@ -25,6 +25,7 @@ import {
 } from '../native/index.js';
 import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES, SECTOR_BYTES } from '../util/units.js';
+import { openCharDevice, ringEntries } from './char-device.js';
 import { controlError, openControl } from './control-errors.js';
 import { DeviceState, transition, type DeviceEvent, type DeviceStateValue } from './lifecycle.js';
 import {
@@ -38,8 +39,6 @@ import {
 import { QueueDispatcher } from './queue-dispatch.js';
 import type { BlockTarget } from './target.js';
 
-/** How long a fresh /dev/ublkcN may take to appear (ublksrv waits 1 s too). */
-const CDEV_WAIT_MS = 1000;
 /** START_USER_RECOVERY answers -EBUSY until the old server is fully gone. */
 const RECOVERY_BUSY_RETRY_MS = 100;
 const RECOVERY_BUSY_WAIT_MS = 30_000;
@@ -396,34 +395,5 @@ export class UblkDevice {
     }
     this.#move('drained');
     this.#resolveStopped();
-  }
-}
-
-function ringEntries(tags: number): number {
-  let n = 64;
-  while (n < tags && n < 4096) n *= 2;
-  return n;
-}
-
-/** Opens /dev/ublkcN O_RDWR|O_CLOEXEC, waiting up to 1 s for devtmpfs/udev to create it. */
-async function openCharDevice(path: string): Promise<number> {
-  const deadline = Date.now() + CDEV_WAIT_MS;
-  for (;;) {
-    if (existsSync(path)) {
-      try {
-        return openSync(path, 'r+'); // Node adds O_CLOEXEC
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' || Date.now() >= deadline) {
-          throw new UcError('UC_IO', `cannot open ${path}: ${(err as Error).message}`, {
-            cause: err,
-            errno: -((err as NodeJS.ErrnoException).errno ?? -5),
-          });
-        }
-      }
-    } else if (Date.now() >= deadline) {
-      throw new UcError('UC_IO', `${path} did not appear within ${CDEV_WAIT_MS} ms`);
-    }
-    await sleep(10);
   }
 }

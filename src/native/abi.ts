@@ -1,0 +1,225 @@
+// Constants and types of the ublk/io_uring ABI as the TypeScript side sees
+// them (values from the kernel header; see native/uapi/ublk_cmd.h).
+
+import type { IoRing } from './io-ring.js';
+
+// ---------------------------------------------------------------- constants
+
+/** UBLK_F_* feature bits (u64 in the ABI; all below 2^32 so numbers would do, bigint keeps the type exact). */
+export const UBLK_F = {
+  SUPPORT_ZERO_COPY: 1n << 0n,
+  URING_CMD_COMP_IN_TASK: 1n << 1n,
+  NEED_GET_DATA: 1n << 2n,
+  USER_RECOVERY: 1n << 3n,
+  USER_RECOVERY_REISSUE: 1n << 4n,
+  UNPRIVILEGED_DEV: 1n << 5n,
+  CMD_IOCTL_ENCODE: 1n << 6n,
+  USER_COPY: 1n << 7n,
+  ZONED: 1n << 8n,
+  USER_RECOVERY_FAIL_IO: 1n << 9n,
+} as const;
+
+/** ublksrv_io_desc op (op_flags & 0xff). */
+export const UBLK_IO_OP = {
+  READ: 0,
+  WRITE: 1,
+  FLUSH: 2,
+  DISCARD: 3,
+  WRITE_SAME: 4,
+  WRITE_ZEROES: 5,
+} as const;
+
+/** Absolute op_flags bits (test `opFlags & F`). */
+export const UBLK_IO_F = {
+  FAILFAST_DEV: 1 << 8,
+  FAILFAST_TRANSPORT: 1 << 9,
+  FAILFAST_DRIVER: 1 << 10,
+  META: 1 << 11,
+  FUA: 1 << 13,
+  NOUNMAP: 1 << 15,
+  SWAP: 1 << 16,
+} as const;
+
+export const UBLK_ATTR = {
+  READ_ONLY: 1,
+  ROTATIONAL: 2,
+  VOLATILE_CACHE: 4,
+  FUA: 8,
+} as const;
+
+export const UBLK_PARAM_TYPE = {
+  BASIC: 1,
+  DISCARD: 2,
+  DEVT: 4,
+  ZONED: 8,
+  DMA_ALIGN: 16,
+  SEGMENT: 32,
+} as const;
+
+/** dev_info.state */
+export const UBLK_STATE = { DEAD: 0, LIVE: 1, QUIESCED: 2, FAIL_IO: 3 } as const;
+
+export const FALLOC_FL = { KEEP_SIZE: 0x01, PUNCH_HOLE: 0x02, ZERO_RANGE: 0x10 } as const;
+
+export const UBLK_CONTROL_PATH = '/dev/ublk-control';
+
+// ---------------------------------------------------------------- types
+
+export interface IoRingOptions {
+  /** Submission queue entries (power of two, default 256). */
+  entries?: number;
+  /** Completion queue entries (default 2 * entries). */
+  cqEntries?: number;
+  /** Extra IORING_SETUP_* flags. Never DEFER_TASKRUN (the eventfd would fire before the CQE exists). */
+  flags?: number;
+}
+
+export interface DevInfo {
+  nrHwQueues: number;
+  queueDepth: number;
+  /** UBLK_STATE value */
+  state: number;
+  maxIoBufBytes: number;
+  devId: number;
+  /** Server pid, -1 when none. */
+  ublksrvPid: number;
+  /** Negotiated UBLK_F_* flags. */
+  flags: bigint;
+  ublksrvFlags: bigint;
+  ownerUid: number;
+  ownerGid: number;
+}
+
+export interface AddDevRequest {
+  /** Wanted id, or -1 to let the kernel allocate one. */
+  devId: number;
+  nrHwQueues: number;
+  queueDepth: number;
+  maxIoBufBytes: number;
+  flags: bigint;
+  ublksrvFlags?: bigint;
+}
+
+export interface ParamsBasic {
+  attrs: number;
+  logicalBsShift: number;
+  physicalBsShift: number;
+  ioOptShift: number;
+  ioMinShift: number;
+  maxSectors: number;
+  chunkSectors: number;
+  devSectors: number;
+  virtBoundaryMask: number;
+}
+
+export interface ParamsDiscard {
+  discardAlignment: number;
+  discardGranularity: number;
+  maxDiscardSectors: number;
+  maxWriteZeroesSectors: number;
+  maxDiscardSegments: number;
+}
+
+export interface ParamsDevt {
+  charMajor: number;
+  charMinor: number;
+  diskMajor: number;
+  diskMinor: number;
+}
+
+export interface UblkParams {
+  /** UBLK_PARAM_TYPE bits present; derived from the sub-objects when writing. */
+  types: number;
+  basic?: ParamsBasic;
+  discard?: ParamsDiscard;
+  /** Read-only (GET_PARAMS). */
+  devt?: ParamsDevt;
+}
+
+export interface CommandOptions {
+  /**
+   * Reject with UC_TIMEOUT after this long. The kernel command stays in
+   * flight (its buffer stays allocated) but no longer keeps the process alive.
+   */
+  timeoutMs?: number;
+}
+
+export interface QueueBatch {
+  /** Number of valid entries in the arrays below. */
+  count: number;
+  tags: Uint16Array;
+  /** UBLK_IO_OP value */
+  ops: Uint8Array;
+  /** Full op_flags (op in bits 0-7, UBLK_IO_F bits above). */
+  opFlags: Uint32Array;
+  /** 512-byte sectors; FLUSH carries 2^64-1 (read as 1.8e19): do not range-check it. */
+  startSectors: Float64Array;
+  nrSectors: Uint32Array;
+}
+
+export interface UblkQueueOptions {
+  ring: IoRing;
+  /** /dev/ublkcN opened O_RDWR|O_CLOEXEC (fs.openSync(path, 'r+')). */
+  cdevFd: number;
+  queueId: number;
+  depth: number;
+  maxIoBufBytes: number;
+  /** Send ioctl-encoded io opcodes (kernel 6.4+, UBLK_F_CMD_IOCTL_ENCODE); default true. */
+  ioctlEncode?: boolean;
+  /** New requests, once per ring wake-up. */
+  onBatch: (batch: QueueBatch) => void;
+  /** Every fetched tag was aborted (-ENODEV): the device was stopped or deleted. */
+  onAbort?: () => void;
+  /** A FETCH/COMMIT failed with an unexpected errno (protocol misuse); the tag is lost. */
+  onError?: (err: NativeError) => void;
+}
+
+/** Per-tag state: exactly one side owns a tag. */
+export const TagState = {
+  IDLE: 0, // never fetched
+  IN_KERNEL: 1, // FETCH or COMMIT_AND_FETCH queued or in flight
+  OWNED_BY_JS: 2, // delivered in a batch, waiting for commit()
+  ABORTED: 3, // completed with ABORT; never re-issued
+} as const;
+export type TagStateValue = (typeof TagState)[keyof typeof TagState];
+
+export interface FiemapExtent {
+  logicalBytes: number;
+  physicalBytes: number;
+  lengthBytes: number;
+  /** FIEMAP_EXTENT_* flags */
+  flags: number;
+}
+
+export const FIEMAP_EXTENT = {
+  LAST: 0x1,
+  UNKNOWN: 0x2,
+  DELALLOC: 0x4,
+  ENCODED: 0x8,
+  DATA_ENCRYPTED: 0x80,
+  NOT_ALIGNED: 0x100,
+  DATA_INLINE: 0x200,
+  DATA_TAIL: 0x400,
+  UNWRITTEN: 0x800,
+  MERGED: 0x1000,
+  SHARED: 0x2000,
+} as const;
+
+export interface NativeError extends Error {
+  errno: number;
+  code: string;
+}
+
+export interface StructLayout {
+  size: number;
+  offsets: Record<string, number>;
+}
+
+export interface UblkAbi {
+  structs: Record<'ctrlCmd' | 'devInfo' | 'params' | 'ioDesc' | 'ioCmd' | 'sqe', StructLayout>;
+  /** ioctl-encoded command values by name (ADD_DEV, FETCH_REQ, ...). */
+  ioctl: Record<string, number>;
+  /** legacy command numbers by name */
+  legacy: Record<string, number>;
+}
+

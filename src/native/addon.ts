@@ -1,0 +1,81 @@
+// Loads build/Release/ublk_native.node once and types its raw surface. Only
+// the wrappers in this folder use it.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NativeError, UblkAbi } from './abi.js';
+
+// ---------------------------------------------------------------- addon
+
+export interface NativeIoRingHandle {
+  read(fd: number, buf: Uint8Array, offsetBytes: number): Promise<number>;
+  write(fd: number, buf: Uint8Array, offsetBytes: number, rwFlags: number): Promise<number>;
+  fsync(fd: number, datasync: boolean): Promise<number>;
+  fallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): Promise<number>;
+  inflight(): number;
+  close(): void;
+}
+
+export interface NativeCtrlHandle {
+  command(
+    name: string,
+    devId: number,
+    data0: number,
+    payload: Record<string, unknown> | null,
+  ): Promise<Record<string, unknown> | bigint | number>;
+  close(): void;
+  unref(): void;
+}
+
+export interface NativeQueueHandle {
+  buffers: Buffer[];
+  fetchAll(): void;
+  commit(tag: number, result: number): void;
+  tagState(tag: number): number;
+  abortedCount(): number;
+  close(): void;
+}
+
+export interface NativeModule {
+  IoRing: new (entries: number, cqEntries: number, flags: number) => NativeIoRingHandle;
+  CtrlRing: new (path: string) => NativeCtrlHandle;
+  UblkQueue: new (
+    ring: NativeIoRingHandle,
+    cdevFd: number,
+    queueId: number,
+    depth: number,
+    maxIoBufBytes: number,
+    ioctlEncode: boolean,
+    batch: { tags: Uint16Array; ops: Uint8Array; opFlags: Uint32Array; startSectors: Float64Array; nrSectors: Uint32Array },
+    onBatch: (count: number) => void,
+    onAbort: () => void,
+    onError: (err: NativeError) => void,
+  ) => NativeQueueHandle;
+  fiemap(fd: number, sync: boolean): Float64Array;
+  encodeCtrlSqe(name: string, devId: number, data0: number, addr: number, len: number, legacy: boolean): Buffer;
+  setIoFlusher(): void;
+  abi(): UblkAbi;
+}
+
+function findPackageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i += 1) {
+    if (existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error('ublk-compress: cannot find the package root (binding.gyp) above ' + import.meta.url);
+}
+
+let loaded: NativeModule | undefined;
+export function native(): NativeModule {
+  if (loaded) return loaded;
+  const file = path.join(findPackageRoot(), 'build', 'Release', 'ublk_native.node');
+  if (!existsSync(file)) {
+    throw new Error(`ublk-compress: native addon missing (${file}); run npm run build:native`);
+  }
+  loaded = createRequire(import.meta.url)(file) as NativeModule;
+  return loaded;
+}
+
