@@ -28,7 +28,7 @@ trap cleanup EXIT
 mount -t tmpfs -o size=3g bench-packed "$W/fs"
 
 now() { date +%s.%N; }
-# tree DEV LABEL: mkfs + mount + 2 copies + sync + umount, timed; prints seconds.
+# tree DEV: mkfs + mount + 2 copies + sync, timed, then umount; prints "seconds logicalBytes".
 tree() {
   local dev=$1 t0 t1
   t0=$(now)
@@ -39,17 +39,19 @@ tree() {
   cp -a "${TREE[@]}" "$M/b/"
   sync
   t1=$(now)
-  LOGICAL=$(du -sB1 "$M" | cut -f1)
+  local logical
+  logical=$(du -sB1 "$M" | cut -f1)
   umount "$M"
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+  awk -v a="$t0" -v b="$t1" -v l="$logical" 'BEGIN { printf "%.2f %d\n", b - a, l }'
 }
 tree_line() { # label seconds physicalBytes [extra json]
+  [ -n "${LOGICAL:-}" ] || { echo "tree copy on $1 failed" >&2; exit 1; }
   echo "BENCH-TREE {\"label\":\"$1\",\"seconds\":$2,\"logicalBytes\":$LOGICAL,\"physicalBytes\":$3${4:+,$4}}"
 }
 
 # ---- zram (lz4)
 zdev=$(bash bench/guest/baseline-dev.sh zram "$DEV_MB")
-secs=$(tree "$zdev")
+read -r secs LOGICAL < <(tree "$zdev")
 zs=$(bash bench/guest/baseline-dev.sh zram-stats "$zdev")
 tree_line zram "$secs" "$(echo "$zs" | jq -r .memUsedBytes)" "\"zram\":$zs"
 "${FIO[@]}" "$zdev" zram | sed 's/^/BENCH /'
@@ -58,7 +60,7 @@ zdev=
 
 # ---- 1:1 ublk device (file on tmpfs)
 dev=$("${CLI[@]}" add --backing "$W/fs/direct.img" --size "${DEV_MB}M" --layout direct --log "$W/direct.log" 2>/dev/null)
-secs=$(tree "$dev")
+read -r secs LOGICAL < <(tree "$dev")
 tree_line ublk-direct "$secs" "$(du -B1 "$W/fs/direct.img" | cut -f1)"
 "${FIO[@]}" "$dev" ublk-direct | sed 's/^/BENCH /'
 "${CLI[@]}" del -n "${dev#/dev/ublkb}" 2>/dev/null
@@ -67,7 +69,7 @@ rm -f "$W/fs/direct.img"
 # ---- packed ublk device (pool + metadata on tmpfs)
 dev=$("${CLI[@]}" add --backing "$W/fs/pool.img" --size "${DEV_MB}M" --log "$W/packed.log" 2>/dev/null)
 id=${dev#/dev/ublkb}
-secs=$(tree "$dev")
+read -r secs LOGICAL < <(tree "$dev")
 sleep 1
 st=$("${CLI[@]}" stats -n "$id" --json)
 pool=$(du -B1 "$W/fs/pool.img" | cut -f1)
