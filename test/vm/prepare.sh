@@ -26,8 +26,7 @@ need depmod kmod
 need cpio cpio
 need gzip gzip
 need zstd zstd
-[ -x /bin/busybox ] && file_is_static=$(LC_ALL=C ldd /bin/busybox 2>&1 || true) \
-  && [[ "$file_is_static" == *"not a dynamic"* ]] || die "missing a static /bin/busybox (Debian package busybox-static); run scripts/setup.sh"
+[ -x /bin/busybox ] || die "missing /bin/busybox (Debian package busybox-static); run scripts/setup.sh"
 
 mkdir -p "$cache" || die "cannot create cache dir $cache"
 exec 9>"$cache/.lock"
@@ -119,7 +118,10 @@ fetch_kernel() {
 # --- initramfs ---------------------------------------------------------------
 # Rebuilt whenever init.sh or busybox changes (the stamp holds their hashes).
 build_initrd() {
-  local stamp="$1" tmp="$cache/initrd.tmp"
+  local stamp="$1" tmp="$cache/initrd.tmp" linkage
+  linkage=$(LC_ALL=C ldd /bin/busybox 2>&1 || true)
+  [[ "$linkage" == *"not a dynamic"* ]] \
+    || die "/bin/busybox is not static (Debian package busybox-static, not busybox); run scripts/setup.sh"
   rm -rf "$tmp" && mkdir -p "$tmp"/{bin,dev,proc,sys,mnt,tmp}
   cp /bin/busybox "$tmp/bin/busybox"
   cp "$here/init.sh" "$tmp/init"
@@ -137,7 +139,8 @@ if [ ! -f "$cache/kernel.env" ]; then fetch_kernel; fi
 . "$cache/kernel.env"
 [ -f "$KERNEL" ] && [ -s "$MODULES/modules.dep" ] || { rm -f "$cache/kernel.env"; die "kernel cache in $cache is damaged; run again to refetch"; }
 
-stamp="$(cat "$here/init.sh" /bin/busybox | sha256sum | cut -d' ' -f1)"
+# Cheap enough to run before every vm-run: init.sh's hash, busybox's identity.
+stamp="$(sha256sum <"$here/init.sh" | cut -d' ' -f1) $(stat -L -c '%s %Y %i' /bin/busybox)"
 if [ ! -f "$cache/initrd.gz" ] || [ "$(cat "$cache/initrd.stamp" 2>/dev/null)" != "$stamp" ]; then
   build_initrd "$stamp"
 fi
