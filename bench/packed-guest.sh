@@ -51,7 +51,7 @@ tree_line() { # label seconds physicalBytes [extra json]
 
 # ---- zram (lz4)
 zdev=$(bash bench/guest/baseline-dev.sh zram "$DEV_MB")
-read -r secs LOGICAL < <(tree "$zdev")
+out=$(tree "$zdev"); read -r secs LOGICAL <<< "$out"
 zs=$(bash bench/guest/baseline-dev.sh zram-stats "$zdev")
 tree_line zram "$secs" "$(echo "$zs" | jq -r .memUsedBytes)" "\"zram\":$zs"
 "${FIO[@]}" "$zdev" zram | sed 's/^/BENCH /'
@@ -60,7 +60,7 @@ zdev=
 
 # ---- 1:1 ublk device (file on tmpfs)
 dev=$("${CLI[@]}" add --backing "$W/fs/direct.img" --size "${DEV_MB}M" --layout direct --log "$W/direct.log" 2>/dev/null)
-read -r secs LOGICAL < <(tree "$dev")
+out=$(tree "$dev"); read -r secs LOGICAL <<< "$out"
 tree_line ublk-direct "$secs" "$(du -B1 "$W/fs/direct.img" | cut -f1)"
 "${FIO[@]}" "$dev" ublk-direct | sed 's/^/BENCH /'
 "${CLI[@]}" del -n "${dev#/dev/ublkb}" 2>/dev/null
@@ -69,7 +69,7 @@ rm -f "$W/fs/direct.img"
 # ---- packed ublk device (pool + metadata on tmpfs)
 dev=$("${CLI[@]}" add --backing "$W/fs/pool.img" --size "${DEV_MB}M" --log "$W/packed.log" 2>/dev/null)
 id=${dev#/dev/ublkb}
-read -r secs LOGICAL < <(tree "$dev")
+out=$(tree "$dev"); read -r secs LOGICAL <<< "$out"
 sleep 1
 st=$("${CLI[@]}" stats -n "$id" --json)
 pool=$(du -B1 "$W/fs/pool.img" | cut -f1)

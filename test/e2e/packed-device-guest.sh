@@ -181,7 +181,9 @@ fi
 # to LIST only once its fsync returned. Stops at the first error.
 workload() {
   local dir=$1 list=$2 n=$3 i src
-  mapfile -t srcs < <(find "${TREE[@]}" -type f -size +8k | sort | head -n 400)
+  # (no process substitution: the guest has no /dev/fd)
+  find "${TREE[@]}" -type f -size +8k | sort | head -n 400 > "$W/srcs.txt"
+  mapfile -t srcs < "$W/srcs.txt"
   mkdir -p "$dir"
   for ((i = 1; i <= n; i++)); do
     src=${srcs[$((i % ${#srcs[@]}))]}
