@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GUEST_PREPARE_TIMEOUT_MS, guestRequired, guestTestTimeoutMs, runInGuest, skipGuest } from './support/guest.js';
 
-const TIMEOUT_SEC = 1200;
+const TIMEOUT_SEC = 1500;
 
 const EXPECTED_STEPS = [
   /^OK add packed: \/dev\/ublkb\d+/m,
