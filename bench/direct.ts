@@ -1,7 +1,8 @@
 // `npm run bench -- direct`: fio on the 1:1 ublk device vs the kernel loop
 // device, each over a file on tmpfs, in one boot of the QEMU guest (or
-// natively where the host has ublk_drv): 1 MiB sequential write, 4 KiB random
-// read and 4 KiB random write at QD16. Prints a table and JSON and writes
+// natively where the host has ublk_drv), with the project's workloads of
+// bench/guest/fio-baseline.sh: 1 MiB sequential write (QD4), 4 KiB random
+// read and write (QD16). Prints a table and JSON and writes
 // bench/report/direct.{json,md}. Guest figures are only comparable with each
 // other (TCG); the ratio ublk/loop is the result.
 import { spawn } from 'node:child_process';
@@ -10,19 +11,20 @@ import { join } from 'node:path';
 import type { BenchModule, BenchOutcome } from './module.js';
 import { benchReportDir, repoRoot } from './paths.js';
 
+/** One line of bench/guest/fio-baseline.sh, plus the daemon's CPU for ublk. */
 export interface DirectBenchRow {
-  device: string;
-  job: string;
+  label: string;
+  workload: string;
+  MBps: number;
   iops: number;
-  mbps: number;
+  runtimeSec: number;
   latUsMean: number;
-  /** CPU time of the serving daemon per wall second, percent (ublk only). */
-  daemonCpuPct: number | null;
-  daemonUserPct: number | null;
-  daemonSysPct: number | null;
-  /** Daemon CPU time per completed request, µs. */
-  cpuUsPerIo: number | null;
   errors: number;
+  /** Serving daemon CPU over the workload, percent of one CPU (ublk only). */
+  daemonUserPct?: number;
+  daemonSysPct?: number;
+  /** Daemon CPU time per completed request, µs (ublk only). */
+  cpuUsPerIo?: number;
 }
 
 const JOBS = ['seqwrite-1m', 'randread-4k', 'randwrite-4k'] as const;
@@ -99,10 +101,10 @@ export interface DirectBenchResult {
 function ratiosOf(rows: readonly DirectBenchRow[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const job of JOBS) {
-    const loop = rows.find((r) => r.device === 'loop' && r.job === job);
-    const ublk = rows.find((r) => r.device === 'ublk-direct' && r.job === job);
+    const loop = rows.find((r) => r.label === 'loop' && r.workload === job);
+    const ublk = rows.find((r) => r.label === 'ublk-direct' && r.workload === job);
     if (!loop || !ublk) continue;
-    const metric = job.startsWith('seq') ? (r: DirectBenchRow) => r.mbps : (r: DirectBenchRow) => r.iops;
+    const metric = job.startsWith('seq') ? (r: DirectBenchRow) => r.MBps : (r: DirectBenchRow) => r.iops;
     out[job] = +(metric(ublk) / metric(loop)).toFixed(2);
   }
   return out;
@@ -114,12 +116,12 @@ export function renderDirectTable(result: DirectBenchResult): string {
     '|---|---|---|---|---|---|',
   ];
   for (const job of JOBS) {
-    const loop = result.rows.find((r) => r.device === 'loop' && r.job === job);
-    const ublk = result.rows.find((r) => r.device === 'ublk-direct' && r.job === job);
+    const loop = result.rows.find((r) => r.label === 'loop' && r.workload === job);
+    const ublk = result.rows.find((r) => r.label === 'ublk-direct' && r.workload === job);
     if (!loop || !ublk) continue;
     const fmt = (r: DirectBenchRow): string =>
-      job.startsWith('seq') ? `${r.mbps} MB/s` : `${r.iops} IOPS (${r.latUsMean} µs)`;
-    const cpu = ublk.daemonCpuPct === null ? '-' : `${ublk.daemonUserPct}% + ${ublk.daemonSysPct}%`;
+      job.startsWith('seq') ? `${r.MBps} MB/s` : `${r.iops} IOPS (${r.latUsMean} µs)`;
+    const cpu = ublk.daemonUserPct === undefined ? '-' : `${ublk.daemonUserPct}% + ${ublk.daemonSysPct}%`;
     lines.push(`| ${job} | ${fmt(loop)} | ${fmt(ublk)} | ${result.ratios[job]}x | ${cpu} | ${ublk.cpuUsPerIo ?? '-'} µs |`);
   }
   return lines.join('\n') + '\n';
@@ -152,7 +154,7 @@ export async function runDirectBench(args: readonly string[]): Promise<DirectBen
   writeFileSync(join(benchReportDir(), 'direct.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(
     join(benchReportDir(), 'direct.md'),
-    `# 1:1 ublk device vs loop (${o.mode}, tmpfs-backed files, ${o.sizeMb} MiB, fio libaio direct QD16)\n\n${table}`,
+    `# 1:1 ublk device vs loop (${o.mode}, tmpfs-backed files, ${o.sizeMb} MiB, bench/guest/fio-baseline.sh workloads)\n\n${table}`,
   );
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`${table}\n${JSON.stringify(result, null, 2)}\n`);
