@@ -1,7 +1,9 @@
 // The guest harness itself: boots the QEMU guest through runInGuest/vm-run
 // and checks what every guest e2e test relies on (ublk_drv loaded, the 6.12
 // kernel, node + the project's node_modules, environment, exit codes,
-// timeouts, harness failures reported as errors).
+// timeouts, harness failures reported as errors). About 25 s on a quiet host;
+// the generous timeouts are for a host shared with other guests (boots then
+// take 5-10x longer).
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   GUEST_PREPARE_TIMEOUT_MS, guestRequired, guestTestTimeoutMs, runInGuest, skipGuest,
@@ -20,7 +22,7 @@ describe.skipIf(skipGuest)('guest boot (QEMU harness)', () => {
       'node -e \'const { ClassicLevel } = require("classic-level"); console.log("node=" + process.version + " classic-level=" + typeof ClassicLevel)\'',
       'echo to-stderr >&2',
     ].join('\n');
-    const r = await runInGuest(script, { timeoutSec: 90, mode: 'guest', env: { GUEST_PROBE: 'a b$c' } });
+    const r = await runInGuest(script, { timeoutSec: 240, mode: 'guest', env: { GUEST_PROBE: 'a b$c' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('ublk-control=yes');
     expect(r.stdout).toContain('ublk_drv=loaded');
@@ -29,13 +31,13 @@ describe.skipIf(skipGuest)('guest boot (QEMU harness)', () => {
     expect(r.stdout).toMatch(/^node=v\d+\.\d+\.\d+ classic-level=function$/m);
     expect(r.stderr).toBe('to-stderr\n');
     expect(r.timedOut).toBe(false);
-  }, guestTestTimeoutMs(90));
+  }, guestTestTimeoutMs(240));
 
   it('propagates the exit status of the command', async () => {
-    const r = await runInGuest('echo before; exit 3', { timeoutSec: 60, mode: 'guest' });
+    const r = await runInGuest('echo before; exit 3', { timeoutSec: 180, mode: 'guest' });
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('before\n');
-  }, guestTestTimeoutMs(60));
+  }, guestTestTimeoutMs(180));
 
   it('stops a run at its timeout with status 124', async () => {
     // On a loaded host the boot alone may use most of the 12 s, so "started"
@@ -50,7 +52,7 @@ describe.skipIf(skipGuest)('guest boot (QEMU harness)', () => {
   }, guestTestTimeoutMs(12));
 
   it('rejects with the harness reason when the guest cannot do its part', async () => {
-    await expect(runInGuest('true', { timeoutSec: 60, mode: 'guest', modules: ['no_such_module_x'] }))
+    await expect(runInGuest('true', { timeoutSec: 180, mode: 'guest', modules: ['no_such_module_x'] }))
       .rejects.toThrow(/vm-run: modprobe no_such_module_x failed/);
-  }, guestTestTimeoutMs(60));
+  }, guestTestTimeoutMs(180));
 });
