@@ -223,7 +223,7 @@ kill_test() { # kill_test recover|readd
     [ "$(wc -l < "$list")" = 80 ] || fail "workload wrote $(wc -l < "$list") of 80 files"
     umount "$M" || fail umount
   else
-    "${CLI[@]}" del -n "$id" 2>/dev/null || fail "del after kill -9"
+    "${CLI[@]}" del -n "$id" 2>"$W/del.err" || fail "del after kill -9: $(cat "$W/del.err"; "${CLI[@]}" list 2>&1)"
     wait "$wpid" || true
     timeout 60 umount "$M" 2>/dev/null || umount -l "$M" || true
     head -n "$at_kill" "$list" > "$list.k" && mv "$list.k" "$list"
