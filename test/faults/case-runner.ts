@@ -1,0 +1,76 @@
+// Parent side of the case worker: compiles it (tsc, into dist/faults), runs cases
+// in it one at a time, and turns a worker that dies or hangs into a failed case
+// (then starts a fresh worker for the next one).
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FaultCase } from './fault-plan.js';
+import type { Pristine } from './pristine.js';
+import type { CaseResult } from './run-case.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '../..');
+const WORKER_JS = path.join(REPO, 'dist/faults/test/faults/case-worker.js');
+/** Longer than every bounded step inside the worker put together. */
+const CASE_TIMEOUT_MS = 90_000;
+const STDERR_KEPT = 1500;
+
+export function compileWorker(): void {
+  execFileSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(HERE, 'tsconfig.json')], {
+    cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export class CaseRunner {
+  private child: ChildProcess | undefined;
+  private stderr = '';
+  restarts = 0;
+
+  constructor(private readonly pristine: Pristine) {}
+
+  private start(): ChildProcess {
+    const child = fork(WORKER_JS, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-STDERR_KEPT);
+    });
+    child.send({ pristine: this.pristine });
+    this.child = child;
+    return child;
+  }
+
+  run(c: FaultCase, dir: string): Promise<CaseResult> {
+    const child = this.child ?? this.start();
+    this.stderr = '';
+    return new Promise((resolve) => {
+      const done = (r: CaseResult): void => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(r);
+      };
+      const lost = (why: string): CaseResult => {
+        this.child = undefined;
+        this.restarts += 1;
+        return { outcome: 'FAILED', eioBlocks: 0, checkExit: -1, failures: [`${why}; stderr: ${this.stderr.trim().split('\n').slice(-4).join(' | ')}`] };
+      };
+      const onMessage = (m: { index: number; result: CaseResult }): void => {
+        if (m.index === c.index) done(m.result);
+      };
+      const onExit = (code: number | null, signal: string | null): void => {
+        done(lost(`[process-died] the process running the case died (exit ${code}, signal ${signal})`));
+      };
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        done(lost(`[HANG] no result in ${CASE_TIMEOUT_MS} ms`));
+      }, CASE_TIMEOUT_MS);
+      child.on('message', onMessage);
+      child.on('exit', onExit);
+      child.send({ run: c, dir });
+    });
+  }
+
+  close(): void {
+    this.child?.kill();
+    this.child = undefined;
+  }
+}

@@ -1,0 +1,141 @@
+// Runs one fault case: fresh copy of the pristine directory, the fault, the CLI's
+// `check` (which must not modify anything), then open + read every LBA through the
+// engine's public API, and classifies what happened.
+//   refused: open threw a documented UcError and every file is byte-identical
+//   eio:     opened; EIO on some damaged blocks, correct bytes on all the others
+//   intact:  opened; every block correct
+// Anything else is a failure, listed in `failures` (wrong bytes, EIO on an
+// undamaged block, an undocumented error, a refusal or check that modified files,
+// a hang, a check that calls damaged data clean).
+import fs from 'node:fs';
+import path from 'node:path';
+import { exitCodeOf, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/exit-codes.js';
+import { memoryIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { openPool, type BlockEngine } from '../../src/engine/index.js';
+import { toErrno, UcError } from '../../src/util/errors.js';
+import { BLOCK_BYTES } from '../../src/util/units.js';
+import { applyFault, type FaultCase } from './fault-plan.js';
+import { ENGINE_OPTS, LOGICAL_BLOCKS, POOL_NAME, type Pristine } from './pristine.js';
+import { snapshotDiff, snapshotTree } from './snapshot.js';
+
+export type Outcome = 'refused' | 'eio' | 'intact' | 'FAILED';
+
+/** The tag in brackets that starts every failure text ("[WRONG-BYTES] ..."). */
+export function failureTag(text: string): string {
+  return /^\[([^\]]+)\]/.exec(text)?.[1] ?? 'other';
+}
+
+export interface CaseResult {
+  outcome: Outcome;
+  /** UcError code of a refusal. */
+  code?: string;
+  eioBlocks: number;
+  checkExit: number;
+  failures: string[];
+}
+
+const STEP_TIMEOUT_MS = 20_000;
+
+async function bounded<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`HANG: ${what} did not finish in ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([p, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof UcError) return `${err.code}: ${err.message}`;
+  const e = err as { name?: string; code?: string; message?: string };
+  return `${e?.name ?? 'Error'}${e?.code ? ` ${e.code}` : ''}: ${e?.message ?? String(err)}`;
+}
+
+/** A refusal a user can act on: a UcError whose exit status names the backing store. */
+function isDocumentedRefusal(err: unknown): err is UcError {
+  if (!(err instanceof UcError)) return false;
+  const exit = exitCodeOf(err);
+  return exit !== EXIT_FAILURE && exit !== EXIT_USAGE && err.code !== 'UC_IO';
+}
+
+function freshCopy(p: Pristine, c: FaultCase, dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.cpSync(p.dir, dir, { recursive: true });
+  applyFault(c, dir);
+}
+
+async function runCheck(dir: string, c: FaultCase, failures: string[]): Promise<number> {
+  const before = snapshotTree(dir);
+  const io = memoryIo();
+  const exit = await bounded(main(['check', '--backing', path.join(dir, POOL_NAME), '--meta', path.join(dir, c.metaDir), '--json'], io), 'check');
+  if (exit === EXIT_FAILURE || exit === EXIT_USAGE) failures.push(`[check-error] check exited ${exit}: ${io.stderr.join('').trim()}`);
+  const changed = snapshotDiff(before, snapshotTree(dir));
+  if (changed.length > 0) failures.push(`[check-modified] check modified files: ${changed.join(' ')}`);
+  return exit;
+}
+
+/** Reads every LBA (whole device first, block by block when that fails). */
+async function readAll(e: BlockEngine, p: Pristine, c: FaultCase, failures: string[]): Promise<number> {
+  const all = Buffer.alloc(LOGICAL_BLOCKS * BLOCK_BYTES);
+  let whole = true;
+  try {
+    await bounded(e.read(0, LOGICAL_BLOCKS, all), 'read of the whole device');
+  } catch {
+    whole = false;
+  }
+  let eio = 0;
+  const wrong: number[] = [];
+  for (let lba = 0; lba < LOGICAL_BLOCKS; lba++) {
+    let got = all.subarray(lba * BLOCK_BYTES, (lba + 1) * BLOCK_BYTES);
+    if (!whole) {
+      got = Buffer.alloc(BLOCK_BYTES);
+      try {
+        await bounded(e.read(lba, 1, got), `read of lba ${lba}`);
+      } catch (err) {
+        const isEio = err instanceof UcError && toErrno(err) === -5;
+        if (!isEio) failures.push(`[undocumented-error] lba ${lba}: read failed with ${describeError(err)}`);
+        else if (!c.damaged.has(lba)) failures.push(`[eio-undamaged] lba ${lba}: EIO on an undamaged block (${describeError(err)})`);
+        else eio += 1;
+        continue;
+      }
+    }
+    if (!got.equals(p.expected[lba])) wrong.push(lba);
+  }
+  if (wrong.length > 0) failures.push(`[WRONG-BYTES] wrong bytes returned for ${wrong.length} block(s): lba ${wrong.slice(0, 12).join(', ')}${wrong.length > 12 ? ', ...' : ''}`);
+  return eio;
+}
+
+export async function runCase(p: Pristine, c: FaultCase, dir: string): Promise<CaseResult> {
+  const failures: string[] = [];
+  freshCopy(p, c, dir);
+  const checkExit = await runCheck(dir, c, failures);
+  // Open exactly the faulted state, even if check changed it.
+  freshCopy(p, c, dir);
+  const before = snapshotTree(dir);
+  let engine: BlockEngine;
+  try {
+    engine = await bounded(openPool({ backingPath: path.join(dir, POOL_NAME), metaDir: path.join(dir, c.metaDir), ...ENGINE_OPTS }), 'open');
+  } catch (err) {
+    const changed = snapshotDiff(before, snapshotTree(dir));
+    if (!isDocumentedRefusal(err)) failures.push(`[undocumented-error] open failed with ${describeError(err)}`);
+    if (changed.length > 0) failures.push(`[refusal-modified] refusal modified files: ${changed.join(' ')}`);
+    if (checkExit === EXIT_OK) failures.push(`[check-missed] open refused (${describeError(err)}) but check called the pool clean`);
+    const code = err instanceof UcError ? err.code : undefined;
+    if (c.kind === 'sb-copy0' || c.kind === 'sb-copy1') failures.push(`[refused-good-copy] one superblock copy is intact, yet open refused: ${describeError(err)}`);
+    return { outcome: failures.length > 0 ? 'FAILED' : 'refused', code, eioBlocks: 0, checkExit, failures };
+  }
+  let eioBlocks = 0;
+  try {
+    eioBlocks = await readAll(engine, p, c, failures);
+  } finally {
+    await bounded(engine.close(), 'close').catch((err: unknown) => failures.push(`[close-failed] close failed: ${describeError(err)}`));
+  }
+  if (eioBlocks > 0 && checkExit === EXIT_OK) failures.push(`[check-missed] ${eioBlocks} block(s) read as EIO but check called the pool clean`);
+  if ((c.kind === 'sb-copy0' || c.kind === 'sb-copy1') && checkExit === EXIT_OK) failures.push('[check-missed] check did not report the damaged superblock copy');
+  const outcome: Outcome = failures.length > 0 ? 'FAILED' : eioBlocks > 0 ? 'eio' : 'intact';
+  return { outcome, eioBlocks, checkExit, failures };
+}
