@@ -5,8 +5,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FaultCase } from './fault-plan.js';
-import type { Pristine } from './pristine.js';
-import type { CaseResult } from './run-case.js';
+import type { CaseContext, CaseResult } from './run-case.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -26,14 +25,14 @@ export class CaseRunner {
   private stderr = '';
   restarts = 0;
 
-  constructor(private readonly pristine: Pristine) {}
+  constructor(private readonly context: CaseContext) {}
 
   private start(): ChildProcess {
     const child = fork(WORKER_JS, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-STDERR_KEPT);
     });
-    child.send({ pristine: this.pristine });
+    child.send({ context: this.context });
     this.child = child;
     return child;
   }

@@ -1,25 +1,25 @@
 // Child process that runs fault cases for the campaign (fault-campaign.test.ts).
 // A damaged LevelDB table can abort the whole process from native code; running
 // cases here lets the suite record that as a failure and carry on with a new worker.
-// Protocol (advanced serialization): parent sends { pristine } once, then
+// Protocol (advanced serialization): parent sends { context } once, then
 // { run: FaultCase, dir }; the worker answers { index, result } per case.
 import type { FaultCase } from './fault-plan.js';
-import type { Pristine } from './pristine.js';
-import { runCase } from './run-case.js';
+import { runCase, type CaseContext } from './run-case.js';
 
-let pristine: Pristine | undefined;
+let context: CaseContext | undefined;
 
 /** Structured clone turns Buffers into Uint8Arrays. */
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-process.on('message', (m: { pristine?: Pristine; run?: FaultCase; dir?: string }) => {
-  if (m.pristine !== undefined) {
-    pristine = { ...m.pristine, expected: m.pristine.expected.map(asBuffer) };
+process.on('message', (m: { context?: CaseContext; run?: FaultCase; dir?: string }) => {
+  if (m.context !== undefined) {
+    const p = m.context.pristine;
+    context = { ...m.context, pristine: { ...p, expected: p.expected.map(asBuffer) } };
     return;
   }
-  if (m.run === undefined || m.dir === undefined || pristine === undefined) throw new Error('case worker: bad message');
+  if (m.run === undefined || m.dir === undefined || context === undefined) throw new Error('case worker: bad message');
   const c = m.run;
-  runCase(pristine, c, m.dir).then(
+  runCase(context, c, m.dir).then(
     (result) => process.send?.({ index: c.index, result }),
     (err: unknown) => process.send?.({ index: c.index, result: { outcome: 'FAILED', eioBlocks: 0, checkExit: -1, failures: [`[harness-error] harness error: ${String(err)}`] } }),
   );

@@ -15,7 +15,7 @@ import { rng } from '../engine/helpers.js';
 import { FAULT_KINDS, planFaults, type FaultCase, type FaultKind } from './fault-plan.js';
 import { buildPristine, type Pristine } from './pristine.js';
 import { CaseRunner, compileWorker } from './case-runner.js';
-import type { CaseResult, Outcome } from './run-case.js';
+import { documentedCodesIn, type CaseResult, type Outcome } from './run-case.js';
 import { renderTable } from './table.js';
 
 // Pool uuids from the seed: they are stored in the metadata, so random ones would
@@ -79,7 +79,8 @@ describe(`fault campaign (seed ${SEED})`, () => {
     root = fs.mkdtempSync(path.join(scratchBase(), 'uc-faults-'));
     pristine = await buildPristine(path.join(root, 'pristine'), rng(SEED));
     cases = planFaults(pristine, rng(SEED * 7919 + 1));
-    runner = new CaseRunner(pristine);
+    const cliDoc = fs.readFileSync(new URL('../../docs/cli.md', import.meta.url), 'utf8');
+    runner = new CaseRunner({ pristine, documentedCodes: documentedCodesIn(cliDoc) });
     if (process.env.FAULT_PLAN_OUT) fs.writeFileSync(process.env.FAULT_PLAN_OUT, cases.map((c) => `${c.index} ${c.kind} ${c.detail}`).join('\n'));
   }, 120_000);
 

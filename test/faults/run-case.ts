@@ -26,6 +26,22 @@ export function failureTag(text: string): string {
   return /^\[([^\]]+)\]/.exec(text)?.[1] ?? 'other';
 }
 
+/** What every case needs: the pristine pool and the error codes docs/cli.md documents. */
+export interface CaseContext {
+  pristine: Pristine;
+  /** Codes named in docs/cli.md; an entry ending in '*' is a prefix (`UC_POOL_*`). */
+  documentedCodes: string[];
+}
+
+/** The UcError codes a user can look up: every `UC_...` docs/cli.md names. */
+export function documentedCodesIn(cliDoc: string): string[] {
+  return [...new Set([...cliDoc.matchAll(/`(UC_[A-Z_]+\*?)`/g)].map((m) => m[1]))];
+}
+
+function isDocumented(code: string, documented: readonly string[]): boolean {
+  return documented.some((d) => (d.endsWith('*') ? code.startsWith(d.slice(0, -1)) : code === d));
+}
+
 export interface CaseResult {
   outcome: Outcome;
   /** UcError code of a refusal. */
@@ -55,8 +71,8 @@ function describeError(err: unknown): string {
   return `${e?.name ?? 'Error'}${e?.code ? ` ${e.code}` : ''}: ${e?.message ?? String(err)}`;
 }
 
-/** A refusal a user can act on: a UcError whose exit status names the backing store. */
-function isDocumentedRefusal(err: unknown): err is UcError {
+/** A refusal a user can act on: a UcError with its own exit status (not 1 or 2). */
+function isSpecificRefusal(err: unknown): err is UcError {
   if (!(err instanceof UcError)) return false;
   const exit = exitCodeOf(err);
   return exit !== EXIT_FAILURE && exit !== EXIT_USAGE && err.code !== 'UC_IO';
@@ -109,7 +125,8 @@ async function readAll(e: BlockEngine, p: Pristine, c: FaultCase, failures: stri
   return eio;
 }
 
-export async function runCase(p: Pristine, c: FaultCase, dir: string): Promise<CaseResult> {
+export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Promise<CaseResult> {
+  const p = ctx.pristine;
   const failures: string[] = [];
   freshCopy(p, c, dir);
   const checkExit = await runCheck(dir, c, failures);
@@ -121,7 +138,8 @@ export async function runCase(p: Pristine, c: FaultCase, dir: string): Promise<C
     engine = await bounded(openPool({ backingPath: path.join(dir, POOL_NAME), metaDir: path.join(dir, c.metaDir), ...ENGINE_OPTS }), 'open');
   } catch (err) {
     const changed = snapshotDiff(before, snapshotTree(dir));
-    if (!isDocumentedRefusal(err)) failures.push(`[undocumented-error] open failed with ${describeError(err)}`);
+    if (!isSpecificRefusal(err)) failures.push(`[undocumented-error] open failed with ${describeError(err)}`);
+    else if (!isDocumented(err.code, ctx.documentedCodes)) failures.push(`[undocumented-code] ${err.code} is not in docs/cli.md's table`);
     if (changed.length > 0) failures.push(`[refusal-modified] refusal modified files: ${changed.join(' ')}`);
     if (checkExit === EXIT_OK) failures.push(`[check-missed] open refused (${describeError(err)}) but check called the pool clean`);
     const code = err instanceof UcError ? err.code : undefined;
