@@ -20,6 +20,11 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/** Faults in the pool file (the rest damage or replace the metadata directory). */
+export function isPoolFault(kind: FaultKind): boolean {
+  return kind.startsWith('sb-') || kind.startsWith('payload-') || ['frag-header', 'zero-4k', 'unused-bytes', 'pool-truncate'].includes(kind);
+}
+
 export type FaultOp =
   | { op: 'flip'; file: string; offset: number; bit: number }
   | { op: 'zero'; file: string; offset: number; length: number }

@@ -13,9 +13,9 @@ import { exitCodeOf, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/exi
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { openPool, type BlockEngine } from '../../src/engine/index.js';
-import { toErrno, UcError } from '../../src/util/errors.js';
+import { UcError } from '../../src/util/errors.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
-import { applyFault, type FaultCase } from './fault-plan.js';
+import { applyFault, isPoolFault, type FaultCase } from './fault-plan.js';
 import { ENGINE_OPTS, LOGICAL_BLOCKS, POOL_NAME, type Pristine } from './pristine.js';
 import { snapshotDiff, snapshotTree } from './snapshot.js';
 
@@ -47,6 +47,8 @@ export interface CaseResult {
   /** UcError code of a refusal. */
   code?: string;
   eioBlocks: number;
+  /** Damaged blocks that still read back exactly right (e.g. an lz4 flip that decodes the same). */
+  damagedCorrect?: number;
   checkExit: number;
   failures: string[];
 }
@@ -94,8 +96,24 @@ async function runCheck(dir: string, c: FaultCase, failures: string[]): Promise<
   return exit;
 }
 
+/** Groups per-block read failures by tag so a case reports one line per kind of failure. */
+class ReadFailures {
+  private readonly byTag = new Map<string, { lbas: number[]; sample: string }>();
+  add(tag: string, lba: number, what: string): void {
+    const g = this.byTag.get(tag) ?? { lbas: [], sample: what };
+    g.lbas.push(lba);
+    this.byTag.set(tag, g);
+  }
+  flush(failures: string[]): void {
+    for (const [tag, g] of this.byTag) {
+      const list = `${g.lbas.slice(0, 12).join(', ')}${g.lbas.length > 12 ? ', ...' : ''}`;
+      failures.push(`[${tag}] ${g.lbas.length} block(s) (lba ${list}): ${g.sample}`);
+    }
+  }
+}
+
 /** Reads every LBA (whole device first, block by block when that fails). */
-async function readAll(e: BlockEngine, p: Pristine, c: FaultCase, failures: string[]): Promise<number> {
+async function readAll(e: BlockEngine, p: Pristine, c: FaultCase, failures: string[]): Promise<{ eio: number; damagedCorrect: number }> {
   const all = Buffer.alloc(LOGICAL_BLOCKS * BLOCK_BYTES);
   let whole = true;
   try {
@@ -104,7 +122,8 @@ async function readAll(e: BlockEngine, p: Pristine, c: FaultCase, failures: stri
     whole = false;
   }
   let eio = 0;
-  const wrong: number[] = [];
+  let damagedCorrect = 0;
+  const bad = new ReadFailures();
   for (let lba = 0; lba < LOGICAL_BLOCKS; lba++) {
     let got = all.subarray(lba * BLOCK_BYTES, (lba + 1) * BLOCK_BYTES);
     if (!whole) {
@@ -112,17 +131,19 @@ async function readAll(e: BlockEngine, p: Pristine, c: FaultCase, failures: stri
       try {
         await bounded(e.read(lba, 1, got), `read of lba ${lba}`);
       } catch (err) {
-        const isEio = err instanceof UcError && toErrno(err) === -5;
-        if (!isEio) failures.push(`[undocumented-error] lba ${lba}: read failed with ${describeError(err)}`);
-        else if (!c.damaged.has(lba)) failures.push(`[eio-undamaged] lba ${lba}: EIO on an undamaged block (${describeError(err)})`);
-        else eio += 1;
+        // Any UcError reaches the kernel as an I/O error; anything else is a bug.
+        if (!(err instanceof UcError)) bad.add('undocumented-error', lba, `read failed with ${describeError(err)}`);
+        else if (c.damaged.has(lba)) eio += 1;
+        else if (isPoolFault(c.kind)) bad.add('eio-undamaged', lba, `EIO on an undamaged block (${describeError(err)})`);
+        else bad.add('meta-read-error', lba, `the metadata fault surfaced at read time, not as a refusal at open (${describeError(err)})`);
         continue;
       }
     }
-    if (!got.equals(p.expected[lba])) wrong.push(lba);
+    if (!got.equals(p.expected[lba])) bad.add('WRONG-BYTES', lba, 'wrong bytes returned');
+    else if (c.damaged.has(lba)) damagedCorrect += 1;
   }
-  if (wrong.length > 0) failures.push(`[WRONG-BYTES] wrong bytes returned for ${wrong.length} block(s): lba ${wrong.slice(0, 12).join(', ')}${wrong.length > 12 ? ', ...' : ''}`);
-  return eio;
+  bad.flush(failures);
+  return { eio, damagedCorrect };
 }
 
 export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Promise<CaseResult> {
@@ -147,13 +168,14 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Prom
     return { outcome: failures.length > 0 ? 'FAILED' : 'refused', code, eioBlocks: 0, checkExit, failures };
   }
   let eioBlocks = 0;
+  let damagedCorrect = 0;
   try {
-    eioBlocks = await readAll(engine, p, c, failures);
+    ({ eio: eioBlocks, damagedCorrect } = await readAll(engine, p, c, failures));
   } finally {
     await bounded(engine.close(), 'close').catch((err: unknown) => failures.push(`[close-failed] close failed: ${describeError(err)}`));
   }
   if (eioBlocks > 0 && checkExit === EXIT_OK) failures.push(`[check-missed] ${eioBlocks} block(s) read as EIO but check called the pool clean`);
   if ((c.kind === 'sb-copy0' || c.kind === 'sb-copy1') && checkExit === EXIT_OK) failures.push('[check-missed] check did not report the damaged superblock copy');
   const outcome: Outcome = failures.length > 0 ? 'FAILED' : eioBlocks > 0 ? 'eio' : 'intact';
-  return { outcome, eioBlocks, checkExit, failures };
+  return { outcome, eioBlocks, damagedCorrect, checkExit, failures };
 }

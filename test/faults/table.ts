@@ -22,6 +22,9 @@ export function renderTable(rows: ReadonlyArray<[FaultKind, CaseResult]>): strin
     const text = (m: Map<string, number>): string => [...m].map(([c, n]) => `${c} ${n}`).join(', ');
     lines.push(`| ${k} | ${mine.length} | ${counts.join(' | ')} | ${text(codes)} | ${text(causes)} |`);
   }
+  const eio = rows.reduce((n, [, r]) => n + r.eioBlocks, 0);
+  const same = rows.reduce((n, [, r]) => n + (r.damagedCorrect ?? 0), 0);
   lines.push(`| **all** | ${rows.length} | ${OUTCOMES.map((o) => total.get(o) ?? 0).join(' | ')} | | |`);
+  lines.push('', `Damaged blocks read: ${eio} EIO, ${same} exactly right (a flip that decodes to the same bytes).`);
   return lines.join('\n');
 }
