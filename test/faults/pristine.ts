@@ -21,6 +21,9 @@ export const META_NAME = 'pool.img.meta';
 export const FOREIGN_POOL = 'other.img';
 export const FOREIGN_META = 'other.img.meta';
 export const ENGINE_OPTS = { flushDelayMs: 0, backgroundCompaction: false } as const;
+/** Room for about twice what the sessions store (~16 segments): small pools copy and hash fast. */
+const POOL_SEGMENTS = 32;
+const FOREIGN_SEGMENTS = 6;
 
 /** A live fragment: where it lies in the pool file and which LBAs read it. */
 export interface LiveFragment {
@@ -91,7 +94,10 @@ async function writeSessions(dir: string, r: () => number): Promise<Buffer[]> {
   const metaDir = path.join(dir, META_NAME);
   const expected: Buffer[] = Array.from({ length: LOGICAL_BLOCKS }, () => ZERO_BLOCK);
   const next = blockSource(r);
-  let e = await formatPool({ backingPath, metaDir, logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...ENGINE_OPTS });
+  let e = await formatPool({
+    backingPath, metaDir, logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES,
+    capacityBytes: SUPERBLOCK_BYTES + POOL_SEGMENTS * SEGMENT_BYTES, ...ENGINE_OPTS,
+  });
   await writeSpan(e, expected, r, next, 0, 240);
   await e.close();
   e = await openPool({ backingPath, metaDir, ...ENGINE_OPTS });
@@ -160,7 +166,8 @@ export async function buildPristine(dir: string, r: () => number): Promise<Prist
   const expected = await writeSessions(dir, r);
   const other = await formatPool({
     backingPath: path.join(dir, FOREIGN_POOL), metaDir: path.join(dir, FOREIGN_META),
-    logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...ENGINE_OPTS,
+    logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES,
+    capacityBytes: SUPERBLOCK_BYTES + FOREIGN_SEGMENTS * SEGMENT_BYTES, ...ENGINE_OPTS,
   });
   await other.write(0, 4, Buffer.concat([makeBlock(r, 50, 9001), makeBlock(r, 0, 9002), fillBlock(7n), makeBlock(r, 80, 9003)]), true);
   await other.close();
