@@ -176,6 +176,7 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Prom
   }
   if (eioBlocks > 0 && checkExit === EXIT_OK) failures.push(`[check-missed] ${eioBlocks} block(s) read as EIO but check called the pool clean`);
   if ((c.kind === 'sb-copy0' || c.kind === 'sb-copy1') && checkExit === EXIT_OK) failures.push('[check-missed] check did not report the damaged superblock copy');
+  if (c.kind === 'control' && checkExit !== EXIT_OK) failures.push(`[check-false-alarm] check exited ${checkExit} on an undamaged pool`);
   const outcome: Outcome = failures.length > 0 ? 'FAILED' : eioBlocks > 0 ? 'eio' : 'intact';
   return { outcome, eioBlocks, damagedCorrect, checkExit, failures };
 }
