@@ -7,6 +7,7 @@
 // Anything else is a failure, listed in `failures` (wrong bytes, EIO on an
 // undamaged block, an undocumented error, a refusal or check that modified files,
 // a hang, a check that calls damaged data clean).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { exitCodeOf, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/exit-codes.js';
@@ -14,6 +15,7 @@ import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { openPool, type BlockEngine } from '../../src/engine/index.js';
 import { UcError } from '../../src/util/errors.js';
+import { SUPERBLOCK_BYTES } from '../../src/pool/format.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 import { applyFault, isPoolFault, type FaultCase } from './fault-plan.js';
 import { ENGINE_OPTS, LOGICAL_BLOCKS, POOL_NAME, type Pristine } from './pristine.js';
@@ -96,6 +98,30 @@ async function runCheck(dir: string, c: FaultCase, failures: string[]): Promise<
   return exit;
 }
 
+/** The pool file past its superblock region, hashed: what `check --repair` must never touch. */
+function poolBodyHash(dir: string): string {
+  const b = fs.readFileSync(path.join(dir, POOL_NAME));
+  return createHash('sha256').update(b.subarray(SUPERBLOCK_BYTES)).digest('hex');
+}
+
+/** One intact superblock copy: `check --repair` rewrites the other from it, touching
+ * nothing but the superblock region, and check then calls the pool clean. */
+async function checkRepair(dir: string, c: FaultCase, failures: string[]): Promise<void> {
+  const args = ['check', '--backing', path.join(dir, POOL_NAME), '--meta', path.join(dir, c.metaDir)];
+  const before = snapshotTree(dir);
+  const body = poolBodyHash(dir);
+  const io = memoryIo();
+  const exit = await bounded(main([...args, '--repair'], io), 'check --repair');
+  const changed = snapshotDiff(before, snapshotTree(dir)).filter((d) => d !== `~${POOL_NAME}`);
+  if (poolBodyHash(dir) !== body) changed.push(`${POOL_NAME} beyond its superblock`);
+  if (changed.length > 0) failures.push(`[repair-modified] check --repair changed more than the superblock: ${changed.join(' ')}`);
+  const again = memoryIo();
+  const after = await bounded(main(args, again), 'check after --repair');
+  if (exit !== EXIT_OK || after !== EXIT_OK) {
+    failures.push(`[repair-failed] check --repair exited ${exit} (${io.stderr.join('').trim()}); check afterwards exited ${after}: ${again.stdout.join('').trim().split('\n').slice(-2).join(' | ')}`);
+  }
+}
+
 /** Groups per-block read failures by tag so a case reports one line per kind of failure. */
 class ReadFailures {
   private readonly byTag = new Map<string, { lbas: number[]; sample: string }>();
@@ -176,6 +202,10 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Prom
   }
   if (eioBlocks > 0 && checkExit === EXIT_OK) failures.push(`[check-missed] ${eioBlocks} block(s) read as EIO but check called the pool clean`);
   if ((c.kind === 'sb-copy0' || c.kind === 'sb-copy1') && checkExit === EXIT_OK) failures.push('[check-missed] check did not report the damaged superblock copy');
+  if (c.kind === 'sb-copy0' || c.kind === 'sb-copy1') {
+    freshCopy(p, c, dir);
+    await checkRepair(dir, c, failures);
+  }
   if (c.kind === 'control' && checkExit !== EXIT_OK) failures.push(`[check-false-alarm] check exited ${checkExit} on an undamaged pool`);
   const outcome: Outcome = failures.length > 0 ? 'FAILED' : eioBlocks > 0 ? 'eio' : 'intact';
   return { outcome, eioBlocks, damagedCorrect, checkExit, failures };
