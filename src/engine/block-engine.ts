@@ -18,7 +18,7 @@ import { compactStep } from './compactor.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
 import { readBlocks } from './read-path.js';
-import type { CompactionStats, EngineStats } from './types.js';
+import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { writeBlocks } from './write-path.js';
 import { lKey } from '../meta/keys.js';
 import { defaultCapacityBytes } from './capacity.js';
@@ -56,6 +56,11 @@ export class BlockEngine {
 
   get meta(): MetaStore {
     return this.core.meta;
+  }
+
+  /** Sends engine events (read verification failures, ENOSPC) to `handler`. */
+  setEventHandler(handler: ((event: EngineEvent) => void) | undefined): void {
+    this.core.eventHandler = handler;
   }
 
   async read(lba: number, blocks: number, buf: Buffer): Promise<void> {

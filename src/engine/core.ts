@@ -23,7 +23,7 @@ import { FRAGMENT_BYTES_MAX } from '../pool/fragment.js';
 import { MetaView } from './meta-view.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter } from './segment-writer.js';
-import type { EngineOptions } from './types.js';
+import type { EngineEvent, EngineOptions } from './types.js';
 import { compactStep } from './compactor.js';
 import { MappedBits } from './mapped-bits.js';
 
@@ -35,6 +35,7 @@ export interface Counters {
   compressedBlocks: number;
   rawBlocks: number;
   fingerprintCollisions: number;
+  readVerifyFailures: number;
   commits: number;
   durableCommits: number;
   segmentsCleaned: number;
@@ -48,6 +49,7 @@ export interface ResolvedOptions {
   backgroundCompaction: boolean;
   compactLiveFraction: number;
   commitRecordsMax: number;
+  onEvent: ((event: EngineEvent) => void) | undefined;
 }
 
 export function resolveOptions(o: EngineOptions): ResolvedOptions {
@@ -58,6 +60,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     backgroundCompaction: o.backgroundCompaction ?? true,
     compactLiveFraction: o.compactLiveFraction ?? COMPACT_LIVE_FRACTION,
     commitRecordsMax: o.commitRecordsMax ?? COMMIT_RECORDS_MAX,
+    onEvent: o.onEvent,
   };
   assert(r.compactLiveFraction > 0 && r.compactLiveFraction <= 1);
   assert(r.commitRecordsMax > 0);
@@ -75,7 +78,7 @@ export class EngineCore {
   readonly opts: ResolvedOptions;
   readonly counters: Counters = {
     blocksWritten: 0, blocksRead: 0, dedupHits: 0, sameFillBlocks: 0, compressedBlocks: 0,
-    rawBlocks: 0, fingerprintCollisions: 0, commits: 0, durableCommits: 0, segmentsCleaned: 0,
+    rawBlocks: 0, fingerprintCollisions: 0, readVerifyFailures: 0, commits: 0, durableCommits: 0, segmentsCleaned: 0,
     bytesMoved: 0,
   };
   compacting = false;
@@ -96,6 +99,7 @@ export class EngineCore {
     options: EngineOptions,
   ) {
     this.opts = resolveOptions(options);
+    this.eventHandler = this.opts.onEvent;
     this.codec = codecByName(options.compression ?? 'lz4');
     this.mapped = new MappedBits(state.logicalBytes / 4096);
     this.view = new MetaView(meta, this.mapped);
@@ -104,6 +108,18 @@ export class EngineCore {
 
   get logicalBlocks(): number {
     return this.state.logicalBytes / 4096;
+  }
+
+  /** Where events go: options.onEvent, replaceable by the host after open. */
+  eventHandler: ((event: EngineEvent) => void) | undefined;
+
+  /** Reports an event to the host; a throwing handler must not break I/O. */
+  emit(event: EngineEvent): void {
+    try {
+      this.eventHandler?.(event);
+    } catch {
+      // The handler is a logger: losing one line is better than failing the request.
+    }
   }
 
   segmentPosition(segment: number): number {
