@@ -2,9 +2,12 @@
 // crashed at random instants (between operations and inside in-flight ones, at a
 // random microtask), then reopened and verified block by block against the set of
 // contents each LBA may legally hold, audited (refcounts vs map, live bytes,
-// fingerprints), compacted and audited again.
-//   CRASH_POINTS=<n>  crash points in this run (default 540, >= 500)
-//   CRASH_SEED=<n>    replay the one case with that seed
+// fingerprints), compacted and audited again. The whole run is done twice: on a
+// disk that completes writes in order, and on one that completes them out of
+// order (seeded; SimDisk `reorder`), each with >= 500 crash points.
+//   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
+//   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
+//                     the out-of-order run's case)
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine, type BlockEngine } from '../../src/engine/index.js';
 import { MemMetaStore } from '../../src/meta/mem-store.js';
@@ -25,12 +28,18 @@ interface Case {
   dedupePct: number;
   compressPct: number;
   compaction: boolean;
+  /** Writes complete out of order (SimDisk reorder mode). */
+  reorder: boolean;
 }
 
-function caseOf(seed: number): Case {
+/** Most microtasks an out-of-order write waits: long enough to outlast later seals. */
+const REORDER_TICKS_MAX = 400;
+
+function caseOf(seed: number, reorder: boolean): Case {
   const cell = seed % 9;
   return {
     seed,
+    reorder,
     dedupePct: DEDUPE[Math.floor(cell / 3)],
     compressPct: COMPRESS[cell % 3],
     compaction: Math.floor(seed / 9) % 2 === 0,
@@ -117,7 +126,8 @@ let segmentsCleaned = 0;
 async function runCase(c: Case): Promise<number> {
   const r = rng(c.seed);
   const w = new Workload(r, c.dedupePct, c.compressPct);
-  let disk = new SimDisk(POOL_BYTES);
+  const order = c.reorder ? { reorder: rng(c.seed ^ 0x5eed), reorderTicksMax: REORDER_TICKS_MAX } : {};
+  let disk = new SimDisk(POOL_BYTES, undefined, order);
   let meta = new MemMetaStore();
   let e = await formatEngine(disk, meta, { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...OPTS });
   const m = new CrashModel();
@@ -155,8 +165,12 @@ async function runReported(c: Case): Promise<number> {
   try {
     return await runCase(c);
   } catch (err) {
-    const how = `replay: CRASH_SEED=${c.seed} npx vitest run test/engine/crash.test.ts`;
-    console.error(`crash case failed: seed ${c.seed} dedupe ${c.dedupePct}% compress ${c.compressPct}% compaction ${c.compaction}\n${how}`);
+    const env = c.reorder ? 'CRASH_REORDER=1 ' : '';
+    const how = `replay: ${env}CRASH_SEED=${c.seed} npx vitest run test/engine/crash.test.ts`;
+    console.error(
+      `crash case failed: seed ${c.seed} dedupe ${c.dedupePct}% compress ${c.compressPct}% compaction ${c.compaction} ` +
+        `reorder ${c.reorder}\n${how}`,
+    );
     throw new Error(`seed ${c.seed}: ${String(err)} (${how})`, { cause: err });
   }
 }
@@ -164,17 +178,24 @@ async function runReported(c: Case): Promise<number> {
 describe('crash simulation', () => {
   const single = process.env.CRASH_SEED;
   if (single !== undefined) {
-    it(`replays seed ${single}`, async () => {
-      await runReported(caseOf(Number(single)));
+    const reorder = process.env.CRASH_REORDER === '1';
+    it(`replays seed ${single}${reorder ? ' (out-of-order completion)' : ''}`, async () => {
+      await runReported(caseOf(Number(single), reorder));
     });
     return;
   }
   const points = Number(process.env.CRASH_POINTS ?? 540);
   const cases = Math.ceil(points / CYCLES_PER_CASE);
-  it(`survives ${cases * CYCLES_PER_CASE} crash points across dedupe x compressibility`, async () => {
-    let crashed = 0;
-    for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed));
-    expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
-    expect(segmentsCleaned).toBeGreaterThan(0);
-  }, 600_000);
+  for (const reorder of [false, true]) {
+    const order = reorder ? 'writes completing out of order' : 'writes completing in order';
+    it(`survives ${cases * CYCLES_PER_CASE} crash points across dedupe x compressibility, ${order}`, async () => {
+      segmentsCleaned = 0;
+      let crashed = 0;
+      const started = Date.now();
+      for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed, reorder));
+      console.log(`crash simulation (${order}): ${crashed} crash points in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
+      expect(segmentsCleaned).toBeGreaterThan(0);
+    }, 600_000);
+  }
 });
