@@ -25,18 +25,23 @@ import { defaultCapacityBytes } from './capacity.js';
 
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
 const WRITE_CHUNK_BLOCKS = 1024;
+/** The background retry of a stalled commit never spins faster than this. */
+const STALL_RETRY_TIMER_MS_MIN = 10;
 
 export class BlockEngine {
   private mutex: Promise<unknown> = Promise.resolve();
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private compactScheduled = false;
 
   /** Use openEngine/formatEngine (or openPool/formatPool for files). */
   constructor(
     private readonly core: EngineCore,
     private readonly ownsStores: boolean,
-  ) {}
+  ) {
+    core.onStall = () => this.armRetry();
+  }
 
   get uuid(): string {
     return uuidText(this.core.sb.uuid);
@@ -71,6 +76,7 @@ export class BlockEngine {
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
     await this.exclusive(async () => {
+      await this.core.checkWritable();
       for (let done = 0; done < blocks; done += WRITE_CHUNK_BLOCKS) {
         const n = Math.min(WRITE_CHUNK_BLOCKS, blocks - done);
         await this.core.ensureSpace(n);
@@ -90,7 +96,10 @@ export class BlockEngine {
 
   async discard(lba: number, blocks: number): Promise<void> {
     this.checkRange(lba, blocks);
-    await this.exclusive(() => unmapRange(this.core, lba, blocks));
+    await this.exclusive(async () => {
+      await this.core.checkWritable();
+      await unmapRange(this.core, lba, blocks);
+    });
     this.afterMutation();
   }
 
@@ -98,7 +107,10 @@ export class BlockEngine {
   async writeZeroes(lba: number, blocks: number, noUnmap: boolean): Promise<void> {
     void noUnmap;
     this.checkRange(lba, blocks);
-    await this.exclusive(() => unmapRange(this.core, lba, blocks));
+    await this.exclusive(async () => {
+      await this.core.checkWritable();
+      await unmapRange(this.core, lba, blocks);
+    });
     this.afterMutation();
   }
 
@@ -179,17 +191,43 @@ export class BlockEngine {
     };
   }
 
-  /** Flushes, waits for in-flight work and background tasks, releases the stores. */
+  /**
+   * Flushes, waits for in-flight work and background tasks, releases the stores.
+   * When the last commit fails (e.g. a full filesystem) the stores are released
+   * anyway and the error is rethrown: what was not committed is lost, as in a crash.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.exclusive(() => this.core.commit(true));
-    await this.core.settleBackground();
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    let failure: unknown;
+    await this.exclusive(() => this.core.commit(true, true)).catch((err: unknown) => {
+      failure = err;
+    });
+    await this.core.settleBackground().catch((err: unknown) => {
+      failure ??= err;
+    });
     if (this.ownsStores) {
-      await this.core.meta.close();
-      await this.core.pool.close();
+      await this.core.meta.close().catch((err: unknown) => {
+        failure ??= err;
+      });
+      await this.core.pool.close().catch((err: unknown) => {
+        failure ??= err;
+      });
     }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** After a failed commit: retries it in the background until one goes through. */
+  private armRetry(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closed || this.core.stalled === undefined) return;
+      this.exclusive(() => this.core.commit(true, true)).then(() => this.maybeCompact(), () => undefined);
+    }, Math.max(this.core.opts.stallRetryMs, STALL_RETRY_TIMER_MS_MIN));
+    this.retryTimer.unref();
   }
 
   private compactionStats(): CompactionStats {

@@ -111,4 +111,16 @@ export class MetaView {
   dropFrozen(): void {
     this.frozen = undefined;
   }
+
+  /** The frozen overlay's batch failed: its changes become pending again, under
+   * any newer change made since the freeze, so the next commit retries them. */
+  thaw(): void {
+    const f = this.frozen;
+    if (f === undefined) return;
+    this.frozen = undefined;
+    for (const [k, v] of this.cur.maps) f.maps.set(k, v);
+    for (const [k, v] of this.cur.extents) f.extents.set(k, v);
+    for (const [k, v] of this.cur.dedup) f.dedup.set(k, v);
+    this.cur = f;
+  }
 }

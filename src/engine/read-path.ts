@@ -42,6 +42,8 @@ function giveSlab(b: Buffer): void {
 }
 
 export async function readBlocks(core: EngineCore, lba: number, blocks: number, out: Buffer): Promise<void> {
+  // The metadata store is closed for a moment while it reopens after a failed batch.
+  if (core.metaReopening !== undefined) await core.metaReopening;
   const token = core.guard.enter();
   try {
     const runs: Run[] = [];

@@ -17,6 +17,8 @@ export interface EngineOptions {
   compactLiveFraction?: number;
   /** Pending metadata records that trigger a non-durable group commit. */
   commitRecordsMax?: number;
+  /** After a failed commit (e.g. a full filesystem), ms between retries (default 1000). */
+  stallRetryMs?: number;
   /** Called (synchronously, must not throw) for events worth a log line. */
   onEvent?: (event: EngineEvent) => void;
 }

@@ -9,9 +9,23 @@ import type { MetaOp, MetaStore } from './store.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
+/** Free space a reopen needs beyond the logs it replays into a table. */
+const REOPEN_SPARE_BYTES = 1024 * 1024;
+
+function newDb(dir: string, create: boolean): Db {
+  return new ClassicLevel<Buffer, Buffer>(dir, {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    createIfMissing: create,
+    errorIfExists: create,
+    cacheSize: META_CACHE_BYTES,
+    writeBufferSize: META_WRITE_BUFFER_BYTES,
+  });
+}
+
 export class LevelMetaStore implements MetaStore {
   private constructor(
-    private readonly db: Db,
+    private db: Db,
     readonly dir: string,
   ) {}
 
@@ -19,14 +33,7 @@ export class LevelMetaStore implements MetaStore {
     if (!options.create && !fs.existsSync(path.join(dir, 'CURRENT'))) {
       throw new UcError('UC_META_MISMATCH', `metadata directory ${dir} is missing or empty`);
     }
-    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, {
-      keyEncoding: 'buffer',
-      valueEncoding: 'buffer',
-      createIfMissing: options.create,
-      errorIfExists: options.create,
-      cacheSize: META_CACHE_BYTES,
-      writeBufferSize: META_WRITE_BUFFER_BYTES,
-    });
+    const db = newDb(dir, options.create);
     try {
       await db.open();
     } catch (err) {
@@ -76,5 +83,36 @@ export class LevelMetaStore implements MetaStore {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+
+  /**
+   * After a failed write LevelDB may refuse every later one and its log may end
+   * torn: close and reopen (replaying the log). A probe file first proves there is
+   * room for the replay, so a still-full filesystem leaves the open store as it is
+   * (reads keep working) instead of a closed one that cannot reopen.
+   */
+  async reopen(): Promise<void> {
+    let logBytes = 0;
+    for (const name of await fs.promises.readdir(this.dir)) {
+      if (!name.endsWith('.log')) continue;
+      const st = await fs.promises.stat(path.join(this.dir, name)).catch(() => undefined);
+      logBytes += st?.size ?? 0;
+    }
+    const probe = path.join(this.dir, 'REOPEN-PROBE');
+    try {
+      const fh = await fs.promises.open(probe, 'w', 0o600);
+      try {
+        await fh.writeFile(Buffer.alloc(logBytes + REOPEN_SPARE_BYTES));
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    } finally {
+      await fs.promises.rm(probe, { force: true });
+    }
+    await this.db.close();
+    const db = newDb(this.dir, false);
+    await db.open();
+    this.db = db;
   }
 }

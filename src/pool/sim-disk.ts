@@ -37,6 +37,8 @@ export class SimDisk implements PoolStore {
   syncs = 0;
   /** Writes issued and not yet completed (out-of-order mode). */
   inflightWrites = 0;
+  /** While set, pwrite rejects with it (tests inject ENOSPC and I/O errors). */
+  failWrites: Error | undefined;
 
   constructor(sizeBytes: number, image?: Buffer, private readonly options: SimDiskOptions = {}) {
     this.durable = Buffer.alloc(sizeBytes);
@@ -68,6 +70,7 @@ export class SimDisk implements PoolStore {
     await Promise.resolve();
     if (this.dead) return;
     assert(position + length <= this.current.length, 'write past the end of the simulated disk');
+    if (this.failWrites !== undefined) throw this.failWrites;
     const r = this.options.reorder;
     if (r !== undefined) {
       const ticks = Math.floor(r() * ((this.options.reorderTicksMax ?? 16) + 1));
