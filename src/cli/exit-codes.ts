@@ -16,7 +16,9 @@ export const EXIT_DEVICE_EXISTS = 5;
 export const EXIT_DEVICE_NOT_FOUND = 6;
 /** The backing store cannot be used: corrupt, foreign, newer format, locked. */
 export const EXIT_BACKING_UNUSABLE = 7;
+/** The pool is full, or the filesystem under the pool or its metadata (ENOSPC). */
 export const EXIT_NO_SPACE = 8;
+const ENOSPC = 28;
 /** A bounded wait ran out (daemon start, device stop). */
 export const EXIT_TIMEOUT = 9;
 
@@ -39,6 +41,8 @@ const EXIT_OF_CODE: Record<UcCode, number> = {
 
 /** The exit status for an error that reached the top of a command. */
 export function exitCodeOf(err: unknown): number {
+  // A full filesystem is "backing store full" whatever layer reported it.
+  if (err instanceof UcError && err.errno === ENOSPC) return EXIT_NO_SPACE;
   if (err instanceof UcError) return EXIT_OF_CODE[err.code] ?? EXIT_FAILURE;
   return EXIT_FAILURE;
 }
