@@ -4,7 +4,10 @@
 // contents each LBA may legally hold, audited (refcounts vs map, live bytes,
 // fingerprints), compacted and audited again. The whole run is done twice: on a
 // disk that completes writes in order, and on one that completes them out of
-// order (seeded; SimDisk `reorder`), each with >= 500 crash points.
+// order (seeded; SimDisk `reorder`), each with >= 500 crash points. Now and
+// then ENOSPC is injected into the disk or the metadata store for a few
+// operations: mutations may then fail with UC_NO_SPACE (the blocks they touched
+// are read back to learn which content they took), and must work again after.
 //   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
 //   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
 //                     the out-of-order run's case)
@@ -21,7 +24,13 @@ const POOL_BYTES = 4096 + 40 * SEGMENT_BYTES;
 const CYCLES_PER_CASE = 3;
 const DEDUPE = [0, 45, 90];
 const COMPRESS = [0, 60, 90];
-const OPTS = { flushDelayMs: 0, backgroundCompaction: false, commitRecordsMax: 48 } as const;
+const OPTS = { flushDelayMs: 0, backgroundCompaction: false, commitRecordsMax: 48, stallRetryMs: 0 } as const;
+/** Chance per operation that ENOSPC is injected for the next 1-4 operations. */
+const FAULT_CHANCE = 0.04;
+
+function enospc(): Error {
+  return Object.assign(new Error('ENOSPC: no space left on device (injected)'), { code: 'ENOSPC', errno: -28 });
+}
 
 interface Case {
   seed: number;
@@ -52,6 +61,8 @@ class CrashModel {
   epoch = 0;
   allowed = new Map<number, Buffer[]>();
   latest = new Map<number, Buffer>();
+  /** ENOSPC was injected in this case: mutations may fail with UC_NO_SPACE. */
+  faultSeen = false;
 
   started(lba: number, data: Buffer): void {
     for (let i = 0; i * BLOCK_BYTES < data.length; i++) {
@@ -72,6 +83,32 @@ class CrashModel {
   }
 }
 
+/** Failed mutations and the engine's recoveries, across the run (proves the faults bit). */
+let stalls = 0;
+
+/** Awaits a mutation; returns false when it failed with UC_NO_SPACE under an injected
+ * fault, after reading back the blocks it touched (each must hold an allowed content). */
+async function mutated(e: BlockEngine, m: CrashModel, p: Promise<void>, lba = 0, blocks = 0): Promise<boolean> {
+  const epoch = m.epoch;
+  try {
+    await p;
+    return true;
+  } catch (err) {
+    if (!m.faultSeen || (err as { code?: string }).code !== 'UC_NO_SPACE' || m.epoch !== epoch) throw err;
+    stalls += 1;
+    if (blocks === 0) return false;
+    const out = Buffer.alloc(blocks * BLOCK_BYTES);
+    await e.read(lba, blocks, out);
+    for (let i = 0; i < blocks && m.epoch === epoch; i++) {
+      const got = Buffer.from(out.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES));
+      const allowed = m.allowed.get(lba + i) ?? [ZERO_BLOCK];
+      expect(allowed.some((b) => b.equals(got)), `lba ${lba + i} after a failed mutation`).toBe(true);
+      m.latest.set(lba + i, got);
+    }
+    return false;
+  }
+}
+
 async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number, c: Case): Promise<void> {
   const epoch = m.epoch;
   const x = r();
@@ -81,19 +118,17 @@ async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number
     const data = Buffer.concat(Array.from({ length: blocks }, () => w.next()));
     const fua = r() < 0.1;
     m.started(lba, data);
-    await e.write(lba, blocks, data, fua);
-    if (fua && m.epoch === epoch) m.durable(lba, blocks);
+    const ok = await mutated(e, m, e.write(lba, blocks, data, fua), lba, blocks);
+    if (ok && fua && m.epoch === epoch) m.durable(lba, blocks);
   } else if (x < 0.7) {
     const n = r() < 0.3 ? 300 : blocks;
     const at = randInt(r, LOGICAL_BLOCKS - n);
     m.started(at, Buffer.alloc(n * BLOCK_BYTES));
-    if (r() < 0.5) await e.discard(at, n);
-    else await e.writeZeroes(at, n, false);
+    await mutated(e, m, r() < 0.5 ? e.discard(at, n) : e.writeZeroes(at, n, false), at, n);
   } else if (x < 0.85) {
-    await e.flush();
-    if (m.epoch === epoch) m.flushed();
+    if ((await mutated(e, m, e.flush())) && m.epoch === epoch) m.flushed();
   } else if (x < 0.92 && c.compaction) {
-    await e.compact({ liveFraction: 0.9, maxSegments: 2 });
+    await mutated(e, m, e.compact({ liveFraction: 0.9, maxSegments: 2 }).then(() => undefined));
   } else {
     const out = Buffer.alloc(blocks * BLOCK_BYTES);
     await e.read(lba, blocks, out);
@@ -133,7 +168,22 @@ async function runCase(c: Case): Promise<number> {
   const m = new CrashModel();
   for (let cycle = 0; cycle < CYCLES_PER_CASE; cycle++) {
     const ops = 5 + randInt(r, 40);
-    for (let i = 0; i < ops; i++) await runOp(e, m, w, r, c);
+    let faultOps = 0;
+    for (let i = 0; i < ops; i++) {
+      if (faultOps === 0 && r() < FAULT_CHANCE) {
+        faultOps = 1 + randInt(r, 4);
+        m.faultSeen = true;
+        if (r() < 0.5) disk.failWrites = enospc();
+        else meta.failBatches = enospc();
+      }
+      await runOp(e, m, w, r, c);
+      if (faultOps > 0 && --faultOps === 0) {
+        disk.failWrites = undefined;
+        meta.failBatches = undefined;
+      }
+    }
+    disk.failWrites = undefined;
+    meta.failBatches = undefined;
     // Crash inside in-flight work: start an operation and stop at a random microtask.
     if (r() < 0.8) {
       void runOp(e, m, w, r, c).catch(() => undefined);
@@ -190,12 +240,15 @@ describe('crash simulation', () => {
     const order = reorder ? 'writes completing out of order' : 'writes completing in order';
     it(`survives ${cases * CYCLES_PER_CASE} crash points across dedupe x compressibility, ${order}`, async () => {
       segmentsCleaned = 0;
+      stalls = 0;
       let crashed = 0;
       const started = Date.now();
       for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed, reorder));
-      console.log(`crash simulation (${order}): ${crashed} crash points in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const took = ((Date.now() - started) / 1000).toFixed(1);
+      console.log(`crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ${took} s`);
       expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
       expect(segmentsCleaned).toBeGreaterThan(0);
+      if (points >= 500) expect(stalls).toBeGreaterThan(0);
     }, 600_000);
   }
 });
