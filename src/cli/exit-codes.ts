@@ -19,6 +19,8 @@ export const EXIT_BACKING_UNUSABLE = 7;
 export const EXIT_NO_SPACE = 8;
 /** A bounded wait ran out (daemon start, device stop). */
 export const EXIT_TIMEOUT = 9;
+/** The metadata is older than the pool recorded (a damaged LevelDB log or table). */
+export const EXIT_META_ROLLBACK = 10;
 
 const EXIT_OF_CODE: Record<UcCode, number> = {
   UC_INVALID_ARGUMENT: EXIT_USAGE,
@@ -32,6 +34,10 @@ const EXIT_OF_CODE: Record<UcCode, number> = {
   UC_POOL_TRUNCATED: EXIT_BACKING_UNUSABLE,
   UC_POOL_LOCKED: EXIT_BACKING_UNUSABLE,
   UC_META_MISMATCH: EXIT_BACKING_UNUSABLE,
+  UC_META_MISSING: EXIT_BACKING_UNUSABLE,
+  UC_META_CORRUPT: EXIT_BACKING_UNUSABLE,
+  UC_META_ROLLBACK: EXIT_META_ROLLBACK,
+  UC_PERMISSION_DENIED: EXIT_BACKING_UNUSABLE,
   UC_NO_SPACE: EXIT_NO_SPACE,
   UC_TIMEOUT: EXIT_TIMEOUT,
   UC_IO: EXIT_FAILURE,
@@ -55,4 +61,5 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [EXIT_BACKING_UNUSABLE, 'backing store corrupt, foreign, newer format or locked'],
   [EXIT_NO_SPACE, 'backing store full'],
   [EXIT_TIMEOUT, 'a bounded wait ran out'],
+  [EXIT_META_ROLLBACK, 'metadata older than the pool (restore it from a backup)'],
 ];

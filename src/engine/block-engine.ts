@@ -9,7 +9,7 @@ import assert from 'node:assert';
 import { KEY_S } from '../meta/keys.js';
 import { encodeState } from '../meta/records.js';
 import type { MetaStore } from '../meta/store.js';
-import { uuidText, writeSuperblock } from '../pool/format.js';
+import { uuidText } from '../pool/format.js';
 import type { PoolStore } from '../pool/store.js';
 import { UcError } from '../util/errors.js';
 import { COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
@@ -144,7 +144,7 @@ export class BlockEngine {
         }
       }
       await c.commit(true);
-      c.sb = await writeSuperblock(c.pool, { ...c.sb, logicalBytes, segmentCount });
+      await c.keeper.rewrite({ logicalBytes, segmentCount });
       c.segs.grow(segmentCount);
       c.mapped.resize(logicalBytes / BLOCK_BYTES);
       c.state.logicalBytes = logicalBytes;
@@ -181,6 +181,7 @@ export class BlockEngine {
     if (this.timer !== undefined) clearTimeout(this.timer);
     await this.exclusive(() => this.core.commit(true));
     await this.core.settleBackground();
+    await this.core.keeper.close();
     if (this.ownsStores) {
       await this.core.meta.close();
       await this.core.pool.close();

@@ -15,6 +15,7 @@ import { fragmentBytes } from '../pool/fragment.js';
 import type { Superblock } from '../pool/format.js';
 import { SEG_SEALED, type SegmentTable } from '../pool/segments.js';
 import type { PoolStore } from '../pool/store.js';
+import { SuperblockKeeper } from '../pool/superblock-keeper.js';
 import { UcError } from '../util/errors.js';
 import {
   COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES,
@@ -73,6 +74,8 @@ export class EngineCore {
   readonly codecs = new CodecSet();
   readonly codec: Codec;
   readonly opts: ResolvedOptions;
+  /** Writes the superblock: geometry on resize, the durable commit sequence after syncs. */
+  readonly keeper: SuperblockKeeper;
   readonly counters: Counters = {
     blocksWritten: 0, blocksRead: 0, dedupHits: 0, sameFillBlocks: 0, compressedBlocks: 0,
     rawBlocks: 0, fingerprintCollisions: 0, commits: 0, durableCommits: 0, segmentsCleaned: 0,
@@ -90,16 +93,22 @@ export class EngineCore {
   constructor(
     readonly pool: PoolStore,
     readonly meta: MetaStore,
-    public sb: Superblock,
+    sb: Superblock,
     readonly state: MetaState,
     readonly segs: SegmentTable,
     options: EngineOptions,
+    sbSlot = 0,
   ) {
+    this.keeper = new SuperblockKeeper(pool, sb, sbSlot);
     this.opts = resolveOptions(options);
     this.codec = codecByName(options.compression ?? 'lz4');
     this.mapped = new MappedBits(state.logicalBytes / 4096);
     this.view = new MetaView(meta, this.mapped);
     this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
+  }
+
+  get sb(): Superblock {
+    return this.keeper.sb;
   }
 
   get logicalBlocks(): number {
@@ -191,11 +200,12 @@ export class EngineCore {
     for (const s of this.segs.dirty) ops.push({ type: 'put', key: gKey(s), value: encodeSegment(this.segs.record(s)) });
     this.segs.dirty.clear();
     this.state.commitSeq += 1;
+    const seq = this.state.commitSeq;
     ops.push({ type: 'put', key: KEY_S, value: encodeState(this.state) });
     const freed = this.freedUncommitted;
     this.freedUncommitted = [];
     if (sync) this.unsynced = false;
-    const run = this.runCommit(ops, freed, sync);
+    const run = this.runCommit(ops, freed, sync, seq);
     if (sync) {
       await run;
       return;
@@ -212,7 +222,7 @@ export class EngineCore {
     this.inflight = tracked;
   }
 
-  private async runCommit(ops: MetaOp[], freed: number[], sync: boolean): Promise<void> {
+  private async runCommit(ops: MetaOp[], freed: number[], sync: boolean, seq: number): Promise<void> {
     await this.writer.writeOut();
     if (this.writer.takeWritten() > 0) await this.pool.fdatasync();
     await this.meta.batch(ops, sync);
@@ -220,6 +230,7 @@ export class EngineCore {
     this.counters.commits += 1;
     this.freedUnsynced.push(...freed);
     if (sync) {
+      this.keeper.noteDurable(seq);
       this.counters.durableCommits += 1;
       const reusable = this.freedUnsynced;
       this.freedUnsynced = [];
@@ -278,7 +289,7 @@ export class EngineCore {
       let from = lKey(0);
       for (;;) {
         const entries = await this.meta.scan(from, prefixEnd(PREFIX_L), SCAN_CHUNK_ENTRIES);
-        for (const [k] of entries) this.mapped.set(lbaOfKey(k));
+        for (const [k] of entries) this.mapped.seen(lbaOfKey(k));
         if (entries.length < SCAN_CHUNK_ENTRIES) break;
         from = keySuccessor(entries[entries.length - 1][0]);
       }

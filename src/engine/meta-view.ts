@@ -34,7 +34,9 @@ export class MetaView {
     let v = this.cur.maps.get(lba);
     if (v === undefined && this.frozen !== undefined) v = this.frozen.maps.get(lba);
     if (v !== undefined) return v ?? undefined;
-    return this.store.getSync(lKey(lba));
+    const stored = this.store.getSync(lKey(lba));
+    if (stored === undefined) this.mapped.checkAbsent(lba); // a miss the scan contradicts is damage
+    return stored;
   }
 
   setMap(lba: number, value: Buffer | null): void {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { UcError } from '../util/errors.js';
+import { openFailure } from './level-errors.js';
 import { META_CACHE_BYTES, META_WRITE_BUFFER_BYTES } from '../util/limits.js';
 import type { MetaOp, MetaStore } from './store.js';
 
@@ -15,9 +16,12 @@ export class LevelMetaStore implements MetaStore {
     readonly dir: string,
   ) {}
 
-  static async open(dir: string, options: { create: boolean }): Promise<LevelMetaStore> {
-    if (!options.create && !fs.existsSync(path.join(dir, 'CURRENT'))) {
-      throw new UcError('UC_META_MISMATCH', `metadata directory ${dir} is missing or empty`);
+  /** Opens (and, with `create`, makes) the database; failures are classified UcErrors
+   * (see openFailure). `shownAs` names the directory in messages (a clone's origin). */
+  static async open(dir: string, options: { create: boolean; shownAs?: string }): Promise<LevelMetaStore> {
+    const shown = options.shownAs ?? dir;
+    if (!options.create && !isFile(path.join(dir, 'CURRENT'))) {
+      throw new UcError('UC_META_MISSING', `metadata directory ${shown} is missing or empty (no LevelDB CURRENT file)`);
     }
     const db: Db = new ClassicLevel<Buffer, Buffer>(dir, {
       keyEncoding: 'buffer',
@@ -30,15 +34,7 @@ export class LevelMetaStore implements MetaStore {
     try {
       await db.open();
     } catch (err) {
-      const code = (err as { code?: string; cause?: { code?: string } }).cause?.code;
-      if (code === 'LEVEL_LOCKED') {
-        throw new UcError('UC_POOL_LOCKED', `metadata ${dir} is in use by another process`, {
-          cause: err,
-        });
-      }
-      throw new UcError('UC_META_MISMATCH', `cannot open metadata ${dir}: ${String(err)}`, {
-        cause: err,
-      });
+      throw openFailure(err, dir, shown);
     }
     return new LevelMetaStore(db, dir);
   }
@@ -76,5 +72,13 @@ export class LevelMetaStore implements MetaStore {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false; // missing, or a path component is not a directory
   }
 }
