@@ -15,6 +15,7 @@ import { CodecSet } from '../compress/index.js';
 import { xxh128, type FingerprintFn } from '../dedup/index.js';
 import { extentIdOfKey, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
 import { decodeExtent, decodeSegment, decodeState, decodeU64, mapExtentId, SEG_FREE, type Extent } from '../meta/records.js';
+import { logDamage } from '../meta/log-scan.js';
 import { lockHolder, withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
 import { FilePoolStore } from '../pool/file-store.js';
@@ -242,7 +243,11 @@ export async function checkPool(o: { backingPath: string; metaDir?: string }): P
   const pool = await FilePoolStore.open(o.backingPath, { readOnly: true });
   try {
     await readSuperblock(pool);
-    return await withMetaClone(o.metaDir ?? defaultMetaDir(o.backingPath), (meta) => auditPool(pool, meta));
+    const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
+    const report = await withMetaClone(metaDir, (meta) => auditPool(pool, meta), { allowLogDamage: true });
+    const damage = logDamage(metaDir);
+    if (damage.length === 0) return report;
+    return { ...report, clean: false, problems: [...damage, ...report.problems], problemCount: report.problemCount + damage.length };
   } finally {
     await pool.close();
   }

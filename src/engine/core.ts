@@ -297,6 +297,20 @@ export class EngineCore {
     })().catch(() => undefined); // on failure the bitmap stays incomplete: lookups still work
   }
 
+  /**
+   * A point lookup found no map entry while the mapped-block scan still runs, so
+   * MappedBits cannot vouch for the miss: confirm it with an iterator seek, which
+   * does not use table filters. A damaged filter must never read as zeros.
+   */
+  async confirmUnmapped(lba: number): Promise<undefined> {
+    if (this.mapped.complete || this.mapped.wasTouched(lba)) return undefined;
+    const hit = await this.meta.scan(lKey(lba), lKey(lba + 1), 1);
+    if (hit.length > 0 && !this.mapped.wasTouched(lba)) {
+      throw new UcError('UC_META_CORRUPT', `lba ${lba}: a seek finds its map entry but a point lookup misses it (damaged table)`);
+    }
+    return undefined;
+  }
+
   async settleBackground(): Promise<void> {
     await this.inflight;
     await this.loading;

@@ -48,6 +48,11 @@ export class MappedBits {
     if (lba < this.blocks) this.bits[lba >>> 3] |= 1 << (lba & 7);
   }
 
+  /** This process mapped or unmapped the LBA since open. */
+  wasTouched(lba: number): boolean {
+    return lba < this.blocks && (this.touched[lba >>> 3] & (1 << (lba & 7))) !== 0;
+  }
+
   /** A point lookup of the LBA found no L key: throws if the scan saw one (see top). */
   checkAbsent(lba: number): void {
     if (lba >= this.blocks) return;

@@ -43,7 +43,7 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
     let last: Run | undefined;
     for (let i = 0; i < blocks; i++) {
       const outOffset = i * BLOCK_BYTES;
-      const v = core.view.getMap(lba + i);
+      const v = core.view.getMap(lba + i) ?? (core.mapped.complete ? undefined : await core.confirmUnmapped(lba + i));
       if (v === undefined) {
         out.fill(0, outOffset, outOffset + BLOCK_BYTES);
         continue;

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UcError } from '../util/errors.js';
 import { LevelMetaStore } from './level-store.js';
+import { logDamage } from './log-scan.js';
 
 export interface MetaClone {
   readonly dir: string;
@@ -44,14 +45,24 @@ export function cloneMetaDir(src: string): MetaClone {
   return { dir, remove };
 }
 
-/** Opens a clone of `metaDir`, runs `fn` on it, closes and deletes the clone. */
-export async function withMetaClone<T>(metaDir: string, fn: (meta: LevelMetaStore) => Promise<T>): Promise<T> {
+/** Opens a clone of `metaDir`, runs `fn` on it, closes and deletes the clone. Refuses
+ * metadata open elsewhere and, unless `allowLogDamage`, a log damaged mid-way (log-scan.ts). */
+export async function withMetaClone<T>(
+  metaDir: string, fn: (meta: LevelMetaStore) => Promise<T>, o: { allowLogDamage?: boolean } = {},
+): Promise<T> {
   const holder = lockHolder(metaDir);
   if (holder !== undefined) {
     throw new UcError('UC_POOL_LOCKED', `metadata ${metaDir} is open in process ${holder}: stop that device first`);
   }
   const clone = cloneMetaDir(metaDir);
   try {
+    const damage = o.allowLogDamage ? [] : logDamage(clone.dir);
+    if (damage.length > 0) {
+      throw new UcError(
+        'UC_META_CORRUPT',
+        `${damage.join('; ')}. Nothing was modified. Restore ${metaDir} from a backup; \`check\` shows what it holds.`,
+      );
+    }
     const meta = await LevelMetaStore.open(clone.dir, { create: false, shownAs: metaDir });
     try {
       return await fn(meta);
