@@ -59,6 +59,8 @@ function snapshot(d: string): string {
   return fs.readdirSync(d, { recursive: true, encoding: 'utf8' }).sort().map((name) => {
     const p = path.join(d, name);
     if (!fs.statSync(p).isFile()) return `${name}/`;
+    // Reading LOCK would open and close it, which drops this process's POSIX lock on it.
+    if (path.basename(name) === 'LOCK') return `${name} ${fs.statSync(p).size} bytes`;
     return `${name} ${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
   }).join('\n');
 }
