@@ -88,6 +88,11 @@ export class MemMetaStore implements MetaStore {
     return new MemMetaStore(survived);
   }
 
+  /** A copy of the durable state, as a backup taken now would hold (this store lives on). */
+  backup(): MemMetaStore {
+    return new MemMetaStore(this.durable);
+  }
+
   get pendingBatches(): number {
     return this.unsynced.length;
   }
