@@ -31,8 +31,8 @@ const ERRNO_OF_CODE: Record<UcCode, number> = {
   UC_POOL_LOCKED: 16, // EBUSY
   UC_META_MISMATCH: 5,
   UC_META_MISSING: 2, // ENOENT
-  UC_META_CORRUPT: 117, // EUCLEAN
-  UC_META_ROLLBACK: 117,
+  UC_META_CORRUPT: 5, // EIO: a read the damage reaches fails like a bad sector
+  UC_META_ROLLBACK: 5,
   UC_PERMISSION_DENIED: 13, // EACCES
   UC_NO_SPACE: 28, // ENOSPC
   UC_IO: 5,

@@ -69,6 +69,13 @@ describe('refusals modify nothing', () => {
     await refusal({ backingPath: a, metaDir: `${b}.meta` }, 'UC_META_MISMATCH');
   });
 
+  it('a foreign file as the pool: UC_POOL_FOREIGN, the metadata directory untouched', async () => {
+    const a = await newPool();
+    const foreign = path.join(path.dirname(a), 'foreign.img');
+    fs.writeFileSync(foreign, Buffer.alloc(1 << 20, 0x5a));
+    await refusal({ backingPath: foreign, metaDir: `${a}.meta` }, 'UC_POOL_FOREIGN');
+  });
+
   it('metadata of a newer format: UC_POOL_VERSION', async () => {
     const a = await newPool();
     await editState(`${a}.meta`, (s) => { s.version = 9; });
