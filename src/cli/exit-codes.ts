@@ -16,9 +16,13 @@ export const EXIT_DEVICE_EXISTS = 5;
 export const EXIT_DEVICE_NOT_FOUND = 6;
 /** The backing store cannot be used: corrupt, foreign, newer format, locked. */
 export const EXIT_BACKING_UNUSABLE = 7;
+/** The pool is full, or the filesystem under the pool or its metadata (ENOSPC). */
 export const EXIT_NO_SPACE = 8;
+const ENOSPC = 28;
 /** A bounded wait ran out (daemon start, device stop). */
 export const EXIT_TIMEOUT = 9;
+/** The metadata is older than the pool recorded (a damaged LevelDB log or table). */
+export const EXIT_META_ROLLBACK = 10;
 
 const EXIT_OF_CODE: Record<UcCode, number> = {
   UC_INVALID_ARGUMENT: EXIT_USAGE,
@@ -32,6 +36,10 @@ const EXIT_OF_CODE: Record<UcCode, number> = {
   UC_POOL_TRUNCATED: EXIT_BACKING_UNUSABLE,
   UC_POOL_LOCKED: EXIT_BACKING_UNUSABLE,
   UC_META_MISMATCH: EXIT_BACKING_UNUSABLE,
+  UC_META_MISSING: EXIT_BACKING_UNUSABLE,
+  UC_META_CORRUPT: EXIT_BACKING_UNUSABLE,
+  UC_META_ROLLBACK: EXIT_META_ROLLBACK,
+  UC_PERMISSION_DENIED: EXIT_BACKING_UNUSABLE,
   UC_NO_SPACE: EXIT_NO_SPACE,
   UC_TIMEOUT: EXIT_TIMEOUT,
   UC_IO: EXIT_FAILURE,
@@ -39,6 +47,8 @@ const EXIT_OF_CODE: Record<UcCode, number> = {
 
 /** The exit status for an error that reached the top of a command. */
 export function exitCodeOf(err: unknown): number {
+  // A full filesystem is "backing store full" whatever layer reported it.
+  if (err instanceof UcError && err.errno === ENOSPC) return EXIT_NO_SPACE;
   if (err instanceof UcError) return EXIT_OF_CODE[err.code] ?? EXIT_FAILURE;
   return EXIT_FAILURE;
 }
@@ -55,4 +65,5 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [EXIT_BACKING_UNUSABLE, 'backing store corrupt, foreign, newer format or locked'],
   [EXIT_NO_SPACE, 'backing store full'],
   [EXIT_TIMEOUT, 'a bounded wait ran out'],
+  [EXIT_META_ROLLBACK, 'metadata older than the pool (restore it from a backup)'],
 ];

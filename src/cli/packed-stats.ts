@@ -72,6 +72,8 @@ export interface StatsSnapshot {
   dedupHits: number;
   sameFillBlocks: number;
   extents: number;
+  /** Reads failed with EIO because stored bytes did not verify (this daemon). */
+  readVerifyFailures: number;
   compactor: { state: 'running' | 'idle'; candidates: number; segmentsCleaned: number; reclaimedBytes: number; bytesMoved: number };
   session: RequestCounters & { iops: number; readMBps: number; writeMBps: number };
 }
@@ -85,6 +87,7 @@ export interface EngineFigures {
   extents: number;
   liveBytes: number;
   physicalBytes: number;
+  readVerifyFailures: number;
   compaction: { running: boolean; candidates: number };
 }
 
@@ -148,6 +151,7 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
     dedupHits: t.dedupHits,
     sameFillBlocks: t.sameFillBlocks,
     extents: e.extents,
+    readVerifyFailures: e.readVerifyFailures,
     compactor: {
       state: e.compaction.running ? 'running' : 'idle',
       candidates: e.compaction.candidates,
@@ -196,6 +200,7 @@ export function renderStatsTable(s: StatsSnapshot): string {
     ['dedup hits', String(s.dedupHits)],
     ['same-fill blocks', String(s.sameFillBlocks)],
     ['extents', String(s.extents)],
+    ['read verify failures', `${s.readVerifyFailures} (since start)`],
     [
       'compactor',
       `${s.compactor.state}, ${s.compactor.candidates} candidate segments, ${s.compactor.segmentsCleaned} cleaned, ` +

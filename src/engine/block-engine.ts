@@ -9,7 +9,7 @@ import assert from 'node:assert';
 import { KEY_S } from '../meta/keys.js';
 import { encodeState } from '../meta/records.js';
 import type { MetaStore } from '../meta/store.js';
-import { uuidText, writeSuperblock } from '../pool/format.js';
+import { uuidText } from '../pool/format.js';
 import type { PoolStore } from '../pool/store.js';
 import { UcError } from '../util/errors.js';
 import { COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
@@ -18,25 +18,30 @@ import { compactStep } from './compactor.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
 import { readBlocks } from './read-path.js';
-import type { CompactionStats, EngineStats } from './types.js';
+import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { writeBlocks } from './write-path.js';
 import { lKey } from '../meta/keys.js';
 import { defaultCapacityBytes } from './capacity.js';
 
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
 const WRITE_CHUNK_BLOCKS = 1024;
+/** The background retry of a stalled commit never spins faster than this. */
+const STALL_RETRY_TIMER_MS_MIN = 10;
 
 export class BlockEngine {
   private mutex: Promise<unknown> = Promise.resolve();
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private compactScheduled = false;
 
   /** Use openEngine/formatEngine (or openPool/formatPool for files). */
   constructor(
     private readonly core: EngineCore,
     private readonly ownsStores: boolean,
-  ) {}
+  ) {
+    core.onStall = () => this.armRetry();
+  }
 
   get uuid(): string {
     return uuidText(this.core.sb.uuid);
@@ -58,6 +63,11 @@ export class BlockEngine {
     return this.core.meta;
   }
 
+  /** Sends engine events (read verification failures, ENOSPC) to `handler`. */
+  setEventHandler(handler: ((event: EngineEvent) => void) | undefined): void {
+    this.core.eventHandler = handler;
+  }
+
   async read(lba: number, blocks: number, buf: Buffer): Promise<void> {
     this.checkRange(lba, blocks, buf);
     await readBlocks(this.core, lba, blocks, buf);
@@ -66,6 +76,7 @@ export class BlockEngine {
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
     await this.exclusive(async () => {
+      await this.core.checkWritable();
       for (let done = 0; done < blocks; done += WRITE_CHUNK_BLOCKS) {
         const n = Math.min(WRITE_CHUNK_BLOCKS, blocks - done);
         await this.core.ensureSpace(n);
@@ -85,7 +96,10 @@ export class BlockEngine {
 
   async discard(lba: number, blocks: number): Promise<void> {
     this.checkRange(lba, blocks);
-    await this.exclusive(() => unmapRange(this.core, lba, blocks));
+    await this.exclusive(async () => {
+      await this.core.checkWritable();
+      await unmapRange(this.core, lba, blocks);
+    });
     this.afterMutation();
   }
 
@@ -93,7 +107,10 @@ export class BlockEngine {
   async writeZeroes(lba: number, blocks: number, noUnmap: boolean): Promise<void> {
     void noUnmap;
     this.checkRange(lba, blocks);
-    await this.exclusive(() => unmapRange(this.core, lba, blocks));
+    await this.exclusive(async () => {
+      await this.core.checkWritable();
+      await unmapRange(this.core, lba, blocks);
+    });
     this.afterMutation();
   }
 
@@ -144,7 +161,7 @@ export class BlockEngine {
         }
       }
       await c.commit(true);
-      c.sb = await writeSuperblock(c.pool, { ...c.sb, logicalBytes, segmentCount });
+      await c.keeper.rewrite({ logicalBytes, segmentCount });
       c.segs.grow(segmentCount);
       c.mapped.resize(logicalBytes / BLOCK_BYTES);
       c.state.logicalBytes = logicalBytes;
@@ -174,17 +191,46 @@ export class BlockEngine {
     };
   }
 
-  /** Flushes, waits for in-flight work and background tasks, releases the stores. */
+  /**
+   * Flushes, waits for in-flight work and background tasks, releases the stores.
+   * When the last commit fails (e.g. a full filesystem) the stores are released
+   * anyway and the error is rethrown: what was not committed is lost, as in a crash.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.exclusive(() => this.core.commit(true));
-    await this.core.settleBackground();
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    let failure: unknown;
+    await this.exclusive(() => this.core.commit(true, true)).catch((err: unknown) => {
+      failure = err;
+    });
+    await this.core.settleBackground().catch((err: unknown) => {
+      failure ??= err;
+    });
+    await this.core.keeper.close().catch((err: unknown) => {
+      failure ??= err;
+    });
     if (this.ownsStores) {
-      await this.core.meta.close();
-      await this.core.pool.close();
+      await this.core.meta.close().catch((err: unknown) => {
+        failure ??= err;
+      });
+      await this.core.pool.close().catch((err: unknown) => {
+        failure ??= err;
+      });
     }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** After a failed commit: retries it in the background until one goes through. */
+  private armRetry(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closed || this.core.stalled === undefined) return;
+      this.exclusive(() => this.core.commit(true, true)).then(() => this.maybeCompact(), () => undefined);
+    }, Math.max(this.core.opts.stallRetryMs, STALL_RETRY_TIMER_MS_MIN));
+    this.retryTimer.unref();
   }
 
   private compactionStats(): CompactionStats {

@@ -5,19 +5,25 @@
 //  - each extent's refcount equals the number of LBAs referencing it (no leaks);
 //  - each H entry points at an extent with that fingerprint;
 //  - each segment's live-byte count equals the sum of its extents' fragments;
-//  - the mapped-block and extent counters in S are right.
+//  - the mapped-block and extent counters in S are right;
+//  - both superblock copies are valid and agree; the metadata is not older than
+//    the commit the pool recorded durable; every scanned L key is also found by a
+//    point lookup (which uses the table filters the scan does not).
+// checkPool never writes: it audits a private clone of the metadata directory.
 // Memory: one Map entry per extent (fine up to tens of millions of extents).
 import { CodecSet } from '../compress/index.js';
 import { xxh128, type FingerprintFn } from '../dedup/index.js';
 import { extentIdOfKey, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
 import { decodeExtent, decodeSegment, decodeState, decodeU64, mapExtentId, SEG_FREE, type Extent } from '../meta/records.js';
-import { LevelMetaStore } from '../meta/level-store.js';
+import { logDamage } from '../meta/log-scan.js';
+import { lockHolder, withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
 import { FilePoolStore } from '../pool/file-store.js';
-import { readSuperblock } from '../pool/format.js';
+import { readCopies, readSuperblock, SLOT_BYTES, type SlotResult, type Superblock } from '../pool/format.js';
 import { FRAGMENT_HEADER_BYTES, fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
 import type { PoolStore } from '../pool/store.js';
 import { CHECK_PROBLEMS_MAX, SCAN_CHUNK_ENTRIES } from '../util/limits.js';
+import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import { defaultMetaDir } from './open.js';
 
@@ -63,9 +69,13 @@ export async function auditPool(pool: PoolStore, meta: MetaStore, o: { fingerpri
   const fingerprint = o.fingerprint ?? xxh128;
   const p = new Problems();
   const sb = await readSuperblock(pool);
+  for (const text of await copyProblems(pool)) p.add(text);
   const sv = meta.getSync(KEY_S);
   const state = sv === undefined ? undefined : decodeState(sv);
   if (state === undefined || !state.uuid.equals(sb.uuid)) p.add('metadata state missing or of another pool');
+  if (state !== undefined && state.commitSeq < sb.durableSeq) {
+    p.add(`metadata rolled back: it holds commit ${state.commitSeq}, the pool recorded ${sb.durableSeq} as durable`);
+  }
   const logicalBlocks = sb.logicalBytes / BLOCK_BYTES;
   const refs = new Map<number, number>();
   let mapped = 0;
@@ -73,6 +83,7 @@ export async function auditPool(pool: PoolStore, meta: MetaStore, o: { fingerpri
   await scanAll(meta, PREFIX_L, (k, v) => {
     const lba = lbaOfKey(k);
     mapped += 1;
+    if (meta.getSync(k) === undefined) p.add(`lba ${lba}: listed by a scan but missed by a point lookup (damaged table)`);
     if (lba >= logicalBlocks) p.add(`lba ${lba} mapped beyond the device end`);
     let id: number;
     try {
@@ -167,17 +178,76 @@ async function verifyFragments(
   }
 }
 
-/** Audits a pool file or block device and its metadata directory, read-only. */
+/** Problems with the superblock copies: damaged, or stale (geometry differs from the winner). */
+async function copyProblems(pool: PoolStore): Promise<string[]> {
+  const { slots, winner } = await readCopies(pool);
+  const w = slots[winner];
+  if (w?.kind !== 'ok') return [];
+  const out: string[] = [];
+  slots.forEach((s, i) => {
+    if (i === winner) return;
+    const why = copyDefect(s, w.sb);
+    if (why !== undefined) out.push(`superblock copy ${i} is ${why} (copy ${winner} is valid; check --repair rewrites it)`);
+  });
+  return out;
+}
+
+/** Why a non-winning copy needs repair, or undefined if it is fine. */
+function copyDefect(s: SlotResult, winner: Superblock): string | undefined {
+  if (s.kind === 'bad') return `damaged: ${s.why}`;
+  if (s.kind === 'foreign') return 'damaged: bad magic';
+  if (s.kind === 'newer') return `of a newer format version ${s.version}`;
+  const a = s.sb;
+  const same = a.uuid.equals(winner.uuid) && a.version === winner.version && a.segmentBytes === winner.segmentBytes &&
+    a.logicalBytes === winner.logicalBytes && a.segmentCount === winner.segmentCount && a.layout === winner.layout;
+  return same ? undefined : 'stale: its geometry differs from the newest copy';
+}
+
+/**
+ * `check --repair`: rewrites a damaged or stale superblock copy with the bytes of
+ * the valid newest one, then fdatasyncs. Provably safe: open already uses only the
+ * winning copy, so this changes nothing a reader sees; nothing else is written.
+ * Returns what it did (empty when nothing needed repair).
+ */
+export async function repairSuperblock(o: { backingPath: string; metaDir?: string }): Promise<string[]> {
+  const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
+  const holder = lockHolder(metaDir);
+  if (holder !== undefined) {
+    throw new UcError('UC_POOL_LOCKED', `pool is in use (process ${holder} has its metadata open): stop that device first`);
+  }
+  const pool = await FilePoolStore.open(o.backingPath);
+  try {
+    await readSuperblock(pool); // refuses foreign, newer, truncated or doubly damaged pools
+    const { slots, winner } = await readCopies(pool);
+    const w = slots[winner];
+    if (w.kind !== 'ok') return [];
+    const done: string[] = [];
+    for (const [i, s] of slots.entries()) {
+      if (i === winner || s.kind === 'newer') continue;
+      const why = copyDefect(s, w.sb);
+      if (why === undefined) continue;
+      const bytes = Buffer.alloc(SLOT_BYTES);
+      await pool.pread(bytes, 0, SLOT_BYTES, winner * SLOT_BYTES);
+      await pool.pwrite(bytes, 0, SLOT_BYTES, i * SLOT_BYTES);
+      await pool.fdatasync();
+      done.push(`rewrote superblock copy ${i} (${why}) from copy ${winner}`);
+    }
+    return done;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Audits a pool file or block device and its metadata directory; writes nothing. */
 export async function checkPool(o: { backingPath: string; metaDir?: string }): Promise<CheckReport> {
   const pool = await FilePoolStore.open(o.backingPath, { readOnly: true });
   try {
     await readSuperblock(pool);
-    const meta = await LevelMetaStore.open(o.metaDir ?? defaultMetaDir(o.backingPath), { create: false });
-    try {
-      return await auditPool(pool, meta);
-    } finally {
-      await meta.close();
-    }
+    const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
+    const report = await withMetaClone(metaDir, (meta) => auditPool(pool, meta), { allowLogDamage: true });
+    const damage = logDamage(metaDir);
+    if (damage.length === 0) return report;
+    return { ...report, clean: false, problems: [...damage, ...report.problems], problemCount: report.problemCount + damage.length };
   } finally {
     await pool.close();
   }

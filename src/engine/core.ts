@@ -5,6 +5,9 @@
 //  rule 1/2: commit() writes segment data, fdatasyncs the pool, then the batch;
 //  rule 3:   freed segments become allocatable only after a durable commit
 //            and after reads that may still use them have finished.
+// A failed commit (commit-failure.ts) puts its changes back as pending and
+// stalls the engine: writes fail fast with UC_NO_SPACE / UC_IO, and a commit is
+// retried at most every stallRetryMs until one goes through.
 import assert from 'node:assert';
 import { CodecSet, codecByName, type Codec } from '../compress/index.js';
 import { xxh128, type DedupMode, type FingerprintFn } from '../dedup/index.js';
@@ -15,15 +18,18 @@ import { fragmentBytes } from '../pool/fragment.js';
 import type { Superblock } from '../pool/format.js';
 import { SEG_SEALED, type SegmentTable } from '../pool/segments.js';
 import type { PoolStore } from '../pool/store.js';
+import { SuperblockKeeper } from '../pool/superblock-keeper.js';
 import { UcError } from '../util/errors.js';
 import {
   COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES,
+  STALL_RETRY_MS_DEFAULT,
 } from '../util/limits.js';
+import { isNoSpace, StageError, staged, stallError, type CommitStage } from './commit-failure.js';
 import { FRAGMENT_BYTES_MAX } from '../pool/fragment.js';
 import { MetaView } from './meta-view.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter } from './segment-writer.js';
-import type { EngineOptions } from './types.js';
+import type { EngineEvent, EngineOptions } from './types.js';
 import { compactStep } from './compactor.js';
 import { MappedBits } from './mapped-bits.js';
 
@@ -35,6 +41,7 @@ export interface Counters {
   compressedBlocks: number;
   rawBlocks: number;
   fingerprintCollisions: number;
+  readVerifyFailures: number;
   commits: number;
   durableCommits: number;
   segmentsCleaned: number;
@@ -48,6 +55,8 @@ export interface ResolvedOptions {
   backgroundCompaction: boolean;
   compactLiveFraction: number;
   commitRecordsMax: number;
+  stallRetryMs: number;
+  onEvent: ((event: EngineEvent) => void) | undefined;
 }
 
 export function resolveOptions(o: EngineOptions): ResolvedOptions {
@@ -58,9 +67,12 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     backgroundCompaction: o.backgroundCompaction ?? true,
     compactLiveFraction: o.compactLiveFraction ?? COMPACT_LIVE_FRACTION,
     commitRecordsMax: o.commitRecordsMax ?? COMMIT_RECORDS_MAX,
+    stallRetryMs: o.stallRetryMs ?? STALL_RETRY_MS_DEFAULT,
+    onEvent: o.onEvent,
   };
   assert(r.compactLiveFraction > 0 && r.compactLiveFraction <= 1);
   assert(r.commitRecordsMax > 0);
+  assert(Number.isSafeInteger(r.stallRetryMs) && r.stallRetryMs >= 0);
   return r;
 }
 
@@ -73,9 +85,11 @@ export class EngineCore {
   readonly codecs = new CodecSet();
   readonly codec: Codec;
   readonly opts: ResolvedOptions;
+  /** Writes the superblock: geometry on resize, the durable commit sequence after syncs. */
+  readonly keeper: SuperblockKeeper;
   readonly counters: Counters = {
     blocksWritten: 0, blocksRead: 0, dedupHits: 0, sameFillBlocks: 0, compressedBlocks: 0,
-    rawBlocks: 0, fingerprintCollisions: 0, commits: 0, durableCommits: 0, segmentsCleaned: 0,
+    rawBlocks: 0, fingerprintCollisions: 0, readVerifyFailures: 0, commits: 0, durableCommits: 0, segmentsCleaned: 0,
     bytesMoved: 0,
   };
   compacting = false;
@@ -85,25 +99,53 @@ export class EngineCore {
   /** Something changed since the last durable commit. */
   private unsynced = false;
   private inflight: Promise<void> | undefined;
-  private commitError: unknown;
+  /** Set while commits fail: mutations get this error until a retry commits. */
+  stalled: UcError | undefined;
+  private retryAtMs = 0;
+  /** Set after a failed fdatasync: no commit may follow (see commit-failure.ts). */
+  private broken: UcError | undefined;
+  private metaNeedsReopen = false;
+  /** Pending while the metadata store reopens; reads wait for it. */
+  metaReopening: Promise<void> | undefined;
+  /** Called when a commit failed, so that the engine arms a retry. */
+  onStall: (() => void) | undefined;
 
   constructor(
     readonly pool: PoolStore,
     readonly meta: MetaStore,
-    public sb: Superblock,
+    sb: Superblock,
     readonly state: MetaState,
     readonly segs: SegmentTable,
     options: EngineOptions,
+    sbSlot = 0,
   ) {
+    this.keeper = new SuperblockKeeper(pool, sb, sbSlot);
     this.opts = resolveOptions(options);
+    this.eventHandler = this.opts.onEvent;
     this.codec = codecByName(options.compression ?? 'lz4');
     this.mapped = new MappedBits(state.logicalBytes / 4096);
     this.view = new MetaView(meta, this.mapped);
     this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
   }
 
+  get sb(): Superblock {
+    return this.keeper.sb;
+  }
+
   get logicalBlocks(): number {
     return this.state.logicalBytes / 4096;
+  }
+
+  /** Where events go: options.onEvent, replaceable by the host after open. */
+  eventHandler: ((event: EngineEvent) => void) | undefined;
+
+  /** Reports an event to the host; a throwing handler must not break I/O. */
+  emit(event: EngineEvent): void {
+    try {
+      this.eventHandler?.(event);
+    } catch {
+      // The handler is a logger: losing one line is better than failing the request.
+    }
   }
 
   segmentPosition(segment: number): number {
@@ -181,21 +223,33 @@ export class EngineCore {
    * Group commit: segment data, fdatasync, then one metadata batch (rule 2). The
    * overlay is frozen synchronously; a durable commit resolves when its batch is
    * synced, a non-durable one runs in the background (commits stay in order: each
-   * waits for the previous) so writes continue meanwhile.
+   * waits for the previous) so writes continue meanwhile. While stalled, a commit
+   * fails at once with the stall error unless a retry is due or `force` is set.
    */
-  async commit(sync: boolean): Promise<void> {
+  async commit(sync: boolean, force = false): Promise<void> {
     await this.settleCommit();
     if (!sync && this.view.pendingRecords === 0 && this.segs.dirty.size === 0 && !this.writer.hasUnwritten) return;
     if (sync && !this.unsynced && !this.writer.hasUnwritten && this.view.pendingRecords === 0) return;
+    if (this.stalled !== undefined && !force && Date.now() < this.retryAtMs) throw this.stalled;
+    if (this.metaNeedsReopen) await this.reopenMeta();
     const ops: MetaOp[] = this.view.freeze();
-    for (const s of this.segs.dirty) ops.push({ type: 'put', key: gKey(s), value: encodeSegment(this.segs.record(s)) });
+    const dirty = [...this.segs.dirty];
+    for (const s of dirty) ops.push({ type: 'put', key: gKey(s), value: encodeSegment(this.segs.record(s)) });
     this.segs.dirty.clear();
     this.state.commitSeq += 1;
+    const seq = this.state.commitSeq;
     ops.push({ type: 'put', key: KEY_S, value: encodeState(this.state) });
     const freed = this.freedUncommitted;
     this.freedUncommitted = [];
     if (sync) this.unsynced = false;
-    const run = this.runCommit(ops, freed, sync);
+    const run = this.runCommit(ops, freed, sync, seq).catch((err: unknown) => {
+      // Nothing of this batch is known durable: make it pending again for the retry.
+      this.view.thaw();
+      for (const seg of dirty) this.segs.dirty.add(seg);
+      this.freedUncommitted = freed.concat(this.freedUncommitted);
+      this.unsynced = true;
+      throw err instanceof StageError ? this.stall(err.stage, err.original) : this.stall('pool-write', err);
+    });
     if (sync) {
       await run;
       return;
@@ -204,35 +258,86 @@ export class EngineCore {
       () => {
         if (this.inflight === tracked) this.inflight = undefined;
       },
-      (err: unknown) => {
-        this.commitError ??= err;
+      () => {
+        // stall() recorded it; the next mutation sees this.stalled.
         if (this.inflight === tracked) this.inflight = undefined;
       },
     );
     this.inflight = tracked;
   }
 
-  private async runCommit(ops: MetaOp[], freed: number[], sync: boolean): Promise<void> {
-    await this.writer.writeOut();
-    if (this.writer.takeWritten() > 0) await this.pool.fdatasync();
-    await this.meta.batch(ops, sync);
+  private async runCommit(ops: MetaOp[], freed: number[], sync: boolean, seq: number): Promise<void> {
+    if (this.broken !== undefined) throw this.broken;
+    await staged('pool-write', () => this.writer.writeOut());
+    if (this.writer.takeWritten() > 0) await staged('pool-sync', () => this.pool.fdatasync());
+    try {
+      await this.meta.batch(ops, sync);
+    } catch (err) {
+      // LevelDB may refuse every later write, and its log may end torn: reopen first.
+      this.metaNeedsReopen = this.meta.reopen !== undefined;
+      throw new StageError('meta-write', err);
+    }
     this.view.dropFrozen();
     this.counters.commits += 1;
     this.freedUnsynced.push(...freed);
     if (sync) {
+      this.keeper.noteDurable(seq);
       this.counters.durableCommits += 1;
       const reusable = this.freedUnsynced;
       this.freedUnsynced = [];
       if (reusable.length > 0) this.reclaim(reusable);
     }
+    if (this.stalled !== undefined) {
+      const wasNoSpace = this.stalled.code === 'UC_NO_SPACE';
+      this.stalled = undefined;
+      if (wasNoSpace) this.emit({ kind: 'no-space-cleared' });
+    }
   }
 
-  /** Waits for a background commit; rethrows its failure (the metadata is then stale). */
+  /** Records a failed commit; returns the error mutations get from now on. */
+  private stall(stage: CommitStage, err: unknown): UcError {
+    if (this.broken !== undefined && err === this.broken) return this.broken;
+    const e = stallError(stage, err);
+    if (stage === 'pool-sync') {
+      this.broken = new UcError('UC_IO', `fdatasync of the pool failed; restart to recover: ${e.message}`, { cause: err });
+      this.stalled = this.broken;
+      return this.broken;
+    }
+    if (isNoSpace(err) && this.stalled?.code !== 'UC_NO_SPACE') this.emit({ kind: 'no-space', message: e.message });
+    this.stalled = e;
+    this.retryAtMs = Date.now() + this.opts.stallRetryMs;
+    this.onStall?.();
+    return e;
+  }
+
+  /** Reopens the metadata store after a failed batch (before any new batch). */
+  private async reopenMeta(): Promise<void> {
+    const reopen = this.meta.reopen?.();
+    if (reopen === undefined) {
+      this.metaNeedsReopen = false;
+      return;
+    }
+    this.metaReopening = reopen.then(() => undefined, () => undefined);
+    try {
+      await reopen;
+      this.metaNeedsReopen = false;
+    } catch (err) {
+      throw this.stall('meta-reopen', err);
+    } finally {
+      this.metaReopening = undefined;
+    }
+  }
+
+  /** Waits for a background commit (its failure, if any, is in this.stalled). */
   async settleCommit(): Promise<void> {
     await this.inflight;
-    if (this.commitError !== undefined) {
-      throw new UcError('UC_IO', `a group commit failed: ${String(this.commitError)}`, { cause: this.commitError });
-    }
+  }
+
+  /** Before a mutation: fails fast while stalled, retrying the commit when one is due. */
+  async checkWritable(): Promise<void> {
+    if (this.broken !== undefined) throw this.broken;
+    if (this.stalled === undefined) return;
+    await this.commit(true);
   }
 
   /** Punches freed segments once no read can still use them, then makes them allocatable. */
@@ -240,7 +345,8 @@ export class EngineCore {
     const task = (async () => {
       await this.guard.drain();
       for (const s of segments) {
-        await this.pool.punchHole(this.segmentPosition(s), this.sb.segmentBytes);
+        // Best effort (PoolStore contract): a failed punch only keeps the space allocated.
+        await this.pool.punchHole(this.segmentPosition(s), this.sb.segmentBytes).catch(() => undefined);
         this.segs.makeReusable(s);
       }
     })();
@@ -278,12 +384,26 @@ export class EngineCore {
       let from = lKey(0);
       for (;;) {
         const entries = await this.meta.scan(from, prefixEnd(PREFIX_L), SCAN_CHUNK_ENTRIES);
-        for (const [k] of entries) this.mapped.set(lbaOfKey(k));
+        for (const [k] of entries) this.mapped.seen(lbaOfKey(k));
         if (entries.length < SCAN_CHUNK_ENTRIES) break;
         from = keySuccessor(entries[entries.length - 1][0]);
       }
       this.mapped.complete = true;
     })().catch(() => undefined); // on failure the bitmap stays incomplete: lookups still work
+  }
+
+  /**
+   * A point lookup found no map entry while the mapped-block scan still runs, so
+   * MappedBits cannot vouch for the miss: confirm it with an iterator seek, which
+   * does not use table filters. A damaged filter must never read as zeros.
+   */
+  async confirmUnmapped(lba: number): Promise<undefined> {
+    if (this.mapped.complete || this.mapped.wasTouched(lba)) return undefined;
+    const hit = await this.meta.scan(lKey(lba), lKey(lba + 1), 1);
+    if (hit.length > 0 && !this.mapped.wasTouched(lba)) {
+      throw new UcError('UC_META_CORRUPT', `lba ${lba}: a seek finds its map entry but a point lookup misses it (damaged table)`);
+    }
+    return undefined;
   }
 
   async settleBackground(): Promise<void> {

@@ -9,12 +9,18 @@
 //       Opens an existing pool. UcError codes, nothing modified on failure:
 //       UC_POOL_FOREIGN (no magic), UC_POOL_VERSION (newer format),
 //       UC_POOL_TRUNCATED, UC_POOL_CORRUPT (both superblock copies bad),
-//       UC_META_MISMATCH (metadata missing, empty or of another pool),
-//       UC_POOL_LOCKED (metadata in use).
+//       UC_META_MISSING (no metadata, or not a LevelDB database),
+//       UC_META_MISMATCH (metadata of another pool), UC_META_CORRUPT (LevelDB
+//       corruption or out-of-range records), UC_META_ROLLBACK (metadata older than
+//       the last commit the pool recorded durable), UC_PERMISSION_DENIED,
+//       UC_NO_SPACE, UC_POOL_LOCKED (metadata in use).
 //   formatEngine(pool: PoolStore, meta: MetaStore, FormatOptions) / openEngine(pool, meta, opts)
 //       The same over any stores (SimDisk + MemMetaStore in tests, a native store later).
 //   checkPool({ backingPath, metaDir? }) => Promise<CheckReport>   (src/engine/check.ts)
-//       Offline audit; report.clean is true only when no problem was found.
+//       Offline audit on a clone of the metadata: writes nothing; report.clean is
+//       true only when no problem was found.
+//   repairSuperblock(backingPath) => Promise<string[]>   (src/engine/check.ts)
+//       Rewrites a damaged or stale superblock copy from the valid one; nothing else.
 //
 //   class BlockEngine (structurally a BlockTarget, src/device/target.ts):
 //     read(lba, blocks, buf): Promise<void>            buf.length >= blocks*4096
@@ -48,8 +54,8 @@
 //   (default true), compactLiveFraction (0.5), commitRecordsMax.
 export { BlockEngine } from './block-engine.js';
 export { defaultMetaDir, formatEngine, formatPool, openEngine, openPool, type PoolPaths } from './open.js';
-export { auditPool, checkPool, type CheckReport } from './check.js';
+export { auditPool, checkPool, repairSuperblock, type CheckReport } from './check.js';
 export { defaultCapacityBytes } from './capacity.js';
-export type { CompactionStats, EngineOptions, EngineStats, FormatOptions } from './types.js';
+export type { CompactionStats, EngineEvent, EngineOptions, EngineStats, FormatOptions } from './types.js';
 export type { PoolStore } from '../pool/store.js';
 export type { MetaStore } from '../meta/store.js';

@@ -34,7 +34,9 @@ export class MetaView {
     let v = this.cur.maps.get(lba);
     if (v === undefined && this.frozen !== undefined) v = this.frozen.maps.get(lba);
     if (v !== undefined) return v ?? undefined;
-    return this.store.getSync(lKey(lba));
+    const stored = this.store.getSync(lKey(lba));
+    if (stored === undefined) this.mapped.checkAbsent(lba); // a miss the scan contradicts is damage
+    return stored;
   }
 
   setMap(lba: number, value: Buffer | null): void {
@@ -110,5 +112,17 @@ export class MetaView {
   /** The frozen overlay's batch is applied to the store. */
   dropFrozen(): void {
     this.frozen = undefined;
+  }
+
+  /** The frozen overlay's batch failed: its changes become pending again, under
+   * any newer change made since the freeze, so the next commit retries them. */
+  thaw(): void {
+    const f = this.frozen;
+    if (f === undefined) return;
+    this.frozen = undefined;
+    for (const [k, v] of this.cur.maps) f.maps.set(k, v);
+    for (const [k, v] of this.cur.extents) f.extents.set(k, v);
+    for (const [k, v] of this.cur.dedup) f.dedup.set(k, v);
+    this.cur = f;
   }
 }

@@ -1,15 +1,21 @@
 // Creating and opening engines, over any stores (formatEngine/openEngine) or over
 // a pool file or block device with its LevelDB directory (formatPool/openPool).
 // Opening validates everything before writing anything: a foreign, newer,
-// truncated or mismatched pool is refused with a UcError and left untouched.
-import assert from 'node:assert';
+// truncated, mismatched or rolled-back pool is refused with a UcError and left
+// untouched. openPool validates on a private clone of the metadata directory
+// first (LevelDB rewrites a directory it opens), and opens the real one only once
+// validation passed.
 import fs from 'node:fs';
 import { gKey, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } from '../meta/keys.js';
 import { decodeSegment, decodeState, encodeState, SEG_OPEN, type MetaState } from '../meta/records.js';
 import { LevelMetaStore } from '../meta/level-store.js';
+import { withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
 import { FilePoolStore } from '../pool/file-store.js';
-import { FORMAT_VERSION, LAYOUT_PACKED, MAGIC, newUuid, readSuperblock, SUPERBLOCK_BYTES, writeSuperblock, type Superblock } from '../pool/format.js';
+import {
+  FORMAT_VERSION, LAYOUT_PACKED, MAGIC, newUuid, readSuperblock, readSuperblockCopies, SUPERBLOCK_BYTES, writeSuperblock,
+  type Superblock,
+} from '../pool/format.js';
 import { SegmentTable } from '../pool/segments.js';
 import type { PoolStore } from '../pool/store.js';
 import { UcError } from '../util/errors.js';
@@ -35,7 +41,7 @@ export async function formatEngine(pool: PoolStore, meta: MetaStore, o: FormatOp
   }
   const sb0: Superblock = {
     version: FORMAT_VERSION, generation: 0, uuid: newUuid(), blockBytes: BLOCK_BYTES, segmentBytes,
-    logicalBytes: o.logicalBytes, dataOffset: SUPERBLOCK_BYTES, segmentCount, layout: LAYOUT_PACKED,
+    logicalBytes: o.logicalBytes, dataOffset: SUPERBLOCK_BYTES, segmentCount, layout: LAYOUT_PACKED, durableSeq: 0,
   };
   const state: MetaState = {
     version: FORMAT_VERSION, uuid: sb0.uuid, logicalBytes: o.logicalBytes, segmentBytes, segmentCount,
@@ -50,24 +56,8 @@ export async function formatEngine(pool: PoolStore, meta: MetaStore, o: FormatOp
 export async function openEngine(
   pool: PoolStore, meta: MetaStore, o: EngineOptions = {}, ownsStores = false, fresh = false,
 ): Promise<BlockEngine> {
-  const sb = await readSuperblock(pool);
-  if (sb.layout !== LAYOUT_PACKED) {
-    throw new UcError('UC_INVALID_ARGUMENT', 'pool uses the direct (1:1) layout, not the packed engine');
-  }
-  const state = readState(meta, sb);
-  // The superblock is written before S when resizing, so it wins after a crash between them.
-  state.logicalBytes = sb.logicalBytes;
-  state.segmentCount = sb.segmentCount;
-  const segs = new SegmentTable(sb.segmentCount, sb.segmentBytes);
-  let from = gKey(0);
-  for (;;) {
-    const entries = await meta.scan(from, prefixEnd(PREFIX_G), SCAN_CHUNK_ENTRIES);
-    for (const [k, v] of entries) segs.load(segmentOfKey(k), decodeSegment(v));
-    if (entries.length < SCAN_CHUNK_ENTRIES) break;
-    from = keySuccessor(entries[entries.length - 1][0]);
-  }
-  segs.finishLoad();
-  const core = new EngineCore(pool, meta, sb, state, segs, o);
+  const { sb, slot, state, segs } = await loadPoolState(pool, meta);
+  const core = new EngineCore(pool, meta, sb, state, segs, o, slot);
   // A segment left open by the previous run may end in bytes nobody references:
   // never append to it again; seal it (freeing it if it holds nothing live).
   for (let s = 0; s < segs.count; s++) {
@@ -79,9 +69,42 @@ export async function openEngine(
   return new BlockEngine(core, ownsStores);
 }
 
+interface PoolState {
+  sb: Superblock;
+  /** The superblock copy that won (the next superblock write goes to the other). */
+  slot: number;
+  state: MetaState;
+  segs: SegmentTable;
+}
+
+/** Reads and cross-checks superblock and metadata; reads only, throws a UcError on any refusal. */
+export async function loadPoolState(pool: PoolStore, meta: MetaStore): Promise<PoolState> {
+  const { sb, slot } = await readSuperblockCopies(pool);
+  if (sb.layout !== LAYOUT_PACKED) {
+    throw new UcError('UC_INVALID_ARGUMENT', 'pool uses the direct (1:1) layout, not the packed engine');
+  }
+  const state = readState(meta, sb);
+  // The superblock is written before S when resizing, so it wins after a crash between them.
+  state.logicalBytes = sb.logicalBytes;
+  state.segmentCount = sb.segmentCount;
+  const segs = new SegmentTable(sb.segmentCount, sb.segmentBytes);
+  let from = gKey(0);
+  for (;;) {
+    const entries = await meta.scan(from, prefixEnd(PREFIX_G), SCAN_CHUNK_ENTRIES);
+    for (const [k, v] of entries) {
+      if (k.length !== gKey(0).length) throw new UcError('UC_META_CORRUPT', `segment key ${k.toString('hex')} is malformed`);
+      segs.load(segmentOfKey(k), decodeSegment(v));
+    }
+    if (entries.length < SCAN_CHUNK_ENTRIES) break;
+    from = keySuccessor(entries[entries.length - 1][0]);
+  }
+  segs.finishLoad();
+  return { sb, slot, state, segs };
+}
+
 function readState(meta: MetaStore, sb: Superblock): MetaState {
   const v = meta.getSync(KEY_S);
-  if (v === undefined) throw new UcError('UC_META_MISMATCH', 'metadata holds no pool state (empty or not ours)');
+  if (v === undefined) throw new UcError('UC_META_MISSING', 'metadata holds no pool state (empty or not ours)');
   const state = decodeState(v);
   if (state.version > FORMAT_VERSION) {
     throw new UcError('UC_POOL_VERSION', `metadata format ${state.version} is newer than this build reads`);
@@ -89,7 +112,18 @@ function readState(meta: MetaStore, sb: Superblock): MetaState {
   if (!state.uuid.equals(sb.uuid)) {
     throw new UcError('UC_META_MISMATCH', 'metadata belongs to another pool (uuid mismatch)');
   }
-  assert.equal(state.segmentBytes, sb.segmentBytes, 'segment size differs between superblock and metadata');
+  if (state.segmentBytes !== sb.segmentBytes) {
+    throw new UcError('UC_META_CORRUPT', `metadata says segments of ${state.segmentBytes} bytes, the pool ${sb.segmentBytes}`);
+  }
+  if (state.commitSeq < sb.durableSeq) {
+    throw new UcError(
+      'UC_META_ROLLBACK',
+      `metadata is older than the pool: the pool recorded commit ${sb.durableSeq} as durable but the ` +
+        `metadata holds commit ${state.commitSeq} (its log or a table was damaged or lost), so flushed ` +
+        'blocks would read back stale. Nothing was modified. Restore the metadata directory from a ' +
+        'backup taken after that commit; `check` lists what the metadata holds.',
+    );
+  }
   return state;
 }
 
@@ -129,11 +163,16 @@ export async function formatPool(o: PoolPaths & FormatOptions & { capacityBytes?
 
 /** Opens an existing pool file or block device with its metadata directory. */
 export async function openPool(o: PoolPaths & EngineOptions): Promise<BlockEngine> {
+  const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
   const pool = await FilePoolStore.open(o.backingPath);
   let meta: LevelMetaStore | undefined;
   try {
     await readSuperblock(pool);
-    meta = await LevelMetaStore.open(o.metaDir ?? defaultMetaDir(o.backingPath), { create: false });
+    // Decide on a clone: a refusal must leave every byte of the metadata directory as it was.
+    await withMetaClone(metaDir, async (clone) => {
+      await loadPoolState(pool, clone);
+    });
+    meta = await LevelMetaStore.open(metaDir, { create: false });
     return await openEngine(pool, meta, o, true);
   } catch (err) {
     await meta?.close();

@@ -2,6 +2,13 @@
 // pool when it is full (sealed: its tail is written in the background), or when
 // a group commit writes the tail of the open one. Segments with bytes not yet
 // in the pool stay readable from memory through lookup().
+//
+// Ordering (a PoolStore may complete writes in any order): the writes of one
+// segment run one after another, and writtenBytes advances only when a pwrite
+// has completed. A sealed segment leaves RAM, and its buffer is recycled, only
+// after its last write completed, so no read goes to the pool for bytes not yet
+// there and no write in flight reads a buffer that a new segment now fills. A
+// failed write leaves the bytes in RAM; the next writeOut() writes them again.
 import assert from 'node:assert';
 import { FRAGMENT_HEADER_BYTES, fragmentBytes, writeFragmentHeader } from '../pool/fragment.js';
 import type { PoolStore } from '../pool/store.js';
@@ -13,7 +20,12 @@ interface MemSegment {
   segment: number;
   buf: Buffer;
   fillBytes: number;
+  /** Bytes [0, writtenBytes) are in the pool: their pwrite completed. */
   writtenBytes: number;
+  /** No more appends; leaves RAM once every byte is written. */
+  sealed: boolean;
+  /** The segment's last queued write (never rejects): the next one starts after it. */
+  chain: Promise<void>;
 }
 
 export interface Placement {
@@ -24,11 +36,10 @@ export interface Placement {
 
 export class SegmentWriter {
   private open: MemSegment | undefined;
+  /** The open segment and sealed ones whose bytes are not all written yet. */
   private readonly inMemory = new Map<number, MemSegment>();
-  private readonly sealing = new Set<Promise<void>>();
   private readonly spare: Buffer[] = [];
-  private failure: unknown;
-  /** Bytes handed to pwrite since the last takeWritten(). */
+  /** Bytes whose pwrite completed since the last takeWritten(). */
   private writtenSinceSync = 0;
 
   constructor(
@@ -63,26 +74,17 @@ export class SegmentWriter {
     return this.open?.segment;
   }
 
-  /** True when appended bytes are not yet handed to the pool. */
+  /** True when appended bytes are not yet in the pool (written or being written). */
   get hasUnwritten(): boolean {
-    return this.sealing.size > 0 || (this.open !== undefined && this.open.fillBytes > this.open.writtenBytes);
+    for (const m of this.inMemory.values()) if (m.sealed || m.fillBytes > m.writtenBytes) return true;
+    return false;
   }
 
-  /** Writes the open segment's tail and waits for every sealed segment's write. */
+  /** Writes every segment's unwritten bytes and resolves once they, and every
+   * earlier write, completed. Rejects with the first failure (bytes stay in RAM). */
   async writeOut(): Promise<void> {
-    const m = this.open;
-    if (m !== undefined && m.fillBytes > m.writtenBytes) {
-      const from = m.writtenBytes;
-      m.writtenBytes = m.fillBytes;
-      this.writtenSinceSync += m.fillBytes - from;
-      await this.pool.pwrite(m.buf, from, m.fillBytes - from, this.position(m.segment) + from);
-    }
-    while (this.sealing.size > 0) await Promise.all([...this.sealing]);
-    if (this.failure !== undefined) {
-      const err = this.failure;
-      this.failure = undefined;
-      throw err;
-    }
+    const done = await Promise.allSettled([...this.inMemory.values()].map((m) => this.queueWrite(m)));
+    for (const d of done) if (d.status === 'rejected') throw d.reason;
   }
 
   /** Bytes written since the last call: tells the engine whether an fdatasync is due. */
@@ -97,33 +99,39 @@ export class SegmentWriter {
     const m = this.open;
     if (m === undefined) return;
     this.open = undefined;
+    m.sealed = true;
     this.segs.seal(m.segment);
+    // A failure keeps the bytes in RAM (reads keep working); the next writeOut() retries.
+    this.queueWrite(m).catch(() => undefined);
+  }
+
+  /** Queues a write of m's unwritten bytes behind m's earlier writes. */
+  private queueWrite(m: MemSegment): Promise<void> {
+    const run = m.chain.then(() => this.writeTail(m));
+    m.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeTail(m: MemSegment): Promise<void> {
     const from = m.writtenBytes;
-    const length = m.fillBytes - from;
-    this.writtenSinceSync += length;
-    const done = (length > 0
-      ? this.pool.pwrite(m.buf, from, length, this.position(m.segment) + from)
-      : Promise.resolve()
-    ).then(
-      () => {
-        m.writtenBytes = m.fillBytes;
-        this.inMemory.delete(m.segment);
-        if (this.spare.length < SEGMENT_BUFFERS_POOLED) this.spare.push(m.buf);
-      },
-      (err: unknown) => {
-        // The bytes stay in RAM (reads keep working); the next commit reports the error.
-        this.failure ??= err;
-      },
-    );
-    const tracked: Promise<void> = done.finally(() => this.sealing.delete(tracked));
-    this.sealing.add(tracked);
+    const to = m.fillBytes;
+    if (to > from) {
+      await this.pool.pwrite(m.buf, from, to - from, this.position(m.segment) + from);
+      assert(m.writtenBytes === from, 'writes of one segment overlapped');
+      m.writtenBytes = to;
+      this.writtenSinceSync += to - from;
+    }
+    if (m.sealed && m.writtenBytes === m.fillBytes && this.inMemory.get(m.segment) === m) {
+      this.inMemory.delete(m.segment);
+      if (this.spare.length < SEGMENT_BUFFERS_POOLED) this.spare.push(m.buf);
+    }
   }
 
   private openNew(): void {
     const segment = this.segs.allocate();
     if (segment === undefined) throw new UcError('UC_NO_SPACE', 'pool has no free segment');
     const buf = this.spare.pop() ?? Buffer.allocUnsafe(this.segs.segmentBytes);
-    const m: MemSegment = { segment, buf, fillBytes: 0, writtenBytes: 0 };
+    const m: MemSegment = { segment, buf, fillBytes: 0, writtenBytes: 0, sealed: false, chain: Promise.resolve() };
     assert(!this.inMemory.has(segment));
     this.inMemory.set(segment, m);
     this.open = m;

@@ -17,7 +17,21 @@ export interface EngineOptions {
   compactLiveFraction?: number;
   /** Pending metadata records that trigger a non-durable group commit. */
   commitRecordsMax?: number;
+  /** After a failed commit (e.g. a full filesystem), ms between retries (default 1000). */
+  stallRetryMs?: number;
+  /** Called (synchronously, must not throw) for events worth a log line. */
+  onEvent?: (event: EngineEvent) => void;
 }
+
+/** Things the engine reports to its host (the daemon logs them). */
+export type EngineEvent =
+  /** A read found a block whose stored bytes are not its extent's block (EIO). */
+  | { kind: 'read-verify-failed'; lba: number; extentId: number; segment: number; offset: number; reason: string }
+  /** A commit failed for lack of space on the pool's or the metadata's medium;
+   * writes get UC_NO_SPACE until a retry succeeds. Emitted once per episode. */
+  | { kind: 'no-space'; message: string }
+  /** The commit that failed for lack of space went through: writes work again. */
+  | { kind: 'no-space-cleared' };
 
 export interface FormatOptions extends EngineOptions {
   /** Logical size of the device in bytes (a multiple of 4096). */
@@ -65,6 +79,8 @@ export interface EngineStats {
   rawBlocks: number;
   /** Fingerprint matches whose bytes differed (verify mode). */
   fingerprintCollisions: number;
+  /** Reads that found damaged stored bytes and failed with EIO (since open). */
+  readVerifyFailures: number;
   commits: number;
   durableCommits: number;
   compaction: CompactionStats;

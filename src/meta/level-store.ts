@@ -4,41 +4,44 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { UcError } from '../util/errors.js';
+import { openFailure } from './level-errors.js';
 import { META_CACHE_BYTES, META_WRITE_BUFFER_BYTES } from '../util/limits.js';
 import type { MetaOp, MetaStore } from './store.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
+/** Free space a reopen needs beyond the logs it replays into a table. */
+const REOPEN_SPARE_BYTES = 1024 * 1024;
+
+function newDb(dir: string, create: boolean): Db {
+  return new ClassicLevel<Buffer, Buffer>(dir, {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    createIfMissing: create,
+    errorIfExists: create,
+    cacheSize: META_CACHE_BYTES,
+    writeBufferSize: META_WRITE_BUFFER_BYTES,
+  });
+}
+
 export class LevelMetaStore implements MetaStore {
   private constructor(
-    private readonly db: Db,
+    private db: Db,
     readonly dir: string,
   ) {}
 
-  static async open(dir: string, options: { create: boolean }): Promise<LevelMetaStore> {
-    if (!options.create && !fs.existsSync(path.join(dir, 'CURRENT'))) {
-      throw new UcError('UC_META_MISMATCH', `metadata directory ${dir} is missing or empty`);
+  /** Opens (and, with `create`, makes) the database; failures are classified UcErrors
+   * (see openFailure). `shownAs` names the directory in messages (a clone's origin). */
+  static async open(dir: string, options: { create: boolean; shownAs?: string }): Promise<LevelMetaStore> {
+    const shown = options.shownAs ?? dir;
+    if (!options.create && !isFile(path.join(dir, 'CURRENT'))) {
+      throw new UcError('UC_META_MISSING', `metadata directory ${shown} is missing or empty (no LevelDB CURRENT file)`);
     }
-    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, {
-      keyEncoding: 'buffer',
-      valueEncoding: 'buffer',
-      createIfMissing: options.create,
-      errorIfExists: options.create,
-      cacheSize: META_CACHE_BYTES,
-      writeBufferSize: META_WRITE_BUFFER_BYTES,
-    });
+    const db = newDb(dir, options.create);
     try {
       await db.open();
     } catch (err) {
-      const code = (err as { code?: string; cause?: { code?: string } }).cause?.code;
-      if (code === 'LEVEL_LOCKED') {
-        throw new UcError('UC_POOL_LOCKED', `metadata ${dir} is in use by another process`, {
-          cause: err,
-        });
-      }
-      throw new UcError('UC_META_MISMATCH', `cannot open metadata ${dir}: ${String(err)}`, {
-        cause: err,
-      });
+      throw openFailure(err, dir, shown);
     }
     return new LevelMetaStore(db, dir);
   }
@@ -76,5 +79,44 @@ export class LevelMetaStore implements MetaStore {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+
+  /**
+   * After a failed write LevelDB may refuse every later one and its log may end
+   * torn: close and reopen (replaying the log). A probe file first proves there is
+   * room for the replay, so a still-full filesystem leaves the open store as it is
+   * (reads keep working) instead of a closed one that cannot reopen.
+   */
+  async reopen(): Promise<void> {
+    let logBytes = 0;
+    for (const name of await fs.promises.readdir(this.dir)) {
+      if (!name.endsWith('.log')) continue;
+      const st = await fs.promises.stat(path.join(this.dir, name)).catch(() => undefined);
+      logBytes += st?.size ?? 0;
+    }
+    const probe = path.join(this.dir, 'REOPEN-PROBE');
+    try {
+      const fh = await fs.promises.open(probe, 'w', 0o600);
+      try {
+        await fh.writeFile(Buffer.alloc(logBytes + REOPEN_SPARE_BYTES));
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    } finally {
+      await fs.promises.rm(probe, { force: true });
+    }
+    await this.db.close();
+    const db = newDb(this.dir, false);
+    await db.open();
+    this.db = db;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false; // missing, or a path component is not a directory
   }
 }

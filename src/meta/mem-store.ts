@@ -24,6 +24,8 @@ export class MemMetaStore implements MetaStore {
   private dead = false;
   batches = 0;
   syncs = 0;
+  /** While set, batch rejects with it and applies nothing (tests inject ENOSPC). */
+  failBatches: Error | undefined;
 
   constructor(durable?: Table) {
     this.durable = new Map(durable ?? []);
@@ -37,6 +39,7 @@ export class MemMetaStore implements MetaStore {
 
   async batch(ops: MetaOp[], sync: boolean): Promise<void> {
     if (this.dead) return;
+    if (this.failBatches !== undefined) throw this.failBatches;
     const copy = ops.map((op) =>
       op.type === 'put'
         ? { type: 'put' as const, key: Buffer.from(op.key), value: Buffer.from(op.value) }
@@ -86,6 +89,11 @@ export class MemMetaStore implements MetaStore {
     for (const b of this.unsynced.slice(0, keepBatches)) apply(survived, b);
     this.dead = true;
     return new MemMetaStore(survived);
+  }
+
+  /** A copy of the durable state, as a backup taken now would hold (this store lives on). */
+  backup(): MemMetaStore {
+    return new MemMetaStore(this.durable);
   }
 
   get pendingBatches(): number {

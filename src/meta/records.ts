@@ -145,7 +145,7 @@ export function encodeState(s: MetaState): Buffer {
 }
 
 export function decodeState(v: Buffer): MetaState {
-  if (v.length !== STATE_VALUE_BYTES) throw new UcError('UC_META_MISMATCH', 'metadata state record has a bad size');
+  if (v.length !== STATE_VALUE_BYTES) throw new UcError('UC_META_CORRUPT', 'metadata state record has a bad size');
   return {
     version: v.readUInt32BE(0),
     uuid: Buffer.from(v.subarray(4, 20)),

@@ -19,4 +19,7 @@ export interface MetaStore {
   sizeBytes(): Promise<number>;
   /** Waits for pending batches and releases the store. */
   close(): Promise<void>;
+  /** Closes and reopens the store after a failed batch (LevelDB refuses every later
+   * write after some failures). Must fail without closing when it cannot reopen now. */
+  reopen?(): Promise<void>;
 }

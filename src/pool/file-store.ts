@@ -47,6 +47,10 @@ export class FilePoolStore implements PoolStore {
       const flags = options.readOnly ? 'r' : options.create ? 'a+' : 'r+';
       fh = await fs.promises.open(path, flags === 'a+' ? fs.constants.O_RDWR | fs.constants.O_CREAT : flags);
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new UcError('UC_PERMISSION_DENIED', `cannot open pool ${path}: ${String(err)}`, { cause: err, errno: 13 });
+      }
       throw ioError(`cannot open pool ${path}`, err);
     }
     const st = await fh.stat();

@@ -7,6 +7,7 @@
 // not allocatable until the commit that freed it is durable: rule 3).
 import assert from 'node:assert';
 import { SEG_FREE, SEG_OPEN, SEG_SEALED, type SegmentRecord } from '../meta/records.js';
+import { UcError } from '../util/errors.js';
 
 export const SEG_FREEING = 3;
 
@@ -28,7 +29,16 @@ export class SegmentTable {
 
   /** Applies a persisted G record (called for each record at open). */
   load(segment: number, r: SegmentRecord): void {
-    assert(segment < this.count, `segment record ${segment} beyond the pool`);
+    // Records come from disk: out-of-range values are damaged metadata, not a bug here.
+    if (!Number.isSafeInteger(segment) || segment < 0 || segment >= this.count) {
+      throw new UcError('UC_META_CORRUPT', `segment record ${segment} lies beyond the pool's ${this.count} segments`);
+    }
+    if (r.state > SEG_SEALED || r.fillBytes > this.segmentBytes || r.liveBytes > r.fillBytes) {
+      throw new UcError(
+        'UC_META_CORRUPT',
+        `segment record ${segment} is out of range (state ${r.state}, fill ${r.fillBytes}, live ${r.liveBytes})`,
+      );
+    }
     this.liveBytes[segment] = r.liveBytes;
     this.fillBytes[segment] = r.fillBytes;
     this.state[segment] = r.state;

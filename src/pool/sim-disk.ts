@@ -4,6 +4,13 @@
 // dropped, kept, or torn (each 512-byte sector of it kept or not), chosen by the
 // caller's seeded random source. The crashed instance goes dead: later calls
 // succeed without effect so an abandoned engine cannot alter the new image.
+//
+// Out-of-order mode (`reorder`, seeded): each pwrite completes after a random
+// number of microtasks, so writes complete in a different order than issued (the
+// PoolStore contract allows it). The write takes its bytes from the caller's
+// buffer and becomes visible only when it completes, as a kernel write may read
+// the buffer at any instant before completing; fdatasync covers only completed
+// writes; a crash loses writes still in flight.
 import assert from 'node:assert';
 import { SECTOR_BYTES } from '../util/units.js';
 import type { PoolStore } from './store.js';
@@ -15,14 +22,25 @@ interface PendingWrite {
 
 export type CrashFate = 'drop' | 'keep' | 'tear';
 
+export interface SimDiskOptions {
+  /** Out-of-order completion: a seeded random source in [0, 1). */
+  reorder?: () => number;
+  /** Most microtasks a write may wait before completing (default 16). */
+  reorderTicksMax?: number;
+}
+
 export class SimDisk implements PoolStore {
   private current: Buffer;
   private durable: Buffer;
   private pending: PendingWrite[] = [];
   private dead = false;
   syncs = 0;
+  /** Writes issued and not yet completed (out-of-order mode). */
+  inflightWrites = 0;
+  /** While set, pwrite rejects with it (tests inject ENOSPC and I/O errors). */
+  failWrites: Error | undefined;
 
-  constructor(sizeBytes: number, image?: Buffer) {
+  constructor(sizeBytes: number, image?: Buffer, private readonly options: SimDiskOptions = {}) {
     this.durable = Buffer.alloc(sizeBytes);
     if (image) image.copy(this.durable, 0, 0, Math.min(sizeBytes, image.length));
     this.current = Buffer.from(this.durable);
@@ -52,6 +70,15 @@ export class SimDisk implements PoolStore {
     await Promise.resolve();
     if (this.dead) return;
     assert(position + length <= this.current.length, 'write past the end of the simulated disk');
+    if (this.failWrites !== undefined) throw this.failWrites;
+    const r = this.options.reorder;
+    if (r !== undefined) {
+      const ticks = Math.floor(r() * ((this.options.reorderTicksMax ?? 16) + 1));
+      this.inflightWrites += 1;
+      for (let t = 0; t < ticks; t++) await Promise.resolve();
+      this.inflightWrites -= 1;
+      if (this.dead) return;
+    }
     const data = Buffer.from(buf.subarray(offset, offset + length));
     data.copy(this.current, position);
     this.pending.push({ position, data });
@@ -102,6 +129,6 @@ export class SimDisk implements PoolStore {
       }
     }
     this.dead = true;
-    return new SimDisk(image.length, image);
+    return new SimDisk(image.length, image, this.options);
   }
 }

@@ -9,7 +9,11 @@ export type UcCode =
   | 'UC_POOL_VERSION' // a newer on-disk format than this build reads
   | 'UC_POOL_TRUNCATED' // the backing store is shorter than its superblock says
   | 'UC_POOL_LOCKED' // another process holds the pool or its metadata
-  | 'UC_META_MISMATCH' // metadata missing or belonging to another pool
+  | 'UC_META_MISMATCH' // metadata belonging to another pool
+  | 'UC_META_MISSING' // no metadata directory, or one that is not a LevelDB database
+  | 'UC_META_CORRUPT' // LevelDB reports corruption, or a record is out of range
+  | 'UC_META_ROLLBACK' // metadata older than the last commit the pool recorded as durable
+  | 'UC_PERMISSION_DENIED' // the pool or its metadata cannot be opened (EACCES/EPERM)
   | 'UC_NO_SPACE' // the pool is full
   | 'UC_IO' // an I/O system call failed
   | 'UC_KERNEL_UNSUPPORTED' // no ublk_drv, or a needed feature is absent
@@ -26,6 +30,10 @@ const ERRNO_OF_CODE: Record<UcCode, number> = {
   UC_POOL_TRUNCATED: 5,
   UC_POOL_LOCKED: 16, // EBUSY
   UC_META_MISMATCH: 5,
+  UC_META_MISSING: 2, // ENOENT
+  UC_META_CORRUPT: 5, // EIO: a read the damage reaches fails like a bad sector
+  UC_META_ROLLBACK: 5,
+  UC_PERMISSION_DENIED: 13, // EACCES
   UC_NO_SPACE: 28, // ENOSPC
   UC_IO: 5,
   UC_KERNEL_UNSUPPORTED: 95,

@@ -17,6 +17,9 @@ export const COMMIT_RECORDS_MAX = 16384;
 /** The open segment's tail is written and committed this long after the last write, so
  * a quiet device does not keep unwritten data in RAM indefinitely. */
 export const FLUSH_DELAY_MS_DEFAULT = 200;
+/** After a commit failed (a full filesystem), writes fail at once for this long before
+ * the next retry: a retry costs a write attempt and, for the metadata, a reopen. */
+export const STALL_RETRY_MS_DEFAULT = 1000;
 /** A sealed segment whose live bytes fall under this fraction is a compaction candidate. */
 export const COMPACT_LIVE_FRACTION = 0.5;
 /** Free segments kept back from foreground writes so the compactor can always make

@@ -1,34 +1,43 @@
 // `check`: offline audit of a packed pool and its metadata (src/engine/check.ts).
 // Exit 0 only when the pool is clean; problems found exit with the status for an
 // unusable backing store. The pool must not be in use (LevelDB locks its metadata).
+// check writes nothing (it audits a private clone of the metadata); --repair only
+// rewrites a damaged or stale superblock copy from the valid one, then audits.
 
 import { getFlag, getString, requireOption, type ParsedArgs } from '../args.js';
 import { HELP_OPTION, type Command } from '../command.js';
 import { EXIT_BACKING_UNUSABLE, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { checkPool, defaultMetaDir } from '../../engine/index.js';
+import { checkPool, defaultMetaDir, repairSuperblock } from '../../engine/index.js';
 import { formatBytes } from '../../util/units.js';
 
 export const checkCommand: Command = {
   name: 'check',
   summary: 'audit a pool offline: map, refcounts, fragments, fingerprints, segment counts',
-  usage: 'check --backing FILE [--meta DIR] [--json]',
+  usage: 'check --backing FILE [--meta DIR] [--repair] [--json]',
   description:
     'Reads every map entry, extent and segment record of a stopped pool, decompresses every ' +
-    'stored fragment and compares it with its fingerprint. Exits 0 only when nothing is wrong.',
+    'stored fragment and compares it with its fingerprint. Exits 0 only when nothing is wrong. ' +
+    'Writes nothing, except that --repair rewrites a damaged or stale superblock copy from the valid one.',
   options: [
     HELP_OPTION,
     { name: 'backing', kind: 'string', help: 'pool file or block device' },
     { name: 'meta', kind: 'string', help: 'metadata directory (default: BACKING.meta)' },
+    { name: 'repair', kind: 'boolean', help: 'rewrite a damaged superblock copy from the valid one (nothing else)' },
     { name: 'json', kind: 'boolean', help: 'print the report as one JSON object' },
   ],
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const backingPath = requireOption(getString(args, 'backing'), 'backing');
     const metaDir = getString(args, 'meta') ?? defaultMetaDir(backingPath);
+    const repaired = getFlag(args, 'repair') ? await repairSuperblock({ backingPath, metaDir }) : undefined;
     const report = await checkPool({ backingPath, metaDir });
     if (getFlag(args, 'json')) {
-      io.out(`${JSON.stringify(report, null, 2)}\n`);
+      io.out(`${JSON.stringify(repaired === undefined ? report : { ...report, repaired }, null, 2)}\n`);
     } else {
+      if (repaired !== undefined) {
+        for (const r of repaired) io.out(`repaired: ${r}\n`);
+        if (repaired.length === 0) io.out('repair: both superblock copies are valid, nothing rewritten\n');
+      }
       const c = report.counts;
       io.out(
         `${backingPath}: ${report.clean ? 'clean' : `${report.problemCount} problem(s)`}\n` +

@@ -91,6 +91,11 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   const base = loadCounters(packed.metaDir, uuid);
   const startedAtMs = Date.now();
   let log = opts.log;
+  // One log line per engine event (damaged block read, pool or metadata full).
+  engine.setEventHandler((event) => {
+    if (event.kind === 'no-space-cleared') log.info({ event: event.kind }, 'space is available again; writes resume');
+    else log.error({ ...event, event: event.kind }, event.kind === 'no-space' ? 'backing store full' : 'read verification failed');
+  });
   let device: UblkDevice | undefined;
   let control: ControlServer | undefined;
   let saveTimer: NodeJS.Timeout | undefined;

@@ -104,7 +104,7 @@ describe('openPackedPool', () => {
     const attempt = (cfg: AddConfig, p: PackedConfig): Promise<unknown> =>
       (async () => openPackedPool(cfg, p, preflightPackedPool(cfg, p)))();
     await rejects(attempt(cfgOf(pool, 32 << 20), packedOf(pool)), 'UC_INVALID_ARGUMENT', /smaller than pool .* 256\.00 KiB of data written.*never shrinks/);
-    await rejects(attempt(cfgOf(pool), packedOf(pool, join(dir, 'none'))), 'UC_META_MISMATCH', /missing or empty/);
+    await rejects(attempt(cfgOf(pool), packedOf(pool, join(dir, 'none'))), 'UC_META_MISSING', /missing or empty/);
     expect(existsSync(join(dir, 'none'))).toBe(false);
     const other = join(dir, 'o.img');
     await withData(other, 8 << 20);

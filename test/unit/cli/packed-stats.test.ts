@@ -10,7 +10,7 @@ function input(over: Partial<SnapshotInput> = {}): SnapshotInput {
     dedup: 'verify', compression: 'lz4',
     engine: {
       uuid: 'u', logicalBytes: 1 << 30, segmentBytes: 4 << 20, mappedBlocks: 1000, extents: 400,
-      liveBytes: 400 * 1024, physicalBytes: 8 << 20, compaction: { running: false, candidates: 2 },
+      liveBytes: 400 * 1024, physicalBytes: 8 << 20, readVerifyFailures: 2, compaction: { running: false, candidates: 2 },
     },
     totals: { ...ZERO_COUNTERS, blocksWritten: 1200, blocksRead: 500, dedupHits: 600, sameFillBlocks: 200, compressedBlocks: 350, rawBlocks: 50, segmentsCleaned: 3, reclaimedBytes: 3 * (4 << 20) },
     sessionBlocksRead: 250, sessionBlocksWritten: 1000,
@@ -29,6 +29,7 @@ describe('packed stats snapshot', () => {
     expect(s.ratio.sameFill).toBeCloseTo(1200 / 1000);
     expect(s.bytesWritten).toBe(1200 * 4096);
     expect(s.mappedBytes).toBe(1000 * 4096);
+    expect(s.readVerifyFailures).toBe(2);
     expect(s.compactor).toEqual({ state: 'idle', candidates: 2, segmentsCleaned: 3, reclaimedBytes: 3 * (4 << 20), bytesMoved: 0 });
   });
 
@@ -42,7 +43,7 @@ describe('packed stats snapshot', () => {
 
   it('reports 1:1 for an empty pool, never NaN or Infinity', () => {
     const s = buildStatsSnapshot(input({
-      engine: { uuid: 'u', logicalBytes: 1 << 20, segmentBytes: 1 << 16, mappedBlocks: 0, extents: 0, liveBytes: 0, physicalBytes: 0, compaction: { running: false, candidates: 0 } },
+      engine: { uuid: 'u', logicalBytes: 1 << 20, segmentBytes: 1 << 16, mappedBlocks: 0, extents: 0, liveBytes: 0, physicalBytes: 0, readVerifyFailures: 0, compaction: { running: false, candidates: 0 } },
       totals: { ...ZERO_COUNTERS }, nowMs: 1_000_000,
     }));
     for (const v of Object.values(s.ratio)) expect(v).toBe(1);
@@ -59,6 +60,7 @@ describe('packed stats snapshot', () => {
     expect(text).toMatch(/^ratio combined +10\.00:1$/m);
     expect(text).toMatch(/^daemon +pid 1234, up 10\.0s$/m);
     expect(text).toMatch(/^dedup hits +600$/m);
+    expect(text).toMatch(/^read verify failures +2 \(since start\)$/m);
     expect(text).toMatch(/^compactor +idle, 2 candidate segments, 3 cleaned, 12\.00 MiB reclaimed$/m);
   });
 

@@ -18,7 +18,7 @@ describe('MappedBits', () => {
     expect(m.isClear(99)).toBe(false);
     expect(m.isClear(150)).toBe(true);
     expect(m.isClear(500)).toBe(false); // beyond the end: never claims anything
-    expect(m.sizeBytes).toBe(25);
+    expect(m.sizeBytes).toBe(50); // mapped bits + touched bits
   });
 });
 

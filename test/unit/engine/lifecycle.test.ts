@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkPool, formatEngine, formatPool, openEngine, openPool } from '../../../src/engine/index.js';
 import { MemMetaStore } from '../../../src/meta/mem-store.js';
@@ -43,7 +44,7 @@ describe('opening', () => {
     await expect(openPool({ backingPath: foreign, metaDir: `${backingPath}.meta` })).rejects.toMatchObject({ code: 'UC_POOL_FOREIGN' });
     expect(fs.readFileSync(foreign).every((b) => b === 0x11)).toBe(true);
 
-    await expect(openPool({ backingPath, metaDir: path.join(dir, 'missing.meta') })).rejects.toMatchObject({ code: 'UC_META_MISMATCH' });
+    await expect(openPool({ backingPath, metaDir: path.join(dir, 'missing.meta') })).rejects.toMatchObject({ code: 'UC_META_MISSING' });
     expect(fs.existsSync(path.join(dir, 'missing.meta'))).toBe(false);
 
     const other = path.join(dir, 'b.img');
@@ -60,7 +61,14 @@ describe('opening', () => {
     const newer = path.join(dir, 'n.img');
     fs.copyFileSync(backingPath, newer);
     const fd = fs.openSync(newer, 'r+');
-    for (const at of [8, 2048 + 8]) fs.writeSync(fd, Buffer.from([0, 0, 0, 9]), 0, 4, at);
+    for (const at of [0, 2048]) {
+      // A newer build writes a valid copy (its CRC matches) with a higher version.
+      const slot = Buffer.alloc(2048);
+      fs.readSync(fd, slot, 0, 2048, at);
+      slot.writeUInt32BE(9, 8);
+      slot.writeUInt32BE(zlib.crc32(slot.subarray(0, 2044)), 2044);
+      fs.writeSync(fd, slot, 0, 2048, at);
+    }
     fs.closeSync(fd);
     await expect(openPool({ backingPath: newer, metaDir: `${backingPath}.meta` })).rejects.toMatchObject({ code: 'UC_POOL_VERSION' });
 

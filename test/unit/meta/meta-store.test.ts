@@ -45,7 +45,7 @@ for (const [name, make] of makers) {
 describe('LevelMetaStore open', () => {
   it('refuses a missing directory without creating it', async () => {
     const missing = path.join(dir, 'nope');
-    await expect(LevelMetaStore.open(missing, { create: false })).rejects.toMatchObject({ code: 'UC_META_MISMATCH' });
+    await expect(LevelMetaStore.open(missing, { create: false })).rejects.toMatchObject({ code: 'UC_META_MISSING' });
     expect(fs.existsSync(missing)).toBe(false);
   });
 });

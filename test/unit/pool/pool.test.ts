@@ -16,7 +16,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 function sb(): Superblock {
   return {
     version: FORMAT_VERSION, generation: 0, uuid: newUuid(), blockBytes: 4096, segmentBytes: 65536,
-    logicalBytes: 1 << 20, dataOffset: 4096, segmentCount: 4, layout: 0,
+    logicalBytes: 1 << 20, dataOffset: 4096, segmentCount: 4, layout: 0, durableSeq: 0,
   };
 }
 

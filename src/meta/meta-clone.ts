@@ -1,0 +1,140 @@
+// Opening metadata without modifying it. LevelDB cannot open read-only: recovery
+// rewrites the log into a table, starts a new MANIFEST and log, and appends to LOG.
+// So `check`, and the validation an open does before it decides to serve, run on a
+// private clone: the immutable table files (*.ldb, *.sst) hard-linked (copied when
+// links are impossible), the small mutable ones (CURRENT, MANIFEST-*, *.log)
+// copied, LOCK and LOG skipped. The clone lives beside the metadata directory
+// (same filesystem, so links work), else in the temp directory, never inside it.
+//
+// LevelDB holds a POSIX lock on LOCK while open; a clone would not see that, so
+// lockHolder() reads /proc/locks to refuse metadata another process has open.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UcError } from '../util/errors.js';
+import { LevelMetaStore } from './level-store.js';
+import { logDamage } from './log-scan.js';
+
+export interface MetaClone {
+  readonly dir: string;
+  /** Deletes the clone (idempotent; never touches the original). */
+  remove(): void;
+}
+
+const TABLE_FILE = /\.(ldb|sst)$/;
+const SKIPPED = new Set(['LOCK', 'LOG', 'LOG.old']);
+
+/** Makes a private clone of LevelDB directory `src`. */
+export function cloneMetaDir(src: string): MetaClone {
+  const names = listDir(src);
+  const dir = makeCloneDir(src);
+  const remove = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    for (const name of names) {
+      if (SKIPPED.has(name)) continue;
+      const from = path.join(src, name);
+      if (!fs.lstatSync(from).isFile()) continue;
+      const to = path.join(dir, name);
+      if (TABLE_FILE.test(name)) linkOrCopy(from, to);
+      else fs.copyFileSync(from, to);
+    }
+  } catch (err) {
+    remove();
+    throw cloneError(err, src);
+  }
+  return { dir, remove };
+}
+
+/** Opens a clone of `metaDir`, runs `fn` on it, closes and deletes the clone. Refuses
+ * metadata open elsewhere and, unless `allowLogDamage`, a log damaged mid-way (log-scan.ts). */
+export async function withMetaClone<T>(
+  metaDir: string, fn: (meta: LevelMetaStore) => Promise<T>, o: { allowLogDamage?: boolean } = {},
+): Promise<T> {
+  const holder = lockHolder(metaDir);
+  if (holder !== undefined) {
+    throw new UcError('UC_POOL_LOCKED', `metadata ${metaDir} is open in process ${holder}: stop that device first`);
+  }
+  const clone = cloneMetaDir(metaDir);
+  try {
+    const damage = o.allowLogDamage ? [] : logDamage(clone.dir);
+    if (damage.length > 0) {
+      throw new UcError(
+        'UC_META_CORRUPT',
+        `${damage.join('; ')}. Nothing was modified. Restore ${metaDir} from a backup; \`check\` shows what it holds.`,
+      );
+    }
+    const meta = await LevelMetaStore.open(clone.dir, { create: false, shownAs: metaDir });
+    try {
+      return await fn(meta);
+    } finally {
+      await meta.close();
+    }
+  } finally {
+    clone.remove();
+  }
+}
+
+/** Pid of a process holding LevelDB's lock on `metaDir`, if any (Linux /proc/locks). */
+export function lockHolder(metaDir: string): number | undefined {
+  let st: fs.Stats;
+  let text: string;
+  try {
+    st = fs.statSync(path.join(metaDir, 'LOCK'));
+    text = fs.readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return undefined; // no LOCK file: nobody has it open
+  }
+  const major = Number((BigInt(st.dev) >> 8n) & 0xfffn) | Number((BigInt(st.dev) >> 32n) & ~0xfffn);
+  const minor = Number(BigInt(st.dev) & 0xffn) | Number((BigInt(st.dev) >> 12n) & ~0xffn);
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === '->') continue; // a blocked waiter, not a holder
+    const id = /^([0-9a-f]+):([0-9a-f]+):(\d+)$/.exec(f[5] ?? '');
+    if (id === null) continue;
+    if (parseInt(id[1], 16) === major && parseInt(id[2], 16) === minor && Number(id[3]) === st.ino) {
+      return Number(f[4]);
+    }
+  }
+  return undefined;
+}
+
+function listDir(src: string): string[] {
+  try {
+    return fs.readdirSync(src);
+  } catch (err) {
+    throw cloneError(err, src);
+  }
+}
+
+function makeCloneDir(src: string): string {
+  const prefix = `.${path.basename(src)}.clone-`;
+  try {
+    return fs.mkdtempSync(path.join(path.dirname(src), prefix));
+  } catch {
+    return fs.mkdtempSync(path.join(os.tmpdir(), prefix)); // parent not writable: copy instead of link
+  }
+}
+
+function linkOrCopy(from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EACCES' && code !== 'EMLINK') throw err;
+    fs.copyFileSync(from, to);
+  }
+}
+
+function cloneError(err: unknown, src: string): UcError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new UcError('UC_META_MISSING', `metadata directory ${src} is missing or empty (no LevelDB CURRENT file)`, { cause: err });
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new UcError('UC_PERMISSION_DENIED', `cannot read metadata ${src}: ${String(err)}`, { cause: err });
+  }
+  if (code === 'ENOSPC') {
+    return new UcError('UC_NO_SPACE', `no space to open metadata ${src} safely: ${String(err)}`, { cause: err });
+  }
+  return new UcError('UC_IO', `cannot read metadata ${src}: ${String(err)}`, { cause: err });
+}

@@ -1,0 +1,86 @@
+// SuperblockKeeper: the one writer of an open pool's superblock. It records the
+// sequence of the last metadata commit known durable (format.ts, offset 64) so
+// that open can refuse metadata LevelDB recovered to an older state.
+//
+// Contract:
+//  - noteDurable(seq) is called after a metadata batch with that sequence was
+//    synced; the copy is written in the background, never delaying the FLUSH that
+//    made it durable. Calls coalesce: at most one write is in flight.
+//  - The recorded sequence never exceeds one whose batch is durable (it is written
+//    only after the batch's sync resolved), so a crash in between can leave the
+//    record behind the metadata (harmless) but never ahead of it (a false refusal).
+//  - Each write goes to the copy that is not the newest valid one, followed by an
+//    fdatasync, so a torn write always leaves the other copy valid. A failed write
+//    is retried on the same copy.
+//  - All superblock writes of an open pool (resize too) go through one chain.
+import assert from 'node:assert';
+import { writeSlot, type Superblock } from './format.js';
+import type { PoolStore } from './store.js';
+
+export class SuperblockKeeper {
+  private next: number;
+  private wanted: number;
+  private queued = false;
+  private chain: Promise<void> = Promise.resolve();
+  /** The last background write failure (the record then lags; close retries). */
+  lastError: unknown;
+
+  /** `newestSlot`: the copy readSuperblockCopies chose (0 or 1). */
+  constructor(
+    private readonly pool: PoolStore,
+    private current: Superblock,
+    newestSlot: number,
+  ) {
+    assert(newestSlot === 0 || newestSlot === 1);
+    this.next = 1 - newestSlot;
+    this.wanted = current.durableSeq;
+  }
+
+  get sb(): Superblock {
+    return this.current;
+  }
+
+  /** The commit with sequence `seq` is durable: record it soon, in the background. */
+  noteDurable(seq: number): void {
+    assert(Number.isSafeInteger(seq) && seq >= 0);
+    if (seq <= this.wanted) return;
+    this.wanted = seq;
+    if (this.queued) return;
+    this.queued = true;
+    this.chain = this.chain.then(() => this.recordWanted());
+  }
+
+  /** Changes geometry (resize): both copies, one at a time, after pending records. */
+  rewrite(fields: Partial<Pick<Superblock, 'logicalBytes' | 'segmentCount'>>): Promise<Superblock> {
+    const run = this.chain.then(async () => {
+      await this.writeNext({ ...this.current, ...fields });
+      await this.writeNext(this.current);
+      return this.current;
+    });
+    this.chain = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  /** Waits for background writes, then records the last durable sequence synchronously. */
+  async close(): Promise<void> {
+    await this.chain;
+    if (this.current.durableSeq < this.wanted) await this.writeNext({ ...this.current, durableSeq: this.wanted });
+  }
+
+  private async recordWanted(): Promise<void> {
+    this.queued = false; // a later noteDurable queues another run behind this one
+    if (this.current.durableSeq >= this.wanted) return;
+    try {
+      await this.writeNext({ ...this.current, durableSeq: this.wanted });
+      this.lastError = undefined;
+    } catch (err) {
+      this.lastError = err;
+    }
+  }
+
+  private async writeNext(sb: Superblock): Promise<void> {
+    assert(sb.durableSeq >= this.current.durableSeq, 'the durable sequence never goes back');
+    this.current = await writeSlot(this.pool, sb, this.next);
+    this.next = 1 - this.next;
+  }
+}
