@@ -6,6 +6,7 @@
 // correct bytes everywhere else (run-case.ts). Never wrong bytes.
 //   FAULT_SEED=<n>   campaign seed (pool content and fault positions; default 1)
 //   FAULT_CASE=<i>   replay only case i of that seed
+//   FAULT_WORKERS=<n> case worker processes (default 2, one per core here)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,11 +36,12 @@ vi.mock('node:crypto', async (importOriginal) => {
 const SEED = Number(process.env.FAULT_SEED ?? 1);
 const ONLY = process.env.FAULT_CASE === undefined ? undefined : Number(process.env.FAULT_CASE);
 const MIN_CASES = 200;
+const WORKERS = Math.max(1, Number(process.env.FAULT_WORKERS ?? 2));
 
 let root = '';
 let pristine: Pristine;
 let cases: FaultCase[] = [];
-let runner: CaseRunner | undefined;
+let runners: CaseRunner[] = [];
 let started = 0;
 const results = new Map<number, CaseResult>();
 
@@ -59,15 +61,19 @@ function replay(c: FaultCase): string {
 
 async function runKind(kind: FaultKind | undefined): Promise<void> {
   const mine = cases.filter((c) => (ONLY === undefined ? c.kind === kind : c.index === ONLY));
-  const failed: string[] = [];
-  for (const c of mine) {
-    const res = await (runner as CaseRunner).run(c, path.join(root, `case-${c.index}`));
-    fs.rmSync(path.join(root, `case-${c.index}`), { recursive: true, force: true });
-    results.set(c.index, res);
-    if (res.outcome === 'FAILED') {
-      failed.push(`case ${c.index} ${c.kind} (${c.detail}; ${c.damaged.size} damaged LBAs):\n    ${res.failures.join('\n    ')}\n    replay: ${replay(c)}`);
+  const queue = [...mine];
+  // Each worker process takes the next case; results are keyed by case, so order does not matter.
+  await Promise.all(runners.map(async (runner) => {
+    for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+      const dir = path.join(root, `case-${c.index}`);
+      results.set(c.index, await runner.run(c, dir));
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-  }
+  }));
+  const failed = mine.filter((c) => results.get(c.index)?.outcome === 'FAILED').map((c) => {
+    const res = results.get(c.index) as CaseResult;
+    return `case ${c.index} ${c.kind} (${c.detail}; ${c.damaged.size} damaged LBAs):\n    ${res.failures.join('\n    ')}\n    replay: ${replay(c)}`;
+  });
   if (failed.length > 0) console.error(`fault campaign seed ${SEED}: ${failed.length} failing case(s)\n  ${failed.join('\n  ')}`);
   expect(failed, `failing cases (seed ${SEED})`).toEqual([]);
 }
@@ -80,17 +86,18 @@ describe(`fault campaign (seed ${SEED})`, () => {
     pristine = await buildPristine(path.join(root, 'pristine'), rng(SEED));
     cases = planFaults(pristine, rng(SEED * 7919 + 1));
     const cliDoc = fs.readFileSync(new URL('../../docs/cli.md', import.meta.url), 'utf8');
-    runner = new CaseRunner({ pristine, documentedCodes: documentedCodesIn(cliDoc) });
+    const context = { pristine, documentedCodes: documentedCodesIn(cliDoc) };
+    runners = Array.from({ length: WORKERS }, () => new CaseRunner(context));
     if (process.env.FAULT_PLAN_OUT) fs.writeFileSync(process.env.FAULT_PLAN_OUT, cases.map((c) => `${c.index} ${c.kind} ${c.detail}`).join('\n'));
   }, 120_000);
 
   afterAll(() => {
-    runner?.close();
+    for (const r of runners) r.close();
     if (results.size > 0) {
       const byCase = cases.filter((c) => results.has(c.index)).map((c) => [c.kind, results.get(c.index) as CaseResult] as [FaultKind, CaseResult]);
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       const plan = createHash('sha256').update(cases.map((c) => `${c.kind} ${c.detail}`).join('\n')).digest('hex').slice(0, 12);
-      console.log(`fault campaign seed ${SEED}: ${results.size} cases in ${secs} s (plan ${plan}, worker restarts: ${runner?.restarts ?? 0})\n${renderTable(byCase)}`);
+      console.log(`fault campaign seed ${SEED}: ${results.size} cases in ${secs} s (plan ${plan}, ${WORKERS} workers, restarts: ${runners.reduce((n, r) => n + r.restarts, 0)})\n${renderTable(byCase)}`);
     }
     if (root !== '') fs.rmSync(root, { recursive: true, force: true });
   });

@@ -47,7 +47,8 @@ export interface FaultCase {
 const SB_FIELDS: ReadonlyArray<readonly [string, number, number]> = [
   ['magic', 0, 8], ['version', 8, 12], ['generation', 12, 16], ['uuid', 16, 32], ['block-size', 32, 36],
   ['segment-size', 36, 40], ['logical-size', 40, 48], ['data-offset', 48, 56], ['segment-count', 56, 60],
-  ['layout', 60, 61], ['reserved', 61, SLOT_BYTES - 4], ['crc', SLOT_BYTES - 4, SLOT_BYTES],
+  ['layout', 60, 61], ['reserved', 61, 64], ['durable-seq', 64, 72], ['reserved-tail', 72, SLOT_BYTES - 4],
+  ['crc', SLOT_BYTES - 4, SLOT_BYTES],
 ];
 
 /** Fragment header fields (src/pool/fragment.ts), offsets from the header start. */

@@ -178,7 +178,7 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Prom
   freshCopy(p, c, dir);
   const checkExit = await runCheck(dir, c, failures);
   // Open exactly the faulted state, even if check changed it.
-  freshCopy(p, c, dir);
+  if (failures.some((f) => failureTag(f) === 'check-modified')) freshCopy(p, c, dir);
   const before = snapshotTree(dir);
   let engine: BlockEngine;
   try {
