@@ -89,7 +89,7 @@ describe(`fault campaign (seed ${SEED})`, () => {
     const context = { pristine, documentedCodes: documentedCodesIn(cliDoc) };
     runners = Array.from({ length: WORKERS }, () => new CaseRunner(context));
     if (process.env.FAULT_PLAN_OUT) fs.writeFileSync(process.env.FAULT_PLAN_OUT, cases.map((c) => `${c.index} ${c.kind} ${c.detail}`).join('\n'));
-  }, 120_000);
+  }, 300_000);
 
   afterAll(() => {
     for (const r of runners) r.close();
@@ -106,7 +106,7 @@ describe(`fault campaign (seed ${SEED})`, () => {
     it(`replays case ${ONLY}`, async () => {
       await runKind(undefined);
       expect(results.size).toBe(1);
-    }, 60_000);
+    }, 120_000);
     return;
   }
 
@@ -121,7 +121,7 @@ describe(`fault campaign (seed ${SEED})`, () => {
   for (const kind of FAULT_KINDS) {
     it(`${kind}: refusal with nothing modified, or EIO on exactly the damaged blocks`, async () => {
       await runKind(kind);
-    }, 120_000);
+    }, 300_000);
   }
 
   it('the control cases open intact (the harness can tell)', () => {

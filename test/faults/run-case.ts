@@ -180,6 +180,7 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Prom
   // Open exactly the faulted state, even if check changed it.
   if (failures.some((f) => failureTag(f) === 'check-modified')) freshCopy(p, c, dir);
   const before = snapshotTree(dir);
+  const names = new Set(fs.readdirSync(dir));
   let engine: BlockEngine;
   try {
     engine = await bounded(openPool({ backingPath: path.join(dir, POOL_NAME), metaDir: path.join(dir, c.metaDir), ...ENGINE_OPTS }), 'open');
@@ -200,6 +201,8 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Prom
   } finally {
     await bounded(engine.close(), 'close').catch((err: unknown) => failures.push(`[close-failed] close failed: ${describeError(err)}`));
   }
+  const left = fs.readdirSync(dir).filter((n) => !names.has(n));
+  if (left.length > 0) failures.push(`[leftover-files] open/close left ${left.join(' ')} beside the pool`);
   if (eioBlocks > 0 && checkExit === EXIT_OK) failures.push(`[check-missed] ${eioBlocks} block(s) read as EIO but check called the pool clean`);
   if ((c.kind === 'sb-copy0' || c.kind === 'sb-copy1') && checkExit === EXIT_OK) failures.push('[check-missed] check did not report the damaged superblock copy');
   if (c.kind === 'sb-copy0' || c.kind === 'sb-copy1') {
