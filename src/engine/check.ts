@@ -8,7 +8,8 @@
 //  - the mapped-block and extent counters in S are right;
 //  - both superblock copies are valid and agree; the metadata is not older than
 //    the commit the pool recorded durable; every scanned L key is also found by a
-//    point lookup (which uses the table filters the scan does not).
+//    point lookup (which uses the table filters the scan does not); the metadata
+//    logs have no damage before intact records; every table block checksum holds.
 // checkPool never writes: it audits a private clone of the metadata directory.
 // Memory: one Map entry per extent (fine up to tens of millions of extents).
 import { CodecSet } from '../compress/index.js';
@@ -16,6 +17,7 @@ import { xxh128, type FingerprintFn } from '../dedup/index.js';
 import { extentIdOfKey, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
 import { decodeExtent, decodeSegment, decodeState, decodeU64, mapExtentId, SEG_FREE, type Extent } from '../meta/records.js';
 import { logDamage } from '../meta/log-scan.js';
+import { tableDamage } from '../meta/table-verify.js';
 import { lockHolder, withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
 import { FilePoolStore } from '../pool/file-store.js';
@@ -245,7 +247,7 @@ export async function checkPool(o: { backingPath: string; metaDir?: string }): P
     await readSuperblock(pool);
     const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
     const report = await withMetaClone(metaDir, (meta) => auditPool(pool, meta), { allowLogDamage: true });
-    const damage = logDamage(metaDir);
+    const damage = [...logDamage(metaDir), ...tableDamage(metaDir)];
     if (damage.length === 0) return report;
     return { ...report, clean: false, problems: [...damage, ...report.problems], problemCount: report.problemCount + damage.length };
   } finally {

@@ -83,10 +83,20 @@ export async function loadPoolState(pool: PoolStore, meta: MetaStore): Promise<P
   if (sb.layout !== LAYOUT_PACKED) {
     throw new UcError('UC_INVALID_ARGUMENT', 'pool uses the direct (1:1) layout, not the packed engine');
   }
-  const state = readState(meta, sb);
-  // The superblock is written before S when resizing, so it wins after a crash between them.
-  state.logicalBytes = sb.logicalBytes;
-  state.segmentCount = sb.segmentCount;
+  try {
+    const state = readState(meta, sb);
+    // The superblock is written before S when resizing, so it wins after a crash between them.
+    state.logicalBytes = sb.logicalBytes;
+    state.segmentCount = sb.segmentCount;
+    return { sb, slot, state, segs: await loadSegments(meta, sb) };
+  } catch (err) {
+    if (err instanceof UcError) throw err;
+    // LevelDB reports damage it meets while reading (a bad block) as its own errors.
+    throw new UcError('UC_META_CORRUPT', `metadata cannot be read: ${String(err)}`, { cause: err });
+  }
+}
+
+async function loadSegments(meta: MetaStore, sb: Superblock): Promise<SegmentTable> {
   const segs = new SegmentTable(sb.segmentCount, sb.segmentBytes);
   let from = gKey(0);
   for (;;) {
@@ -99,7 +109,7 @@ export async function loadPoolState(pool: PoolStore, meta: MetaStore): Promise<P
     from = keySuccessor(entries[entries.length - 1][0]);
   }
   segs.finishLoad();
-  return { sb, slot, state, segs };
+  return segs;
 }
 
 function readState(meta: MetaStore, sb: Superblock): MetaState {

@@ -35,7 +35,8 @@ export function crc32c(buf: Buffer, start = 0, end = buf.length): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function unmask(masked: number): number {
+/** LevelDB stores CRCs masked (rotated and offset); this undoes it. */
+export function unmaskCrc(masked: number): number {
   const rot = (masked - MASK_DELTA) >>> 0;
   return ((rot >>> 17) | (rot << 15)) >>> 0;
 }
@@ -67,7 +68,7 @@ export function scanLog(buf: Buffer): LogScan {
       const recordEnd = pos + HEADER_BYTES + length;
       if (recordEnd > end && end === buf.length) break; // torn last record: a crash tail
       const intact = recordEnd <= end && type <= TYPE_LAST &&
-        unmask(buf.readUInt32LE(pos)) === crc32c(buf, pos + 6, recordEnd);
+        unmaskCrc(buf.readUInt32LE(pos)) === crc32c(buf, pos + 6, recordEnd);
       if (!intact) {
         damaged += 1;
         if (gapAt < 0) gapAt = pos;

@@ -13,7 +13,10 @@
 //    fdatasync, so a torn write always leaves the other copy valid. A failed write
 //    is retried on the same copy.
 //  - All superblock writes of an open pool (resize too) go through one chain.
+//  - Background records are at least SEQ_RECORD_INTERVAL_MS apart (bounded cost).
 import assert from 'node:assert';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SEQ_RECORD_INTERVAL_MS } from '../util/limits.js';
 import { writeSlot, type Superblock } from './format.js';
 import type { PoolStore } from './store.js';
 
@@ -21,6 +24,7 @@ export class SuperblockKeeper {
   private next: number;
   private wanted: number;
   private queued = false;
+  private lastRecordMs = 0;
   private chain: Promise<void> = Promise.resolve();
   /** The last background write failure (the record then lags; close retries). */
   lastError: unknown;
@@ -68,8 +72,11 @@ export class SuperblockKeeper {
   }
 
   private async recordWanted(): Promise<void> {
+    const waitMs = this.lastRecordMs + SEQ_RECORD_INTERVAL_MS - Date.now();
+    if (waitMs > 0) await sleep(waitMs);
     this.queued = false; // a later noteDurable queues another run behind this one
     if (this.current.durableSeq >= this.wanted) return;
+    this.lastRecordMs = Date.now();
     try {
       await this.writeNext({ ...this.current, durableSeq: this.wanted });
       this.lastError = undefined;

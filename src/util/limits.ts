@@ -41,3 +41,8 @@ export const SEGMENT_BUFFERS_POOLED = 3;
 export const FILE_CAPACITY_FACTOR = 1.125;
 /** Problems listed in a check report before it only counts them (keeps --json small). */
 export const CHECK_PROBLEMS_MAX = 100;
+/** Least time between two background superblock records of the durable commit
+ * sequence: each costs a pwrite + fdatasync of the pool, so under a stream of
+ * FLUSHes this caps the extra syncs at 20/s. The record may lag durable metadata
+ * by this much (harmless: it only has to never run ahead); close records at once. */
+export const SEQ_RECORD_INTERVAL_MS = 50;

@@ -141,6 +141,19 @@ describe('metadata rollback and log damage at open', () => {
     await e.close();
   });
 
+  it('check reports a damaged table block and writes nothing', async () => {
+    const backingPath = copyPool();
+    const d = path.dirname(backingPath);
+    const meta = `${backingPath}.meta`;
+    const table = fs.readdirSync(meta).find((f) => f.endsWith('.ldb'));
+    expect(table).toBeDefined();
+    flip(path.join(meta, table!), 3000);
+    const before = snapshot(d);
+    const report = await checkPool({ backingPath });
+    expect(report.problems.join('\n')).toMatch(new RegExp(`metadata table ${table}: block at \\d+ .* fails its checksum`));
+    expect(snapshot(d)).toBe(before);
+  });
+
   it('reads an intact LevelDB log as intact and finds a flipped byte mid-way', () => {
     const log = fs.readFileSync(logOf(`${pristine}.meta`));
     expect(log.length).toBeGreaterThan(32768 + 4096);

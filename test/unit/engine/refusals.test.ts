@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../../src/cli/args.js';
@@ -127,6 +128,41 @@ describe('refusals modify nothing', () => {
     fs.writeSync(fd, Buffer.from([0xee]), 0, 1, SLOT_BYTES + 100);
     fs.closeSync(fd);
     await refusal({ backingPath: a }, 'UC_POOL_CORRUPT');
+  });
+});
+
+describe('a full metadata filesystem at open (small tmpfs; needs root like the guest tests)', () => {
+  it('refuses with UC_NO_SPACE (exit 8), modifies nothing, and opens once space is freed', async () => {
+    const mnt = fs.mkdtempSync(path.join(root, 'tmpfs-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
+    try {
+      const backingPath = path.join(root, `full-${n++}.img`);
+      const metaDir = path.join(mnt, 'p.meta');
+      const e = await formatPool({ backingPath, metaDir, logicalBytes: 256 * BLOCK_BYTES, segmentBytes: 65536, ...quiet });
+      await e.write(0, 64, Buffer.alloc(64 * BLOCK_BYTES, 0x61), true);
+      await e.close();
+      const filler = path.join(mnt, 'filler');
+      const fd = fs.openSync(filler, 'w');
+      try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(4096, 1));
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      }
+      fs.closeSync(fd);
+      const before = [snapshot(mnt), fs.readFileSync(backingPath).toString('base64')];
+      const err = await openPool({ backingPath, metaDir, ...quiet }).then(() => undefined, (x: unknown) => x);
+      expect(err).toMatchObject({ code: 'UC_NO_SPACE' });
+      expect(exitCodeOf(err)).toBe(EXIT_NO_SPACE);
+      expect([snapshot(mnt), fs.readFileSync(backingPath).toString('base64')]).toEqual(before);
+      fs.rmSync(filler);
+      const again = await openPool({ backingPath, metaDir, ...quiet });
+      const out = Buffer.alloc(BLOCK_BYTES);
+      await again.read(63, 1, out);
+      expect(out.equals(Buffer.alloc(BLOCK_BYTES, 0x61))).toBe(true);
+      await again.close();
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
   });
 });
 
