@@ -52,12 +52,15 @@ export function describePlan(plan: BackingPlan): string | undefined {
   return undefined;
 }
 
-/** Applies the plan; returns the function that undoes it (for a failed start). */
+/**
+ * Applies the plan; returns the function that undoes it (for a failed start).
+ * A `create` plan sizes the empty file the caller's lock has just created
+ * (backing-lock.ts: created atomically, mode 0600, never an existing file).
+ */
 export function applyDirectBacking(plan: BackingPlan): () => void {
   if (plan.action === 'none') return () => {};
   if (plan.action === 'create') {
-    // O_EXCL: a file that appeared since planning is never clobbered.
-    const fd = openSync(plan.path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    const fd = openSync(plan.path, constants.O_RDWR | constants.O_NOFOLLOW);
     try {
       ftruncateSync(fd, plan.sizeBytes);
     } catch (err) {

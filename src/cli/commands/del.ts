@@ -51,12 +51,14 @@ export async function deleteDevice(control: UblkControl, id: number, opts: Delet
     throw err;
   });
   const pid = info.ublksrvPid > 0 ? info.ublksrvPid : record?.pid;
-  if (pid !== undefined && isOurDaemon(pid)) {
+  // Signal only the process the run record names (pid plus start time):
+  // never whatever process has since been given the same pid.
+  if (pid !== undefined && isOurDaemon(pid, record)) {
     process.kill(pid, 'SIGTERM');
-    const exited = await waitUntil(() => !isOurDaemon(pid), opts.timeoutMs);
+    const exited = await waitUntil(() => !isOurDaemon(pid, record), opts.timeoutMs);
     if (!exited) {
       process.kill(pid, 'SIGKILL');
-      await waitUntil(() => !isOurDaemon(pid), 5000);
+      await waitUntil(() => !isOurDaemon(pid, record), 5000);
       how = `deleted (daemon ${pid} did not stop within ${opts.timeoutMs} ms and was killed)`;
     }
   } else if (pid !== undefined && pid > 0) {

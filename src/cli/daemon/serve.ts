@@ -5,20 +5,21 @@
 // did (device deleted, run record removed, created file removed, extension
 // undone) and is reported as one error.
 
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setIoFlusher } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { formatBytes } from '../../util/units.js';
 import type { AddConfig } from '../add-config.js';
 import { preflightAdd } from '../add-preflight.js';
-import { applyDirectBacking, describePlan } from '../direct-backing.js';
+import { claimBacking, type BackingLock } from '../backing-lock.js';
+import { applyDirectBacking, describePlan, planDirectBacking, type BackingPlan } from '../direct-backing.js';
 import { exitCodeOf, EXIT_OK } from '../exit-codes.js';
 import { formatError } from '../format-error.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, openLogger, writableLogDir, type Logger } from '../logger.js';
 import { packageVersion } from '../version.js';
-import { removeRunRecord, writeRunRecord } from '../run-file.js';
+import { processStartTime, removeRunRecord, writeRunRecord } from '../run-file.js';
 import { startDirectDevice, type ServedDevice } from './direct-device.js';
 import { ReadyReporter } from './ready-channel.js';
 
@@ -31,6 +32,22 @@ function settleLogName(current: string, devId: number): string {
     return wanted;
   } catch {
     return current;
+  }
+}
+
+/**
+ * Locks the backing file for this daemon's lifetime (creating it, empty and
+ * locked, when the plan creates it) and plans again under the lock, since
+ * another process may have created or changed it after the first look.
+ */
+function claimDirectBacking(cfg: AddConfig, first: BackingPlan): { plan: BackingPlan; lock: BackingLock } {
+  const lock = claimBacking(first.path, { create: first.action === 'create' });
+  try {
+    if (lock.created) return { plan: { ...first, action: 'create', fromBytes: 0 }, lock };
+    return { plan: planDirectBacking(first.path, cfg.sizeBytes), lock };
+  } catch (err) {
+    lock.release();
+    throw err;
   }
 }
 
@@ -59,11 +76,16 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
     cfg.logPath ??
     (cfg.devId !== undefined ? defaultLogPath(cfg.devId) : join(writableLogDir(), `ublkb-starting-${process.pid}.log`));
   let undoBacking: (() => void) | undefined;
+  let lock: BackingLock | undefined;
   let device: ServedDevice | undefined;
   let log: Logger | undefined;
   let addedId: number | undefined;
+  process.umask(0o077); // a created backing file, the control socket, logs: private
   try {
-    const plan = preflightAdd(cfg);
+    const claimed = claimDirectBacking(cfg, preflightAdd(cfg));
+    lock = claimed.lock;
+    const plan = claimed.plan;
+    if (lock.created) undoBacking = () => unlinkSync(plan.path);
     log = openLogger(logPath);
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
@@ -96,6 +118,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
           logPath,
           startedAt: new Date().toISOString(),
           version: packageVersion(),
+          startTicks: processStartTime(process.pid),
         });
       },
     });
@@ -114,6 +137,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
     } catch (e) {
       log?.error({ err: e }, 'could not undo the backing file change');
     }
+    lock?.release();
     const uc = err instanceof UcError ? err : new UcError('UC_IO', (err as Error).message, { cause: err });
     reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });
     reporter.close();
@@ -131,6 +155,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
     status = exitCodeOf(err);
   } finally {
     removeRunRecord(device.devId, process.pid);
+    lock?.release(); // only now: the device no longer uses the backing file
   }
   return status;
 }

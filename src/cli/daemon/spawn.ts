@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import { UcError, type UcCode } from '../../util/errors.js';
 import type { AddConfig } from '../add-config.js';
 import { daemonArgv } from '../add-config.js';
+import { claimBacking } from '../backing-lock.js';
 import { isNoDevice, openControl } from '../devices.js';
 import type { CliIo } from '../io.js';
 import { deviceIdInUse } from '../preflight.js';
@@ -78,11 +79,17 @@ async function cleanUpAfter(devId: number | undefined, backing: DaemonMessage | 
     removeRunRecord(devId, pid);
   }
   if (backing?.type === 'backing' && backing.action === 'create') {
-    // Only a file the daemon created and that still has no data of the user.
+    // Only a file the daemon created, that still has no data of the user and
+    // that no other process has locked (served) since the daemon died.
     try {
-      if (statSync(backing.path).blocks === 0) unlinkSync(backing.path);
+      const lock = claimBacking(backing.path);
+      try {
+        if (statSync(backing.path).blocks === 0) unlinkSync(backing.path);
+      } finally {
+        lock.release();
+      }
     } catch {
-      // already gone
+      // already gone, or in use by another daemon now
     }
   }
 }
