@@ -178,3 +178,23 @@ export function probeBacking(path: string): void {
   }
   claimBacking(path).release();
 }
+
+/**
+ * Runs `fn` holding a shared lock on `path` (offline tools such as check): a
+ * serving daemon makes it refuse with UC_POOL_LOCKED, and no daemon can start
+ * on the pool while `fn` runs. A missing path is left for `fn` to report.
+ */
+export async function withSharedLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  let lock: BackingLock;
+  try {
+    lock = claimBacking(path, { shared: true });
+  } catch (err) {
+    if (err instanceof UcError && err.errno === 2) return fn();
+    throw err;
+  }
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}

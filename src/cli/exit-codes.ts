@@ -1,8 +1,8 @@
 // The CLI's exit statuses, one per kind of failure a script may want to tell
 // apart. docs/cli.md carries the same table for users: keep them in step.
 
-import type { UcCode } from '../util/errors.js';
-import { UcError } from '../util/errors.js';
+import { toErrno, type UcCode } from '../util/errors.js';
+import { toCliError } from './cli-error.js';
 
 export const EXIT_OK = 0;
 /** An I/O error or any failure without a more specific status. */
@@ -20,7 +20,8 @@ export const EXIT_NO_SPACE = 8;
 /** A bounded wait ran out (daemon start, device stop). */
 export const EXIT_TIMEOUT = 9;
 
-const EXIT_OF_CODE: Record<UcCode, number> = {
+/** Partial: a code added later without a row exits by its errno (ENOSPC: 8) or 1. */
+const EXIT_OF_CODE: Partial<Record<UcCode, number>> = {
   UC_INVALID_ARGUMENT: EXIT_USAGE,
   UC_NOT_ROOT: EXIT_NOT_ROOT,
   UC_KERNEL_UNSUPPORTED: EXIT_KERNEL_UNSUPPORTED,
@@ -37,10 +38,14 @@ const EXIT_OF_CODE: Record<UcCode, number> = {
   UC_IO: EXIT_FAILURE,
 };
 
+const ENOSPC = 28;
+
 /** The exit status for an error that reached the top of a command. */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof UcError) return EXIT_OF_CODE[err.code] ?? EXIT_FAILURE;
-  return EXIT_FAILURE;
+  const uc = toCliError(err); // a UC_IO that hides ENOSPC is a full disk: exit 8
+  const status = EXIT_OF_CODE[uc.code];
+  if (status !== undefined) return status;
+  return toErrno(uc) === -ENOSPC ? EXIT_NO_SPACE : EXIT_FAILURE;
 }
 
 /** Rows for `--help` and docs: status, meaning. */

@@ -2,7 +2,9 @@
 // Exit 0 only when the pool is clean; problems found exit with the status for an
 // unusable backing store. The pool must not be in use (LevelDB locks its metadata).
 
+import { resolve } from 'node:path';
 import { getFlag, getString, requireOption, type ParsedArgs } from '../args.js';
+import { withSharedLock } from '../backing-lock.js';
 import { HELP_OPTION, type Command } from '../command.js';
 import { EXIT_BACKING_UNUSABLE, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -25,7 +27,8 @@ export const checkCommand: Command = {
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const backingPath = requireOption(getString(args, 'backing'), 'backing');
     const metaDir = getString(args, 'meta') ?? defaultMetaDir(backingPath);
-    const report = await checkPool({ backingPath, metaDir });
+    // A shared lock: refused while a daemon serves the pool, and none starts meanwhile.
+    const report = await withSharedLock(resolve(backingPath), () => checkPool({ backingPath, metaDir }));
     if (getFlag(args, 'json')) {
       io.out(`${JSON.stringify(report, null, 2)}\n`);
     } else {

@@ -14,6 +14,7 @@ import { readRunRecord, removeRunRecord } from '../run-file.js';
 import { UcError } from '../../util/errors.js';
 import type { UblkControl } from '../../native/index.js';
 import { formatError } from '../format-error.js';
+import { toCliError } from '../cli-error.js';
 
 const POLL_MS = 50;
 
@@ -107,7 +108,7 @@ export const delCommand: Command = {
           const how = await deleteDevice(control, devId, { timeoutMs });
           io.err(`ublk-compress: /dev/ublkb${devId} ${how}\n`);
         } catch (err) {
-          io.err(formatError(err));
+          io.err(formatError(toCliError(err)));
           if (status === EXIT_OK) status = exitCodeOf(err);
         }
       }

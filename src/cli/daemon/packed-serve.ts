@@ -14,6 +14,7 @@ import type { AddConfig } from '../add-config.js';
 import { probeBacking, type BackingLock } from '../backing-lock.js';
 import { exitCodeOf, EXIT_OK } from '../exit-codes.js';
 import { formatError } from '../format-error.js';
+import { toCliError } from '../cli-error.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, openLogger, writableLogDir, type Logger } from '../logger.js';
 import type { PackedConfig } from '../packed-options.js';
@@ -98,7 +99,9 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, p.recover ? 'recovering' : 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
     setIoFlusher();
-    const claimed = await claimPackedPool(cfg, p);
+    const claimed = await claimPackedPool(cfg, p).catch((e: unknown) => {
+      throw toCliError(e, { pool: p.poolPath }); // an odd throw while opening: the pool's contents
+    });
     opened = claimed.opened;
     lock = claimed.lock;
     const note = opened.note;
@@ -132,7 +135,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     if (recordId !== undefined && !p.recover) removeRunRecord(recordId, process.pid);
     if (opened && !device) await opened.undo().catch((e: unknown) => log?.error({ err: e }, 'undo failed'));
     lock?.release();
-    const uc = err instanceof UcError ? err : new UcError('UC_IO', (err as Error).message, { cause: err });
+    const uc = toCliError(err);
     reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });
     reporter.close();
     if (cfg.readyFd === undefined) io.err(formatError(uc));

@@ -16,6 +16,7 @@ import { claimBacking, type BackingLock } from '../backing-lock.js';
 import { applyDirectBacking, describePlan, planDirectBacking, type BackingPlan } from '../direct-backing.js';
 import { exitCodeOf, EXIT_OK } from '../exit-codes.js';
 import { formatError } from '../format-error.js';
+import { toCliError } from '../cli-error.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, openLogger, writableLogDir, type Logger } from '../logger.js';
 import { packageVersion } from '../version.js';
@@ -138,7 +139,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
       log?.error({ err: e }, 'could not undo the backing file change');
     }
     lock?.release();
-    const uc = err instanceof UcError ? err : new UcError('UC_IO', (err as Error).message, { cause: err });
+    const uc = toCliError(err);
     reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });
     reporter.close();
     if (cfg.readyFd === undefined) io.err(formatError(uc));

@@ -5,8 +5,8 @@
 // nothing behind (device deleted, run record and created file removed).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { UcError, type UcCode } from '../../util/errors.js';
@@ -15,7 +15,9 @@ import { daemonArgv } from '../add-config.js';
 import { claimBacking } from '../backing-lock.js';
 import { isNoDevice, openControl } from '../devices.js';
 import type { CliIo } from '../io.js';
+import { openLogFd } from '../logger.js';
 import { deviceIdInUse } from '../preflight.js';
+import { logDir, runDir } from '../paths.js';
 import { removeRunRecord } from '../run-file.js';
 import { readMessages, type DaemonMessage } from './ready-channel.js';
 
@@ -94,6 +96,16 @@ async function cleanUpAfter(devId: number | undefined, backing: DaemonMessage | 
   }
 }
 
+/**
+ * The daemon's environment: the parent's, with the directories it names made
+ * absolute here (the daemon runs in `/`, where a relative one means another place).
+ */
+export function daemonEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, UBLK_COMPRESS_RUN_DIR: runDir(), UBLK_COMPRESS_LOG_DIR: logDir() };
+  if (process.env.TMPDIR) env.TMPDIR = resolve(process.env.TMPDIR);
+  return env;
+}
+
 /** `extraArgv`: layout-specific flags appended to the daemon's command line (packed: --meta, ...). */
 export async function spawnDaemon(
   cfg: AddConfig,
@@ -102,7 +114,7 @@ export async function spawnDaemon(
   io: CliIo,
   extraArgv: readonly string[] = [],
 ): Promise<SpawnOutcome> {
-  const logFd = openSync(logPath, 'a', 0o644);
+  const logFd = openLogFd(logPath); // O_NOFOLLOW|O_APPEND, 0600
   const nodeArgs = [binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv];
   const [file, args] = canUnshareMounts()
     ? ['unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...nodeArgs]]
@@ -111,6 +123,7 @@ export async function spawnDaemon(
     detached: true, // setsid(): no controlling terminal, survives the shell
     stdio: ['ignore', logFd, logFd, 'pipe'],
     cwd: '/',
+    env: daemonEnv(),
   });
   closeSync(logFd);
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
