@@ -5,6 +5,7 @@
 
 import { closeSync, ftruncateSync, openSync, constants, unlinkSync } from 'node:fs';
 import { UcError } from '../util/errors.js';
+import { claimBacking, type BackingLock } from './backing-lock.js';
 import { BLOCK_BYTES, formatBytes } from '../util/units.js';
 import { inspectBacking, validateDeviceSize } from './preflight.js';
 
@@ -85,4 +86,20 @@ export function applyDirectBacking(plan: BackingPlan): () => void {
       closeSync(undoFd);
     }
   };
+}
+
+/**
+ * Locks the backing file for the daemon's lifetime (creating it, empty, 0600
+ * and already locked, when the plan creates it) and plans again under the
+ * lock, since another process may have created or changed it after the first look.
+ */
+export function claimDirectBacking(first: BackingPlan, sizeArg: number | undefined): { plan: BackingPlan; lock: BackingLock } {
+  const lock = claimBacking(first.path, { create: first.action === 'create' });
+  try {
+    if (lock.created) return { plan: { ...first, action: 'create', fromBytes: 0 }, lock };
+    return { plan: planDirectBacking(first.path, sizeArg), lock };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }

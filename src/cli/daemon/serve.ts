@@ -12,8 +12,8 @@ import { UcError } from '../../util/errors.js';
 import { formatBytes } from '../../util/units.js';
 import type { AddConfig } from '../add-config.js';
 import { preflightAdd } from '../add-preflight.js';
-import { claimBacking, type BackingLock } from '../backing-lock.js';
-import { applyDirectBacking, describePlan, planDirectBacking, type BackingPlan } from '../direct-backing.js';
+import type { BackingLock } from '../backing-lock.js';
+import { applyDirectBacking, claimDirectBacking, describePlan } from '../direct-backing.js';
 import { exitCodeOf, EXIT_OK } from '../exit-codes.js';
 import { formatError } from '../format-error.js';
 import { toCliError } from '../cli-error.js';
@@ -33,22 +33,6 @@ function settleLogName(current: string, devId: number): string {
     return wanted;
   } catch {
     return current;
-  }
-}
-
-/**
- * Locks the backing file for this daemon's lifetime (creating it, empty and
- * locked, when the plan creates it) and plans again under the lock, since
- * another process may have created or changed it after the first look.
- */
-function claimDirectBacking(cfg: AddConfig, first: BackingPlan): { plan: BackingPlan; lock: BackingLock } {
-  const lock = claimBacking(first.path, { create: first.action === 'create' });
-  try {
-    if (lock.created) return { plan: { ...first, action: 'create', fromBytes: 0 }, lock };
-    return { plan: planDirectBacking(first.path, cfg.sizeBytes), lock };
-  } catch (err) {
-    lock.release();
-    throw err;
   }
 }
 
@@ -83,7 +67,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
   let addedId: number | undefined;
   process.umask(0o077); // a created backing file, the control socket, logs: private
   try {
-    const claimed = claimDirectBacking(cfg, preflightAdd(cfg));
+    const claimed = claimDirectBacking(preflightAdd(cfg), cfg.sizeBytes);
     lock = claimed.lock;
     const plan = claimed.plan;
     if (lock.created) undoBacking = () => unlinkSync(plan.path);
