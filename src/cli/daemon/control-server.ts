@@ -6,7 +6,8 @@
 // its request within CONTROL_IDLE_MS, and at most CONTROL_CONNECTIONS_MAX are
 // open at once, so idle clients cannot pile up in the daemon.
 
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import assert from 'node:assert';
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { UcError } from '../../util/errors.js';
@@ -107,7 +108,8 @@ export async function startControlServer(
   server.maxConnections = limits.connectionsMax; // beyond it, new connections are closed
   server.unref(); // the device, not the socket, keeps the daemon alive
   await listenPrivate(server, path);
-  if ((lstatSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600); // a umask cannot widen; belt and braces
+  // No chmod afterwards (that would leave a window): the umask made it private.
+  assert.equal(lstatSync(path).mode & 0o077, 0, 'control socket created private');
   return {
     close: () =>
       new Promise<void>((resolve) => {
