@@ -5,7 +5,7 @@
 // and an assertion, RangeError or other unexpected throw never reaches the
 // user as its raw class name or code.
 
-import { UcError } from '../util/errors.js';
+import { toErrno, UcError, type UcCode } from '../util/errors.js';
 
 const ENOSPC = 28;
 
@@ -51,16 +51,26 @@ function levelError(e: ErrorLike, code: string): UcError {
   return new UcError('UC_IO', `metadata I/O failed: ${cause}`, { cause: e });
 }
 
+/** True for a code that itself means "no space" (UC_NO_SPACE, or any code whose errno is ENOSPC). */
+export function isNoSpaceCode(code: UcCode): boolean {
+  return toErrno(new UcError(code, '')) === -ENOSPC;
+}
+
 export interface CliErrorContext {
   /** The pool or backing file being opened: an unexpected throw there means inconsistent contents. */
   readonly pool?: string;
 }
 
-/** The UcError to report for `err` (the same object when it already is one, unless it hides ENOSPC). */
+/**
+ * The UcError to report for `err`: the same object when it already is one,
+ * unless a full disk hides in it (anywhere in its causes, under any code):
+ * running out of space is the root cause the user can act on.
+ */
 export function toCliError(err: unknown, ctx: CliErrorContext = {}): UcError {
-  if (err instanceof UcError && (err.code !== 'UC_IO' || !isNoSpace(err))) return err;
+  const noSpace = isNoSpace(err);
+  if (err instanceof UcError && (!noSpace || isNoSpaceCode(err.code))) return err;
   const e = (err ?? {}) as ErrorLike;
-  if (isNoSpace(err)) {
+  if (noSpace) {
     return new UcError('UC_NO_SPACE', `no space left on the device: ${firstLine(e)}`, { errno: ENOSPC, cause: err });
   }
   const code = typeof e.code === 'string' ? e.code : undefined;

@@ -1,8 +1,8 @@
 // The CLI's exit statuses, one per kind of failure a script may want to tell
 // apart. docs/cli.md carries the same table for users: keep them in step.
 
-import { toErrno, type UcCode } from '../util/errors.js';
-import { toCliError } from './cli-error.js';
+import type { UcCode } from '../util/errors.js';
+import { isNoSpaceCode, toCliError } from './cli-error.js';
 
 export const EXIT_OK = 0;
 /** An I/O error or any failure without a more specific status. */
@@ -38,14 +38,12 @@ const EXIT_OF_CODE: Partial<Record<UcCode, number>> = {
   UC_IO: EXIT_FAILURE,
 };
 
-const ENOSPC = 28;
-
 /** The exit status for an error that reached the top of a command. */
 export function exitCodeOf(err: unknown): number {
   const uc = toCliError(err); // a UC_IO that hides ENOSPC is a full disk: exit 8
   const status = EXIT_OF_CODE[uc.code];
   if (status !== undefined) return status;
-  return toErrno(uc) === -ENOSPC ? EXIT_NO_SPACE : EXIT_FAILURE;
+  return isNoSpaceCode(uc.code) ? EXIT_NO_SPACE : EXIT_FAILURE;
 }
 
 /** Rows for `--help` and docs: status, meaning. */
