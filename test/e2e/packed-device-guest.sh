@@ -129,6 +129,26 @@ if has_stage bad; then
   [ "$(devices)" = 0 ] || fail "a failed add left a device"
   [ "$(sha256sum "$P" | cut -d' ' -f1)" = "$before" ] || fail "the pool changed during the bad-input cases"
   ok "bad input left the pool unchanged (sha256 ${before:0:16}...)"
+  # ---- a relative --backing, run from a subdirectory: the daemon (cwd /) must
+  # serve the file at that relative path, private, locked, nothing made under /.
+  R=$W/sub/rel/pool.img
+  mkdir -p "$W/sub/rel"
+  rdev=$(cd "$W/sub" && "${CLI[@]}" add --backing rel/pool.img --size 64M --log "$LOG" 2>>"$W/add.err") || fail "add rel/pool.img: $(tail -n 3 "$W/add.err")"
+  rid=${rdev#/dev/ublkb}
+  [ "$(jf .backing < "/run/ublk-compress/$rid.json")" = "$R" ] || fail "run record backing $(jf .backing < "/run/ublk-compress/$rid.json")"
+  [ ! -e /rel ] && [ ! -e /pool.img ] && [ ! -e /pool.img.meta ] || fail "add created something under /"
+  [ "$(stat -c %a "$R") $(stat -c %a "$R.meta")" = "600 700" ] || fail "modes $(stat -c %a "$R") $(stat -c %a "$R.meta")"
+  set +e; flock -n -E 42 "$R" true; rc=$?; set -e
+  [ "$rc" = 42 ] || fail "the daemon does not hold the lock on $R (flock exit $rc)"
+  head -c 4096 /dev/urandom > "$W/marker.bin"
+  dd if="$W/marker.bin" of="$rdev" bs=4096 seek=7 oflag=direct conv=fsync status=none || fail "write marker"
+  ln -s "$R" "$W/alias.img"
+  expect_exit 7 "is in use by /dev/ublkb$rid" "${CLI[@]}" add --backing "$W/alias.img"
+  "${CLI[@]}" del -n "$rid" 2>/dev/null || fail "del rel pool"
+  rdev=$("${CLI[@]}" add --backing "$R" --log "$LOG" 2>>"$W/add.err") || fail "re-add $R"
+  dd if="$rdev" bs=4096 skip=7 count=1 iflag=direct status=none | cmp -s - "$W/marker.bin" || fail "marker not in $R"
+  "${CLI[@]}" del -n "${rdev#/dev/ublkb}" 2>/dev/null || fail "del rel pool"
+  ok "relative --backing rel/pool.img from $W/sub served $R (0600/0700, locked, nothing under /; marker read back)"
 fi
 
 if has_stage compact; then
