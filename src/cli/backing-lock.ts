@@ -57,32 +57,36 @@ function flockHolderPid(st: Stats): number | undefined {
   return undefined;
 }
 
-/** Who holds `path`: the device and pid of a run record naming the same file, else the lock's pid. */
+/**
+ * Who holds `path`, as the end of a sentence: "is already served by
+ * /dev/ublkbN (daemon pid P, ...)" from a run record naming the same file,
+ * else "is in use by pid P" from /proc/locks.
+ */
 export function describeHolder(path: string): string {
   let st: Stats;
   try {
     st = statSync(path);
   } catch {
-    return 'another process';
+    return 'is in use by another process';
   }
   for (const r of listRunRecords()) {
     if (r.pid === process.pid || !processAlive(r.pid)) continue;
     try {
       const other = statSync(r.backing);
       const same = st.isBlockDevice() ? other.isBlockDevice() && other.rdev === st.rdev : sameFile(other, st);
-      if (same) return `/dev/ublkb${r.devId} (daemon pid ${r.pid}, serving ${r.backing})`;
+      if (same) return `is already served by /dev/ublkb${r.devId} (daemon pid ${r.pid}, backing ${r.backing})`;
     } catch {
       // a record whose backing path is gone names nothing
     }
   }
   const pid = flockHolderPid(st);
-  return pid === undefined ? 'another process' : `pid ${pid}`;
+  return pid === undefined ? 'is in use by another process' : `is in use by pid ${pid}`;
 }
 
 function lockedError(path: string, err: unknown): UcError {
   const code = errnoCode(err);
-  const holder = code === 'EBUSY' ? 'a mount or another exclusive user of the device' : describeHolder(path);
-  return new UcError('UC_POOL_LOCKED', `${path} is in use by ${holder}; nothing was changed`, {
+  const holder = code === 'EBUSY' ? 'is in use by a mount or another exclusive user of the device' : describeHolder(path);
+  return new UcError('UC_POOL_LOCKED', `${path} ${holder}; nothing was changed`, {
     errno: (err as { errno?: number }).errno,
     cause: err,
   });

@@ -143,7 +143,7 @@ if has_stage bad; then
   head -c 4096 /dev/urandom > "$W/marker.bin"
   dd if="$W/marker.bin" of="$rdev" bs=4096 seek=7 oflag=direct conv=fsync status=none || fail "write marker"
   ln -s "$R" "$W/alias.img"
-  expect_exit 7 "is in use by /dev/ublkb$rid" "${CLI[@]}" add --backing "$W/alias.img"
+  expect_exit 7 "is already served by /dev/ublkb$rid " "${CLI[@]}" add --backing "$W/alias.img"
   "${CLI[@]}" del -n "$rid" 2>/dev/null || fail "del rel pool"
   rdev=$("${CLI[@]}" add --backing "$R" --log "$LOG" 2>>"$W/add.err") || fail "re-add $R"
   dd if="$rdev" bs=4096 skip=7 count=1 iflag=direct status=none | cmp -s - "$W/marker.bin" || fail "marker not in $R"

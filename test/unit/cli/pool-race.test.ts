@@ -88,7 +88,9 @@ async function racePair(pool: string, withRecords: boolean): Promise<void> {
   expect(refused[0].message).toMatch(/nothing was changed/);
   // The refusal names the holder: by its run record, else by /proc/locks.
   const devId = 70 + pair.findIndex((c) => c.child.pid === winner);
-  expect(refused[0].message).toContain(withRecords ? `/dev/ublkb${devId} (daemon pid ${winner}` : `pid ${winner}`);
+  expect(refused[0].message).toContain(
+    withRecords ? `is already served by /dev/ublkb${devId} (daemon pid ${winner}` : `is in use by pid ${winner}`,
+  );
   // The loser exits while the winner still holds the pool: it must still be there.
   expect(statSync(pool).isFile()).toBe(true);
   for (const c of pair) c.child.stdin.end();
