@@ -140,15 +140,15 @@ if has_stage bad; then
   [ "$(stat -c %a "$R") $(stat -c %a "$R.meta")" = "600 700" ] || fail "modes $(stat -c %a "$R") $(stat -c %a "$R.meta")"
   set +e; flock -n -E 42 "$R" true; rc=$?; set -e
   [ "$rc" = 42 ] || fail "the daemon does not hold the lock on $R (flock exit $rc)"
-  head -c 4096 /dev/urandom > "$W/marker.bin"
-  dd if="$W/marker.bin" of="$rdev" bs=4096 seek=7 oflag=direct conv=fsync status=none || fail "write marker"
+  # 64 KiB of incompressible data, flushed: it must land in the file at $R.
+  du0=$(du -B1 "$R" | cut -f1)
+  head -c 65536 /dev/urandom | dd of="$rdev" bs=65536 oflag=direct conv=fsync status=none || fail "write through $rdev"
+  du1=$(du -B1 "$R" | cut -f1)
+  [ "$du1" -ge $((du0 + 65536)) ] || fail "writes through $rdev did not reach $R (du $du0 -> $du1)"
   ln -s "$R" "$W/alias.img"
   expect_exit 7 "is already served by /dev/ublkb$rid " "${CLI[@]}" add --backing "$W/alias.img"
   "${CLI[@]}" del -n "$rid" 2>/dev/null || fail "del rel pool"
-  rdev=$("${CLI[@]}" add --backing "$R" --log "$LOG" 2>>"$W/add.err") || fail "re-add $R"
-  dd if="$rdev" bs=4096 skip=7 count=1 iflag=direct status=none | cmp -s - "$W/marker.bin" || fail "marker not in $R"
-  "${CLI[@]}" del -n "${rdev#/dev/ublkb}" 2>/dev/null || fail "del rel pool"
-  ok "relative --backing rel/pool.img from $W/sub served $R (0600/0700, locked, nothing under /; marker read back)"
+  ok "relative --backing rel/pool.img from $W/sub served $R (0600/0700, locked, nothing under /, writes land in it)"
 fi
 
 if has_stage compact; then
