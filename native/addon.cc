@@ -8,6 +8,7 @@
 
 #include "ctrl.h"
 #include "fiemap.h"
+#include "file-lock.h"
 #include "io-ring.h"
 #include "queue.h"
 #include "uapi/ublk_cmd.h"
@@ -133,6 +134,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("IoRing", IoRingWrap::Init(env));
   exports.Set("CtrlRing", CtrlRingWrap::Init(env));
   exports.Set("UblkQueue", UblkQueueWrap::Init(env));
+  exports.Set("FileLock", FileLockWrap::Init(env));
   exports.Set("fiemap", Napi::Function::New(env, Fiemap, "fiemap"));
   exports.Set("encodeCtrlSqe", Napi::Function::New(env, EncodeCtrlSqe, "encodeCtrlSqe"));
   exports.Set("setIoFlusher", Napi::Function::New(env, SetIoFlusher, "setIoFlusher"));

@@ -1,6 +1,8 @@
 // `add` options, validated into one plain object that both the parent (which
-// checks and spawns) and the daemon (which serves) use.
+// checks and spawns) and the daemon (which serves) use. Paths are made
+// absolute here, in the user's working directory: the daemon runs in `/`.
 
+import { resolve } from 'node:path';
 import { getFlag, getNumber, getString, requireOption, type OptionSpec, type ParsedArgs } from './args.js';
 import { HELP_OPTION } from './command.js';
 import type { Layout } from './run-file.js';
@@ -31,6 +33,7 @@ export const ADD_OPTIONS: readonly OptionSpec[] = [
 ];
 
 export interface AddConfig {
+  /** Absolute path of the backing file or device. */
   readonly backing: string;
   readonly sizeBytes: number | undefined;
   readonly layout: Layout;
@@ -38,10 +41,21 @@ export interface AddConfig {
   readonly depth: number;
   readonly devId: number | undefined;
   readonly foreground: boolean;
+  /** Absolute, when given. */
   readonly logPath: string | undefined;
   readonly startTimeoutMs: number;
   readonly readyFd: number | undefined;
   readonly logProvisional: boolean;
+}
+
+/** `value` resolved against the working directory; an empty path is an error. */
+export function absolutePath(value: string, option: string): string {
+  if (value === '') throw new UcError('UC_INVALID_ARGUMENT', `option --${option}: the path is empty`);
+  return resolve(value);
+}
+
+function optionalPath(value: string | undefined, option: string): string | undefined {
+  return value === undefined ? undefined : absolutePath(value, option);
 }
 
 export function addConfigOf(args: ParsedArgs): AddConfig {
@@ -50,14 +64,14 @@ export function addConfigOf(args: ParsedArgs): AddConfig {
   // A bad size is a command-line error: report it before looking at the system.
   if (sizeBytes !== undefined) validateDeviceSize(sizeBytes);
   return {
-    backing: requireOption(getString(args, 'backing'), 'backing'),
+    backing: absolutePath(requireOption(getString(args, 'backing'), 'backing'), 'backing'),
     sizeBytes,
     layout,
     queues: getNumber(args, 'queues') ?? DEFAULT_QUEUES,
     depth: getNumber(args, 'depth') ?? DEFAULT_DEPTH,
     devId: getNumber(args, 'id'),
     foreground: getFlag(args, 'foreground'),
-    logPath: getString(args, 'log'),
+    logPath: optionalPath(getString(args, 'log'), 'log'),
     startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
     readyFd: getNumber(args, 'ready-fd'),
     logProvisional: getFlag(args, 'log-provisional'),

@@ -1,12 +1,12 @@
 // What the CLI knows about existing ublk devices: the kernel's view (sysfs
 // and GET_DEV_INFO) merged with the daemons' run records.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { UblkControl, UBLK_STATE, type DevInfo } from '../native/index.js';
 import { UcError } from '../util/errors.js';
 import { UBLK_CHAR_CLASS_DIR, UBLK_CONTROL_PATH } from './paths.js';
 import { requireUblk } from './preflight.js';
-import { processAlive, readRunRecord, type RunRecord } from './run-file.js';
+import { readRunRecord, recordedDaemonAlive, type RunRecord } from './run-file.js';
 
 /** Ids of every ublk device the kernel has (char devices registered). */
 export function listDeviceIds(): number[] {
@@ -47,14 +47,12 @@ export function isNoDevice(err: unknown): boolean {
   return e?.errno === 19 || e?.code === 'ENODEV' || e?.errno === 2 || e?.code === 'ENOENT';
 }
 
-/** True when `pid` is a live ublk-compress process (not a reused pid). */
-export function isOurDaemon(pid: number): boolean {
-  if (!processAlive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('ublk-compress');
-  } catch {
-    return false;
-  }
+/**
+ * True when `pid` is the live daemon the device's run record names: same pid
+ * and same process start time (a reused pid never matches).
+ */
+export function isOurDaemon(pid: number, record: RunRecord | undefined): boolean {
+  return record !== undefined && record.pid === pid && recordedDaemonAlive(record);
 }
 
 export interface DeviceView {
@@ -97,7 +95,7 @@ export async function describeDevice(control: UblkControl, id: number): Promise<
     layout: record?.layout ?? null,
     backing: record?.backing ?? null,
     pid,
-    daemonAlive: pid !== null && isOurDaemon(pid),
+    daemonAlive: pid !== null && isOurDaemon(pid, record),
     queues: info.nrHwQueues,
     depth: info.queueDepth,
     flags: `0x${info.flags.toString(16)}`,

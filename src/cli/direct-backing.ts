@@ -5,6 +5,7 @@
 
 import { closeSync, ftruncateSync, openSync, constants, unlinkSync } from 'node:fs';
 import { UcError } from '../util/errors.js';
+import { claimBacking, type BackingLock } from './backing-lock.js';
 import { BLOCK_BYTES, formatBytes } from '../util/units.js';
 import { inspectBacking, validateDeviceSize } from './preflight.js';
 
@@ -52,12 +53,15 @@ export function describePlan(plan: BackingPlan): string | undefined {
   return undefined;
 }
 
-/** Applies the plan; returns the function that undoes it (for a failed start). */
+/**
+ * Applies the plan; returns the function that undoes it (for a failed start).
+ * A `create` plan sizes the empty file the caller's lock has just created
+ * (backing-lock.ts: created atomically, mode 0600, never an existing file).
+ */
 export function applyDirectBacking(plan: BackingPlan): () => void {
   if (plan.action === 'none') return () => {};
   if (plan.action === 'create') {
-    // O_EXCL: a file that appeared since planning is never clobbered.
-    const fd = openSync(plan.path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    const fd = openSync(plan.path, constants.O_RDWR | constants.O_NOFOLLOW);
     try {
       ftruncateSync(fd, plan.sizeBytes);
     } catch (err) {
@@ -82,4 +86,20 @@ export function applyDirectBacking(plan: BackingPlan): () => void {
       closeSync(undoFd);
     }
   };
+}
+
+/**
+ * Locks the backing file for the daemon's lifetime (creating it, empty, 0600
+ * and already locked, when the plan creates it) and plans again under the
+ * lock, since another process may have created or changed it after the first look.
+ */
+export function claimDirectBacking(first: BackingPlan, sizeArg: number | undefined): { plan: BackingPlan; lock: BackingLock } {
+  const lock = claimBacking(first.path, { create: first.action === 'create' });
+  try {
+    if (lock.created) return { plan: { ...first, action: 'create', fromBytes: 0 }, lock };
+    return { plan: planDirectBacking(first.path, sizeArg), lock };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }

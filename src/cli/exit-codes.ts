@@ -2,7 +2,7 @@
 // apart. docs/cli.md carries the same table for users: keep them in step.
 
 import type { UcCode } from '../util/errors.js';
-import { UcError } from '../util/errors.js';
+import { isNoSpaceCode, toCliError } from './cli-error.js';
 
 export const EXIT_OK = 0;
 /** An I/O error or any failure without a more specific status. */
@@ -18,13 +18,13 @@ export const EXIT_DEVICE_NOT_FOUND = 6;
 export const EXIT_BACKING_UNUSABLE = 7;
 /** The pool is full, or the filesystem under the pool or its metadata (ENOSPC). */
 export const EXIT_NO_SPACE = 8;
-const ENOSPC = 28;
 /** A bounded wait ran out (daemon start, device stop). */
 export const EXIT_TIMEOUT = 9;
 /** The metadata is older than the pool recorded (a damaged LevelDB log or table). */
 export const EXIT_META_ROLLBACK = 10;
 
-const EXIT_OF_CODE: Record<UcCode, number> = {
+/** Partial: a code added later without a row exits by its errno (ENOSPC: 8) or 1. */
+const EXIT_OF_CODE: Partial<Record<UcCode, number>> = {
   UC_INVALID_ARGUMENT: EXIT_USAGE,
   UC_NOT_ROOT: EXIT_NOT_ROOT,
   UC_KERNEL_UNSUPPORTED: EXIT_KERNEL_UNSUPPORTED,
@@ -47,10 +47,10 @@ const EXIT_OF_CODE: Record<UcCode, number> = {
 
 /** The exit status for an error that reached the top of a command. */
 export function exitCodeOf(err: unknown): number {
-  // A full filesystem is "backing store full" whatever layer reported it.
-  if (err instanceof UcError && err.errno === ENOSPC) return EXIT_NO_SPACE;
-  if (err instanceof UcError) return EXIT_OF_CODE[err.code] ?? EXIT_FAILURE;
-  return EXIT_FAILURE;
+  const uc = toCliError(err); // a UC_IO that hides ENOSPC is a full disk: exit 8
+  const status = EXIT_OF_CODE[uc.code];
+  if (status !== undefined) return status;
+  return isNoSpaceCode(uc.code) ? EXIT_NO_SPACE : EXIT_FAILURE;
 }
 
 /** Rows for `--help` and docs: status, meaning. */

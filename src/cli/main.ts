@@ -8,6 +8,7 @@ import { COMMANDS, findCommand } from './commands/index.js';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
 import { renderCommandHelp, renderTopHelp } from './help.js';
 import { formatError } from './format-error.js';
+import { toCliError } from './cli-error.js';
 import { processIo, type CliIo } from './io.js';
 import { packageVersion } from './version.js';
 
@@ -47,7 +48,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     const args = parseArgs(rest, cmd.options, cmd.maxPositionals ?? 0);
     return await cmd.run(args, io);
   } catch (err) {
-    io.err(formatError(err));
-    return exitCodeOf(err);
+    // Never a raw assertion, RangeError or LevelDB code: one line and its status.
+    const uc = toCliError(err);
+    io.err(formatError(uc));
+    return exitCodeOf(uc);
   }
 }

@@ -38,6 +38,7 @@ export interface PackedConfig {
 export function packedConfigOf(cfg: AddConfig, args: ParsedArgs): PackedConfig {
   const poolPath = resolve(cfg.backing);
   const meta = getString(args, 'meta');
+  if (meta === '') throw new UcError('UC_INVALID_ARGUMENT', 'option --meta: the path is empty');
   const recover = getFlag(args, 'recover');
   if (recover && cfg.devId === undefined) {
     throw new UcError('UC_INVALID_ARGUMENT', '--recover needs --id');

@@ -18,6 +18,12 @@ export interface RunRecord {
   readonly logPath: string;
   readonly startedAt: string;
   readonly version: string;
+  /**
+   * The daemon's start time in clock ticks since boot (field 22 of
+   * /proc/PID/stat): with the pid it names the process, even after the pid
+   * is reused. Missing in records of 0.1.0 daemons.
+   */
+  readonly startTicks?: number;
 }
 
 function isRunRecord(v: unknown): v is RunRecord {
@@ -84,6 +90,32 @@ export function listRunRecords(): RunRecord[] {
     if (record) records.push(record);
   }
   return records.sort((a, b) => a.devId - b.devId);
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks), or undefined when there is no such process. */
+export function processStartTime(pid: number): number | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) S ppid ...": comm may hold spaces and ')', so count from the
+  // last ')'; the state there is field 3, start time is field 22.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[22 - 3]);
+  return Number.isSafeInteger(ticks) ? ticks : undefined;
+}
+
+/**
+ * True when the daemon a run record names is still that very process: same
+ * pid and same start time, and not a zombie. A record without a start time
+ * (an older daemon) can not be verified and counts as not running.
+ */
+export function recordedDaemonAlive(record: RunRecord): boolean {
+  if (record.startTicks === undefined || !processAlive(record.pid)) return false;
+  return processStartTime(record.pid) === record.startTicks;
 }
 
 /** True when a process with this pid exists and is not a zombie. */

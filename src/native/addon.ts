@@ -38,7 +38,24 @@ export interface NativeQueueHandle {
   close(): void;
 }
 
+export interface NativeFileLockHandle {
+  readonly dev: number;
+  readonly ino: number;
+  readonly rdev: number;
+  readonly isBlockDevice: boolean;
+  release(): void;
+  held(): boolean;
+}
+
+export interface NativeFileLockOptions {
+  exclusive: boolean;
+  create: boolean;
+  mode: number;
+  claimDevice: boolean;
+}
+
 export interface NativeModule {
+  FileLock: new (path: string, options: NativeFileLockOptions) => NativeFileLockHandle;
   IoRing: new (entries: number, cqEntries: number, flags: number) => NativeIoRingHandle;
   CtrlRing: new (path: string) => NativeCtrlHandle;
   UblkQueue: new (

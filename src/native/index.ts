@@ -32,6 +32,9 @@
 //     .close()               munmap descriptors; call after every tag aborted
 //   fiemap(fd, { sync? }) -> FiemapExtent[]
 //   encodeCtrlSqe(name, devId, data0, addr, len, legacy) -> the 128-byte SQE
+//   lockFile(path, { exclusive?, create?, mode?, claimDevice? }) -> FileLock
+//                          non-blocking flock(2) held until .release() (EWOULDBLOCK when
+//                          held elsewhere); create makes a new file (O_EXCL|O_NOFOLLOW)
 //   setIoFlusher()         prctl(PR_SET_IO_FLUSHER, 1) for this process
 //   ublkAbi()              struct sizes/offsets and opcodes the addon was built with
 //
@@ -51,3 +54,4 @@ export { IoRing } from './io-ring.js';
 export { UblkControl, encodeCtrlSqe, type CtrlName } from './control.js';
 export { UblkQueue } from './queue.js';
 export { fiemap, setIoFlusher, ublkAbi } from './system.js';
+export { lockFile, type FileLock, type LockFileOptions } from './file-lock.js';

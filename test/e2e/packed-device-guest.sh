@@ -129,6 +129,26 @@ if has_stage bad; then
   [ "$(devices)" = 0 ] || fail "a failed add left a device"
   [ "$(sha256sum "$P" | cut -d' ' -f1)" = "$before" ] || fail "the pool changed during the bad-input cases"
   ok "bad input left the pool unchanged (sha256 ${before:0:16}...)"
+  # ---- a relative --backing, run from a subdirectory: the daemon (cwd /) must
+  # serve the file at that relative path, private, locked, nothing made under /.
+  R=$W/sub/rel/pool.img
+  mkdir -p "$W/sub/rel"
+  rdev=$(cd "$W/sub" && "${CLI[@]}" add --backing rel/pool.img --size 64M --log "$LOG" 2>>"$W/add.err") || fail "add rel/pool.img: $(tail -n 3 "$W/add.err")"
+  rid=${rdev#/dev/ublkb}
+  [ "$(jf .backing < "/run/ublk-compress/$rid.json")" = "$R" ] || fail "run record backing $(jf .backing < "/run/ublk-compress/$rid.json")"
+  [ ! -e /rel ] && [ ! -e /pool.img ] && [ ! -e /pool.img.meta ] || fail "add created something under /"
+  [ "$(stat -c %a "$R") $(stat -c %a "$R.meta")" = "600 700" ] || fail "modes $(stat -c %a "$R") $(stat -c %a "$R.meta")"
+  set +e; flock -n -E 42 "$R" true; rc=$?; set -e
+  [ "$rc" = 42 ] || fail "the daemon does not hold the lock on $R (flock exit $rc)"
+  # 64 KiB of incompressible data, flushed: it must land in the file at $R.
+  du0=$(du -B1 "$R" | cut -f1)
+  head -c 65536 /dev/urandom | dd of="$rdev" bs=65536 oflag=direct conv=fsync status=none || fail "write through $rdev"
+  du1=$(du -B1 "$R" | cut -f1)
+  [ "$du1" -ge $((du0 + 65536)) ] || fail "writes through $rdev did not reach $R (du $du0 -> $du1)"
+  ln -s "$R" "$W/alias.img"
+  expect_exit 7 "is already served by /dev/ublkb$rid " "${CLI[@]}" add --backing "$W/alias.img"
+  "${CLI[@]}" del -n "$rid" 2>/dev/null || fail "del rel pool"
+  ok "relative --backing rel/pool.img from $W/sub served $R (0600/0700, locked, nothing under /, writes land in it)"
 fi
 
 if has_stage compact; then

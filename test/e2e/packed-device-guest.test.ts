@@ -2,7 +2,8 @@
 // CLI on a real /dev/ublkbN (in the QEMU guest of test/vm, or natively where
 // the host has ublk_drv), in one guest boot: ext4 with two copies of a real
 // tree (ratio > 1.5, dedup hits, checksums across del + re-add, same stats
-// totals), bad input leaving the pool untouched, delete + fstrim + compact
+// totals), bad input leaving the pool untouched, a relative --backing from a
+// subdirectory (and a symlink alias of it refused), delete + fstrim + compact
 // shrinking the pool, fio verify on the raw device, and kill -9 of the daemon
 // during an fsync'ing workload followed by `recover` or by del + add.
 // The script prints one "OK" line per verified step.
@@ -24,6 +25,8 @@ const EXPECTED_STEPS = [
   /^OK exit 2: .*never shrinks/m,
   /^OK exit 7: .*is not empty/m,
   /^OK bad input left the pool unchanged/m,
+  /^OK exit 7: .*alias\.img is already served by \/dev\/ublkb\d+ \(daemon pid \d+/m,
+  /^OK relative --backing rel\/pool\.img from \S+ served \S+ \(0600\/0700, locked, nothing under \/, writes land in it\)$/m,
   /^OK deleted \d+x2 files, fstrim freed \d+ B physical, compact: pool du fell by \d+ B; \d+ remaining files verify$/m,
   /^OK fio verify=crc32c randwrite 4k-128k/m,
   /^OK kill -9 after \d+ fsync'ed files, recover: same device, workload finished, e2fsck -fn clean/m,

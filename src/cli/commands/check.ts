@@ -4,7 +4,9 @@
 // check writes nothing (it audits a private clone of the metadata); --repair only
 // rewrites a damaged or stale superblock copy from the valid one, then audits.
 
+import { resolve } from 'node:path';
 import { getFlag, getString, requireOption, type ParsedArgs } from '../args.js';
+import { withSharedLock } from '../backing-lock.js';
 import { HELP_OPTION, type Command } from '../command.js';
 import { EXIT_BACKING_UNUSABLE, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -29,8 +31,11 @@ export const checkCommand: Command = {
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const backingPath = requireOption(getString(args, 'backing'), 'backing');
     const metaDir = getString(args, 'meta') ?? defaultMetaDir(backingPath);
-    const repaired = getFlag(args, 'repair') ? await repairSuperblock({ backingPath, metaDir }) : undefined;
-    const report = await checkPool({ backingPath, metaDir });
+    // A shared lock: refused while a daemon serves the pool, and none starts meanwhile.
+    const { repaired, report } = await withSharedLock(resolve(backingPath), async () => ({
+      repaired: getFlag(args, 'repair') ? await repairSuperblock({ backingPath, metaDir }) : undefined,
+      report: await checkPool({ backingPath, metaDir }),
+    }));
     if (getFlag(args, 'json')) {
       io.out(`${JSON.stringify(repaired === undefined ? report : { ...report, repaired }, null, 2)}\n`);
     } else {

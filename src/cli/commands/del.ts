@@ -14,6 +14,7 @@ import { readRunRecord, removeRunRecord } from '../run-file.js';
 import { UcError } from '../../util/errors.js';
 import type { UblkControl } from '../../native/index.js';
 import { formatError } from '../format-error.js';
+import { toCliError } from '../cli-error.js';
 
 const POLL_MS = 50;
 
@@ -51,12 +52,14 @@ export async function deleteDevice(control: UblkControl, id: number, opts: Delet
     throw err;
   });
   const pid = info.ublksrvPid > 0 ? info.ublksrvPid : record?.pid;
-  if (pid !== undefined && isOurDaemon(pid)) {
+  // Signal only the process the run record names (pid plus start time):
+  // never whatever process has since been given the same pid.
+  if (pid !== undefined && isOurDaemon(pid, record)) {
     process.kill(pid, 'SIGTERM');
-    const exited = await waitUntil(() => !isOurDaemon(pid), opts.timeoutMs);
+    const exited = await waitUntil(() => !isOurDaemon(pid, record), opts.timeoutMs);
     if (!exited) {
       process.kill(pid, 'SIGKILL');
-      await waitUntil(() => !isOurDaemon(pid), 5000);
+      await waitUntil(() => !isOurDaemon(pid, record), 5000);
       how = `deleted (daemon ${pid} did not stop within ${opts.timeoutMs} ms and was killed)`;
     }
   } else if (pid !== undefined && pid > 0) {
@@ -105,7 +108,7 @@ export const delCommand: Command = {
           const how = await deleteDevice(control, devId, { timeoutMs });
           io.err(`ublk-compress: /dev/ublkb${devId} ${how}\n`);
         } catch (err) {
-          io.err(formatError(err));
+          io.err(formatError(toCliError(err)));
           if (status === EXIT_OK) status = exitCodeOf(err);
         }
       }

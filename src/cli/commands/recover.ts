@@ -16,7 +16,7 @@ import type { CliIo } from '../io.js';
 import { defaultLogPath } from '../logger.js';
 import { packedDaemonArgv, type CompressChoice, type DedupChoice, type PackedConfig } from '../packed-options.js';
 import { deviceIdInUse, requireRoot, requireUblk } from '../preflight.js';
-import { processAlive, readRunRecord } from '../run-file.js';
+import { processAlive, readRunRecord, recordedDaemonAlive } from '../run-file.js';
 import { UcError } from '../../util/errors.js';
 
 /** The config of the new daemon, from the run record the dead one left. */
@@ -56,7 +56,8 @@ export function recoverableRecord(devId: number): PackedRunRecord {
   if (record.layout !== 'packed' || typeof record.metaDir !== 'string') {
     throw new UcError('UC_INVALID_ARGUMENT', `/dev/ublkb${devId} uses the ${record.layout} layout; recover supports packed devices`);
   }
-  if (processAlive(record.pid)) {
+  // pid plus start time when the record has it (a reused pid is not the daemon).
+  if (record.startTicks !== undefined ? recordedDaemonAlive(record) : processAlive(record.pid)) {
     throw new UcError('UC_DEVICE_EXISTS', `/dev/ublkb${devId} is still served by daemon ${record.pid}: nothing to recover`);
   }
   return record;

@@ -4,14 +4,17 @@
 // pool that is foreign, truncated, of a newer format, or whose metadata is
 // missing or belongs to another pool is refused by the engine before it
 // writes anything; a --size below the pool's size is refused here (a pool
-// never shrinks silently). A pool created by a start that then fails is
-// removed again by the returned undo().
+// never shrinks silently). claimPackedPool() takes the pool's lock first
+// (../backing-lock.ts) and plans again under it, so nothing acts on facts
+// another process may have changed. A start that then fails removes only
+// what this process itself created (the pool file, the metadata directory).
 
-import { existsSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { formatPool, openPool, type BlockEngine } from '../../engine/index.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
 import type { AddConfig } from '../add-config.js';
+import { claimBacking, type BackingLock } from '../backing-lock.js';
 import type { PackedConfig } from '../packed-options.js';
 import { inspectBacking, validateDeviceSize, type BackingInfo } from '../preflight.js';
 
@@ -20,8 +23,8 @@ export type PoolAction = 'format' | 'open' | 'grow';
 export interface PoolPlan {
   readonly backing: BackingInfo;
   readonly action: 'format' | 'open';
-  /** The metadata directory did not exist: a failed format removes it again. */
-  readonly metaCreated: boolean;
+  /** This process created the (empty) pool file: a failed format removes it again. */
+  readonly poolCreated: boolean;
 }
 
 function dirHasEntries(dir: string): boolean {
@@ -32,15 +35,18 @@ function dirHasEntries(dir: string): boolean {
   }
 }
 
-/** Checks that need no pool I/O: the paths and the combination of pool and metadata. */
-export function preflightPackedPool(cfg: AddConfig, p: PackedConfig): PoolPlan {
+/**
+ * Checks that need no pool I/O: the paths and the combination of pool and
+ * metadata. `created`: this process has just created the (empty) pool file.
+ */
+export function preflightPackedPool(cfg: AddConfig, p: PackedConfig, created = false): PoolPlan {
   const backing = inspectBacking(p.poolPath);
   if (cfg.sizeBytes !== undefined) validateDeviceSize(cfg.sizeBytes);
   const metaExists = existsSync(p.metaDir);
   if (metaExists && !statSync(p.metaDir).isDirectory()) {
     throw new UcError('UC_INVALID_ARGUMENT', `metadata path ${p.metaDir} is not a directory`);
   }
-  const isNewFile = !backing.exists || (backing.kind === 'file' && backing.sizeBytes === 0 && !metaExists);
+  const isNewFile = created || !backing.exists || (backing.kind === 'file' && backing.sizeBytes === 0 && !metaExists);
   if (isNewFile) {
     if (p.recover) throw new UcError('UC_META_MISMATCH', `pool ${backing.path} does not exist: nothing to recover`);
     if (cfg.sizeBytes === undefined) {
@@ -52,11 +58,11 @@ export function preflightPackedPool(cfg: AddConfig, p: PackedConfig): PoolPlan {
         `metadata directory ${p.metaDir} is not empty but pool ${backing.path} does not exist (move it away or give another --meta)`,
       );
     }
-    return { backing, action: 'format', metaCreated: !metaExists };
+    return { backing, action: 'format', poolCreated: created };
   }
   // An existing pool: the engine checks superblock and metadata (foreign,
   // truncated, newer, missing or mismatched) before it writes anything.
-  return { backing, action: 'open', metaCreated: false };
+  return { backing, action: 'open', poolCreated: false };
 }
 
 export interface OpenedPool {
@@ -72,28 +78,38 @@ function engineOptions(p: PackedConfig): { dedup: PackedConfig['dedup']; compres
   return { dedup: p.dedup, compression: p.compression };
 }
 
+/** Runs `fn` with umask 077: whatever LevelDB creates for a new pool stays private. */
+async function withPrivateUmask<T>(fn: () => Promise<T>): Promise<T> {
+  const before = process.umask(0o077);
+  try {
+    return await fn();
+  } finally {
+    process.umask(before);
+  }
+}
+
 async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promise<OpenedPool> {
   const sizeBytes = cfg.sizeBytes;
   if (sizeBytes === undefined) throw new UcError('UC_INVALID_ARGUMENT', 'give --size to create a pool');
-  const created = !plan.backing.exists;
+  // mkdir reports the first directory it really made: that, and only that,
+  // is ours to remove (never a directory that existed a moment ago).
+  const metaMade = mkdirSync(p.metaDir, { recursive: true, mode: 0o700 });
   const removeCreated = (): void => {
-    if (created) {
+    if (plan.poolCreated) {
       try {
         unlinkSync(plan.backing.path);
       } catch {
-        // never created
+        // already gone
       }
     }
-    if (plan.metaCreated) rmSync(p.metaDir, { recursive: true, force: true });
+    if (metaMade !== undefined) rmSync(metaMade, { recursive: true, force: true });
   };
   let engine: BlockEngine;
   try {
-    engine = await formatPool({
-      backingPath: plan.backing.path,
-      metaDir: p.metaDir,
-      logicalBytes: sizeBytes,
-      ...engineOptions(p),
-    });
+    engine = await withPrivateUmask(() =>
+      formatPool({ backingPath: plan.backing.path, metaDir: p.metaDir, logicalBytes: sizeBytes, ...engineOptions(p) }),
+    );
+    chmodSync(p.metaDir, 0o700);
   } catch (err) {
     removeCreated();
     throw err;
@@ -142,4 +158,38 @@ export async function openPackedPool(cfg: AddConfig, p: PackedConfig, plan: Pool
     note: `grew pool ${plan.backing.path} from ${formatBytes(current)} to ${formatBytes(wanted)}`,
     undo: keep,
   };
+}
+
+export interface ClaimedPool {
+  readonly opened: OpenedPool;
+  /** Held until the daemon exits: no other process may serve or change the pool. */
+  readonly lock: BackingLock;
+}
+
+/**
+ * The daemon's pool start-up: lock the pool (creating it atomically when it
+ * is new), plan again under the lock, then format or open it. On failure the
+ * lock is released and what this process created is removed.
+ */
+export async function claimPackedPool(cfg: AddConfig, p: PackedConfig): Promise<ClaimedPool> {
+  const first = preflightPackedPool(cfg, p);
+  const lock = claimBacking(first.backing.path, { create: first.action === 'format' && !first.backing.exists });
+  try {
+    const plan = preflightPackedPool(cfg, p, lock.created);
+    return { opened: await withPrivateUmask(() => openPackedPool(cfg, p, plan)), lock };
+  } catch (err) {
+    if (lock.created) removeIfSame(lock);
+    lock.release();
+    throw err;
+  }
+}
+
+/** Unlinks the file this process created, if the path still names it. */
+function removeIfSame(lock: BackingLock): void {
+  try {
+    const st = statSync(lock.path);
+    if (st.dev === lock.dev && st.ino === lock.ino) unlinkSync(lock.path);
+  } catch {
+    // already gone
+  }
 }

@@ -6,20 +6,22 @@
 // and is reported as one error; a failed recovery leaves the device quiesced.
 
 import { existsSync, renameSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setIoFlusher } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { formatBytes } from '../../util/units.js';
 import type { AddConfig } from '../add-config.js';
+import { probeBacking, type BackingLock } from '../backing-lock.js';
 import { exitCodeOf, EXIT_OK } from '../exit-codes.js';
 import { formatError } from '../format-error.js';
+import { toCliError } from '../cli-error.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, openLogger, writableLogDir, type Logger } from '../logger.js';
 import type { PackedConfig } from '../packed-options.js';
 import { requireFreeDeviceId, requireRoot, requireUblk } from '../preflight.js';
-import { listRunRecords, processAlive, removeRunRecord, writeRunRecord, type RunRecord } from '../run-file.js';
+import { processStartTime, removeRunRecord, writeRunRecord, type RunRecord } from '../run-file.js';
 import { packageVersion } from '../version.js';
-import { openPackedPool, preflightPackedPool, type OpenedPool, type PoolPlan } from './packed-pool.js';
+import { claimPackedPool, preflightPackedPool, type OpenedPool, type PoolPlan } from './packed-pool.js';
 import { startPackedDevice, type ServedPacked } from './packed-device.js';
 import { ReadyReporter } from './ready-channel.js';
 
@@ -36,13 +38,8 @@ export function preflightPacked(cfg: AddConfig, p: PackedConfig): PoolPlan {
   requireUblk();
   if (cfg.devId !== undefined && !p.recover) requireFreeDeviceId(cfg.devId);
   const plan = preflightPackedPool(cfg, p);
-  const holder = listRunRecords().find(
-    (r) => (resolve(r.backing) === plan.backing.path || (r as Partial<PackedRunRecord>).metaDir === p.metaDir) &&
-      r.pid !== process.pid && processAlive(r.pid),
-  );
-  if (holder) {
-    throw new UcError('UC_POOL_LOCKED', `pool ${plan.backing.path} is already served by /dev/ublkb${holder.devId} (pid ${holder.pid})`);
-  }
+  // The pool file's own lock says whether it is served, whatever path names it.
+  probeBacking(plan.backing.path);
   return plan;
 }
 
@@ -81,6 +78,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     cfg.logPath ??
     (cfg.devId !== undefined ? defaultLogPath(cfg.devId) : join(writableLogDir(), `ublkb-starting-${process.pid}.log`));
   let opened: OpenedPool | undefined;
+  let lock: BackingLock | undefined;
   let device: ServedPacked | undefined;
   let log: Logger | undefined;
   let recordId: number | undefined;
@@ -89,17 +87,23 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     const rec: PackedRunRecord = {
       devId, pid: process.pid, backing: p.poolPath, sizeBytes: opened?.engine.logicalBytes ?? 0, layout: 'packed',
       queues: cfg.queues, depth: cfg.depth, logPath, startedAt: new Date().toISOString(), version: packageVersion(),
-      metaDir: p.metaDir, dedup: p.dedup, compression: p.compression,
+      startTicks: processStartTime(process.pid), metaDir: p.metaDir, dedup: p.dedup, compression: p.compression,
     };
     writeRunRecord(rec);
   };
+  // Everything this daemon creates (pool, metadata, LevelDB's later files) is private.
+  process.umask(0o077);
   try {
-    const plan = preflightPacked(cfg, p);
+    preflightPacked(cfg, p);
     log = openLogger(logPath);
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, p.recover ? 'recovering' : 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
     setIoFlusher();
-    opened = await openPackedPool(cfg, p, plan);
+    const claimed = await claimPackedPool(cfg, p).catch((e: unknown) => {
+      throw toCliError(e, { pool: p.poolPath }); // an odd throw while opening: the pool's contents
+    });
+    opened = claimed.opened;
+    lock = claimed.lock;
     const note = opened.note;
     reporter.send({ type: 'backing', path: p.poolPath, action: 'none', fromBytes: 0, note });
     if (note && cfg.readyFd === undefined) io.err(`ublk-compress: ${note}\n`);
@@ -130,7 +134,8 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     log?.error({ err, errno: (err as UcError).errno }, p.recover ? 'recovery failed' : 'start failed');
     if (recordId !== undefined && !p.recover) removeRunRecord(recordId, process.pid);
     if (opened && !device) await opened.undo().catch((e: unknown) => log?.error({ err: e }, 'undo failed'));
-    const uc = err instanceof UcError ? err : new UcError('UC_IO', (err as Error).message, { cause: err });
+    lock?.release();
+    const uc = toCliError(err);
     reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });
     reporter.close();
     if (cfg.readyFd === undefined) io.err(formatError(uc));
@@ -147,6 +152,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     status = exitCodeOf(err);
   } finally {
     removeRunRecord(device.devId, process.pid);
+    lock?.release(); // only now: the engine has closed the pool
   }
   return status;
 }

@@ -5,20 +5,22 @@
 // did (device deleted, run record removed, created file removed, extension
 // undone) and is reported as one error.
 
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setIoFlusher } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { formatBytes } from '../../util/units.js';
 import type { AddConfig } from '../add-config.js';
 import { preflightAdd } from '../add-preflight.js';
-import { applyDirectBacking, describePlan } from '../direct-backing.js';
+import type { BackingLock } from '../backing-lock.js';
+import { applyDirectBacking, claimDirectBacking, describePlan } from '../direct-backing.js';
 import { exitCodeOf, EXIT_OK } from '../exit-codes.js';
 import { formatError } from '../format-error.js';
+import { toCliError } from '../cli-error.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, openLogger, writableLogDir, type Logger } from '../logger.js';
 import { packageVersion } from '../version.js';
-import { removeRunRecord, writeRunRecord } from '../run-file.js';
+import { processStartTime, removeRunRecord, writeRunRecord } from '../run-file.js';
 import { startDirectDevice, type ServedDevice } from './direct-device.js';
 import { ReadyReporter } from './ready-channel.js';
 
@@ -59,11 +61,16 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
     cfg.logPath ??
     (cfg.devId !== undefined ? defaultLogPath(cfg.devId) : join(writableLogDir(), `ublkb-starting-${process.pid}.log`));
   let undoBacking: (() => void) | undefined;
+  let lock: BackingLock | undefined;
   let device: ServedDevice | undefined;
   let log: Logger | undefined;
   let addedId: number | undefined;
+  process.umask(0o077); // a created backing file, the control socket, logs: private
   try {
-    const plan = preflightAdd(cfg);
+    const claimed = claimDirectBacking(preflightAdd(cfg), cfg.sizeBytes);
+    lock = claimed.lock;
+    const plan = claimed.plan;
+    if (lock.created) undoBacking = () => unlinkSync(plan.path);
     log = openLogger(logPath);
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
@@ -96,6 +103,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
           logPath,
           startedAt: new Date().toISOString(),
           version: packageVersion(),
+          startTicks: processStartTime(process.pid),
         });
       },
     });
@@ -114,7 +122,8 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
     } catch (e) {
       log?.error({ err: e }, 'could not undo the backing file change');
     }
-    const uc = err instanceof UcError ? err : new UcError('UC_IO', (err as Error).message, { cause: err });
+    lock?.release();
+    const uc = toCliError(err);
     reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });
     reporter.close();
     if (cfg.readyFd === undefined) io.err(formatError(uc));
@@ -131,6 +140,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
     status = exitCodeOf(err);
   } finally {
     removeRunRecord(device.devId, process.pid);
+    lock?.release(); // only now: the device no longer uses the backing file
   }
   return status;
 }

@@ -5,16 +5,19 @@
 // nothing behind (device deleted, run record and created file removed).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { UcError, type UcCode } from '../../util/errors.js';
 import type { AddConfig } from '../add-config.js';
 import { daemonArgv } from '../add-config.js';
+import { claimBacking } from '../backing-lock.js';
 import { isNoDevice, openControl } from '../devices.js';
 import type { CliIo } from '../io.js';
+import { openLogFd } from '../logger.js';
 import { deviceIdInUse } from '../preflight.js';
+import { logDir, runDir } from '../paths.js';
 import { removeRunRecord } from '../run-file.js';
 import { readMessages, type DaemonMessage } from './ready-channel.js';
 
@@ -78,13 +81,29 @@ async function cleanUpAfter(devId: number | undefined, backing: DaemonMessage | 
     removeRunRecord(devId, pid);
   }
   if (backing?.type === 'backing' && backing.action === 'create') {
-    // Only a file the daemon created and that still has no data of the user.
+    // Only a file the daemon created, that still has no data of the user and
+    // that no other process has locked (served) since the daemon died.
     try {
-      if (statSync(backing.path).blocks === 0) unlinkSync(backing.path);
+      const lock = claimBacking(backing.path);
+      try {
+        if (statSync(backing.path).blocks === 0) unlinkSync(backing.path);
+      } finally {
+        lock.release();
+      }
     } catch {
-      // already gone
+      // already gone, or in use by another daemon now
     }
   }
+}
+
+/**
+ * The daemon's environment: the parent's, with the directories it names made
+ * absolute here (the daemon runs in `/`, where a relative one means another place).
+ */
+export function daemonEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, UBLK_COMPRESS_RUN_DIR: runDir(), UBLK_COMPRESS_LOG_DIR: logDir() };
+  if (process.env.TMPDIR) env.TMPDIR = resolve(process.env.TMPDIR);
+  return env;
 }
 
 /** `extraArgv`: layout-specific flags appended to the daemon's command line (packed: --meta, ...). */
@@ -95,7 +114,7 @@ export async function spawnDaemon(
   io: CliIo,
   extraArgv: readonly string[] = [],
 ): Promise<SpawnOutcome> {
-  const logFd = openSync(logPath, 'a', 0o644);
+  const logFd = openLogFd(logPath); // O_NOFOLLOW|O_APPEND, 0600
   const nodeArgs = [binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv];
   const [file, args] = canUnshareMounts()
     ? ['unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...nodeArgs]]
@@ -104,6 +123,7 @@ export async function spawnDaemon(
     detached: true, // setsid(): no controlling terminal, survives the shell
     stdio: ['ignore', logFd, logFd, 'pipe'],
     cwd: '/',
+    env: daemonEnv(),
   });
   closeSync(logFd);
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));

@@ -2,11 +2,11 @@
 // extended, never truncated, undone on a failed start; every refusal is a
 // UcError with the code the CLI maps to its exit status.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyDirectBacking, describePlan, planDirectBacking } from '../../../src/cli/direct-backing.js';
+import { applyDirectBacking, claimDirectBacking, describePlan, planDirectBacking } from '../../../src/cli/direct-backing.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { inspectBacking } from '../../../src/cli/preflight.js';
 import { UcError } from '../../../src/util/errors.js';
@@ -66,11 +66,15 @@ describe('planDirectBacking / applyDirectBacking', () => {
     expect(plan).toMatchObject({ path, sizeBytes: 64 * MiB, action: 'create' });
     expect(describePlan(plan)).toMatch(/creating sparse backing file .*new\.img \(64\.00 MiB\)/);
     expect(existsSync(path)).toBe(false); // planning touches nothing
-    const undo = applyDirectBacking(plan);
+    const claimed = claimDirectBacking(plan, 64 * MiB);
+    expect(claimed.lock.created).toBe(true);
+    const undo = applyDirectBacking(claimed.plan);
     const st = statSync(path);
     expect(st.size).toBe(64 * MiB);
     expect(st.blocks).toBe(0); // sparse
+    expect(st.mode & 0o777).toBe(0o600);
     undo();
+    claimed.lock.release();
     expect(existsSync(path)).toBe(false);
   });
 
@@ -101,11 +105,16 @@ describe('planDirectBacking / applyDirectBacking', () => {
     expect(refusal(() => planDirectBacking(tiny, undefined)).message).toMatch(/below the minimum of 1 MiB/);
   });
 
-  it('does not clobber a file that appeared after planning', () => {
+  it('never creates over a file that appeared after planning: plans again under the lock', () => {
     const path = join(dir, 'race.img');
     const plan = planDirectBacking(path, 4 * MiB);
     writeFileSync(path, 'user data');
-    expect(() => applyDirectBacking(plan)).toThrow(/EEXIST/);
-    expect(statSync(path).size).toBe(9);
+    const claimed = claimDirectBacking(plan, 4 * MiB);
+    expect(claimed.lock.created).toBe(false);
+    expect(claimed.plan).toMatchObject({ action: 'extend', fromBytes: 9 });
+    const undo = applyDirectBacking(claimed.plan);
+    undo();
+    claimed.lock.release();
+    expect(readFileSync(path, 'utf8')).toBe('user data');
   });
 });

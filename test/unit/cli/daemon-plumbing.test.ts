@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { daemonArgv, addConfigOf, ADD_OPTIONS } from '../../../src/cli/add-config.js';
 import { parseArgs } from '../../../src/cli/args.js';
 import { loggedTarget } from '../../../src/cli/daemon/logged-target.js';
+import { daemonEnv } from '../../../src/cli/daemon/spawn.js';
+import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv } from '../../../src/cli/packed-options.js';
 import { readMessages, type DaemonMessage } from '../../../src/cli/daemon/ready-channel.js';
 import { openLogger } from '../../../src/cli/logger.js';
 import type { BlockTarget } from '../../../src/device/target.js';
@@ -39,6 +41,37 @@ describe('ready channel', () => {
     expect(argv[0]).toBe('add');
     const back = addConfigOf(parseArgs(argv.slice(1), ADD_OPTIONS));
     expect(back).toMatchObject({ backing: '/p.img', sizeBytes: 64 << 20, layout: 'direct', devId: 4, foreground: true, readyFd: 3, logPath: '/var/log/x.log', logProvisional: true });
+  });
+});
+
+describe('paths are absolute before the daemon (cwd /) starts', () => {
+  it('--backing, --log, --meta and the directories from the environment', async () => {
+    const cwd = process.cwd();
+    const saved = { run: process.env.UBLK_COMPRESS_RUN_DIR, log: process.env.UBLK_COMPRESS_LOG_DIR, tmp: process.env.TMPDIR };
+    try {
+      process.chdir(dir);
+      const args = parseArgs(['--backing', 'rel/pool.img', '--size', '64M', '--log', 'logs/d.log', '--meta', 'm'], [...ADD_OPTIONS, ...PACKED_OPTIONS]);
+      const cfg = addConfigOf(args);
+      expect(cfg.backing).toBe(join(dir, 'rel/pool.img'));
+      expect(cfg.logPath).toBe(join(dir, 'logs/d.log'));
+      const packed = packedConfigOf(cfg, args);
+      expect(packed.metaDir).toBe(join(dir, 'm'));
+      const argv = [...daemonArgv(cfg, cfg.logPath as string, false), ...packedDaemonArgv(packed)];
+      expect(argv[argv.indexOf('--backing') + 1]).toBe(join(dir, 'rel/pool.img'));
+      expect(argv[argv.indexOf('--meta') + 1]).toBe(join(dir, 'm'));
+      process.env.UBLK_COMPRESS_RUN_DIR = 'run';
+      process.env.UBLK_COMPRESS_LOG_DIR = 'log';
+      process.env.TMPDIR = 'tmp';
+      const env = daemonEnv();
+      expect([env.UBLK_COMPRESS_RUN_DIR, env.UBLK_COMPRESS_LOG_DIR, env.TMPDIR]).toEqual([join(dir, 'run'), join(dir, 'log'), join(dir, 'tmp')]);
+      expect(() => addConfigOf(parseArgs(['--backing', ''], ADD_OPTIONS))).toThrow(/--backing needs a non-empty/);
+    } finally {
+      process.chdir(cwd);
+      for (const [k, v] of [['UBLK_COMPRESS_RUN_DIR', saved.run], ['UBLK_COMPRESS_LOG_DIR', saved.log], ['TMPDIR', saved.tmp]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // The control channel over a real unix socket: stats, compact with progress,
 // refused requests, and a daemon that is not there.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -78,5 +78,67 @@ describe('control channel', () => {
     const err = await controlCall(5, { op: 'stats' }, { timeoutMs: 2000 }).catch((e: unknown) => e);
     expect((err as UcError).code).toBe('UC_DEVICE_NOT_FOUND');
     expect((err as UcError).message).toMatch(/is gone: 'ublk-compress recover -n 5'/);
+  });
+});
+
+describe('control socket hardening', () => {
+  const opened: Socket[] = [];
+  afterEach(() => opened.splice(0).forEach((s) => s.destroy()));
+  function connect(devId: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const sock = createConnection(controlSocketPath(devId), () => resolve(sock));
+      sock.once('error', reject);
+      opened.push(sock);
+    });
+  }
+  function closed(sock: Socket): Promise<number> {
+    const t0 = Date.now();
+    return new Promise((resolve) => {
+      if (sock.destroyed) resolve(0);
+      sock.once('close', () => resolve(Date.now() - t0));
+    });
+  }
+  const handlers = { stats: () => SNAPSHOT, compact: async () => ({ segmentsCleaned: 0, bytesMoved: 0, reclaimedBytes: 0, durationMs: 0 }) };
+
+  it('is a socket of mode 0600 from creation, whatever the umask', async () => {
+    const before = process.umask(0o000);
+    try {
+      const s = await startControlServer(controlSocketPath(6), handlers, silentLogger());
+      const st = lstatSync(controlSocketPath(6));
+      expect(st.isSocket()).toBe(true);
+      expect(st.mode & 0o777).toBe(0o600);
+      expect(process.umask()).toBe(0o000); // restored
+      await s.close();
+    } finally {
+      process.umask(before);
+    }
+  });
+
+  it('closes a connection that sends no request within the idle timeout', async () => {
+    const s = await startControlServer(controlSocketPath(7), handlers, silentLogger(), { idleMs: 300, connectionsMax: 4 });
+    try {
+      const idle = await connect(7);
+      const ms = await closed(idle);
+      expect(ms).toBeGreaterThanOrEqual(200);
+      expect(ms).toBeLessThan(5000);
+      expect((await controlCall(7, { op: 'stats' }, { timeoutMs: 2000 })).stats).toEqual(SNAPSHOT);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('caps concurrent connections; freed slots serve again', async () => {
+    const s = await startControlServer(controlSocketPath(8), handlers, silentLogger(), { idleMs: 60_000, connectionsMax: 3 });
+    try {
+      const idle = [await connect(8), await connect(8), await connect(8)];
+      const extra = await connect(8);
+      expect(await closed(extra)).toBeLessThan(5000); // dropped by the server at once
+      for (const sock of idle) expect(sock.destroyed).toBe(false);
+      idle.forEach((sock) => sock.destroy());
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await controlCall(8, { op: 'stats' }, { timeoutMs: 2000 })).stats).toEqual(SNAPSHOT);
+    } finally {
+      await s.close();
+    }
   });
 });

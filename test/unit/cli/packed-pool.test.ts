@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AddConfig } from '../../../src/cli/add-config.js';
-import { openPackedPool, preflightPackedPool } from '../../../src/cli/daemon/packed-pool.js';
+import { claimPackedPool, openPackedPool, preflightPackedPool } from '../../../src/cli/daemon/packed-pool.js';
 import { loadCounters, saveCounters } from '../../../src/cli/daemon/counter-store.js';
 import { ZERO_COUNTERS } from '../../../src/cli/packed-stats.js';
 import type { PackedConfig } from '../../../src/cli/packed-options.js';
@@ -90,9 +90,10 @@ describe('openPackedPool', () => {
   it('removes a pool it formatted when the start is undone', async () => {
     const pool = join(dir, 'p.img');
     const cfg = cfgOf(pool, 64 << 20);
-    const opened = await openPackedPool(cfg, packedOf(pool), preflightPackedPool(cfg, packedOf(pool)));
+    const { opened, lock } = await claimPackedPool(cfg, packedOf(pool));
     expect(opened.action).toBe('format');
     await opened.undo();
+    lock.release();
     expect(existsSync(pool)).toBe(false);
     expect(existsSync(`${pool}.meta`)).toBe(false);
   });

@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderTable } from '../../../src/cli/commands/list.js';
 import type { DeviceView } from '../../../src/cli/devices.js';
+import { spawn } from 'node:child_process';
+import { isOurDaemon } from '../../../src/cli/devices.js';
 import {
   listRunRecords,
   processAlive,
+  processStartTime,
+  recordedDaemonAlive,
   readRunRecord,
   removeRunRecord,
   writeRunRecord,
@@ -62,6 +66,33 @@ describe('run records', () => {
     expect(processAlive(process.pid)).toBe(true);
     expect(processAlive(0)).toBe(false);
     expect(processAlive(2 ** 22 + 12345)).toBe(false);
+  });
+});
+
+describe('daemon identity: pid plus start time (del, list, recover)', () => {
+  it('reads field 22 of /proc/PID/stat', () => {
+    const self = processStartTime(process.pid);
+    expect(Number.isSafeInteger(self)).toBe(true);
+    expect(processStartTime(2 ** 22 + 12345)).toBeUndefined();
+  });
+
+  it('recognises the recorded process, never a reused pid, never by its command line', async () => {
+    const child = spawn('sleep', ['30']);
+    await new Promise((r) => child.once('spawn', r));
+    const pid = child.pid as number;
+    const rec = { ...record(9, pid), startTicks: processStartTime(pid) };
+    expect(recordedDaemonAlive(rec)).toBe(true);
+    expect(isOurDaemon(pid, rec)).toBe(true); // 'sleep' has no 'ublk-compress' in its command line
+    // The same pid with another start time is another process (pid reuse).
+    expect(recordedDaemonAlive({ ...rec, startTicks: (rec.startTicks as number) - 1 })).toBe(false);
+    expect(isOurDaemon(pid, { ...rec, pid: pid + 1 })).toBe(false);
+    expect(isOurDaemon(pid, undefined)).toBe(false);
+    // A record without a start time (0.1.0) cannot be verified: never signalled.
+    const { startTicks: _omit, ...old } = rec;
+    expect(recordedDaemonAlive(old)).toBe(false);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(recordedDaemonAlive(rec)).toBe(false);
   });
 });
 
