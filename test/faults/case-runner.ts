@@ -50,6 +50,7 @@ export class CaseRunner {
   run(c: FaultCase, dir: string): Promise<CaseResult> {
     const child = this.child ?? this.start();
     this.stderr = '';
+    let phase = 'start';
     return new Promise((resolve) => {
       const done = (r: CaseResult): void => {
         clearTimeout(timer);
@@ -62,15 +63,17 @@ export class CaseRunner {
         this.restarts += 1;
         return { outcome: 'FAILED', eioBlocks: 0, checkExit: -1, failures: [`${why}; stderr: ${this.stderr.trim().split('\n').slice(-4).join(' | ')}`] };
       };
-      const onMessage = (m: { index: number; result: CaseResult }): void => {
-        if (m.index === c.index) done(m.result);
+      const onMessage = (m: { index: number; phase?: string; result?: CaseResult }): void => {
+        if (m.index !== c.index) return;
+        if (m.phase !== undefined) phase = m.phase;
+        if (m.result !== undefined) done(m.result);
       };
       const onExit = (code: number | null, signal: string | null): void => {
-        done(lost(`[process-died] the process running the case died (exit ${code}, signal ${signal})`));
+        done(lost(`[process-died] the process running the case died during ${phase} (exit ${code}, signal ${signal})`));
       };
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        done(lost(`[HANG] no result in ${CASE_TIMEOUT_MS} ms`));
+        done(lost(`[HANG] no result in ${CASE_TIMEOUT_MS} ms (during ${phase})`));
       }, CASE_TIMEOUT_MS);
       child.on('message', onMessage);
       child.on('exit', onExit);

@@ -7,6 +7,7 @@
 //   FAULT_SEED=<n>   campaign seed (pool content and fault positions; default 1)
 //   FAULT_CASE=<i>   replay only case i of that seed
 //   FAULT_WORKERS=<n> case worker processes (default 2, one per core here)
+//   FAULT_PLAN_OUT=<file>  writes the list of cases (index, kind, target) there
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

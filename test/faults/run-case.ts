@@ -172,16 +172,19 @@ async function readAll(e: BlockEngine, p: Pristine, c: FaultCase, failures: stri
   return { eio, damagedCorrect };
 }
 
-export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Promise<CaseResult> {
+/** `phase` is told each step before it starts (a worker that dies then says where). */
+export async function runCase(ctx: CaseContext, c: FaultCase, dir: string, phase: (what: string) => void = () => undefined): Promise<CaseResult> {
   const p = ctx.pristine;
   const failures: string[] = [];
   freshCopy(p, c, dir);
+  phase('check');
   const checkExit = await runCheck(dir, c, failures);
   // Open exactly the faulted state, even if check changed it.
   if (failures.some((f) => failureTag(f) === 'check-modified')) freshCopy(p, c, dir);
   const before = snapshotTree(dir);
   const names = new Set(fs.readdirSync(dir));
   let engine: BlockEngine;
+  phase('open');
   try {
     engine = await bounded(openPool({ backingPath: path.join(dir, POOL_NAME), metaDir: path.join(dir, c.metaDir), ...ENGINE_OPTS }), 'open');
   } catch (err) {
@@ -196,9 +199,11 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Prom
   }
   let eioBlocks = 0;
   let damagedCorrect = 0;
+  phase('reading every block');
   try {
     ({ eio: eioBlocks, damagedCorrect } = await readAll(engine, p, c, failures));
   } finally {
+    phase('close');
     await bounded(engine.close(), 'close').catch((err: unknown) => failures.push(`[close-failed] close failed: ${describeError(err)}`));
   }
   const left = fs.readdirSync(dir).filter((n) => !names.has(n));
@@ -207,6 +212,7 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string): Prom
   if ((c.kind === 'sb-copy0' || c.kind === 'sb-copy1') && checkExit === EXIT_OK) failures.push('[check-missed] check did not report the damaged superblock copy');
   if (c.kind === 'sb-copy0' || c.kind === 'sb-copy1') {
     freshCopy(p, c, dir);
+    phase('check --repair');
     await checkRepair(dir, c, failures);
   }
   if (c.kind === 'control' && checkExit !== EXIT_OK) failures.push(`[check-false-alarm] check exited ${checkExit} on an undamaged pool`);
