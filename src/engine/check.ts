@@ -246,7 +246,9 @@ export async function checkPool(o: { backingPath: string; metaDir?: string }): P
   try {
     await readSuperblock(pool);
     const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
-    const report = await withMetaClone(metaDir, (meta) => auditPool(pool, meta), { allowLogDamage: true });
+    const report = await withMetaClone(metaDir, (meta) => auditPool(pool, meta), {
+      allowLogDamage: true, allowTableDamage: true,
+    });
     const damage = [...logDamage(metaDir), ...tableDamage(metaDir)];
     if (damage.length === 0) return report;
     return { ...report, clean: false, problems: [...damage, ...report.problems], problemCount: report.problemCount + damage.length };

@@ -1,7 +1,8 @@
 // Verifies the block checksums of LevelDB table files (*.ldb, *.sst) without
 // LevelDB: classic-level does not expose verify_checksums, so LevelDB reads a
-// flipped byte in an uncompressed block as a different value. Used by `check`
-// (it reads every table byte once, too slow to run at every open).
+// flipped byte in an uncompressed block as a different value, and a compaction
+// over keys that no longer sort aborts the process. Every open (meta-clone.ts)
+// runs it before LevelDB sees the directory; `check` reports what it finds.
 //
 // Table format (leveldb doc/table_format.md): blocks, each followed by a 5-byte
 // trailer (type u8: 0 raw, 1 snappy; masked crc32c u32 LE of block + type); a
