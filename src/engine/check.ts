@@ -240,6 +240,15 @@ export async function repairSuperblock(o: { backingPath: string; metaDir?: strin
   }
 }
 
+/** tableDamage(), or none when the directory cannot be listed (withMetaClone says why). */
+function tablesOrNone(metaDir: string): string[] {
+  try {
+    return tableDamage(metaDir);
+  } catch {
+    return [];
+  }
+}
+
 /** The report when the metadata cannot be opened safely: superblock copies only. */
 async function unauditedReport(pool: PoolStore): Promise<CheckReport> {
   const problems = [...(await copyProblems(pool)), 'metadata records not audited: restore the metadata directory from a backup first'];
@@ -255,7 +264,7 @@ export async function checkPool(o: { backingPath: string; metaDir?: string }): P
   try {
     await readSuperblock(pool);
     const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
-    const tables = tableDamage(metaDir);
+    const tables = tablesOrNone(metaDir);
     // LevelDB over a damaged table can abort the process (a compaction meeting keys
     // that no longer sort): report the damage without letting LevelDB open it.
     const report = tables.length > 0
