@@ -69,7 +69,7 @@ export async function withMetaClone<T>(
   try {
     const damage = [
       ...(o.allowLogDamage ? [] : logDamage(clone.dir)),
-      ...(o.allowTableDamage ? [] : tableDamage(clone.dir)),
+      ...(o.allowTableDamage ? [] : tableDamage(clone.dir, { decodeData: false })),
     ];
     if (damage.length > 0) {
       throw new UcError(
