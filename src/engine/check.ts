@@ -240,14 +240,37 @@ export async function repairSuperblock(o: { backingPath: string; metaDir?: strin
   }
 }
 
+/** tableDamage(), or none when the directory cannot be listed (withMetaClone says why). */
+function tablesOrNone(metaDir: string): string[] {
+  try {
+    return tableDamage(metaDir);
+  } catch {
+    return [];
+  }
+}
+
+/** The report when the metadata cannot be opened safely: superblock copies only. */
+async function unauditedReport(pool: PoolStore): Promise<CheckReport> {
+  const problems = [...(await copyProblems(pool)), 'metadata records not audited: restore the metadata directory from a backup first'];
+  const counts = {
+    mappedBlocks: 0, fillBlocks: 0, extents: 0, sharedExtents: 0, dedupEntries: 0, usedSegments: 0, liveBytes: 0, storedPayloadBytes: 0,
+  };
+  return { clean: false, problems, problemCount: problems.length, counts };
+}
+
 /** Audits a pool file or block device and its metadata directory; writes nothing. */
 export async function checkPool(o: { backingPath: string; metaDir?: string }): Promise<CheckReport> {
   const pool = await FilePoolStore.open(o.backingPath, { readOnly: true });
   try {
     await readSuperblock(pool);
     const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
-    const report = await withMetaClone(metaDir, (meta) => auditPool(pool, meta), { allowLogDamage: true });
-    const damage = [...logDamage(metaDir), ...tableDamage(metaDir)];
+    const tables = tablesOrNone(metaDir);
+    // LevelDB over a damaged table can abort the process (a compaction meeting keys
+    // that no longer sort): report the damage without letting LevelDB open it.
+    const report = tables.length > 0
+      ? await unauditedReport(pool)
+      : await withMetaClone(metaDir, (meta) => auditPool(pool, meta), { allowLogDamage: true });
+    const damage = [...logDamage(metaDir), ...tables];
     if (damage.length === 0) return report;
     return { ...report, clean: false, problems: [...damage, ...report.problems], problemCount: report.problemCount + damage.length };
   } finally {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { UcError } from '../util/errors.js';
 import { LevelMetaStore } from './level-store.js';
 import { logDamage } from './log-scan.js';
+import { tableDamage } from './table-verify.js';
 
 export interface MetaClone {
   readonly dir: string;
@@ -45,10 +46,20 @@ export function cloneMetaDir(src: string): MetaClone {
   return { dir, remove };
 }
 
+export interface CloneOptions {
+  /** Let LevelDB open a log damaged mid-way (`check`, which reports it itself). */
+  allowLogDamage?: boolean;
+  /** Let LevelDB open damaged tables (`check`, which reports them itself). */
+  allowTableDamage?: boolean;
+}
+
 /** Opens a clone of `metaDir`, runs `fn` on it, closes and deletes the clone. Refuses
- * metadata open elsewhere and, unless `allowLogDamage`, a log damaged mid-way (log-scan.ts). */
+ * metadata open elsewhere and, unless allowed, a log damaged mid-way (log-scan.ts) or
+ * a table block failing its checksum (table-verify.ts), before LevelDB opens anything:
+ * LevelDB reads a flipped uncompressed block as other data, and a compaction over
+ * keys that no longer sort aborts the whole process. */
 export async function withMetaClone<T>(
-  metaDir: string, fn: (meta: LevelMetaStore) => Promise<T>, o: { allowLogDamage?: boolean } = {},
+  metaDir: string, fn: (meta: LevelMetaStore) => Promise<T>, o: CloneOptions = {},
 ): Promise<T> {
   const holder = lockHolder(metaDir);
   if (holder !== undefined) {
@@ -56,11 +67,15 @@ export async function withMetaClone<T>(
   }
   const clone = cloneMetaDir(metaDir);
   try {
-    const damage = o.allowLogDamage ? [] : logDamage(clone.dir);
+    const damage = [
+      ...(o.allowLogDamage ? [] : logDamage(clone.dir)),
+      ...(o.allowTableDamage ? [] : tableDamage(clone.dir, { decodeData: false })),
+    ];
     if (damage.length > 0) {
       throw new UcError(
         'UC_META_CORRUPT',
-        `${damage.join('; ')}. Nothing was modified. Restore ${metaDir} from a backup; \`check\` shows what it holds.`,
+        `${damage.join('; ')}. Nothing was modified. Restore the metadata directory ${metaDir} from a backup; ` +
+          '`check` shows what it holds.',
       );
     }
     const meta = await LevelMetaStore.open(clone.dir, { create: false, shownAs: metaDir });

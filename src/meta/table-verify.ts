@@ -1,7 +1,8 @@
 // Verifies the block checksums of LevelDB table files (*.ldb, *.sst) without
 // LevelDB: classic-level does not expose verify_checksums, so LevelDB reads a
-// flipped byte in an uncompressed block as a different value. Used by `check`
-// (it reads every table byte once, too slow to run at every open).
+// flipped byte in an uncompressed block as a different value, and a compaction
+// over keys that no longer sort aborts the process. Every open (meta-clone.ts)
+// runs it before LevelDB sees the directory; `check` reports what it finds.
 //
 // Table format (leveldb doc/table_format.md): blocks, each followed by a 5-byte
 // trailer (type u8: 0 raw, 1 snappy; masked crc32c u32 LE of block + type); a
@@ -76,13 +77,14 @@ export function snappyDecompress(src: Buffer): Buffer {
   return out;
 }
 
-/** The block at `handle` after its trailer checks out (decompressed), or a problem text. */
-function readBlock(t: Buffer, offset: number, size: number): Buffer | string {
+/** The block at `handle` after its trailer checks out (decompressed unless `!decode`),
+ * or a problem text. */
+function readBlock(t: Buffer, offset: number, size: number, decode = true): Buffer | string {
   if (offset + size + TRAILER_BYTES > t.length - FOOTER_BYTES) return `block at ${offset} runs past the end`;
   const type = t[offset + size];
   const want = unmaskCrc(t.readUInt32LE(offset + size + 1));
   if (crc32c(t, offset, offset + size + 1) !== want) return `block at ${offset} (${size} bytes) fails its checksum`;
-  if (type === 0) return t.subarray(offset, offset + size);
+  if (type === 0 || (type === 1 && !decode)) return t.subarray(offset, offset + size);
   if (type !== 1) return `block at ${offset} has unknown compression ${type}`;
   try {
     return snappyDecompress(t.subarray(offset, offset + size));
@@ -114,8 +116,14 @@ function handlesOf(block: Buffer): Array<{ key: string; offset: number; size: nu
   return out;
 }
 
+export interface VerifyOptions {
+  /** Also decompress every data block (default; `check`). The checksum alone
+   * catches a flipped bit, so open skips that work. */
+  decodeData?: boolean;
+}
+
 /** Problems in one table file's bytes (empty when every block checks out). */
-export function verifyTable(t: Buffer): string[] {
+export function verifyTable(t: Buffer, o: VerifyOptions = {}): string[] {
   if (t.length < FOOTER_BYTES) return ['shorter than a table footer'];
   const f = t.length - FOOTER_BYTES;
   if (t.readUInt32LE(t.length - 8) !== MAGIC_LO || t.readUInt32LE(t.length - 4) !== MAGIC_HI) return ['bad footer magic'];
@@ -131,7 +139,7 @@ export function verifyTable(t: Buffer): string[] {
       blocks.push(...handlesOf(b));
     }
     for (const h of blocks) {
-      const b = readBlock(t, h.offset, h.size);
+      const b = readBlock(t, h.offset, h.size, o.decodeData ?? true);
       if (typeof b === 'string') problems.push(b);
     }
     return problems;
@@ -141,10 +149,10 @@ export function verifyTable(t: Buffer): string[] {
 }
 
 /** Problems in every table of metadata directory `dir`. Reads only. */
-export function tableDamage(dir: string): string[] {
+export function tableDamage(dir: string, o: VerifyOptions = {}): string[] {
   const out: string[] = [];
   for (const name of fs.readdirSync(dir).filter((n) => /\.(ldb|sst)$/.test(n)).sort()) {
-    for (const p of verifyTable(fs.readFileSync(path.join(dir, name)))) out.push(`metadata table ${name}: ${p}`);
+    for (const p of verifyTable(fs.readFileSync(path.join(dir, name)), o)) out.push(`metadata table ${name}: ${p}`);
   }
   return out;
 }

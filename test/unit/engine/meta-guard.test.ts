@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf, EXIT_META_ROLLBACK } from '../../../src/cli/exit-codes.js';
 import { checkPool, formatPool, openPool } from '../../../src/engine/index.js';
-import { scanLog } from '../../../src/meta/log-scan.js';
+import { crc32c, scanLog } from '../../../src/meta/log-scan.js';
 import { UcError } from '../../../src/util/errors.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 
@@ -141,7 +141,7 @@ describe('metadata rollback and log damage at open', () => {
     await e.close();
   });
 
-  it('check reports a damaged table block and writes nothing', async () => {
+  it('refuses a damaged table block at open (UC_META_CORRUPT, file and offset named); check reports it; nothing written', async () => {
     const backingPath = copyPool();
     const d = path.dirname(backingPath);
     const meta = `${backingPath}.meta`;
@@ -149,6 +149,12 @@ describe('metadata rollback and log damage at open', () => {
     expect(table).toBeDefined();
     flip(path.join(meta, table!), 3000);
     const before = snapshot(d);
+    const err = await openPool({ backingPath, ...quiet }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UcError);
+    expect((err as UcError).code).toBe('UC_META_CORRUPT');
+    expect((err as UcError).message).toMatch(new RegExp(`metadata table ${table}: block at \\d+ .* fails its checksum`));
+    expect((err as UcError).message).toMatch(/Nothing was modified. Restore the metadata directory .* from a backup/);
+    expect(snapshot(d)).toBe(before);
     const report = await checkPool({ backingPath });
     expect(report.problems.join('\n')).toMatch(new RegExp(`metadata table ${table}: block at \\d+ .* fails its checksum`));
     expect(snapshot(d)).toBe(before);
@@ -169,6 +175,11 @@ describe('metadata rollback and log damage at open', () => {
     expect(scanLog(log.subarray(0, log.length - 3)).midLogDamageAt).toBe(-1); // a torn tail is a crash
   });
 });
+
+/** LevelDB's stored form of a CRC (the inverse of unmaskCrc). */
+function maskCrc(crc: number): number {
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
+}
 
 /** Zeroes the bit arrays of every bloom filter in a LevelDB table (keeps each probe count). */
 function zeroFilters(file: string): number {
@@ -206,6 +217,9 @@ function zeroFilters(file: string): number {
         t.fill(0, at + offsets[i], at + offsets[i + 1] - 1);
         zeroed += 1;
       }
+      // A fresh checksum: this is a filter that is wrong yet intact (what the read path
+      // must survive), not a flipped byte, which open refuses before LevelDB sees it.
+      t.writeUInt32LE(maskCrc(crc32c(t, at, at + size + 1)), at + size + 1);
     }
     pos = next;
   }
