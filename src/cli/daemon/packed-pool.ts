@@ -9,7 +9,7 @@
 // another process may have changed. A start that then fails removes only
 // what this process itself created (the pool file, the metadata directory).
 
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { formatPool, openPool, type BlockEngine } from '../../engine/index.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
@@ -62,8 +62,11 @@ function newPoolRefusal(cfg: AddConfig, p: PackedConfig, path: string, metaExist
 export function preflightPackedPool(cfg: AddConfig, p: PackedConfig, created = false): PoolPlan {
   const backing = inspectBacking(p.poolPath);
   if (cfg.sizeBytes !== undefined) validateDeviceSize(cfg.sizeBytes);
-  const metaExists = existsSync(p.metaDir);
-  if (metaExists && !statSync(p.metaDir).isDirectory()) {
+  // One stat: a racing format removes an empty metadata directory and LevelDB
+  // recreates it, so "exists" and "is a directory" must come from one look.
+  const metaSt = statSync(p.metaDir, { throwIfNoEntry: false });
+  const metaExists = metaSt !== undefined;
+  if (metaSt !== undefined && !metaSt.isDirectory()) {
     throw new UcError('UC_INVALID_ARGUMENT', `metadata path ${p.metaDir} is not a directory`);
   }
   const isNewFile = created || !backing.exists || (backing.kind === 'file' && backing.sizeBytes === 0 && !metaExists);
