@@ -9,7 +9,7 @@
 // another process may have changed. A start that then fails removes only
 // what this process itself created (the pool file, the metadata directory).
 
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { formatPool, openPool, type BlockEngine } from '../../engine/index.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
@@ -35,30 +35,48 @@ function dirHasEntries(dir: string): boolean {
   }
 }
 
+/** Why a new pool cannot be created from this configuration, if it cannot. */
+function newPoolRefusal(cfg: AddConfig, p: PackedConfig, path: string, metaExists: boolean): UcError | undefined {
+  if (p.recover) return new UcError('UC_META_MISMATCH', `pool ${path} does not exist: nothing to recover`);
+  if (cfg.sizeBytes === undefined) {
+    return new UcError('UC_INVALID_ARGUMENT', `pool ${path} does not exist: give --size to create it`);
+  }
+  if (metaExists && dirHasEntries(p.metaDir)) {
+    return new UcError(
+      'UC_META_MISMATCH',
+      `metadata directory ${p.metaDir} is not empty but pool ${path} does not exist (move it away or give another --meta)`,
+    );
+  }
+  return undefined;
+}
+
 /**
  * Checks that need no pool I/O: the paths and the combination of pool and
- * metadata. `created`: this process has just created the (empty) pool file.
+ * metadata. `created`: this process has just created the (empty) pool file
+ * and holds its lock. Without the lock the answer is provisional: a refusal
+ * of a new pool stands only if the pool is still missing afterwards (a racing
+ * start creates the pool before its metadata and removes it after), else the
+ * plan is 'open' and the pool's lock decides; claimPackedPool plans again
+ * under the lock.
  */
 export function preflightPackedPool(cfg: AddConfig, p: PackedConfig, created = false): PoolPlan {
   const backing = inspectBacking(p.poolPath);
   if (cfg.sizeBytes !== undefined) validateDeviceSize(cfg.sizeBytes);
-  const metaExists = existsSync(p.metaDir);
-  if (metaExists && !statSync(p.metaDir).isDirectory()) {
+  // One stat: a racing format removes an empty metadata directory and LevelDB
+  // recreates it, so "exists" and "is a directory" must come from one look.
+  const metaSt = statSync(p.metaDir, { throwIfNoEntry: false });
+  const metaExists = metaSt !== undefined;
+  if (metaSt !== undefined && !metaSt.isDirectory()) {
     throw new UcError('UC_INVALID_ARGUMENT', `metadata path ${p.metaDir} is not a directory`);
   }
   const isNewFile = created || !backing.exists || (backing.kind === 'file' && backing.sizeBytes === 0 && !metaExists);
   if (isNewFile) {
-    if (p.recover) throw new UcError('UC_META_MISMATCH', `pool ${backing.path} does not exist: nothing to recover`);
-    if (cfg.sizeBytes === undefined) {
-      throw new UcError('UC_INVALID_ARGUMENT', `pool ${backing.path} does not exist: give --size to create it`);
-    }
-    if (metaExists && dirHasEntries(p.metaDir)) {
-      throw new UcError(
-        'UC_META_MISMATCH',
-        `metadata directory ${p.metaDir} is not empty but pool ${backing.path} does not exist (move it away or give another --meta)`,
-      );
-    }
-    return { backing, action: 'format', poolCreated: created };
+    const refusal = newPoolRefusal(cfg, p, backing.path, metaExists);
+    if (refusal === undefined) return { backing, action: 'format', poolCreated: created };
+    if (created || backing.exists) throw refusal;
+    const now = inspectBacking(p.poolPath);
+    if (!now.exists) throw refusal;
+    return { backing: now, action: 'open', poolCreated: false }; // appeared meanwhile: the lock decides
   }
   // An existing pool: the engine checks superblock and metadata (foreign,
   // truncated, newer, missing or mismatched) before it writes anything.
@@ -94,7 +112,10 @@ async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promi
   // mkdir reports the first directory it really made: that, and only that,
   // is ours to remove (never a directory that existed a moment ago).
   const metaMade = mkdirSync(p.metaDir, { recursive: true, mode: 0o700 });
+  // Metadata goes before the pool, the reverse of creation: no other process
+  // ever sees metadata without its pool (preflightPackedPool relies on it).
   const removeCreated = (): void => {
+    if (metaMade !== undefined) rmSync(metaMade, { recursive: true, force: true });
     if (plan.poolCreated) {
       try {
         unlinkSync(plan.backing.path);
@@ -102,7 +123,6 @@ async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promi
         // already gone
       }
     }
-    if (metaMade !== undefined) rmSync(metaMade, { recursive: true, force: true });
   };
   let engine: BlockEngine;
   try {
