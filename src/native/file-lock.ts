@@ -3,7 +3,7 @@
 // in addition be claimed O_EXCL, which the kernel enforces across every node
 // that names the device and against mounts.
 
-import { native } from './addon.js';
+import { native, type NativeFileLockHandle } from './addon.js';
 
 export interface LockFileOptions {
   /** LOCK_EX (default) or LOCK_SH. */
@@ -16,16 +16,9 @@ export interface LockFileOptions {
   readonly claimDevice?: boolean;
 }
 
-export interface FileLock {
-  /** st_dev and st_ino of what was locked (st_rdev for a block device). */
-  readonly dev: number;
-  readonly ino: number;
-  readonly rdev: number;
-  readonly isBlockDevice: boolean;
-  /** Drops the lock (closes its descriptor); idempotent. */
-  release(): void;
-  held(): boolean;
-}
+/** The held lock: st_dev/st_ino of what was locked (st_rdev for a block device);
+ * release() drops it (closes its descriptor) and is idempotent. */
+export type FileLock = NativeFileLockHandle;
 
 /** Locks `path`; throws an Error with errno/code (EWOULDBLOCK: held by another). */
 export function lockFile(path: string, options: LockFileOptions = {}): FileLock {

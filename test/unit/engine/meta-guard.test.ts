@@ -2,7 +2,6 @@
 // truncated or deleted write-ahead log is refused (rollback or mid-log damage) with
 // every byte of the pool and the metadata directory unchanged; a damaged table
 // filter never reads as zeros; `check` writes nothing.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { checkPool, formatPool, openPool } from '../../../src/engine/index.js';
 import { crc32c, scanLog } from '../../../src/meta/log-scan.js';
 import { UcError } from '../../../src/util/errors.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
+import { dirDigest } from './dir-digest.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-metaguard-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -54,16 +54,6 @@ async function buildPool(d: string): Promise<string> {
   return backingPath;
 }
 
-/** sha256 of every file under `d`, with the listing (clone leftovers would show). */
-function snapshot(d: string): string {
-  return fs.readdirSync(d, { recursive: true, encoding: 'utf8' }).sort().map((name) => {
-    const p = path.join(d, name);
-    if (!fs.statSync(p).isFile()) return `${name}/`;
-    // Reading LOCK would open and close it, which drops this process's POSIX lock on it.
-    if (path.basename(name) === 'LOCK') return `${name} ${fs.statSync(p).size} bytes`;
-    return `${name} ${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
-  }).join('\n');
-}
 
 function logOf(metaDir: string): string {
   const logs = fs.readdirSync(metaDir).filter((n) => n.endsWith('.log'));
@@ -111,27 +101,27 @@ describe('metadata rollback and log damage at open', () => {
       const backingPath = copyPool();
       const d = path.dirname(backingPath);
       damage(logOf(`${backingPath}.meta`));
-      const before = snapshot(d);
+      const before = dirDigest(d);
       const err = await openPool({ backingPath, ...quiet }).then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(UcError);
       expect((err as UcError).code).toBe(code);
       expect((err as UcError).message).toMatch(/Restore .* from a backup|restore the metadata directory/i);
       if (code === 'UC_META_ROLLBACK') expect(exitCodeOf(err)).toBe(EXIT_META_ROLLBACK);
-      expect(snapshot(d)).toBe(before);
+      expect(dirDigest(d)).toBe(before);
       const report = await checkPool({ backingPath });
       expect(report.clean).toBe(false);
       expect(report.problems.join('\n')).toMatch(code === 'UC_META_ROLLBACK' ? /rolled back/ : /metadata log .* is damaged/);
-      expect(snapshot(d)).toBe(before);
+      expect(dirDigest(d)).toBe(before);
     });
   }
 
   it('opens an intact pool after check, with every block as written', async () => {
     const backingPath = copyPool();
     const d = path.dirname(backingPath);
-    const before = snapshot(d);
+    const before = dirDigest(d);
     const report = await checkPool({ backingPath });
     expect(report.problems).toEqual([]);
-    expect(snapshot(d)).toBe(before);
+    expect(dirDigest(d)).toBe(before);
     const e = await openPool({ backingPath, ...quiet });
     const out = Buffer.alloc(LATER * BLOCK_BYTES);
     await e.read(LATER_AT, LATER, out);
@@ -148,16 +138,16 @@ describe('metadata rollback and log damage at open', () => {
     const table = fs.readdirSync(meta).find((f) => f.endsWith('.ldb'));
     expect(table).toBeDefined();
     flip(path.join(meta, table!), 3000);
-    const before = snapshot(d);
+    const before = dirDigest(d);
     const err = await openPool({ backingPath, ...quiet }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(UcError);
     expect((err as UcError).code).toBe('UC_META_CORRUPT');
     expect((err as UcError).message).toMatch(new RegExp(`metadata table ${table}: block at \\d+ .* fails its checksum`));
     expect((err as UcError).message).toMatch(/Nothing was modified. Restore the metadata directory .* from a backup/);
-    expect(snapshot(d)).toBe(before);
+    expect(dirDigest(d)).toBe(before);
     const report = await checkPool({ backingPath });
     expect(report.problems.join('\n')).toMatch(new RegExp(`metadata table ${table}: block at \\d+ .* fails its checksum`));
-    expect(snapshot(d)).toBe(before);
+    expect(dirDigest(d)).toBe(before);
   });
 
   it('reads an intact LevelDB log as intact and finds a flipped byte mid-way', () => {

@@ -1,7 +1,6 @@
 // Every refusal leaves every byte of the pool and both metadata directories as it
 // was (issue 7, item 7), with its own code (item 5); `check --repair` rewrites only
 // a damaged superblock copy (item 6).
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import { LevelMetaStore } from '../../../src/meta/level-store.js';
 import { decodeState, encodeState } from '../../../src/meta/records.js';
 import { SLOT_BYTES } from '../../../src/pool/format.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
+import { dirDigest } from './dir-digest.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-refuse-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -37,15 +37,6 @@ async function newPool(): Promise<string> {
   return backingPath;
 }
 
-function snapshot(d: string): string {
-  return fs.readdirSync(d, { recursive: true, encoding: 'utf8' }).sort().map((name) => {
-    const p = path.join(d, name);
-    if (!fs.statSync(p).isFile()) return `${name}/`;
-    // Reading LOCK would open and close it, which drops this process's POSIX lock on it.
-    if (path.basename(name) === 'LOCK') return `${name} ${fs.statSync(p).size} bytes`;
-    return `${name} ${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
-  }).join('\n');
-}
 
 /** Rewrites the S record of a closed pool's metadata. */
 async function editState(metaDir: string, edit: (s: ReturnType<typeof decodeState>) => void): Promise<void> {
@@ -58,9 +49,9 @@ async function editState(metaDir: string, edit: (s: ReturnType<typeof decodeStat
 
 async function refusal(o: { backingPath: string; metaDir?: string }, code: string): Promise<void> {
   const dirs = [...new Set([path.dirname(o.backingPath), path.dirname(o.metaDir ?? o.backingPath)])];
-  const before = dirs.map(snapshot);
+  const before = dirs.map(dirDigest);
   await expect(openPool({ ...o, ...quiet })).rejects.toMatchObject({ code });
-  expect(dirs.map(snapshot)).toEqual(before);
+  expect(dirs.map(dirDigest)).toEqual(before);
 }
 
 describe('refusals modify nothing', () => {
@@ -149,11 +140,11 @@ describe('a full metadata filesystem at open (small tmpfs; needs root like the g
         expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
       }
       fs.closeSync(fd);
-      const before = [snapshot(mnt), fs.readFileSync(backingPath).toString('base64')];
+      const before = [dirDigest(mnt), fs.readFileSync(backingPath).toString('base64')];
       const err = await openPool({ backingPath, metaDir, ...quiet }).then(() => undefined, (x: unknown) => x);
       expect(err).toMatchObject({ code: 'UC_NO_SPACE' });
       expect(exitCodeOf(err)).toBe(EXIT_NO_SPACE);
-      expect([snapshot(mnt), fs.readFileSync(backingPath).toString('base64')]).toEqual(before);
+      expect([dirDigest(mnt), fs.readFileSync(backingPath).toString('base64')]).toEqual(before);
       fs.rmSync(filler);
       const again = await openPool({ backingPath, metaDir, ...quiet });
       const out = Buffer.alloc(BLOCK_BYTES);
@@ -209,11 +200,11 @@ describe('check --repair', () => {
       fs.writeSync(fd, Buffer.from([0x77]), 0, 1, slot * SLOT_BYTES + 9); // the version field
       fs.closeSync(fd);
       const damaged = fs.readFileSync(a);
-      const before = snapshot(d);
+      const before = dirDigest(d);
       const plain = await runCheck(['--backing', a]);
       expect(plain.status).toBe(EXIT_BACKING_UNUSABLE);
       expect(plain.text).toMatch(new RegExp(`superblock copy ${slot} is damaged: checksum mismatch`));
-      expect(snapshot(d)).toBe(before);
+      expect(dirDigest(d)).toBe(before);
       const fixed = await runCheck(['--backing', a, '--repair']);
       expect(fixed.text).toMatch(new RegExp(`repaired: rewrote superblock copy ${slot} .* from copy ${1 - slot}`));
       expect(fixed.status).toBe(0);
