@@ -88,10 +88,11 @@ ok "add: $dev, daemon $pid (own session, own mount ns, IO flusher)"
 bg_exit 1 5 "ublk device $id already exists" "${CLI[@]}" add --backing "$W/other.img" --size 16M --layout direct --id "$id"
 bg_exit 2 7 "already served by $dev" "${CLI[@]}" add --backing "$B" --layout direct
 wait_checks
-grep -E "^$id +$dev +LIVE +256\.00 MiB +direct +$pid +$B\$" "$W/list.txt" >/dev/null || fail "list: $(cat "$W/list.txt")"
+grep -E "^$id +$dev +LIVE +256\.00 MiB +direct/(odirect|buffered) +$pid +$B\$" "$W/list.txt" >/dev/null || fail "list: $(cat "$W/list.txt")"
 node -e "
   const v = JSON.parse(require('fs').readFileSync('$W/list.json', 'utf8')).find((d) => d.id === $id);
   if (!v || v.state !== 'LIVE' || v.backing !== '$B' || v.layout !== 'direct' || v.pid !== $pid || !v.daemonAlive) process.exit(1);
+  if (!['odirect', 'buffered'].includes(v.ioPath) || v.requests.requestPath !== 'native') process.exit(1);
 " || fail "list --json: $(cat "$W/list.json")"
 ok "list and list --json"
 [ ! -e "$W/other.img" ] || fail "id-in-use add created a file"
@@ -125,6 +126,15 @@ ok "wrote ${used} MiB in $(wc -l <"$W/sums") files; e2fsck -fn clean"
 [ ! -e "/run/ublk-compress/$id.json" ] || fail "run file left after del"
 ! kill -0 "$pid" 2>/dev/null || fail "daemon $pid still running after del"
 ok "del -n $id"
+# The native request path served the filesystem (reads, writes, flushes).
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const s = lines.filter((l) => l.msg === "request paths").pop();
+  if (!s || s.requestPath !== "native") throw new Error("no native request-path line: " + JSON.stringify(s));
+  const n = s.native;
+  if (!(n.reads > 0 && n.writes > 0 && n.flushes > 0 && n.errors === 0)) throw new Error(JSON.stringify(s));
+  console.log(`OK native path: ${n.reads} reads, ${n.writes} writes, ${n.flushes} flushes over the ${s.backingIo}; JS path: ${s.js.reads + s.js.writes + s.js.flushes} requests`);
+' "$LOG" || fail "request paths"
 dev=$("${CLI[@]}" add --backing "$B" --layout direct --log "$LOG" 2>"$W/add2.err")
 grep -q "creating" "$W/add2.err" && fail "re-add recreated the backing file"
 [ "$(blockdev --getsize64 "$dev")" = $((256 << 20)) ] || fail "re-added size"
@@ -140,6 +150,29 @@ fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --iodepth=16 \
   --do_verify=1 --verify_fatal=1 --randrepeat=0 --output="$W/fio.out" || fail "fio: $(tail -20 "$W/fio.out")"
 grep -q "err= 0" "$W/fio.out" || fail "fio reported errors"
 ok "fio verify=crc32c randwrite 4k-128k over 32 MiB"
+"${CLI[@]}" stats -n "$id" --json >"$W/stats.json" 2>&1 || fail "stats: $(cat "$W/stats.json")"
+"${CLI[@]}" stats -n "$id" | grep -q "^request path  *native, " || fail "stats table: $("${CLI[@]}" stats -n "$id" 2>&1)"
+node -e '
+  const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const n = s.native;
+  if (s.requestPath !== "native" || !(n.reads > 0 && n.writes > 0) || n.errors !== 0) throw new Error(JSON.stringify(s));
+  console.log(`OK stats: native path over the ${s.backingIo}: ${n.reads} reads, ${n.writes} writes; JS path ${s.js.reads + s.js.writes} reads+writes`);
+' "$W/stats.json" || fail "stats: $(cat "$W/stats.json")"
+
+# ---- the JS request path (UBLK_DIRECT_PATH=js) still serves and verifies
+jdev=$(UBLK_DIRECT_PATH=js "${CLI[@]}" add --backing "$W/js.img" --size 64M --layout direct --log "$W/js.log" 2>/dev/null)
+fio --name=verify-js --filename="$jdev" --ioengine=libaio --direct=1 --iodepth=16 \
+  --rw=randwrite --bsrange=4k-128k --size=16M --verify=crc32c \
+  --do_verify=1 --verify_fatal=1 --randrepeat=0 --output="$W/fio-js.out" || fail "fio js: $(tail -20 "$W/fio-js.out")"
+"${CLI[@]}" del -n "${jdev#/dev/ublkb}"
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const s = lines.filter((l) => l.msg === "request paths").pop();
+  if (!s || s.requestPath !== "js" || s.native.reads + s.native.writes !== 0 || !(s.js.reads > 0 && s.js.writes > 0)) {
+    throw new Error(JSON.stringify(s));
+  }
+' "$W/js.log" || fail "js request path: $(grep 'request paths' "$W/js.log")"
+ok "UBLK_DIRECT_PATH=js: fio verify=crc32c over 16 MiB, served by the JS path"
 
 # ---- discard: reads zeros, backing blocks released
 dd if="$(readlink -f /usr/bin/node)" of="$dev" bs=1M count=32 skip=4 seek=160 oflag=direct status=none

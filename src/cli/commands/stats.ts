@@ -7,6 +7,7 @@ import { HELP_OPTION, type Command } from '../command.js';
 import { controlCall } from '../control-client.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import { renderDirectStats, type DirectServeStats } from '../direct-status.js';
 import { renderStatsTable, type StatsSnapshot } from '../packed-stats.js';
 import { UcError } from '../../util/errors.js';
 
@@ -18,9 +19,17 @@ export async function fetchStats(devId: number): Promise<StatsSnapshot> {
   return reply.stats;
 }
 
+/** The reply of a packed daemon (pool figures) or of a 1:1 one (request paths). */
+async function fetchAny(devId: number): Promise<{ packed?: StatsSnapshot; direct?: DirectServeStats }> {
+  const reply = await controlCall(devId, { op: 'stats' }, { timeoutMs: TIMEOUT_MS });
+  if (reply.direct) return { direct: reply.direct };
+  if (!reply.stats) throw new UcError('UC_IO', `the daemon of /dev/ublkb${devId} sent no statistics`);
+  return { packed: reply.stats };
+}
+
 export const statsCommand: Command = {
   name: 'stats',
-  summary: 'show a packed device\'s sizes, ratios, dedup hits, compactor and throughput',
+  summary: 'show a packed device\'s sizes, ratios, dedup hits, compactor and throughput, or a 1:1 device\'s request paths',
   usage: 'stats -n ID [--json] [--watch [--interval SECONDS] [--count N]]',
   description:
     'Compression and combined ratios describe what the pool holds now; dedup and\n' +
@@ -47,9 +56,11 @@ export const statsCommand: Command = {
     const clear = watch && !json && process.stdout.isTTY;
     for (let i = 0; i < count; i += 1) {
       if (i > 0) await sleep(intervalMs);
-      const s = await fetchStats(devId);
+      const { packed, direct } = await fetchAny(devId);
+      const s = packed ?? direct;
+      const table = packed ? renderStatsTable(packed) : renderDirectStats(direct as DirectServeStats);
       if (json) io.out(`${JSON.stringify(s, null, watch ? undefined : 2)}\n`);
-      else io.out(`${clear ? '\x1b[H\x1b[2J' : i > 0 ? '\n' : ''}${renderStatsTable(s)}`);
+      else io.out(`${clear ? '\x1b[H\x1b[2J' : i > 0 ? '\n' : ''}${table}`);
     }
     return EXIT_OK;
   },
