@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cassert>
@@ -30,7 +31,7 @@ bool DirectPath::ModeRefused(uint32_t mode) const {
   return std::find(refused_modes_.begin(), refused_modes_.end(), mode) != refused_modes_.end();
 }
 
-bool DirectPath::Start(EventRing& ring, uint16_t tag, const ublksrv_io_desc& iod, uint8_t* buf) {
+bool DirectPath::Start(Napi::Env env, EventRing& ring, uint16_t tag, const ublksrv_io_desc& iod, uint8_t* buf) {
   assert(tag < ops_.size());
   TagOp& op = ops_[tag];
   op.op = static_cast<uint8_t>(iod.op_flags & 0xff);
@@ -68,6 +69,12 @@ bool DirectPath::Start(EventRing& ring, uint16_t tag, const ublksrv_io_desc& iod
       return false;  // JS answers -EOPNOTSUPP
   }
   if (op.fmode != 0 && ModeRefused(op.fmode)) return false;  // JS writes zeros
+  uint32_t rw_flags = (op.op == kIoOpWrite && (iod.op_flags & kIoFlagFua) != 0) ? RWF_DSYNC : 0;
+  if (config_.inline_rw && op.expect != 0) {
+    inflight_ += 1;
+    OnCqe(env, op, InlineRw(op, buf, offset, rw_flags));
+    return true;
+  }
   io_uring_sqe* sqe = nullptr;
   try {
     sqe = ring.Sqe();
@@ -83,7 +90,7 @@ bool DirectPath::Start(EventRing& ring, uint16_t tag, const ublksrv_io_desc& iod
       sqe->len = op.expect;
       sqe->off = offset;
       // FUA: the data is durable when the write completes (as the JS path's RWF_DSYNC).
-      if (op.op == kIoOpWrite && (iod.op_flags & kIoFlagFua) != 0) sqe->rw_flags = RWF_DSYNC;
+      sqe->rw_flags = rw_flags;
       break;
     case kIoOpFlush:
       // Every write committed before this FLUSH arrived has completed into
@@ -104,12 +111,30 @@ bool DirectPath::Start(EventRing& ring, uint16_t tag, const ublksrv_io_desc& iod
   return true;
 }
 
+int32_t DirectPath::InlineRw(const TagOp& op, uint8_t* buf, uint64_t offset, uint32_t rw_flags) const {
+  iovec iov{buf, op.expect};
+  ssize_t n = 0;
+  do {
+    n = op.op == kIoOpRead ? preadv2(config_.file_fd, &iov, 1, static_cast<off_t>(offset), 0)
+                           : pwritev2(config_.file_fd, &iov, 1, static_cast<off_t>(offset), static_cast<int>(rw_flags));
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : static_cast<int32_t>(n);
+}
+
 void DirectPath::OnCqe(Napi::Env env, TagOp& op, int32_t res) {
   assert(inflight_ > 0);
   inflight_ -= 1;
   bool rw = op.op == kIoOpRead || op.op == kIoOpWrite;
   if (res == -EOPNOTSUPP && op.fmode != 0) {
     if (!ModeRefused(op.fmode)) refused_modes_.push_back(op.fmode);
+    counters_.to_js += 1;
+    host_->DirectToJs(env, op.tag);
+    return;
+  }
+  if (res == -EINVAL && rw) {
+    // An aligned, in-range transfer refused: O_DIRECT constraints this
+    // filesystem did not announce at open. The JS path's buffered descriptor
+    // serves it (and its own error, if any, is what the kernel gets).
     counters_.to_js += 1;
     host_->DirectToJs(env, op.tag);
     return;

@@ -5,7 +5,9 @@
 // Anything unusual goes back to the JS target, which replays the whole
 // request (every operation is idempotent): a short read or write, a range
 // that is not whole 4 KiB blocks inside the device, a fallocate mode the
-// filesystem refuses (JS writes zeros instead), an SQE that cannot be had.
+// filesystem refuses (JS writes zeros instead), a read or write the O_DIRECT
+// descriptor refuses with EINVAL (JS uses a buffered one), an SQE that
+// cannot be had.
 // A backing error is committed here as -errno (the JS path commits the same
 // value) and reported to JS afterwards, batched: replaying it would hide it,
 // since the kernel reports a writeback error to a file only once.
@@ -35,6 +37,10 @@ class DirectHost {
 struct DirectConfig {
   int file_fd = -1;
   uint64_t size_bytes = 0;
+  // READ/WRITE with pread/pwrite on the main thread instead of the ring: for
+  // a file in memory (tmpfs), where io_uring would hand every transfer to an
+  // io-wq worker thread, the copy itself is cheaper than that hand-off.
+  bool inline_rw = false;
 };
 
 // Counters since setDirect(), read by JS on demand.
@@ -64,9 +70,10 @@ class DirectPath {
   DirectPath(const DirectPath&) = delete;
   DirectPath& operator=(const DirectPath&) = delete;
 
-  // Queues the backing I/O of `tag`; false when the JS path must serve it
-  // (nothing was queued then).
-  bool Start(EventRing& ring, uint16_t tag, const ublksrv_io_desc& iod, uint8_t* buf);
+  // Serves `tag` (owned by the native side from now on): queues its backing
+  // I/O, or does it inline and reports to the host at once. false: the JS
+  // path must serve it (nothing was queued, the host was not called).
+  bool Start(Napi::Env env, EventRing& ring, uint16_t tag, const ublksrv_io_desc& iod, uint8_t* buf);
   // Requests started here whose backing I/O is still in flight.
   uint32_t inflight() const { return inflight_; }
   const DirectCounters& counters() const { return counters_; }
@@ -88,6 +95,7 @@ class DirectPath {
   };
 
   void OnCqe(Napi::Env env, TagOp& op, int32_t res);
+  int32_t InlineRw(const TagOp& op, uint8_t* buf, uint64_t offset, uint32_t rw_flags) const;
   bool ModeRefused(uint32_t mode) const;
   void Count(const TagOp& op);
 

@@ -173,11 +173,14 @@ void UblkQueueWrap::OnTagCqe(Napi::Env env, uint16_t tag, int32_t res) {
   assert(in_kernel_ > 0);
   in_kernel_ -= 1;
   if (res == kIoResOk) {
-    if (direct_ != nullptr && direct_->Start(ring_owner_->ring(env), tag, Iod(tag), bufs_[tag])) {
+    if (direct_ != nullptr) {
       Transition(tag, TagState::kInKernel, TagState::kNative);
-      return;  // DirectDone or DirectToJs follows on the backing CQE
+      // DirectDone or DirectToJs follows, on the backing CQE or at once.
+      if (direct_->Start(env, ring_owner_->ring(env), tag, Iod(tag), bufs_[tag])) return;
+      Transition(tag, TagState::kNative, TagState::kOwnedByJs);
+    } else {
+      Transition(tag, TagState::kInKernel, TagState::kOwnedByJs);
     }
-    Transition(tag, TagState::kInKernel, TagState::kOwnedByJs);
     AppendToBatch(tag);
   } else {
     Transition(tag, TagState::kInKernel, TagState::kAborted);
@@ -255,9 +258,10 @@ void UblkQueueWrap::DeliverDirectErrors(Napi::Env env) {
   if (!on_direct_errors_.IsEmpty()) on_direct_errors_.Call({list});
 }
 
-// setDirect(fileFd, sizeBytes, onErrors): serve READ/WRITE/FLUSH/DISCARD/
-// WRITE_ZEROES natively on fileFd from the next request on. The fd stays the
-// caller's and must stay open until the queue is closed.
+// setDirect(fileFd, sizeBytes, onErrors, inlineRw): serve READ/WRITE/FLUSH/
+// DISCARD/WRITE_ZEROES natively on fileFd from the next request on (with
+// inlineRw, reads and writes by pread/pwrite on this thread). The fd stays
+// the caller's and must stay open until the queue is closed.
 Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
@@ -269,6 +273,7 @@ Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   if (!(size > 0) || size > 9007199254740991.0) throw Napi::RangeError::New(env, "setDirect: bad size");
   config.size_bytes = static_cast<uint64_t>(size);
   on_direct_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
+  config.inline_rw = info[3].ToBoolean().Value();
   direct_ = std::make_unique<DirectPath>(this, depth_, config);
   return env.Undefined();
 }

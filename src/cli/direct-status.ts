@@ -8,7 +8,7 @@ import { controlCall } from './control-client.js';
 import type { DispatchStats } from '../device/queue-dispatch.js';
 
 export type DirectRequestPath = 'native' | 'js';
-export type BackingIo = 'O_DIRECT file' | 'buffered file';
+export type BackingIo = 'O_DIRECT file' | 'buffered file' | 'memory file, inline copy';
 
 export interface DirectServeStats {
   requestPath: DirectRequestPath;
@@ -23,6 +23,7 @@ export interface DirectServeStats {
 /** One word for `list`: the path that serves ordinary reads and writes. */
 export function ioPathLabel(s: DirectServeStats): string {
   if (s.requestPath === 'js') return 'js-buffered';
+  if (s.backingIo === 'memory file, inline copy') return 'memory';
   return s.backingIo === 'O_DIRECT file' ? 'odirect' : 'buffered';
 }
 

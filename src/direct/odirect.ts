@@ -5,9 +5,19 @@
 // The JS path keeps its own buffered descriptor: its zero-fill fallback and
 // short-transfer loops use buffers and offsets O_DIRECT would refuse.
 
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, statfsSync } from 'node:fs';
 
 const EINVAL = 22;
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * True when `path` lives in memory (tmpfs): there the native path copies
+ * reads and writes inline, since io_uring would punt each one to a worker
+ * thread (tmpfs cannot do non-blocking I/O) and its direct I/O is a copy too.
+ */
+export function isMemoryFile(path: string): boolean {
+  return statfsSync(path).type === TMPFS_MAGIC;
+}
 
 /** Opens `path` read-write with O_DIRECT, or returns undefined when its filesystem refuses direct I/O. */
 export function openDirectIo(path: string): number | undefined {

@@ -36,7 +36,7 @@ export interface NativeQueueHandle {
   tagState(tag: number): number;
   abortedCount(): number;
   close(): void;
-  setDirect(fileFd: number, sizeBytes: number, onErrors: (errors: DirectRequestError[]) => void): void;
+  setDirect(fileFd: number, sizeBytes: number, onErrors: (errors: DirectRequestError[]) => void, inlineRw: boolean): void;
   directStats(): DirectPathStats | null;
 }
 

@@ -65,11 +65,18 @@ export class UblkQueue {
    * completion commits the request, with no JS call. Unusual requests still
    * reach onBatch; backing failures are committed as -errno and reported to
    * `onErrors` once per wake-up. `fileFd` must stay open until close().
+   * `inlineRw`: reads and writes by pread/pwrite on the main thread (a file
+   * in memory, where the ring would hand each one to a worker thread).
    */
-  setDirect(fileFd: number, sizeBytes: number, onErrors: (errors: DirectRequestError[]) => void): void {
+  setDirect(
+    fileFd: number,
+    sizeBytes: number,
+    onErrors: (errors: DirectRequestError[]) => void,
+    options: { inlineRw?: boolean } = {},
+  ): void {
     assert(Number.isInteger(fileFd) && fileFd >= 0, 'fileFd');
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0, 'sizeBytes');
-    this.#handle.setDirect(fileFd, sizeBytes, onErrors);
+    this.#handle.setDirect(fileFd, sizeBytes, onErrors, options.inlineRw ?? false);
   }
 
   /** The native direct path's counters, or null when setDirect() was not called. */

@@ -9,7 +9,7 @@ import { RingDirectFile } from '../../direct/ring-direct-file.js';
 import { UcError } from '../../util/errors.js';
 import { MAX_IO_BUF_BYTES } from '../add-config.js';
 import type { Logger } from '../logger.js';
-import { closeFd, openDirectIo } from '../../direct/odirect.js';
+import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
 import { controlSocketPath } from '../control-protocol.js';
 import { startControlServer, type ControlServer } from './control-server.js';
 import { loggedTarget } from './logged-target.js';
@@ -17,6 +17,7 @@ import {
   logNativeErrors,
   requestPathFromEnv,
   serveStats,
+  type BackingIo,
   type DirectRequestPath,
   type DirectServeStats,
 } from './direct-native.js';
@@ -75,14 +76,16 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
   const direct = new DirectTarget(file, opts.sizeBytes);
   // The native path's own descriptor: O_DIRECT where the filesystem allows it.
   let nativeFd: number | undefined;
+  let inlineRw = false;
   try {
-    nativeFd = requestPath === 'native' ? openDirectIo(opts.backing) : undefined;
+    inlineRw = requestPath === 'native' && isMemoryFile(opts.backing);
+    nativeFd = requestPath === 'native' && !inlineRw ? openDirectIo(opts.backing) : undefined;
   } catch (err) {
     await direct.close().catch(() => {});
     ring.close();
     throw new UcError('UC_IO', `cannot open backing ${opts.backing} for direct I/O: ${(err as Error).message}`, { cause: err });
   }
-  const backingIo = nativeFd === undefined ? 'buffered file' : 'O_DIRECT file';
+  const backingIo: BackingIo = inlineRw ? 'memory file, inline copy' : nativeFd === undefined ? 'buffered file' : 'O_DIRECT file';
   let device: UblkDevice | undefined;
   let log = opts.log;
 
@@ -131,7 +134,7 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
       onQueue: (queue) => {
         queues.push(queue);
         if (requestPath === 'native') {
-          queue.setDirect(nativeFd ?? file.fd, opts.sizeBytes, (errors) => logNativeErrors(log, errors));
+          queue.setDirect(nativeFd ?? file.fd, opts.sizeBytes, (errors) => logNativeErrors(log, errors), { inlineRw });
         }
       },
     });
