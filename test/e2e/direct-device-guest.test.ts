@@ -12,7 +12,7 @@ import {
   skipGuest,
 } from './support/guest.js';
 
-const TIMEOUT_SEC = 900;
+const TIMEOUT_SEC = 1200;
 
 const EXPECTED_STEPS = [
   /^OK exit 2: .*below the minimum of 1 MiB/m,

@@ -29,13 +29,14 @@ async function fetchAny(devId: number): Promise<{ packed?: StatsSnapshot; direct
 
 export const statsCommand: Command = {
   name: 'stats',
-  summary: 'show a packed device\'s sizes, ratios, dedup hits, compactor and throughput, or a 1:1 device\'s request paths',
+  summary: 'show a packed device\'s sizes, ratios, dedup hits, compactor and throughput',
   usage: 'stats -n ID [--json] [--watch [--interval SECONDS] [--count N]]',
   description:
     'Compression and combined ratios describe what the pool holds now; dedup and\n' +
     'same-fill ratios, bytes written and dedup hits are totals since the pool was\n' +
     'formatted (kept across del + add). IOPS and MB/s are averages since the\n' +
-    'daemon started.',
+    'daemon started. On a 1:1 device: the request path serving it and per-path\n' +
+    'request counts since its daemon started.',
   options: [
     HELP_OPTION,
     { name: 'id', short: 'n', kind: 'int', valueName: 'ID', min: 0, max: 0xfffffffe, help: 'device id (N of /dev/ublkbN)' },
