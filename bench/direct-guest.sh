@@ -89,7 +89,7 @@ run_null() {
   local ready=/run/bench-null.ready id pid
   rm -f "$ready"
   taskset -c 1 node bench/guest/null-target.mjs "$SIZE_MB" "$ready" &
-  for _ in $(seq 600); do [ -s "$ready" ] && break; sleep 0.1; done
+  for _ in $(seq 3000); do [ -s "$ready" ] && break; sleep 0.1; done
   read -r id pid <"$ready"
   fio_with_cpu "$1" null "/dev/ublkb$id" "$pid"
   kill -TERM "$pid"
@@ -101,7 +101,7 @@ run_ublk() {
   [ "$variant" = ublk-direct-js ] && env=(UBLK_DIRECT_PATH=js)
   mount -t tmpfs -o "size=$((SIZE_MB + 16))m" bench-direct "$W"
   dev=$(env "${env[@]}" taskset -c 1 "${CLI[@]}" add --backing "$W/ublk.img" --size "${SIZE_MB}M" \
-    --layout direct --log "/run/bench-direct.log" 2>/dev/null)
+    --layout direct --start-timeout 600 --log "/run/bench-direct.log")
   id=${dev#/dev/ublkb}
   pid=$(node -e "console.log(require('/run/ublk-compress/$id.json').pid)")
   fio_with_cpu "$round" "$variant" "$dev" "$pid"

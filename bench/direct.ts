@@ -88,6 +88,11 @@ function parseOptions(args: readonly string[]): Options {
   return o;
 }
 
+/** Generous: on a loaded 2-core host one device's three jobs and its daemon start can take minutes. */
+function guestTimeoutSec(o: Options): number {
+  return 300 + o.rounds * (1 + o.variants.length) * (180 + 3 * o.runtimeS);
+}
+
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -175,7 +180,7 @@ export async function runDirectBench(args: readonly string[]): Promise<DirectBen
   const r =
     o.mode === 'native'
       ? await run('bash', ['-c', `modprobe ublk_drv; modprobe loop; ${script}`], env)
-      : await run(join(repoRoot(), 'test/vm/vm-run'), ['--timeout', '900', '--mem', '2048', '--modules', 'loop', '--', script], env);
+      : await run(join(repoRoot(), 'test/vm/vm-run'), ['--timeout', String(guestTimeoutSec(o)), '--mem', '2048', '--modules', 'loop', '--', script], env);
   const rows = parseBenchLines(r.stdout);
   if (r.code !== 0 || !r.stdout.includes('BENCH-DONE') || rows.length < o.rounds * (1 + o.variants.length - (o.variants.includes('loop-dio') ? 1 : 0)) * JOBS.length) {
     throw new Error(`direct bench failed (exit ${r.code}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
