@@ -29,7 +29,7 @@ export function renderTable(views: readonly ListedDevice[]): string {
 
 async function withIoPath(view: DeviceView): Promise<ListedDevice> {
   if (view.layout !== 'direct' || !view.daemonAlive) return view;
-  const requests = await queryDirectStats(view.id, 2000);
+  const requests = await queryDirectStats(view.id, 10_000);
   return requests ? { ...view, ioPath: ioPathLabel(requests), requests } : view;
 }
 
