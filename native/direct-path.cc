@@ -45,7 +45,7 @@ bool DirectPath::Start(Napi::Env env, EventRing& ring, uint16_t tag, const ublks
     // Whole blocks inside the device, else JS commits -EINVAL as it always did.
     uint64_t end_sector = iod.start_sector + iod.nr_sectors;
     if (iod.nr_sectors == 0 || iod.start_sector % kSectorsPerBlock != 0 || iod.nr_sectors % kSectorsPerBlock != 0 ||
-        end_sector < iod.start_sector || (end_sector << kSectorShift) > config_.size_bytes) {
+        end_sector < iod.start_sector || end_sector > (config_.size_bytes >> kSectorShift)) {
       return false;
     }
     offset = iod.start_sector << kSectorShift;
