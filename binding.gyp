@@ -10,7 +10,8 @@
         "native/ctrl.cc",
         "native/queue.cc",
         "native/fiemap.cc",
-        "native/file-lock.cc"
+        "native/file-lock.cc",
+        "native/direct-path.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
