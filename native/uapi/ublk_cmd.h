@@ -1,7 +1,7 @@
 // The project's own copy of the ublk user ABI (include/uapi/linux/ublk_cmd.h).
 // The build machine's linux-libc-dev (6.1) is older than the kernels we serve,
 // so the layouts are written out here and pinned with static_asserts; values
-// are from the kernel header as documented in shared/ublk-protocol.md.
+// are from the kernel header (see docs/ublk-protocol.md).
 #ifndef UBLK_NATIVE_UAPI_UBLK_CMD_H_
 #define UBLK_NATIVE_UAPI_UBLK_CMD_H_
 

@@ -1,5 +1,5 @@
 // lz4 through lz4-napi (lz4_flex). Its sync calls are the fastest option for
-// 4 KiB blocks (research/deps-bench.md: async adds 20-30 µs of latency per call).
+// 4 KiB blocks (measured: the async calls add 20-30 µs of latency per call).
 // lz4-napi prefixes its output with a 4-byte little-endian size; we store the bare
 // LZ4 block and re-add the prefix in a reused scratch buffer to decode.
 import assert from 'node:assert';

@@ -1,6 +1,6 @@
 // Device parameters and feature negotiation for a 4 KiB block device that
 // ext4 mounts: write-back cache with FLUSH and FUA, discard and write-zeroes
-// (shared/ublk-protocol.md §1.6, §3).
+// (docs/ublk-protocol.md, "Device parameters").
 
 import assert from 'node:assert';
 import { UBLK_ATTR, UBLK_F, UBLK_PARAM_TYPE, type UblkParams } from '../native/index.js';
