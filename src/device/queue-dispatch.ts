@@ -6,12 +6,10 @@
 
 import assert from 'node:assert';
 import { UBLK_IO_F, UBLK_IO_OP, type QueueBatch, type UblkQueue } from '../native/index.js';
+import { EINVAL, EOPNOTSUPP } from '../util/errno.js';
 import { toErrno } from '../util/errors.js';
 import { SECTOR_BYTES, SECTORS_PER_BLOCK } from '../util/units.js';
 import type { BlockTarget } from './target.js';
-
-const EINVAL = 22;
-const EOPNOTSUPP = 95;
 
 export interface DispatchStats {
   reads: number;

@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyDirectBacking, claimDirectBacking, describePlan, planDirectBacking } from '../../../src/cli/direct-backing.js';
+import { applyDirectBacking, claimDirectBacking, describePlan, planDirectBacking } from '../../../src/server/targets/direct-backing.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
-import { inspectBacking } from '../../../src/cli/preflight.js';
+import { inspectBacking } from '../../../src/server/preflight.js';
 import { UcError } from '../../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ublk-backing-'));

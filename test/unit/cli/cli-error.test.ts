@@ -3,7 +3,7 @@
 // however it surfaced; no refusal shows a raw assertion, RangeError or LEVEL_ code.
 import assert from 'node:assert';
 import { describe, expect, it } from 'vitest';
-import { toCliError } from '../../../src/cli/cli-error.js';
+import { toUserError } from '../../../src/server/user-error.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { formatError } from '../../../src/cli/format-error.js';
 import { UcError } from '../../../src/util/errors.js';
@@ -37,8 +37,8 @@ describe('a full disk exits 8', () => {
     ];
     for (const err of cases) {
       expect(exitCodeOf(err), String(err)).toBe(8);
-      expect(toCliError(err).code).toBe('UC_NO_SPACE');
-      expect(toCliError(err).errno ?? 28).toBe(28);
+      expect(toUserError(err).code).toBe('UC_NO_SPACE');
+      expect(toUserError(err).errno ?? 28).toBe(28);
     }
   });
 });
@@ -54,7 +54,7 @@ describe('no raw internals', () => {
       [errno('EACCES', 13, 'EACCES: permission denied, open \'/p\''), 'UC_IO', 1],
     ];
     for (const [err, code, status] of cases) {
-      const uc = toCliError(err);
+      const uc = toUserError(err);
       expect(uc.code, String(err)).toBe(code);
       expect(exitCodeOf(err)).toBe(status);
       const line = formatError(uc);
@@ -65,7 +65,7 @@ describe('no raw internals', () => {
 
   it('while a pool is opened, an unexpected throw means inconsistent contents (exit 7)', () => {
     for (const err of [assertionError(), new RangeError('Offset is outside the bounds of the DataView')]) {
-      const uc = toCliError(err, { pool: '/p.img' });
+      const uc = toUserError(err, { pool: '/p.img' });
       expect(uc.code).toBe('UC_POOL_CORRUPT');
       expect(exitCodeOf(uc)).toBe(7);
       expect(uc.message).toMatch(/^pool \/p\.img or its metadata is inconsistent .*nothing was changed/);
@@ -74,7 +74,7 @@ describe('no raw internals', () => {
 
   it('leaves a project error as it is', () => {
     const err = new UcError('UC_META_MISMATCH', 'metadata belongs to another pool (uuid mismatch)');
-    expect(toCliError(err)).toBe(err);
+    expect(toUserError(err)).toBe(err);
     expect(exitCodeOf(err)).toBe(7);
   });
 });

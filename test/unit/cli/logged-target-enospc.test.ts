@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loggedTarget } from '../../../src/cli/daemon/logged-target.js';
-import { openLogger } from '../../../src/cli/logger.js';
+import { loggedTarget } from '../../../src/server/logged-target.js';
+import { openLogger } from '../../../src/server/logger.js';
 import type { BlockTarget } from '../../../src/device/target.js';
 import { UcError } from '../../../src/util/errors.js';
 

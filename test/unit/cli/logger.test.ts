@@ -5,7 +5,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fallbackLogDir, openLogFd, openLogger, writableLogDir } from '../../../src/cli/logger.js';
+import { fallbackLogDir, openLogFd, openLogger, writableLogDir } from '../../../src/server/logger.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { UcError } from '../../../src/util/errors.js';
 

@@ -5,11 +5,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AddConfig } from '../../../src/cli/add-config.js';
-import { claimPackedPool, openPackedPool, preflightPackedPool } from '../../../src/cli/daemon/packed-pool.js';
-import { loadCounters, saveCounters } from '../../../src/cli/daemon/counter-store.js';
-import { ZERO_COUNTERS } from '../../../src/cli/packed-stats.js';
-import type { PackedConfig } from '../../../src/cli/packed-options.js';
+import type { AddConfig, PackedConfig } from '../../../src/server/config.js';
+import { claimPackedPool, openPackedPool, preflightPackedPool } from '../../../src/server/targets/packed-pool.js';
+import { loadCounters, saveCounters } from '../../../src/server/targets/counter-store.js';
+import { ZERO_COUNTERS } from '../../../src/server/targets/packed-stats.js';
 import { main } from '../../../src/cli/main.js';
 import { memoryIo } from '../../../src/cli/io.js';
 import { UcError } from '../../../src/util/errors.js';

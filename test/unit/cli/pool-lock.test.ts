@@ -12,12 +12,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AddConfig } from '../../../src/cli/add-config.js';
-import { claimBacking, probeBacking, withSharedLock } from '../../../src/cli/backing-lock.js';
-import { toCliError } from '../../../src/cli/cli-error.js';
-import { claimPackedPool, type ClaimedPool } from '../../../src/cli/daemon/packed-pool.js';
+import type { AddConfig, PackedConfig } from '../../../src/server/config.js';
+import { claimBacking, probeBacking, withSharedLock } from '../../../src/server/backing-lock.js';
+import { toUserError } from '../../../src/server/user-error.js';
+import { claimPackedPool, type ClaimedPool } from '../../../src/server/targets/packed-pool.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
-import type { PackedConfig } from '../../../src/cli/packed-options.js';
 import { UcError } from '../../../src/util/errors.js';
 
 let dir: string;
@@ -172,7 +171,7 @@ describe('a full disk at start-up', () => {
     expect(fill.stderr).toMatch(/No space left/);
     const pool = join(small, 'p.img');
     const err = await claimPackedPool(cfgOf(pool, 64 << 20), packedOf(pool)).then(() => undefined, (e: unknown) => e);
-    const uc = toCliError(err, { pool });
+    const uc = toUserError(err, { pool });
     expect(uc.code, `${uc.message} / ${String(err)}`).toBe('UC_NO_SPACE');
     expect(exitCodeOf(err)).toBe(8);
     expect(existsSync(pool)).toBe(false);

@@ -12,6 +12,7 @@ import { linkSync, readFileSync, statSync, unlinkSync, type Stats } from 'node:f
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { lockFile, type FileLock } from '../native/index.js';
+import { ENOENT } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
 import { listRunRecords, processAlive } from './run-file.js';
 
@@ -165,7 +166,7 @@ export function claimBacking(path: string, options: ClaimOptions = {}): BackingL
     const claimed = lockExisting(path, options.shared ?? false);
     if (claimed) return claimed;
     if (!options.create) {
-      throw new UcError('UC_INVALID_ARGUMENT', `${path} does not exist`, { errno: 2 });
+      throw new UcError('UC_INVALID_ARGUMENT', `${path} does not exist`, { errno: ENOENT });
     }
     const made = createLocked(path, 0o600);
     if (made) return made;
@@ -193,7 +194,7 @@ export async function withSharedLock<T>(path: string, fn: () => Promise<T>): Pro
   try {
     lock = claimBacking(path, { shared: true });
   } catch (err) {
-    if (err instanceof UcError && err.errno === 2) return fn();
+    if (err instanceof UcError && err.errno === ENOENT) return fn();
     throw err;
   }
   try {

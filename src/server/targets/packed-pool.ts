@@ -5,7 +5,7 @@
 // missing or belongs to another pool is refused by the engine before it
 // writes anything; a --size below the pool's size is refused here (a pool
 // never shrinks silently). claimPackedPool() takes the pool's lock first
-// (../backing-lock.ts) and plans again under it, so nothing acts on facts
+// (src/server/backing-lock.ts) and plans again under it, so nothing acts on facts
 // another process may have changed. A start that then fails removes only
 // what this process itself created (the pool file, the metadata directory).
 
@@ -13,9 +13,8 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 
 import { formatPool, openPool, type BlockEngine } from '../../engine/index.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
-import type { AddConfig } from '../add-config.js';
 import { claimBacking, type BackingLock } from '../backing-lock.js';
-import type { PackedConfig } from '../packed-options.js';
+import type { AddConfig, PackedConfig } from '../config.js';
 import { inspectBacking, validateDeviceSize, type BackingInfo } from '../preflight.js';
 
 export type PoolAction = 'format' | 'open' | 'grow';

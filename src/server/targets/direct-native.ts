@@ -1,14 +1,25 @@
 // The daemon's side of the 1:1 layout's native request path: choosing it
 // (UBLK_DIRECT_PATH), logging the failures it committed, and the per-path
-// request counts that say which I/O serves the device.
+// request counts that say which I/O serves the device (`stats -n ID` and
+// the `list` columns render them: src/cli/direct-status.ts).
 
-import { UBLK_IO_OP, type DirectPathStats, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import type { DispatchStats } from '../../device/queue-dispatch.js';
-import type { BackingIo, DirectRequestPath, DirectServeStats } from '../direct-status.js';
+import { UBLK_IO_OP, type DirectPathStats, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { Logger } from '../logger.js';
 
-export type { BackingIo, DirectRequestPath, DirectServeStats };
+export type DirectRequestPath = 'native' | 'js';
+export type BackingIo = 'O_DIRECT file' | 'buffered file' | 'memory file, inline copy';
+
+export interface DirectServeStats {
+  requestPath: DirectRequestPath;
+  /** How the native path reaches the backing (the JS path always uses a buffered descriptor). */
+  backingIo: BackingIo;
+  /** Requests completed by the native path, by kind (zeros on the JS path). */
+  native: DirectPathStats;
+  /** Requests the JS target served (all of them on the JS path; the unusual ones otherwise). */
+  js: DispatchStats;
+}
 
 /** UBLK_DIRECT_PATH=js forces the JS request path (to compare the two in one boot). */
 export const DIRECT_PATH_ENV = 'UBLK_DIRECT_PATH';

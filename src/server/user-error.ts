@@ -1,13 +1,13 @@
-// Turns any error that reaches the top of a command into a UcError, so that
-// the exit status comes from exit-codes.ts and the message is one clear line:
+// Turns any error that reaches the top of a command, or ends a daemon's
+// start, into a UcError, so that the CLI's exit status comes from
+// src/cli/exit-codes.ts and the message is one clear line:
 // a full disk is UC_NO_SPACE (exit 8) however it surfaced (an errno, a
 // LevelDB status, an engine code), LevelDB's own codes get project codes,
 // and an assertion, RangeError or other unexpected throw never reaches the
 // user as its raw class name or code.
 
+import { ENOSPC } from '../util/errno.js';
 import { toErrno, UcError, type UcCode } from '../util/errors.js';
-
-const ENOSPC = 28;
 
 interface ErrorLike {
   readonly name?: unknown;
@@ -56,7 +56,7 @@ export function isNoSpaceCode(code: UcCode): boolean {
   return toErrno(new UcError(code, '')) === -ENOSPC;
 }
 
-export interface CliErrorContext {
+export interface UserErrorContext {
   /** The pool or backing file being opened: an unexpected throw there means inconsistent contents. */
   readonly pool?: string;
 }
@@ -66,7 +66,7 @@ export interface CliErrorContext {
  * unless a full disk hides in it (anywhere in its causes, under any code):
  * running out of space is the root cause the user can act on.
  */
-export function toCliError(err: unknown, ctx: CliErrorContext = {}): UcError {
+export function toUserError(err: unknown, ctx: UserErrorContext = {}): UcError {
   const noSpace = isNoSpace(err);
   if (err instanceof UcError && (!noSpace || isNoSpaceCode(err.code))) return err;
   const e = (err ?? {}) as ErrorLike;

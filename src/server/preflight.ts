@@ -1,13 +1,15 @@
-// Checks `add` makes before anything is created, so that every error a user
-// is likely to hit is one clear line and leaves no device, file or log behind.
+// Checks a serving process makes before anything is created (the parent
+// `add` runs them too), so that every error a user is likely to hit is one
+// clear line and leaves no device, file or log behind.
 
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { deviceIdInUse } from '../device/control.js';
+import { DEVICE_BYTES_MIN } from '../device/params.js';
+import { blockDeviceBytes } from '../util/block-device.js';
+import { EACCES, EROFS } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../util/units.js';
-import { UBLK_CHAR_CLASS_DIR, UBLK_CONTROL_PATH, UBLK_MODULE_DIR } from './paths.js';
-
-export const MIN_DEVICE_BYTES = 1024 * 1024;
 
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
@@ -15,32 +17,13 @@ export function requireRoot(): void {
   }
 }
 
-export function requireUblk(): void {
-  if (existsSync(UBLK_CONTROL_PATH)) return;
-  if (existsSync(UBLK_MODULE_DIR)) {
-    throw new UcError(
-      'UC_KERNEL_UNSUPPORTED',
-      `ublk_drv is loaded but ${UBLK_CONTROL_PATH} is missing (is devtmpfs mounted on /dev?)`,
-    );
-  }
-  throw new UcError(
-    'UC_KERNEL_UNSUPPORTED',
-    `this kernel has no ublk support loaded (${UBLK_CONTROL_PATH} is missing): run 'modprobe ublk_drv' as root`,
-  );
-}
-
 export function validateDeviceSize(sizeBytes: number, label = '--size'): void {
-  if (sizeBytes < MIN_DEVICE_BYTES) {
+  if (sizeBytes < DEVICE_BYTES_MIN) {
     throw new UcError('UC_INVALID_ARGUMENT', `${label} ${formatBytes(sizeBytes)} is below the minimum of 1 MiB`);
   }
   if (sizeBytes % BLOCK_BYTES !== 0) {
     throw new UcError('UC_INVALID_ARGUMENT', `${label} ${sizeBytes} bytes is not a multiple of 4 KiB`);
   }
-}
-
-/** True when a ublk device with this id exists (its char device is registered). */
-export function deviceIdInUse(devId: number): boolean {
-  return existsSync(`${UBLK_CHAR_CLASS_DIR}/ublkc${devId}`);
 }
 
 export function requireFreeDeviceId(devId: number): void {
@@ -67,19 +50,12 @@ function errnoCode(err: unknown): string | undefined {
 function accessError(path: string, err: unknown, what: string): UcError {
   const code = errnoCode(err);
   if (code === 'EROFS') {
-    return new UcError('UC_IO', `${what} ${path} is on a read-only filesystem`, { errno: 30, cause: err });
+    return new UcError('UC_IO', `${what} ${path} is on a read-only filesystem`, { errno: EROFS, cause: err });
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return new UcError('UC_IO', `${what} ${path} is not writable`, { errno: 13, cause: err });
+    return new UcError('UC_IO', `${what} ${path} is not writable`, { errno: EACCES, cause: err });
   }
   return new UcError('UC_IO', `${what} ${path}: ${(err as Error).message}`, { cause: err });
-}
-
-function blockDeviceBytes(rdev: number): number {
-  const major = Math.floor(rdev / 256) & 0xfff;
-  const minor = (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00) >>> 0);
-  const sectors = Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim());
-  return sectors * 512;
 }
 
 /**

@@ -3,9 +3,8 @@
 // `recover` need to find the daemon and rebuild the target.
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Layout } from './config.js';
 import { runDir, runFilePath } from './paths.js';
-
-export type Layout = 'direct' | 'packed';
 
 export interface RunRecord {
   readonly devId: number;
@@ -24,6 +23,13 @@ export interface RunRecord {
    * is reused. Missing in records of 0.1.0 daemons.
    */
   readonly startTicks?: number;
+}
+
+/** What the run record of a packed device holds besides the common fields. */
+export interface PackedRunRecord extends RunRecord {
+  readonly metaDir: string;
+  readonly dedup: string;
+  readonly compression: string;
 }
 
 function isRunRecord(v: unknown): v is RunRecord {

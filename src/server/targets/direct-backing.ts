@@ -4,10 +4,10 @@
 // error before it touches the disk, and undo what it did if startup fails.
 
 import { closeSync, ftruncateSync, openSync, constants, unlinkSync } from 'node:fs';
-import { UcError } from '../util/errors.js';
-import { claimBacking, type BackingLock } from './backing-lock.js';
-import { BLOCK_BYTES, formatBytes } from '../util/units.js';
-import { inspectBacking, validateDeviceSize } from './preflight.js';
+import { UcError } from '../../util/errors.js';
+import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
+import { claimBacking, type BackingLock } from '../backing-lock.js';
+import { inspectBacking, validateDeviceSize } from '../preflight.js';
 
 export interface BackingPlan {
   readonly path: string;
@@ -56,7 +56,7 @@ export function describePlan(plan: BackingPlan): string | undefined {
 /**
  * Applies the plan; returns the function that undoes it (for a failed start).
  * A `create` plan sizes the empty file the caller's lock has just created
- * (backing-lock.ts: created atomically, mode 0600, never an existing file).
+ * (../backing-lock.ts: created atomically, mode 0600, never an existing file).
  */
 export function applyDirectBacking(plan: BackingPlan): () => void {
   if (plan.action === 'none') return () => {};

@@ -5,14 +5,13 @@
 // succeeds again: a filesystem on the device may retry thousands of writes.
 
 import { performance } from 'node:perf_hooks';
-import type { BlockTarget } from '../../device/target.js';
-import { toErrno } from '../../util/errors.js';
-import type { Logger } from '../logger.js';
+import type { BlockTarget } from '../device/target.js';
+import { ENOSPC } from '../util/errno.js';
+import { toErrno } from '../util/errors.js';
+import type { Logger } from './logger.js';
 
 /** A request slower than this is worth a warning (a stalled backing disk). */
 export const SLOW_OP_MS = 1000;
-
-const ENOSPC = 28;
 
 export function loggedTarget(inner: BlockTarget, log: Logger): BlockTarget {
   let quietNoSpace = false;

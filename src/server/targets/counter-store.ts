@@ -9,7 +9,7 @@
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ZERO_COUNTERS, type PersistedCounters } from '../packed-stats.js';
+import { ZERO_COUNTERS, type PersistedCounters } from './packed-stats.js';
 
 export const COUNTERS_FILE = 'ublk-compress-counters.json';
 

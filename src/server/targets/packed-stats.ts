@@ -13,7 +13,7 @@
 //    and the same-fill ratio (written / (written - same-fill)) come from them.
 // IOPS and MB/s are averages since this daemon started.
 
-import { formatBytes } from '../util/units.js';
+import { formatBytes } from '../../util/units.js';
 
 /** Counters that survive a daemon restart (sums over every run of the pool). */
 export interface PersistedCounters {

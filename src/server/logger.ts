@@ -12,6 +12,7 @@ import { accessSync, constants, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { ELOOP, EPERM } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
 import { logDir } from './paths.js';
 
@@ -32,7 +33,7 @@ export function requirePrivateDir(dir: string): void {
   else if (st.uid !== uid) why = `it is owned by uid ${st.uid}, not ${uid}`;
   else if ((st.mode & 0o022) !== 0) why = `it is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`;
   if (why) {
-    throw new UcError('UC_IO', `refusing log directory ${dir}: ${why} (remove it, or give --log FILE)`, { errno: 1 });
+    throw new UcError('UC_IO', `refusing log directory ${dir}: ${why} (remove it, or give --log FILE)`, { errno: EPERM });
   }
 }
 
@@ -67,7 +68,7 @@ export function openLogFd(path: string): number {
     return openSync(path, flags, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
-      throw new UcError('UC_IO', `refusing log file ${path}: it is a symbolic link`, { errno: 40, cause: err });
+      throw new UcError('UC_IO', `refusing log file ${path}: it is a symbolic link`, { errno: ELOOP, cause: err });
     }
     throw err;
   }

@@ -9,17 +9,16 @@ import { closeSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { UcError, type UcCode } from '../../util/errors.js';
-import type { AddConfig } from '../add-config.js';
-import { daemonArgv } from '../add-config.js';
-import { claimBacking } from '../backing-lock.js';
-import { isNoDevice, openControl } from '../devices.js';
-import type { CliIo } from '../io.js';
-import { openLogFd } from '../logger.js';
-import { deviceIdInUse } from '../preflight.js';
-import { logDir, runDir } from '../paths.js';
-import { removeRunRecord } from '../run-file.js';
-import { readMessages, type DaemonMessage } from './ready-channel.js';
+import { deviceIdInUse, openControl, stopAndDelete } from '../device/control.js';
+import { claimBacking } from '../server/backing-lock.js';
+import type { AddConfig } from '../server/config.js';
+import { openLogFd } from '../server/logger.js';
+import { logDir, runDir } from '../server/paths.js';
+import { readMessages, type DaemonMessage } from '../server/ready-channel.js';
+import { removeRunRecord } from '../server/run-file.js';
+import { UcError, type UcCode } from '../util/errors.js';
+import { daemonArgv } from './add-config.js';
+import type { CliIo } from './io.js';
 
 /** bin/ublk-compress.js of this package (the daemon runs the same CLI). */
 export function binPath(): string {
@@ -72,8 +71,7 @@ async function cleanUpAfter(devId: number | undefined, backing: DaemonMessage | 
     if (deviceIdInUse(devId)) {
       const control = openControl();
       try {
-        await control.stopDev(devId, { timeoutMs: 10_000 }).catch((e: unknown) => { if (!isNoDevice(e)) throw e; });
-        await control.delDev(devId, { timeoutMs: 10_000 }).catch((e: unknown) => { if (!isNoDevice(e)) throw e; });
+        await stopAndDelete(control, devId, 10_000);
       } finally {
         control.close();
       }

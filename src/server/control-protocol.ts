@@ -10,9 +10,9 @@
 //                                              {"type":"result","compact":CompactResult}
 
 import { join } from 'node:path';
-import type { DirectServeStats } from './direct-status.js';
-import type { StatsSnapshot } from './packed-stats.js';
 import { runDir } from './paths.js';
+import type { DirectServeStats } from './targets/direct-native.js';
+import type { StatsSnapshot } from './targets/packed-stats.js';
 
 export function controlSocketPath(devId: number): string {
   return join(runDir(), `${devId}.sock`);

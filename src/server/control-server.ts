@@ -1,4 +1,4 @@
-// Daemon side of the control channel (../control-protocol.ts): a unix socket
+// Daemon side of the control channel (control-protocol.ts): a unix socket
 // server on the Node main thread. Requests are small and rare; a compaction
 // request streams progress lines while it runs. The socket is created mode
 // 0600 (umask 0177 around bind: never reachable by others, not even for a
@@ -10,16 +10,16 @@ import assert from 'node:assert';
 import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { UcError } from '../../util/errors.js';
+import { UcError } from '../util/errors.js';
 import {
   parseControlRequest,
   type CompactProgress,
   type CompactResult,
   type ControlReply,
-} from '../control-protocol.js';
-import type { DirectServeStats } from '../direct-status.js';
-import type { StatsSnapshot } from '../packed-stats.js';
-import type { Logger } from '../logger.js';
+} from './control-protocol.js';
+import type { Logger } from './logger.js';
+import type { DirectServeStats } from './targets/direct-native.js';
+import type { StatsSnapshot } from './targets/packed-stats.js';
 
 /** Longest request line accepted: requests are tiny JSON objects. */
 const REQUEST_BYTES_MAX = 4096;
