@@ -4,7 +4,7 @@
 // has completed. When the daemon fails or dies before that, make sure it left
 // nothing behind (device deleted, run record and created file removed).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +104,24 @@ export function daemonEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** Starts the daemon detached, its stdio to the log, fd 3 the ready channel. */
+function launch(nodeArgs: readonly string[], logPath: string): ChildProcess {
+  const logFd = openLogFd(logPath); // O_NOFOLLOW|O_APPEND, 0600
+  const [file, args] = canUnshareMounts()
+    ? ['unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...nodeArgs]]
+    : [process.execPath, [...nodeArgs]];
+  try {
+    return spawn(file, args, {
+      detached: true, // setsid(): no controlling terminal, survives the shell
+      stdio: ['ignore', logFd, logFd, 'pipe'],
+      cwd: '/',
+      env: daemonEnv(),
+    });
+  } finally {
+    closeSync(logFd);
+  }
+}
+
 /** `extraArgv`: layout-specific flags appended to the daemon's command line (packed: --meta, ...). */
 export async function spawnDaemon(
   cfg: AddConfig,
@@ -112,18 +130,7 @@ export async function spawnDaemon(
   io: CliIo,
   extraArgv: readonly string[] = [],
 ): Promise<SpawnOutcome> {
-  const logFd = openLogFd(logPath); // O_NOFOLLOW|O_APPEND, 0600
-  const nodeArgs = [binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv];
-  const [file, args] = canUnshareMounts()
-    ? ['unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...nodeArgs]]
-    : [process.execPath, nodeArgs];
-  const child = spawn(file, args, {
-    detached: true, // setsid(): no controlling terminal, survives the shell
-    stdio: ['ignore', logFd, logFd, 'pipe'],
-    cwd: '/',
-    env: daemonEnv(),
-  });
-  closeSync(logFd);
+  const child = launch([binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv], logPath);
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   spawnError.catch(() => {});
   const pipe = child.stdio[3] as Readable;

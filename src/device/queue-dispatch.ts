@@ -20,6 +20,15 @@ export interface DispatchStats {
   errors: number;
 }
 
+/** Counters of several queues, summed. */
+export function sumDispatchStats(all: readonly DispatchStats[]): DispatchStats {
+  const total: DispatchStats = { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 };
+  for (const stats of all) {
+    for (const k of Object.keys(total) as Array<keyof DispatchStats>) total[k] += stats[k];
+  }
+  return total;
+}
+
 /** The part of UblkQueue the dispatcher uses. */
 export type CommitSink = Pick<UblkQueue, 'buffers' | 'commit'>;
 

@@ -38,7 +38,7 @@ import {
   type DiscardOptions,
   type RecoveryMode,
 } from './params.js';
-import { QueueDispatcher } from './queue-dispatch.js';
+import { QueueDispatcher, sumDispatchStats, type DispatchStats } from './queue-dispatch.js';
 import type { BlockTarget } from './target.js';
 
 /** START_USER_RECOVERY answers -EBUSY until the old server is fully gone. */
@@ -197,12 +197,8 @@ export class UblkDevice {
   }
 
   /** Request counters of every queue, summed. */
-  get stats(): QueueDispatcher['stats'] {
-    const total = { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 };
-    for (const d of this.#dispatchers) {
-      for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += d.stats[k];
-    }
-    return total;
+  get stats(): DispatchStats {
+    return sumDispatchStats(this.#dispatchers.map((d) => d.stats));
   }
 
   /** Fresh GET_DEV_INFO (state, server pid, flags). */

@@ -60,6 +60,16 @@ export function defaultLogPath(devId: number): string {
   return join(writableLogDir(), `ublkb${devId}.log`);
 }
 
+/**
+ * The log a start writes to: --log, else ublkb<ID>.log, else (no id yet: the
+ * kernel picks it) a provisional name, renamed once ADD_DEV names the device.
+ */
+export function startLogPath(opts: { readonly logPath: string | undefined; readonly devId: number | undefined }): string {
+  if (opts.logPath !== undefined) return opts.logPath;
+  if (opts.devId !== undefined) return defaultLogPath(opts.devId);
+  return join(writableLogDir(), `ublkb-starting-${process.pid}.log`);
+}
+
 /** Opens a log file for appending: never through a symlink, created 0600. */
 export function openLogFd(path: string): number {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

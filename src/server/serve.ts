@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { setIoFlusher } from '../native/index.js';
 import type { UcError } from '../util/errors.js';
 import type { AddConfig } from './config.js';
-import { defaultLogPath, openLogger, writableLogDir, type Logger } from './logger.js';
+import { openLogger, startLogPath, type Logger } from './logger.js';
 import { ReadyReporter } from './ready-channel.js';
 import { processStartTime, removeRunRecord, writeRunRecord } from './run-file.js';
 import type { BackingNote, OpenedTarget, ServedDevice, ServeTarget } from './serve-target.js';
@@ -80,10 +80,7 @@ function waitForShutdownSignal(device: ServedDevice, log: Logger): Promise<strin
 
 function newRun(cfg: AddConfig, target: ServeTarget, io: ServeOutput): Run {
   const provisional = cfg.logProvisional || (cfg.logPath === undefined && cfg.devId === undefined);
-  const logPath =
-    cfg.logPath ??
-    (cfg.devId !== undefined ? defaultLogPath(cfg.devId) : join(writableLogDir(), `ublkb-starting-${process.pid}.log`));
-  return { cfg, target, io, reporter: new ReadyReporter(cfg.readyFd), provisional, logPath };
+  return { cfg, target, io, reporter: new ReadyReporter(cfg.readyFd), provisional, logPath: startLogPath(cfg) };
 }
 
 function writeRecord(run: Run, opened: OpenedTarget, devId: number): void {

@@ -2,14 +2,13 @@
 // serving daemon and print /dev/ublkbN once it is usable, or (--foreground)
 // serve in this process.
 
-import { join } from 'node:path';
 import type { ParsedArgs } from '../args.js';
 import { ADD_OPTIONS, addConfigOf } from '../add-config.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
-import { defaultLogPath, writableLogDir } from '../../server/logger.js';
+import { startLogPath } from '../../server/logger.js';
 import type { ServeTarget } from '../../server/serve-target.js';
 
 export const addCommand: Command = {
@@ -43,12 +42,8 @@ export const addCommand: Command = {
     if (cfg.foreground) return (await import('../serve-here.js')).serveHere(cfg, target, io);
     const { spawnDaemon } = await import('../spawn.js');
     const provisional = cfg.logPath === undefined && cfg.devId === undefined;
-    const logPath =
-      cfg.logPath ??
-      (cfg.devId !== undefined
-        ? defaultLogPath(cfg.devId)
-        : join(writableLogDir(), `ublkb-starting-${process.pid}.log`));
-    const outcome = await spawnDaemon(cfg, logPath, provisional, io, packed ? packedDaemonArgv(packed) : []);
+    const extraArgv = packed ? packedDaemonArgv(packed) : [];
+    const outcome = await spawnDaemon(cfg, startLogPath(cfg), provisional, io, extraArgv);
     io.out(`${outcome.path}\n`);
     return EXIT_OK;
   },
