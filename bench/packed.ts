@@ -8,16 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type OptionSpec } from '../src/cli/args.js';
-import {
-  countOf,
-  countOption,
-  deviceBenchUnavailable,
-  MODE_OPTION,
-  modeOf,
-  run,
-  usageOf,
-  type BenchMode,
-} from './device-bench.js';
+import * as device from './device-bench.js';
 import type { BenchModule, BenchOutcome } from './module.js';
 import { benchReportDir, repoRoot } from './paths.js';
 
@@ -50,15 +41,15 @@ export interface PackedBenchResult {
 const LABELS = ['ublk-packed', 'ublk-direct', 'zram'] as const;
 const JOBS = ['seqwrite-1m', 'randread-4k', 'randwrite-4k'] as const;
 const OPTIONS: readonly OptionSpec[] = [
-  countOption('size-mb', 'fio region in MiB (default 128)'),
-  countOption('runtime-s', 'seconds per random job (default 10)'),
-  MODE_OPTION,
+  device.countOption('size-mb', 'fio region in MiB (default 128)'),
+  device.countOption('runtime-s', 'seconds per random job (default 10)'),
+  device.MODE_OPTION,
 ];
-const USAGE = usageOf(OPTIONS);
+const USAGE = device.usageOf(OPTIONS);
 
-function parseOptions(argv: readonly string[]): { sizeMb: number; runtimeS: number; mode: BenchMode } {
+function parseOptions(argv: readonly string[]): { sizeMb: number; runtimeS: number; mode: device.BenchMode } {
   const args = parseArgs(argv, OPTIONS);
-  return { sizeMb: countOf(args, 'size-mb', 128), runtimeS: countOf(args, 'runtime-s', 10), mode: modeOf(args) };
+  return { sizeMb: device.countOf(args, 'size-mb', 128), runtimeS: device.countOf(args, 'runtime-s', 10), mode: device.modeOf(args) };
 }
 
 export function parsePackedBench(stdout: string): { tree: TreeRow[]; fio: FioRow[] } {
@@ -107,8 +98,8 @@ export async function runPackedBench(args: readonly string[]): Promise<PackedBen
   const script = 'bash bench/packed-guest.sh';
   const r =
     o.mode === 'native'
-      ? await run('bash', ['-c', `modprobe ublk_drv; modprobe zram; ${script}`], env)
-      : await run(join(repoRoot(), 'test/vm/vm-run'), ['--timeout', '1500', '--mem', '3072', '--modules', 'zram', '--', script], env);
+      ? await device.run('bash', ['-c', `modprobe ublk_drv; modprobe zram; ${script}`], env)
+      : await device.run(join(repoRoot(), 'test/vm/vm-run'), ['--timeout', '1500', '--mem', '3072', '--modules', 'zram', '--', script], env);
   const { tree, fio } = parsePackedBench(r.stdout);
   if (r.code !== 0 || !r.stdout.includes('BENCH-DONE') || tree.length !== LABELS.length || fio.length !== LABELS.length * JOBS.length) {
     throw new Error(`packed bench failed (exit ${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
@@ -127,7 +118,7 @@ export async function runPackedBench(args: readonly string[]): Promise<PackedBen
 export const packedBench: BenchModule = {
   summary: 'packed ublk device vs zram (lz4) and the 1:1 device: tree copy + fio, in the guest',
   usage: USAGE,
-  unavailableReason: deviceBenchUnavailable,
+  unavailableReason: device.deviceBenchUnavailable,
   async run(args): Promise<BenchOutcome> {
     const result = await runPackedBench(args);
     const p = result.tree.find((t) => t.label === 'ublk-packed');
