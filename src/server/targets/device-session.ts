@@ -13,6 +13,7 @@ import { MAX_IO_BUF_BYTES_DEFAULT, UblkDevice, type ServeOptions } from '../../d
 import { UcError } from '../../util/errors.js';
 import { controlSocketPath } from '../control-protocol.js';
 import { startControlServer, type ControlHandlers, type ControlServer } from '../control-server.js';
+import type { AddConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 
@@ -30,6 +31,11 @@ export interface SessionParts {
   drained?(device: UblkDevice): void;
   /** Closes what the target holds; runs even when stopping failed. */
   release(): Promise<void>;
+}
+
+/** What every target takes from the config for its device. */
+export function deviceOptionsOf(cfg: AddConfig): Omit<DeviceGeometry, 'sizeBytes'> & { readonly startTimeoutMs: number } {
+  return { devId: cfg.devId, queues: cfg.queues, depth: cfg.depth, startTimeoutMs: cfg.startTimeoutMs };
 }
 
 function unlessGone(err: unknown): void {

@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { requireFreeDeviceId, requireRoot } from '../preflight.js';
 import type { BackingNote, OpenedTarget, ServeTarget } from '../serve-target.js';
 import { applyDirectBacking, claimDirectBacking, describePlan, planDirectBacking, type BackingPlan } from './direct-backing.js';
+import { deviceOptionsOf } from './device-session.js';
 import { startDirectDevice } from './direct-device.js';
 
 /**
@@ -57,15 +58,7 @@ async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, annou
     readyFields: { size: formatBytes(plan.sizeBytes), backing: plan.path },
     stoppedMessage: 'stopped and deleted',
     start: (hooks) =>
-      startDirectDevice({
-        backing: plan.path,
-        sizeBytes: plan.sizeBytes,
-        devId: cfg.devId,
-        queues: cfg.queues,
-        depth: cfg.depth,
-        startTimeoutMs: cfg.startTimeoutMs,
-        ...hooks,
-      }),
+      startDirectDevice({ ...deviceOptionsOf(cfg), ...hooks, backing: plan.path, sizeBytes: plan.sizeBytes }),
     abort: async (device) => {
       if (device) await device.shutdown().catch((e: unknown) => log.error({ err: e }, 'cleanup failed'));
       undoQuietly(undo, log); // the file holds no data of the user yet

@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import { requireFreeDeviceId, requireRoot } from '../preflight.js';
 import type { BackingNote, OpenedTarget, ServeTarget } from '../serve-target.js';
 import { toUserError } from '../user-error.js';
+import { deviceOptionsOf } from './device-session.js';
 import { startPackedDevice } from './packed-device.js';
 import { claimPackedPool, preflightPackedPool, type PoolPlan } from './packed-pool.js';
 
@@ -40,16 +41,7 @@ async function openPacked(cfg: AddConfig, p: PackedConfig, log: Logger, announce
     recordFields: { metaDir: p.metaDir, dedup: p.dedup, compression: p.compression },
     readyFields: { size: formatBytes(engine.logicalBytes), pool: p.poolPath, meta: p.metaDir },
     stoppedMessage: 'pool closed; device stopped and deleted',
-    start: (hooks) =>
-      startPackedDevice({
-        engine,
-        packed: p,
-        devId: cfg.devId,
-        queues: cfg.queues,
-        depth: cfg.depth,
-        startTimeoutMs: cfg.startTimeoutMs,
-        ...hooks,
-      }),
+    start: (hooks) => startPackedDevice({ ...deviceOptionsOf(cfg), ...hooks, engine, packed: p }),
     // startPackedDevice cleans up after itself; a pool this start created goes too.
     abort: async (device) => {
       if (!device) await opened.undo();
