@@ -5,9 +5,20 @@
 // read and write (QD16). Prints a table and JSON and writes
 // bench/report/direct.{json,md}. Guest figures are only comparable with each
 // other (TCG); the ratio ublk/loop is the result.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getFlag, getString, parseArgs, type OptionSpec } from '../src/cli/args.js';
+import { UcError } from '../src/util/errors.js';
+import {
+  countOf,
+  countOption,
+  deviceBenchUnavailable,
+  MODE_OPTION,
+  modeOf,
+  run,
+  usageOf,
+  type BenchMode,
+} from './device-bench.js';
 import type { BenchModule, BenchOutcome } from './module.js';
 import { benchReportDir, repoRoot } from './paths.js';
 
@@ -32,77 +43,53 @@ export interface DirectBenchRow {
 }
 
 const JOBS = ['seqwrite-1m', 'randread-4k', 'randwrite-4k'] as const;
-const USAGE = [
-  'options:',
-  '  --size-mb N      file and job size in MiB (default 256)',
-  '  --runtime-s N    seconds per random job (default 10)',
-  '  --mode M         guest | native (default: native when /dev/ublk-control exists)',
-  '  --rounds N       interleaved rounds (default 2)',
-  '  --variants LIST  comma list of ublk-direct (native request path), ublk-direct-js',
-  '                   (the JS request path forced), null (src/device with a null target),',
-  '                   loop-dio (loop --direct-io=on), brd (default ublk-direct,ublk-direct-js)',
-  '  --json           print only the JSON object on stdout',
-].join('\n');
+const VARIANTS = ['ublk-direct', 'ublk-direct-js', 'null', 'loop-dio', 'brd'];
+
+const OPTIONS: readonly OptionSpec[] = [
+  countOption('size-mb', 'file and job size in MiB (default 256)'),
+  countOption('runtime-s', 'seconds per random job (default 10)'),
+  MODE_OPTION,
+  countOption('rounds', 'interleaved rounds (default 2)'),
+  {
+    name: 'variants',
+    kind: 'string',
+    valueName: 'LIST',
+    help:
+      'comma list of ublk-direct (native request path), ublk-direct-js (JS request path forced), ' +
+      'null (src/device with a null target), loop-dio (loop --direct-io=on), brd ' +
+      '(default ublk-direct,ublk-direct-js)',
+  },
+  { name: 'json', kind: 'boolean', help: 'print only the JSON object on stdout' },
+];
+const USAGE = usageOf(OPTIONS);
 
 interface Options {
   sizeMb: number;
   runtimeS: number;
-  mode: 'guest' | 'native';
+  mode: BenchMode;
   rounds: number;
   variants: string[];
   json: boolean;
 }
 
-const VARIANTS = ['ublk-direct', 'ublk-direct-js', 'null', 'loop-dio', 'brd'];
-
-function parseOptions(args: readonly string[]): Options {
-  const o: Options = {
-    sizeMb: 256,
-    runtimeS: 10,
-    mode: existsSync('/dev/ublk-control') ? 'native' : 'guest',
-    rounds: 2,
-    variants: ['ublk-direct', 'ublk-direct-js'],
-    json: false,
+function parseOptions(argv: readonly string[]): Options {
+  const args = parseArgs(argv, OPTIONS);
+  const variants = (getString(args, 'variants') ?? 'ublk-direct,ublk-direct-js').split(',');
+  const bad = variants.filter((v) => !VARIANTS.includes(v));
+  if (bad.length > 0) throw new UcError('UC_INVALID_ARGUMENT', `--variants: one or more of ${VARIANTS.join(',')}`);
+  return {
+    sizeMb: countOf(args, 'size-mb', 256),
+    runtimeS: countOf(args, 'runtime-s', 10),
+    mode: modeOf(args),
+    rounds: countOf(args, 'rounds', 2),
+    variants,
+    json: getFlag(args, 'json'),
   };
-  for (let i = 0; i < args.length; i += 1) {
-    const a = args[i];
-    const num = (): number => {
-      const v = Number(args[++i]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`);
-      return v;
-    };
-    if (a === '--size-mb') o.sizeMb = num();
-    else if (a === '--runtime-s') o.runtimeS = num();
-    else if (a === '--rounds') o.rounds = num();
-    else if (a === '--variants') {
-      o.variants = (args[++i] ?? '').split(',');
-      const bad = o.variants.filter((v) => !VARIANTS.includes(v));
-      if (bad.length > 0 || o.variants.length === 0) throw new Error(`--variants: one or more of ${VARIANTS.join(',')}`);
-    } else if (a === '--mode') {
-      const m = args[++i];
-      if (m !== 'guest' && m !== 'native') throw new Error('--mode is guest or native');
-      o.mode = m;
-    } else if (a === '--json') o.json = true;
-    else throw new Error(`unknown option '${a}'\n${USAGE}`);
-  }
-  return o;
 }
 
 /** Generous: on a loaded 2-core host one device's three jobs and its daemon start can take minutes. */
 function guestTimeoutSec(o: Options): number {
   return 300 + o.rounds * (1 + o.variants.length) * (180 + 3 * o.runtimeS);
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += String(b)));
-    child.stderr.on('data', (b: Buffer) => (stderr += String(b)));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
 }
 
 export function parseBenchLines(stdout: string): DirectBenchRow[] {
@@ -213,13 +200,7 @@ export async function runDirectBench(args: readonly string[]): Promise<DirectBen
 export const directBench: BenchModule = {
   summary: '1:1 ublk device vs kernel loop device (fio, in the guest)',
   usage: USAGE,
-  async unavailableReason() {
-    if (process.getuid?.() !== 0) return 'needs root (ublk devices, or virtiofsd for the guest)';
-    if (!existsSync('/dev/ublk-control') && !existsSync(join(repoRoot(), 'test/vm/vm-run'))) {
-      return 'no ublk_drv here and no guest harness';
-    }
-    return undefined;
-  },
+  unavailableReason: deviceBenchUnavailable,
   async run(args): Promise<BenchOutcome> {
     const result = await runDirectBench(args);
     return {

@@ -5,9 +5,10 @@
 // write and 4 KiB random read/write at QD16 (bench/guest/fio-baseline.sh).
 // Writes bench/report/packed.{json,md}. Guest figures compare only with each
 // other (TCG, shared host).
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs, type OptionSpec } from '../src/cli/args.js';
+import * as device from './device-bench.js';
 import type { BenchModule, BenchOutcome } from './module.js';
 import { benchReportDir, repoRoot } from './paths.js';
 
@@ -39,43 +40,16 @@ export interface PackedBenchResult {
 
 const LABELS = ['ublk-packed', 'ublk-direct', 'zram'] as const;
 const JOBS = ['seqwrite-1m', 'randread-4k', 'randwrite-4k'] as const;
-const USAGE = [
-  'options:',
-  '  --size-mb N      fio region in MiB (default 128)',
-  '  --runtime-s N    seconds per random job (default 10)',
-  '  --mode M         guest | native (default: native when /dev/ublk-control exists)',
-].join('\n');
+const OPTIONS: readonly OptionSpec[] = [
+  device.countOption('size-mb', 'fio region in MiB (default 128)'),
+  device.countOption('runtime-s', 'seconds per random job (default 10)'),
+  device.MODE_OPTION,
+];
+const USAGE = device.usageOf(OPTIONS);
 
-function parseOptions(args: readonly string[]): { sizeMb: number; runtimeS: number; mode: 'guest' | 'native' } {
-  const o = { sizeMb: 128, runtimeS: 10, mode: (existsSync('/dev/ublk-control') ? 'native' : 'guest') as 'guest' | 'native' };
-  for (let i = 0; i < args.length; i += 1) {
-    const a = args[i];
-    const num = (): number => {
-      const v = Number(args[++i]);
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`);
-      return v;
-    };
-    if (a === '--size-mb') o.sizeMb = num();
-    else if (a === '--runtime-s') o.runtimeS = num();
-    else if (a === '--mode') {
-      const m = args[++i];
-      if (m !== 'guest' && m !== 'native') throw new Error('--mode is guest or native');
-      o.mode = m;
-    } else throw new Error(`unknown option '${a}'\n${USAGE}`);
-  }
-  return o;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += String(b)));
-    child.stderr.on('data', (b: Buffer) => (stderr += String(b)));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+function parseOptions(argv: readonly string[]): { sizeMb: number; runtimeS: number; mode: device.BenchMode } {
+  const args = parseArgs(argv, OPTIONS);
+  return { sizeMb: device.countOf(args, 'size-mb', 128), runtimeS: device.countOf(args, 'runtime-s', 10), mode: device.modeOf(args) };
 }
 
 export function parsePackedBench(stdout: string): { tree: TreeRow[]; fio: FioRow[] } {
@@ -124,8 +98,8 @@ export async function runPackedBench(args: readonly string[]): Promise<PackedBen
   const script = 'bash bench/packed-guest.sh';
   const r =
     o.mode === 'native'
-      ? await run('bash', ['-c', `modprobe ublk_drv; modprobe zram; ${script}`], env)
-      : await run(join(repoRoot(), 'test/vm/vm-run'), ['--timeout', '1500', '--mem', '3072', '--modules', 'zram', '--', script], env);
+      ? await device.run('bash', ['-c', `modprobe ublk_drv; modprobe zram; ${script}`], env)
+      : await device.run(join(repoRoot(), 'test/vm/vm-run'), ['--timeout', '1500', '--mem', '3072', '--modules', 'zram', '--', script], env);
   const { tree, fio } = parsePackedBench(r.stdout);
   if (r.code !== 0 || !r.stdout.includes('BENCH-DONE') || tree.length !== LABELS.length || fio.length !== LABELS.length * JOBS.length) {
     throw new Error(`packed bench failed (exit ${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
@@ -144,11 +118,7 @@ export async function runPackedBench(args: readonly string[]): Promise<PackedBen
 export const packedBench: BenchModule = {
   summary: 'packed ublk device vs zram (lz4) and the 1:1 device: tree copy + fio, in the guest',
   usage: USAGE,
-  async unavailableReason() {
-    if (process.getuid?.() !== 0) return 'needs root (ublk devices, or virtiofsd for the guest)';
-    if (!existsSync('/dev/ublk-control') && !existsSync(join(repoRoot(), 'test/vm/vm-run'))) return 'no ublk_drv here and no guest harness';
-    return undefined;
-  },
+  unavailableReason: device.deviceBenchUnavailable,
   async run(args): Promise<BenchOutcome> {
     const result = await runPackedBench(args);
     const p = result.tree.find((t) => t.label === 'ublk-packed');

@@ -1,19 +1,14 @@
-// `add` options, validated into one plain object that both the parent (which
-// checks and spawns) and the daemon (which serves) use. Paths are made
-// absolute here, in the user's working directory: the daemon runs in `/`.
+// `add` options, validated into one plain AddConfig (src/server/config.ts)
+// that both the parent (which checks and spawns) and the daemon (which
+// serves) use. Paths are made absolute here, in the user's working
+// directory: the daemon runs in `/`.
 
 import { resolve } from 'node:path';
 import { getFlag, getNumber, getString, requireOption, type OptionSpec, type ParsedArgs } from './args.js';
 import { HELP_OPTION } from './command.js';
-import type { Layout } from './run-file.js';
+import { DEFAULT_DEPTH, DEFAULT_QUEUES, LAYOUTS, type AddConfig, type Layout } from '../server/config.js';
+import { validateDeviceSize } from '../server/preflight.js';
 import { UcError } from '../util/errors.js';
-import { validateDeviceSize } from './preflight.js';
-
-export const LAYOUTS: readonly Layout[] = ['direct', 'packed'];
-export const DEFAULT_QUEUES = 1;
-export const DEFAULT_DEPTH = 128;
-/** Per-request buffer: ublksrv's default; bounds the largest single read/write. */
-export const MAX_IO_BUF_BYTES = 512 * 1024;
 
 export const ADD_OPTIONS: readonly OptionSpec[] = [
   HELP_OPTION,
@@ -31,22 +26,6 @@ export const ADD_OPTIONS: readonly OptionSpec[] = [
   { name: 'ready-fd', kind: 'int', min: 3, max: 1024, help: 'internal', hidden: true },
   { name: 'log-provisional', kind: 'boolean', help: 'internal', hidden: true },
 ];
-
-export interface AddConfig {
-  /** Absolute path of the backing file or device. */
-  readonly backing: string;
-  readonly sizeBytes: number | undefined;
-  readonly layout: Layout;
-  readonly queues: number;
-  readonly depth: number;
-  readonly devId: number | undefined;
-  readonly foreground: boolean;
-  /** Absolute, when given. */
-  readonly logPath: string | undefined;
-  readonly startTimeoutMs: number;
-  readonly readyFd: number | undefined;
-  readonly logProvisional: boolean;
-}
 
 /** `value` resolved against the working directory; an empty path is an error. */
 export function absolutePath(value: string, option: string): string {
@@ -76,16 +55,6 @@ export function addConfigOf(args: ParsedArgs): AddConfig {
     readyFd: getNumber(args, 'ready-fd'),
     logProvisional: getFlag(args, 'log-provisional'),
   };
-}
-
-/** The layout check: packed arrives with the storage engine (issue 3/4). */
-export function requireAvailableLayout(layout: Layout): void {
-  if (layout === 'packed') {
-    throw new UcError(
-      'UC_INVALID_ARGUMENT',
-      "--layout packed (compressed + deduplicated) is not available yet in this build; use --layout direct",
-    );
-  }
 }
 
 /** Rebuilds the daemon's command line from the config (the parent's flags, explicit). */

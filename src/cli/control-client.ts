@@ -1,12 +1,12 @@
-// CLI side of the control channel (control-protocol.ts): connects to a
+// CLI side of the control channel (src/server/control-protocol.ts): connects to a
 // device's daemon, sends one request and yields its reply lines. Every
 // failure to reach the daemon is a UcError that says which device and why.
 
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { UcError } from '../util/errors.js';
-import { controlSocketPath, type ControlReply, type ControlRequest } from './control-protocol.js';
-import { readRunRecord, processAlive } from './run-file.js';
+import { controlSocketPath, type ControlReply, type ControlRequest } from '../server/control-protocol.js';
+import { readRunRecord, processAlive } from '../server/run-file.js';
 
 /** Why there is nobody to talk to, as a UcError (device missing, unknown layout, daemon dead). */
 function unreachable(devId: number, detail: string): UcError {

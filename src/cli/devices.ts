@@ -1,51 +1,9 @@
-// What the CLI knows about existing ublk devices: the kernel's view (sysfs
-// and GET_DEV_INFO) merged with the daemons' run records.
+// What the CLI shows about existing ublk devices: the kernel's view (from
+// src/device's control entry) merged with the daemons' run records.
 
-import { readdirSync } from 'node:fs';
-import { UblkControl, UBLK_STATE, type DevInfo } from '../native/index.js';
-import { UcError } from '../util/errors.js';
-import { UBLK_CHAR_CLASS_DIR, UBLK_CONTROL_PATH } from './paths.js';
-import { requireUblk } from './preflight.js';
-import { readRunRecord, recordedDaemonAlive, type RunRecord } from './run-file.js';
-
-/** Ids of every ublk device the kernel has (char devices registered). */
-export function listDeviceIds(): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(UBLK_CHAR_CLASS_DIR);
-  } catch {
-    return [];
-  }
-  return names
-    .map((n) => /^ublkc(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
-}
-
-export function stateName(state: number): string {
-  const entry = Object.entries(UBLK_STATE).find(([, v]) => v === state);
-  return entry ? entry[0] : `STATE_${state}`;
-}
-
-/** Opens the control device with the checks and messages a user needs. */
-export function openControl(): UblkControl {
-  requireUblk();
-  try {
-    return UblkControl.open(UBLK_CONTROL_PATH);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new UcError('UC_NOT_ROOT', `cannot open ${UBLK_CONTROL_PATH}: must be run as root`, { cause: err });
-    }
-    throw err;
-  }
-}
-
-export function isNoDevice(err: unknown): boolean {
-  const e = err as { errno?: number; code?: string };
-  return e?.errno === 19 || e?.code === 'ENODEV' || e?.errno === 2 || e?.code === 'ENOENT';
-}
+import { describeKernelDevice, stateName } from '../device/control.js';
+import type { UblkControl } from '../native/index.js';
+import { readRunRecord, recordedDaemonAlive, type RunRecord } from '../server/run-file.js';
 
 /**
  * True when `pid` is the live daemon the device's run record names: same pid
@@ -71,27 +29,16 @@ export interface DeviceView {
 }
 
 export async function describeDevice(control: UblkControl, id: number): Promise<DeviceView | undefined> {
-  let info: DevInfo;
-  try {
-    info = await control.getDevInfo(id, { timeoutMs: 5000 });
-  } catch (err) {
-    if (isNoDevice(err)) return undefined;
-    throw err;
-  }
-  let sizeBytes: number | null = null;
-  try {
-    const params = await control.getParams(id, { timeoutMs: 5000 });
-    if (params.basic) sizeBytes = params.basic.devSectors * 512;
-  } catch {
-    // GET_PARAMS fails on a device whose params were never set: size unknown.
-  }
+  const kernel = await describeKernelDevice(control, id, 5000);
+  if (kernel === undefined) return undefined;
+  const { info } = kernel;
   const record: RunRecord | undefined = readRunRecord(id);
   const pid = info.ublksrvPid > 0 ? info.ublksrvPid : (record?.pid ?? null);
   return {
     id,
     device: `/dev/ublkb${id}`,
     state: stateName(info.state),
-    sizeBytes: sizeBytes ?? record?.sizeBytes ?? null,
+    sizeBytes: kernel.sizeBytes ?? record?.sizeBytes ?? null,
     layout: record?.layout ?? null,
     backing: record?.backing ?? null,
     pid,

@@ -1,24 +1,13 @@
 // What a 1:1 device's daemon reports about its I/O (`stats -n ID` and the
-// `list` columns): which request path serves it (the addon's native path or
-// the JS target), how the native path reaches the backing file (O_DIRECT or
-// buffered), and per-path request counts.
+// `list` columns), rendered: which request path serves it (the addon's
+// native path or the JS target), how the native path reaches the backing
+// file (O_DIRECT or buffered), and per-path request counts. The daemon's
+// side: src/server/targets/direct-native.ts.
 
-import type { DirectPathStats } from '../native/index.js';
 import { controlCall } from './control-client.js';
-import type { DispatchStats } from '../device/queue-dispatch.js';
+import type { DirectServeStats } from '../server/targets/direct-native.js';
 
-export type DirectRequestPath = 'native' | 'js';
-export type BackingIo = 'O_DIRECT file' | 'buffered file' | 'memory file, inline copy';
-
-export interface DirectServeStats {
-  requestPath: DirectRequestPath;
-  /** How the native path reaches the backing (the JS path always uses a buffered descriptor). */
-  backingIo: BackingIo;
-  /** Requests completed by the native path, by kind (zeros on the JS path). */
-  native: DirectPathStats;
-  /** Requests the JS target served (all of them on the JS path; the unusual ones otherwise). */
-  js: DispatchStats;
-}
+export type { DirectServeStats };
 
 /** One word for `list`: the path that serves ordinary reads and writes. */
 export function ioPathLabel(s: DirectServeStats): string {

@@ -2,7 +2,7 @@
 // apart. docs/cli.md carries the same table for users: keep them in step.
 
 import type { UcCode } from '../util/errors.js';
-import { isNoSpaceCode, toCliError } from './cli-error.js';
+import { isNoSpaceCode, toUserError } from '../server/user-error.js';
 
 export const EXIT_OK = 0;
 /** An I/O error or any failure without a more specific status. */
@@ -47,7 +47,7 @@ const EXIT_OF_CODE: Partial<Record<UcCode, number>> = {
 
 /** The exit status for an error that reached the top of a command. */
 export function exitCodeOf(err: unknown): number {
-  const uc = toCliError(err); // a UC_IO that hides ENOSPC is a full disk: exit 8
+  const uc = toUserError(err); // a UC_IO that hides ENOSPC is a full disk: exit 8
   const status = EXIT_OF_CODE[uc.code];
   if (status !== undefined) return status;
   return isNoSpaceCode(uc.code) ? EXIT_NO_SPACE : EXIT_FAILURE;

@@ -8,9 +8,9 @@ import { COMMANDS, findCommand } from './commands/index.js';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
 import { renderCommandHelp, renderTopHelp } from './help.js';
 import { formatError } from './format-error.js';
-import { toCliError } from './cli-error.js';
+import { toUserError } from '../server/user-error.js';
 import { processIo, type CliIo } from './io.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../server/version.js';
 
 const TOP_OPTIONS: readonly OptionSpec[] = [
   HELP_OPTION,
@@ -49,7 +49,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return await cmd.run(args, io);
   } catch (err) {
     // Never a raw assertion, RangeError or LevelDB code: one line and its status.
-    const uc = toCliError(err);
+    const uc = toUserError(err);
     io.err(formatError(uc));
     return exitCodeOf(uc);
   }

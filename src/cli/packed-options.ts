@@ -1,18 +1,19 @@
 // `add` options of the packed layout (compressed + deduplicated), on top of
-// the common ADD_OPTIONS, validated into one plain object. The parent `add`
-// passes them on to the daemon with packedDaemonArgv().
+// the common ADD_OPTIONS, validated into one PackedConfig (src/server/config.ts).
+// The parent `add` passes them on to the daemon with packedDaemonArgv().
 
 import { resolve } from 'node:path';
 import { getFlag, getString, type OptionSpec, type ParsedArgs } from './args.js';
-import type { AddConfig } from './add-config.js';
 import { defaultMetaDir } from '../engine/index.js';
+import {
+  COMPRESS_CHOICES,
+  DEDUP_CHOICES,
+  type AddConfig,
+  type CompressChoice,
+  type DedupChoice,
+  type PackedConfig,
+} from '../server/config.js';
 import { UcError } from '../util/errors.js';
-
-export type DedupChoice = 'off' | 'on' | 'verify';
-export type CompressChoice = 'lz4' | 'none';
-
-export const DEDUP_CHOICES: readonly DedupChoice[] = ['off', 'on', 'verify'];
-export const COMPRESS_CHOICES: readonly CompressChoice[] = ['lz4', 'none'];
 
 export const PACKED_OPTIONS: readonly OptionSpec[] = [
   { name: 'meta', short: 'm', kind: 'string', valueName: 'DIR', help: 'packed: metadata directory (default FILE.meta beside the pool)' },
@@ -21,19 +22,6 @@ export const PACKED_OPTIONS: readonly OptionSpec[] = [
   // Set by `recover`: the daemon re-attaches to the existing device --id.
   { name: 'recover', kind: 'boolean', help: 'internal', hidden: true },
 ];
-
-export interface PackedConfig {
-  /** Absolute pool path. */
-  readonly poolPath: string;
-  /** Absolute metadata directory. */
-  readonly metaDir: string;
-  /** True when --meta was given (else the default beside the pool). */
-  readonly metaExplicit: boolean;
-  readonly dedup: DedupChoice;
-  readonly compression: CompressChoice;
-  /** Re-attach to device cfg.devId through user recovery instead of adding one. */
-  readonly recover: boolean;
-}
 
 export function packedConfigOf(cfg: AddConfig, args: ParsedArgs): PackedConfig {
   const poolPath = resolve(cfg.backing);

@@ -2,15 +2,20 @@
 
 import { existsSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EIO, errnoOf } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
 
 /** How long a fresh /dev/ublkcN may take to appear (ublksrv waits 1 s too). */
 const CDEV_WAIT_MS = 1000;
 
-/** SQ entries for `tags` ublk commands: a power of two, 64..4096. */
-export function ringEntries(tags: number): number {
+/**
+ * SQ entries for `slots` operations in flight at once (one per tag's ublk
+ * command, plus one per request when the target's file I/O shares the
+ * ring): a power of two, 64..4096.
+ */
+export function ringEntries(slots: number): number {
   let n = 64;
-  while (n < tags && n < 4096) n *= 2;
+  while (n < slots && n < 4096) n *= 2;
   return n;
 }
 
@@ -26,7 +31,7 @@ export async function openCharDevice(path: string): Promise<number> {
         if (code !== 'ENOENT' || Date.now() >= deadline) {
           throw new UcError('UC_IO', `cannot open ${path}: ${(err as Error).message}`, {
             cause: err,
-            errno: -((err as NodeJS.ErrnoException).errno ?? -5),
+            errno: errnoOf(err) ?? EIO,
           });
         }
       }

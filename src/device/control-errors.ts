@@ -1,46 +1,10 @@
-// Turns errno failures of the ublk control path into the project's UcError
+// Turns errno failures of ublk control commands into the project's UcError
 // codes with messages a user can act on. The only place that knows which
-// errno means what for a control command.
+// errno means what for a control command (opening the control node:
+// control.ts).
 
+import { EACCES, EEXIST, ENODEV, ENOSPC, EPERM, errnoOf } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
-import { UBLK_CONTROL_PATH, UblkControl } from '../native/index.js';
-
-const ENOENT = 2;
-const EPERM = 1;
-const EACCES = 13;
-const ENODEV = 19;
-const EEXIST = 17;
-const ENOSPC = 28;
-const ENXIO = 6;
-
-function errnoOf(err: unknown): number | undefined {
-  const e = err as { errno?: unknown };
-  return typeof e?.errno === 'number' ? e.errno : undefined;
-}
-
-/** Opens /dev/ublk-control, or throws UC_KERNEL_UNSUPPORTED / UC_NOT_ROOT. */
-export function openControl(controlPath: string = UBLK_CONTROL_PATH): UblkControl {
-  try {
-    return UblkControl.open(controlPath);
-  } catch (err) {
-    const errno = errnoOf(err);
-    if (errno === ENOENT || errno === ENODEV || errno === ENXIO) {
-      throw new UcError(
-        'UC_KERNEL_UNSUPPORTED',
-        `${controlPath} does not exist: the kernel has no ublk driver loaded (run \`modprobe ublk_drv\` as root; ` +
-          'it needs CONFIG_BLK_DEV_UBLK, Linux 6.0 or later)',
-        { cause: err, errno },
-      );
-    }
-    if (errno === EPERM || errno === EACCES) {
-      throw new UcError('UC_NOT_ROOT', `cannot open ${controlPath}: ublk devices need root (CAP_SYS_ADMIN)`, {
-        cause: err,
-        errno,
-      });
-    }
-    throw new UcError('UC_IO', `cannot open ${controlPath}: ${(err as Error).message}`, { cause: err, errno });
-  }
-}
 
 /** Maps a failed control command on device `devId` to a UcError. */
 export function controlError(err: unknown, command: string, devId: number | undefined): UcError {

@@ -5,7 +5,22 @@ export { DeviceState, transition, canTransition } from './lifecycle.js';
 export type { DeviceStateValue, DeviceEvent } from './lifecycle.js';
 export { buildParams, negotiateFlags, describeFlags, DEVICE_BYTES_MIN, MAX_IO_BUF_BYTES_DEFAULT } from './params.js';
 export type { RecoveryMode, DiscardOptions } from './params.js';
-export { openControl, controlError } from './control-errors.js';
+export { controlError } from './control-errors.js';
+export {
+  openControl,
+  requireUblk,
+  listDeviceIds,
+  deviceIdInUse,
+  stateName,
+  isNoDevice,
+  describeKernelDevice,
+  deviceInfo,
+  stopAndDelete,
+  UBLK_CHAR_CLASS_DIR,
+  UBLK_MODULE_DIR,
+} from './control.js';
+export type { KernelDevice } from './control.js';
+export { ringEntries } from './char-device.js';
 export { QueueDispatcher } from './queue-dispatch.js';
 export type { DispatchStats, CommitSink } from './queue-dispatch.js';
 export type { BlockTarget } from './target.js';

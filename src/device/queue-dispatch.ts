@@ -6,12 +6,10 @@
 
 import assert from 'node:assert';
 import { UBLK_IO_F, UBLK_IO_OP, type QueueBatch, type UblkQueue } from '../native/index.js';
+import { EINVAL, EOPNOTSUPP } from '../util/errno.js';
 import { toErrno } from '../util/errors.js';
 import { SECTOR_BYTES, SECTORS_PER_BLOCK } from '../util/units.js';
 import type { BlockTarget } from './target.js';
-
-const EINVAL = 22;
-const EOPNOTSUPP = 95;
 
 export interface DispatchStats {
   reads: number;
@@ -20,6 +18,15 @@ export interface DispatchStats {
   discards: number;
   writeZeroes: number;
   errors: number;
+}
+
+/** Counters of several queues, summed. */
+export function sumDispatchStats(all: readonly DispatchStats[]): DispatchStats {
+  const total: DispatchStats = { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 };
+  for (const stats of all) {
+    for (const k of Object.keys(total) as Array<keyof DispatchStats>) total[k] += stats[k];
+  }
+  return total;
 }
 
 /** The part of UblkQueue the dispatcher uses. */

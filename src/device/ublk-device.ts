@@ -23,10 +23,12 @@ import {
   type UblkControl,
   type UblkParams,
 } from '../native/index.js';
+import { EBUSY, errnoOf } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES, SECTOR_BYTES } from '../util/units.js';
 import { openCharDevice, ringEntries } from './char-device.js';
-import { controlError, openControl } from './control-errors.js';
+import { controlError } from './control-errors.js';
+import { openControl } from './control.js';
 import { DeviceState, transition, type DeviceEvent, type DeviceStateValue } from './lifecycle.js';
 import {
   MAX_IO_BUF_BYTES_DEFAULT,
@@ -36,7 +38,7 @@ import {
   type DiscardOptions,
   type RecoveryMode,
 } from './params.js';
-import { QueueDispatcher } from './queue-dispatch.js';
+import { QueueDispatcher, sumDispatchStats, type DispatchStats } from './queue-dispatch.js';
 import type { BlockTarget } from './target.js';
 
 /** START_USER_RECOVERY answers -EBUSY until the old server is fully gone. */
@@ -44,7 +46,6 @@ const RECOVERY_BUSY_RETRY_MS = 100;
 const RECOVERY_BUSY_WAIT_MS = 30_000;
 /** After STOP_DEV of a device that never started, aborts should come at once. */
 const ABORT_WAIT_MS = 5000;
-const EBUSY = 16;
 
 export interface UblkDeviceCreateOptions extends DiscardOptions {
   /** Wanted device id; -1 or absent: the kernel picks one. */
@@ -196,12 +197,8 @@ export class UblkDevice {
   }
 
   /** Request counters of every queue, summed. */
-  get stats(): QueueDispatcher['stats'] {
-    const total = { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 };
-    for (const d of this.#dispatchers) {
-      for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += d.stats[k];
-    }
-    return total;
+  get stats(): DispatchStats {
+    return sumDispatchStats(this.#dispatchers.map((d) => d.stats));
   }
 
   /** Fresh GET_DEV_INFO (state, server pid, flags). */
@@ -240,8 +237,7 @@ export class UblkDevice {
         await this.#control.startUserRecovery(this.devId, { timeoutMs: this.#timeoutMs });
         break;
       } catch (err) {
-        const errno = (err as { errno?: number }).errno;
-        if (errno === EBUSY && Date.now() < deadline) {
+        if (errnoOf(err) === EBUSY && Date.now() < deadline) {
           await sleep(RECOVERY_BUSY_RETRY_MS);
           continue;
         }

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import assert from 'node:assert';
+import { blockDeviceBytes } from '../util/block-device.js';
 import { UcError } from '../util/errors.js';
 import type { PoolStore } from './store.js';
 
@@ -17,14 +18,6 @@ function ioError(what: string, err: unknown): UcError {
     cause: err,
     errno: typeof errno === 'number' ? Math.abs(errno) : undefined,
   });
-}
-
-async function blockDeviceBytes(st: fs.Stats): Promise<number> {
-  const rdev = st.rdev;
-  const major = Math.floor(rdev / 256) & 0xfff;
-  const minor = (rdev & 0xff) | ((Math.floor(rdev / 4096) & ~0xff) >>> 0);
-  const text = await fs.promises.readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8');
-  return Number(text.trim()) * 512;
 }
 
 export class FilePoolStore implements PoolStore {
@@ -55,7 +48,7 @@ export class FilePoolStore implements PoolStore {
     }
     const st = await fh.stat();
     const isBlockDevice = st.isBlockDevice();
-    let size = isBlockDevice ? await blockDeviceBytes(st) : st.size;
+    let size = isBlockDevice ? blockDeviceBytes(st.rdev) : st.size;
     if (options.create && !isBlockDevice && options.sizeBytes !== undefined && size < options.sizeBytes) {
       await fh.truncate(options.sizeBytes);
       size = options.sizeBytes;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openControl } from '../../src/device/control-errors.js';
+import { openControl } from '../../src/device/control.js';
 import { UblkDevice } from '../../src/device/ublk-device.js';
 import { UblkControl, setIoFlusher, UBLK_CONTROL_PATH } from '../../src/native/index.js';
 import { UcError } from '../../src/util/errors.js';

@@ -2,15 +2,14 @@
 // serving daemon and print /dev/ublkbN once it is usable, or (--foreground)
 // serve in this process.
 
-import { join } from 'node:path';
 import type { ParsedArgs } from '../args.js';
 import { ADD_OPTIONS, addConfigOf } from '../add-config.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { defaultLogPath, writableLogDir } from '../logger.js';
-import { preflightAdd } from '../add-preflight.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
+import { startLogPath } from '../../server/logger.js';
+import type { ServeTarget } from '../../server/serve-target.js';
 
 export const addCommand: Command = {
   name: 'add',
@@ -33,26 +32,18 @@ export const addCommand: Command = {
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cfg = addConfigOf(args);
     const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
+    if (!packed) rejectPackedOnlyOptions(args);
     // Serving modules load on demand: the parent `add` of a direct device never
     // needs the storage engine, and every module costs start-up time.
-    const packedServe = packed ? await import('../daemon/packed-serve.js') : undefined;
-    if (packed && packedServe) packedServe.preflightPacked(cfg, packed);
-    else {
-      rejectPackedOnlyOptions(args);
-      preflightAdd(cfg);
-    }
-    if (cfg.foreground) {
-      if (packed && packedServe) return packedServe.servePacked(cfg, packed, io);
-      return (await import('../daemon/serve.js')).serveForeground(cfg, io);
-    }
-    const { spawnDaemon } = await import('../daemon/spawn.js');
+    const target: ServeTarget = packed
+      ? (await import('../../server/targets/packed.js')).packedTarget(cfg, packed)
+      : (await import('../../server/targets/direct.js')).directTarget(cfg);
+    target.preflight();
+    if (cfg.foreground) return (await import('../serve-here.js')).serveHere(cfg, target, io);
+    const { spawnDaemon } = await import('../spawn.js');
     const provisional = cfg.logPath === undefined && cfg.devId === undefined;
-    const logPath =
-      cfg.logPath ??
-      (cfg.devId !== undefined
-        ? defaultLogPath(cfg.devId)
-        : join(writableLogDir(), `ublkb-starting-${process.pid}.log`));
-    const outcome = await spawnDaemon(cfg, logPath, provisional, io, packed ? packedDaemonArgv(packed) : []);
+    const extraArgv = packed ? packedDaemonArgv(packed) : [];
+    const outcome = await spawnDaemon(cfg, startLogPath(cfg), provisional, io, extraArgv);
     io.out(`${outcome.path}\n`);
     return EXIT_OK;
   },

@@ -6,7 +6,7 @@
 
 import { resolve } from 'node:path';
 import { getFlag, getString, requireOption, type ParsedArgs } from '../args.js';
-import { withSharedLock } from '../backing-lock.js';
+import { withSharedLock } from '../../server/backing-lock.js';
 import { HELP_OPTION, type Command } from '../command.js';
 import { EXIT_BACKING_UNUSABLE, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';

@@ -4,17 +4,17 @@
 // STOP_DEV then DEL_DEV, each with a timeout, so `del` never hangs.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { deviceIdInUse, deviceInfo, listDeviceIds, openControl, stopAndDelete } from '../../device/control.js';
+import type { UblkControl } from '../../native/index.js';
+import { readRunRecord, removeRunRecord } from '../../server/run-file.js';
+import { toUserError } from '../../server/user-error.js';
+import { UcError } from '../../util/errors.js';
 import { getFlag, getNumber, type ParsedArgs } from '../args.js';
 import { HELP_OPTION, type Command } from '../command.js';
-import { isNoDevice, isOurDaemon, listDeviceIds, openControl } from '../devices.js';
+import { isOurDaemon } from '../devices.js';
 import { EXIT_OK, exitCodeOf } from '../exit-codes.js';
-import type { CliIo } from '../io.js';
-import { deviceIdInUse } from '../preflight.js';
-import { readRunRecord, removeRunRecord } from '../run-file.js';
-import { UcError } from '../../util/errors.js';
-import type { UblkControl } from '../../native/index.js';
 import { formatError } from '../format-error.js';
-import { toCliError } from '../cli-error.js';
+import type { CliIo } from '../io.js';
 
 const POLL_MS = 50;
 
@@ -25,14 +25,6 @@ async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<b
     await sleep(POLL_MS);
   }
   return predicate();
-}
-
-async function ignoreNoDevice(op: Promise<void>): Promise<void> {
-  try {
-    await op;
-  } catch (err) {
-    if (!isNoDevice(err)) throw err;
-  }
 }
 
 export interface DeleteOptions {
@@ -47,10 +39,7 @@ export async function deleteDevice(control: UblkControl, id: number, opts: Delet
     throw new UcError('UC_DEVICE_NOT_FOUND', `no ublk device with id ${id} (see 'ublk-compress list')`);
   }
   let how = 'deleted';
-  const info = await control.getDevInfo(id, { timeoutMs: opts.timeoutMs }).catch((err: unknown) => {
-    if (isNoDevice(err)) throw new UcError('UC_DEVICE_NOT_FOUND', `no ublk device with id ${id}`);
-    throw err;
-  });
+  const info = await deviceInfo(control, id, opts.timeoutMs);
   const pid = info.ublksrvPid > 0 ? info.ublksrvPid : record?.pid;
   // Signal only the process the run record names (pid plus start time):
   // never whatever process has since been given the same pid.
@@ -67,8 +56,7 @@ export async function deleteDevice(control: UblkControl, id: number, opts: Delet
   }
   if (deviceIdInUse(id)) {
     // The daemon is gone (or never cleaned up): stop and delete from here.
-    await ignoreNoDevice(control.stopDev(id, { timeoutMs: opts.timeoutMs }));
-    await ignoreNoDevice(control.delDev(id, { timeoutMs: opts.timeoutMs }));
+    await stopAndDelete(control, id, opts.timeoutMs);
   }
   if (!(await waitUntil(() => !deviceIdInUse(id), opts.timeoutMs))) {
     throw new UcError('UC_TIMEOUT', `ublk device ${id} still exists after ${opts.timeoutMs} ms`);
@@ -108,7 +96,7 @@ export const delCommand: Command = {
           const how = await deleteDevice(control, devId, { timeoutMs });
           io.err(`ublk-compress: /dev/ublkb${devId} ${how}\n`);
         } catch (err) {
-          io.err(formatError(toCliError(err)));
+          io.err(formatError(toUserError(err)));
           if (status === EXIT_OK) status = exitCodeOf(err);
         }
       }

@@ -2,7 +2,8 @@
 
 import { getFlag, type ParsedArgs } from '../args.js';
 import { HELP_OPTION, type Command } from '../command.js';
-import { describeDevice, listDeviceIds, openControl, type DeviceView } from '../devices.js';
+import { listDeviceIds, openControl } from '../../device/control.js';
+import { describeDevice, type DeviceView } from '../devices.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { formatBytes } from '../../util/units.js';

@@ -6,18 +6,20 @@
 // idempotent, so replaying them is harmless. The pool, metadata directory and
 // options come from the device's run record.
 
+import { deviceIdInUse, requireUblk } from '../../device/control.js';
+import type { AddConfig, CompressChoice, DedupChoice, PackedConfig } from '../../server/config.js';
+import { defaultLogPath } from '../../server/logger.js';
+import { requireRoot } from '../../server/preflight.js';
+import { processAlive, readRunRecord, recordedDaemonAlive, type PackedRunRecord } from '../../server/run-file.js';
+import { packedTarget } from '../../server/targets/packed.js';
+import { UcError } from '../../util/errors.js';
 import { getFlag, getNumber, getString, requireOption, type ParsedArgs } from '../args.js';
-import type { AddConfig } from '../add-config.js';
 import { HELP_OPTION, type Command } from '../command.js';
-import { spawnDaemon } from '../daemon/spawn.js';
-import { servePacked, type PackedRunRecord } from '../daemon/packed-serve.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { defaultLogPath } from '../logger.js';
-import { packedDaemonArgv, type CompressChoice, type DedupChoice, type PackedConfig } from '../packed-options.js';
-import { deviceIdInUse, requireRoot, requireUblk } from '../preflight.js';
-import { processAlive, readRunRecord, recordedDaemonAlive } from '../run-file.js';
-import { UcError } from '../../util/errors.js';
+import { packedDaemonArgv } from '../packed-options.js';
+import { serveHere } from '../serve-here.js';
+import { spawnDaemon } from '../spawn.js';
 
 /** The config of the new daemon, from the run record the dead one left. */
 export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: boolean; logPath?: string; startTimeoutMs: number }): {
@@ -87,7 +89,7 @@ export const recoverCommand: Command = {
       logPath: getString(args, 'log'),
       startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
     });
-    if (cfg.foreground) return servePacked(cfg, packed, io);
+    if (cfg.foreground) return serveHere(cfg, packedTarget(cfg, packed), io);
     const outcome = await spawnDaemon(cfg, cfg.logPath as string, false, io, packedDaemonArgv(packed));
     io.out(`${outcome.path}\n`);
     return EXIT_OK;

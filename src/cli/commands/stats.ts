@@ -8,7 +8,7 @@ import { controlCall } from '../control-client.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { renderDirectStats, type DirectServeStats } from '../direct-status.js';
-import { renderStatsTable, type StatsSnapshot } from '../packed-stats.js';
+import { renderStatsTable, type StatsSnapshot } from '../../server/targets/packed-stats.js';
 import { UcError } from '../../util/errors.js';
 
 const TIMEOUT_MS = 10_000;

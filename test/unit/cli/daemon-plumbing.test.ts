@@ -7,11 +7,11 @@ import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { daemonArgv, addConfigOf, ADD_OPTIONS } from '../../../src/cli/add-config.js';
 import { parseArgs } from '../../../src/cli/args.js';
-import { loggedTarget } from '../../../src/cli/daemon/logged-target.js';
-import { daemonEnv } from '../../../src/cli/daemon/spawn.js';
+import { loggedTarget } from '../../../src/server/logged-target.js';
+import { daemonEnv } from '../../../src/cli/spawn.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv } from '../../../src/cli/packed-options.js';
-import { readMessages, type DaemonMessage } from '../../../src/cli/daemon/ready-channel.js';
-import { openLogger } from '../../../src/cli/logger.js';
+import { readMessages, type DaemonMessage } from '../../../src/server/ready-channel.js';
+import { openLogger } from '../../../src/server/logger.js';
 import type { BlockTarget } from '../../../src/device/target.js';
 import { UcError } from '../../../src/util/errors.js';
 

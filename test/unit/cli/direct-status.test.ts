@@ -7,16 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controlCall } from '../../../src/cli/control-client.js';
-import { controlSocketPath } from '../../../src/cli/control-protocol.js';
-import { startControlServer, type ControlServer } from '../../../src/cli/daemon/control-server.js';
-import { logNativeErrors, requestPathFromEnv } from '../../../src/cli/daemon/direct-native.js';
+import { controlSocketPath } from '../../../src/server/control-protocol.js';
+import { startControlServer, type ControlServer } from '../../../src/server/control-server.js';
+import { logNativeErrors, requestPathFromEnv } from '../../../src/server/targets/direct-native.js';
 import {
   ioPathLabel,
   queryDirectStats,
   renderDirectStats,
   type DirectServeStats,
 } from '../../../src/cli/direct-status.js';
-import type { Logger } from '../../../src/cli/logger.js';
+import type { Logger } from '../../../src/server/logger.js';
 import { UBLK_IO_OP } from '../../../src/native/index.js';
 import { UcError } from '../../../src/util/errors.js';
 

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controlCall } from '../../../src/cli/control-client.js';
-import { controlSocketPath, type CompactProgress } from '../../../src/cli/control-protocol.js';
-import { startControlServer, type ControlServer } from '../../../src/cli/daemon/control-server.js';
-import { silentLogger } from '../../../src/cli/logger.js';
-import { buildStatsSnapshot, ZERO_COUNTERS, type StatsSnapshot } from '../../../src/cli/packed-stats.js';
+import { controlSocketPath, type CompactProgress } from '../../../src/server/control-protocol.js';
+import { startControlServer, type ControlServer } from '../../../src/server/control-server.js';
+import { silentLogger } from '../../../src/server/logger.js';
+import { buildStatsSnapshot, ZERO_COUNTERS, type StatsSnapshot } from '../../../src/server/targets/packed-stats.js';
 import { UcError } from '../../../src/util/errors.js';
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addCounters, buildStatsSnapshot, renderStatsTable, ZERO_COUNTERS, type SnapshotInput } from '../../../src/cli/packed-stats.js';
+import { addCounters, buildStatsSnapshot, renderStatsTable, ZERO_COUNTERS, type SnapshotInput } from '../../../src/server/targets/packed-stats.js';
 import { renderBar } from '../../../src/cli/progress.js';
 import { parseThreshold } from '../../../src/cli/commands/compact.js';
 import { UcError } from '../../../src/util/errors.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPool } from '../../../src/engine/index.js';
-import { writeRunRecord } from '../../../src/cli/run-file.js';
+import { writeRunRecord } from '../../../src/server/run-file.js';
 import { ensureDistBuilt } from './support-dist.js';
 
 const PAIRS = 20;

@@ -15,7 +15,7 @@ import {
   removeRunRecord,
   writeRunRecord,
   type RunRecord,
-} from '../../../src/cli/run-file.js';
+} from '../../../src/server/run-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ublk-run-'));
 const saved = process.env.UBLK_COMPRESS_RUN_DIR;

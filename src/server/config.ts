@@ -1,0 +1,43 @@
+// What a serving process is told to serve: the validated `add` options
+// (AddConfig, built by the CLI's parser in src/cli/add-config.ts) and, for
+// the packed layout, PackedConfig. Plain data: the parent `add` and the
+// daemon it spawns build the same objects from the same flags.
+
+export type Layout = 'direct' | 'packed';
+export type DedupChoice = 'off' | 'on' | 'verify';
+export type CompressChoice = 'lz4' | 'none';
+
+export const LAYOUTS: readonly Layout[] = ['direct', 'packed'];
+export const DEDUP_CHOICES: readonly DedupChoice[] = ['off', 'on', 'verify'];
+export const COMPRESS_CHOICES: readonly CompressChoice[] = ['lz4', 'none'];
+export const DEFAULT_QUEUES = 1;
+export const DEFAULT_DEPTH = 128;
+
+export interface AddConfig {
+  /** Absolute path of the backing file or device. */
+  readonly backing: string;
+  readonly sizeBytes: number | undefined;
+  readonly layout: Layout;
+  readonly queues: number;
+  readonly depth: number;
+  readonly devId: number | undefined;
+  readonly foreground: boolean;
+  /** Absolute, when given. */
+  readonly logPath: string | undefined;
+  readonly startTimeoutMs: number;
+  readonly readyFd: number | undefined;
+  readonly logProvisional: boolean;
+}
+
+export interface PackedConfig {
+  /** Absolute pool path. */
+  readonly poolPath: string;
+  /** Absolute metadata directory. */
+  readonly metaDir: string;
+  /** True when --meta was given (else the default beside the pool). */
+  readonly metaExplicit: boolean;
+  readonly dedup: DedupChoice;
+  readonly compression: CompressChoice;
+  /** Re-attach to device cfg.devId through user recovery instead of adding one. */
+  readonly recover: boolean;
+}

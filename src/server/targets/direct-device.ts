@@ -1,0 +1,114 @@
+// Binds the 1:1 target to a ublk device: one io_uring shared by the ublk
+// queues and the backing-file I/O (DESIGN "The data path"), the DirectTarget
+// over it, and the UblkDevice of src/device dispatching requests to it. On
+// the native request path the addon serves reads and writes itself, over its
+// own descriptor of the backing (O_DIRECT where the filesystem allows it).
+
+import { ringEntries } from '../../device/index.js';
+import { DirectTarget } from '../../direct/direct-target.js';
+import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
+import { RingDirectFile } from '../../direct/ring-direct-file.js';
+import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/index.js';
+import { UcError } from '../../util/errors.js';
+import { loggedTarget } from '../logged-target.js';
+import type { Logger } from '../logger.js';
+import type { ServedDevice, StartHooks } from '../serve-target.js';
+import { DeviceSession, type DeviceGeometry } from './device-session.js';
+import {
+  logNativeErrors,
+  requestPathFromEnv,
+  serveStats,
+  type BackingIo,
+  type DirectRequestPath,
+  type DirectServeStats,
+} from './direct-native.js';
+
+export interface ServedDirectDevice extends ServedDevice {
+  readonly requestPath: DirectRequestPath;
+  /** Which I/O serves the device, with per-path request counts. */
+  pathStats(): DirectServeStats;
+}
+
+export interface DirectDeviceOptions extends DeviceGeometry, StartHooks {
+  readonly backing: string;
+  readonly startTimeoutMs: number;
+  /** Default: native, unless UBLK_DIRECT_PATH=js. */
+  readonly requestPath?: DirectRequestPath;
+}
+
+/** The backing file as the device serves it: the ring, the JS target, the native path's descriptor. */
+interface DirectBacking {
+  readonly ring: IoRing;
+  readonly file: RingDirectFile;
+  readonly direct: DirectTarget;
+  /** The native path's own descriptor (undefined: the JS path, or inline copies of a memory file). */
+  nativeFd: number | undefined;
+  readonly inlineRw: boolean;
+  readonly backingIo: BackingIo;
+}
+
+async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequestPath): Promise<DirectBacking> {
+  // Every tag's command plus one backing-file operation per request.
+  const ring = new IoRing({ entries: ringEntries(2 * opts.queues * opts.depth) });
+  let file: RingDirectFile;
+  try {
+    file = RingDirectFile.open(ring, opts.backing);
+  } catch (err) {
+    ring.close();
+    throw new UcError('UC_IO', `cannot open backing ${opts.backing}: ${(err as Error).message}`, { cause: err });
+  }
+  const direct = new DirectTarget(file, opts.sizeBytes);
+  try {
+    const inlineRw = requestPath === 'native' && isMemoryFile(opts.backing);
+    const nativeFd = requestPath === 'native' && !inlineRw ? openDirectIo(opts.backing) : undefined;
+    const backingIo: BackingIo = inlineRw ? 'memory file, inline copy' : nativeFd === undefined ? 'buffered file' : 'O_DIRECT file';
+    return { ring, file, direct, nativeFd, inlineRw, backingIo };
+  } catch (err) {
+    await direct.close().catch(() => {});
+    ring.close();
+    throw new UcError('UC_IO', `cannot open backing ${opts.backing} for direct I/O: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Closes the file, the native descriptor and (when idle) the ring: after the queues drained. */
+async function closeBacking(b: DirectBacking, log: Logger): Promise<void> {
+  await b.direct.close().catch((err: unknown) => log.error({ err }, 'closing the backing file failed'));
+  try {
+    closeFd(b.nativeFd); // the queues are closed (drained) or the process is about to exit
+  } finally {
+    b.nativeFd = undefined;
+  }
+  if (b.ring.inflight === 0) b.ring.close();
+  else log.warn({ inflight: b.ring.inflight }, 'ring still busy at shutdown; left to process exit');
+}
+
+export async function startDirectDevice(opts: DirectDeviceOptions): Promise<ServedDirectDevice> {
+  const requestPath = opts.requestPath ?? requestPathFromEnv();
+  const b = await openBacking(opts, requestPath);
+  const queues: UblkQueue[] = [];
+  const session: DeviceSession = new DeviceSession(opts.log, {
+    beforeStop: () => b.direct.flush().catch((err: unknown) => session.log.error({ err }, 'flush before stop failed')),
+    drained: (device) => session.log.info(serveStats(requestPath, b.backingIo, queues, device.stats), 'request paths'),
+    release: () => closeBacking(b, session.log),
+  });
+  try {
+    const device = await session.add(opts, opts);
+    await device.start(loggedTarget(b.direct, session.log), {
+      ...session.serveOptions(opts.startTimeoutMs),
+      ring: b.ring,
+      onQueue: (queue) => {
+        queues.push(queue);
+        if (requestPath !== 'native') return;
+        const onErrors = (errors: readonly DirectRequestError[]): void => logNativeErrors(session.log, errors);
+        queue.setDirect(b.nativeFd ?? b.file.fd, opts.sizeBytes, onErrors, { inlineRw: b.inlineRw });
+      },
+    });
+    const pathStats = (): DirectServeStats => serveStats(requestPath, b.backingIo, queues, device.stats);
+    await session.serveControl({ directStats: pathStats });
+    session.log.info({ requestPath, backingIo: b.backingIo }, 'serving');
+    return { ...session.served(), requestPath, pathStats };
+  } catch (err) {
+    await session.shutdownAfterFailure();
+    throw err;
+  }
+}

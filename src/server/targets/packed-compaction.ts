@@ -1,0 +1,50 @@
+// Hand-triggered compaction of a packed device (`compact -n ID`, over the
+// control socket): one run at a time, one segment per step so that progress
+// can be reported and foreground I/O interleaves. The engine's background
+// compactor runs on its own; this only asks for more, now.
+
+import type { BlockEngine } from '../../engine/index.js';
+import type { CompactProgress, CompactResult } from '../control-protocol.js';
+
+export interface CompactionRunner {
+  compact(liveFraction: number, onProgress: (p: CompactProgress) => void): Promise<CompactResult>;
+  /** Resolves once no hand-triggered run is in progress (shutdown waits for it). */
+  idle(): Promise<unknown>;
+}
+
+/** `persist` runs after each run's flush (the counters file). */
+export function compactionRunner(engine: BlockEngine, persist: () => void): CompactionRunner {
+  const segmentBytes = engine.stats().segmentBytes;
+  let compacting: Promise<unknown> = Promise.resolve();
+  const runOnce = async (liveFraction: number, onProgress: (p: CompactProgress) => void): Promise<CompactResult> => {
+    const started = Date.now();
+    const before = engine.stats().compaction;
+    const total = engine.stats().compaction.candidates;
+    let cs = before;
+    for (let step = 0; step < engine.stats().segmentCount + 1; step += 1) {
+      const prev = cs.segmentsCleaned;
+      cs = await engine.compact({ liveFraction, maxSegments: 1 });
+      const done = cs.segmentsCleaned - before.segmentsCleaned;
+      onProgress({ type: 'progress', done, total: Math.max(total, done), reclaimedBytes: done * segmentBytes });
+      if (cs.segmentsCleaned === prev) break;
+    }
+    // Make the reclaimed space durable and the punched holes final.
+    await engine.flush();
+    persist();
+    const cleaned = cs.segmentsCleaned - before.segmentsCleaned;
+    return {
+      segmentsCleaned: cleaned,
+      bytesMoved: cs.bytesMoved - before.bytesMoved,
+      reclaimedBytes: cleaned * segmentBytes,
+      durationMs: Date.now() - started,
+    };
+  };
+  return {
+    compact: (liveFraction, onProgress) => {
+      const run = compacting.then(() => runOnce(liveFraction, onProgress));
+      compacting = run.catch(() => undefined);
+      return run;
+    },
+    idle: () => compacting,
+  };
+}

@@ -1,0 +1,147 @@
+// Binds the packed engine (src/engine) to a ublk device: creates the device
+// (or, with `recover`, re-attaches to an existing one through ublk user
+// recovery), serves it with the engine as BlockTarget, keeps the cumulative
+// counters on disk (packed-counters.ts), and answers `stats` and `compact`
+// over the control socket. The engine's background compactor runs inside
+// this process. FLUSH and FUA reach engine.flush()/write(fua) unchanged
+// (consistency rule 1); DISCARD and WRITE_ZEROES are engine range operations.
+
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UblkDevice, type BlockTarget } from '../../device/index.js';
+import type { BlockEngine } from '../../engine/index.js';
+import { UcError } from '../../util/errors.js';
+import type { PackedConfig } from '../config.js';
+import { loggedTarget } from '../logged-target.js';
+import type { Logger } from '../logger.js';
+import type { ServedDevice, StartHooks } from '../serve-target.js';
+import { DeviceSession, type DeviceGeometry } from './device-session.js';
+import { compactionRunner } from './packed-compaction.js';
+import { counterKeeper, type CounterKeeper } from './packed-counters.js';
+import { buildStatsSnapshot, type StatsSnapshot } from './packed-stats.js';
+
+export interface PackedDeviceOptions extends Omit<DeviceGeometry, 'sizeBytes'>, StartHooks {
+  readonly engine: BlockEngine;
+  readonly packed: PackedConfig;
+  readonly startTimeoutMs: number;
+}
+
+export interface ServedPacked extends ServedDevice {
+  stats(): StatsSnapshot;
+}
+
+/** Bytes allocated on disk under `dir` (one level: a LevelDB directory is flat). */
+function allocatedBytesOf(dir: string): number {
+  let total = 0;
+  try {
+    for (const name of readdirSync(dir)) total += statSync(join(dir, name)).blocks * 512;
+  } catch {
+    // vanished meanwhile: report what was counted
+  }
+  return total;
+}
+
+function fileAllocatedBytes(path: string): number {
+  try {
+    return statSync(path).blocks * 512;
+  } catch {
+    return 0;
+  }
+}
+
+/** The `stats` snapshot: engine state, counters, request counts, sizes on disk. */
+function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, counters: CounterKeeper, startedAtMs: number): StatsSnapshot {
+  const { engine, packed } = opts;
+  const e = engine.stats();
+  return buildStatsSnapshot({
+    devId: device.devId,
+    pid: process.pid,
+    startedAtMs,
+    nowMs: Date.now(),
+    pool: packed.poolPath,
+    metaDir: packed.metaDir,
+    dedup: packed.dedup,
+    compression: packed.compression,
+    engine: e,
+    totals: counters.totals(),
+    sessionBlocksRead: e.blocksRead,
+    sessionBlocksWritten: e.blocksWritten,
+    requests: device.stats,
+    poolAllocatedBytes: fileAllocatedBytes(packed.poolPath),
+    metadataBytes: allocatedBytesOf(packed.metaDir),
+  });
+}
+
+/** One log line per engine event (damaged block read, pool or metadata full). */
+function logEngineEvents(engine: BlockEngine, log: () => Logger): void {
+  engine.setEventHandler((event) => {
+    if (event.kind === 'no-space-cleared') log().info({ event: event.kind }, 'space is available again; writes resume');
+    else log().error({ ...event, event: event.kind }, event.kind === 'no-space' ? 'backing store full' : 'read verification failed');
+  });
+}
+
+/** Re-attaches to device `devId` (user recovery) after checking it is this pool's. */
+async function recoverDevice(session: DeviceSession, opts: PackedDeviceOptions, target: BlockTarget): Promise<void> {
+  const id = opts.devId;
+  if (id === undefined) throw new UcError('UC_INVALID_ARGUMENT', 'recovery needs a device id');
+  const device = await UblkDevice.open(id);
+  const logical = opts.engine.logicalBytes;
+  if (device.sizeBytes !== logical) {
+    device.close();
+    throw new UcError(
+      'UC_META_MISMATCH',
+      `${device.path} is ${device.sizeBytes} bytes but pool ${opts.packed.poolPath} is ${logical}: not this pool's device`,
+    );
+  }
+  session.device = device;
+  session.log = session.log.child({ devId: id });
+  session.log.info({ flags: `0x${device.info.flags.toString(16)}`, state: device.info.state }, 'recovering');
+  await device.recover(target, session.serveOptions(opts.startTimeoutMs));
+}
+
+/** A failed recovery leaves the device as it was found (quiesced) for another attempt or `del`. */
+async function abandonRecovery(session: DeviceSession, engine: BlockEngine): Promise<void> {
+  const device = session.device;
+  if (device && device.state !== 'idle') await device.stop().catch(() => undefined);
+  await engine.close().catch(() => undefined);
+  await session.closeControl();
+}
+
+export async function startPackedDevice(opts: PackedDeviceOptions): Promise<ServedPacked> {
+  const { engine, packed } = opts;
+  const startedAtMs = Date.now();
+  const logNow = (): Logger => session.log;
+  const counters = counterKeeper(engine, packed.metaDir, logNow);
+  const compaction = compactionRunner(engine, counters.save);
+  logEngineEvents(engine, logNow);
+  const session: DeviceSession = new DeviceSession(opts.log, {
+    // Stop first (the queues drain: no request is left in the engine), then
+    // close the engine, which flushes and commits durably.
+    release: async () => {
+      counters.stop();
+      await compaction.idle();
+      await engine.close().catch((err: unknown) => session.log.error({ err }, 'closing the pool failed'));
+      counters.save();
+    },
+  });
+  const stats = (): StatsSnapshot => {
+    const device = session.device;
+    if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
+    return snapshotOf(opts, device, counters, startedAtMs);
+  };
+  const target = loggedTarget(engine, opts.log);
+  try {
+    if (packed.recover) await recoverDevice(session, opts, target);
+    else {
+      const device = await session.add({ ...opts, sizeBytes: engine.logicalBytes }, opts);
+      await device.start(target, session.serveOptions(opts.startTimeoutMs));
+    }
+    await session.serveControl({ stats, compact: compaction.compact });
+  } catch (err) {
+    if (packed.recover) await abandonRecovery(session, engine);
+    else await session.shutdownAfterFailure();
+    throw err;
+  }
+  counters.startSaving();
+  return { ...session.served(), stats };
+}
