@@ -15,7 +15,8 @@
 import { CodecSet } from '../compress/index.js';
 import { xxh128, type FingerprintFn } from '../dedup/index.js';
 import { extentIdOfKey, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
-import { decodeExtent, decodeSegment, decodeState, decodeU64, mapExtentId, SEG_FREE, type Extent } from '../meta/records.js';
+import { decodeExtent, decodeState, decodeU64, mapExtentId, type Extent } from '../meta/records.js';
+import { decodeSegment, SEG_FREE } from '../pool/segment-record.js';
 import { logDamage } from '../meta/log-scan.js';
 import { tableDamage } from '../meta/table-verify.js';
 import { lockHolder, withMetaClone } from '../meta/meta-clone.js';

@@ -7,7 +7,8 @@
 // validation passed.
 import fs from 'node:fs';
 import { gKey, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } from '../meta/keys.js';
-import { decodeSegment, decodeState, encodeState, SEG_OPEN, type MetaState } from '../meta/records.js';
+import { decodeState, encodeState, type MetaState } from '../meta/records.js';
+import { decodeSegment, SEG_OPEN } from '../pool/segment-record.js';
 import { LevelMetaStore } from '../meta/level-store.js';
 import { withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';

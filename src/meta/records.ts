@@ -1,6 +1,6 @@
 // Metadata values, byte by byte (all big-endian). docs/format.md mirrors this.
 import assert from 'node:assert';
-import { FINGERPRINT_BYTES } from '../dedup/fingerprint.js';
+import { FINGERPRINT_BYTES } from '../util/units.js';
 import { UcError } from '../util/errors.js';
 
 /** E value: segment u32 | offset u32 | stored length u16 | codec u8 | refcount u32 |
@@ -87,30 +87,6 @@ export function encodeU64(n: number): Buffer {
 export function decodeU64(v: Buffer): number {
   if (v.length !== 8) throw new UcError('UC_POOL_CORRUPT', 'bad u64 record size');
   return v.readUInt32BE(0) * 0x1_0000_0000 + v.readUInt32BE(4);
-}
-
-/** G value: live bytes u32 | fill bytes u32 | state u8 (9 bytes). */
-export const SEG_FREE = 0;
-export const SEG_OPEN = 1;
-export const SEG_SEALED = 2;
-
-export interface SegmentRecord {
-  liveBytes: number;
-  fillBytes: number;
-  state: number;
-}
-
-export function encodeSegment(r: SegmentRecord): Buffer {
-  const v = Buffer.allocUnsafe(9);
-  v.writeUInt32BE(r.liveBytes, 0);
-  v.writeUInt32BE(r.fillBytes, 4);
-  v.writeUInt8(r.state, 8);
-  return v;
-}
-
-export function decodeSegment(v: Buffer): SegmentRecord {
-  if (v.length !== 9) throw new UcError('UC_POOL_CORRUPT', 'bad segment record size');
-  return { liveBytes: v.readUInt32BE(0), fillBytes: v.readUInt32BE(4), state: v.readUInt8(8) };
 }
 
 /** S value: format version u32 | uuid 16 B | logical bytes u64 | segment bytes u32 |

@@ -6,7 +6,7 @@
 // open by a previous run), FREEING (released in memory; persisted as FREE, but
 // not allocatable until the commit that freed it is durable: rule 3).
 import assert from 'node:assert';
-import { SEG_FREE, SEG_OPEN, SEG_SEALED, type SegmentRecord } from '../meta/records.js';
+import { SEG_FREE, SEG_OPEN, SEG_SEALED, type SegmentRecord } from './segment-record.js';
 import { UcError } from '../util/errors.js';
 
 export const SEG_FREEING = 3;
@@ -156,3 +156,4 @@ export class SegmentTable {
 }
 
 export { SEG_FREE, SEG_OPEN, SEG_SEALED };
+export { decodeSegment, encodeSegment, type SegmentRecord } from './segment-record.js';

@@ -14,10 +14,10 @@
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine, type BlockEngine } from '../../src/engine/index.js';
 import { KEY_S } from '../../src/meta/keys.js';
-import { MemMetaStore } from '../../src/meta/mem-store.js';
+import { MemMetaStore } from '../../src/testing/mem-store.js';
 import { decodeState } from '../../src/meta/records.js';
 import { readSuperblock } from '../../src/pool/format.js';
-import { SimDisk, type CrashFate } from '../../src/pool/sim-disk.js';
+import { SimDisk, type CrashFate } from '../../src/testing/sim-disk.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 import { randInt, rng, Workload, ZERO_BLOCK } from './helpers.js';
 

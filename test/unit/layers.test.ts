@@ -10,18 +10,19 @@ const SRC = join(ROOT, 'src');
 
 /** For each layer, the layers it must never import. */
 const FORBIDDEN: Record<string, string[]> = {
-  util: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool', 'native'],
-  native: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool'],
-  pool: ['cli', 'device', 'direct', 'engine', 'native'],
-  meta: ['cli', 'device', 'direct', 'engine', 'native'],
-  dedup: ['cli', 'device', 'direct', 'engine', 'native'],
-  compress: ['cli', 'device', 'direct', 'engine', 'native', 'dedup', 'meta', 'pool'],
-  engine: ['cli', 'device', 'direct', 'native'],
-  direct: ['cli', 'device', 'engine'],
-  device: ['cli', 'engine', 'direct', 'compress', 'dedup', 'meta', 'pool'],
-  cli: [],
+  util: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool', 'native', 'testing'],
+  native: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool', 'testing'],
+  pool: ['cli', 'device', 'direct', 'engine', 'native', 'meta', 'dedup', 'testing'],
+  meta: ['cli', 'device', 'direct', 'engine', 'native', 'pool', 'dedup', 'testing'],
+  dedup: ['cli', 'device', 'direct', 'engine', 'native', 'meta', 'pool', 'testing'],
+  compress: ['cli', 'device', 'direct', 'engine', 'native', 'dedup', 'meta', 'pool', 'testing'],
+  engine: ['cli', 'device', 'direct', 'native', 'testing'],
+  direct: ['cli', 'device', 'engine', 'testing'],
+  device: ['cli', 'engine', 'direct', 'compress', 'dedup', 'meta', 'pool', 'testing'],
+  cli: ['testing'],
+  // Test doubles (simulated disk, in-memory metadata): production code never imports them.
+  testing: ['cli', 'server', 'device'],
 };
-
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {

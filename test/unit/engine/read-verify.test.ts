@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine, type BlockEngine, type EngineEvent } from '../../../src/engine/index.js';
 import { eKey, lKey } from '../../../src/meta/keys.js';
-import { MemMetaStore } from '../../../src/meta/mem-store.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
 import { decodeExtent, mapExtentId, type Extent } from '../../../src/meta/records.js';
 import { readSuperblock } from '../../../src/pool/format.js';
-import { SimDisk } from '../../../src/pool/sim-disk.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { toErrno, UcError } from '../../../src/util/errors.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { makeBlock, rng } from '../../engine/helpers.js';

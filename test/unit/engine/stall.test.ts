@@ -6,8 +6,8 @@
 // filesystems: test/engine/enospc-tmpfs-mount.test.ts.
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine, type BlockEngine, type EngineEvent } from '../../../src/engine/index.js';
-import { MemMetaStore } from '../../../src/meta/mem-store.js';
-import { SimDisk } from '../../../src/pool/sim-disk.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { toErrno } from '../../../src/util/errors.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { makeBlock, rng } from '../../engine/helpers.js';

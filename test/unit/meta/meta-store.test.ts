@@ -5,10 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  decodeExtent, decodeSegment, decodeState, encodeExtent, encodeMapExtent, encodeMapFill, encodeSegment,
-  encodeState, eKey, gKey, hKey, lKey, LevelMetaStore, mapExtentId, MemMetaStore, prefixEnd, PREFIX_L,
+  decodeExtent, decodeState, encodeExtent, encodeMapExtent, encodeMapFill,
+  encodeState, eKey, gKey, hKey, lKey, LevelMetaStore, mapExtentId, prefixEnd, PREFIX_L,
   type MetaStore,
 } from '../../../src/meta/index.js';
+import { decodeSegment, encodeSegment } from '../../../src/pool/segment-record.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-meta-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
