@@ -15,7 +15,7 @@
 import { CodecSet } from '../compress/index.js';
 import { xxh128, type FingerprintFn } from '../dedup/index.js';
 import { extentIdOfKey, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
-import { decodeExtent, decodeState, decodeU64, mapExtentId, type Extent } from '../meta/records.js';
+import { decodeExtent, decodeMapValue, decodeState, decodeU64, type Extent, type MapValue } from '../meta/records.js';
 import { decodeSegment, SEG_FREE } from '../pool/segment-record.js';
 import { logDamage } from '../meta/log-scan.js';
 import { tableDamage } from '../meta/table-verify.js';
@@ -88,15 +88,15 @@ export async function auditPool(pool: PoolStore, meta: MetaStore, o: { fingerpri
     mapped += 1;
     if (meta.getSync(k) === undefined) p.add(`lba ${lba}: listed by a scan but missed by a point lookup (damaged table)`);
     if (lba >= logicalBlocks) p.add(`lba ${lba} mapped beyond the device end`);
-    let id: number;
+    let m: MapValue;
     try {
-      id = mapExtentId(v);
+      m = decodeMapValue(v);
     } catch (err) {
       p.add(`lba ${lba}: ${String(err)}`);
       return;
     }
-    if (id < 0) fills += 1;
-    else refs.set(id, (refs.get(id) ?? 0) + 1);
+    if (m.kind === 'fill') fills += 1;
+    else refs.set(m.id, (refs.get(m.id) ?? 0) + 1);
   });
   const segs = new Map<number, { live: number; fill: number; state: number }>();
   await scanAll(meta, PREFIX_G, (k, v) => {
