@@ -45,7 +45,7 @@ export class EngineCore {
   private readonly commits: GroupCommit;
   /** Counters since open (bumped synchronously by any path). */
   private readonly session = zeroCounters();
-  /** Cumulative counters at open (the C record, or a legacy source, or zeros). */
+  /** Cumulative counters at open (the C record, a legacy source, or zeros). */
   private readonly base: Counters;
   /** Counters changed since the last C record was frozen into a batch. */
   private countersDirty = false;
@@ -61,7 +61,10 @@ export class EngineCore {
     private readonly segs: SegmentTable,
     options: EngineOptions,
     sbSlot = 0,
-    totals: Counters = zeroCounters(),
+    /** Cumulative counters to start from (zeros when undefined). */
+    totals?: Counters,
+    /** The pool holds a C record; without one it is written at the next commit or at close. */
+    countersRecorded = true,
   ) {
     this.keeper = new SuperblockKeeper(pool, sb, sbSlot);
     this.opts = resolveOptions(options);
@@ -70,7 +73,8 @@ export class EngineCore {
     this.mapped = new MappedBits(state.logicalBytes / BLOCK_BYTES);
     this.view = new MetaView(meta, this.mapped);
     this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
-    this.base = { ...totals };
+    this.base = { ...(totals ?? zeroCounters()) };
+    this.countersDirty = !countersRecorded;
     this.commits = new GroupCommit({
       pool, meta, view: this.view, segs, writer: this.writer, keeper: this.keeper, guard: this.guard,
       stallRetryMs: this.opts.stallRetryMs,

@@ -56,6 +56,7 @@ export { BlockEngine } from './block-engine.js';
 export { defaultMetaDir, formatEngine, formatPool, openEngine, openPool, type PoolPaths } from './open.js';
 export { auditPool, checkPool, repairSuperblock, type CheckReport } from './check.js';
 export { defaultCapacityBytes } from './capacity.js';
+export { COUNTER_NAMES, zeroCounters, type CounterName, type Counters } from './counters.js';
 export type { CompactionStats, EngineEvent, EngineOptions, EngineStats, FormatOptions } from './types.js';
 export type { PoolStore } from '../pool/store.js';
 export type { MetaStore } from '../meta/store.js';

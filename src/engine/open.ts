@@ -63,8 +63,9 @@ export async function openEngine(
   pool: PoolStore, meta: MetaStore, o: EngineOptions = {}, ownsStores = false, fresh = false,
 ): Promise<BlockEngine> {
   const { sb, slot, state, segs, counters } = await loadPoolState(pool, meta);
-  const totals = counters ?? o.legacyCounters?.(uuidText(sb.uuid)) ?? zeroCounters();
-  const core = new EngineCore(pool, meta, sb, state, segs, o, slot, totals);
+  // A pool written before the C record existed starts from the host's legacy totals.
+  const totals = counters ?? o.legacyCounters?.(uuidText(sb.uuid));
+  const core = new EngineCore(pool, meta, sb, state, segs, o, slot, totals, counters !== undefined);
   core.sealLeftOpen();
   core.startMappedScan(fresh);
   return new BlockEngine(core, ownsStores);

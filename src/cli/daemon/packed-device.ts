@@ -1,7 +1,8 @@
 // Binds the packed engine (src/engine) to a ublk device: creates the device
 // (or, with `recover`, re-attaches to an existing one through ublk user
-// recovery), serves it with the engine as BlockTarget, keeps the cumulative
-// counters on disk, and answers `stats` and `compact` over the control socket.
+// recovery), serves it with the engine as BlockTarget, and answers `stats`
+// (rendering the engine's figures; the engine persists its own cumulative
+// counters) and `compact` over the control socket.
 // The engine's background compactor runs inside this process. FLUSH and FUA
 // reach engine.flush()/write(fua) unchanged (consistency rule 1); DISCARD and
 // WRITE_ZEROES are engine range operations.
@@ -15,13 +16,9 @@ import { MAX_IO_BUF_BYTES } from '../add-config.js';
 import { controlSocketPath, type CompactProgress, type CompactResult } from '../control-protocol.js';
 import type { Logger } from '../logger.js';
 import type { PackedConfig } from '../packed-options.js';
-import { addCounters, buildStatsSnapshot, ZERO_COUNTERS, type PersistedCounters, type StatsSnapshot } from '../packed-stats.js';
+import { buildStatsSnapshot, type StatsSnapshot } from '../packed-stats.js';
 import { startControlServer, type ControlServer } from './control-server.js';
-import { loadCounters, saveCounters } from './counter-store.js';
 import { loggedTarget } from './logged-target.js';
-
-/** Cumulative counters are saved this often while serving (bounds the loss at a kill -9). */
-export const COUNTERS_SAVE_MS = 5000;
 
 export interface PackedDeviceOptions {
   readonly engine: BlockEngine;
@@ -40,7 +37,7 @@ export interface ServedPacked {
   readonly path: string;
   readonly stopped: Promise<void>;
   stats(): StatsSnapshot;
-  /** Stops the device, closes the engine (flush + close), saves counters, deletes the device. */
+  /** Stops the device, closes the engine (flush + close), deletes the device. */
   shutdown(): Promise<void>;
 }
 
@@ -67,28 +64,8 @@ function fileAllocatedBytes(path: string): number {
   }
 }
 
-/** The engine's counters of this process as the persisted shape. */
-function sessionCounters(engine: BlockEngine, reclaimedBytes: number): PersistedCounters {
-  const s = engine.stats();
-  return {
-    ...ZERO_COUNTERS,
-    blocksWritten: s.blocksWritten,
-    blocksRead: s.blocksRead,
-    dedupHits: s.dedupHits,
-    sameFillBlocks: s.sameFillBlocks,
-    compressedBlocks: s.compressedBlocks,
-    rawBlocks: s.rawBlocks,
-    fingerprintCollisions: s.fingerprintCollisions,
-    segmentsCleaned: s.compaction.segmentsCleaned,
-    bytesMoved: s.compaction.bytesMoved,
-    reclaimedBytes,
-  };
-}
-
 export async function startPackedDevice(opts: PackedDeviceOptions): Promise<ServedPacked> {
   const { engine, packed } = opts;
-  const uuid = engine.uuid;
-  const base = loadCounters(packed.metaDir, uuid);
   const startedAtMs = Date.now();
   let log = opts.log;
   // One log line per engine event (damaged block read, pool or metadata full).
@@ -98,21 +75,8 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   });
   let device: UblkDevice | undefined;
   let control: ControlServer | undefined;
-  let saveTimer: NodeJS.Timeout | undefined;
   let compacting: Promise<unknown> = Promise.resolve();
   const segmentBytes = engine.stats().segmentBytes;
-  const totals = (): PersistedCounters => {
-    const session = sessionCounters(engine, 0);
-    session.reclaimedBytes = session.segmentsCleaned * segmentBytes;
-    return addCounters(base, session);
-  };
-  const save = (): void => {
-    try {
-      saveCounters(packed.metaDir, uuid, totals());
-    } catch (err) {
-      log.warn({ err }, 'could not save the counters');
-    }
-  };
 
   const stats = (): StatsSnapshot => {
     const e = engine.stats();
@@ -128,7 +92,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       dedup: packed.dedup,
       compression: packed.compression,
       engine: e,
-      totals: totals(),
+      totals: e.totals,
       sessionBlocksRead: e.blocksRead,
       sessionBlocksWritten: e.blocksWritten,
       requests: dev.stats,
@@ -154,7 +118,6 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       }
       // Make the reclaimed space durable and the punched holes final.
       await engine.flush();
-      save();
       const cleaned = cs.segmentsCleaned - before.segmentsCleaned;
       return {
         segmentsCleaned: cleaned,
@@ -170,7 +133,6 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
-      if (saveTimer !== undefined) clearInterval(saveTimer);
       await control?.close().catch(() => undefined);
       try {
         // Stop first (the queues drain: no request is left in the engine),
@@ -179,7 +141,6 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       } finally {
         await compacting;
         await engine.close().catch((err: unknown) => log.error({ err }, 'closing the pool failed'));
-        save();
       }
       if (device) await device.delete().catch((err: unknown) => { if (!isGone(err)) throw err; });
     })();
@@ -229,8 +190,6 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     await shutdown().catch((e: unknown) => log.error({ err: e }, 'cleanup after a failed start failed'));
     throw err;
   }
-  saveTimer = setInterval(save, COUNTERS_SAVE_MS);
-  saveTimer.unref();
   const served = device;
   return { devId: served.devId, path: served.path, stopped: served.stopped, stats, shutdown };
 }
