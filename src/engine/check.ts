@@ -14,8 +14,8 @@
 // Memory: one Map entry per extent (fine up to tens of millions of extents).
 import { CodecSet } from '../compress/index.js';
 import { xxh128, type FingerprintFn } from '../dedup/index.js';
-import { extentIdOfKey, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
-import { decodeExtent, decodeMapValue, decodeState, decodeU64, type Extent, type MapValue } from '../meta/records.js';
+import { extentIdOfKey, KEY_C, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
+import { decodeCounterRecord, decodeExtent, decodeMapValue, decodeState, decodeU64, type Extent, type MapValue } from '../meta/records.js';
 import { decodeSegment, SEG_FREE } from '../pool/segment-record.js';
 import { logDamage } from '../meta/log-scan.js';
 import { tableDamage } from '../meta/table-verify.js';
@@ -78,6 +78,14 @@ export async function auditPool(pool: PoolStore, meta: MetaStore, o: { fingerpri
   if (state === undefined || !state.uuid.equals(sb.uuid)) p.add('metadata state missing or of another pool');
   if (state !== undefined && state.commitSeq < sb.durableSeq) {
     p.add(`metadata rolled back: it holds commit ${state.commitSeq}, the pool recorded ${sb.durableSeq} as durable`);
+  }
+  const cv = meta.getSync(KEY_C);
+  if (cv !== undefined) {
+    try {
+      decodeCounterRecord(cv);
+    } catch (err) {
+      p.add(`counter record: ${String(err)}`);
+    }
   }
   const logicalBlocks = sb.logicalBytes / BLOCK_BYTES;
   const refs = new Map<number, number>();
