@@ -49,6 +49,7 @@ export class EngineCore {
   private readonly base: Counters;
   /** Counters changed since the last C record was frozen into a batch. */
   private countersDirty = false;
+  /** The open scan of the map (settled at close). */
   private loading: Promise<void> | undefined;
 
   constructor(
@@ -83,7 +84,7 @@ export class EngineCore {
         this.countersDirty = true;
       },
       committed: (sync) => {
-        // Not marked dirty: the C record would otherwise always trail by one commit.
+        // Not marked dirty: counting a commit must not itself call for another write at close.
         this.session.commits += 1;
         if (sync) this.session.durableCommits += 1;
       },

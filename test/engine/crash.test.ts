@@ -20,6 +20,7 @@ import { MemMetaStore } from '../../src/testing/mem-store.js';
 import { decodeState } from '../../src/meta/records.js';
 import { readSuperblock } from '../../src/pool/format.js';
 import { SimDisk, type CrashFate } from '../../src/testing/sim-disk.js';
+import { ENOSPC } from '../../src/util/errno.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 import { randInt, rng, Workload, ZERO_BLOCK } from './helpers.js';
 
@@ -34,7 +35,7 @@ const OPTS = { flushDelayMs: 0, backgroundCompaction: false, commitRecordsMax: 4
 const FAULT_CHANCE = 0.04;
 
 function enospc(): Error {
-  return Object.assign(new Error('ENOSPC: no space left on device (injected)'), { code: 'ENOSPC', errno: -28 });
+  return Object.assign(new Error('ENOSPC: no space left on device (injected)'), { code: 'ENOSPC', errno: -ENOSPC });
 }
 
 const TORN_COPY = /^superblock copy \d is damaged: checksum mismatch/;

@@ -1,7 +1,8 @@
 // DESIGN.md: layers are folders and arrows point down only. This test reads
 // every source file and fails on an import that points up (or sideways where
 // the design forbids it), so the layering stays a fact rather than a hope.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -33,6 +34,46 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
+/** Relative imports of a file, resolved to source paths. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*['"](\.[^'"]+)['"]/g)].map((m) =>
+    resolve(dirname(file), m[1]).replace(/\.js$/, '.ts'),
+  );
+}
+
+/** Floors whose files must not import each other in a cycle (the others join as
+ * their cycles are broken: native abi/io-ring/addon, cli control-protocol/client). */
+const ACYCLIC = ['util', 'compress', 'dedup', 'meta', 'pool', 'engine', 'testing'];
+
+/** One import cycle among `files`, as a path list, or undefined. */
+function findCycle(files: string[]): string[] | undefined {
+  const inSet = new Set(files);
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string): string[] | undefined => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const t of importsOf(f)) {
+      if (!inSet.has(t)) continue;
+      if (state.get(t) === 'open') return stack.slice(stack.indexOf(t)).concat(t);
+      if (state.get(t) === undefined) {
+        const c = visit(t);
+        if (c !== undefined) return c;
+      }
+    }
+    stack.pop();
+    state.set(f, 'done');
+    return undefined;
+  };
+  for (const f of files) {
+    if (state.get(f) !== undefined) continue;
+    const c = visit(f);
+    if (c !== undefined) return c;
+  }
+  return undefined;
+}
+
 function layerOf(file: string): string | undefined {
   const rel = relative(SRC, file);
   if (rel.startsWith('..')) return undefined;
@@ -60,5 +101,26 @@ describe('layering', () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it('no import cycle inside the lower floors', () => {
+    const files = sourceFiles(SRC).filter((f) => ACYCLIC.includes(layerOf(f)!));
+    const cycle = findCycle(files);
+    expect(cycle?.map((f) => relative(ROOT, f)).join(' -> ')).toBeUndefined();
+  });
+
+  it('the cycle finder finds a cycle', () => {
+    // core.ts and compactor.ts imported each other once; a cycle like theirs must be reported.
+    const dir = mkdtempSync(join(tmpdir(), 'layers-'));
+    try {
+      writeFileSync(join(dir, 'a.ts'), "import { b } from './b.js';\nexport const a = b;\n");
+      writeFileSync(join(dir, 'b.ts'), "import type { c } from './c.js';\nexport const b = 1;\n");
+      writeFileSync(join(dir, 'c.ts'), "export { a as c } from './a.js';\n");
+      const files = ['a.ts', 'b.ts', 'c.ts'].map((f) => join(dir, f));
+      expect(findCycle(files)?.map((f) => f.slice(dir.length + 1))).toEqual(['a.ts', 'b.ts', 'c.ts', 'a.ts']);
+      expect(findCycle(files.slice(1))).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
