@@ -4,8 +4,9 @@
 // function to force collisions.
 import assert from 'node:assert';
 import xxhash from 'xxhash-addon';
+import { FINGERPRINT_BYTES } from '../util/units.js';
 
-export const FINGERPRINT_BYTES = 16;
+export { FINGERPRINT_BYTES };
 
 /** Returns a 16-byte fingerprint of a 4 KiB block (a fresh Buffer). */
 export type FingerprintFn = (block: Buffer) => Buffer;

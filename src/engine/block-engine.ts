@@ -6,41 +6,39 @@
 // run one at a time through a promise-chain mutex; each is batch-oriented and
 // awaits I/O a bounded number of times. Reads run concurrently with them.
 import assert from 'node:assert';
-import { KEY_S } from '../meta/keys.js';
-import { encodeState } from '../meta/records.js';
+import { lKey, PREFIX_L, prefixEnd } from '../meta/keys.js';
 import type { MetaStore } from '../meta/store.js';
 import { uuidText } from '../pool/format.js';
 import type { PoolStore } from '../pool/store.js';
 import { UcError } from '../util/errors.js';
-import { COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
 import { BLOCK_BYTES } from '../util/units.js';
-import { compactStep } from './compactor.js';
+import { Background } from './background.js';
+import { defaultCapacityBytes } from './capacity.js';
+import { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
+import { compactionStats, engineStats } from './engine-stats.js';
 import { readBlocks } from './read-path.js';
+import { ensureSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { writeBlocks } from './write-path.js';
-import { lKey } from '../meta/keys.js';
-import { defaultCapacityBytes } from './capacity.js';
 
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
 const WRITE_CHUNK_BLOCKS = 1024;
-/** The background retry of a stalled commit never spins faster than this. */
-const STALL_RETRY_TIMER_MS_MIN = 10;
 
 export class BlockEngine {
   private mutex: Promise<unknown> = Promise.resolve();
   private closed = false;
-  private timer: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private compactScheduled = false;
+  private readonly compactor: Compactor;
+  private readonly background: Background;
 
   /** Use openEngine/formatEngine (or openPool/formatPool for files). */
   constructor(
     private readonly core: EngineCore,
     private readonly ownsStores: boolean,
   ) {
-    core.onStall = () => this.armRetry();
+    this.compactor = new Compactor(core);
+    this.background = new Background(core, this.compactor, (fn) => this.exclusive(fn));
   }
 
   get uuid(): string {
@@ -48,7 +46,7 @@ export class BlockEngine {
   }
 
   get logicalBytes(): number {
-    return this.core.state.logicalBytes;
+    return this.core.logicalBytes;
   }
 
   get logicalBlocks(): number {
@@ -79,19 +77,19 @@ export class BlockEngine {
       await this.core.checkWritable();
       for (let done = 0; done < blocks; done += WRITE_CHUNK_BLOCKS) {
         const n = Math.min(WRITE_CHUNK_BLOCKS, blocks - done);
-        await this.core.ensureSpace(n);
+        await ensureSpace(this.core, this.compactor, n);
         await writeBlocks(this.core, lba + done, n, buf.subarray(done * BLOCK_BYTES, (done + n) * BLOCK_BYTES));
         if (this.core.needsCommit()) await this.core.commit(false);
       }
       if (fua) await this.core.commit(true);
     });
-    this.afterMutation();
+    this.background.afterMutation();
   }
 
   async flush(): Promise<void> {
     this.checkOpen();
     await this.exclusive(() => this.core.commit(true));
-    this.maybeCompact();
+    this.background.maybeCompact();
   }
 
   async discard(lba: number, blocks: number): Promise<void> {
@@ -100,7 +98,7 @@ export class BlockEngine {
       await this.core.checkWritable();
       await unmapRange(this.core, lba, blocks);
     });
-    this.afterMutation();
+    this.background.afterMutation();
   }
 
   /** Zero blocks store nothing, with or without noUnmap: the range is unmapped. */
@@ -111,20 +109,20 @@ export class BlockEngine {
       await this.core.checkWritable();
       await unmapRange(this.core, lba, blocks);
     });
-    this.afterMutation();
+    this.background.afterMutation();
   }
 
   /** Runs up to `maxSegments` compaction steps now (durable when it resolves). */
   async compact(options: { liveFraction?: number; maxSegments?: number } = {}): Promise<CompactionStats> {
     this.checkOpen();
     await this.exclusive(async () => {
-      await compactStep(this.core, {
-        liveFraction: options.liveFraction ?? this.core.compactLiveFraction,
+      await this.compactor.step({
+        liveFraction: options.liveFraction ?? this.core.opts.compactLiveFraction,
         maxSegments: options.maxSegments ?? Number.MAX_SAFE_INTEGER,
       });
       await this.core.settleReclaims();
     });
-    return this.compactionStats();
+    return compactionStats(this.core, this.compactor);
   }
 
   /**
@@ -139,56 +137,38 @@ export class BlockEngine {
     }
     await this.exclusive(async () => {
       const c = this.core;
-      if (logicalBytes < c.state.logicalBytes) {
+      if (logicalBytes < c.logicalBytes) {
         if (!options.allowShrink) {
-          throw new UcError('UC_INVALID_ARGUMENT', `refusing to shrink from ${c.state.logicalBytes} to ${logicalBytes} bytes`);
+          throw new UcError('UC_INVALID_ARGUMENT', `refusing to shrink from ${c.logicalBytes} to ${logicalBytes} bytes`);
         }
         await c.commit(true);
-        const beyond = await c.meta.scan(lKey(logicalBytes / BLOCK_BYTES), Buffer.from([0x4d]), 1);
+        const beyond = await c.meta.scan(lKey(logicalBytes / BLOCK_BYTES), prefixEnd(PREFIX_L), 1);
         if (beyond.length > 0) {
           throw new UcError('UC_INVALID_ARGUMENT', 'cannot shrink: blocks beyond the new size hold data');
         }
       }
-      const wanted = options.capacityBytes ?? defaultCapacityBytes(logicalBytes, c.sb.segmentBytes);
-      let segmentCount = Math.max(c.segs.count, Math.floor((wanted - c.sb.dataOffset) / c.sb.segmentBytes));
-      if (segmentCount > c.segs.count) {
-        try {
-          await c.pool.grow(c.sb.dataOffset + segmentCount * c.sb.segmentBytes);
-        } catch (err) {
-          // A block device cannot grow: keep its capacity unless more was asked for explicitly.
-          if (options.capacityBytes !== undefined) throw err;
-          segmentCount = c.segs.count;
-        }
-      }
-      await c.commit(true);
-      await c.keeper.rewrite({ logicalBytes, segmentCount });
-      c.segs.grow(segmentCount);
-      c.mapped.resize(logicalBytes / BLOCK_BYTES);
-      c.state.logicalBytes = logicalBytes;
-      c.state.segmentCount = segmentCount;
-      await c.meta.batch([{ type: 'put', key: KEY_S, value: encodeState(c.state) }], true);
+      await c.applyGeometry(logicalBytes, await this.grownSegmentCount(logicalBytes, options.capacityBytes));
     });
   }
 
+  /** Grows the pool toward the wanted capacity; returns the segment count it now holds. */
+  private async grownSegmentCount(logicalBytes: number, capacityBytes: number | undefined): Promise<number> {
+    const { sb, segments } = this.core;
+    const wanted = capacityBytes ?? defaultCapacityBytes(logicalBytes, sb.segmentBytes);
+    const segmentCount = Math.max(segments.count, Math.floor((wanted - sb.dataOffset) / sb.segmentBytes));
+    if (segmentCount <= segments.count) return segments.count;
+    try {
+      await this.core.pool.grow(sb.dataOffset + segmentCount * sb.segmentBytes);
+      return segmentCount;
+    } catch (err) {
+      // A block device cannot grow: keep its capacity unless more was asked for explicitly.
+      if (capacityBytes !== undefined) throw err;
+      return segments.count;
+    }
+  }
+
   stats(): EngineStats {
-    const c = this.core;
-    const liveBytes = c.segs.totalLiveBytes();
-    const used = c.segs.usedCount();
-    return {
-      uuid: this.uuid,
-      logicalBytes: c.state.logicalBytes,
-      segmentBytes: c.sb.segmentBytes,
-      segmentCount: c.segs.count,
-      freeSegments: c.segs.freeCount,
-      usedSegments: used,
-      mappedBlocks: c.state.mappedBlocks,
-      extents: c.state.extentCount,
-      liveBytes,
-      physicalBytes: used * c.sb.segmentBytes,
-      ratio: liveBytes === 0 ? 1 : (c.state.mappedBlocks * BLOCK_BYTES) / liveBytes,
-      ...c.counters,
-      compaction: this.compactionStats(),
-    };
+    return engineStats(this.core, this.compactor);
   }
 
   /**
@@ -199,16 +179,18 @@ export class BlockEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.background.close();
     let failure: unknown;
-    await this.exclusive(() => this.core.commit(true, true)).catch((err: unknown) => {
+    await this.exclusive(async () => {
+      await this.core.commit(true, true);
+      await this.core.persistCounters();
+    }).catch((err: unknown) => {
       failure = err;
     });
     await this.core.settleBackground().catch((err: unknown) => {
       failure ??= err;
     });
-    await this.core.keeper.close().catch((err: unknown) => {
+    await this.core.closeKeeper().catch((err: unknown) => {
       failure ??= err;
     });
     if (this.ownsStores) {
@@ -222,60 +204,10 @@ export class BlockEngine {
     if (failure !== undefined) throw failure;
   }
 
-  /** After a failed commit: retries it in the background until one goes through. */
-  private armRetry(): void {
-    if (this.closed || this.retryTimer !== undefined) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.closed || this.core.stalled === undefined) return;
-      this.exclusive(() => this.core.commit(true, true)).then(() => this.maybeCompact(), () => undefined);
-    }, Math.max(this.core.opts.stallRetryMs, STALL_RETRY_TIMER_MS_MIN));
-    this.retryTimer.unref();
-  }
-
-  private compactionStats(): CompactionStats {
-    const c = this.core;
-    return {
-      segmentsCleaned: c.counters.segmentsCleaned,
-      bytesMoved: c.counters.bytesMoved,
-      candidates: c.segs.candidates(c.compactLiveFraction, Number.MAX_SAFE_INTEGER).length,
-      running: c.compacting,
-    };
-  }
-
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.mutex.then(fn);
     this.mutex = run.catch(() => undefined);
     return run;
-  }
-
-  /** Arms the delayed commit and background compaction after a mutation. */
-  private afterMutation(): void {
-    const c = this.core;
-    if (c.opts.flushDelayMs > 0 && this.timer === undefined && !this.closed && c.hasPendingWork) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        if (this.closed) return;
-        this.exclusive(() => c.commit(false)).then(() => this.maybeCompact(), () => undefined);
-      }, c.opts.flushDelayMs);
-      this.timer.unref();
-    }
-  }
-
-  private maybeCompact(): void {
-    const c = this.core;
-    if (!c.opts.backgroundCompaction || this.closed || this.compactScheduled) return;
-    if (c.segs.candidates(c.compactLiveFraction, 1).length === 0) return;
-    this.compactScheduled = true;
-    setImmediate(() => {
-      this.exclusive(() => compactStep(c, { liveFraction: c.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK }))
-        .then((n) => {
-          this.compactScheduled = false;
-          if (n > 0) this.maybeCompact();
-        }, () => {
-          this.compactScheduled = false;
-        });
-    }).unref();
   }
 
   private checkOpen(): void {

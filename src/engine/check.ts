@@ -14,8 +14,11 @@
 // Memory: one Map entry per extent (fine up to tens of millions of extents).
 import { CodecSet } from '../compress/index.js';
 import { xxh128, type FingerprintFn } from '../dedup/index.js';
-import { extentIdOfKey, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
-import { decodeExtent, decodeSegment, decodeState, decodeU64, mapExtentId, SEG_FREE, type Extent } from '../meta/records.js';
+import { extentIdOfKey, KEY_C, KEY_S, keySuccessor, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_H, PREFIX_L, prefixEnd, segmentOfKey } from '../meta/keys.js';
+import {
+  decodeCounterRecord, decodeExtent, decodeMapValue, decodeState, decodeU64, type Extent, type MapValue, type MetaState,
+} from '../meta/records.js';
+import { decodeSegment, SEG_FREE } from '../pool/segment-record.js';
 import { logDamage } from '../meta/log-scan.js';
 import { tableDamage } from '../meta/table-verify.js';
 import { lockHolder, withMetaClone } from '../meta/meta-clone.js';
@@ -72,31 +75,8 @@ export async function auditPool(pool: PoolStore, meta: MetaStore, o: { fingerpri
   const p = new Problems();
   const sb = await readSuperblock(pool);
   for (const text of await copyProblems(pool)) p.add(text);
-  const sv = meta.getSync(KEY_S);
-  const state = sv === undefined ? undefined : decodeState(sv);
-  if (state === undefined || !state.uuid.equals(sb.uuid)) p.add('metadata state missing or of another pool');
-  if (state !== undefined && state.commitSeq < sb.durableSeq) {
-    p.add(`metadata rolled back: it holds commit ${state.commitSeq}, the pool recorded ${sb.durableSeq} as durable`);
-  }
-  const logicalBlocks = sb.logicalBytes / BLOCK_BYTES;
-  const refs = new Map<number, number>();
-  let mapped = 0;
-  let fills = 0;
-  await scanAll(meta, PREFIX_L, (k, v) => {
-    const lba = lbaOfKey(k);
-    mapped += 1;
-    if (meta.getSync(k) === undefined) p.add(`lba ${lba}: listed by a scan but missed by a point lookup (damaged table)`);
-    if (lba >= logicalBlocks) p.add(`lba ${lba} mapped beyond the device end`);
-    let id: number;
-    try {
-      id = mapExtentId(v);
-    } catch (err) {
-      p.add(`lba ${lba}: ${String(err)}`);
-      return;
-    }
-    if (id < 0) fills += 1;
-    else refs.set(id, (refs.get(id) ?? 0) + 1);
-  });
+  const state = auditState(meta, sb, p);
+  const { refs, mapped, fills } = await auditMap(meta, sb.logicalBytes / BLOCK_BYTES, p);
   const segs = new Map<number, { live: number; fill: number; state: number }>();
   await scanAll(meta, PREFIX_G, (k, v) => {
     const r = decodeSegment(v);
@@ -151,6 +131,50 @@ export async function auditPool(pool: PoolStore, meta: MetaStore, o: { fingerpri
       usedSegments: used, liveBytes, storedPayloadBytes: payloadBytes,
     },
   };
+}
+
+/** The S record (returned when readable) and the C record. */
+function auditState(meta: MetaStore, sb: Superblock, p: Problems): MetaState | undefined {
+  const sv = meta.getSync(KEY_S);
+  const state = sv === undefined ? undefined : decodeState(sv);
+  if (state === undefined || !state.uuid.equals(sb.uuid)) p.add('metadata state missing or of another pool');
+  if (state !== undefined && state.commitSeq < sb.durableSeq) {
+    p.add(`metadata rolled back: it holds commit ${state.commitSeq}, the pool recorded ${sb.durableSeq} as durable`);
+  }
+  const cv = meta.getSync(KEY_C);
+  if (cv !== undefined) {
+    try {
+      decodeCounterRecord(cv);
+    } catch (err) {
+      p.add(`counter record: ${String(err)}`);
+    }
+  }
+  return state;
+}
+
+/** Walks the map: per extent id, how many LBAs reference it. */
+async function auditMap(
+  meta: MetaStore, logicalBlocks: number, p: Problems,
+): Promise<{ refs: Map<number, number>; mapped: number; fills: number }> {
+  const refs = new Map<number, number>();
+  let mapped = 0;
+  let fills = 0;
+  await scanAll(meta, PREFIX_L, (k, v) => {
+    const lba = lbaOfKey(k);
+    mapped += 1;
+    if (meta.getSync(k) === undefined) p.add(`lba ${lba}: listed by a scan but missed by a point lookup (damaged table)`);
+    if (lba >= logicalBlocks) p.add(`lba ${lba} mapped beyond the device end`);
+    let m: MapValue;
+    try {
+      m = decodeMapValue(v);
+    } catch (err) {
+      p.add(`lba ${lba}: ${String(err)}`);
+      return;
+    }
+    if (m.kind === 'fill') fills += 1;
+    else refs.set(m.id, (refs.get(m.id) ?? 0) + 1);
+  });
+  return { refs, mapped, fills };
 }
 
 async function verifyFragments(

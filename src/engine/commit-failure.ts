@@ -4,9 +4,9 @@
 // write failures stall it the same way with UC_IO. A failed fdatasync is final:
 // the kernel may have dropped the unsynced pages, so a later commit could point
 // at bytes that were never stored (rule 2); the engine then refuses commits.
+import { ENOSPC } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
 
-const ENOSPC = 28;
 /** Causes followed when looking for the errno under wrappers (UcError, LevelDB). */
 const CAUSE_DEPTH_MAX = 6;
 
@@ -52,5 +52,51 @@ export async function staged<T>(stage: CommitStage, fn: () => Promise<T>): Promi
     return await fn();
   } catch (err) {
     throw new StageError(stage, err);
+  }
+}
+
+/**
+ * The engine's commit health: stalled (commits fail; a retry is allowed every
+ * retryMs) or broken (an fdatasync failed; no commit may follow). Changed only
+ * by the commit, which runs under the engine mutex.
+ */
+export class CommitHealth {
+  /** Set while commits fail: mutations get this error until a retry commits. */
+  stalled: UcError | undefined;
+  /** Set after a failed fdatasync: final until restart. */
+  broken: UcError | undefined;
+  private retryAtMs = 0;
+
+  constructor(
+    private readonly retryMs: number,
+    private readonly onNoSpace: (message: string) => void,
+  ) {}
+
+  /** Throws the stall error while stalled and no retry is due (unless forced). */
+  checkRetry(force: boolean): void {
+    if (this.stalled !== undefined && !force && Date.now() < this.retryAtMs) throw this.stalled;
+  }
+
+  /** Records a failed commit; returns the error mutations get from now on. */
+  fail(stage: CommitStage, err: unknown): UcError {
+    if (this.broken !== undefined && err === this.broken) return this.broken;
+    const e = stallError(stage, err);
+    if (stage === 'pool-sync') {
+      this.broken = new UcError('UC_IO', `fdatasync of the pool failed; restart to recover: ${e.message}`, { cause: err });
+      this.stalled = this.broken;
+      return this.broken;
+    }
+    if (isNoSpace(err) && this.stalled?.code !== 'UC_NO_SPACE') this.onNoSpace(e.message);
+    this.stalled = e;
+    this.retryAtMs = Date.now() + this.retryMs;
+    return e;
+  }
+
+  /** A commit went through; returns true when it ended a lack-of-space stall. */
+  succeeded(): boolean {
+    if (this.stalled === undefined) return false;
+    const wasNoSpace = this.stalled.code === 'UC_NO_SPACE';
+    this.stalled = undefined;
+    return wasNoSpace;
   }
 }

@@ -11,20 +11,20 @@ const SHORT_RANGE_BLOCKS = 256;
 export async function unmapRange(core: EngineCore, lba: number, blocks: number): Promise<void> {
   const end = lba + blocks;
   if (blocks <= SHORT_RANGE_BLOCKS) {
-    for (let l = lba; l < end; l++) if (core.view.getMap(l) !== undefined) core.setMap(l, null);
+    for (let l = lba; l < end; l++) if (core.getMap(l) !== undefined) core.setMap(l, null);
     return;
   }
   // The scan below sees the store only: let a commit in flight land, then walk the
   // pending (uncommitted) entries first.
   await core.settleCommit();
-  for (const [l, v] of core.view.pendingMaps) if (l >= lba && l < end && v !== null) core.setMap(l, null);
+  for (const l of core.pendingMappedIn(lba, end)) core.setMap(l, null);
   let from = lKey(lba);
   const to = lKey(end);
   for (;;) {
     const entries = await core.meta.scan(from, to, SCAN_CHUNK_ENTRIES);
     for (const [k] of entries) {
       const l = lbaOfKey(k);
-      if (core.view.getMap(l) !== undefined) core.setMap(l, null);
+      if (core.getMap(l) !== undefined) core.setMap(l, null);
     }
     if (entries.length < SCAN_CHUNK_ENTRIES) break;
     from = keySuccessor(entries[entries.length - 1][0]);

@@ -15,7 +15,7 @@
 //       the last commit the pool recorded durable), UC_PERMISSION_DENIED,
 //       UC_NO_SPACE, UC_POOL_LOCKED (metadata in use).
 //   formatEngine(pool: PoolStore, meta: MetaStore, FormatOptions) / openEngine(pool, meta, opts)
-//       The same over any stores (SimDisk + MemMetaStore in tests, a native store later).
+//       The same over any stores (src/testing's SimDisk + MemMetaStore in tests).
 //   checkPool({ backingPath, metaDir? }) => Promise<CheckReport>   (src/engine/check.ts)
 //       Offline audit on a clone of the metadata: writes nothing; report.clean is
 //       true only when no problem was found.
@@ -51,11 +51,15 @@
 //   closed engine), UC_NO_SPACE (pool full), UC_IO, UC_POOL_CORRUPT.
 //   EngineOptions: dedup 'verify'|'on'|'off' (default verify), compression 'lz4'|'none',
 //   fingerprint (inject), flushDelayMs (default 200; 0 = off), backgroundCompaction
-//   (default true), compactLiveFraction (0.5), commitRecordsMax.
+//   (default true), compactLiveFraction (0.5), commitRecordsMax, legacyCounters (the
+//   totals a pool without a C record starts from).
+//   Counters: COUNTER_NAMES is the one list; stats() gives them since open and, in
+//   `totals`, since format (persisted in the C record with every commit).
 export { BlockEngine } from './block-engine.js';
 export { defaultMetaDir, formatEngine, formatPool, openEngine, openPool, type PoolPaths } from './open.js';
 export { auditPool, checkPool, repairSuperblock, type CheckReport } from './check.js';
 export { defaultCapacityBytes } from './capacity.js';
+export { COUNTER_NAMES, zeroCounters, type CounterName, type Counters } from './counters.js';
 export type { CompactionStats, EngineEvent, EngineOptions, EngineStats, FormatOptions } from './types.js';
 export type { PoolStore } from '../pool/store.js';
 export type { MetaStore } from '../meta/store.js';

@@ -4,13 +4,15 @@
 // cost ~10x more). freeze() hands the overlay to a group commit, which drops it
 // once its batch is applied; this bounds the overlay (COMMIT_RECORDS_MAX) and
 // lets new writes proceed while a non-durable commit runs.
-import { decodeExtent, decodeU64, encodeExtent, encodeU64, type Extent } from '../meta/records.js';
+import {
+  decodeExtent, decodeMapValue, decodeU64, encodeExtent, encodeMapValue, encodeU64, type Extent, type MapValue,
+} from '../meta/records.js';
 import { eKey, hKey, lKey } from '../meta/keys.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
 import { MappedBits } from './mapped-bits.js';
 
 interface Overlay {
-  maps: Map<number, Buffer | null>;
+  maps: Map<number, MapValue | null>;
   extents: Map<number, Extent | null>;
   dedup: Map<string, { fingerprint: Buffer; extentId: number | null }>;
 }
@@ -29,17 +31,17 @@ export class MetaView {
   ) {}
 
   /** Map value of an LBA; undefined = reads zeros. */
-  getMap(lba: number): Buffer | undefined {
+  getMap(lba: number): MapValue | undefined {
     if (this.mapped.isClear(lba)) return undefined;
     let v = this.cur.maps.get(lba);
     if (v === undefined && this.frozen !== undefined) v = this.frozen.maps.get(lba);
     if (v !== undefined) return v ?? undefined;
     const stored = this.store.getSync(lKey(lba));
     if (stored === undefined) this.mapped.checkAbsent(lba); // a miss the scan contradicts is damage
-    return stored;
+    return stored === undefined ? undefined : decodeMapValue(stored);
   }
 
-  setMap(lba: number, value: Buffer | null): void {
+  setMap(lba: number, value: MapValue | null): void {
     this.cur.maps.set(lba, value);
     if (value === null) this.mapped.clear(lba);
     else this.mapped.set(lba);
@@ -84,7 +86,7 @@ export class MetaView {
   }
 
   /** Pending map entries (read-only use: range operations walk them). */
-  get pendingMaps(): ReadonlyMap<number, Buffer | null> {
+  get pendingMaps(): ReadonlyMap<number, MapValue | null> {
     return this.cur.maps;
   }
 
@@ -97,7 +99,7 @@ export class MetaView {
     this.cur = emptyOverlay();
     const ops: MetaOp[] = [];
     for (const [lba, v] of o.maps) {
-      ops.push(v === null ? { type: 'del', key: lKey(lba) } : { type: 'put', key: lKey(lba), value: v });
+      ops.push(v === null ? { type: 'del', key: lKey(lba) } : { type: 'put', key: lKey(lba), value: encodeMapValue(v) });
     }
     for (const [id, e] of o.extents) {
       ops.push(e === null ? { type: 'del', key: eKey(id) } : { type: 'put', key: eKey(id), value: encodeExtent(e) });

@@ -6,14 +6,16 @@
 // first (LevelDB rewrites a directory it opens), and opens the real one only once
 // validation passed.
 import fs from 'node:fs';
-import { gKey, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } from '../meta/keys.js';
-import { decodeSegment, decodeState, encodeState, SEG_OPEN, type MetaState } from '../meta/records.js';
+import { gKey, KEY_C, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } from '../meta/keys.js';
+import { decodeState, encodeState, type MetaState } from '../meta/records.js';
+import { decodeSegment } from '../pool/segment-record.js';
 import { LevelMetaStore } from '../meta/level-store.js';
 import { withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
 import { FilePoolStore } from '../pool/file-store.js';
 import {
-  FORMAT_VERSION, LAYOUT_PACKED, MAGIC, newUuid, readSuperblock, readSuperblockCopies, SUPERBLOCK_BYTES, writeSuperblock,
+  FORMAT_VERSION, LAYOUT_PACKED, MAGIC, newUuid, readSuperblock, readSuperblockCopies, SUPERBLOCK_BYTES, uuidText,
+  writeSuperblock,
   type Superblock,
 } from '../pool/format.js';
 import { SegmentTable } from '../pool/segments.js';
@@ -24,6 +26,7 @@ import { BLOCK_BYTES } from '../util/units.js';
 import { BlockEngine } from './block-engine.js';
 import { defaultCapacityBytes } from './capacity.js';
 import { EngineCore } from './core.js';
+import { decodeCounters, encodeCounters, zeroCounters, type Counters } from './counters.js';
 import type { EngineOptions, FormatOptions } from './types.js';
 
 /** Writes a new superblock and metadata state over `pool` and opens the engine. */
@@ -48,7 +51,10 @@ export async function formatEngine(pool: PoolStore, meta: MetaStore, o: FormatOp
     nextExtentId: 1, commitSeq: 0, mappedBlocks: 0, extentCount: 0,
   };
   await writeSuperblock(pool, sb0);
-  await meta.batch([{ type: 'put', key: KEY_S, value: encodeState(state) }], true);
+  await meta.batch([
+    { type: 'put', key: KEY_S, value: encodeState(state) },
+    { type: 'put', key: KEY_C, value: encodeCounters(zeroCounters()) },
+  ], true);
   return openEngine(pool, meta, o, ownsStores, true);
 }
 
@@ -56,15 +62,11 @@ export async function formatEngine(pool: PoolStore, meta: MetaStore, o: FormatOp
 export async function openEngine(
   pool: PoolStore, meta: MetaStore, o: EngineOptions = {}, ownsStores = false, fresh = false,
 ): Promise<BlockEngine> {
-  const { sb, slot, state, segs } = await loadPoolState(pool, meta);
-  const core = new EngineCore(pool, meta, sb, state, segs, o, slot);
-  // A segment left open by the previous run may end in bytes nobody references:
-  // never append to it again; seal it (freeing it if it holds nothing live).
-  for (let s = 0; s < segs.count; s++) {
-    if (segs.state[s] !== SEG_OPEN) continue;
-    segs.seal(s);
-    if (segs.liveBytes[s] === 0) core.subLive(s, 0);
-  }
+  const { sb, slot, state, segs, counters } = await loadPoolState(pool, meta);
+  // A pool written before the C record existed starts from the host's legacy totals.
+  const totals = counters ?? o.legacyCounters?.(uuidText(sb.uuid));
+  const core = new EngineCore(pool, meta, sb, state, segs, o, slot, totals, counters !== undefined);
+  core.sealLeftOpen();
   core.startMappedScan(fresh);
   return new BlockEngine(core, ownsStores);
 }
@@ -75,6 +77,8 @@ interface PoolState {
   slot: number;
   state: MetaState;
   segs: SegmentTable;
+  /** The C record; undefined for a pool written before it existed. */
+  counters: Counters | undefined;
 }
 
 /** Reads and cross-checks superblock and metadata; reads only, throws a UcError on any refusal. */
@@ -88,7 +92,9 @@ export async function loadPoolState(pool: PoolStore, meta: MetaStore): Promise<P
     // The superblock is written before S when resizing, so it wins after a crash between them.
     state.logicalBytes = sb.logicalBytes;
     state.segmentCount = sb.segmentCount;
-    return { sb, slot, state, segs: await loadSegments(meta, sb) };
+    const c = meta.getSync(KEY_C);
+    const counters = c === undefined ? undefined : decodeCounters(c);
+    return { sb, slot, state, segs: await loadSegments(meta, sb), counters };
   } catch (err) {
     if (err instanceof UcError) throw err;
     // LevelDB reports damage it meets while reading (a bad block) as its own errors.

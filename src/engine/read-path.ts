@@ -8,7 +8,6 @@
 // UC_POOL_CORRUPT (EIO), counts readVerifyFailures and emits one engine event.
 import assert from 'node:assert';
 import { expandFill } from '../dedup/index.js';
-import { mapExtentId } from '../meta/records.js';
 import { FRAGMENT_HEADER_BYTES, fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
 import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES } from '../util/units.js';
@@ -50,19 +49,18 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
     let last: Run | undefined;
     for (let i = 0; i < blocks; i++) {
       const outOffset = i * BLOCK_BYTES;
-      const v = core.view.getMap(lba + i) ?? (core.mapped.complete ? undefined : await core.confirmUnmapped(lba + i));
+      const v = core.getMap(lba + i) ?? (core.mapScanComplete ? undefined : await core.confirmUnmapped(lba + i));
       if (v === undefined) {
         out.fill(0, outOffset, outOffset + BLOCK_BYTES);
         continue;
       }
-      const id = mapExtentId(v);
-      if (id < 0) {
-        expandFill(v.subarray(1, 9), out, outOffset);
+      if (v.kind === 'fill') {
+        expandFill(v.pattern, out, outOffset);
         continue;
       }
-      const e = core.view.getExtent(id);
-      if (e === undefined) throw new UcError('UC_POOL_CORRUPT', `lba ${lba + i} maps to missing extent ${id}`);
-      const mem = core.writer.lookup(e.segment);
+      const e = core.getExtent(v.id);
+      if (e === undefined) throw new UcError('UC_POOL_CORRUPT', `lba ${lba + i} maps to missing extent ${v.id}`);
+      const mem = core.unwritten(e.segment);
       if (mem !== undefined) {
         verifiedDecode(core, mem, e.offset, e, out, outOffset, lba + i);
         continue;
@@ -102,7 +100,7 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
     }
   } finally {
     core.guard.leave(token);
-    core.counters.blocksRead += blocks;
+    core.count('blocksRead', blocks);
   }
 }
 
@@ -112,7 +110,7 @@ function verifiedDecode(core: EngineCore, buf: Buffer, at: number, e: Extent, ou
   const reason = decodeChecked(core, buf, at, e, out, outOffset);
   if (reason === undefined) return;
   out.fill(0, outOffset, outOffset + BLOCK_BYTES);
-  core.counters.readVerifyFailures += 1;
+  core.count('readVerifyFailures');
   core.emit({ kind: 'read-verify-failed', lba, extentId: e.id, segment: e.segment, offset: e.offset, reason });
   throw new UcError('UC_POOL_CORRUPT', `lba ${lba}: extent ${e.id} (segment ${e.segment} offset ${e.offset}) ${reason}`);
 }

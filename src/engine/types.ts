@@ -1,6 +1,7 @@
 // Options and statistics of the block engine (the public shapes; see index.ts).
 import type { CompressionName } from '../compress/index.js';
 import type { DedupMode, FingerprintFn } from '../dedup/index.js';
+import type { Counters } from './counters.js';
 
 export interface EngineOptions {
   /** 'verify' (default) byte-compares before sharing; 'on' trusts XXH128; 'off'. */
@@ -21,6 +22,9 @@ export interface EngineOptions {
   stallRetryMs?: number;
   /** Called (synchronously, must not throw) for events worth a log line. */
   onEvent?: (event: EngineEvent) => void;
+  /** Cumulative counters to start from when the pool holds no counter record
+   * (a pool written before the record existed); zeros when absent or undefined. */
+  legacyCounters?: (uuid: string) => Counters | undefined;
 }
 
 /** Things the engine reports to its host (the daemon logs them). */
@@ -51,7 +55,8 @@ export interface CompactionStats {
   running: boolean;
 }
 
-export interface EngineStats {
+/** Counters (src/engine/counters.ts) are since open; `totals` since the pool was formatted. */
+export interface EngineStats extends Counters {
   uuid: string;
   logicalBytes: number;
   segmentBytes: number;
@@ -68,20 +73,7 @@ export interface EngineStats {
   physicalBytes: number;
   /** mappedBlocks * 4096 / liveBytes (1 when empty). */
   ratio: number;
-  blocksWritten: number;
-  blocksRead: number;
-  /** Written blocks shared with an existing extent. */
-  dedupHits: number;
-  /** Written blocks that were one repeated 8-byte pattern (zeros included). */
-  sameFillBlocks: number;
-  /** Written blocks stored compressed / raw. */
-  compressedBlocks: number;
-  rawBlocks: number;
-  /** Fingerprint matches whose bytes differed (verify mode). */
-  fingerprintCollisions: number;
-  /** Reads that found damaged stored bytes and failed with EIO (since open). */
-  readVerifyFailures: number;
-  commits: number;
-  durableCommits: number;
+  /** Every counter summed over the pool's life (persisted with each commit). */
+  totals: Counters;
   compaction: CompactionStats;
 }

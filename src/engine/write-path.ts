@@ -8,7 +8,7 @@
 // The caller holds the engine mutex and has reserved space for `blocks` fragments.
 import { encodeBlock } from '../compress/index.js';
 import { isSameFill } from '../dedup/index.js';
-import { encodeMapExtent, encodeMapFill, type Extent } from '../meta/records.js';
+import { fillValue, type Extent, type MapValue } from '../meta/records.js';
 import { FRAGMENT_HEADER_BYTES, readFragmentHeader } from '../pool/fragment.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import type { EngineCore } from './core.js';
@@ -38,12 +38,12 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
     fps[i] = fp;
     if (core.opts.dedup === 'off') continue;
     fpKeys[i] = fp.toString('latin1');
-    const id = core.view.getDedup(fp, fpKeys[i]);
+    const id = core.getDedup(fp, fpKeys[i]);
     if (id === undefined) continue;
     indexed[i] = id;
     if (core.opts.dedup !== 'verify' || prefetch.has(id)) continue;
-    const e = core.view.getExtent(id);
-    if (e === undefined || core.writer.lookup(e.segment) !== undefined) continue;
+    const e = core.getExtent(id);
+    if (e === undefined || core.unwritten(e.segment) !== undefined) continue;
     const p: Prefetched = { segment: e.segment, offset: e.offset, bytes: Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + e.storedBytes) };
     prefetch.set(id, p);
     reads.push(core.pool.pread(p.bytes, 0, p.bytes.length, core.segmentPosition(e.segment) + e.offset));
@@ -60,30 +60,29 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
   for (let i = 0; i < blocks; i++) {
     const off = i * BLOCK_BYTES;
     const block = buf.subarray(off, off + BLOCK_BYTES);
-    let value: Buffer | null;
+    let value: MapValue | null;
     if (fills[i] === 1) {
-      core.counters.sameFillBlocks += 1;
-      value = block.readBigUInt64BE(0) === 0n ? null : encodeMapFill(block, 0);
+      core.count('sameFillBlocks');
+      value = block.readBigUInt64BE(0) === 0n ? null : fillValue(block, 0);
     } else {
       const fp = fps[i]!;
-      const pending = core.opts.dedup === 'off' ? undefined : core.view.pendingDedup(fp, fpKeys[i]);
+      const pending = core.opts.dedup === 'off' ? undefined : core.pendingDedup(fp, fpKeys[i]);
       const id = pending === undefined ? (indexed[i] >= 0 ? indexed[i] : undefined) : (pending ?? undefined);
       const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, prefetch, scratch);
       if (dup !== undefined) {
-        core.counters.dedupHits += 1;
+        core.count('dedupHits');
         value = core.addReference(dup);
       } else {
         const stored = encodeBlock(core.codec, block);
-        if (stored.codecId === 0) core.counters.rawBlocks += 1;
-        else core.counters.compressedBlocks += 1;
-        const e = core.addExtent(stored.codecId, stored.payload, fp);
-        if (core.opts.dedup !== 'off' && id === undefined) core.view.setDedup(fp, e.id, fpKeys[i]);
-        value = encodeMapExtent(e.id);
+        core.count(stored.codecId === 0 ? 'rawBlocks' : 'compressedBlocks');
+        const index = core.opts.dedup !== 'off' && id === undefined;
+        const e = core.addExtent(stored.codecId, stored.payload, fp, index ? fpKeys[i] : undefined);
+        value = { kind: 'extent', id: e.id };
       }
     }
     core.setMap(lba + i, value);
   }
-  core.counters.blocksWritten += blocks;
+  core.count('blocksWritten', blocks);
 }
 
 /** The extent a block may share, or undefined (no candidate, or bytes differ). */
@@ -94,11 +93,11 @@ function findDuplicate(
   prefetch: Map<number, Prefetched>,
   scratch: Buffer,
 ): Extent | undefined {
-  const e = core.view.getExtent(id);
+  const e = core.getExtent(id);
   if (e === undefined) return undefined;
   if (core.opts.dedup === 'on') return e;
   let fragment: Buffer | undefined;
-  const mem = core.writer.lookup(e.segment);
+  const mem = core.unwritten(e.segment);
   if (mem !== undefined) {
     fragment = mem.subarray(e.offset, e.offset + FRAGMENT_HEADER_BYTES + e.storedBytes);
   } else {
@@ -114,7 +113,7 @@ function findDuplicate(
     return undefined;
   }
   if (!scratch.equals(block)) {
-    core.counters.fingerprintCollisions += 1;
+    core.count('fingerprintCollisions');
     return undefined;
   }
   return e;

@@ -5,6 +5,7 @@
 //   E<extent id u64>   -> extent record
 //   H<fingerprint 16>  -> extent id (dedup index)
 //   G<segment u32>     -> segment record
+//   C                  cumulative counters of the engine
 import assert from 'node:assert';
 
 export const PREFIX_S = 0x53;
@@ -12,8 +13,10 @@ export const PREFIX_L = 0x4c;
 export const PREFIX_E = 0x45;
 export const PREFIX_H = 0x48;
 export const PREFIX_G = 0x47;
+export const PREFIX_C = 0x43;
 
 export const KEY_S = Buffer.from([PREFIX_S]);
+export const KEY_C = Buffer.from([PREFIX_C]);
 
 function u64Key(prefix: number, n: number): Buffer {
   assert(Number.isSafeInteger(n) && n >= 0);

@@ -1,6 +1,6 @@
 // Metadata values, byte by byte (all big-endian). docs/format.md mirrors this.
 import assert from 'node:assert';
-import { FINGERPRINT_BYTES } from '../dedup/fingerprint.js';
+import { FINGERPRINT_BYTES } from '../util/units.js';
 import { UcError } from '../util/errors.js';
 
 /** E value: segment u32 | offset u32 | stored length u16 | codec u8 | refcount u32 |
@@ -45,34 +45,43 @@ export function decodeExtent(id: number, v: Buffer): Extent {
   };
 }
 
-/** L value: tag u8 | 8 bytes. Tag 1: extent id u64. Tag 2: fill pattern (8 bytes,
- * never all zeros: a zero block has no L record). */
-export const MAP_TAG_EXTENT = 1;
-export const MAP_TAG_FILL = 2;
-export const MAP_VALUE_BYTES = 9;
+/** What an LBA maps to; no L record at all means the block reads as zeros. */
+export type MapValue =
+  /** A stored extent (shared by every LBA holding the same block). */
+  | { readonly kind: 'extent'; readonly id: number }
+  /** A block that is one 8-byte pattern repeated (never all zeros). */
+  | { readonly kind: 'fill'; readonly pattern: Buffer };
 
-export function encodeMapExtent(extentId: number): Buffer {
-  const v = Buffer.allocUnsafe(MAP_VALUE_BYTES);
-  v[0] = MAP_TAG_EXTENT;
-  v.writeUInt32BE(Math.floor(extentId / 0x1_0000_0000), 1);
-  v.writeUInt32BE(extentId >>> 0, 5);
-  return v;
+/** L value: tag u8 | 8 bytes. Tag 1: extent id u64. Tag 2: fill pattern. */
+const MAP_TAG_EXTENT = 1;
+const MAP_TAG_FILL = 2;
+export const MAP_VALUE_BYTES = 9;
+const FILL_PATTERN_BYTES = 8;
+
+/** The map value of a fill block whose first 8 bytes, repeated, make the block. */
+export function fillValue(block: Buffer, offset: number): MapValue {
+  return { kind: 'fill', pattern: Buffer.from(block.subarray(offset, offset + FILL_PATTERN_BYTES)) };
 }
 
-export function encodeMapFill(pattern: Buffer, patternOffset: number): Buffer {
+export function encodeMapValue(m: MapValue): Buffer {
   const v = Buffer.allocUnsafe(MAP_VALUE_BYTES);
+  if (m.kind === 'extent') {
+    v[0] = MAP_TAG_EXTENT;
+    encodeU64(m.id).copy(v, 1);
+    return v;
+  }
+  assert.equal(m.pattern.length, FILL_PATTERN_BYTES);
   v[0] = MAP_TAG_FILL;
-  pattern.copy(v, 1, patternOffset, patternOffset + 8);
+  m.pattern.copy(v, 1);
   assert(v.readBigUInt64BE(1) !== 0n, 'zero blocks are not mapped');
   return v;
 }
 
-/** Extent id of an L value, or -1 for a fill pattern. */
-export function mapExtentId(v: Buffer): number {
+export function decodeMapValue(v: Buffer): MapValue {
   if (v.length !== MAP_VALUE_BYTES) throw new UcError('UC_POOL_CORRUPT', 'bad map record size');
-  if (v[0] === MAP_TAG_FILL) return -1;
+  if (v[0] === MAP_TAG_FILL) return { kind: 'fill', pattern: Buffer.from(v.subarray(1, MAP_VALUE_BYTES)) };
   if (v[0] !== MAP_TAG_EXTENT) throw new UcError('UC_POOL_CORRUPT', `bad map tag ${v[0]}`);
-  return v.readUInt32BE(1) * 0x1_0000_0000 + v.readUInt32BE(5);
+  return { kind: 'extent', id: decodeU64(v.subarray(1, MAP_VALUE_BYTES)) };
 }
 
 /** H value: extent id u64. */
@@ -87,30 +96,6 @@ export function encodeU64(n: number): Buffer {
 export function decodeU64(v: Buffer): number {
   if (v.length !== 8) throw new UcError('UC_POOL_CORRUPT', 'bad u64 record size');
   return v.readUInt32BE(0) * 0x1_0000_0000 + v.readUInt32BE(4);
-}
-
-/** G value: live bytes u32 | fill bytes u32 | state u8 (9 bytes). */
-export const SEG_FREE = 0;
-export const SEG_OPEN = 1;
-export const SEG_SEALED = 2;
-
-export interface SegmentRecord {
-  liveBytes: number;
-  fillBytes: number;
-  state: number;
-}
-
-export function encodeSegment(r: SegmentRecord): Buffer {
-  const v = Buffer.allocUnsafe(9);
-  v.writeUInt32BE(r.liveBytes, 0);
-  v.writeUInt32BE(r.fillBytes, 4);
-  v.writeUInt8(r.state, 8);
-  return v;
-}
-
-export function decodeSegment(v: Buffer): SegmentRecord {
-  if (v.length !== 9) throw new UcError('UC_POOL_CORRUPT', 'bad segment record size');
-  return { liveBytes: v.readUInt32BE(0), fillBytes: v.readUInt32BE(4), state: v.readUInt8(8) };
 }
 
 /** S value: format version u32 | uuid 16 B | logical bytes u64 | segment bytes u32 |
@@ -157,4 +142,23 @@ export function decodeState(v: Buffer): MetaState {
     mappedBlocks: decodeU64(v.subarray(52, 60)),
     extentCount: decodeU64(v.subarray(60, 68)),
   };
+}
+
+/** C value: count u16 | count x u64 (the engine's cumulative counters, in the
+ * engine's fixed order; a newer build appends, an older one reads its prefix). */
+export function encodeCounterRecord(values: readonly number[]): Buffer {
+  assert(values.length <= 0xffff);
+  const v = Buffer.allocUnsafe(2 + 8 * values.length);
+  v.writeUInt16BE(values.length, 0);
+  values.forEach((n, i) => encodeU64(n).copy(v, 2 + 8 * i));
+  return v;
+}
+
+export function decodeCounterRecord(v: Buffer): number[] {
+  if (v.length < 2 || v.length !== 2 + 8 * v.readUInt16BE(0)) {
+    throw new UcError('UC_META_CORRUPT', 'metadata counter record has a bad size');
+  }
+  const out: number[] = [];
+  for (let off = 2; off < v.length; off += 8) out.push(decodeU64(v.subarray(off, off + 8)));
+  return out;
 }

@@ -1,6 +1,6 @@
 export type { PoolStore } from './store.js';
 export { FilePoolStore } from './file-store.js';
-export { SimDisk, type CrashFate } from './sim-disk.js';
 export * from './format.js';
 export * from './fragment.js';
 export { SegmentTable, SEG_FREEING } from './segments.js';
+export * from './segment-record.js';

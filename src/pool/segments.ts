@@ -6,12 +6,24 @@
 // open by a previous run), FREEING (released in memory; persisted as FREE, but
 // not allocatable until the commit that freed it is durable: rule 3).
 import assert from 'node:assert';
-import { SEG_FREE, SEG_OPEN, SEG_SEALED, type SegmentRecord } from '../meta/records.js';
+import { SEG_FREE, SEG_OPEN, SEG_SEALED, type SegmentRecord } from './segment-record.js';
 import { UcError } from '../util/errors.js';
 
 export const SEG_FREEING = 3;
 
-export class SegmentTable {
+/** What the engine's operations may read of the table (the core alone changes it). */
+export interface SegmentQuery {
+  readonly count: number;
+  readonly segmentBytes: number;
+  readonly freeCount: number;
+  fillOf(segment: number): number;
+  liveOf(segment: number): number;
+  candidates(liveFraction: number, limit: number): number[];
+  usedCount(): number;
+  totalLiveBytes(): number;
+}
+
+export class SegmentTable implements SegmentQuery {
   liveBytes: Uint32Array;
   fillBytes: Uint32Array;
   state: Uint8Array;
@@ -48,6 +60,14 @@ export class SegmentTable {
   finishLoad(): void {
     this.free = [];
     for (let s = this.count - 1; s >= 0; s--) if (this.state[s] === SEG_FREE) this.free.push(s);
+  }
+
+  fillOf(segment: number): number {
+    return this.fillBytes[segment];
+  }
+
+  liveOf(segment: number): number {
+    return this.liveBytes[segment];
   }
 
   get freeCount(): number {
@@ -156,3 +176,4 @@ export class SegmentTable {
 }
 
 export { SEG_FREE, SEG_OPEN, SEG_SEALED };
+export { decodeSegment, encodeSegment, type SegmentRecord } from './segment-record.js';

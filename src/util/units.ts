@@ -4,6 +4,8 @@ import { UcError } from './errors.js';
 export const BLOCK_BYTES = 4096;
 export const SECTOR_BYTES = 512;
 export const SECTORS_PER_BLOCK = BLOCK_BYTES / SECTOR_BYTES;
+/** A block fingerprint (XXH128): stored in E and H records, computed by src/dedup. */
+export const FINGERPRINT_BYTES = 16;
 
 export function lbaOfSector(sector: number): number {
   assert(Number.isSafeInteger(sector));

@@ -8,16 +8,19 @@
 // then ENOSPC is injected into the disk or the metadata store for a few
 // operations: mutations may then fail with UC_NO_SPACE (the blocks they touched
 // are read back to learn which content they took), and must work again after.
+// The engine's persisted counters (C record) are checked at each reopen: never
+// below what was made durable, never above what was ever written.
 //   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
 //   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
 //                     the out-of-order run's case)
 import { describe, expect, it } from 'vitest';
-import { auditPool, formatEngine, openEngine, type BlockEngine } from '../../src/engine/index.js';
+import { auditPool, formatEngine, openEngine, type BlockEngine, type Counters } from '../../src/engine/index.js';
 import { KEY_S } from '../../src/meta/keys.js';
-import { MemMetaStore } from '../../src/meta/mem-store.js';
+import { MemMetaStore } from '../../src/testing/mem-store.js';
 import { decodeState } from '../../src/meta/records.js';
 import { readSuperblock } from '../../src/pool/format.js';
-import { SimDisk, type CrashFate } from '../../src/pool/sim-disk.js';
+import { SimDisk, type CrashFate } from '../../src/testing/sim-disk.js';
+import { ENOSPC } from '../../src/util/errno.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 import { randInt, rng, Workload, ZERO_BLOCK } from './helpers.js';
 
@@ -32,7 +35,7 @@ const OPTS = { flushDelayMs: 0, backgroundCompaction: false, commitRecordsMax: 4
 const FAULT_CHANCE = 0.04;
 
 function enospc(): Error {
-  return Object.assign(new Error('ENOSPC: no space left on device (injected)'), { code: 'ENOSPC', errno: -28 });
+  return Object.assign(new Error('ENOSPC: no space left on device (injected)'), { code: 'ENOSPC', errno: -ENOSPC });
 }
 
 const TORN_COPY = /^superblock copy \d is damaged: checksum mismatch/;
@@ -68,6 +71,30 @@ class CrashModel {
   latest = new Map<number, Buffer>();
   /** ENOSPC was injected in this case: mutations may fail with UC_NO_SPACE. */
   faultSeen = false;
+  /** The persisted blocksWritten total at the last reopen. */
+  writtenBase = 0;
+  /** Blocks of write calls started / completed since the last reopen. */
+  writtenStarted = 0;
+  writtenDone = 0;
+  /** What the persisted total must at least hold: base + writes completed before the last durable point. */
+  writtenFloor = 0;
+
+  durablePoint(): void {
+    this.writtenFloor = this.writtenBase + this.writtenDone;
+  }
+
+  /** After a reopen: the C record counts every write made durable, and none never started. */
+  checkCounters(totals: Counters): void {
+    const t = totals.blocksWritten;
+    expect(t, 'persisted blocksWritten below what was made durable').toBeGreaterThanOrEqual(this.writtenFloor);
+    expect(t, 'persisted blocksWritten above what was ever written').toBeLessThanOrEqual(this.writtenBase + this.writtenStarted);
+    // Each written block is counted as exactly one kind, in the same synchronous step.
+    expect(totals.sameFillBlocks + totals.dedupHits + totals.compressedBlocks + totals.rawBlocks, 'block kinds').toBe(t);
+    this.writtenBase = t;
+    this.writtenStarted = 0;
+    this.writtenDone = 0;
+    this.writtenFloor = t;
+  }
 
   started(lba: number, data: Buffer): void {
     for (let i = 0; i * BLOCK_BYTES < data.length; i++) {
@@ -123,15 +150,23 @@ async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number
     const data = Buffer.concat(Array.from({ length: blocks }, () => w.next()));
     const fua = r() < 0.1;
     m.started(lba, data);
+    m.writtenStarted += blocks;
     const ok = await mutated(e, m, e.write(lba, blocks, data, fua), lba, blocks);
-    if (ok && fua && m.epoch === epoch) m.durable(lba, blocks);
+    if (ok && m.epoch === epoch) m.writtenDone += blocks;
+    if (ok && fua && m.epoch === epoch) {
+      m.durable(lba, blocks);
+      m.durablePoint();
+    }
   } else if (x < 0.7) {
     const n = r() < 0.3 ? 300 : blocks;
     const at = randInt(r, LOGICAL_BLOCKS - n);
     m.started(at, Buffer.alloc(n * BLOCK_BYTES));
     await mutated(e, m, r() < 0.5 ? e.discard(at, n) : e.writeZeroes(at, n, false), at, n);
   } else if (x < 0.85) {
-    if ((await mutated(e, m, e.flush())) && m.epoch === epoch) m.flushed();
+    if ((await mutated(e, m, e.flush())) && m.epoch === epoch) {
+      m.flushed();
+      m.durablePoint();
+    }
   } else if (x < 0.92 && c.compaction) {
     await mutated(e, m, e.compact({ liveFraction: 0.9, maxSegments: 2 }).then(() => undefined));
   } else {
@@ -200,6 +235,7 @@ async function runCase(c: Case): Promise<number> {
     disk = disk.crash(() => fates[randInt(r, 3)], () => r() < 0.5);
     meta = meta.crash(randInt(r, meta.pendingBatches + 1));
     e = await openEngine(disk, meta, OPTS);
+    m.checkCounters(e.stats().totals);
     await verifyAfterCrash(e, m);
     const audit = await auditPool(disk, meta);
     // A superblock copy torn by the crash is legal: the other one is valid and the

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { auditPool, checkPool, formatEngine, formatPool, openEngine, openPool, type BlockEngine } from '../../src/engine/index.js';
-import { MemMetaStore } from '../../src/meta/mem-store.js';
-import { SimDisk } from '../../src/pool/sim-disk.js';
+import { MemMetaStore } from '../../src/testing/mem-store.js';
+import { SimDisk } from '../../src/testing/sim-disk.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 import { Model, randInt, rng, Workload } from './helpers.js';
 

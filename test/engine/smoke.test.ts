@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatEngine, openEngine, auditPool } from '../../src/engine/index.js';
-import { SimDisk } from '../../src/pool/sim-disk.js';
-import { MemMetaStore } from '../../src/meta/mem-store.js';
+import { SimDisk } from '../../src/testing/sim-disk.js';
+import { MemMetaStore } from '../../src/testing/mem-store.js';
 import { makeBlock, rng } from './helpers.js';
 
 describe('engine smoke', () => {

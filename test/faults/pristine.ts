@@ -8,7 +8,8 @@ import path from 'node:path';
 import { formatPool, openPool, type BlockEngine } from '../../src/engine/index.js';
 import { extentIdOfKey, lbaOfKey, PREFIX_E, PREFIX_G, PREFIX_L, prefixEnd, segmentOfKey } from '../../src/meta/keys.js';
 import { LevelMetaStore } from '../../src/meta/level-store.js';
-import { decodeExtent, decodeSegment, mapExtentId } from '../../src/meta/records.js';
+import { decodeExtent, decodeMapValue } from '../../src/meta/records.js';
+import { decodeSegment } from '../../src/pool/segment-record.js';
 import { FRAGMENT_HEADER_BYTES } from '../../src/pool/fragment.js';
 import { SUPERBLOCK_BYTES } from '../../src/pool/format.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
@@ -128,8 +129,8 @@ async function readLayout(dir: string, scratch: string): Promise<Omit<Pristine, 
   const segments: Pristine['segments'] = [];
   try {
     await scanAll(meta, PREFIX_L, (k, v) => {
-      const id = mapExtentId(v);
-      if (id >= 0) lbaOf.set(id, [...(lbaOf.get(id) ?? []), lbaOfKey(k)]);
+      const m = decodeMapValue(v);
+      if (m.kind === 'extent') lbaOf.set(m.id, [...(lbaOf.get(m.id) ?? []), lbaOfKey(k)]);
     });
     await scanAll(meta, PREFIX_E, (k, v) => {
       const x = decodeExtent(extentIdOfKey(k), v);

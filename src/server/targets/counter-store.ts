@@ -1,15 +1,13 @@
-// Persists the packed device's cumulative counters (bytes written, dedup
-// hits, ...) in a small JSON file inside the metadata directory, so `stats`
-// totals survive `del` + `add`. The engine's own counters start at zero in
-// every process; the file holds the sums of the earlier runs. It is written
-// atomically (temp + rename) at shutdown and every few seconds while
-// serving, so after a kill -9 the totals lag by at most that interval (the
-// pool's data and map are not affected: they have their own durability).
-// The file names the pool's uuid: a file of another pool is ignored.
+// The packed device's cumulative counters used to live in a JSON file inside
+// the metadata directory; the engine now keeps them in its own metadata record
+// (docs/format.md, `C`). This reads that old file once, for a pool that has no
+// record yet (openPool's legacyCounters); the engine writes the record at its
+// next commit or close, after which the file is never read again. The file
+// names the pool's uuid: a file of another pool is ignored.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ZERO_COUNTERS, type PersistedCounters } from './packed-stats.js';
+import { COUNTER_NAMES, type Counters } from '../../engine/index.js';
 
 export const COUNTERS_FILE = 'ublk-compress-counters.json';
 
@@ -17,26 +15,16 @@ export function countersPath(metaDir: string): string {
   return join(metaDir, COUNTERS_FILE);
 }
 
-/** The saved totals of this pool, or zeros when missing, unreadable or of another pool. */
-export function loadCounters(metaDir: string, uuid: string): PersistedCounters {
+/** The totals the old file saved for this pool; undefined when missing, unreadable or of another pool. */
+export function loadLegacyCounters(metaDir: string, uuid: string): Counters | undefined {
+  let parsed: { uuid?: unknown; counters?: unknown };
   try {
-    const parsed = JSON.parse(readFileSync(countersPath(metaDir), 'utf8')) as { uuid?: unknown; counters?: unknown };
-    if (parsed.uuid !== uuid || typeof parsed.counters !== 'object' || parsed.counters === null) return { ...ZERO_COUNTERS };
-    const saved = parsed.counters as Record<string, unknown>;
-    const out = { ...ZERO_COUNTERS };
-    for (const k of Object.keys(out) as Array<keyof PersistedCounters>) {
-      const v = saved[k];
-      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) out[k] = v;
-    }
-    return out;
+    parsed = JSON.parse(readFileSync(countersPath(metaDir), 'utf8')) as { uuid?: unknown; counters?: unknown };
   } catch {
-    return { ...ZERO_COUNTERS };
+    return undefined;
   }
-}
-
-export function saveCounters(metaDir: string, uuid: string, counters: PersistedCounters): void {
-  const path = countersPath(metaDir);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ uuid, savedAt: new Date().toISOString(), counters })}\n`);
-  renameSync(tmp, path);
+  if (parsed.uuid !== uuid || typeof parsed.counters !== 'object' || parsed.counters === null) return undefined;
+  const saved = parsed.counters as Record<string, unknown>;
+  const valid = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  return Object.fromEntries(COUNTER_NAMES.map((k) => [k, valid(saved[k]) ? saved[k] : 0])) as Counters;
 }

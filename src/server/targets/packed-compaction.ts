@@ -12,8 +12,7 @@ export interface CompactionRunner {
   idle(): Promise<unknown>;
 }
 
-/** `persist` runs after each run's flush (the counters file). */
-export function compactionRunner(engine: BlockEngine, persist: () => void): CompactionRunner {
+export function compactionRunner(engine: BlockEngine): CompactionRunner {
   const segmentBytes = engine.stats().segmentBytes;
   let compacting: Promise<unknown> = Promise.resolve();
   const runOnce = async (liveFraction: number, onProgress: (p: CompactProgress) => void): Promise<CompactResult> => {
@@ -30,7 +29,6 @@ export function compactionRunner(engine: BlockEngine, persist: () => void): Comp
     }
     // Make the reclaimed space durable and the punched holes final.
     await engine.flush();
-    persist();
     const cleaned = cs.segmentsCleaned - before.segmentsCleaned;
     return {
       segmentsCleaned: cleaned,

@@ -1,8 +1,8 @@
 // Binds the packed engine (src/engine) to a ublk device: creates the device
 // (or, with `recover`, re-attaches to an existing one through ublk user
-// recovery), serves it with the engine as BlockTarget, keeps the cumulative
-// counters on disk (packed-counters.ts), and answers `stats` and `compact`
-// over the control socket. The engine's background compactor runs inside
+// recovery), serves it with the engine as BlockTarget, and answers `stats`
+// (rendering the engine's figures; the engine persists its own cumulative
+// counters) and `compact` over the control socket. The engine's background compactor runs inside
 // this process. FLUSH and FUA reach engine.flush()/write(fua) unchanged
 // (consistency rule 1); DISCARD and WRITE_ZEROES are engine range operations.
 
@@ -17,7 +17,6 @@ import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { DeviceSession, type DeviceGeometry } from './device-session.js';
 import { compactionRunner } from './packed-compaction.js';
-import { counterKeeper, type CounterKeeper } from './packed-counters.js';
 import { buildStatsSnapshot, type StatsSnapshot } from './packed-stats.js';
 
 export interface PackedDeviceOptions extends Omit<DeviceGeometry, 'sizeBytes'>, StartHooks {
@@ -49,8 +48,8 @@ function fileAllocatedBytes(path: string): number {
   }
 }
 
-/** The `stats` snapshot: engine state, counters, request counts, sizes on disk. */
-function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, counters: CounterKeeper, startedAtMs: number): StatsSnapshot {
+/** The `stats` snapshot: engine state and totals, request counts, sizes on disk. */
+function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: number): StatsSnapshot {
   const { engine, packed } = opts;
   const e = engine.stats();
   return buildStatsSnapshot({
@@ -63,7 +62,7 @@ function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, counters: Cou
     dedup: packed.dedup,
     compression: packed.compression,
     engine: e,
-    totals: counters.totals(),
+    totals: e.totals,
     sessionBlocksRead: e.blocksRead,
     sessionBlocksWritten: e.blocksWritten,
     requests: device.stats,
@@ -111,23 +110,20 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   const { engine, packed } = opts;
   const startedAtMs = Date.now();
   const logNow = (): Logger => session.log;
-  const counters = counterKeeper(engine, packed.metaDir, logNow);
-  const compaction = compactionRunner(engine, counters.save);
+  const compaction = compactionRunner(engine);
   logEngineEvents(engine, logNow);
   const session: DeviceSession = new DeviceSession(opts.log, {
     // Stop first (the queues drain: no request is left in the engine), then
     // close the engine, which flushes and commits durably.
     release: async () => {
-      counters.stop();
       await compaction.idle();
       await engine.close().catch((err: unknown) => session.log.error({ err }, 'closing the pool failed'));
-      counters.save();
     },
   });
   const stats = (): StatsSnapshot => {
     const device = session.device;
     if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
-    return snapshotOf(opts, device, counters, startedAtMs);
+    return snapshotOf(opts, device, startedAtMs);
   };
   const target = loggedTarget(engine, opts.log);
   try {
@@ -142,6 +138,5 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     else await session.shutdownAfterFailure();
     throw err;
   }
-  counters.startSaving();
   return { ...session.served(), stats };
 }

@@ -10,7 +10,8 @@
 // what this process itself created (the pool file, the metadata directory).
 
 import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { formatPool, openPool, type BlockEngine } from '../../engine/index.js';
+import { formatPool, openPool, type BlockEngine, type EngineOptions } from '../../engine/index.js';
+import { loadLegacyCounters } from './counter-store.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
 import { claimBacking, type BackingLock } from '../backing-lock.js';
@@ -91,8 +92,8 @@ export interface OpenedPool {
   undo(): Promise<void>;
 }
 
-function engineOptions(p: PackedConfig): { dedup: PackedConfig['dedup']; compression: PackedConfig['compression'] } {
-  return { dedup: p.dedup, compression: p.compression };
+function engineOptions(p: PackedConfig): EngineOptions {
+  return { dedup: p.dedup, compression: p.compression, legacyCounters: (uuid) => loadLegacyCounters(p.metaDir, uuid) };
 }
 
 /** Runs `fn` with umask 077: whatever LevelDB creates for a new pool stays private. */

@@ -7,38 +7,14 @@
 //    (fragments referenced by live extents), pool bytes in use (segments),
 //    metadata bytes; compression ratio (unique blocks / their stored bytes)
 //    and the combined ratio (mapped bytes / physical data bytes);
-//  - totals of the write stream since the pool was formatted (persisted
-//    across daemon restarts by counter-store.ts): bytes written and read,
+//  - totals of the write stream since the pool was formatted (the engine's
+//    cumulative counters, persisted in its metadata): bytes written and read,
 //    dedup hits, same-fill blocks; the dedup ratio ((stored + hits) / stored)
 //    and the same-fill ratio (written / (written - same-fill)) come from them.
 // IOPS and MB/s are averages since this daemon started.
 
+import type { Counters } from '../../engine/index.js';
 import { formatBytes } from '../../util/units.js';
-
-/** Counters that survive a daemon restart (sums over every run of the pool). */
-export interface PersistedCounters {
-  blocksWritten: number;
-  blocksRead: number;
-  dedupHits: number;
-  sameFillBlocks: number;
-  compressedBlocks: number;
-  rawBlocks: number;
-  fingerprintCollisions: number;
-  segmentsCleaned: number;
-  bytesMoved: number;
-  reclaimedBytes: number;
-}
-
-export const ZERO_COUNTERS: PersistedCounters = {
-  blocksWritten: 0, blocksRead: 0, dedupHits: 0, sameFillBlocks: 0, compressedBlocks: 0,
-  rawBlocks: 0, fingerprintCollisions: 0, segmentsCleaned: 0, bytesMoved: 0, reclaimedBytes: 0,
-};
-
-export function addCounters(a: PersistedCounters, b: PersistedCounters): PersistedCounters {
-  const out = { ...ZERO_COUNTERS };
-  for (const k of Object.keys(out) as Array<keyof PersistedCounters>) out[k] = a[k] + b[k];
-  return out;
-}
 
 export interface RequestCounters {
   reads: number;
@@ -101,7 +77,8 @@ export interface SnapshotInput {
   dedup: string;
   compression: string;
   engine: EngineFigures;
-  totals: PersistedCounters;
+  /** The engine's cumulative counters (EngineStats.totals). */
+  totals: Counters;
   /** Blocks read/written by this daemon (for MB/s). */
   sessionBlocksRead: number;
   sessionBlocksWritten: number;
@@ -156,7 +133,7 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
       state: e.compaction.running ? 'running' : 'idle',
       candidates: e.compaction.candidates,
       segmentsCleaned: t.segmentsCleaned,
-      reclaimedBytes: t.reclaimedBytes,
+      reclaimedBytes: t.segmentsCleaned * e.segmentBytes,
       bytesMoved: t.bytesMoved,
     },
     session: {

@@ -9,7 +9,8 @@ import { controlCall } from '../../../src/cli/control-client.js';
 import { controlSocketPath, type CompactProgress } from '../../../src/server/control-protocol.js';
 import { startControlServer, type ControlServer } from '../../../src/server/control-server.js';
 import { silentLogger } from '../../../src/server/logger.js';
-import { buildStatsSnapshot, ZERO_COUNTERS, type StatsSnapshot } from '../../../src/server/targets/packed-stats.js';
+import { buildStatsSnapshot, type StatsSnapshot } from '../../../src/server/targets/packed-stats.js';
+import { zeroCounters } from '../../../src/engine/index.js';
 import { UcError } from '../../../src/util/errors.js';
 
 let dir: string;
@@ -19,7 +20,7 @@ const prevRunDir = process.env.UBLK_COMPRESS_RUN_DIR;
 const SNAPSHOT: StatsSnapshot = buildStatsSnapshot({
   devId: 4, pid: process.pid, startedAtMs: 0, nowMs: 1000, pool: '/p', metaDir: '/m', dedup: 'on', compression: 'lz4',
   engine: { uuid: 'u', logicalBytes: 1 << 20, segmentBytes: 1 << 16, mappedBlocks: 2, extents: 1, liveBytes: 100, physicalBytes: 1 << 16, compaction: { running: false, candidates: 0 } },
-  totals: ZERO_COUNTERS, sessionBlocksRead: 0, sessionBlocksWritten: 0,
+  totals: zeroCounters(), sessionBlocksRead: 0, sessionBlocksWritten: 0,
   requests: { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 }, poolAllocatedBytes: 0, metadataBytes: 0,
 });
 

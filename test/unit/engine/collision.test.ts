@@ -3,8 +3,8 @@
 // a reopen (candidate then read from the pool, not from RAM).
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine } from '../../../src/engine/index.js';
-import { MemMetaStore } from '../../../src/meta/mem-store.js';
-import { SimDisk } from '../../../src/pool/sim-disk.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 
 const CONSTANT_FP = (): Buffer => Buffer.alloc(16, 0xab);

@@ -7,8 +7,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkPool, formatEngine, formatPool, openEngine, openPool } from '../../../src/engine/index.js';
-import { MemMetaStore } from '../../../src/meta/mem-store.js';
-import { SimDisk } from '../../../src/pool/sim-disk.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-life-'));

@@ -6,10 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine, type BlockEngine, type EngineEvent } from '../../../src/engine/index.js';
 import { eKey, lKey } from '../../../src/meta/keys.js';
-import { MemMetaStore } from '../../../src/meta/mem-store.js';
-import { decodeExtent, mapExtentId, type Extent } from '../../../src/meta/records.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
+import type { EngineCore } from '../../../src/engine/core.js';
+import { decodeExtent, decodeMapValue, type Extent } from '../../../src/meta/records.js';
 import { readSuperblock } from '../../../src/pool/format.js';
-import { SimDisk } from '../../../src/pool/sim-disk.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { toErrno, UcError } from '../../../src/util/errors.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { makeBlock, rng } from '../../engine/helpers.js';
@@ -43,8 +44,9 @@ async function setup(): Promise<Setup> {
 }
 
 function extentOf(meta: MemMetaStore, lba: number): Extent {
-  const id = mapExtentId(meta.getSync(lKey(lba))!);
-  return decodeExtent(id, meta.getSync(eKey(id))!);
+  const m = decodeMapValue(meta.getSync(lKey(lba))!);
+  if (m.kind !== 'extent') throw new Error(`lba ${lba} holds a fill, not an extent`);
+  return decodeExtent(m.id, meta.getSync(eKey(m.id))!);
 }
 
 async function position(disk: SimDisk, e: Extent): Promise<number> {
@@ -140,8 +142,10 @@ describe('verified reads', () => {
     const a = makeBlock(r, 0, 1);
     await e.write(0, 1, a, false);
     // Reach the open segment's RAM copy through the engine's core (test-only access).
-    const core = (e as unknown as { core: { writer: { lookup(s: number): Buffer | undefined; openSegment: number | undefined } } }).core;
-    const buf = core.writer.lookup(core.writer.openSegment!)!;
+    const core = (e as unknown as { core: EngineCore }).core;
+    const m = core.getMap(0);
+    if (m?.kind !== 'extent') throw new Error('lba 0 should map an extent');
+    const buf = core.unwritten(core.getExtent(m.id)!.segment)!;
     buf[16 + 100] ^= 0x01;
     await expect(e.read(0, 1, Buffer.alloc(BLOCK_BYTES))).rejects.toMatchObject({ code: 'UC_POOL_CORRUPT' });
     expect(e.stats().readVerifyFailures).toBe(1);

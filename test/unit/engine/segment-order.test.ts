@@ -6,8 +6,8 @@
 // RAM (and its buffer be reused) only once all its writes completed.
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine } from '../../../src/engine/index.js';
-import { MemMetaStore } from '../../../src/meta/mem-store.js';
-import { SimDisk } from '../../../src/pool/sim-disk.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { makeBlock, randInt, rng } from '../../engine/helpers.js';
 

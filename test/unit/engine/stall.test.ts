@@ -6,9 +6,10 @@
 // filesystems: test/engine/enospc-tmpfs-mount.test.ts.
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine, type BlockEngine, type EngineEvent } from '../../../src/engine/index.js';
-import { MemMetaStore } from '../../../src/meta/mem-store.js';
-import { SimDisk } from '../../../src/pool/sim-disk.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { toErrno } from '../../../src/util/errors.js';
+import { ENOSPC } from '../../../src/util/errno.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { makeBlock, rng } from '../../engine/helpers.js';
 
@@ -16,7 +17,7 @@ const SEGMENT_BYTES = 65536;
 const RETRY_MS = 30;
 
 function enospc(): Error {
-  return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
+  return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -ENOSPC });
 }
 
 interface Rig {

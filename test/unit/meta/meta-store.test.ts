@@ -5,10 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  decodeExtent, decodeSegment, decodeState, encodeExtent, encodeMapExtent, encodeMapFill, encodeSegment,
-  encodeState, eKey, gKey, hKey, lKey, LevelMetaStore, mapExtentId, MemMetaStore, prefixEnd, PREFIX_L,
+  decodeCounterRecord, decodeExtent, decodeMapValue, decodeState, encodeCounterRecord, encodeExtent, encodeMapValue,
+  encodeState, eKey, gKey, hKey, lKey, LevelMetaStore, prefixEnd, PREFIX_L,
   type MetaStore,
 } from '../../../src/meta/index.js';
+import { decodeSegment, encodeSegment } from '../../../src/pool/segment-record.js';
+import { MemMetaStore } from '../../../src/testing/mem-store.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-meta-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -74,10 +76,18 @@ describe('records', () => {
     const fp = Buffer.alloc(16, 9);
     const e = { id: 2 ** 40 + 5, segment: 7, offset: 4080, storedBytes: 4096, codecId: 1, refs: 3, fingerprint: fp };
     expect(decodeExtent(e.id, encodeExtent(e))).toEqual(e);
-    expect(mapExtentId(encodeMapExtent(2 ** 45 + 1))).toBe(2 ** 45 + 1);
+    const ext = encodeMapValue({ kind: 'extent', id: 2 ** 45 + 1 });
+    expect(ext.toString('hex')).toBe('01' + '0000200000000001');
+    expect(decodeMapValue(ext)).toEqual({ kind: 'extent', id: 2 ** 45 + 1 });
     const pat = Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(mapExtentId(encodeMapFill(pat, 0))).toBe(-1);
-    expect(() => encodeMapFill(Buffer.alloc(8), 0)).toThrow();
+    const fill = encodeMapValue({ kind: 'fill', pattern: pat });
+    expect(fill.toString('hex')).toBe('02' + '0102030405060708');
+    expect(decodeMapValue(fill)).toEqual({ kind: 'fill', pattern: pat });
+    expect(() => encodeMapValue({ kind: 'fill', pattern: Buffer.alloc(8) })).toThrow();
+    expect(() => decodeMapValue(Buffer.from('030000000000000001', 'hex'))).toThrow(/bad map tag/);
+    expect(decodeCounterRecord(encodeCounterRecord([0, 7, 2 ** 50]))).toEqual([0, 7, 2 ** 50]);
+    expect(encodeCounterRecord([1]).toString('hex')).toBe('0001' + '0000000000000001');
+    expect(() => decodeCounterRecord(Buffer.from('000200', 'hex'))).toThrow(/bad size/);
     expect(decodeSegment(encodeSegment({ liveBytes: 5, fillBytes: 9, state: 2 }))).toEqual({ liveBytes: 5, fillBytes: 9, state: 2 });
     const st = {
       version: 1, uuid: Buffer.alloc(16, 1), logicalBytes: 2 ** 40, segmentBytes: 4 << 20, segmentCount: 9,

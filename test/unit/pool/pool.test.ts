@@ -6,9 +6,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   decodeSlot, encodeSlot, FilePoolStore, fragmentBytes, FORMAT_VERSION, newUuid, readFragmentHeader,
-  readSuperblock, SegmentTable, SEG_FREEING, SimDisk, SLOT_BYTES, writeFragmentHeader, writeSuperblock,
+  readSuperblock, SegmentTable, SEG_FREEING, SLOT_BYTES, writeFragmentHeader, writeSuperblock,
   type PoolStore, type Superblock,
 } from '../../../src/pool/index.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-pool-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

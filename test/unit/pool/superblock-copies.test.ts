@@ -5,11 +5,12 @@
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
-  encodeSlot, FORMAT_VERSION, newUuid, readCopies, readSuperblock, readSuperblockCopies, SimDisk, SLOT_BYTES,
+  encodeSlot, FORMAT_VERSION, newUuid, readCopies, readSuperblock, readSuperblockCopies, SLOT_BYTES,
   writeSuperblock, type Superblock,
 } from '../../../src/pool/index.js';
 import { decodeSlot, newerGeneration } from '../../../src/pool/format.js';
 import { SuperblockKeeper } from '../../../src/pool/superblock-keeper.js';
+import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { UcError } from '../../../src/util/errors.js';
 
 function sb(): Superblock {

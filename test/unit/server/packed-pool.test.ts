@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AddConfig, PackedConfig } from '../../../src/server/config.js';
 import { claimPackedPool, openPackedPool, preflightPackedPool } from '../../../src/server/targets/packed-pool.js';
-import { loadCounters, saveCounters } from '../../../src/server/targets/counter-store.js';
-import { ZERO_COUNTERS } from '../../../src/server/targets/packed-stats.js';
+import { countersPath, loadLegacyCounters } from '../../../src/server/targets/counter-store.js';
+import { formatPool, openPool, zeroCounters } from '../../../src/engine/index.js';
+import { KEY_C } from '../../../src/meta/keys.js';
+import { LevelMetaStore } from '../../../src/meta/level-store.js';
 import { main } from '../../../src/cli/main.js';
 import { memoryIo } from '../../../src/cli/io.js';
 import { UcError } from '../../../src/util/errors.js';
@@ -124,14 +126,56 @@ describe('openPackedPool', () => {
   });
 });
 
-describe('counter store', () => {
-  it('round-trips the totals of its own pool and ignores another pool\'s', () => {
-    const totals = { ...ZERO_COUNTERS, blocksWritten: 42, dedupHits: 7 };
-    saveCounters(dir, 'uuid-a', totals);
-    expect(loadCounters(dir, 'uuid-a')).toEqual(totals);
-    expect(loadCounters(dir, 'uuid-b')).toEqual(ZERO_COUNTERS);
-    writeFileSync(join(dir, 'ublk-compress-counters.json'), '{not json');
-    expect(loadCounters(dir, 'uuid-a')).toEqual(ZERO_COUNTERS);
+describe('counter store (legacy JSON file)', () => {
+  const legacy = (uuid: string, counters: Record<string, unknown>, at = dir): void =>
+    writeFileSync(countersPath(at), JSON.stringify({ uuid, savedAt: 'x', counters }));
+
+  it('reads the totals of its own pool only, and nothing from a damaged file', () => {
+    legacy('uuid-a', { blocksWritten: 42, dedupHits: 7, reclaimedBytes: 9, bytesMoved: -1 });
+    expect(loadLegacyCounters(dir, 'uuid-a')).toEqual({ ...zeroCounters(), blocksWritten: 42, dedupHits: 7 });
+    expect(loadLegacyCounters(dir, 'uuid-b')).toBeUndefined();
+    writeFileSync(countersPath(dir), '{not json');
+    expect(loadLegacyCounters(dir, 'uuid-a')).toBeUndefined();
+  });
+
+  it('migrates once into the engine\'s C record of a pool that has none', async () => {
+    const pool = join(dir, 'old.img');
+    const metaDir = join(dir, 'old.meta');
+    const e0 = await formatPool({ backingPath: pool, metaDir, logicalBytes: 1 << 20, segmentBytes: 64 << 10, flushDelayMs: 0 });
+    const uuid = e0.uuid;
+    await e0.close();
+    // A pool from before the record: drop it, keep the totals in the old file.
+    const m = await LevelMetaStore.open(metaDir, { create: false });
+    await m.batch([{ type: 'del', key: KEY_C }], true);
+    await m.close();
+    legacy(uuid, { blocksWritten: 100, dedupHits: 5, segmentsCleaned: 2 }, metaDir);
+    const legacyCounters = (u: string) => loadLegacyCounters(metaDir, u);
+    const e1 = await openPool({ backingPath: pool, metaDir, legacyCounters, flushDelayMs: 0 });
+    expect(e1.stats().totals).toMatchObject({ blocksWritten: 100, dedupHits: 5, segmentsCleaned: 2 });
+    await e1.write(0, 2, Buffer.alloc(2 * 4096, 7), false);
+    await e1.close();
+    // The record now holds the sum; the old file is not read again (even if it changed).
+    legacy(uuid, { blocksWritten: 999_999 }, metaDir);
+    const e2 = await openPool({ backingPath: pool, metaDir, legacyCounters, flushDelayMs: 0 });
+    expect(e2.stats().totals).toMatchObject({ blocksWritten: 102, dedupHits: 5, sameFillBlocks: 2, segmentsCleaned: 2 });
+    expect(e2.stats().blocksWritten).toBe(0);
+    await e2.close();
+  });
+
+  it('starts from zeros when a pool has neither the record nor the file', async () => {
+    const pool = join(dir, 'bare.img');
+    const metaDir = join(dir, 'bare.meta');
+    const e0 = await formatPool({ backingPath: pool, metaDir, logicalBytes: 1 << 20, segmentBytes: 64 << 10 });
+    await e0.close();
+    const m = await LevelMetaStore.open(metaDir, { create: false });
+    await m.batch([{ type: 'del', key: KEY_C }], true);
+    await m.close();
+    const e1 = await openPool({ backingPath: pool, metaDir, legacyCounters: (u) => loadLegacyCounters(metaDir, u) });
+    expect(e1.stats().totals).toEqual(zeroCounters());
+    await e1.close();
+    const m2 = await LevelMetaStore.open(metaDir, { create: false });
+    expect(m2.getSync(KEY_C)).toBeDefined(); // written at close
+    await m2.close();
   });
 });
 

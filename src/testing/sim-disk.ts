@@ -13,7 +13,7 @@
 // writes; a crash loses writes still in flight.
 import assert from 'node:assert';
 import { SECTOR_BYTES } from '../util/units.js';
-import type { PoolStore } from './store.js';
+import type { PoolStore } from '../pool/store.js';
 
 interface PendingWrite {
   position: number;

@@ -4,7 +4,7 @@
 // store that crashed goes dead: later calls succeed without effect, so an
 // abandoned engine cannot touch the state the next incarnation opens.
 import assert from 'node:assert';
-import type { MetaOp, MetaStore } from './store.js';
+import type { MetaOp, MetaStore } from '../meta/store.js';
 
 type Table = Map<string, Buffer>;
 

@@ -1,0 +1,77 @@
+// The engine's timers: the delayed (non-durable) commit after a mutation, the
+// retry of a stalled commit, and background compaction. Each runs its work
+// through the engine's mutex (`exclusive`) and never outlives close().
+import { COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
+import type { Compactor } from './compactor.js';
+import type { EngineCore } from './core.js';
+
+/** The background retry of a stalled commit never spins faster than this. */
+const STALL_RETRY_TIMER_MS_MIN = 10;
+
+export type Exclusive = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export class Background {
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private compactScheduled = false;
+
+  constructor(
+    private readonly core: EngineCore,
+    private readonly compactor: Compactor,
+    private readonly exclusive: Exclusive,
+  ) {
+    core.onStall = () => this.armRetry();
+  }
+
+  /** Stops every timer; nothing new is scheduled afterwards. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+  }
+
+  /** Arms the delayed commit after a mutation. */
+  afterMutation(): void {
+    const c = this.core;
+    if (c.opts.flushDelayMs > 0 && this.timer === undefined && !this.closed && c.hasPendingWork) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        if (this.closed) return;
+        this.exclusive(() => c.commit(false)).then(() => this.maybeCompact(), () => undefined);
+      }, c.opts.flushDelayMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Schedules one background compaction step when a segment qualifies. */
+  maybeCompact(): void {
+    const c = this.core;
+    if (!c.opts.backgroundCompaction || this.closed || this.compactScheduled) return;
+    if (c.segments.candidates(c.opts.compactLiveFraction, 1).length === 0) return;
+    this.compactScheduled = true;
+    setImmediate(() => {
+      const step = { liveFraction: c.opts.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK };
+      this.exclusive(() => this.compactor.step(step)).then(
+        (n) => {
+          this.compactScheduled = false;
+          if (n > 0) this.maybeCompact();
+        },
+        () => {
+          this.compactScheduled = false;
+        },
+      );
+    }).unref();
+  }
+
+  /** After a failed commit: retries it in the background until one goes through. */
+  private armRetry(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closed || this.core.stalled === undefined) return;
+      this.exclusive(() => this.core.commit(true, true)).then(() => this.maybeCompact(), () => undefined);
+    }, Math.max(this.core.opts.stallRetryMs, STALL_RETRY_TIMER_MS_MIN));
+    this.retryTimer.unref();
+  }
+}

@@ -1,0 +1,35 @@
+// Fills the mapped-block bitmap (MappedBits) from the store's L keys in the
+// background at open, and confirms point-lookup misses while it runs.
+import { keySuccessor, lbaOfKey, lKey, PREFIX_L, prefixEnd } from '../meta/keys.js';
+import type { MetaStore } from '../meta/store.js';
+import { UcError } from '../util/errors.js';
+import { SCAN_CHUNK_ENTRIES } from '../util/limits.js';
+import type { MappedBits } from './mapped-bits.js';
+
+/** Scans every L key into `mapped`; on failure the bitmap stays incomplete (lookups still work). */
+export function scanMapped(meta: MetaStore, mapped: MappedBits): Promise<void> {
+  return (async () => {
+    let from = lKey(0);
+    for (;;) {
+      const entries = await meta.scan(from, prefixEnd(PREFIX_L), SCAN_CHUNK_ENTRIES);
+      for (const [k] of entries) mapped.seen(lbaOfKey(k));
+      if (entries.length < SCAN_CHUNK_ENTRIES) break;
+      from = keySuccessor(entries[entries.length - 1][0]);
+    }
+    mapped.complete = true;
+  })().catch(() => undefined);
+}
+
+/**
+ * A point lookup found no map entry while the mapped-block scan still runs, so
+ * MappedBits cannot vouch for the miss: confirm it with an iterator seek, which
+ * does not use table filters. A damaged filter must never read as zeros.
+ */
+export async function confirmUnmapped(meta: MetaStore, mapped: MappedBits, lba: number): Promise<undefined> {
+  if (mapped.complete || mapped.wasTouched(lba)) return undefined;
+  const hit = await meta.scan(lKey(lba), lKey(lba + 1), 1);
+  if (hit.length > 0 && !mapped.wasTouched(lba)) {
+    throw new UcError('UC_META_CORRUPT', `lba ${lba}: a seek finds its map entry but a point lookup misses it (damaged table)`);
+  }
+  return undefined;
+}

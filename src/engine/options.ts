@@ -1,0 +1,35 @@
+// EngineOptions with every default filled in (the engine reads only these).
+import assert from 'node:assert';
+import { xxh128, type DedupMode, type FingerprintFn } from '../dedup/index.js';
+import {
+  COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, STALL_RETRY_MS_DEFAULT,
+} from '../util/limits.js';
+import type { EngineEvent, EngineOptions } from './types.js';
+
+export interface ResolvedOptions {
+  dedup: DedupMode;
+  fingerprint: FingerprintFn;
+  flushDelayMs: number;
+  backgroundCompaction: boolean;
+  compactLiveFraction: number;
+  commitRecordsMax: number;
+  stallRetryMs: number;
+  onEvent: ((event: EngineEvent) => void) | undefined;
+}
+
+export function resolveOptions(o: EngineOptions): ResolvedOptions {
+  const r: ResolvedOptions = {
+    dedup: o.dedup ?? 'verify',
+    fingerprint: o.fingerprint ?? xxh128,
+    flushDelayMs: o.flushDelayMs ?? FLUSH_DELAY_MS_DEFAULT,
+    backgroundCompaction: o.backgroundCompaction ?? true,
+    compactLiveFraction: o.compactLiveFraction ?? COMPACT_LIVE_FRACTION,
+    commitRecordsMax: o.commitRecordsMax ?? COMMIT_RECORDS_MAX,
+    stallRetryMs: o.stallRetryMs ?? STALL_RETRY_MS_DEFAULT,
+    onEvent: o.onEvent,
+  };
+  assert(r.compactLiveFraction > 0 && r.compactLiveFraction <= 1);
+  assert(r.commitRecordsMax > 0);
+  assert(Number.isSafeInteger(r.stallRetryMs) && r.stallRetryMs >= 0);
+  return r;
+}
