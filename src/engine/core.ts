@@ -21,7 +21,7 @@ import type { PoolStore } from '../pool/store.js';
 import { SuperblockKeeper } from '../pool/superblock-keeper.js';
 import { UcError } from '../util/errors.js';
 import {
-  COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES,
+  COMMIT_RECORDS_MAX, UNSYNCED_BATCHES_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES,
   STALL_RETRY_MS_DEFAULT,
 } from '../util/limits.js';
 import { isNoSpace, StageError, staged, stallError, type CommitStage } from './commit-failure.js';
@@ -105,6 +105,8 @@ export class EngineCore {
   /** Set after a failed fdatasync: no commit may follow (see commit-failure.ts). */
   private broken: UcError | undefined;
   private metaNeedsReopen = false;
+  /** Segments whose records went out in batches not yet synced: rewritten after a failure. */
+  private readonly segsSinceDurable = new Set<number>();
   /** Pending while the metadata store reopens; reads wait for it. */
   metaReopening: Promise<void> | undefined;
   /** Called when a commit failed, so that the engine arms a retry. */
@@ -119,7 +121,7 @@ export class EngineCore {
     options: EngineOptions,
     sbSlot = 0,
   ) {
-    this.keeper = new SuperblockKeeper(pool, sb, sbSlot);
+    this.keeper = new SuperblockKeeper(pool, sb, sbSlot, (err) => this.stall('pool-sync', err));
     this.opts = resolveOptions(options);
     this.eventHandler = this.opts.onEvent;
     this.codec = codecByName(options.compression ?? 'lz4');
@@ -152,10 +154,16 @@ export class EngineCore {
     return this.sb.dataOffset + segment * this.sb.segmentBytes;
   }
 
+  /** An LBA's current map value. Callers that add a reference before setMap take it
+   * first: a lookup that finds damage (it throws) must fail before anything changed. */
+  mapBefore(lba: number): Buffer | undefined {
+    return this.view.getMap(lba);
+  }
+
   /** Replaces an LBA's map value, keeping the mapped-block count and references right.
-   * The new value's extent must already hold its reference for this LBA. */
-  setMap(lba: number, value: Buffer | null): void {
-    const old = this.view.getMap(lba);
+   * The new value's extent must already hold its reference for this LBA; `old` is
+   * mapBefore(lba) when the caller took it before adding that reference. */
+  setMap(lba: number, value: Buffer | null, old = this.mapBefore(lba)): void {
     this.view.setMap(lba, value);
     this.unsynced = true;
     if (old === undefined && value !== null) this.state.mappedBlocks += 1;
@@ -232,6 +240,8 @@ export class EngineCore {
     if (sync && !this.unsynced && !this.writer.hasUnwritten && this.view.pendingRecords === 0) return;
     if (this.stalled !== undefined && !force && Date.now() < this.retryAtMs) throw this.stalled;
     if (this.metaNeedsReopen) await this.reopenMeta();
+    // Batches applied without sync stay in RAM until a durable commit (meta-view.ts): bound them.
+    if (!sync && this.view.unsyncedRecords >= UNSYNCED_BATCHES_MAX * this.opts.commitRecordsMax) sync = true;
     const ops: MetaOp[] = this.view.freeze();
     const dirty = [...this.segs.dirty];
     for (const s of dirty) ops.push({ type: 'put', key: gKey(s), value: encodeSegment(this.segs.record(s)) });
@@ -242,10 +252,12 @@ export class EngineCore {
     const freed = this.freedUncommitted;
     this.freedUncommitted = [];
     if (sync) this.unsynced = false;
-    const run = this.runCommit(ops, freed, sync, seq).catch((err: unknown) => {
+    const run = this.runCommit(ops, freed, dirty, sync, seq).catch((err: unknown) => {
       // Nothing of this batch is known durable: make it pending again for the retry.
       this.view.thaw();
       for (const seg of dirty) this.segs.dirty.add(seg);
+      for (const seg of this.segsSinceDurable) this.segs.dirty.add(seg);
+      this.segsSinceDurable.clear();
       this.freedUncommitted = freed.concat(this.freedUncommitted);
       this.unsynced = true;
       throw err instanceof StageError ? this.stall(err.stage, err.original) : this.stall('pool-write', err);
@@ -266,7 +278,7 @@ export class EngineCore {
     this.inflight = tracked;
   }
 
-  private async runCommit(ops: MetaOp[], freed: number[], sync: boolean, seq: number): Promise<void> {
+  private async runCommit(ops: MetaOp[], freed: number[], dirty: number[], sync: boolean, seq: number): Promise<void> {
     if (this.broken !== undefined) throw this.broken;
     await staged('pool-write', () => this.writer.writeOut());
     if (this.writer.takeWritten() > 0) await staged('pool-sync', () => this.pool.fdatasync());
@@ -277,7 +289,9 @@ export class EngineCore {
       this.metaNeedsReopen = this.meta.reopen !== undefined;
       throw new StageError('meta-write', err);
     }
-    this.view.dropFrozen();
+    this.view.dropFrozen(sync);
+    if (sync) this.segsSinceDurable.clear();
+    else for (const seg of dirty) this.segsSinceDurable.add(seg);
     this.counters.commits += 1;
     this.freedUnsynced.push(...freed);
     if (sync) {

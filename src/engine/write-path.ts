@@ -60,6 +60,8 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
   for (let i = 0; i < blocks; i++) {
     const off = i * BLOCK_BYTES;
     const block = buf.subarray(off, off + BLOCK_BYTES);
+    // Before any reference is added: a lookup that finds damage must change nothing.
+    const old = core.mapBefore(lba + i);
     let value: Buffer | null;
     if (fills[i] === 1) {
       core.counters.sameFillBlocks += 1;
@@ -81,7 +83,7 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
         value = encodeMapExtent(e.id);
       }
     }
-    core.setMap(lba + i, value);
+    core.setMap(lba + i, value, old);
   }
   core.counters.blocksWritten += blocks;
 }
