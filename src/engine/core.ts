@@ -67,7 +67,7 @@ export class EngineCore {
     /** The pool holds a C record; without one it is written at the next commit or at close. */
     countersRecorded = true,
   ) {
-    this.keeper = new SuperblockKeeper(pool, sb, sbSlot);
+    this.keeper = new SuperblockKeeper(pool, sb, sbSlot, (err) => this.commits.poolSyncFailed(err));
     this.opts = resolveOptions(options);
     this.eventHandler = this.opts.onEvent;
     this.codec = codecByName(options.compression ?? 'lz4');
@@ -79,6 +79,7 @@ export class EngineCore {
     this.commits = new GroupCommit({
       pool, meta, view: this.view, segs, writer: this.writer, keeper: this.keeper, guard: this.guard,
       stallRetryMs: this.opts.stallRetryMs,
+      commitRecordsMax: this.opts.commitRecordsMax,
       sealState: () => this.sealState(),
       unsealState: () => {
         this.countersDirty = true;
@@ -213,9 +214,10 @@ export class EngineCore {
   // ---- mutators ([mutex]) ----
 
   /** Replaces an LBA's map value, keeping the mapped-block count and references right.
-   * The new value's extent must already hold its reference for this LBA. */
-  setMap(lba: number, value: MapValue | null): void {
-    const old = this.view.getMap(lba);
+   * The new value's extent must already hold its reference for this LBA. A caller that
+   * adds that reference first passes `old`, the getMap(lba) it took before: a lookup
+   * that finds damage (it throws) must fail before anything changed. */
+  setMap(lba: number, value: MapValue | null, old = this.view.getMap(lba)): void {
     this.view.setMap(lba, value);
     this.commits.noteChange();
     if (old === undefined && value !== null) this.state.mappedBlocks += 1;

@@ -15,6 +15,7 @@ import type { SegmentTable } from '../pool/segments.js';
 import type { PoolStore } from '../pool/store.js';
 import type { SuperblockKeeper } from '../pool/superblock-keeper.js';
 import type { UcError } from '../util/errors.js';
+import { UNSYNCED_BATCHES_MAX } from '../util/limits.js';
 import { CommitHealth, StageError, staged } from './commit-failure.js';
 import type { MetaView } from './meta-view.js';
 import type { ReadGuard } from './read-guard.js';
@@ -31,6 +32,7 @@ export interface CommitParts {
   readonly keeper: SuperblockKeeper;
   readonly guard: ReadGuard;
   readonly stallRetryMs: number;
+  readonly commitRecordsMax: number;
   /** Advances the commit sequence; returns it with the S and C records of now. */
   sealState(): { seq: number; ops: MetaOp[] };
   /** A sealed state's batch failed: its counters must be written again. */
@@ -51,6 +53,8 @@ export class GroupCommit {
   private unsynced = false;
   private inflight: Promise<void> | undefined;
   private metaNeedsReopen = false;
+  /** Segments whose records went out in batches not yet synced: rewritten after a failure. */
+  private readonly segsSinceDurable = new Set<number>();
   /** Pending while the metadata store reopens; reads wait for it. */
   metaReopening: Promise<void> | undefined;
   /** Called when a commit failed, so that the engine arms a retry. */
@@ -92,6 +96,8 @@ export class GroupCommit {
     if (sync && !this.unsynced && !writer.hasUnwritten && view.pendingRecords === 0) return;
     this.health.checkRetry(force);
     if (this.metaNeedsReopen) await this.reopenMeta();
+    // Batches applied without sync stay in RAM until a durable commit (meta-view.ts): bound them.
+    if (!sync && view.unsyncedRecords >= UNSYNCED_BATCHES_MAX * this.p.commitRecordsMax) sync = true;
     const ops: MetaOp[] = view.freeze();
     const dirty = [...segs.dirty];
     for (const s of dirty) ops.push({ type: 'put', key: gKey(s), value: encodeSegment(segs.record(s)) });
@@ -101,10 +107,12 @@ export class GroupCommit {
     const freed = this.freedUncommitted;
     this.freedUncommitted = [];
     if (sync) this.unsynced = false;
-    const run = this.runCommit(ops, freed, sync, sealed.seq).catch((err: unknown) => {
+    const run = this.runCommit(ops, freed, dirty, sync, sealed.seq).catch((err: unknown) => {
       // Nothing of this batch is known durable: make it pending again for the retry.
       view.thaw();
       for (const seg of dirty) segs.dirty.add(seg);
+      for (const seg of this.segsSinceDurable) segs.dirty.add(seg);
+      this.segsSinceDurable.clear();
       this.freedUncommitted = freed.concat(this.freedUncommitted);
       this.unsynced = true;
       this.p.unsealState();
@@ -126,7 +134,7 @@ export class GroupCommit {
     this.inflight = tracked;
   }
 
-  private async runCommit(ops: MetaOp[], freed: number[], sync: boolean, seq: number): Promise<void> {
+  private async runCommit(ops: MetaOp[], freed: number[], dirty: number[], sync: boolean, seq: number): Promise<void> {
     const { writer, pool, meta } = this.p;
     if (this.health.broken !== undefined) throw this.health.broken;
     await staged('pool-write', () => writer.writeOut());
@@ -138,7 +146,9 @@ export class GroupCommit {
       this.metaNeedsReopen = meta.reopen !== undefined;
       throw new StageError('meta-write', err);
     }
-    this.p.view.dropFrozen();
+    this.p.view.dropFrozen(sync);
+    if (sync) this.segsSinceDurable.clear();
+    else for (const seg of dirty) this.segsSinceDurable.add(seg);
     this.p.committed(sync);
     this.freedUnsynced.push(...freed);
     if (sync) {
@@ -148,6 +158,12 @@ export class GroupCommit {
       if (reusable.length > 0) this.reclaim(reusable);
     }
     if (this.health.succeeded()) this.p.emit({ kind: 'no-space-cleared' });
+  }
+
+  /** The superblock keeper's fdatasync failed. It shares the pool's file, and Linux
+   * reports a writeback error to one fdatasync only: treated as our own. */
+  poolSyncFailed(err: unknown): void {
+    this.stall(new StageError('pool-sync', err));
   }
 
   private stall(err: StageError): UcError {

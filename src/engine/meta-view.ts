@@ -4,6 +4,11 @@
 // cost ~10x more). freeze() hands the overlay to a group commit, which drops it
 // once its batch is applied; this bounds the overlay (COMMIT_RECORDS_MAX) and
 // lets new writes proceed while a non-durable commit runs.
+//
+// A batch applied without sync is kept (as its overlay) until a durable commit:
+// if a later commit fails, LevelDB's log may have lost it (a failed fsync can
+// drop unsynced pages, and the reopen replays only what reached the disk), so
+// thaw() makes every change since the last durable commit pending again.
 import {
   decodeExtent, decodeMapValue, decodeU64, encodeExtent, encodeMapValue, encodeU64, type Extent, type MapValue,
 } from '../meta/records.js';
@@ -21,9 +26,23 @@ function emptyOverlay(): Overlay {
   return { maps: new Map(), extents: new Map(), dedup: new Map() };
 }
 
+function overlaySize(o: Overlay): number {
+  return o.maps.size + o.extents.size + o.dedup.size;
+}
+
+/** Copies `from`'s entries over `into`'s (from is the newer). */
+function mergeInto(into: Overlay, from: Overlay): void {
+  for (const [k, v] of from.maps) into.maps.set(k, v);
+  for (const [k, v] of from.extents) into.extents.set(k, v);
+  for (const [k, v] of from.dedup) into.dedup.set(k, v);
+}
+
 export class MetaView {
   private cur: Overlay = emptyOverlay();
   private frozen: Overlay | undefined;
+  /** Overlays of batches applied without sync since the last durable commit, oldest first. */
+  private unsynced: Overlay[] = [];
+  private unsyncedCount = 0;
 
   constructor(
     readonly store: MetaStore,
@@ -111,20 +130,37 @@ export class MetaView {
     return ops;
   }
 
-  /** The frozen overlay's batch is applied to the store. */
-  dropFrozen(): void {
+  /** The frozen overlay's batch is applied to the store; `durable`: with sync, so it
+   * and every batch before it are on disk. */
+  dropFrozen(durable: boolean): void {
+    const f = this.frozen;
     this.frozen = undefined;
+    if (durable) {
+      this.unsynced = [];
+      this.unsyncedCount = 0;
+    } else if (f !== undefined) {
+      this.unsynced.push(f);
+      this.unsyncedCount += overlaySize(f);
+    }
   }
 
-  /** The frozen overlay's batch failed: its changes become pending again, under
-   * any newer change made since the freeze, so the next commit retries them. */
+  /** Records applied without sync since the last durable commit (kept in RAM until then). */
+  get unsyncedRecords(): number {
+    return this.unsyncedCount;
+  }
+
+  /** A batch failed: every change since the last durable commit (the batches applied
+   * without sync, the frozen one, then newer ones) becomes pending again, newest
+   * winning, so the next commit rewrites them all. */
   thaw(): void {
-    const f = this.frozen;
-    if (f === undefined) return;
+    if (this.frozen === undefined && this.unsynced.length === 0) return;
+    const merged = emptyOverlay();
+    for (const o of this.unsynced) mergeInto(merged, o);
+    if (this.frozen !== undefined) mergeInto(merged, this.frozen);
+    mergeInto(merged, this.cur);
+    this.cur = merged;
     this.frozen = undefined;
-    for (const [k, v] of this.cur.maps) f.maps.set(k, v);
-    for (const [k, v] of this.cur.extents) f.extents.set(k, v);
-    for (const [k, v] of this.cur.dedup) f.dedup.set(k, v);
-    this.cur = f;
+    this.unsynced = [];
+    this.unsyncedCount = 0;
   }
 }

@@ -60,6 +60,8 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
   for (let i = 0; i < blocks; i++) {
     const off = i * BLOCK_BYTES;
     const block = buf.subarray(off, off + BLOCK_BYTES);
+    // Before any reference is added: a lookup that finds damage must change nothing.
+    const old = core.getMap(lba + i);
     let value: MapValue | null;
     if (fills[i] === 1) {
       core.count('sameFillBlocks');
@@ -80,7 +82,7 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
         value = { kind: 'extent', id: e.id };
       }
     }
-    core.setMap(lba + i, value);
+    core.setMap(lba + i, value, old);
   }
   core.count('blocksWritten', blocks);
 }

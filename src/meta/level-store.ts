@@ -108,7 +108,14 @@ export class LevelMetaStore implements MetaStore {
     }
     await this.db.close();
     const db = newDb(this.dir, false);
-    await db.open();
+    try {
+      await db.open();
+    } catch (err) {
+      // Keep a store that answers reads (abstract-level reopens a closed instance);
+      // the engine retries the reopen before its next batch.
+      await this.db.open().catch(() => undefined);
+      throw err;
+    }
     this.db = db;
   }
 }

@@ -203,8 +203,20 @@ export async function writeSlot(pool: PoolStore, sb: Superblock, slot: number): 
   assert(slot === 0 || slot === 1);
   const next = { ...sb, generation: (sb.generation + 1) >>> 0 };
   await pool.pwrite(encodeSlot(next), 0, SLOT_BYTES, slot * SLOT_BYTES);
-  await pool.fdatasync();
+  try {
+    await pool.fdatasync();
+  } catch (err) {
+    throw new PoolSyncError(err);
+  }
   return next;
+}
+
+/** An fdatasync of the pool failed. Unlike a failed pwrite, it may be the one report
+ * of lost pages written by someone else on the same file (Linux tells one fsync). */
+export class PoolSyncError extends Error {
+  constructor(readonly original: unknown) {
+    super(`fdatasync of the pool failed: ${original instanceof Error ? original.message : String(original)}`, { cause: original });
+  }
 }
 
 /** Writes both copies (generation + 1), each followed by an fdatasync. */

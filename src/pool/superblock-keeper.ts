@@ -12,12 +12,17 @@
 //  - Each write goes to the copy that is not the newest valid one, followed by an
 //    fdatasync, so a torn write always leaves the other copy valid. A failed write
 //    is retried on the same copy.
+//  - A failed background fdatasync is reported to `onFailure`, never swallowed: the
+//    keeper shares the pool's file, and Linux reports a writeback error to one
+//    fdatasync only, so the error the keeper saw may be the one that says segment
+//    data was lost. The engine treats it as its own failed pool fdatasync. A failed
+//    pwrite (a full filesystem, say) only delays the record; a later one retries.
 //  - All superblock writes of an open pool (resize too) go through one chain.
 //  - Background records are at least SEQ_RECORD_INTERVAL_MS apart (bounded cost).
 import assert from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SEQ_RECORD_INTERVAL_MS } from '../util/limits.js';
-import { writeSlot, type Superblock } from './format.js';
+import { PoolSyncError, writeSlot, type Superblock } from './format.js';
 import type { PoolStore } from './store.js';
 
 export class SuperblockKeeper {
@@ -26,14 +31,14 @@ export class SuperblockKeeper {
   private queued = false;
   private lastRecordMs = 0;
   private chain: Promise<void> = Promise.resolve();
-  /** The last background write failure (the record then lags; close retries). */
-  lastError: unknown;
 
-  /** `newestSlot`: the copy readSuperblockCopies chose (0 or 1). */
+  /** `newestSlot`: the copy readSuperblockCopies chose (0 or 1); `onFailure` gets every
+   * failed background fdatasync. */
   constructor(
     private readonly pool: PoolStore,
     private current: Superblock,
     newestSlot: number,
+    private readonly onFailure: (err: unknown) => void,
   ) {
     assert(newestSlot === 0 || newestSlot === 1);
     this.next = 1 - newestSlot;
@@ -79,9 +84,8 @@ export class SuperblockKeeper {
     this.lastRecordMs = Date.now();
     try {
       await this.writeNext({ ...this.current, durableSeq: this.wanted });
-      this.lastError = undefined;
     } catch (err) {
-      this.lastError = err;
+      if (err instanceof PoolSyncError) this.onFailure(err.original);
     }
   }
 

@@ -26,6 +26,10 @@ export class MemMetaStore implements MetaStore {
   syncs = 0;
   /** While set, batch rejects with it and applies nothing (tests inject ENOSPC). */
   failBatches: Error | undefined;
+  /** While set, a sync batch rejects with it and the store forgets every unsynced
+   * batch: LevelDB after its log's fsync failed and the kernel dropped the unsynced
+   * pages, as the reopen that follows would see it. */
+  failSyncLosingUnsynced: Error | undefined;
 
   constructor(durable?: Table) {
     this.durable = new Map(durable ?? []);
@@ -40,6 +44,13 @@ export class MemMetaStore implements MetaStore {
   async batch(ops: MetaOp[], sync: boolean): Promise<void> {
     if (this.dead) return;
     if (this.failBatches !== undefined) throw this.failBatches;
+    if (sync && this.failSyncLosingUnsynced !== undefined) {
+      this.current.clear();
+      for (const [k, v] of this.durable) this.current.set(k, v);
+      this.sortedKeys = undefined;
+      this.unsynced = [];
+      throw this.failSyncLosingUnsynced;
+    }
     const copy = ops.map((op) =>
       op.type === 'put'
         ? { type: 'put' as const, key: Buffer.from(op.key), value: Buffer.from(op.value) }

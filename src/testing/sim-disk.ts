@@ -39,6 +39,10 @@ export class SimDisk implements PoolStore {
   inflightWrites = 0;
   /** While set, pwrite rejects with it (tests inject ENOSPC and I/O errors). */
   failWrites: Error | undefined;
+  /** While set, fdatasync rejects with it and syncs nothing. */
+  failSyncs: Error | undefined;
+  /** fdatasync calls that failSyncs made fail. */
+  syncFailures = 0;
 
   constructor(sizeBytes: number, image?: Buffer, private readonly options: SimDiskOptions = {}) {
     this.durable = Buffer.alloc(sizeBytes);
@@ -87,6 +91,10 @@ export class SimDisk implements PoolStore {
   async fdatasync(): Promise<void> {
     await Promise.resolve();
     if (this.dead) return;
+    if (this.failSyncs !== undefined) {
+      this.syncFailures += 1;
+      throw this.failSyncs;
+    }
     for (const w of this.pending) w.data.copy(this.durable, w.position);
     this.pending = [];
     this.syncs += 1;

@@ -14,6 +14,10 @@ export const COMPRESSED_BYTES_MAX = 3584;
 /** Pending metadata records after which a (non-durable) group commit runs, bounding the
  * in-memory overlay (~150 B per record => ~2.5 MiB) while keeping LevelDB batches large. */
 export const COMMIT_RECORDS_MAX = 16384;
+
+/** Full batches applied without sync that the engine keeps in RAM (to rewrite them if
+ * a later commit fails) before it makes the next commit durable: bounds that memory. */
+export const UNSYNCED_BATCHES_MAX = 4;
 /** The open segment's tail is written and committed this long after the last write, so
  * a quiet device does not keep unwritten data in RAM indefinitely. */
 export const FLUSH_DELAY_MS_DEFAULT = 200;

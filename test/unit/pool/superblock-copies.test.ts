@@ -111,11 +111,16 @@ describe('superblock copies', () => {
   });
 });
 
+/** Keepers in these tests never fail; a failure must fail the test. */
+function failOnKeeperError(err: unknown): void {
+  throw new Error(`unexpected superblock keeper failure: ${String(err)}`);
+}
+
 describe('SuperblockKeeper', () => {
   it('records durable sequences in the background, one copy at a time, coalescing', async () => {
     const { disk } = await formatted();
     const first = await readSuperblockCopies(disk);
-    const k = new SuperblockKeeper(disk, first.sb, first.slot);
+    const k = new SuperblockKeeper(disk, first.sb, first.slot, failOnKeeperError);
     k.noteDurable(3);
     k.noteDurable(5); // coalesces with 3 or follows it
     await k.close();
@@ -124,7 +129,7 @@ describe('SuperblockKeeper', () => {
     expect(Math.max(...seqs)).toBe(5);
     expect((await readSuperblock(disk)).durableSeq).toBe(5);
     // The two copies alternate: the newest is never the one written before it.
-    const k2 = new SuperblockKeeper(disk, (await readSuperblockCopies(disk)).sb, (await readSuperblockCopies(disk)).slot);
+    const k2 = new SuperblockKeeper(disk, (await readSuperblockCopies(disk)).sb, (await readSuperblockCopies(disk)).slot, failOnKeeperError);
     const before = (await readSuperblockCopies(disk)).slot;
     k2.noteDurable(9);
     await k2.close();
@@ -137,7 +142,7 @@ describe('SuperblockKeeper', () => {
     for (let trial = 0; trial < 20; trial++) {
       const { disk } = await formatted();
       const first = await readSuperblockCopies(disk);
-      const k = new SuperblockKeeper(disk, first.sb, first.slot);
+      const k = new SuperblockKeeper(disk, first.sb, first.slot, failOnKeeperError);
       k.noteDurable(4);
       await k.close();
       k.noteDurable(8);
@@ -152,12 +157,26 @@ describe('SuperblockKeeper', () => {
   it('rewrite changes geometry in both copies and keeps the sequence', async () => {
     const { disk } = await formatted();
     const first = await readSuperblockCopies(disk);
-    const k = new SuperblockKeeper(disk, first.sb, first.slot);
+    const k = new SuperblockKeeper(disk, first.sb, first.slot, failOnKeeperError);
     k.noteDurable(2);
     const next = await k.rewrite({ logicalBytes: 2 << 20 });
     expect(next).toMatchObject({ logicalBytes: 2 << 20, durableSeq: 2 });
     const copies = await readCopies(disk);
     for (const s of copies.slots) expect(s.kind === 'ok' && s.sb.logicalBytes).toBe(2 << 20);
+  });
+
+  it('reports a failed background record instead of swallowing it', async () => {
+    const { disk } = await formatted();
+    const first = await readSuperblockCopies(disk);
+    const failures: unknown[] = [];
+    const k = new SuperblockKeeper(disk, first.sb, first.slot, (err) => failures.push(err));
+    disk.failSyncs = new Error('EIO');
+    k.noteDurable(3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(failures).toHaveLength(1);
+    disk.failSyncs = undefined;
+    await k.close(); // close retries the record
+    expect((await readSuperblock(disk)).durableSeq).toBe(3);
   });
 
   it('encodes the durable sequence at offset 64', () => {
