@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/ioctl.h>
 
 #include <cassert>
 #include <cmath>
@@ -12,11 +13,16 @@ namespace ublk {
 
 namespace {
 
+// linux/fs.h from 6.12 on; older build headers lack it (the kernel's value).
+#ifndef BLOCK_URING_CMD_DISCARD
+#define BLOCK_URING_CMD_DISCARD _IO(0x12, 0)
+#endif
+
 // One file operation: resolves its promise with cqe->res, or rejects with an
 // errno Error naming the call, fd and range. The message is formatted only on
 // failure: this object is created for every I/O.
 struct OpDesc {
-  const char* call;  // "read", "write", "fsync", "fdatasync", "fallocate"
+  const char* call;  // "read", "write", "fsync", "fdatasync", "fallocate", "discard"
   int32_t fd;
   uint64_t offset;
   uint64_t length;
@@ -97,6 +103,7 @@ Napi::Function IoRingWrap::Init(Napi::Env env) {
                          InstanceMethod<&IoRingWrap::Write>("write"),
                          InstanceMethod<&IoRingWrap::Fsync>("fsync"),
                          InstanceMethod<&IoRingWrap::Fallocate>("fallocate"),
+                         InstanceMethod<&IoRingWrap::Discard>("discard"),
                          InstanceMethod<&IoRingWrap::Inflight>("inflight"),
                          InstanceMethod<&IoRingWrap::Close>("close"),
                      });
@@ -193,6 +200,25 @@ Napi::Value IoRingWrap::Fallocate(const Napi::CallbackInfo& info) {
   return op->promise();
 }
 
+Napi::Value IoRingWrap::Discard(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EventRing& ring = this->ring(env);
+  int32_t fd = ArgFd(info, 0);
+  uint64_t offset = ArgU64(info, 1, "offset");
+  uint64_t length = ArgU64(info, 2, "length");
+  auto* op = new PromiseOp(env, this, OpDesc{"discard", fd, offset, length, 0});
+  io_uring_sqe* sqe = AcquireSqe(ring, op);
+  // blkdev_uring_cmd: start in addr, length in addr3. Kernels before 6.12
+  // answer EOPNOTSUPP (no uring_cmd on block devices); the caller falls back.
+  sqe->opcode = IORING_OP_URING_CMD;
+  sqe->fd = fd;
+  sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
+  sqe->addr = offset;
+  sqe->addr3 = length;
+  ring.Track(sqe, op);
+  return op->promise();
+}
+
 Napi::Value IoRingWrap::Inflight(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ring_ == nullptr ? 0 : ring_->inflight());
 }
@@ -205,6 +231,26 @@ Napi::Value IoRingWrap::Close(const Napi::CallbackInfo& info) {
   }
   if (!ring_->closed()) ring_->Close();  // deferred to the end of the wake-up when inside one
   return env.Undefined();
+}
+
+Napi::Value BlkDiscard(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd = ArgFd(info, 0);
+  uint64_t range[2] = {ArgU64(info, 1, "offset"), ArgU64(info, 2, "length")};
+  if (ioctl(fd, BLKDISCARD, range) < 0) {
+    throw MakeErrnoError(env, errno, Describe(OpDesc{"ioctl BLKDISCARD", fd, range[0], range[1], 0}));
+  }
+  return env.Undefined();
+}
+
+Napi::Value BlockDeviceBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd = ArgFd(info, 0);
+  uint64_t bytes = 0;
+  if (ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
+    throw MakeErrnoError(env, errno, "ioctl BLKGETSIZE64 fd " + std::to_string(fd));
+  }
+  return Napi::Number::New(env, static_cast<double>(bytes));
 }
 
 }  // namespace ublk
