@@ -11,7 +11,7 @@ import { decodeSegment, decodeState, encodeState, SEG_OPEN, type MetaState } fro
 import { LevelMetaStore } from '../meta/level-store.js';
 import { withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
-import { FilePoolStore } from '../pool/file-store.js';
+import { openBackingFile, type BackingOpener } from '../io/index.js';
 import {
   FORMAT_VERSION, LAYOUT_PACKED, MAGIC, newUuid, readSuperblock, readSuperblockCopies, SUPERBLOCK_BYTES, writeSuperblock,
   type Superblock,
@@ -145,6 +145,8 @@ export function defaultMetaDir(backingPath: string): string {
 export interface PoolPaths {
   backingPath: string;
   metaDir?: string;
+  /** Opens the pool file (default: on a private io_uring); a daemon passes its shared ring's. */
+  openBacking?: BackingOpener;
 }
 
 /** Formats a pool file (created sparse if missing) or block device and opens it. */
@@ -161,7 +163,7 @@ export async function formatPool(o: PoolPaths & FormatOptions & { capacityBytes?
     fs.rmSync(metaDir, { recursive: true, force: true });
   }
   const capacity = o.capacityBytes ?? defaultCapacityBytes(o.logicalBytes, segmentBytes);
-  const pool = await FilePoolStore.open(o.backingPath, { create: true, sizeBytes: capacity });
+  const pool = await (o.openBacking ?? openBackingFile)(o.backingPath, { create: true, sizeBytes: capacity });
   try {
     const meta = await LevelMetaStore.open(metaDir, { create: true });
     return await formatEngine(pool, meta, o, true);
@@ -174,7 +176,7 @@ export async function formatPool(o: PoolPaths & FormatOptions & { capacityBytes?
 /** Opens an existing pool file or block device with its metadata directory. */
 export async function openPool(o: PoolPaths & EngineOptions): Promise<BlockEngine> {
   const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
-  const pool = await FilePoolStore.open(o.backingPath);
+  const pool = await (o.openBacking ?? openBackingFile)(o.backingPath);
   let meta: LevelMetaStore | undefined;
   try {
     await readSuperblock(pool);

@@ -1,5 +1,4 @@
 export type { PoolStore } from './store.js';
-export { FilePoolStore } from './file-store.js';
 export { SimDisk, type CrashFate } from './sim-disk.js';
 export * from './format.js';
 export * from './fragment.js';

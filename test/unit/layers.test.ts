@@ -10,15 +10,18 @@ const SRC = join(ROOT, 'src');
 
 /** For each layer, the layers it must never import. */
 const FORBIDDEN: Record<string, string[]> = {
-  util: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool', 'native'],
-  native: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool'],
+  util: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool', 'native', 'io'],
+  native: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool', 'io'],
+  // The backing-file layer: the ring (native) and util only.
+  io: ['cli', 'device', 'direct', 'engine', 'compress', 'dedup', 'meta', 'pool'],
   pool: ['cli', 'device', 'direct', 'engine', 'native'],
-  meta: ['cli', 'device', 'direct', 'engine', 'native'],
-  dedup: ['cli', 'device', 'direct', 'engine', 'native'],
-  compress: ['cli', 'device', 'direct', 'engine', 'native', 'dedup', 'meta', 'pool'],
+  meta: ['cli', 'device', 'direct', 'engine', 'native', 'io'],
+  dedup: ['cli', 'device', 'direct', 'engine', 'native', 'io'],
+  compress: ['cli', 'device', 'direct', 'engine', 'native', 'dedup', 'meta', 'pool', 'io'],
+  // The engine opens pools through io; it never drives the ring itself.
   engine: ['cli', 'device', 'direct', 'native'],
   direct: ['cli', 'device', 'engine'],
-  device: ['cli', 'engine', 'direct', 'compress', 'dedup', 'meta', 'pool'],
+  device: ['cli', 'engine', 'direct', 'compress', 'dedup', 'meta', 'pool', 'io'],
   cli: [],
 };
 

@@ -5,7 +5,7 @@
 import { IoRing, type UblkQueue } from '../../native/index.js';
 import { UblkDevice } from '../../device/ublk-device.js';
 import { DirectTarget } from '../../direct/direct-target.js';
-import { RingDirectFile } from '../../direct/ring-direct-file.js';
+import { openBackingFile, ringEntriesFor, type BackingFile } from '../../io/index.js';
 import { UcError } from '../../util/errors.js';
 import { MAX_IO_BUF_BYTES } from '../add-config.js';
 import type { Logger } from '../logger.js';
@@ -51,13 +51,6 @@ export interface DirectDeviceOptions {
   readonly requestPath?: DirectRequestPath;
 }
 
-/** Ring size: every tag's command plus one backing-file operation per request. */
-function ringEntries(queues: number, depth: number): number {
-  let n = 64;
-  while (n < 2 * queues * depth && n < 4096) n *= 2;
-  return n;
-}
-
 function isGone(err: unknown): boolean {
   return err instanceof UcError && err.code === 'UC_DEVICE_NOT_FOUND';
 }
@@ -65,13 +58,13 @@ function isGone(err: unknown): boolean {
 export async function startDirectDevice(opts: DirectDeviceOptions): Promise<ServedDirectDevice> {
   const requestPath = opts.requestPath ?? requestPathFromEnv();
   const queues: UblkQueue[] = [];
-  const ring = new IoRing({ entries: ringEntries(opts.queues, opts.depth) });
-  let file: RingDirectFile;
+  const ring = new IoRing({ entries: ringEntriesFor(opts.queues, opts.depth) });
+  let file: BackingFile;
   try {
-    file = RingDirectFile.open(ring, opts.backing);
+    file = await openBackingFile(opts.backing, { ring });
   } catch (err) {
     ring.close();
-    throw new UcError('UC_IO', `cannot open backing ${opts.backing}: ${(err as Error).message}`, { cause: err });
+    throw err;
   }
   const direct = new DirectTarget(file, opts.sizeBytes);
   // The native path's own descriptor: O_DIRECT where the filesystem allows it.

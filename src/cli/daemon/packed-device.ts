@@ -10,6 +10,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UblkDevice } from '../../device/ublk-device.js';
 import type { BlockEngine } from '../../engine/index.js';
+import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { MAX_IO_BUF_BYTES } from '../add-config.js';
 import { controlSocketPath, type CompactProgress, type CompactResult } from '../control-protocol.js';
@@ -25,6 +26,11 @@ export const COUNTERS_SAVE_MS = 5000;
 
 export interface PackedDeviceOptions {
   readonly engine: BlockEngine;
+  /**
+   * The ring the pool's file I/O runs on; the queues share it, so one wake-up
+   * serves both. Closed by shutdown() once the engine is closed, before DEL_DEV.
+   */
+  readonly ring: IoRing;
   readonly packed: PackedConfig;
   readonly devId: number | undefined;
   readonly queues: number;
@@ -180,6 +186,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
         await compacting;
         await engine.close().catch((err: unknown) => log.error({ err }, 'closing the pool failed'));
         save();
+        closeRing(opts.ring, log);
       }
       if (device) await device.delete().catch((err: unknown) => { if (!isGone(err)) throw err; });
     })();
@@ -203,7 +210,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
         );
       }
       log.info({ flags: `0x${device.info.flags.toString(16)}`, state: device.info.state }, 'recovering');
-      await device.recover(target, { startTimeoutMs: opts.startTimeoutMs, onError: (err, what) => log.error({ err, what }, 'queue error') });
+      await device.recover(target, { ring: opts.ring, startTimeoutMs: opts.startTimeoutMs, onError: (err, what) => log.error({ err, what }, 'queue error') });
     } else {
       device = await UblkDevice.create({
         devId: opts.devId,
@@ -215,7 +222,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       log = log.child({ devId: device.devId });
       opts.onAdded(device.devId);
       log.info({ flags: `0x${device.info.flags.toString(16)}`, queues: opts.queues, depth: opts.depth }, 'added');
-      await device.start(target, { startTimeoutMs: opts.startTimeoutMs, onError: (err, what) => log.error({ err, what }, 'queue error') });
+      await device.start(target, { ring: opts.ring, startTimeoutMs: opts.startTimeoutMs, onError: (err, what) => log.error({ err, what }, 'queue error') });
     }
     control = await startControlServer(controlSocketPath(device.devId), { stats, compact }, log);
   } catch (err) {
@@ -233,6 +240,12 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   saveTimer.unref();
   const served = device;
   return { devId: served.devId, path: served.path, stopped: served.stopped, stats, shutdown };
+}
+
+/** Closes the shared ring unless something is still in flight (then process exit does). */
+export function closeRing(ring: IoRing, log: Logger): void {
+  if (ring.inflight === 0) ring.close();
+  else log.warn({ inflight: ring.inflight }, 'ring still busy at shutdown; left to process exit');
 }
 
 function assertDevice(d: UblkDevice | undefined): asserts d is UblkDevice {

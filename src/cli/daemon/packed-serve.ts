@@ -7,7 +7,8 @@
 
 import { existsSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { setIoFlusher } from '../../native/index.js';
+import { backingOpener, ringEntriesFor } from '../../io/index.js';
+import { IoRing, setIoFlusher } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { formatBytes } from '../../util/units.js';
 import type { AddConfig } from '../add-config.js';
@@ -22,7 +23,7 @@ import { requireFreeDeviceId, requireRoot, requireUblk } from '../preflight.js';
 import { processStartTime, removeRunRecord, writeRunRecord, type RunRecord } from '../run-file.js';
 import { packageVersion } from '../version.js';
 import { claimPackedPool, preflightPackedPool, type OpenedPool, type PoolPlan } from './packed-pool.js';
-import { startPackedDevice, type ServedPacked } from './packed-device.js';
+import { closeRing, startPackedDevice, type ServedPacked } from './packed-device.js';
 import { ReadyReporter } from './ready-channel.js';
 
 /** What the run record of a packed device holds besides the common fields. */
@@ -81,6 +82,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
   let lock: BackingLock | undefined;
   let device: ServedPacked | undefined;
   let log: Logger | undefined;
+  let ring: IoRing | undefined;
   let recordId: number | undefined;
   const record = (devId: number): void => {
     recordId = devId;
@@ -99,7 +101,9 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, p.recover ? 'recovering' : 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
     setIoFlusher();
-    const claimed = await claimPackedPool(cfg, p).catch((e: unknown) => {
+    // One ring for the queues and the pool's file I/O (DESIGN "The data path").
+    ring = new IoRing({ entries: ringEntriesFor(cfg.queues, cfg.depth) });
+    const claimed = await claimPackedPool(cfg, p, backingOpener(ring)).catch((e: unknown) => {
       throw toCliError(e, { pool: p.poolPath }); // an odd throw while opening: the pool's contents
     });
     opened = claimed.opened;
@@ -111,6 +115,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     const logRef = log;
     device = await startPackedDevice({
       engine: opened.engine,
+      ring,
       packed: p,
       devId: cfg.devId,
       queues: cfg.queues,
@@ -134,6 +139,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     log?.error({ err, errno: (err as UcError).errno }, p.recover ? 'recovery failed' : 'start failed');
     if (recordId !== undefined && !p.recover) removeRunRecord(recordId, process.pid);
     if (opened && !device) await opened.undo().catch((e: unknown) => log?.error({ err: e }, 'undo failed'));
+    if (ring && !device && log) closeRing(ring, log);
     lock?.release();
     const uc = toCliError(err);
     reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });

@@ -1,0 +1,7 @@
+// src/io: one backing-file layer under the packed pool and the 1:1 target.
+//   openBackingFile(path, { create?, sizeBytes?, readOnly?, ring?, transport? }) -> BackingFile
+//   backingOpener(ring)  opens files on a ring shared with the ublk queues
+//   ringEntriesFor(queues, depth)  ring size for queues plus their backing I/O
+export * from './backing-file.js';
+export { openBackingFile, backingOpener, type BackingOpener, type OpenBackingOptions } from './open.js';
+export { ringEntriesFor } from './ring-size.js';
