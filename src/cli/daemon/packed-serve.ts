@@ -101,7 +101,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, p.recover ? 'recovering' : 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
     setIoFlusher();
-    // One ring for the queues and the pool's file I/O (DESIGN "The data path").
+    // One ring for the queues and the pool's file I/O: one wake-up serves both.
     ring = new IoRing({ entries: ringEntriesFor(cfg.queues, cfg.depth) });
     const claimed = await claimPackedPool(cfg, p, backingOpener(ring)).catch((e: unknown) => {
       throw toCliError(e, { pool: p.poolPath }); // an odd throw while opening: the pool's contents
