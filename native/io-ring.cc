@@ -80,6 +80,17 @@ io_uring_sqe* AcquireSqe(EventRing& ring, PromiseOp* op) {
   }
 }
 
+// Queues `op` as one SQE that `fill` describes (opcode, fd and arguments).
+template <typename Fill>
+Napi::Value Submit(EventRing& ring, PromiseOp* op, int32_t fd, uint8_t opcode, Fill fill) {
+  io_uring_sqe* sqe = AcquireSqe(ring, op);
+  sqe->opcode = opcode;
+  sqe->fd = fd;
+  fill(sqe);
+  ring.Track(sqe, op);
+  return op->promise();
+}
+
 int32_t ArgFd(const Napi::CallbackInfo& info, size_t i) {
   if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "fd must be a number");
   return info[i].As<Napi::Number>().Int32Value();
@@ -152,15 +163,12 @@ Napi::Value IoRingWrap::SubmitRw(const Napi::CallbackInfo& info, bool is_write) 
   if (buf.ByteLength() > 0x7ffff000u) throw Napi::RangeError::New(env, "buffer too large for one I/O");
   auto* op = new PromiseOp(env, this, OpDesc{is_write ? "write" : "read", fd, offset, buf.ByteLength(), 0});
   op->KeepAlive(buf);
-  io_uring_sqe* sqe = AcquireSqe(ring, op);
-  sqe->opcode = is_write ? IORING_OP_WRITE : IORING_OP_READ;
-  sqe->fd = fd;
-  sqe->addr = reinterpret_cast<uint64_t>(buf.Data());
-  sqe->len = static_cast<uint32_t>(buf.ByteLength());
-  sqe->off = offset;
-  sqe->rw_flags = rw_flags;
-  ring.Track(sqe, op);
-  return op->promise();
+  return Submit(ring, op, fd, is_write ? IORING_OP_WRITE : IORING_OP_READ, [&](io_uring_sqe* sqe) {
+    sqe->addr = reinterpret_cast<uint64_t>(buf.Data());
+    sqe->len = static_cast<uint32_t>(buf.ByteLength());
+    sqe->off = offset;
+    sqe->rw_flags = rw_flags;
+  });
 }
 
 Napi::Value IoRingWrap::Read(const Napi::CallbackInfo& info) { return SubmitRw(info, false); }
@@ -173,12 +181,8 @@ Napi::Value IoRingWrap::Fsync(const Napi::CallbackInfo& info) {
   int32_t fd = ArgFd(info, 0);
   bool datasync = info[1].ToBoolean().Value();
   auto* op = new PromiseOp(env, this, OpDesc{datasync ? "fdatasync" : "fsync", fd, 0, 0, 0});
-  io_uring_sqe* sqe = AcquireSqe(ring, op);
-  sqe->opcode = IORING_OP_FSYNC;
-  sqe->fd = fd;
-  sqe->fsync_flags = datasync ? IORING_FSYNC_DATASYNC : 0;
-  ring.Track(sqe, op);
-  return op->promise();
+  return Submit(ring, op, fd, IORING_OP_FSYNC,
+                [&](io_uring_sqe* sqe) { sqe->fsync_flags = datasync ? IORING_FSYNC_DATASYNC : 0; });
 }
 
 Napi::Value IoRingWrap::Fallocate(const Napi::CallbackInfo& info) {
@@ -189,15 +193,12 @@ Napi::Value IoRingWrap::Fallocate(const Napi::CallbackInfo& info) {
   uint64_t offset = ArgU64(info, 2, "offset");
   uint64_t length = ArgU64(info, 3, "length");
   auto* op = new PromiseOp(env, this, OpDesc{"fallocate", fd, offset, length, mode});
-  io_uring_sqe* sqe = AcquireSqe(ring, op);
   // IORING_OP_FALLOCATE: mode in len, length in addr (io_uring's own encoding).
-  sqe->opcode = IORING_OP_FALLOCATE;
-  sqe->fd = fd;
-  sqe->off = offset;
-  sqe->addr = length;
-  sqe->len = mode;
-  ring.Track(sqe, op);
-  return op->promise();
+  return Submit(ring, op, fd, IORING_OP_FALLOCATE, [&](io_uring_sqe* sqe) {
+    sqe->off = offset;
+    sqe->addr = length;
+    sqe->len = mode;
+  });
 }
 
 Napi::Value IoRingWrap::Discard(const Napi::CallbackInfo& info) {
@@ -207,16 +208,13 @@ Napi::Value IoRingWrap::Discard(const Napi::CallbackInfo& info) {
   uint64_t offset = ArgU64(info, 1, "offset");
   uint64_t length = ArgU64(info, 2, "length");
   auto* op = new PromiseOp(env, this, OpDesc{"discard", fd, offset, length, 0});
-  io_uring_sqe* sqe = AcquireSqe(ring, op);
   // blkdev_uring_cmd: start in addr, length in addr3. Kernels before 6.12
   // answer EOPNOTSUPP (no uring_cmd on block devices); the caller falls back.
-  sqe->opcode = IORING_OP_URING_CMD;
-  sqe->fd = fd;
-  sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
-  sqe->addr = offset;
-  sqe->addr3 = length;
-  ring.Track(sqe, op);
-  return op->promise();
+  return Submit(ring, op, fd, IORING_OP_URING_CMD, [&](io_uring_sqe* sqe) {
+    sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
+    sqe->addr = offset;
+    sqe->addr3 = length;
+  });
 }
 
 Napi::Value IoRingWrap::Inflight(const Napi::CallbackInfo& info) {
