@@ -60,26 +60,36 @@ export abstract class FileBase implements BackingFile {
     }
   }
 
+  // pread/pwrite are the engine's hot path: one async frame around the
+  // transport's own promise, and the error context only on failure.
   async pread(buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
     checkRange(offset, length, position, buf.length);
     let done = 0;
-    while (done < length) {
-      const n = await this.read(buf.subarray(offset + done, offset + length), position + done);
-      if (n === 0) {
-        buf.fill(0, offset + done, offset + length);
-        return;
+    try {
+      while (done < length) {
+        const n = await this.readOnce(this.#fd, buf.subarray(offset + done, offset + length), position + done);
+        if (n === 0) {
+          buf.fill(0, offset + done, offset + length);
+          return;
+        }
+        done += n;
       }
-      done += n;
+    } catch (err) {
+      throw ioError(describe('pread', this.path, length - done, position + done), err);
     }
   }
 
   async pwrite(buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
     checkRange(offset, length, position, buf.length);
     let done = 0;
-    while (done < length) {
-      const n = await this.write(buf.subarray(offset + done, offset + length), position + done, false);
-      assert(n > 0, 'pwrite returned 0');
-      done += n;
+    try {
+      while (done < length) {
+        const n = await this.writeOnce(this.#fd, buf.subarray(offset + done, offset + length), position + done, false);
+        assert(n > 0, 'pwrite returned 0');
+        done += n;
+      }
+    } catch (err) {
+      throw ioError(describe('pwrite', this.path, length - done, position + done), err);
     }
   }
 
