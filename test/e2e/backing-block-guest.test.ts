@@ -39,5 +39,6 @@ describe.skipIf(skipGuest)('backing block device guest', () => {
     expect(r.code, transcript).toBe(0);
     for (const step of EXPECTED_STEPS) expect(r.stdout, transcript).toMatch(step);
     expect(r.stdout).not.toMatch(/^FAIL/m);
+    console.log(r.stdout.match(/^OK punchHole via [^:]*/m)?.[0]); // which discard path this kernel took
   }, guestTestTimeoutMs(TIMEOUT_SEC));
 });
