@@ -23,6 +23,9 @@ export abstract class FileBase implements BackingFile {
   sizeBytes: number;
   abstract readonly supportsDsync: boolean;
   #fd: number;
+  /** Operations started and not yet settled; close() waits for them. */
+  #busy = 0;
+  #idle: (() => void) | undefined;
 
   constructor(opened: OpenedFd) {
     this.#fd = opened.fd;
@@ -44,19 +47,34 @@ export abstract class FileBase implements BackingFile {
   /** Releases what the transport holds beyond the descriptor. */
   protected abstract release(): void;
 
+  private begin(): void {
+    this.#busy += 1;
+  }
+
+  private end(): void {
+    this.#busy -= 1;
+    if (this.#busy === 0) this.#idle?.();
+  }
+
   async read(buf: Uint8Array, positionBytes: number): Promise<number> {
+    this.begin();
     try {
       return await this.readOnce(this.#fd, buf, positionBytes);
     } catch (err) {
       throw ioError(describe('pread', this.path, buf.length, positionBytes), err);
+    } finally {
+      this.end();
     }
   }
 
   async write(buf: Uint8Array, positionBytes: number, dsync: boolean): Promise<number> {
+    this.begin();
     try {
       return await this.writeOnce(this.#fd, buf, positionBytes, dsync);
     } catch (err) {
       throw ioError(describe(dsync ? 'pwrite (dsync)' : 'pwrite', this.path, buf.length, positionBytes), err);
+    } finally {
+      this.end();
     }
   }
 
@@ -65,6 +83,7 @@ export abstract class FileBase implements BackingFile {
   async pread(buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
     checkRange(offset, length, position, buf.length);
     let done = 0;
+    this.begin();
     try {
       while (done < length) {
         const n = await this.readOnce(this.#fd, buf.subarray(offset + done, offset + length), position + done);
@@ -76,12 +95,15 @@ export abstract class FileBase implements BackingFile {
       }
     } catch (err) {
       throw ioError(describe('pread', this.path, length - done, position + done), err);
+    } finally {
+      this.end();
     }
   }
 
   async pwrite(buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
     checkRange(offset, length, position, buf.length);
     let done = 0;
+    this.begin();
     try {
       while (done < length) {
         const n = await this.writeOnce(this.#fd, buf.subarray(offset + done, offset + length), position + done, false);
@@ -90,31 +112,42 @@ export abstract class FileBase implements BackingFile {
       }
     } catch (err) {
       throw ioError(describe('pwrite', this.path, length - done, position + done), err);
+    } finally {
+      this.end();
     }
   }
 
   async fdatasync(): Promise<void> {
+    this.begin();
     try {
       await this.syncData(this.#fd);
     } catch (err) {
       throw ioError(`fdatasync ${this.path}`, err);
+    } finally {
+      this.end();
     }
   }
 
   async fallocate(mode: number, positionBytes: number, lengthBytes: number): Promise<void> {
+    this.begin();
     try {
       await this.allocate(this.#fd, mode, positionBytes, lengthBytes);
     } catch (err) {
       throw ioError(describe(`fallocate mode 0x${mode.toString(16)}`, this.path, lengthBytes, positionBytes), err);
+    } finally {
+      this.end();
     }
   }
 
   async punchHole(positionBytes: number, lengthBytes: number): Promise<void> {
     if (!this.isBlockDevice) return this.fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, positionBytes, lengthBytes);
+    this.begin();
     try {
       await this.discard(this.#fd, positionBytes, lengthBytes);
     } catch (err) {
       throw ioError(describe('discard', this.path, lengthBytes, positionBytes), err);
+    } finally {
+      this.end();
     }
   }
 
@@ -132,8 +165,15 @@ export abstract class FileBase implements BackingFile {
     this.sizeBytes = sizeBytes;
   }
 
+  /**
+   * Waits for operations still in flight (as node:fs's FileHandle.close
+   * does), then closes the descriptor and releases the transport.
+   */
   async close(): Promise<void> {
     if (this.#fd < 0) return;
+    while (this.#busy > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    this.#idle = undefined;
+    if (this.#fd < 0) return; // closed by a concurrent close() meanwhile
     const fd = this.#fd;
     this.#fd = -1;
     try {

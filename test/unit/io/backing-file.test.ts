@@ -60,6 +60,19 @@ for (const transport of ['ring', 'node'] as const) {
       expect(f.fd).toBe(-1);
     });
 
+    it('close() waits for operations in flight, which complete', async () => {
+      const f = await fresh({ transport, sizeBytes: 1 << 20 });
+      await f.pwrite(pattern(1 << 20, 4), 0, 1 << 20, 0);
+      const bufs = Array.from({ length: 64 }, () => Buffer.alloc(4096));
+      const reads = bufs.map((b, i) => f.pread(b, 0, 4096, i * 8192));
+      const sync = f.fdatasync();
+      await f.close();
+      await Promise.all([...reads, sync]);
+      const want = pattern(1 << 20, 4);
+      bufs.forEach((b, i) => expect(b.equals(want.subarray(i * 8192, i * 8192 + 4096))).toBe(true));
+      expect(f.fd).toBe(-1);
+    });
+
     it('grows a file and never shrinks it', async () => {
       const f = await fresh({ transport, sizeBytes: 4096 });
       await f.grow(1 << 16);
