@@ -268,7 +268,9 @@ export class BlockEngine {
     if (c.segs.candidates(c.compactLiveFraction, 1).length === 0) return;
     this.compactScheduled = true;
     setImmediate(() => {
-      this.exclusive(() => compactStep(c, { liveFraction: c.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK }))
+      // close() may have begun since this was scheduled: a step after its final
+      // commit would write to a pool being closed.
+      this.exclusive(async () => (this.closed ? 0 : compactStep(c, { liveFraction: c.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK })))
         .then((n) => {
           this.compactScheduled = false;
           if (n > 0) this.maybeCompact();
