@@ -6,4 +6,5 @@ export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
   engine: async () => (await import('./engine/index.js')).engineBench,
   direct: async () => (await import('./direct.js')).directBench,
   packed: async () => (await import('./packed.js')).packedBench,
+  'pool-io': async () => (await import('./pool-io.js')).poolIoBench,
 };

@@ -138,6 +138,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fiemap", Napi::Function::New(env, Fiemap, "fiemap"));
   exports.Set("encodeCtrlSqe", Napi::Function::New(env, EncodeCtrlSqe, "encodeCtrlSqe"));
   exports.Set("setIoFlusher", Napi::Function::New(env, SetIoFlusher, "setIoFlusher"));
+  exports.Set("blkDiscard", Napi::Function::New(env, BlkDiscard, "blkDiscard"));
+  exports.Set("blockDeviceBytes", Napi::Function::New(env, BlockDeviceBytes, "blockDeviceBytes"));
   exports.Set("abi", Napi::Function::New(env, Abi, "abi"));
   return exports;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/ioctl.h>
 
 #include <cassert>
 #include <cmath>
@@ -12,11 +13,16 @@ namespace ublk {
 
 namespace {
 
+// linux/fs.h from 6.12 on; older build headers lack it (the kernel's value).
+#ifndef BLOCK_URING_CMD_DISCARD
+#define BLOCK_URING_CMD_DISCARD _IO(0x12, 0)
+#endif
+
 // One file operation: resolves its promise with cqe->res, or rejects with an
 // errno Error naming the call, fd and range. The message is formatted only on
 // failure: this object is created for every I/O.
 struct OpDesc {
-  const char* call;  // "read", "write", "fsync", "fdatasync", "fallocate"
+  const char* call;  // "read", "write", "fsync", "fdatasync", "fallocate", "discard"
   int32_t fd;
   uint64_t offset;
   uint64_t length;
@@ -74,6 +80,17 @@ io_uring_sqe* AcquireSqe(EventRing& ring, PromiseOp* op) {
   }
 }
 
+// Queues `op` as one SQE that `fill` describes (opcode, fd and arguments).
+template <typename Fill>
+Napi::Value Submit(EventRing& ring, PromiseOp* op, int32_t fd, uint8_t opcode, Fill fill) {
+  io_uring_sqe* sqe = AcquireSqe(ring, op);
+  sqe->opcode = opcode;
+  sqe->fd = fd;
+  fill(sqe);
+  ring.Track(sqe, op);
+  return op->promise();
+}
+
 int32_t ArgFd(const Napi::CallbackInfo& info, size_t i) {
   if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "fd must be a number");
   return info[i].As<Napi::Number>().Int32Value();
@@ -97,6 +114,7 @@ Napi::Function IoRingWrap::Init(Napi::Env env) {
                          InstanceMethod<&IoRingWrap::Write>("write"),
                          InstanceMethod<&IoRingWrap::Fsync>("fsync"),
                          InstanceMethod<&IoRingWrap::Fallocate>("fallocate"),
+                         InstanceMethod<&IoRingWrap::Discard>("discard"),
                          InstanceMethod<&IoRingWrap::Inflight>("inflight"),
                          InstanceMethod<&IoRingWrap::Close>("close"),
                      });
@@ -145,15 +163,12 @@ Napi::Value IoRingWrap::SubmitRw(const Napi::CallbackInfo& info, bool is_write) 
   if (buf.ByteLength() > 0x7ffff000u) throw Napi::RangeError::New(env, "buffer too large for one I/O");
   auto* op = new PromiseOp(env, this, OpDesc{is_write ? "write" : "read", fd, offset, buf.ByteLength(), 0});
   op->KeepAlive(buf);
-  io_uring_sqe* sqe = AcquireSqe(ring, op);
-  sqe->opcode = is_write ? IORING_OP_WRITE : IORING_OP_READ;
-  sqe->fd = fd;
-  sqe->addr = reinterpret_cast<uint64_t>(buf.Data());
-  sqe->len = static_cast<uint32_t>(buf.ByteLength());
-  sqe->off = offset;
-  sqe->rw_flags = rw_flags;
-  ring.Track(sqe, op);
-  return op->promise();
+  return Submit(ring, op, fd, is_write ? IORING_OP_WRITE : IORING_OP_READ, [&](io_uring_sqe* sqe) {
+    sqe->addr = reinterpret_cast<uint64_t>(buf.Data());
+    sqe->len = static_cast<uint32_t>(buf.ByteLength());
+    sqe->off = offset;
+    sqe->rw_flags = rw_flags;
+  });
 }
 
 Napi::Value IoRingWrap::Read(const Napi::CallbackInfo& info) { return SubmitRw(info, false); }
@@ -166,12 +181,8 @@ Napi::Value IoRingWrap::Fsync(const Napi::CallbackInfo& info) {
   int32_t fd = ArgFd(info, 0);
   bool datasync = info[1].ToBoolean().Value();
   auto* op = new PromiseOp(env, this, OpDesc{datasync ? "fdatasync" : "fsync", fd, 0, 0, 0});
-  io_uring_sqe* sqe = AcquireSqe(ring, op);
-  sqe->opcode = IORING_OP_FSYNC;
-  sqe->fd = fd;
-  sqe->fsync_flags = datasync ? IORING_FSYNC_DATASYNC : 0;
-  ring.Track(sqe, op);
-  return op->promise();
+  return Submit(ring, op, fd, IORING_OP_FSYNC,
+                [&](io_uring_sqe* sqe) { sqe->fsync_flags = datasync ? IORING_FSYNC_DATASYNC : 0; });
 }
 
 Napi::Value IoRingWrap::Fallocate(const Napi::CallbackInfo& info) {
@@ -182,15 +193,28 @@ Napi::Value IoRingWrap::Fallocate(const Napi::CallbackInfo& info) {
   uint64_t offset = ArgU64(info, 2, "offset");
   uint64_t length = ArgU64(info, 3, "length");
   auto* op = new PromiseOp(env, this, OpDesc{"fallocate", fd, offset, length, mode});
-  io_uring_sqe* sqe = AcquireSqe(ring, op);
   // IORING_OP_FALLOCATE: mode in len, length in addr (io_uring's own encoding).
-  sqe->opcode = IORING_OP_FALLOCATE;
-  sqe->fd = fd;
-  sqe->off = offset;
-  sqe->addr = length;
-  sqe->len = mode;
-  ring.Track(sqe, op);
-  return op->promise();
+  return Submit(ring, op, fd, IORING_OP_FALLOCATE, [&](io_uring_sqe* sqe) {
+    sqe->off = offset;
+    sqe->addr = length;
+    sqe->len = mode;
+  });
+}
+
+Napi::Value IoRingWrap::Discard(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EventRing& ring = this->ring(env);
+  int32_t fd = ArgFd(info, 0);
+  uint64_t offset = ArgU64(info, 1, "offset");
+  uint64_t length = ArgU64(info, 2, "length");
+  auto* op = new PromiseOp(env, this, OpDesc{"discard", fd, offset, length, 0});
+  // blkdev_uring_cmd: start in addr, length in addr3. Kernels before 6.12
+  // answer EOPNOTSUPP (no uring_cmd on block devices); the caller falls back.
+  return Submit(ring, op, fd, IORING_OP_URING_CMD, [&](io_uring_sqe* sqe) {
+    sqe->cmd_op = BLOCK_URING_CMD_DISCARD;
+    sqe->addr = offset;
+    sqe->addr3 = length;
+  });
 }
 
 Napi::Value IoRingWrap::Inflight(const Napi::CallbackInfo& info) {
@@ -205,6 +229,26 @@ Napi::Value IoRingWrap::Close(const Napi::CallbackInfo& info) {
   }
   if (!ring_->closed()) ring_->Close();  // deferred to the end of the wake-up when inside one
   return env.Undefined();
+}
+
+Napi::Value BlkDiscard(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd = ArgFd(info, 0);
+  uint64_t range[2] = {ArgU64(info, 1, "offset"), ArgU64(info, 2, "length")};
+  if (ioctl(fd, BLKDISCARD, range) < 0) {
+    throw MakeErrnoError(env, errno, Describe(OpDesc{"ioctl BLKDISCARD", fd, range[0], range[1], 0}));
+  }
+  return env.Undefined();
+}
+
+Napi::Value BlockDeviceBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd = ArgFd(info, 0);
+  uint64_t bytes = 0;
+  if (ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
+    throw MakeErrnoError(env, errno, "ioctl BLKGETSIZE64 fd " + std::to_string(fd));
+  }
+  return Napi::Number::New(env, static_cast<double>(bytes));
 }
 
 }  // namespace ublk

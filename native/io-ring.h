@@ -1,5 +1,6 @@
 // The JS class IoRing: an EventRing plus promise-returning backing-file I/O
-// (read, write with optional RWF_DSYNC, fsync/fdatasync, fallocate). A ublk
+// (read, write with optional RWF_DSYNC, fsync/fdatasync, fallocate, and
+// discard of a block device range as BLOCK_URING_CMD_DISCARD). A ublk
 // queue attaches to an IoRing so its commands share the ring and the
 // io_uring_enter calls with the target's file I/O.
 #ifndef UBLK_NATIVE_IO_RING_H_
@@ -32,6 +33,7 @@ class IoRingWrap : public Napi::ObjectWrap<IoRingWrap> {
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Fsync(const Napi::CallbackInfo& info);
   Napi::Value Fallocate(const Napi::CallbackInfo& info);
+  Napi::Value Discard(const Napi::CallbackInfo& info);
   Napi::Value Inflight(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SubmitRw(const Napi::CallbackInfo& info, bool is_write);
@@ -39,6 +41,12 @@ class IoRingWrap : public Napi::ObjectWrap<IoRingWrap> {
   std::unique_ptr<EventRing> ring_;
   uint32_t holds_ = 0;
 };
+
+// blkDiscard(fd, offset, length): the synchronous BLKDISCARD ioctl, for
+// kernels whose block devices take no uring_cmd (before 6.12).
+Napi::Value BlkDiscard(const Napi::CallbackInfo& info);
+// blockDeviceBytes(fd): BLKGETSIZE64 of an open block device.
+Napi::Value BlockDeviceBytes(const Napi::CallbackInfo& info);
 
 }  // namespace ublk
 

@@ -7,6 +7,7 @@
 // idempotent, as USER_RECOVERY_REISSUE replays requests after a restart.
 
 import assert from 'node:assert';
+import { ENODEV, EOPNOTSUPP, errnoOf } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import {
@@ -16,13 +17,11 @@ import {
   type DirectFile,
 } from './direct-file.js';
 
-const EOPNOTSUPP = 95;
 /** Zero-fill fallback writes at most this much per call (bounded memory). */
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 
 function isUnsupported(err: unknown): boolean {
-  const e = err as { errno?: number; code?: string };
-  return e?.errno === EOPNOTSUPP || e?.errno === -EOPNOTSUPP || e?.code === 'EOPNOTSUPP';
+  return errnoOf(err) === EOPNOTSUPP || (err as { code?: unknown } | undefined)?.code === 'EOPNOTSUPP';
 }
 
 export interface DirectTargetStats {
@@ -173,7 +172,7 @@ export class DirectTarget {
 
   /** The error for a request this target must refuse, or undefined. */
   private refuse(lba: number, blocks: number): UcError | undefined {
-    if (this.closed) return new UcError('UC_IO', 'direct target is closed', { errno: 19 });
+    if (this.closed) return new UcError('UC_IO', 'direct target is closed', { errno: ENODEV });
     if (!Number.isSafeInteger(lba) || !Number.isSafeInteger(blocks) || lba < 0 || blocks < 0) {
       return new UcError('UC_INVALID_ARGUMENT', `bad range lba ${lba} blocks ${blocks}`);
     }

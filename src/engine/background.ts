@@ -52,7 +52,9 @@ export class Background {
     this.compactScheduled = true;
     setImmediate(() => {
       const step = { liveFraction: c.opts.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK };
-      this.exclusive(() => this.compactor.step(step)).then(
+      // close() may have begun since this was scheduled: a step after its final
+      // commit would write to a pool being closed.
+      this.exclusive(async () => (this.closed ? 0 : this.compactor.step(step))).then(
         (n) => {
           this.compactScheduled = false;
           if (n > 0) this.maybeCompact();

@@ -23,7 +23,7 @@ import { logDamage } from '../meta/log-scan.js';
 import { tableDamage } from '../meta/table-verify.js';
 import { lockHolder, withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
-import { FilePoolStore } from '../pool/file-store.js';
+import { openBackingFile } from '../io/index.js';
 import { readCopies, readSuperblock, SLOT_BYTES, type SlotResult, type Superblock } from '../pool/format.js';
 import { FRAGMENT_HEADER_BYTES, fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
 import type { PoolStore } from '../pool/store.js';
@@ -241,7 +241,7 @@ export async function repairSuperblock(o: { backingPath: string; metaDir?: strin
   if (holder !== undefined) {
     throw new UcError('UC_POOL_LOCKED', `pool is in use (process ${holder} has its metadata open): stop that device first`);
   }
-  const pool = await FilePoolStore.open(o.backingPath);
+  const pool = await openBackingFile(o.backingPath);
   try {
     await readSuperblock(pool); // refuses foreign, newer, truncated or doubly damaged pools
     const { slots, winner } = await readCopies(pool);
@@ -284,7 +284,7 @@ async function unauditedReport(pool: PoolStore): Promise<CheckReport> {
 
 /** Audits a pool file or block device and its metadata directory; writes nothing. */
 export async function checkPool(o: { backingPath: string; metaDir?: string }): Promise<CheckReport> {
-  const pool = await FilePoolStore.open(o.backingPath, { readOnly: true });
+  const pool = await openBackingFile(o.backingPath, { readOnly: true });
   try {
     await readSuperblock(pool);
     const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);

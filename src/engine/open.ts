@@ -12,7 +12,7 @@ import { decodeSegment } from '../pool/segment-record.js';
 import { LevelMetaStore } from '../meta/level-store.js';
 import { withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
-import { FilePoolStore } from '../pool/file-store.js';
+import { openBackingFile, type BackingOpener } from '../io/index.js';
 import {
   FORMAT_VERSION, LAYOUT_PACKED, MAGIC, newUuid, readSuperblock, readSuperblockCopies, SUPERBLOCK_BYTES, uuidText,
   writeSuperblock,
@@ -151,6 +151,8 @@ export function defaultMetaDir(backingPath: string): string {
 export interface PoolPaths {
   backingPath: string;
   metaDir?: string;
+  /** Opens the pool file (default: on a private io_uring); a daemon passes its shared ring's. */
+  openBacking?: BackingOpener;
 }
 
 /** Formats a pool file (created sparse if missing) or block device and opens it. */
@@ -167,7 +169,7 @@ export async function formatPool(o: PoolPaths & FormatOptions & { capacityBytes?
     fs.rmSync(metaDir, { recursive: true, force: true });
   }
   const capacity = o.capacityBytes ?? defaultCapacityBytes(o.logicalBytes, segmentBytes);
-  const pool = await FilePoolStore.open(o.backingPath, { create: true, sizeBytes: capacity });
+  const pool = await (o.openBacking ?? openBackingFile)(o.backingPath, { create: true, sizeBytes: capacity });
   try {
     const meta = await LevelMetaStore.open(metaDir, { create: true });
     return await formatEngine(pool, meta, o, true);
@@ -180,7 +182,7 @@ export async function formatPool(o: PoolPaths & FormatOptions & { capacityBytes?
 /** Opens an existing pool file or block device with its metadata directory. */
 export async function openPool(o: PoolPaths & EngineOptions): Promise<BlockEngine> {
   const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
-  const pool = await FilePoolStore.open(o.backingPath);
+  const pool = await (o.openBacking ?? openBackingFile)(o.backingPath);
   let meta: LevelMetaStore | undefined;
   try {
     await readSuperblock(pool);

@@ -1,8 +1,6 @@
 // Constants and types of the ublk/io_uring ABI as the TypeScript side sees
 // them (values from the kernel header; see native/uapi/ublk_cmd.h).
 
-import type { IoRing } from './io-ring.js';
-
 // ---------------------------------------------------------------- constants
 
 /** UBLK_F_* feature bits (u64 in the ABI; all below 2^32 so numbers would do, bigint keeps the type exact). */
@@ -157,22 +155,6 @@ export interface QueueBatch {
   nrSectors: Uint32Array;
 }
 
-export interface UblkQueueOptions {
-  ring: IoRing;
-  /** /dev/ublkcN opened O_RDWR|O_CLOEXEC (fs.openSync(path, 'r+')). */
-  cdevFd: number;
-  queueId: number;
-  depth: number;
-  maxIoBufBytes: number;
-  /** Send ioctl-encoded io opcodes (kernel 6.4+, UBLK_F_CMD_IOCTL_ENCODE); default true. */
-  ioctlEncode?: boolean;
-  /** New requests, once per ring wake-up. */
-  onBatch: (batch: QueueBatch) => void;
-  /** Every fetched tag was aborted (-ENODEV): the device was stopped or deleted. */
-  onAbort?: () => void;
-  /** A FETCH/COMMIT failed with an unexpected errno (protocol misuse); the tag is lost. */
-  onError?: (err: NativeError) => void;
-}
 
 /** Per-tag state: exactly one side owns a tag. */
 export const TagState = {

@@ -14,6 +14,7 @@ export interface NativeIoRingHandle {
   write(fd: number, buf: Uint8Array, offsetBytes: number, rwFlags: number): Promise<number>;
   fsync(fd: number, datasync: boolean): Promise<number>;
   fallocate(fd: number, mode: number, offsetBytes: number, lengthBytes: number): Promise<number>;
+  discard(fd: number, offsetBytes: number, lengthBytes: number): Promise<number>;
   inflight(): number;
   close(): void;
 }
@@ -73,6 +74,8 @@ export interface NativeModule {
     onError: (err: NativeError) => void,
   ) => NativeQueueHandle;
   fiemap(fd: number, sync: boolean): Float64Array;
+  blkDiscard(fd: number, offsetBytes: number, lengthBytes: number): void;
+  blockDeviceBytes(fd: number): number;
   encodeCtrlSqe(name: string, devId: number, data0: number, addr: number, len: number, legacy: boolean): Buffer;
   setIoFlusher(): void;
   abi(): UblkAbi;

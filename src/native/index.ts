@@ -20,6 +20,7 @@
 //     .fdatasync(fd) / .fsync(fd)                            -> Promise<void>
 //     .fallocate(fd, mode, offsetBytes, lengthBytes)         -> Promise<void>
 //     .punchHole(fd, off, len) / .zeroRange(fd, off, len)    -> Promise<void>
+//     .discard(fd, off, len)   block device range, on the ring (6.12+)
 //     .inflight, .close()
 //   UblkControl.open(path?) -> control ring on /dev/ublk-control (SQE128)
 //     .getFeatures() .addDev() .setParams() .getParams() .getDevInfo()
@@ -35,6 +36,7 @@
 //   lockFile(path, { exclusive?, create?, mode?, claimDevice? }) -> FileLock
 //                          non-blocking flock(2) held until .release() (EWOULDBLOCK when
 //                          held elsewhere); create makes a new file (O_EXCL|O_NOFOLLOW)
+//   blkDiscard(fd, off, len) / blockDeviceBytes(fd)   synchronous block device ioctls
 //   setIoFlusher()         prctl(PR_SET_IO_FLUSHER, 1) for this process
 //   ublkAbi()              struct sizes/offsets and opcodes the addon was built with
 //
@@ -52,6 +54,6 @@
 export * from './abi.js';
 export { IoRing } from './io-ring.js';
 export { UblkControl, encodeCtrlSqe, type CtrlName } from './control.js';
-export { UblkQueue } from './queue.js';
-export { fiemap, setIoFlusher, ublkAbi } from './system.js';
+export { UblkQueue, type UblkQueueOptions } from './queue.js';
+export { blkDiscard, blockDeviceBytes, fiemap, setIoFlusher, ublkAbi } from './system.js';
 export { lockFile, type FileLock, type LockFileOptions } from './file-lock.js';

@@ -79,6 +79,17 @@ export class IoRing {
     return this.fallocate(fd, FALLOC_FL.ZERO_RANGE | FALLOC_FL.KEEP_SIZE, offsetBytes, lengthBytes);
   }
 
+  /**
+   * Discards a range of a block device opened for writing
+   * (BLOCK_URING_CMD_DISCARD, Linux 6.12+). Older kernels reject it with
+   * EOPNOTSUPP; blkDiscard() is the synchronous fallback.
+   */
+  async discard(fd: number, offsetBytes: number, lengthBytes: number): Promise<void> {
+    checkOffset(offsetBytes);
+    checkOffset(lengthBytes);
+    await this.handle.discard(fd, offsetBytes, lengthBytes);
+  }
+
   /** Operations submitted and not yet completed (ublk commands included). */
   get inflight(): number {
     return this.handle.inflight();

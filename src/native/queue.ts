@@ -1,8 +1,26 @@
 // UblkQueue: one ublk hardware queue served on an IoRing.
 
 import assert from 'node:assert';
-import type { DirectPathStats, DirectRequestError, QueueBatch, TagStateValue, UblkQueueOptions } from './abi.js';
+import type { DirectPathStats, DirectRequestError, NativeError, QueueBatch, TagStateValue } from './abi.js';
 import { native, type NativeQueueHandle } from './addon.js';
+import type { IoRing } from './io-ring.js';
+
+export interface UblkQueueOptions {
+  ring: IoRing;
+  /** /dev/ublkcN opened O_RDWR|O_CLOEXEC (fs.openSync(path, 'r+')). */
+  cdevFd: number;
+  queueId: number;
+  depth: number;
+  maxIoBufBytes: number;
+  /** Send ioctl-encoded io opcodes (kernel 6.4+, UBLK_F_CMD_IOCTL_ENCODE); default true. */
+  ioctlEncode?: boolean;
+  /** New requests, once per ring wake-up. */
+  onBatch: (batch: QueueBatch) => void;
+  /** Every fetched tag was aborted (-ENODEV): the device was stopped or deleted. */
+  onAbort?: () => void;
+  /** A FETCH/COMMIT failed with an unexpected errno (protocol misuse); the tag is lost. */
+  onError?: (err: NativeError) => void;
+}
 
 // ---------------------------------------------------------------- queue
 

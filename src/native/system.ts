@@ -1,4 +1,4 @@
-// FIEMAP, prctl(PR_SET_IO_FLUSHER) and the compiled ABI description.
+// FIEMAP, block device ioctls, prctl(PR_SET_IO_FLUSHER) and the compiled ABI description.
 
 import assert from 'node:assert';
 import type { FiemapExtent, UblkAbi } from './abi.js';
@@ -15,6 +15,16 @@ export function fiemap(fd: number, options: { sync?: boolean } = {}): FiemapExte
     out.push({ logicalBytes: flat[i], physicalBytes: flat[i + 1], lengthBytes: flat[i + 2], flags: flat[i + 3] });
   }
   return out;
+}
+
+/** ioctl BLKDISCARD (synchronous): the range of an open block device is discarded. */
+export function blkDiscard(fd: number, offsetBytes: number, lengthBytes: number): void {
+  native().blkDiscard(fd, offsetBytes, lengthBytes);
+}
+
+/** ioctl BLKGETSIZE64: the size of an open block device in bytes. */
+export function blockDeviceBytes(fd: number): number {
+  return native().blockDeviceBytes(fd);
 }
 
 /** prctl(PR_SET_IO_FLUSHER, 1): reclaim never waits on writeback to our own device. */

@@ -1,5 +1,4 @@
 export type { PoolStore } from './store.js';
-export { FilePoolStore } from './file-store.js';
 export * from './format.js';
 export * from './fragment.js';
 export { SegmentTable, SEG_FREEING } from './segments.js';

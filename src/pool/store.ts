@@ -1,20 +1,11 @@
-// PoolStore: byte-addressed access to the backing pool (a file or a block
-// device). Offsets and lengths are byte counts and must be safe integers.
-//
-// Contract: pwrite is visible to later preads at once but durable only after a
-// later fdatasync resolves. A crash may drop, keep or tear (at 512-byte sector
-// granularity) any write not yet covered by an fdatasync. punchHole makes a
-// range read zeros and returns its space to the layer below (best effort).
+// PoolStore: what the packed engine needs from the backing pool (a file or a
+// block device), a view of src/io's BackingFile with its contract: a pwrite
+// is visible to later preads at once but durable only after a later fdatasync
+// resolves; a crash may drop, keep or tear (at 512-byte sector granularity)
+// any write not yet covered by an fdatasync. punchHole returns a range's
+// space to the layer below, best effort (the range is unreferenced). The
+// simulated disk of the crash tests implements the same interface.
 
-export interface PoolStore {
-  /** Current size of the pool in bytes. */
-  readonly sizeBytes: number;
-  /** Reads exactly `length` bytes at `position` into buf[offset..]; bytes past the end read 0. */
-  pread(buf: Buffer, offset: number, length: number, position: number): Promise<void>;
-  pwrite(buf: Buffer, offset: number, length: number, position: number): Promise<void>;
-  fdatasync(): Promise<void>;
-  punchHole(position: number, length: number): Promise<void>;
-  /** Grows a file pool (block devices cannot grow and throw). */
-  grow(sizeBytes: number): Promise<void>;
-  close(): Promise<void>;
-}
+import type { BackingFile } from '../io/backing-file.js';
+
+export type PoolStore = Pick<BackingFile, 'sizeBytes' | 'pread' | 'pwrite' | 'fdatasync' | 'punchHole' | 'grow' | 'close'>;

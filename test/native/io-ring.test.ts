@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IoRing, type NativeError } from '../../src/native/index.js';
+import { blkDiscard, blockDeviceBytes, IoRing, type NativeError } from '../../src/native/index.js';
+import { ENOTTY, EOPNOTSUPP } from '../../src/util/errno.js';
 
 let dir: string;
 let ring: IoRing;
@@ -118,6 +119,19 @@ describe('IoRing', () => {
       } finally {
         closeSync(dirFd);
       }
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('discard is for block devices only: EOPNOTSUPP on the ring, ENOTTY from the ioctls', async () => {
+    const fd = openSync(join(dir, 'f'), 'w+');
+    try {
+      const err = (await ring.discard(fd, 0, 4096).catch((e: unknown) => e)) as NativeError;
+      expect(err.errno).toBe(EOPNOTSUPP);
+      expect(err.message).toMatch(new RegExp(`discard fd ${fd} at 0 \\(4096 bytes\\)`));
+      expect(() => blkDiscard(fd, 0, 4096)).toThrow(expect.objectContaining({ errno: ENOTTY, message: expect.stringMatching(/BLKDISCARD/) }));
+      expect(() => blockDeviceBytes(fd)).toThrow(expect.objectContaining({ errno: ENOTTY, message: expect.stringMatching(/BLKGETSIZE64/) }));
     } finally {
       closeSync(fd);
     }

@@ -10,6 +10,7 @@
 // make it wait forever. A device deleted from outside meanwhile is no error.
 
 import { MAX_IO_BUF_BYTES_DEFAULT, UblkDevice, type ServeOptions } from '../../device/index.js';
+import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { controlSocketPath } from '../control-protocol.js';
 import { startControlServer, type ControlHandlers, type ControlServer } from '../control-server.js';
@@ -119,4 +120,11 @@ export class DeviceSession {
     }
     if (device) await device.delete().catch(unlessGone);
   }
+}
+
+/** Closes a ring once the queues and the backing it served are closed; one still busy
+ * is left to process exit (closing it would free buffers the kernel may write). */
+export function closeRingWhenIdle(ring: IoRing, log: Logger): void {
+  if (ring.inflight === 0) ring.close();
+  else log.warn({ inflight: ring.inflight }, 'ring still busy at shutdown; left to process exit');
 }

@@ -7,13 +7,13 @@
 import { ringEntries } from '../../device/index.js';
 import { DirectTarget } from '../../direct/direct-target.js';
 import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
-import { RingDirectFile } from '../../direct/ring-direct-file.js';
+import { openBackingFile, type BackingFile } from '../../io/index.js';
 import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { loggedTarget } from '../logged-target.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
-import { DeviceSession, type DeviceGeometry } from './device-session.js';
+import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import {
   logNativeErrors,
   requestPathFromEnv,
@@ -39,7 +39,7 @@ export interface DirectDeviceOptions extends DeviceGeometry, StartHooks {
 /** The backing file as the device serves it: the ring, the JS target, the native path's descriptor. */
 interface DirectBacking {
   readonly ring: IoRing;
-  readonly file: RingDirectFile;
+  readonly file: BackingFile;
   readonly direct: DirectTarget;
   /** The native path's own descriptor (undefined: the JS path, or inline copies of a memory file). */
   nativeFd: number | undefined;
@@ -50,12 +50,12 @@ interface DirectBacking {
 async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequestPath): Promise<DirectBacking> {
   // Every tag's command plus one backing-file operation per request.
   const ring = new IoRing({ entries: ringEntries(2 * opts.queues * opts.depth) });
-  let file: RingDirectFile;
+  let file: BackingFile;
   try {
-    file = RingDirectFile.open(ring, opts.backing);
+    file = await openBackingFile(opts.backing, { ring });
   } catch (err) {
     ring.close();
-    throw new UcError('UC_IO', `cannot open backing ${opts.backing}: ${(err as Error).message}`, { cause: err });
+    throw err;
   }
   const direct = new DirectTarget(file, opts.sizeBytes);
   try {
@@ -78,8 +78,7 @@ async function closeBacking(b: DirectBacking, log: Logger): Promise<void> {
   } finally {
     b.nativeFd = undefined;
   }
-  if (b.ring.inflight === 0) b.ring.close();
-  else log.warn({ inflight: b.ring.inflight }, 'ring still busy at shutdown; left to process exit');
+  closeRingWhenIdle(b.ring, log);
 }
 
 export async function startDirectDevice(opts: DirectDeviceOptions): Promise<ServedDirectDevice> {

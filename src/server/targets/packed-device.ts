@@ -10,17 +10,21 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UblkDevice, type BlockTarget } from '../../device/index.js';
 import type { BlockEngine } from '../../engine/index.js';
+import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { PackedConfig } from '../config.js';
 import { loggedTarget } from '../logged-target.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
-import { DeviceSession, type DeviceGeometry } from './device-session.js';
+import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { compactionRunner } from './packed-compaction.js';
 import { buildStatsSnapshot, type StatsSnapshot } from './packed-stats.js';
 
 export interface PackedDeviceOptions extends Omit<DeviceGeometry, 'sizeBytes'>, StartHooks {
   readonly engine: BlockEngine;
+  /** The ring the pool's file I/O runs on; the queues share it, so one wake-up serves
+   * both. Closed once the engine is closed, before DEL_DEV. */
+  readonly ring: IoRing;
   readonly packed: PackedConfig;
   readonly startTimeoutMs: number;
 }
@@ -95,7 +99,7 @@ async function recoverDevice(session: DeviceSession, opts: PackedDeviceOptions, 
   session.device = device;
   session.log = session.log.child({ devId: id });
   session.log.info({ flags: `0x${device.info.flags.toString(16)}`, state: device.info.state }, 'recovering');
-  await device.recover(target, session.serveOptions(opts.startTimeoutMs));
+  await device.recover(target, { ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring });
 }
 
 /** A failed recovery leaves the device as it was found (quiesced) for another attempt or `del`. */
@@ -118,6 +122,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     release: async () => {
       await compaction.idle();
       await engine.close().catch((err: unknown) => session.log.error({ err }, 'closing the pool failed'));
+      closeRingWhenIdle(opts.ring, session.log);
     },
   });
   const stats = (): StatsSnapshot => {
@@ -130,7 +135,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     if (packed.recover) await recoverDevice(session, opts, target);
     else {
       const device = await session.add({ ...opts, sizeBytes: engine.logicalBytes }, opts);
-      await device.start(target, session.serveOptions(opts.startTimeoutMs));
+      await device.start(target, { ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring });
     }
     await session.serveControl({ stats, compact: compaction.compact });
   } catch (err) {

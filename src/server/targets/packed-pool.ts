@@ -11,6 +11,7 @@
 
 import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { formatPool, openPool, type BlockEngine, type EngineOptions } from '../../engine/index.js';
+import type { BackingOpener } from '../../io/index.js';
 import { loadLegacyCounters } from './counter-store.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
@@ -92,8 +93,15 @@ export interface OpenedPool {
   undo(): Promise<void>;
 }
 
-function engineOptions(p: PackedConfig): EngineOptions {
-  return { dedup: p.dedup, compression: p.compression, legacyCounters: (uuid) => loadLegacyCounters(p.metaDir, uuid) };
+interface PoolOpenOptions extends EngineOptions {
+  openBacking: BackingOpener | undefined;
+}
+
+function engineOptions(p: PackedConfig, openBacking: BackingOpener | undefined): PoolOpenOptions {
+  return {
+    dedup: p.dedup, compression: p.compression, openBacking,
+    legacyCounters: (uuid) => loadLegacyCounters(p.metaDir, uuid),
+  };
 }
 
 /** Runs `fn` with umask 077: whatever LevelDB creates for a new pool stays private. */
@@ -106,7 +114,7 @@ async function withPrivateUmask<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promise<OpenedPool> {
+async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan, openBacking?: BackingOpener): Promise<OpenedPool> {
   const sizeBytes = cfg.sizeBytes;
   if (sizeBytes === undefined) throw new UcError('UC_INVALID_ARGUMENT', 'give --size to create a pool');
   // mkdir reports the first directory it really made: that, and only that,
@@ -127,7 +135,7 @@ async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promi
   let engine: BlockEngine;
   try {
     engine = await withPrivateUmask(() =>
-      formatPool({ backingPath: plan.backing.path, metaDir: p.metaDir, logicalBytes: sizeBytes, ...engineOptions(p) }),
+      formatPool({ backingPath: plan.backing.path, metaDir: p.metaDir, logicalBytes: sizeBytes, ...engineOptions(p, openBacking) }),
     );
     chmodSync(p.metaDir, 0o700);
   } catch (err) {
@@ -145,10 +153,13 @@ async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promi
   };
 }
 
-/** Formats or opens (and maybe grows) the pool; the engine serves afterwards. */
-export async function openPackedPool(cfg: AddConfig, p: PackedConfig, plan: PoolPlan): Promise<OpenedPool> {
-  if (plan.action === 'format') return formatNew(cfg, p, plan);
-  const engine = await openPool({ backingPath: plan.backing.path, metaDir: p.metaDir, ...engineOptions(p) });
+/**
+ * Formats or opens (and maybe grows) the pool; the engine serves afterwards.
+ * `openBacking` opens the pool file on the daemon's shared ring.
+ */
+export async function openPackedPool(cfg: AddConfig, p: PackedConfig, plan: PoolPlan, openBacking?: BackingOpener): Promise<OpenedPool> {
+  if (plan.action === 'format') return formatNew(cfg, p, plan, openBacking);
+  const engine = await openPool({ backingPath: plan.backing.path, metaDir: p.metaDir, ...engineOptions(p, openBacking) });
   const current = engine.logicalBytes;
   const wanted = cfg.sizeBytes;
   const keep = async (): Promise<void> => {
@@ -191,12 +202,12 @@ export interface ClaimedPool {
  * is new), plan again under the lock, then format or open it. On failure the
  * lock is released and what this process created is removed.
  */
-export async function claimPackedPool(cfg: AddConfig, p: PackedConfig): Promise<ClaimedPool> {
+export async function claimPackedPool(cfg: AddConfig, p: PackedConfig, openBacking?: BackingOpener): Promise<ClaimedPool> {
   const first = preflightPackedPool(cfg, p);
   const lock = claimBacking(first.backing.path, { create: first.action === 'format' && !first.backing.exists });
   try {
     const plan = preflightPackedPool(cfg, p, lock.created);
-    return { opened: await withPrivateUmask(() => openPackedPool(cfg, p, plan)), lock };
+    return { opened: await withPrivateUmask(() => openPackedPool(cfg, p, plan, openBacking)), lock };
   } catch (err) {
     if (lock.created) removeIfSame(lock);
     lock.release();

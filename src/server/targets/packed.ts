@@ -5,6 +5,9 @@
 // recovery leaves the device quiesced.
 
 import { requireUblk } from '../../device/control.js';
+import { ringEntries } from '../../device/index.js';
+import { backingOpener } from '../../io/index.js';
+import { IoRing } from '../../native/index.js';
 import { formatBytes } from '../../util/units.js';
 import { probeBacking } from '../backing-lock.js';
 import type { AddConfig, PackedConfig } from '../config.js';
@@ -12,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { requireFreeDeviceId, requireRoot } from '../preflight.js';
 import type { BackingNote, OpenedTarget, ServeTarget } from '../serve-target.js';
 import { toUserError } from '../user-error.js';
-import { deviceOptionsOf } from './device-session.js';
+import { closeRingWhenIdle, deviceOptionsOf } from './device-session.js';
 import { startPackedDevice } from './packed-device.js';
 import { claimPackedPool, preflightPackedPool, type PoolPlan } from './packed-pool.js';
 
@@ -28,7 +31,10 @@ export function preflightPacked(cfg: AddConfig, p: PackedConfig): PoolPlan {
 }
 
 async function openPacked(cfg: AddConfig, p: PackedConfig, log: Logger, announce: (n: BackingNote) => void): Promise<OpenedTarget> {
-  const { opened, lock } = await claimPackedPool(cfg, p).catch((e: unknown) => {
+  // One ring for the queues and the pool's file I/O: one wake-up serves both.
+  const ring = new IoRing({ entries: ringEntries(2 * cfg.queues * cfg.depth) });
+  const { opened, lock } = await claimPackedPool(cfg, p, backingOpener(ring)).catch((e: unknown) => {
+    ring.close();
     throw toUserError(e, { pool: p.poolPath }); // an odd throw while opening: the pool's contents
   });
   const { engine, note } = opened;
@@ -41,10 +47,12 @@ async function openPacked(cfg: AddConfig, p: PackedConfig, log: Logger, announce
     recordFields: { metaDir: p.metaDir, dedup: p.dedup, compression: p.compression },
     readyFields: { size: formatBytes(engine.logicalBytes), pool: p.poolPath, meta: p.metaDir },
     stoppedMessage: 'pool closed; device stopped and deleted',
-    start: (hooks) => startPackedDevice({ ...deviceOptionsOf(cfg), ...hooks, engine, packed: p }),
-    // startPackedDevice cleans up after itself; a pool this start created goes too.
+    start: (hooks) => startPackedDevice({ ...deviceOptionsOf(cfg), ...hooks, engine, ring, packed: p }),
+    // startPackedDevice cleans up after itself (ring included); a pool this start created goes too.
     abort: async (device) => {
-      if (!device) await opened.undo();
+      if (device) return;
+      await opened.undo();
+      closeRingWhenIdle(ring, log);
     },
   };
 }

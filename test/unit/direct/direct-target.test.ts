@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BlockTarget } from '../../../src/device/target.js';
-import { NodeDirectFile, type DirectFile } from '../../../src/direct/direct-file.js';
+import type { DirectFile } from '../../../src/direct/direct-file.js';
 import { DirectTarget } from '../../../src/direct/direct-target.js';
-import { RingDirectFile } from '../../../src/direct/ring-direct-file.js';
+import { openBackingFile } from '../../../src/io/index.js';
 import { IoRing } from '../../../src/native/index.js';
 import { UcError, toErrno } from '../../../src/util/errors.js';
 
@@ -31,12 +31,12 @@ function allocatedBytes(path: string): number {
 type Backend = { name: string; open(path: string): Promise<DirectFile>; punches: boolean };
 let ring: IoRing | undefined;
 const backends: Backend[] = [
-  { name: 'node:fs', open: (p) => NodeDirectFile.open(p), punches: false },
+  { name: 'node:fs', open: (p) => openBackingFile(p, { transport: 'node' }), punches: false },
   {
     name: 'io_uring',
     open: async (p) => {
       ring ??= new IoRing({ entries: 64 });
-      return RingDirectFile.open(ring, p);
+      return openBackingFile(p, { ring });
     },
     punches: true,
   },
@@ -186,7 +186,7 @@ describe('DirectTarget short transfers', () => {
   it('loops over short reads and writes, and reads zeros past a shrunken file', async () => {
     const path = join(dir, 'choppy.img');
     writeFileSync(path, Buffer.alloc(SIZE));
-    const target = new DirectTarget(choppy(await NodeDirectFile.open(path)), SIZE);
+    const target = new DirectTarget(choppy(await openBackingFile(path, { transport: 'node' })), SIZE);
     const data = pattern(16, 5);
     await target.write(3, 16, data, true);
     const out = Buffer.alloc(16 * BLOCK);

@@ -1,15 +1,16 @@
-// Superblock layout and validation, one conformance suite for both PoolStores,
+// Superblock layout and validation, one conformance suite for the simulated disk and the ring-backed file,
 // the simulated disk's crash model, and the segment allocator.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  decodeSlot, encodeSlot, FilePoolStore, fragmentBytes, FORMAT_VERSION, newUuid, readFragmentHeader,
+  decodeSlot, encodeSlot, fragmentBytes, FORMAT_VERSION, newUuid, readFragmentHeader,
   readSuperblock, SegmentTable, SEG_FREEING, SLOT_BYTES, writeFragmentHeader, writeSuperblock,
   type PoolStore, type Superblock,
 } from '../../../src/pool/index.js';
 import { SimDisk } from '../../../src/testing/sim-disk.js';
+import { openBackingFile } from '../../../src/io/index.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-pool-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -23,7 +24,7 @@ function sb(): Superblock {
 
 const stores: Array<[string, (size: number) => Promise<PoolStore>]> = [
   ['SimDisk', async (size) => new SimDisk(size)],
-  ['FilePoolStore', async (size) => FilePoolStore.open(fs.mkdtempSync(path.join(dir, 'f-')) + '/pool', { create: true, sizeBytes: size })],
+  ['ring BackingFile', async (size) => openBackingFile(fs.mkdtempSync(path.join(dir, 'f-')) + '/pool', { create: true, sizeBytes: size })],
 ];
 
 for (const [name, make] of stores) {
