@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "codec-batch.h"
 #include "ctrl.h"
 #include "fiemap.h"
 #include "file-lock.h"
@@ -139,6 +140,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encodeCtrlSqe", Napi::Function::New(env, EncodeCtrlSqe, "encodeCtrlSqe"));
   exports.Set("setIoFlusher", Napi::Function::New(env, SetIoFlusher, "setIoFlusher"));
   exports.Set("abi", Napi::Function::New(env, Abi, "abi"));
+  InitCodecBatch(env, exports);
   return exports;
 }
 

@@ -15,7 +15,8 @@ const FORBIDDEN: Record<string, string[]> = {
   pool: ['cli', 'device', 'direct', 'engine', 'native'],
   meta: ['cli', 'device', 'direct', 'engine', 'native'],
   dedup: ['cli', 'device', 'direct', 'engine', 'native'],
-  compress: ['cli', 'device', 'direct', 'engine', 'native', 'dedup', 'meta', 'pool'],
+  // compress -> native: the batch codec (liblz4 + xxHash in the addon) needs no kernel device.
+  compress: ['cli', 'device', 'direct', 'engine', 'dedup', 'meta', 'pool'],
   engine: ['cli', 'device', 'direct', 'native'],
   direct: ['cli', 'device', 'engine'],
   device: ['cli', 'engine', 'direct', 'compress', 'dedup', 'meta', 'pool'],
