@@ -94,6 +94,7 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
     }
     core.setMap(lba + i, value);
   }
+  encoder.release();
   core.counters.blocksWritten += blocks;
 }
 
