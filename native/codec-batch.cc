@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace ublk {
 
@@ -210,10 +211,9 @@ Napi::Value CodecDecode(const Napi::CallbackInfo& info) {
   Span<int32_t> status = ArgArray<int32_t>(info, 5, napi_int32_array, "status");
   Require(env, count <= desc.size / kDescFields && count <= status.size, "codecDecode: desc and status must hold count entries");
   Require(env, !verify || count <= fps.size / kFingerprintBytes, "codecDecode: fps is shorter than count fingerprints");
-  constexpr size_t kSourcesMax = 64;  // a read has one slab plus a few in-memory segments
+  // One allocation per call (a read has one slab plus the segments still in RAM).
   uint32_t nsources = list.Length();
-  Require(env, nsources <= kSourcesMax, "codecDecode: too many sources");
-  Span<uint8_t> sources[kSourcesMax];
+  std::vector<Span<uint8_t>> sources(nsources);
   for (uint32_t s = 0; s < nsources; ++s) {
     Napi::Value v = list.Get(s);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {

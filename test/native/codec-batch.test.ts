@@ -157,6 +157,19 @@ describe('native batch codec: interop with lz4-napi', () => {
     });
   });
 
+  it('decodes from many source buffers in one call (a read over many segments still in RAM)', () => {
+    const n = 300;
+    const dec = new BatchDecoder(n, true);
+    const out = Buffer.alloc(n * B);
+    const want = Array.from({ length: n }, (_, i) => partly((i * 13) % B, i + 11));
+    want.forEach((block, i) => {
+      const stored = encodeBlock(lz4napi, block);
+      dec.add(fragment(stored.codecId, stored.payload, i), 0, extentOf(i, stored.codecId, stored.payload, block), i * B);
+    });
+    expect(dec.run(out)).toBe(0);
+    want.forEach((block, i) => expect(out.subarray(i * B, (i + 1) * B).equals(block)).toBe(true));
+  });
+
   it('round-trips its own output and compares for dedup (same / differs / undecodable)', () => {
     const text = partly(512, 1);
     const enc = new BatchEncoder(CODEC_LZ4, text, 1);
