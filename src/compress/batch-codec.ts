@@ -14,12 +14,6 @@ import { COMPRESSED_BYTES_MAX } from '../util/limits.js';
 import { CODEC_LZ4, CODEC_RAW, type StoredForm } from './codec.js';
 
 export const BATCH_FINGERPRINT_BYTES = 16;
-/** Staging buffers kept for reuse: a fresh one per batch (up to ~1 MiB) is
- * external memory that drove V8 into 4x the GC time in a profile. */
-const STAGING_POOLED = 4;
-/** Smallest staging buffer allocated: 64 blocks, so small writes share them. */
-const STAGING_BYTES_MIN = 64 * COMPRESSED_BYTES_MAX;
-const stagingPool: Buffer[] = [];
 
 export interface BatchScan {
   /** 1 where the block is one repeated 8-byte pattern. */
@@ -87,9 +81,7 @@ export class BatchEncoder {
   compressWanted(): void {
     assert(this.staging === undefined);
     // One more slot for blocks compressed alone later (encode of an unwanted block).
-    const bytes = (this.wanted + 1) * COMPRESSED_BYTES_MAX;
-    const k = stagingPool.findIndex((b) => b.length >= bytes);
-    this.staging = k >= 0 ? stagingPool.splice(k, 1)[0] : Buffer.allocUnsafeSlow(Math.max(bytes, STAGING_BYTES_MIN));
+    this.staging = Buffer.allocUnsafe((this.wanted + 1) * COMPRESSED_BYTES_MAX);
     if (this.wanted === 0) return;
     const done = nativeCodec().codecCompress(
       this.buf, this.indexes, this.wanted, this.staging, this.offsets, this.sizes, COMPRESSED_BYTES_MAX,
@@ -114,13 +106,6 @@ export class BatchEncoder {
     if (size === 0) return { codecId: CODEC_RAW, payload: block };
     const at = slot * COMPRESSED_BYTES_MAX;
     return { codecId: CODEC_LZ4, payload: this.staging.subarray(at, at + size) };
-  }
-
-  /** Hands the staging buffer back for reuse; payloads from encode() are invalid after. */
-  release(): void {
-    const b = this.staging;
-    this.staging = undefined;
-    if (b !== undefined && stagingPool.length < STAGING_POOLED) stagingPool.push(b);
   }
 }
 

@@ -94,7 +94,6 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
     }
     core.setMap(lba + i, value);
   }
-  encoder.release();
   core.counters.blocksWritten += blocks;
 }
 
