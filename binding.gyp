@@ -11,8 +11,10 @@
         "native/queue.cc",
         "native/fiemap.cc",
         "native/file-lock.cc",
-        "native/direct-path.cc"
+        "native/direct-path.cc",
+        "native/codec-batch.cc"
       ],
+      "libraries": ["-llz4", "-lxxhash"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
         "NAPI_VERSION=8",

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "codec-batch.h"
 #include "ctrl.h"
 #include "fiemap.h"
 #include "file-lock.h"
@@ -141,6 +142,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("blkDiscard", Napi::Function::New(env, BlkDiscard, "blkDiscard"));
   exports.Set("blockDeviceBytes", Napi::Function::New(env, BlockDeviceBytes, "blockDeviceBytes"));
   exports.Set("abi", Napi::Function::New(env, Abi, "abi"));
+  InitCodecBatch(env, exports);
   return exports;
 }
 

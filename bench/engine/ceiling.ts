@@ -1,5 +1,6 @@
 // The CPU ceiling of the data path, measured over the same blocks the engine
-// writes, with the same calls it makes (src/compress Lz4Codec, src/dedup xxh128):
+// writes, with lz4-napi and xxhash-addon (src/compress Lz4Codec, src/dedup xxh128;
+// ceiling-native.ts measures the liblz4 + libxxhash batch calls the engine makes):
 // - write: XXH128 of every block that is not same-filled, plus lz4 compression
 //   of the first copy of every content (what an engine with zero overhead must
 //   do: duplicates are not compressed again, same-filled blocks not hashed);
@@ -32,7 +33,7 @@ export interface CeilingResult {
 const MB = 1e6;
 const OUT_SLOTS = 64;
 
-export class CeilingMeter {
+export class CeilingMeter implements Meter {
   private readonly codec = new Lz4Codec();
   private forms: (Buffer | null)[] | undefined;
   private readonly out = Buffer.alloc(BLOCK_BYTES * OUT_SLOTS);
@@ -118,14 +119,25 @@ export function ceilingOf(
   };
 }
 
-/** Whole passes over `data`, `repeats` times each; the medians are kept. */
-export function measureCeiling(data: Buffer, a: BlockAnalysis, repeats = 3): CeilingResult {
-  assert(repeats >= 1);
-  const meter = new CeilingMeter(data, a);
+/** What both ceiling meters (lz4-napi here, liblz4 in ceiling-native.ts) offer. */
+export interface Meter {
+  writeBatch(first: number, count: number): number;
+  prepareRead(): void;
+  readBatch(first: number, count: number): number;
+}
+
+/** Whole passes over `data` in batches of `batchBlocks`, `repeats` times each; the medians are kept. */
+export function measureCeiling(meter: Meter, data: Buffer, a: BlockAnalysis, repeats = 3, batchBlocks = 256): CeilingResult {
+  assert(repeats >= 1 && batchBlocks >= 1);
+  const pass = (f: (first: number, count: number) => number): number => {
+    let ms = 0;
+    for (let at = 0; at < a.blockCount; at += batchBlocks) ms += f(at, Math.min(batchBlocks, a.blockCount - at));
+    return ms;
+  };
   const writeMs: number[] = [];
-  for (let r = 0; r < repeats; r += 1) writeMs.push(meter.writeBatch(0, a.blockCount));
+  for (let r = 0; r < repeats; r += 1) writeMs.push(pass((at, n) => meter.writeBatch(at, n)));
   meter.prepareRead();
   const readMs: number[] = [];
-  for (let r = 0; r < repeats; r += 1) readMs.push(meter.readBatch(0, a.blockCount));
+  for (let r = 0; r < repeats; r += 1) readMs.push(pass((at, n) => meter.readBatch(at, n)));
   return ceilingOf(data.length, median(writeMs), median(readMs), 'passes', repeats);
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BLOCK_BYTES } from '../../src/util/units.js';
-import { CeilingMeter, ceilingOf, type CeilingResult } from './ceiling.js';
+import { ceilingOf, type CeilingResult, type Meter } from './ceiling.js';
 import { allocatedBytes, compactLevelDir, dirBytes } from './disk-usage.js';
 import { openEngineFactory, type EngineCounters } from './engine-adapter.js';
 
@@ -28,19 +28,32 @@ export interface EngineRunResult {
   /** Counters the engine reports about itself after the write phase. */
   counters: EngineCounters;
   verifiedBlocks: number;
-  /** Ceiling work timed batch by batch beside the engine calls (see ceiling.ts). */
+  /** Ceiling work timed batch by batch beside the engine calls, with the engine's
+   * library (liblz4 + libxxhash, ceiling-native.ts). */
   pairedCeiling: CeilingResult | undefined;
+  /** The same with lz4-napi + xxhash-addon (ceiling.ts), timed beside it. */
+  pairedCeilingReference: CeilingResult | undefined;
 }
 
 const MB = 1e6;
 
 export async function runEngine(
   data: Buffer,
-  options: { batchBlocks: number; workDir?: string; meter?: CeilingMeter },
+  options: { batchBlocks: number; workDir?: string; meter?: Meter; referenceMeter?: Meter },
 ): Promise<EngineRunResult> {
-  const meter = options.meter;
-  let ceilingWriteMs = 0;
-  let ceilingReadMs = 0;
+  const meters = [options.meter, options.referenceMeter];
+  const meterWriteMs = [0, 0];
+  const meterReadMs = [0, 0];
+  const meterWrite = (first: number, count: number): void => {
+    meters.forEach((m, k) => {
+      if (m) meterWriteMs[k] += m.writeBatch(first, count);
+    });
+  };
+  const meterRead = (first: number, count: number): void => {
+    meters.forEach((m, k) => {
+      if (m) meterReadMs[k] += m.readBatch(first, count);
+    });
+  };
   assert(data.length > 0 && data.length % BLOCK_BYTES === 0);
   const factory = await openEngineFactory();
   const dir = mkdtempSync(join(options.workDir ?? tmpdir(), 'uc-bench-engine-'));
@@ -55,11 +68,11 @@ export async function runEngine(
       const chunk = data.subarray(at, Math.min(at + batchBytes, data.length));
       const blocks = chunk.length / BLOCK_BYTES;
       // Alternate who goes first, so neither side always finds the batch in cache.
-      if (meter && batch % 2 === 0) ceilingWriteMs += meter.writeBatch(at / BLOCK_BYTES, blocks);
+      if (batch % 2 === 0) meterWrite(at / BLOCK_BYTES, blocks);
       const t0 = performance.now();
       await engine.write(at / BLOCK_BYTES, chunk);
       writeMs += performance.now() - t0;
-      if (meter && batch % 2 === 1) ceilingWriteMs += meter.writeBatch(at / BLOCK_BYTES, blocks);
+      if (batch % 2 === 1) meterWrite(at / BLOCK_BYTES, blocks);
     }
     const flushStart = performance.now();
     await engine.flush();
@@ -72,7 +85,7 @@ export async function runEngine(
     await compactLevelDir(metaDir);
     const metaBytes = dirBytes(metaDir);
 
-    meter?.prepareRead();
+    for (const m of meters) m?.prepareRead();
     const reader = await factory.open({ poolPath, metaDir });
     const out = Buffer.alloc(batchBytes);
     let readMs = 0;
@@ -82,11 +95,11 @@ export async function runEngine(
       const length = Math.min(batchBytes, data.length - at);
       const target = out.subarray(0, length);
       const blocks = length / BLOCK_BYTES;
-      if (meter && batch % 2 === 0) ceilingReadMs += meter.readBatch(at / BLOCK_BYTES, blocks);
+      if (batch % 2 === 0) meterRead(at / BLOCK_BYTES, blocks);
       const t0 = performance.now();
       await reader.read(at / BLOCK_BYTES, target);
       readMs += performance.now() - t0;
-      if (meter && batch % 2 === 1) ceilingReadMs += meter.readBatch(at / BLOCK_BYTES, blocks);
+      if (batch % 2 === 1) meterRead(at / BLOCK_BYTES, blocks);
       // Verification is outside the timed region: it is the benchmark's cost.
       if (target.compare(data, at, at + length) !== 0) {
         throw new Error(`read-back mismatch in blocks ${at / BLOCK_BYTES}..${(at + length) / BLOCK_BYTES - 1}`);
@@ -106,7 +119,8 @@ export async function runEngine(
       readMBps: logicalBytes / MB / (readMs / 1000),
       counters,
       verifiedBlocks,
-      pairedCeiling: meter ? ceilingOf(logicalBytes, ceilingWriteMs, ceilingReadMs, 'paired', 1) : undefined,
+      pairedCeiling: meters[0] ? ceilingOf(logicalBytes, meterWriteMs[0], meterReadMs[0], 'paired', 1) : undefined,
+      pairedCeilingReference: meters[1] ? ceilingOf(logicalBytes, meterWriteMs[1], meterReadMs[1], 'paired', 1) : undefined,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import type { BenchModule, BenchOutcome } from '../module.js';
 import { benchReportDir } from '../paths.js';
 import { analyzeBlocks, summarize } from './analyze.js';
 import { CeilingMeter, measureCeiling } from './ceiling.js';
+import { NativeCeilingMeter } from './ceiling-native.js';
 import { engineDatasets } from './datasets.js';
 import { engineUnavailableReason } from './engine-adapter.js';
 import { runEngine } from './engine-run.js';
@@ -54,7 +55,8 @@ async function runDataset(
   const a = analyzeBlocks(data);
   const s = summarize(a);
   const vdoModel = modelVdo(a);
-  const separate = measureCeiling(data, a, o.repeats);
+  const separate = measureCeiling(new NativeCeilingMeter(data, a), data, a, o.repeats, o.batchBlocks);
+  const reference = measureCeiling(new CeilingMeter(data, a), data, a, o.repeats, o.batchBlocks);
   log(o, `${ds.name}: ${note}; model and ceiling in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const result: DatasetResult = {
     name: ds.name,
@@ -69,14 +71,17 @@ async function runDataset(
     oracleRatio: data.length / Math.max(1, oracleBytes(a)),
     ceiling: separate,
     ceilingSeparate: separate,
+    ceilingReference: reference,
   };
   if (o.engine && engineReason === undefined) {
     const t1 = performance.now();
-    const meter = new CeilingMeter(data, a);
-    const e = await runEngine(data, { batchBlocks: o.batchBlocks, workDir: o.workDir, meter });
+    const meter = new NativeCeilingMeter(data, a);
+    const referenceMeter = new CeilingMeter(data, a);
+    const e = await runEngine(data, { batchBlocks: o.batchBlocks, workDir: o.workDir, meter, referenceMeter });
     // The paired ceiling is the one the targets use: same batches, same moments.
     const ceiling = e.pairedCeiling ?? separate;
     result.ceiling = ceiling;
+    result.ceilingReference = e.pairedCeilingReference ?? reference;
     result.engine = e;
     result.ratio = e.ratio;
     result.oursOverVdo = e.physicalDataBytes / vdoModel.physicalBytes;

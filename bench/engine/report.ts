@@ -28,6 +28,9 @@ export interface DatasetResult {
   ceiling: CeilingResult;
   /** Whole passes before the engine run (median of --repeats). */
   ceilingSeparate: CeilingResult;
+  /** The ceiling with lz4-napi + xxhash-addon (paired when the engine ran): shows how
+   * much of a ceiling change is the library, not the engine. */
+  ceilingReference: CeilingResult;
   engine?: EngineRunResult;
   ratio?: number;
   /** Our physical data bytes / the VDO model's physical bytes. */
@@ -95,7 +98,7 @@ export function targetsOf(head: DatasetResult, memory: MemoryResult | null): Tar
 }
 
 const HEADER = ['dataset', 'logical MiB', 'dedup', 'same-fill', 'ratio', 'VDO ratio', 'oracle', 'ours/VDO',
-  'meta MiB', 'write MB/s', 'ceil W', 'W/ceil', 'W/sep', 'read MB/s', 'ceil R', 'R/ceil', 'R/sep'];
+  'meta MiB', 'write MB/s', 'ceil W', 'napi W', 'W/ceil', 'W/sep', 'read MB/s', 'ceil R', 'napi R', 'R/ceil', 'R/sep'];
 
 function rowOf(d: DatasetResult): Cell[] {
   const MiB = 1024 * 1024;
@@ -113,10 +116,12 @@ function rowOf(d: DatasetResult): Cell[] {
     e ? e.metaBytes / MiB : na,
     e ? e.writeMBps : na,
     d.ceiling.writeMBps,
+    d.ceilingReference.writeMBps,
     d.writeOfCeiling ?? na,
     d.writeOfCeilingSeparate ?? na,
     e ? e.readMBps : na,
     d.ceiling.readMBps,
+    d.ceilingReference.readMBps,
     d.readOfCeiling ?? na,
     d.readOfCeilingSeparate ?? na,
   ];
@@ -193,7 +198,10 @@ export function renderMarkdown(r: EngineReport): string {
     '- oracle: exact dedup, same-filled blocks free, each distinct block lz4-compressed alone and',
     '  packed byte-exact without headers (raw when lz4 does not shrink it): the floor for any store',
     '  that compresses 4 KiB blocks one at a time.',
-    '- ceilings: same calls as the engine (Lz4Codec, xxh128) on the same blocks, one core, timed',
+    '- ceilings (ceil W / ceil R): the batch calls the engine makes, with its library (liblz4 +',
+    '  libxxhash in the addon: one same-fill + XXH128 call and one lz4 call per batch, one decode',
+    '  call per batch on reads), on the same blocks, one core; napi W / napi R: the same work with',
+    '  lz4-napi + xxhash-addon, one call per block (the library before issue 9). Both are timed',
     '  batch by batch right beside the engine call for the same batch (order alternating), so load',
     '  changes on this shared machine hit both sides alike (the JSON also has ceilingSeparate:',
     '  whole passes before the engine run, median of --repeats; W/sep and R/sep use it): write = XXH128 of every non-same-filled block + lz4 of each distinct',

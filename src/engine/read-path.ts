@@ -7,8 +7,9 @@
 // payload that does not decode, or a fingerprint mismatch fails the request with
 // UC_POOL_CORRUPT (EIO), counts readVerifyFailures and emits one engine event.
 import assert from 'node:assert';
-import { expandFill } from '../dedup/index.js';
-import { FRAGMENT_HEADER_BYTES, fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
+import { BatchDecoder, type DecodeFailure } from '../compress/index.js';
+import { expandFill, xxh128 } from '../dedup/index.js';
+import { fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
 import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import type { Extent } from '../meta/records.js';
@@ -47,9 +48,16 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
   try {
     const runs: Run[] = [];
     let last: Run | undefined;
+    // Fragments in RAM are decoded in one call before anything awaits: a
+    // segment buffer may be recycled once its write completes.
+    const decoder = new BatchDecoder<Extent>(blocks, core.opts.fingerprint === xxh128);
     for (let i = 0; i < blocks; i++) {
       const outOffset = i * BLOCK_BYTES;
-      const v = core.getMap(lba + i) ?? (core.mapScanComplete ? undefined : await core.confirmUnmapped(lba + i));
+      let v = core.getMap(lba + i);
+      if (v === undefined && !core.mapScanComplete) {
+        decodeAll(core, decoder, out, lba);
+        v = await core.confirmUnmapped(lba + i);
+      }
       if (v === undefined) {
         out.fill(0, outOffset, outOffset + BLOCK_BYTES);
         continue;
@@ -62,7 +70,7 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
       if (e === undefined) throw new UcError('UC_POOL_CORRUPT', `lba ${lba + i} maps to missing extent ${v.id}`);
       const mem = core.unwritten(e.segment);
       if (mem !== undefined) {
-        verifiedDecode(core, mem, e.offset, e, out, outOffset, lba + i);
+        decoder.add(mem, e.offset, e, outOffset);
         continue;
       }
       const size = fragmentBytes(e.storedBytes);
@@ -75,6 +83,7 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
         runs.push(last);
       }
     }
+    decodeAll(core, decoder, out, lba);
     if (runs.length === 0) return;
     let totalBytes = 0;
     const runAt = runs.map((r) => {
@@ -91,10 +100,9 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
       );
       for (const d of done) if (d.status === 'rejected') throw d.reason;
       runs.forEach((r, k) => {
-        for (const p of r.parts) {
-          verifiedDecode(core, bufs[k], p.fragOffset - r.start, p.extent, out, p.outOffset, lba + p.outOffset / BLOCK_BYTES);
-        }
+        for (const p of r.parts) decoder.add(slab, runAt[k] + p.fragOffset - r.start, p.extent, p.outOffset);
       });
+      decodeAll(core, decoder, out, lba);
     } finally {
       giveSlab(slab);
     }
@@ -104,30 +112,50 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
   }
 }
 
-/** Decodes one fragment into out and proves it is the extent's block; throws
- * UC_POOL_CORRUPT (after zeroing the block in out) when it is not. */
-function verifiedDecode(core: EngineCore, buf: Buffer, at: number, e: Extent, out: Buffer, outOffset: number, lba: number): void {
-  const reason = decodeChecked(core, buf, at, e, out, outOffset);
-  if (reason === undefined) return;
-  out.fill(0, outOffset, outOffset + BLOCK_BYTES);
-  core.count('readVerifyFailures');
-  core.emit({ kind: 'read-verify-failed', lba, extentId: e.id, segment: e.segment, offset: e.offset, reason });
-  throw new UcError('UC_POOL_CORRUPT', `lba ${lba}: extent ${e.id} (segment ${e.segment} offset ${e.offset}) ${reason}`);
+/** Decodes the queued fragments into out and proves each is its extent's
+ * block; on the first that is not, counts it, reports it and throws
+ * UC_POOL_CORRUPT (every failed block is zeroed in out). Empties the decoder. */
+function decodeAll(core: EngineCore, decoder: BatchDecoder<Extent>, out: Buffer, lba: number): void {
+  const failures = decoder.run(out);
+  const verifyHere = core.opts.fingerprint !== xxh128; // an injected function: checked in JS
+  try {
+    if (failures === 0 && !verifyHere) return;
+    for (let k = 0; k < decoder.size; k++) {
+      const q = decoder.entry(k);
+      let reason = failureReason(decoder.failure(k), q.source, q.fragOffset);
+      const block = out.subarray(q.outOffset, q.outOffset + BLOCK_BYTES);
+      if (reason === undefined && verifyHere && !core.opts.fingerprint(block).equals(q.extent.fingerprint)) {
+        reason = failureReason('fingerprint', q.source, q.fragOffset);
+      }
+      if (reason === undefined) continue;
+      block.fill(0);
+      const e = q.extent;
+      const at = lba + q.outOffset / BLOCK_BYTES;
+      core.count('readVerifyFailures');
+      core.emit({ kind: 'read-verify-failed', lba: at, extentId: e.id, segment: e.segment, offset: e.offset, reason });
+      throw new UcError('UC_POOL_CORRUPT', `lba ${at}: extent ${e.id} (segment ${e.segment} offset ${e.offset}) ${reason}`);
+    }
+  } finally {
+    decoder.reset();
+  }
 }
 
-/** Why the fragment at buf[at] is not extent e's block, or undefined when it is. */
-function decodeChecked(core: EngineCore, buf: Buffer, at: number, e: Extent, out: Buffer, outOffset: number): string | undefined {
-  const h = readFragmentHeader(buf, at);
-  if (h === undefined) return 'has no valid fragment header';
-  if (h.extentId !== e.id) return `holds extent ${h.extentId}'s fragment`;
-  if (h.storedBytes !== e.storedBytes || h.codecId !== e.codecId) return 'has a header that disagrees with its record';
-  const payload = buf.subarray(at + FRAGMENT_HEADER_BYTES, at + FRAGMENT_HEADER_BYTES + h.storedBytes);
-  try {
-    core.codecs.decode(h.codecId, payload, out, outOffset);
-  } catch (err) {
-    return `does not decode (${err instanceof Error ? err.message : String(err)})`;
+/** The words a failed fragment gets in the event and the error. */
+function failureReason(failure: DecodeFailure | undefined, source: Buffer, fragOffset: number): string | undefined {
+  switch (failure) {
+    case undefined:
+      return undefined;
+    case 'bad-header':
+      return 'has no valid fragment header';
+    case 'wrong-extent':
+      return `holds extent ${readFragmentHeader(source, fragOffset)?.extentId ?? '?'}'s fragment`;
+    case 'header-mismatch':
+      return 'has a header that disagrees with its record';
+    case 'unknown-codec':
+      return `does not decode (unknown codec id ${readFragmentHeader(source, fragOffset)?.codecId ?? '?'})`;
+    case 'undecodable':
+      return 'does not decode (payload truncated or damaged)';
+    case 'fingerprint':
+      return 'does not match its fingerprint';
   }
-  const block = out.subarray(outOffset, outOffset + BLOCK_BYTES);
-  if (!core.opts.fingerprint(block).equals(e.fingerprint)) return 'does not match its fingerprint';
-  return undefined;
 }

@@ -6,8 +6,8 @@
 //  3. (sync)  blocks are applied in order: fill marker, shared extent (after a
 //             byte compare in verify mode), or a new fragment in the open segment.
 // The caller holds the engine mutex and has reserved space for `blocks` fragments.
-import { encodeBlock } from '../compress/index.js';
-import { isSameFill } from '../dedup/index.js';
+import { BatchEncoder, matchStored, scanBlocks, scannedFingerprint } from '../compress/index.js';
+import { xxh128 } from '../dedup/index.js';
 import { fillValue, type Extent, type MapValue } from '../meta/records.js';
 import { FRAGMENT_HEADER_BYTES, readFragmentHeader } from '../pool/fragment.js';
 import { BLOCK_BYTES } from '../util/units.js';
@@ -20,7 +20,6 @@ interface Prefetched {
 }
 
 export async function writeBlocks(core: EngineCore, lba: number, blocks: number, buf: Buffer): Promise<void> {
-  const fills = new Uint8Array(blocks);
   const fps: Array<Buffer | undefined> = new Array(blocks);
   // Dedup index answers from phase 1 (store lookups); phase 3 consults the overlay
   // first, since earlier blocks of this batch may have changed the entry.
@@ -28,18 +27,30 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
   const fpKeys: string[] = new Array(blocks);
   const prefetch = new Map<number, Prefetched>();
   const reads: Array<Promise<void>> = [];
+  // Same-fill + XXH128 of the batch in one native call; the blocks that will
+  // be stored (not filled, not indexed, first of their content here) are
+  // compressed in a second one. Mispredictions are compressed alone in phase 3.
+  const scan = scanBlocks(buf, blocks);
+  const fills = scan.fills;
+  const encoder = new BatchEncoder(core.codec.id, buf, blocks);
+  const firstOf = new Set<string>();
+  const custom = core.opts.fingerprint !== xxh128;
   for (let i = 0; i < blocks; i++) {
     const off = i * BLOCK_BYTES;
-    if (isSameFill(buf, off)) {
-      fills[i] = 1;
+    if (fills[i] === 1) continue;
+    const fp = custom ? core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES)) : scannedFingerprint(scan, i);
+    fps[i] = fp;
+    if (core.opts.dedup === 'off') {
+      encoder.want(i);
       continue;
     }
-    const fp = core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES));
-    fps[i] = fp;
-    if (core.opts.dedup === 'off') continue;
     fpKeys[i] = fp.toString('latin1');
     const id = core.getDedup(fp, fpKeys[i]);
-    if (id === undefined) continue;
+    if (id === undefined) {
+      if (!firstOf.has(fpKeys[i])) encoder.want(i);
+      firstOf.add(fpKeys[i]);
+      continue;
+    }
     indexed[i] = id;
     if (core.opts.dedup !== 'verify' || prefetch.has(id)) continue;
     const e = core.getExtent(id);
@@ -48,6 +59,7 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
     prefetch.set(id, p);
     reads.push(core.pool.pread(p.bytes, 0, p.bytes.length, core.segmentPosition(e.segment) + e.offset));
   }
+  encoder.compressWanted();
   if (reads.length > 0) {
     const g = core.guard.enter();
     try {
@@ -56,7 +68,6 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
       core.guard.leave(g);
     }
   }
-  const scratch = Buffer.allocUnsafe(BLOCK_BYTES);
   for (let i = 0; i < blocks; i++) {
     const off = i * BLOCK_BYTES;
     const block = buf.subarray(off, off + BLOCK_BYTES);
@@ -70,12 +81,12 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
       const fp = fps[i]!;
       const pending = core.opts.dedup === 'off' ? undefined : core.pendingDedup(fp, fpKeys[i]);
       const id = pending === undefined ? (indexed[i] >= 0 ? indexed[i] : undefined) : (pending ?? undefined);
-      const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, prefetch, scratch);
+      const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, prefetch);
       if (dup !== undefined) {
         core.count('dedupHits');
         value = core.addReference(dup);
       } else {
-        const stored = encodeBlock(core.codec, block);
+        const stored = encoder.encode(i);
         core.count(stored.codecId === 0 ? 'rawBlocks' : 'compressedBlocks');
         const index = core.opts.dedup !== 'off' && id === undefined;
         const e = core.addExtent(stored.codecId, stored.payload, fp, index ? fpKeys[i] : undefined);
@@ -93,7 +104,6 @@ function findDuplicate(
   id: number,
   block: Buffer,
   prefetch: Map<number, Prefetched>,
-  scratch: Buffer,
 ): Extent | undefined {
   const e = core.getExtent(id);
   if (e === undefined) return undefined;
@@ -109,12 +119,9 @@ function findDuplicate(
   if (fragment === undefined) return undefined;
   const h = readFragmentHeader(fragment, 0);
   if (h === undefined || h.extentId !== id || h.storedBytes !== e.storedBytes) return undefined;
-  try {
-    core.codecs.decode(e.codecId, fragment.subarray(FRAGMENT_HEADER_BYTES), scratch, 0);
-  } catch {
-    return undefined;
-  }
-  if (!scratch.equals(block)) {
+  const match = matchStored(e.codecId, fragment.subarray(FRAGMENT_HEADER_BYTES), block, 0);
+  if (match === 'undecodable') return undefined;
+  if (match === 'differs') {
     core.count('fingerprintCollisions');
     return undefined;
   }

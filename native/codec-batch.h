@@ -1,0 +1,32 @@
+#ifndef UBLK_NATIVE_CODEC_BATCH_H_
+#define UBLK_NATIVE_CODEC_BATCH_H_
+
+// The engine's byte work over a whole batch of 4 KiB blocks, one call each:
+// same-fill detection + XXH128 (xxHash), lz4 compression (liblz4) into a
+// caller-given buffer, lz4 decompression with fragment-header and fingerprint
+// checks, and the dedup verify compare. No allocation per block; every input
+// is bounds-checked (a caller bug throws a RangeError, damaged stored bytes
+// give a per-block status, never a write outside the caller's buffers).
+// The stored format is docs/format.md's; src/compress/native-codec.ts wraps it.
+
+#include <napi.h>
+
+namespace ublk {
+
+// Per-block results of CodecDecode (mirrored in src/compress/native-codec.ts).
+enum DecodeStatus : int32_t {
+  kDecodeOk = 0,
+  kDecodeBadHeader = 1,      // no fragment header (magic, length) at the offset
+  kDecodeWrongExtent = 2,    // the header names another extent
+  kDecodeHeaderMismatch = 3, // codec or length differ from the extent record
+  kDecodeFailed = 4,         // payload truncated or not a valid block of its codec
+  kDecodeUnknownCodec = 5,   // codec id this build does not know
+  kDecodeFingerprint = 6,    // decoded, but XXH128 differs from the record
+};
+
+// Registers codecScan, codecCompress, codecDecode, codecMatch and codecInfo on exports.
+void InitCodecBatch(Napi::Env env, Napi::Object exports);
+
+}  // namespace ublk
+
+#endif  // UBLK_NATIVE_CODEC_BATCH_H_
