@@ -19,6 +19,7 @@ import { openLogFd } from '../logger.js';
 import { deviceIdInUse } from '../preflight.js';
 import { logDir, runDir } from '../paths.js';
 import { removeRunRecord } from '../run-file.js';
+import { detachUblkMounts } from './daemon-mounts.js';
 import { readMessages, type DaemonMessage } from './ready-channel.js';
 
 /** bin/ublk-compress.js of this package (the daemon runs the same CLI). */
@@ -106,6 +107,14 @@ export function daemonEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The daemon's namespace must not pin ublk filesystems of the caller (daemon-mounts.ts). */
+async function releaseCopiedMounts(pid: number, io: CliIo): Promise<void> {
+  const left = await detachUblkMounts(pid).catch((err: unknown) => [(err as Error).message]);
+  for (const what of left) {
+    io.err(`ublk-compress: warning: the daemon's mount namespace still holds ${what}; umount cannot release that disk\n`);
+  }
+}
+
 /** `extraArgv`: layout-specific flags appended to the daemon's command line (packed: --meta, ...). */
 export async function spawnDaemon(
   cfg: AddConfig,
@@ -116,7 +125,8 @@ export async function spawnDaemon(
 ): Promise<SpawnOutcome> {
   const logFd = openLogFd(logPath); // O_NOFOLLOW|O_APPEND, 0600
   const nodeArgs = [binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv];
-  const [file, args] = canUnshareMounts()
+  const unshared = canUnshareMounts();
+  const [file, args] = unshared
     ? ['unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...nodeArgs]]
     : [process.execPath, nodeArgs];
   const child = spawn(file, args, {
@@ -161,6 +171,7 @@ export async function spawnDaemon(
   pipe.destroy();
   if (ready && !failure) {
     child.unref();
+    if (unshared && child.pid !== undefined) await releaseCopiedMounts(child.pid, io);
     return ready;
   }
   // Failed start: the daemon cleans up and exits by itself; make sure of it.

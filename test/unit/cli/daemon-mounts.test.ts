@@ -1,0 +1,56 @@
+// Which mounts the parent detaches in the daemon's copied mount namespace:
+// mountinfo parsing (escapes, stacked mounts), the ublk disk numbers from
+// sysfs and the st_dev decoding. The detaching itself runs in the guest e2e
+// (packed-device-guest.sh, after `recover`).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { devString, mountPointsToDetach, parseMountInfo, ublkDiskNumbers } from '../../../src/cli/daemon/daemon-mounts.js';
+
+const MOUNTINFO = [
+  '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+  '40 22 259:3 / /mnt/with\\040space rw,relatime shared:20 - ext4 /dev/ublkb0 rw',
+  '41 22 259:4 / /srv/pool rw,relatime shared:21 - ext4 /dev/ublkb1 rw',
+  '42 40 259:3 /sub /mnt/with\\040space/bind rw,relatime shared:20 - ext4 /dev/ublkb0 rw',
+  '43 22 259:3 / /stacked rw - ext4 /dev/ublkb0 rw',
+  '44 43 0:50 / /stacked rw - tmpfs tmpfs rw',
+  'not a mountinfo line',
+].join('\n');
+
+describe('daemon mount namespace clean-up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uc-mounts-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('parses mountinfo, unescaping mount points', () => {
+    const e = parseMountInfo(MOUNTINFO);
+    expect(e).toHaveLength(6);
+    expect(e[1]).toEqual({ dev: '259:3', mountPoint: '/mnt/with space' });
+    expect(e[3]?.mountPoint).toBe('/mnt/with space/bind');
+  });
+
+  it('detaches mounts of the target disks only, deepest first, never through a covering mount', () => {
+    const points = mountPointsToDetach(parseMountInfo(MOUNTINFO), new Set(['259:3']));
+    // /stacked is covered by a tmpfs: detaching the path would remove the tmpfs instead.
+    expect(points).toEqual(['/mnt/with space/bind', '/mnt/with space']);
+    expect(mountPointsToDetach(parseMountInfo(MOUNTINFO), new Set())).toEqual([]);
+  });
+
+  it('reads the numbers of ublk disks and partitions from sysfs', () => {
+    for (const [name, dev] of [['ublkb0', '259:3'], ['ublkb0p1', '259:5'], ['sda', '8:0'], ['ublkc0', '511:0']]) {
+      mkdirSync(join(dir, name as string));
+      writeFileSync(join(dir, name as string, 'dev'), `${dev}\n`);
+    }
+    expect([...ublkDiskNumbers(dir)].sort()).toEqual(['259:3', '259:5']);
+    expect(ublkDiskNumbers(join(dir, 'missing')).size).toBe(0);
+  });
+
+  it('decodes st_dev as stat(1) does', () => {
+    const want = execFileSync('stat', ['-c', '%Hd:%Ld', dir], { encoding: 'utf8' }).trim();
+    expect(devString(statSync(dir).dev)).toBe(want);
+    // glibc makedev(259, 70000): the minor's high bits sit above bit 20.
+    const dev = Number((259n << 8n) | (70000n & 0xffn) | ((70000n & ~0xffn) << 12n));
+    expect(devString(dev)).toBe('259:70000');
+  });
+});
