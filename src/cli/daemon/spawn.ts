@@ -39,7 +39,8 @@ let unshareUsable: boolean | undefined;
  * util-linux `unshare --mount --propagation private`, which execs node in a
  * private mount namespace (same pid). A mount of the device made later in
  * the user's namespace is then not the daemon's to flush when it exits
- * (ublk-protocol.md §6, libublk-rs#50). Checked once by running `unshare true`.
+ * (libublk-rs#50); mounts copied from the caller are dropped once the daemon
+ * is ready (daemon-mounts.ts). Checked once by running `unshare true`.
  */
 export function canUnshareMounts(): boolean {
   if (unshareUsable === undefined) {
