@@ -37,14 +37,11 @@ import {
   type RecoveryMode,
 } from './params.js';
 import { QueueDispatcher } from './queue-dispatch.js';
+import { RECOVERY_TIMING, startRecoveryWhenSettled } from './recovery-start.js';
 import type { BlockTarget } from './target.js';
 
-/** START_USER_RECOVERY answers -EBUSY until the old server is fully gone. */
-const RECOVERY_BUSY_RETRY_MS = 100;
-const RECOVERY_BUSY_WAIT_MS = 30_000;
 /** After STOP_DEV of a device that never started, aborts should come at once. */
 const ABORT_WAIT_MS = 5000;
-const EBUSY = 16;
 
 export interface UblkDeviceCreateOptions extends DiscardOptions {
   /** Wanted device id; -1 or absent: the kernel picks one. */
@@ -226,7 +223,7 @@ export class UblkDevice {
 
   /**
    * Re-attaches to a device whose server died (state QUIESCED): START_USER_RECOVERY
-   * (retried while the old server is still going away), fetch every tag,
+   * (once the kernel settled after the old server, recovery-start.ts), fetch every tag,
    * END_USER_RECOVERY. In-flight requests of the old server are replayed.
    */
   async recover(target: BlockTarget, options: ServeOptions = {}): Promise<void> {
@@ -234,20 +231,11 @@ export class UblkDevice {
       throw new UcError('UC_KERNEL_UNSUPPORTED', `ublk device ${this.devId} was created without USER_RECOVERY`);
     }
     this.#move('recover');
-    const deadline = Date.now() + RECOVERY_BUSY_WAIT_MS;
-    for (;;) {
-      try {
-        await this.#control.startUserRecovery(this.devId, { timeoutMs: this.#timeoutMs });
-        break;
-      } catch (err) {
-        const errno = (err as { errno?: number }).errno;
-        if (errno === EBUSY && Date.now() < deadline) {
-          await sleep(RECOVERY_BUSY_RETRY_MS);
-          continue;
-        }
-        this.#move('abandon'); // nothing was set up: the device is as we found it
-        throw controlError(err, 'START_USER_RECOVERY', this.devId);
-      }
+    try {
+      await startRecoveryWhenSettled(this.#control, this.devId, { ...RECOVERY_TIMING, commandTimeoutMs: this.#timeoutMs });
+    } catch (err) {
+      this.#move('abandon'); // nothing was set up: the device is as we found it
+      throw controlError(err, 'START_USER_RECOVERY', this.devId);
     }
     try {
       await this.#serve(target, options);
