@@ -1,7 +1,7 @@
 // START_USER_RECOVERY, sent only once the kernel has settled after the old
 // server's death. The kernel accepts it as soon as the device is QUIESCED and
 // the old server's /dev/ublkcN is closed (-EBUSY before). But on kernels with
-// the quiesce work (up to 6.14, 6.12 included), that work sets QUIESCED, drops
+// the quiesce work item (6.12 has it), that work sets QUIESCED, drops
 // the device mutex and only then cancels the old server's commands; a
 // START_USER_RECOVERY in that window resets every tag (command pointer NULL,
 // flags 0) under it, so the late cancel either completes a NULL command or
