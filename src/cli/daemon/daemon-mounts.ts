@@ -104,13 +104,17 @@ function detachIn(pid: number, mountPoint: string, timeoutMs: number): Promise<s
 const DETACH_ROUNDS_MAX = 4;
 
 /**
- * Detaches every ublk-disk mount in the mount namespace of daemon `pid`,
- * except on filesystems it has files open on. Returns the mount points that
- * remain (empty on success), each with the reason.
+ * Detaches every ublk-disk mount (or one of `disks`) in the mount namespace
+ * of daemon `pid`, except on filesystems it has files open on. Returns the
+ * mount points that remain (empty on success), each with the reason.
  */
-export async function detachUblkMounts(pid: number, timeoutMs = 10_000): Promise<string[]> {
+export async function detachUblkMounts(
+  pid: number,
+  o: { timeoutMs?: number; disks?: ReadonlySet<string> } = {},
+): Promise<string[]> {
+  const timeoutMs = o.timeoutMs ?? 10_000;
   const keep = openFileDevices(pid);
-  const targets = new Set([...ublkDiskNumbers()].filter((d) => !keep.has(d)));
+  const targets = new Set([...(o.disks ?? ublkDiskNumbers())].filter((d) => !keep.has(d)));
   const failed = new Map<string, string>();
   for (let round = 0; round < DETACH_ROUNDS_MAX && targets.size > 0; round += 1) {
     const entries = parseMountInfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'));

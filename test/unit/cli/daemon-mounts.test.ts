@@ -1,13 +1,27 @@
 // Which mounts the parent detaches in the daemon's copied mount namespace:
 // mountinfo parsing (escapes, stacked mounts), the ublk disk numbers from
-// sysfs and the st_dev decoding. The detaching itself runs in the guest e2e
-// (packed-device-guest.sh, after `recover`).
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// sysfs and the st_dev decoding; and, as root, the detaching itself inside
+// another process's private namespace, with tmpfs standing in for the ublk
+// disks (the guest e2e does it for real after `recover`).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { devString, mountPointsToDetach, parseMountInfo, ublkDiskNumbers } from '../../../src/cli/daemon/daemon-mounts.js';
+import {
+  detachUblkMounts, devString, mountPointsToDetach, parseMountInfo, ublkDiskNumbers,
+} from '../../../src/cli/daemon/daemon-mounts.js';
+
+/** A process in a private mount namespace with tmpfs on `a` and `b`, holding a file open on `b`. */
+async function namespaceHolder(a: string, b: string): Promise<{ pid: number; kill: () => void }> {
+  const script = `mount -t tmpfs uc-a "${a}" && mount -t tmpfs uc-b "${b}" && echo x > "${b}/f" && exec 3<"${b}/f" && echo ready && exec sleep 120`;
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`namespace holder exited ${code}`)));
+  });
+  return { pid: child.pid as number, kill: () => child.kill('SIGKILL') };
+}
 
 const MOUNTINFO = [
   '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
@@ -52,5 +66,29 @@ describe('daemon mount namespace clean-up', () => {
     // glibc makedev(259, 70000): the minor's high bits sit above bit 20.
     const dev = Number((259n << 8n) | (70000n & 0xffn) | ((70000n & ~0xffn) << 12n));
     expect(devString(dev)).toBe('259:70000');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('detaches the mounts in the other namespace, except one its process has files open on', async () => {
+    const a = join(dir, 'ns a');
+    const b = join(dir, 'ns b');
+    mkdirSync(a);
+    mkdirSync(b);
+    const holder = await namespaceHolder(a, b);
+    try {
+      const mounts = (): Map<string, string> =>
+        new Map(parseMountInfo(readFileSync(`/proc/${holder.pid}/mountinfo`, 'utf8')).map((e) => [e.mountPoint, e.dev]));
+      const before = mounts();
+      const devA = before.get(a);
+      const devB = before.get(b);
+      expect(devA).toMatch(/^0:\d+$/);
+      expect(devB).toMatch(/^0:\d+$/);
+      expect(await detachUblkMounts(holder.pid, { disks: new Set([devA as string, devB as string]) })).toEqual([]);
+      const after = mounts();
+      expect(after.has(a)).toBe(false); // detached in the holder's namespace
+      expect(after.get(b)).toBe(devB); // kept: the holder has a file open on it
+      expect(parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((e) => e.mountPoint === a)).toBe(false);
+    } finally {
+      holder.kill();
+    }
   });
 });
