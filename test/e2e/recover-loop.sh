@@ -26,7 +26,8 @@ cleanup() {
   "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-pid_of() { jq -r .pid "/run/ublk-compress/$1.json"; }
+if command -v jq >/dev/null; then pid_of() { jq -r .pid "/run/ublk-compress/$1.json"; }
+else pid_of() { node -p "require('/run/ublk-compress/$1.json').pid"; }; fi
 
 # writer DIR LIST: fsync'ed files until DIR/../stop exists; "sha  name" in LIST after each fsync.
 writer() {
