@@ -228,7 +228,8 @@ no_copied_mount() {
   mm=$(stat -c %Hr:%Lr "$1")
   npid=$(pid_of "${1#/dev/ublkb}")
   [ "$(readlink "/proc/$npid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "daemon $npid shares our mount namespace"
-  ! grep -q " $mm " "/proc/$npid/mountinfo" || fail "daemon $npid's mount namespace holds $1: $(grep " $mm " "/proc/$npid/mountinfo")"
+  ! grep -q " $mm " "/proc/$npid/mountinfo" ||
+    fail "daemon $npid's mount namespace holds $1: $(grep " $mm " "/proc/$npid/mountinfo"); $(tail -n 2 "$W/add.err")"
 }
 
 kill_test() { # kill_test recover|readd

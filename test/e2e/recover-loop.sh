@@ -45,7 +45,7 @@ no_copied_mount() {
   local mm npid
   mm=$(stat -c %Hr:%Lr "$1")
   npid=$(pid_of "${1#/dev/ublkb}")
-  ! grep -q " $mm " "/proc/$npid/mountinfo" || fail "daemon $npid's mount namespace holds $1"
+  ! grep -q " $mm " "/proc/$npid/mountinfo" || fail "daemon $npid's mount namespace holds $1; $(tail -n 2 "$W/add.err")"
 }
 
 P=$W/pool.img

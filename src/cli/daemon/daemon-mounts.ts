@@ -87,7 +87,10 @@ function openFileDevices(pid: number): Set<string> {
 /** `umount --lazy` of `mountPoint` inside the mount namespace of `pid`; resolves to an error text or undefined. */
 function detachIn(pid: number, mountPoint: string, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const child = spawn('nsenter', ['-t', String(pid), '-m', '--', 'umount', '--lazy', '--no-canonicalize', '--', mountPoint], {
+    // --root: mountinfo paths are relative to the daemon's root, which differs
+    // from the namespace's own root when the caller runs chrooted.
+    const argv = ['--target', String(pid), '--mount', '--root', '--', 'umount', '--lazy', '--no-canonicalize', '--', mountPoint];
+    const child = spawn('nsenter', argv, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
