@@ -18,6 +18,7 @@ import { readMessages, type DaemonMessage } from '../server/ready-channel.js';
 import { removeRunRecord } from '../server/run-file.js';
 import { UcError, type UcCode } from '../util/errors.js';
 import { daemonArgv } from './add-config.js';
+import { detachUblkMounts } from './daemon-mounts.js';
 import type { CliIo } from './io.js';
 
 /** bin/ublk-compress.js of this package (the daemon runs the same CLI). */
@@ -37,7 +38,8 @@ let unshareUsable: boolean | undefined;
  * util-linux `unshare --mount --propagation private`, which execs node in a
  * private mount namespace (same pid). A mount of the device made later in
  * the user's namespace is then not the daemon's to flush when it exits
- * (ublk-protocol.md §6, libublk-rs#50). Checked once by running `unshare true`.
+ * (libublk-rs#50); mounts copied from the caller are dropped once the daemon
+ * is ready (daemon-mounts.ts). Checked once by running `unshare true`.
  */
 export function canUnshareMounts(): boolean {
   if (unshareUsable === undefined) {
@@ -105,9 +107,9 @@ export function daemonEnv(): NodeJS.ProcessEnv {
 }
 
 /** Starts the daemon detached, its stdio to the log, fd 3 the ready channel. */
-function launch(nodeArgs: readonly string[], logPath: string): ChildProcess {
+function launch(nodeArgs: readonly string[], logPath: string, unshared: boolean): ChildProcess {
   const logFd = openLogFd(logPath); // O_NOFOLLOW|O_APPEND, 0600
-  const [file, args] = canUnshareMounts()
+  const [file, args] = unshared
     ? ['unshare', ['--mount', '--propagation', 'private', '--', process.execPath, ...nodeArgs]]
     : [process.execPath, [...nodeArgs]];
   try {
@@ -122,6 +124,14 @@ function launch(nodeArgs: readonly string[], logPath: string): ChildProcess {
   }
 }
 
+/** The daemon's namespace must not pin ublk filesystems of the caller (daemon-mounts.ts). */
+async function releaseCopiedMounts(pid: number, io: CliIo): Promise<void> {
+  const left = await detachUblkMounts(pid).catch((err: unknown) => [(err as Error).message]);
+  for (const what of left) {
+    io.err(`ublk-compress: warning: the daemon's mount namespace still holds ${what}; umount cannot release that disk\n`);
+  }
+}
+
 /** `extraArgv`: layout-specific flags appended to the daemon's command line (packed: --meta, ...). */
 export async function spawnDaemon(
   cfg: AddConfig,
@@ -130,7 +140,8 @@ export async function spawnDaemon(
   io: CliIo,
   extraArgv: readonly string[] = [],
 ): Promise<SpawnOutcome> {
-  const child = launch([binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv], logPath);
+  const unshared = canUnshareMounts();
+  const child = launch([binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv], logPath, unshared);
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   spawnError.catch(() => {});
   const pipe = child.stdio[3] as Readable;
@@ -166,6 +177,7 @@ export async function spawnDaemon(
   pipe.destroy();
   if (ready && !failure) {
     child.unref();
+    if (unshared && child.pid !== undefined) await releaseCopiedMounts(child.pid, io);
     return ready;
   }
   // Failed start: the daemon cleans up and exits by itself; make sure of it.

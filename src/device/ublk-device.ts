@@ -23,7 +23,6 @@ import {
   type UblkControl,
   type UblkParams,
 } from '../native/index.js';
-import { EBUSY, errnoOf } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES, SECTOR_BYTES } from '../util/units.js';
 import { openCharDevice, ringEntries } from './char-device.js';
@@ -39,11 +38,9 @@ import {
   type RecoveryMode,
 } from './params.js';
 import { QueueDispatcher, sumDispatchStats, type DispatchStats } from './queue-dispatch.js';
+import { RECOVERY_TIMING, startRecoveryWhenSettled } from './recovery-start.js';
 import type { BlockTarget } from './target.js';
 
-/** START_USER_RECOVERY answers -EBUSY until the old server is fully gone. */
-const RECOVERY_BUSY_RETRY_MS = 100;
-const RECOVERY_BUSY_WAIT_MS = 30_000;
 /** After STOP_DEV of a device that never started, aborts should come at once. */
 const ABORT_WAIT_MS = 5000;
 
@@ -223,7 +220,7 @@ export class UblkDevice {
 
   /**
    * Re-attaches to a device whose server died (state QUIESCED): START_USER_RECOVERY
-   * (retried while the old server is still going away), fetch every tag,
+   * (once the kernel settled after the old server, recovery-start.ts), fetch every tag,
    * END_USER_RECOVERY. In-flight requests of the old server are replayed.
    */
   async recover(target: BlockTarget, options: ServeOptions = {}): Promise<void> {
@@ -231,19 +228,11 @@ export class UblkDevice {
       throw new UcError('UC_KERNEL_UNSUPPORTED', `ublk device ${this.devId} was created without USER_RECOVERY`);
     }
     this.#move('recover');
-    const deadline = Date.now() + RECOVERY_BUSY_WAIT_MS;
-    for (;;) {
-      try {
-        await this.#control.startUserRecovery(this.devId, { timeoutMs: this.#timeoutMs });
-        break;
-      } catch (err) {
-        if (errnoOf(err) === EBUSY && Date.now() < deadline) {
-          await sleep(RECOVERY_BUSY_RETRY_MS);
-          continue;
-        }
-        this.#move('abandon'); // nothing was set up: the device is as we found it
-        throw controlError(err, 'START_USER_RECOVERY', this.devId);
-      }
+    try {
+      await startRecoveryWhenSettled(this.#control, this.devId, { ...RECOVERY_TIMING, commandTimeoutMs: this.#timeoutMs });
+    } catch (err) {
+      this.#move('abandon'); // nothing was set up: the device is as we found it
+      throw controlError(err, 'START_USER_RECOVERY', this.devId);
     }
     try {
       await this.#serve(target, options);

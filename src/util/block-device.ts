@@ -1,4 +1,5 @@
-// The size of a block device from sysfs, for a node:fs Stats `rdev`.
+// dev_t numbers as the kernel spells them, and the size of a block device
+// from sysfs, for a node:fs Stats `dev`/`rdev`.
 
 import { readFileSync } from 'node:fs';
 import { SECTOR_BYTES } from './units.js';
@@ -14,9 +15,14 @@ export function deviceNumbers(rdev: number): { major: number; minor: number } {
   return { major, minor };
 }
 
+/** "major:minor" of a dev_t, as sysfs and /proc/PID/mountinfo spell it. */
+export function deviceString(dev: number): string {
+  const { major, minor } = deviceNumbers(dev);
+  return `${major}:${minor}`;
+}
+
 /** Bytes of the block device `rdev` (/sys/dev/block/MAJ:MIN/size counts 512-byte sectors). */
 export function blockDeviceBytes(rdev: number): number {
-  const { major, minor } = deviceNumbers(rdev);
-  const sectors = Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim());
+  const sectors = Number(readFileSync(`/sys/dev/block/${deviceString(rdev)}/size`, 'utf8').trim());
   return sectors * SECTOR_BYTES;
 }

@@ -221,6 +221,17 @@ wait_lines() { # wait_lines FILE N SECONDS
   done
 }
 
+# no_copied_mount DEV: the daemon serving DEV (its own mount namespace, a copy
+# of the caller's) holds no mount of DEV, which would pin it past umount.
+no_copied_mount() {
+  local mm npid
+  mm=$(stat -c %Hr:%Lr "$1")
+  npid=$(pid_of "${1#/dev/ublkb}")
+  [ "$(readlink "/proc/$npid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] || fail "daemon $npid shares our mount namespace"
+  ! grep -q " $mm " "/proc/$npid/mountinfo" ||
+    fail "daemon $npid's mount namespace holds $1: $(grep " $mm " "/proc/$npid/mountinfo"); $(tail -n 2 "$W/add.err")"
+}
+
 kill_test() { # kill_test recover|readd
   local mode=$1 dev id pid wpid list=$W/fsynced-$1.txt
   P3=$W/crash-$mode.img
@@ -241,7 +252,10 @@ kill_test() { # kill_test recover|readd
     [ "$(pid_of "$id")" != "$pid" ] || fail "run record still names the dead daemon"
     wait "$wpid" || fail "the workload failed across the recovery"
     [ "$(wc -l < "$list")" = 80 ] || fail "workload wrote $(wc -l < "$list") of 80 files"
+    no_copied_mount "$dev"
     umount "$M" || fail umount
+    holders=$(grep -l " $(stat -c %Hr:%Lr "$dev") " /proc/[0-9]*/mountinfo 2>/dev/null || true)
+    [ -z "$holders" ] || fail "$dev still mounted after umount, in the namespaces of: $holders"
   else
     # With ext4 still mounted, DEL_DEV completes only once the mount lets go
     # of the disk: del may report that wait as a timeout (exit 9) after the
@@ -276,6 +290,7 @@ kill_test() { # kill_test recover|readd
 if has_stage recover; then
   kill_test recover
   ok "kill -9 after $KT_K fsync'ed files, recover: same device, workload finished, e2fsck -fn clean, all $KT_N files verify"
+  ok "after recover the daemon's mount namespace held no mount of the device; umount released it everywhere; del succeeded"
 fi
 if has_stage crash; then
   kill_test readd

@@ -5,7 +5,8 @@
 // totals), bad input leaving the pool untouched, a relative --backing from a
 // subdirectory (and a symlink alias of it refused), delete + fstrim + compact
 // shrinking the pool, fio verify on the raw device, and kill -9 of the daemon
-// during an fsync'ing workload followed by `recover` or by del + add.
+// during an fsync'ing workload followed by `recover` (whose daemon must not
+// hold a copy of the caller's mount of the device) or by del + add.
 // The script prints one "OK" line per verified step.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GUEST_PREPARE_TIMEOUT_MS, guestRequired, guestTestTimeoutMs, runInGuest, skipGuest } from './support/guest.js';
@@ -30,6 +31,7 @@ const EXPECTED_STEPS = [
   /^OK deleted \d+x2 files, fstrim freed \d+ B physical, compact: pool du fell by \d+ B; \d+ remaining files verify$/m,
   /^OK fio verify=crc32c randwrite 4k-128k/m,
   /^OK kill -9 after \d+ fsync'ed files, recover: same device, workload finished, e2fsck -fn clean/m,
+  /^OK after recover the daemon's mount namespace held no mount of the device; umount released it everywhere; del succeeded$/m,
   /^OK kill -9 after \d+ fsync'ed files, del \+ add: e2fsck -fn clean, all \d+ fsync'ed files verify$/m,
   /^OK all done$/m,
 ];

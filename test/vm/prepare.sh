@@ -15,7 +15,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-cache="${UBLK_VM_CACHE:-$repo/.cache/vm}"
+# Resolved: kernel.env's paths are used by the guest's initramfs (see vm-run).
+cache="$(realpath -m -- "${UBLK_VM_CACHE:-$repo/.cache/vm}")"
 
 die() { echo "prepare.sh: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "missing '$1' (Debian package $2); run scripts/setup.sh"; }

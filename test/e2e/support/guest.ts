@@ -168,7 +168,9 @@ export async function runInGuest(script: string, opts: GuestRunOptions): Promise
   }
   const harnessLine = r.stderr.split('\n').reverse().find((l) => l.startsWith('vm-run: '));
   if (r.code === HARNESS_FAILURE_CODE && harnessLine !== undefined) {
-    throw new Error(`guest harness failed: ${harnessLine}`);
+    // A guest panic comes with its oops (vm-run-console: lines): keep it in the failure.
+    const oops = r.stderr.split('\n').filter((l) => l.startsWith('vm-run-console: '));
+    throw new Error(`guest harness failed: ${harnessLine}${oops.length > 0 ? `\n${oops.join('\n')}` : ''}`);
   }
   const timedOut = r.timedOut || (r.code === TIMEOUT_CODE && harnessLine?.startsWith('vm-run: timed out') === true);
   return { ...r, timedOut };

@@ -1,7 +1,11 @@
-// The dev_t split used to find a block device's size in sysfs: glibc's
-// major()/minor(), for the minors the kernel hands out (20 bits).
+// The dev_t split used to find a block device's size in sysfs and to match
+// st_dev against mountinfo: glibc's major()/minor(), for the minors the kernel
+// hands out (20 bits).
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { deviceNumbers } from '../../../src/util/block-device.js';
+import { deviceNumbers, deviceString } from '../../../src/util/block-device.js';
 
 /** glibc's makedev() for majors below 4096 (the low 32 bits). */
 function makedev(major: number, minor: number): number {
@@ -18,5 +22,12 @@ describe('deviceNumbers', () => {
     ]) {
       expect(deviceNumbers(makedev(major, minor) >>> 0)).toEqual({ major, minor });
     }
+  });
+
+  it('spells st_dev as stat(1) does', () => {
+    const dir = tmpdir();
+    const want = execFileSync('stat', ['-c', '%Hd:%Ld', dir], { encoding: 'utf8' }).trim();
+    expect(deviceString(statSync(dir).dev)).toBe(want);
+    expect(deviceString(makedev(259, 70000) >>> 0)).toBe('259:70000');
   });
 });
