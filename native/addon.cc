@@ -10,6 +10,7 @@
 #include "fiemap.h"
 #include "file-lock.h"
 #include "io-ring.h"
+#include "notify.h"
 #include "queue.h"
 #include "uapi/ublk_cmd.h"
 
@@ -139,6 +140,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encodeCtrlSqe", Napi::Function::New(env, EncodeCtrlSqe, "encodeCtrlSqe"));
   exports.Set("setIoFlusher", Napi::Function::New(env, SetIoFlusher, "setIoFlusher"));
   exports.Set("abi", Napi::Function::New(env, Abi, "abi"));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotify, "sdNotify"));
   return exports;
 }
 
