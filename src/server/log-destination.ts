@@ -33,6 +33,8 @@ export interface LogSink {
   write(line: string): void;
   /** Starts writing to a fresh file at the same path (no-op for the journal). */
   reopen(): void;
+  /** The file was renamed: later reopens use `path` (no-op for the journal). */
+  retarget(path: string): void;
   readonly target: string;
 }
 
@@ -47,14 +49,20 @@ export class JournalSink implements LogSink {
   }
 
   reopen(): void {}
+
+  retarget(): void {}
 }
 
 /** Lines appended synchronously to a file that can be reopened. */
 export class ReopenableFileSink implements LogSink {
   private fd: number;
 
-  constructor(readonly target: string) {
+  constructor(public target: string) {
     this.fd = openLogFd(target);
+  }
+
+  retarget(path: string): void {
+    this.target = path;
   }
 
   write(line: string): void {

@@ -1,32 +1,14 @@
 // sd_notify through the addon, received by a real unix datagram socket (a
 // python3 receiver: Node cannot bind one), on a path and on an abstract name.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatNotify, sdNotify } from '../../src/server/sd-notify.js';
+import { notifyReceiver as receiver } from './notify-receiver.js';
 
-const RECEIVER = fileURLToPath(new URL('./notify-receiver.py', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'uc-notify-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Starts a receiver for `count` datagrams; resolves once it is bound. */
-async function receiver(address: string, count: number): Promise<{ messages: Promise<string[]>; child: ChildProcessWithoutNullStreams }> {
-  const child = spawn('python3', [RECEIVER, address, String(count)]);
-  const lines = createInterface({ input: child.stdout });
-  const it = lines[Symbol.asyncIterator]();
-  const first = await it.next();
-  expect(first.value).toBe('bound');
-  const messages = (async () => {
-    const out: string[] = [];
-    for (let r = await it.next(); !r.done; r = await it.next()) out.push(JSON.parse(r.value) as string);
-    return out;
-  })();
-  return { messages, child };
-}
 
 describe('sdNotify', () => {
   it('formats READY, STOPPING and a one-line STATUS', () => {
