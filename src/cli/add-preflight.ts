@@ -5,7 +5,22 @@
 import { requireAvailableLayout, type AddConfig } from './add-config.js';
 import { probeBacking } from './backing-lock.js';
 import { planDirectBacking, type BackingPlan } from './direct-backing.js';
-import { requireFreeDeviceId, requireRoot, requireUblk } from './preflight.js';
+import { inspectBacking, requireFreeDeviceId, requireRoot, requireUblk } from './preflight.js';
+import { UcError } from '../util/errors.js';
+
+/**
+ * Mistakes in the --backing argument itself (a directory, a missing parent
+ * directory, a special file) are reported before root and the kernel are
+ * checked: `add --backing /tmp` exits 2 on any machine. Other problems with
+ * the path (permissions) wait for the full preflight, in its order.
+ */
+export function rejectBackingArgument(path: string): void {
+  try {
+    inspectBacking(path);
+  } catch (err) {
+    if (err instanceof UcError && err.code === 'UC_INVALID_ARGUMENT') throw err;
+  }
+}
 
 /** Every check that needs no device: run by the parent and again by the daemon. */
 export function preflightAdd(cfg: AddConfig): BackingPlan {

@@ -9,7 +9,7 @@ import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, writableLogDir } from '../logger.js';
-import { preflightAdd } from '../add-preflight.js';
+import { preflightAdd, rejectBackingArgument } from '../add-preflight.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
 
 export const addCommand: Command = {
@@ -32,6 +32,7 @@ export const addCommand: Command = {
   options: [...ADD_OPTIONS, ...PACKED_OPTIONS],
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cfg = addConfigOf(args);
+    rejectBackingArgument(cfg.backing);
     const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
     // Serving modules load on demand: the parent `add` of a direct device never
     // needs the storage engine, and every module costs start-up time.
