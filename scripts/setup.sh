@@ -13,8 +13,9 @@ fi
 # Debian packages: the guest harness (qemu, virtiofsd from qemu-system-common,
 # busybox, cpio, xz, zstd, the archive keyring for the backports kernel,
 # kmod), the e2e tools that run inside the guest from the host root, python3
-# (the sd_notify test's datagram receiver) and systemd (systemd-analyze verify).
-DEB_PACKAGES=(qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux debian-archive-keyring python3 systemd)
+# (the sd_notify test's datagram receiver), systemd (systemd-analyze verify) and
+# groff-base (the man page test formats ublk-compress.8).
+DEB_PACKAGES=(qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux debian-archive-keyring python3 systemd groff-base)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,7 +12,7 @@ import { toCliError } from './cli-error.js';
 import { processIo, type CliIo } from './io.js';
 import { packageVersion } from './version.js';
 
-const TOP_OPTIONS: readonly OptionSpec[] = [
+export const TOP_OPTIONS: readonly OptionSpec[] = [
   HELP_OPTION,
   { name: 'version', short: 'V', kind: 'boolean', help: 'print the version and exit' },
 ];
