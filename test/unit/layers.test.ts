@@ -20,6 +20,7 @@ const FORBIDDEN: Record<string, string[]> = {
   direct: ['cli', 'device', 'engine'],
   device: ['cli', 'engine', 'direct', 'compress', 'dedup', 'meta', 'pool'],
   cli: [],
+  server: [],
 };
 
 function sourceFiles(dir: string): string[] {
