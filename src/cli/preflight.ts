@@ -75,7 +75,8 @@ function accessError(path: string, err: unknown, what: string): UcError {
   return new UcError('UC_IO', `${what} ${path}: ${(err as Error).message}`, { cause: err });
 }
 
-function blockDeviceBytes(rdev: number): number {
+/** Size of the block device `rdev` names, from sysfs. */
+export function blockDeviceBytes(rdev: number): number {
   const major = Math.floor(rdev / 256) & 0xfff;
   const minor = (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00) >>> 0);
   const sectors = Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim());

@@ -58,6 +58,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'audit a pool offline: map, refcounts, fragments, fingerprints, segment counts',
     load: async () => (await import('./check.js')).checkCommand,
   },
+  {
+    name: 'estimate',
+    summary: 'predict ratio, dedup share and pool size for existing data without writing anything',
+    load: async () => (await import('./estimate.js')).estimateCommand,
+  },
 ];
 
 export function findCommand(name: string): CommandEntry | undefined {
