@@ -8,8 +8,8 @@
 
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { convertValue, type OptionSpec } from './args.js';
-import { ADD_OPTIONS } from './add-config.js';
+import { convertValue, parseArgs, type OptionSpec } from './args.js';
+import { ADD_OPTIONS, addConfigOf } from './add-config.js';
 import { PACKED_OPTIONS } from './packed-options.js';
 import { UcError } from '../util/errors.js';
 import { ENOENT, errnoOf } from '../util/errno.js';
@@ -81,7 +81,14 @@ export function parseDeviceConfig(name: string, text: string, file: string): Dev
       if (settings.has(key)) throw invalid(`${file}: '${key}' applies to layout = packed only`);
     }
   }
-  return { name, file, backing: resolve(backing), settings };
+  const config = { name, file, backing: resolve(backing), settings };
+  // The checks `add` makes across values (size bounds, --metrics address), here too.
+  try {
+    addConfigOf(parseArgs(addArgvOf(config), [...ADD_OPTIONS, ...PACKED_OPTIONS]));
+  } catch (err) {
+    throw invalid(`${file}: ${(err as Error).message.replace(/(?:option )?--([a-z-]+)/, "'$1'")}`);
+  }
+  return config;
 }
 
 /** Reads DIR/NAME.conf; a missing file is a usage error (exit 2) that says where it looked. */

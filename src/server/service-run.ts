@@ -6,16 +6,51 @@
 import type { Logger } from 'pino';
 import { formatBytes } from '../util/units.js';
 import type { StatsSnapshot } from '../cli/packed-stats.js';
+import { hostFsOf, type DeviceReport } from '../cli/device-reports.js';
+import { renderPrometheus } from '../cli/render/prometheus.js';
 import { watchPoolFilesystem } from './fs-watch.js';
+import { startMetricsServer, type ListenAddress } from './metrics-http.js';
 import { openServiceLogger, type LogSink } from './log-destination.js';
 import { installLogSignals } from './log-signals.js';
-import { serviceDeviceAdded, serviceDeviceLive, serviceStatus, serviceStopping } from './service-events.js';
+import { serviceDeviceAdded, serviceDeviceLive, serviceName, serviceStatus, serviceStopping } from './service-events.js';
 
 const STATUS_INTERVAL_MS = 30_000;
 
 /** The STATUS= line of a packed device: what it holds and its ratio. */
 export function packedStatusLine(s: StatsSnapshot): string {
   return `${s.device}: ${formatBytes(s.mappedBytes)} of data in ${formatBytes(s.poolUsedBytes)}, ratio ${s.ratio.combined.toFixed(2)}:1`;
+}
+
+export interface ServedFigures {
+  readonly devId: number;
+  readonly backing: string;
+  readonly layout: 'direct' | 'packed';
+  readonly sizeBytes: number;
+  /** The packed daemon's snapshot (undefined for a 1:1 device). */
+  readonly snapshot?: () => StatsSnapshot;
+}
+
+/** The daemon's own device as `stats` would report it (it is live: it is serving). */
+export function ownReport(f: ServedFigures): DeviceReport {
+  return {
+    view: {
+      id: f.devId, device: `/dev/ublkb${f.devId}`, state: 'LIVE', sizeBytes: f.sizeBytes, layout: f.layout, backing: f.backing,
+      pid: process.pid, daemonAlive: true, queues: null, depth: null, flags: null, logPath: null,
+    },
+    name: serviceName(),
+    packed: f.snapshot?.(),
+    direct: undefined,
+    hostFs: f.backing.startsWith('/dev/') ? undefined : hostFsOf(f.backing),
+  };
+}
+
+export interface LiveOptions {
+  /** STATUS= line, sent with READY=1 and every 30 s after. */
+  readonly status?: () => string;
+  /** The directory whose filesystem the pool grows into (fullness warnings). */
+  readonly watchDir?: string;
+  /** `--metrics ADDR`: serve /metrics with these figures. */
+  readonly metrics?: { readonly address: ListenAddress; readonly figures: ServedFigures };
 }
 
 export class ServiceRun {
@@ -45,11 +80,8 @@ export class ServiceRun {
     serviceDeviceAdded(devId, this.log);
   }
 
-  /**
-   * The block device is live. `status` (a packed device's ratio) is sent with
-   * READY=1 and every 30 s after; `watchDir` is the pool's directory to watch.
-   */
-  live(devId: number, path: string, opts: { status?: () => string; watchDir?: string } = {}): void {
+  /** The block device is live: name, READY=1, status updates, fullness watch, /metrics. */
+  live(devId: number, path: string, opts: LiveOptions = {}): void {
     const status = opts.status;
     serviceDeviceLive(devId, path, this.log, status?.());
     if (status) {
@@ -58,6 +90,25 @@ export class ServiceRun {
       this.stops.push(() => clearInterval(timer));
     }
     if (opts.watchDir !== undefined) this.stops.push(watchPoolFilesystem(opts.watchDir, this.log));
+    if (opts.metrics) this.serveMetrics(opts.metrics.address, opts.metrics.figures);
+  }
+
+  /** A port in use is logged: the device serves on without its endpoint. */
+  private serveMetrics(address: ListenAddress, figures: ServedFigures): void {
+    let closed = false;
+    let close: (() => Promise<void>) | undefined;
+    this.stops.push(() => {
+      closed = true;
+      void close?.();
+    });
+    startMetricsServer(address, () => renderPrometheus([ownReport(figures)])).then(
+      (server) => {
+        close = server.close;
+        if (closed) void close();
+        else this.log.info({ metrics: server.address }, 'serving /metrics');
+      },
+      (err: unknown) => this.log.error({ err, metrics: address }, 'cannot serve /metrics'),
+    );
   }
 
   /** Shutdown begins (before the device is stopped). */

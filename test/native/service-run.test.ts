@@ -51,6 +51,29 @@ describe('ServiceRun', () => {
     expect(log).toContain('told systemd READY=1');
   });
 
+  it('serves its own device on /metrics while live', async () => {
+    delete process.env.NOTIFY_SOCKET;
+    process.env[NAME_ENV] = 'web';
+    run = ServiceRun.open(join(dir, 'log', 'metrics.log'));
+    run.live(6, '/dev/ublkb6', {
+      metrics: { address: { host: '127.0.0.1', port: 0 }, figures: { devId: 6, backing: join(dir, 'pool.img'), layout: 'packed', sizeBytes: 1 << 30 } },
+    });
+    let port: number | undefined;
+    for (let i = 0; i < 100 && port === undefined; i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+      const m = /"metrics":\{"host":"127\.0\.0\.1","port":(\d+)\}/.exec(readFileSync(join(dir, 'log', 'metrics.log'), 'utf8'));
+      if (m) port = Number(m[1]);
+    }
+    expect(port).toBeDefined();
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toContain('ublk_compress_device_info{device="/dev/ublkb6",name="web",layout="packed",state="LIVE"');
+    expect(text).toMatch(/^ublk_compress_daemon_up\{device="\/dev\/ublkb6"\} 1$/m);
+    expect(text).toMatch(/^ublk_compress_host_fs_avail_bytes\{device="\/dev\/ublkb6",path="[^"]+"\} \d+$/m);
+    run.stopping(6, '/dev/ublkb6');
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+  });
+
   it('without a name only notifies; a dead socket is logged, not thrown', () => {
     delete process.env[NAME_ENV];
     process.env.NOTIFY_SOCKET = join(dir, 'nobody.sock');

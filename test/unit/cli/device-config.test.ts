@@ -59,6 +59,7 @@ describe('parseDeviceConfig', () => {
     ['backing = /a\nbacking =\n', /^f\.conf:2: 'backing' is set twice$/],
     ['backing =\n', /^f\.conf:1: 'backing' needs a non-empty value$/],
     ['backing = /a\nforeground = 1\n', /^f\.conf:2: unknown key 'foreground'/],
+    ['backing = /a\nsize = 1000\n', /^f\.conf: 'size' 1000 B is below the minimum of 1 MiB$/],
     ['backing = /a\nlayout = direct\ndedup = on\n', /^f\.conf: 'dedup' applies to layout = packed only$/],
   ];
   it.each(bad)('refuses %j', (text, message) => {
