@@ -6,19 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkExitOf, CHECK_NOT_CHECKED, CHECK_PROBLEMS } from '../../../src/cli/check-status.js';
-import { memoryIo } from '../../../src/cli/io.js';
-import { main } from '../../../src/cli/main.js';
+import { runMain } from './run-main.js';
 import { plainProgress, progressSink } from '../../../src/cli/progress.js';
 import { UcError } from '../../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uc-checkstatus-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = memoryIo();
-  const code = await main(argv, io);
-  return { code, out: io.stdout.join(''), err: io.stderr.join('') };
-}
+const run = runMain;
 
 describe('check exit statuses', () => {
   it('maps damage to 4 and everything that prevents the audit to 8', () => {

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addArgvOf, CONFIG_KEYS, loadDeviceConfig, parseDeviceConfig } from '../../../src/cli/device-config.js';
-import { memoryIo } from '../../../src/cli/io.js';
-import { main } from '../../../src/cli/main.js';
+import { runMain } from './run-main.js';
 import { writeRunRecord } from '../../../src/cli/run-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uc-devconf-'));
@@ -20,11 +19,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = memoryIo();
-  const code = await main(argv, io);
-  return { code, out: io.stdout.join(''), err: io.stderr.join('') };
-}
+const run = runMain;
 
 describe('parseDeviceConfig', () => {
   it('takes add options as keys, comments and blank lines, and keeps file order', () => {

@@ -6,17 +6,12 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../../../src/cli/io.js';
-import { main } from '../../../src/cli/main.js';
+import { runMain } from './run-main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uc-estimate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = memoryIo();
-  const code = await main(argv, io);
-  return { code, out: io.stdout.join(''), err: io.stderr.join('') };
-}
+const run = runMain;
 
 describe('estimate', () => {
   const text = Buffer.from('the quick brown fox jumps over the lazy dog\n'.repeat(2000)); // 88000 B: 22 blocks, last partial
