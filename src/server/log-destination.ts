@@ -7,6 +7,28 @@
 import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { openLogFd } from '../cli/logger.js';
+import { EAGAIN, errnoOf } from '../util/errno.js';
+
+const EAGAIN_RETRIES = 200;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes the whole line. A log line must never take the daemon (and its
+ * device) down: a full disk or a closed journal stream drops the line; a
+ * stream Node made non-blocking (EAGAIN) is retried for up to ~200 ms.
+ */
+export function writeLine(fd: number, line: string): boolean {
+  let buf = Buffer.from(line);
+  for (let tries = 0; buf.length > 0; ) {
+    try {
+      buf = buf.subarray(writeSync(fd, buf));
+    } catch (err) {
+      if (errnoOf(err) !== EAGAIN || ++tries > EAGAIN_RETRIES) return false;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+  return true;
+}
 
 /** True when $JOURNAL_STREAM ("dev:ino") is the file `fd` is connected to. */
 export function journalStreamIs(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -45,7 +67,7 @@ export class JournalSink implements LogSink {
 
   write(line: string): void {
     const level = /"level":(\d+)/.exec(line);
-    writeSync(this.fd, `<${syslogPriority(level ? Number(level[1]) : 30)}>${line}`);
+    writeLine(this.fd, `<${syslogPriority(level ? Number(level[1]) : 30)}>${line}`);
   }
 
   reopen(): void {}
@@ -66,7 +88,7 @@ export class ReopenableFileSink implements LogSink {
   }
 
   write(line: string): void {
-    writeSync(this.fd, line);
+    writeLine(this.fd, line);
   }
 
   reopen(): void {

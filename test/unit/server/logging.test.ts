@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JournalSink, journalStreamIs, openServiceLogger, ReopenableFileSink, syslogPriority } from '../../../src/server/log-destination.js';
+import { JournalSink, journalStreamIs, openServiceLogger, ReopenableFileSink, syslogPriority, writeLine } from '../../../src/server/log-destination.js';
 import { ensureDistBuilt, REPO } from '../cli/support-dist.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uc-logging-'));
@@ -101,4 +101,19 @@ describe('daemon signals (child process)', () => {
     expect(readFileSync(path, 'utf8')).toContain('"msg":"term"');
     expect(readFileSync(`${path}.1`, 'utf8')).toContain('SIGHUP ignored');
   }, 60_000);
+});
+
+describe('writeLine', () => {
+  it('drops a line it cannot write instead of throwing', () => {
+    const fd = openSync(join(dir, 'closed'), 'w');
+    closeSync(fd);
+    expect(writeLine(fd, 'lost\n')).toBe(false); // EBADF
+    const ok = openSync(join(dir, 'open'), 'w');
+    try {
+      expect(writeLine(ok, 'kept\n')).toBe(true);
+    } finally {
+      closeSync(ok);
+    }
+    expect(readFileSync(join(dir, 'open'), 'utf8')).toBe('kept\n');
+  });
 });
