@@ -1,7 +1,8 @@
 // `stats` without -n: one df/vdostats-like row per device. SIZE is the
-// device's logical size, USED the pool bytes in use (segments, before the
-// compactor reclaims), DATA what the filesystem has mapped, SAVED the share of
-// DATA the pool did not need, RATIO the combined ratio (DATA / stored bytes).
+// device's logical size, USED the pool bytes in use (whole segments, before
+// the compactor reclaims), DATA what the filesystem has mapped, SAVED the
+// share of DATA that needed no stored bytes, RATIO the combined ratio
+// (DATA / stored bytes): SAVED = 1 - 1/RATIO.
 
 import { formatBytes } from '../../util/units.js';
 import type { DeviceReport } from '../device-reports.js';
@@ -11,8 +12,8 @@ function stateOf(r: DeviceReport): string {
   return r.view.state;
 }
 
-export function savedPercent(mappedBytes: number, usedBytes: number): number {
-  return mappedBytes > 0 ? Math.max(0, (1 - usedBytes / mappedBytes) * 100) : 0;
+export function savedPercent(mappedBytes: number, storedBytes: number): number {
+  return mappedBytes > 0 ? Math.max(0, (1 - storedBytes / mappedBytes) * 100) : 0;
 }
 
 function row(r: DeviceReport): string[] {
@@ -24,7 +25,7 @@ function row(r: DeviceReport): string[] {
     ...common,
     formatBytes(s.poolUsedBytes),
     formatBytes(s.mappedBytes),
-    `${savedPercent(s.mappedBytes, s.poolUsedBytes).toFixed(0)}%`,
+    `${savedPercent(s.mappedBytes, s.physicalDataBytes).toFixed(0)}%`,
     `${s.ratio.combined.toFixed(2)}:1`,
   ];
 }

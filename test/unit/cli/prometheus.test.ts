@@ -187,7 +187,7 @@ describe('stats overview table', () => {
     const text = renderOverview([packedReport(0, 'data'), gone]);
     expect(text).toBe(
       'DEVICE       NAME  LAYOUT  STATE                   SIZE       USED        DATA  SAVED   RATIO\n' +
-      '/dev/ublkb0  data  packed  LIVE                1.00 GiB  32.00 MiB  100.00 MiB    68%  3.33:1\n' +
+      '/dev/ublkb0  data  packed  LIVE                1.00 GiB  32.00 MiB  100.00 MiB    70%  3.33:1\n' +
       '/dev/ublkb5  old   packed  QUIESCED/no-daemon  1.00 GiB          -           -      -       -\n',
     );
     expect(savedPercent(0, 0)).toBe(0);
