@@ -16,7 +16,7 @@ import { exitCodeOf, EXIT_OK } from '../exit-codes.js';
 import { formatError } from '../format-error.js';
 import { toCliError } from '../cli-error.js';
 import type { CliIo } from '../io.js';
-import { defaultLogPath, openLogger, writableLogDir, type Logger } from '../logger.js';
+import { defaultLogPath, writableLogDir, type Logger } from '../logger.js';
 import type { PackedConfig } from '../packed-options.js';
 import { requireFreeDeviceId, requireRoot, requireUblk } from '../preflight.js';
 import { processStartTime, removeRunRecord, writeRunRecord, type RunRecord } from '../run-file.js';
@@ -24,6 +24,7 @@ import { packageVersion } from '../version.js';
 import { claimPackedPool, preflightPackedPool, type OpenedPool, type PoolPlan } from './packed-pool.js';
 import { startPackedDevice, type ServedPacked } from './packed-device.js';
 import { ReadyReporter } from './ready-channel.js';
+import { packedStatusLine, ServiceRun } from '../../server/service-run.js';
 
 /** What the run record of a packed device holds besides the common fields. */
 export interface PackedRunRecord extends RunRecord {
@@ -59,8 +60,7 @@ function waitForShutdownSignal(device: ServedPacked, log: Logger): Promise<strin
   return new Promise((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => resolve(sig);
     process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    process.once('SIGHUP', onSignal);
+    process.once('SIGINT', onSignal); // SIGHUP: logged and ignored (ServiceRun)
     device.stopped.then(
       () => resolve('device stopped from outside'),
       (err: unknown) => {
@@ -81,6 +81,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
   let lock: BackingLock | undefined;
   let device: ServedPacked | undefined;
   let log: Logger | undefined;
+  let svc: ServiceRun | undefined;
   let recordId: number | undefined;
   const record = (devId: number): void => {
     recordId = devId;
@@ -95,7 +96,8 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
   process.umask(0o077);
   try {
     preflightPacked(cfg, p);
-    log = openLogger(logPath);
+    svc = ServiceRun.open(logPath);
+    log = svc.log;
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, p.recover ? 'recovering' : 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
     setIoFlusher();
@@ -109,6 +111,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     if (note && cfg.readyFd === undefined) io.err(`ublk-compress: ${note}\n`);
     if (note) log.info({ pool: p.poolPath, action: opened.action }, note);
     const logRef = log;
+    const svcRef = svc;
     device = await startPackedDevice({
       engine: opened.engine,
       packed: p,
@@ -119,8 +122,10 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
       log,
       onAdded: (devId) => {
         if (provisional) logPath = settleLogName(logPath, devId);
+        svcRef.logMoved(logPath);
         reporter.send({ type: 'added', devId, logPath });
         record(devId);
+        svcRef.added(devId);
         logRef.info({ devId }, 'run record written');
       },
     });
@@ -128,6 +133,11 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     log = log.child({ devId: device.devId });
     log.info({ size: formatBytes(opened.engine.logicalBytes), pool: p.poolPath, meta: p.metaDir }, 'device ready');
     reporter.send({ type: 'ready', devId: device.devId, path: device.path, logPath });
+    const live = device;
+    const figures = { devId: live.devId, backing: p.poolPath, layout: 'packed', sizeBytes: opened.engine.logicalBytes, snapshot: () => live.stats() } as const;
+    svc.live(live.devId, live.path, {
+      status: () => packedStatusLine(live.stats()), watchDir: dirname(p.poolPath), metrics: cfg.metrics && { address: cfg.metrics, figures },
+    });
     reporter.close();
     if (cfg.readyFd === undefined) io.out(`${device.path}\n`);
   } catch (err) {
@@ -135,6 +145,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
     if (recordId !== undefined && !p.recover) removeRunRecord(recordId, process.pid);
     if (opened && !device) await opened.undo().catch((e: unknown) => log?.error({ err: e }, 'undo failed'));
     lock?.release();
+    svc?.close();
     const uc = toCliError(err);
     reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });
     reporter.close();
@@ -143,6 +154,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
   }
   const why = await waitForShutdownSignal(device, log);
   log.info({ why }, 'stopping');
+  svc.stopping(device.devId, device.path);
   let status = EXIT_OK;
   try {
     await device.shutdown();
@@ -153,6 +165,7 @@ export async function servePacked(cfg: AddConfig, p: PackedConfig, io: CliIo): P
   } finally {
     removeRunRecord(device.devId, process.pid);
     lock?.release(); // only now: the engine has closed the pool
+    svc.close();
   }
   return status;
 }

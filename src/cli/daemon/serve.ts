@@ -18,11 +18,12 @@ import { exitCodeOf, EXIT_OK } from '../exit-codes.js';
 import { formatError } from '../format-error.js';
 import { toCliError } from '../cli-error.js';
 import type { CliIo } from '../io.js';
-import { defaultLogPath, openLogger, writableLogDir, type Logger } from '../logger.js';
+import { defaultLogPath, writableLogDir, type Logger } from '../logger.js';
 import { packageVersion } from '../version.js';
 import { processStartTime, removeRunRecord, writeRunRecord } from '../run-file.js';
 import { startDirectDevice, type ServedDevice } from './direct-device.js';
 import { ReadyReporter } from './ready-channel.js';
+import { ServiceRun } from '../../server/service-run.js';
 
 /** Renames a provisional log to ublkb<N>.log, keeping an older one as .1. */
 function settleLogName(current: string, devId: number): string {
@@ -40,8 +41,7 @@ function waitForShutdownSignal(device: ServedDevice, log: Logger): Promise<strin
   return new Promise((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => resolve(sig);
     process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    process.once('SIGHUP', onSignal);
+    process.once('SIGINT', onSignal); // SIGHUP: logged and ignored (ServiceRun)
     device.stopped.then(
       () => resolve('device stopped from outside'),
       (err: unknown) => {
@@ -64,6 +64,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
   let lock: BackingLock | undefined;
   let device: ServedDevice | undefined;
   let log: Logger | undefined;
+  let svc: ServiceRun | undefined;
   let addedId: number | undefined;
   process.umask(0o077); // a created backing file, the control socket, logs: private
   try {
@@ -71,7 +72,9 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
     lock = claimed.lock;
     const plan = claimed.plan;
     if (lock.created) undoBacking = () => unlinkSync(plan.path);
-    log = openLogger(logPath);
+    svc = ServiceRun.open(logPath);
+    log = svc.log;
+    const svcRef = svc;
     log.info({ argv: process.argv.slice(2), version: packageVersion() }, 'starting');
     // Memory reclaim must never wait on writeback to the device we serve.
     setIoFlusher();
@@ -91,6 +94,8 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
       onAdded: (devId) => {
         addedId = devId;
         if (provisional) logPath = settleLogName(logPath, devId);
+        svcRef.logMoved(logPath);
+        svcRef.added(devId);
         reporter.send({ type: 'added', devId, logPath });
         writeRunRecord({
           devId,
@@ -111,6 +116,10 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
     log.info({ size: formatBytes(plan.sizeBytes), backing: plan.path }, 'device ready');
     undoBacking = undefined; // from here on the file holds the user's data
     reporter.send({ type: 'ready', devId: device.devId, path: device.path, logPath });
+    const figures = { devId: device.devId, backing: plan.path, layout: 'direct', sizeBytes: plan.sizeBytes } as const;
+    svc.live(device.devId, device.path, {
+      watchDir: plan.path.startsWith('/dev/') ? undefined : dirname(plan.path), metrics: cfg.metrics && { address: cfg.metrics, figures },
+    });
     reporter.close();
     if (cfg.readyFd === undefined) io.out(`${device.path}\n`);
   } catch (err) {
@@ -123,6 +132,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
       log?.error({ err: e }, 'could not undo the backing file change');
     }
     lock?.release();
+    svc?.close();
     const uc = toCliError(err);
     reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });
     reporter.close();
@@ -131,6 +141,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
   }
   const why = await waitForShutdownSignal(device, log);
   log.info({ why }, 'stopping');
+  svc.stopping(device.devId, device.path);
   let status = EXIT_OK;
   try {
     await device.shutdown();
@@ -141,6 +152,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
   } finally {
     removeRunRecord(device.devId, process.pid);
     lock?.release(); // only now: the device no longer uses the backing file
+    svc.close();
   }
   return status;
 }
