@@ -21,7 +21,7 @@ export interface FsSource {
   share: number;
 }
 
-/** Proportions as in research/deps-bench.md: 112 + 96 + 48 MiB of 256. */
+/** Proportions of a typical Debian system tree: 112 + 96 + 48 MiB of 256. */
 export const DEFAULT_FS_SOURCES: readonly FsSource[] = [
   { dir: '/usr/lib', share: 7 },
   { dir: '/usr/share', share: 6 },

@@ -1,5 +1,5 @@
 // A space model of dm-vdo over a block stream, following dm-vdo's packer.c and
-// packer.h (vdo-devel, see research/anchors-storage.md §1):
+// packer.h (the vdo-devel sources):
 // - all-zero blocks use no storage; every other block is deduplicated exactly
 //   (the UDS window is far larger than our corpora, and VDO byte-verifies);
 // - each unique block is lz4-compressed; a fragment of 1..4,059 bytes
@@ -164,7 +164,7 @@ export function modelVdo(a: BlockAnalysis, binCount = VDO_BIN_COUNT): VdoModelRe
 }
 
 /**
- * The "oracle" of research/anchors-storage.md G1: exact dedup, same-filled
+ * The ideal packer ("oracle"): exact dedup, same-filled
  * blocks free, every distinct content lz4-compressed on its own (stored raw
  * when lz4 does not shrink it) and packed byte-exact with no header. No store
  * that compresses 4 KiB blocks one at a time can use fewer data bytes.

@@ -1,6 +1,6 @@
 // Block fingerprints: XXH128 through xxhash-addon (0.6-0.8 µs per 4 KiB here).
 // XXH128 is not collision-resistant against crafted data, so the default dedup
-// mode byte-compares before sharing (DESIGN rule 5). Tests inject their own
+// mode byte-compares before sharing (docs/design.md, rule 5). Tests inject their own
 // function to force collisions.
 import assert from 'node:assert';
 import xxhash from 'xxhash-addon';

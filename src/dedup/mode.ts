@@ -1,5 +1,5 @@
 // Dedup modes: 'off' never shares, 'on' shares on a fingerprint match, 'verify'
-// (default) also byte-compares the stored block before sharing (DESIGN rule 5).
+// (default) also byte-compares the stored block before sharing (docs/design.md, rule 5).
 import { UcError } from '../util/errors.js';
 
 export type DedupMode = 'off' | 'on' | 'verify';

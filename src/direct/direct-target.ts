@@ -1,4 +1,4 @@
-// The 1:1 target (DESIGN "1:1 layout"): LBA n is byte n*4096 of the backing
+// The 1:1 target (docs/design.md, "1:1 layout"): LBA n is byte n*4096 of the backing
 // file, like a loop device. It has the BlockTarget shape of
 // src/device/target.ts (matched structurally: src/direct does not import
 // src/device). FLUSH = fdatasync; FUA = RWF_DSYNC or write + fdatasync;

@@ -1,4 +1,4 @@
-// The group commit (DESIGN rules 1-3) and what follows it:
+// The group commit (docs/design.md, rules 1-3) and what follows it:
 //  rule 1/2: segment data is written, the pool fdatasynced, then one metadata
 //            batch (L/E/H/G changes, S and C records) is written;
 //  rule 3:   freed segments become allocatable only after a durable commit

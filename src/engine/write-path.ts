@@ -19,83 +19,102 @@ interface Prefetched {
   bytes: Buffer;
 }
 
+/** What phase 1 learnt about a batch. */
+interface Classified {
+  fills: Uint8Array;
+  fps: Array<Buffer | undefined>;
+  fpKeys: string[];
+  /** Dedup index answers from phase 1 (store lookups), -1 for none; phase 3 consults
+   * the overlay first, since earlier blocks of this batch may have changed the entry. */
+  indexed: Float64Array;
+  prefetch: Map<number, Prefetched>;
+  reads: Array<Promise<void>>;
+  encoder: BatchEncoder;
+}
+
 export async function writeBlocks(core: EngineCore, lba: number, blocks: number, buf: Buffer): Promise<void> {
-  const fps: Array<Buffer | undefined> = new Array(blocks);
-  // Dedup index answers from phase 1 (store lookups); phase 3 consults the overlay
-  // first, since earlier blocks of this batch may have changed the entry.
-  const indexed = new Float64Array(blocks).fill(-1);
-  const fpKeys: string[] = new Array(blocks);
-  const prefetch = new Map<number, Prefetched>();
-  const reads: Array<Promise<void>> = [];
-  // Same-fill + XXH128 of the batch in one native call; the blocks that will
-  // be stored (not filled, not indexed, first of their content here) are
-  // compressed in a second one. Mispredictions are compressed alone in phase 3.
-  const scan = scanBlocks(buf, blocks);
-  const fills = scan.fills;
-  const encoder = new BatchEncoder(core.codec.id, buf, blocks);
-  const firstOf = new Set<string>();
-  const custom = core.opts.fingerprint !== xxh128;
-  for (let i = 0; i < blocks; i++) {
-    const off = i * BLOCK_BYTES;
-    if (fills[i] === 1) continue;
-    const fp = custom ? core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES)) : scannedFingerprint(scan, i);
-    fps[i] = fp;
-    if (core.opts.dedup === 'off') {
-      encoder.want(i);
-      continue;
-    }
-    fpKeys[i] = fp.toString('latin1');
-    const id = core.getDedup(fp, fpKeys[i]);
-    if (id === undefined) {
-      if (!firstOf.has(fpKeys[i])) encoder.want(i);
-      firstOf.add(fpKeys[i]);
-      continue;
-    }
-    indexed[i] = id;
-    if (core.opts.dedup !== 'verify' || prefetch.has(id)) continue;
-    const e = core.getExtent(id);
-    if (e === undefined || core.unwritten(e.segment) !== undefined) continue;
-    const p: Prefetched = { segment: e.segment, offset: e.offset, bytes: Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + e.storedBytes) };
-    prefetch.set(id, p);
-    reads.push(core.pool.pread(p.bytes, 0, p.bytes.length, core.segmentPosition(e.segment) + e.offset));
-  }
-  encoder.compressWanted();
-  if (reads.length > 0) {
+  const c = classify(core, buf, blocks);
+  if (c.reads.length > 0) {
     const g = core.guard.enter();
     try {
-      await Promise.all(reads);
+      await Promise.all(c.reads);
     } finally {
       core.guard.leave(g);
     }
   }
   for (let i = 0; i < blocks; i++) {
-    const off = i * BLOCK_BYTES;
-    const block = buf.subarray(off, off + BLOCK_BYTES);
+    const block = buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
     // Before any reference is added: a lookup that finds damage must change nothing.
     const old = core.getMap(lba + i);
-    let value: MapValue | null;
-    if (fills[i] === 1) {
-      core.count('sameFillBlocks');
-      value = block.readBigUInt64BE(0) === 0n ? null : fillValue(block, 0);
-    } else {
-      const fp = fps[i]!;
-      const pending = core.opts.dedup === 'off' ? undefined : core.pendingDedup(fp, fpKeys[i]);
-      const id = pending === undefined ? (indexed[i] >= 0 ? indexed[i] : undefined) : (pending ?? undefined);
-      const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, prefetch);
-      if (dup !== undefined) {
-        core.count('dedupHits');
-        value = core.addReference(dup);
-      } else {
-        const stored = encoder.encode(i);
-        core.count(stored.codecId === 0 ? 'rawBlocks' : 'compressedBlocks');
-        const index = core.opts.dedup !== 'off' && id === undefined;
-        const e = core.addExtent(stored.codecId, stored.payload, fp, index ? fpKeys[i] : undefined);
-        value = { kind: 'extent', id: e.id };
-      }
-    }
-    core.setMap(lba + i, value, old);
+    core.setMap(lba + i, applyBlock(core, c, i, block), old);
   }
   core.count('blocksWritten', blocks);
+}
+
+/**
+ * Phase 1. Same-fill + XXH128 of the batch in one native call; the blocks that will
+ * be stored (not filled, not indexed, first of their content here) are compressed in
+ * a second one. Mispredictions are compressed alone in phase 3.
+ */
+function classify(core: EngineCore, buf: Buffer, blocks: number): Classified {
+  const scan = scanBlocks(buf, blocks);
+  const c: Classified = {
+    fills: scan.fills, fps: new Array(blocks), fpKeys: new Array(blocks), indexed: new Float64Array(blocks).fill(-1),
+    prefetch: new Map(), reads: [], encoder: new BatchEncoder(core.codec.id, buf, blocks),
+  };
+  const firstOf = new Set<string>();
+  const custom = core.opts.fingerprint !== xxh128;
+  for (let i = 0; i < blocks; i++) {
+    const off = i * BLOCK_BYTES;
+    if (c.fills[i] === 1) continue;
+    const fp = custom ? core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES)) : scannedFingerprint(scan, i);
+    c.fps[i] = fp;
+    if (core.opts.dedup === 'off') {
+      c.encoder.want(i);
+      continue;
+    }
+    const key = (c.fpKeys[i] = fp.toString('latin1'));
+    const id = core.getDedup(fp, key);
+    if (id === undefined) {
+      if (!firstOf.has(key)) c.encoder.want(i);
+      firstOf.add(key);
+      continue;
+    }
+    c.indexed[i] = id;
+    if (core.opts.dedup === 'verify' && !c.prefetch.has(id)) prefetchCandidate(core, c, id);
+  }
+  c.encoder.compressWanted();
+  return c;
+}
+
+/** Starts reading a dedup candidate that is only in the pool, for the verify compare. */
+function prefetchCandidate(core: EngineCore, c: Classified, id: number): void {
+  const e = core.getExtent(id);
+  if (e === undefined || core.unwritten(e.segment) !== undefined) return;
+  const p: Prefetched = { segment: e.segment, offset: e.offset, bytes: Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + e.storedBytes) };
+  c.prefetch.set(id, p);
+  c.reads.push(core.pool.pread(p.bytes, 0, p.bytes.length, core.segmentPosition(e.segment) + e.offset));
+}
+
+/** Phase 3 for block i: its new map value (fill marker, a shared extent, or a new one). */
+function applyBlock(core: EngineCore, c: Classified, i: number, block: Buffer): MapValue | null {
+  if (c.fills[i] === 1) {
+    core.count('sameFillBlocks');
+    return block.readBigUInt64BE(0) === 0n ? null : fillValue(block, 0);
+  }
+  const fp = c.fps[i]!;
+  const pending = core.opts.dedup === 'off' ? undefined : core.pendingDedup(fp, c.fpKeys[i]);
+  const id = pending === undefined ? (c.indexed[i] >= 0 ? c.indexed[i] : undefined) : (pending ?? undefined);
+  const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, c.prefetch);
+  if (dup !== undefined) {
+    core.count('dedupHits');
+    return core.addReference(dup);
+  }
+  const stored = c.encoder.encode(i);
+  core.count(stored.codecId === 0 ? 'rawBlocks' : 'compressedBlocks');
+  const index = core.opts.dedup !== 'off' && id === undefined;
+  const e = core.addExtent(stored.codecId, stored.payload, fp, index ? c.fpKeys[i] : undefined);
+  return { kind: 'extent', id: e.id };
 }
 
 /** The extent a block may share, or undefined (no candidate, or bytes differ). */

@@ -1,4 +1,4 @@
-// Metadata keys (DESIGN.md "On-disk format"): one ASCII prefix byte, then a
+// Metadata keys (docs/format.md): one ASCII prefix byte, then a
 // big-endian number, so a range scan walks LBAs, extents and segments in order.
 //   S                  superblock copy + commit state
 //   L<lba u64>         -> map entry (extent id or fill pattern); absent = zeros

@@ -1,4 +1,4 @@
-// Crash simulation (DESIGN rules 1-4): seeded workloads over SimDisk + MemMetaStore,
+// Crash simulation (docs/design.md, rules 1-4): seeded workloads over SimDisk + MemMetaStore,
 // crashed at random instants (between operations and inside in-flight ones, at a
 // random microtask), then reopened and verified block by block against the set of
 // contents each LBA may legally hold, audited (refcounts vs map, live bytes,

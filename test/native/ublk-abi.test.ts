@@ -1,5 +1,5 @@
 // The ublk ABI compiled into the addon against the kernel header's values
-// (shared/ublk-protocol.md §1-§2, checked there with gcc on x86-64).
+// (docs/ublk-protocol.md; the offsets were checked with gcc on x86-64).
 import { describe, expect, it } from 'vitest';
 import { encodeCtrlSqe, ublkAbi } from '../../src/native/index.js';
 

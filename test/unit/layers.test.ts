@@ -1,4 +1,4 @@
-// DESIGN.md: layers are folders and arrows point down only. This test reads
+// docs/design.md, "Floors": layers are folders and arrows point down only. This test reads
 // every source file and fails on an import that points up (or sideways where
 // the design forbids it), and on any import cycle between modules, so the
 // layering stays a fact rather than a hope.

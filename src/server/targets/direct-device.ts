@@ -1,5 +1,5 @@
 // Binds the 1:1 target to a ublk device: one io_uring shared by the ublk
-// queues and the backing-file I/O (DESIGN "The data path"), the DirectTarget
+// queues and the backing-file I/O (docs/design.md, "The data path"), the DirectTarget
 // over it, and the UblkDevice of src/device dispatching requests to it. On
 // the native request path the addon serves reads and writes itself, over its
 // own descriptor of the backing (O_DIRECT where the filesystem allows it).

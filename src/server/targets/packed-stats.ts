@@ -14,16 +14,11 @@
 // IOPS and MB/s are averages since this daemon started.
 
 import type { Counters } from '../../engine/index.js';
+import type { DispatchStats } from '../../device/index.js';
 import { formatBytes } from '../../util/units.js';
 
-export interface RequestCounters {
-  reads: number;
-  writes: number;
-  flushes: number;
-  discards: number;
-  writeZeroes: number;
-  errors: number;
-}
+/** Requests served by this daemon, by kind (the queue dispatch counts them). */
+export type RequestCounters = DispatchStats;
 
 export interface StatsSnapshot {
   devId: number;
