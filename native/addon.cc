@@ -11,6 +11,7 @@
 #include "fiemap.h"
 #include "file-lock.h"
 #include "io-ring.h"
+#include "notify.h"
 #include "queue.h"
 #include "uapi/ublk_cmd.h"
 
@@ -142,6 +143,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("blkDiscard", Napi::Function::New(env, BlkDiscard, "blkDiscard"));
   exports.Set("blockDeviceBytes", Napi::Function::New(env, BlockDeviceBytes, "blockDeviceBytes"));
   exports.Set("abi", Napi::Function::New(env, Abi, "abi"));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotify, "sdNotify"));
   InitCodecBatch(env, exports);
   return exports;
 }

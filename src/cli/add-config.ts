@@ -9,6 +9,7 @@ import { HELP_OPTION } from './command.js';
 import { DEFAULT_DEPTH, DEFAULT_QUEUES, LAYOUTS, type AddConfig, type Layout } from '../server/config.js';
 import { validateDeviceSize } from '../server/preflight.js';
 import { UcError } from '../util/errors.js';
+import { formatListenAddress, parseListenAddress, type ListenAddress } from '../server/metrics-http.js';
 
 export const ADD_OPTIONS: readonly OptionSpec[] = [
   HELP_OPTION,
@@ -21,6 +22,7 @@ export const ADD_OPTIONS: readonly OptionSpec[] = [
   { name: 'foreground', short: 'f', kind: 'boolean', help: 'serve in this process instead of a background daemon' },
   { name: 'log', kind: 'string', valueName: 'FILE', help: 'log file (default /var/log/ublk-compress/ublkbN.log)' },
   { name: 'start-timeout', kind: 'int', valueName: 'SECONDS', min: 1, max: 3600, help: 'bound on device start-up (default 120)' },
+  { name: 'metrics', kind: 'string', valueName: 'ADDR', help: 'serve Prometheus /metrics on [HOST:]PORT (host default 127.0.0.1)' },
   // Daemon plumbing, set by the parent `add`: where to report readiness, and
   // that the log file has a provisional name to change once the id is known.
   { name: 'ready-fd', kind: 'int', min: 3, max: 1024, help: 'internal', hidden: true },
@@ -35,6 +37,10 @@ export function absolutePath(value: string, option: string): string {
 
 function optionalPath(value: string | undefined, option: string): string | undefined {
   return value === undefined ? undefined : absolutePath(value, option);
+}
+
+function metricsOf(value: string | undefined): ListenAddress | undefined {
+  return value === undefined ? undefined : parseListenAddress(value);
 }
 
 export function addConfigOf(args: ParsedArgs): AddConfig {
@@ -52,6 +58,7 @@ export function addConfigOf(args: ParsedArgs): AddConfig {
     foreground: getFlag(args, 'foreground'),
     logPath: optionalPath(getString(args, 'log'), 'log'),
     startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
+    metrics: metricsOf(getString(args, 'metrics')),
     readyFd: getNumber(args, 'ready-fd'),
     logProvisional: getFlag(args, 'log-provisional'),
   };
@@ -64,6 +71,7 @@ export function daemonArgv(cfg: AddConfig, logPath: string, logProvisional: bool
   argv.push('--queues', String(cfg.queues), '--depth', String(cfg.depth));
   if (cfg.devId !== undefined) argv.push('--id', String(cfg.devId));
   argv.push('--start-timeout', String(cfg.startTimeoutMs / 1000));
+  if (cfg.metrics) argv.push('--metrics', formatListenAddress(cfg.metrics));
   argv.push('--log', logPath, '--foreground', '--ready-fd', '3');
   if (logProvisional) argv.push('--log-provisional');
   return argv;

@@ -3,7 +3,10 @@
 
 import { describeKernelDevice, stateName } from '../device/control.js';
 import type { UblkControl } from '../native/index.js';
+import type { DeviceView } from '../server/device-report.js';
 import { readRunRecord, recordedDaemonAlive, type RunRecord } from '../server/run-file.js';
+
+export type { DeviceView };
 
 /**
  * True when `pid` is the live daemon the device's run record names: same pid
@@ -13,20 +16,6 @@ export function isOurDaemon(pid: number, record: RunRecord | undefined): boolean
   return record !== undefined && record.pid === pid && recordedDaemonAlive(record);
 }
 
-export interface DeviceView {
-  readonly id: number;
-  readonly device: string;
-  readonly state: string;
-  readonly sizeBytes: number | null;
-  readonly layout: string | null;
-  readonly backing: string | null;
-  readonly pid: number | null;
-  readonly daemonAlive: boolean;
-  readonly queues: number | null;
-  readonly depth: number | null;
-  readonly flags: string | null;
-  readonly logPath: string | null;
-}
 
 export async function describeDevice(control: UblkControl, id: number): Promise<DeviceView | undefined> {
   const kernel = await describeKernelDevice(control, id, 5000);

@@ -12,7 +12,7 @@ import { toUserError } from '../server/user-error.js';
 import { processIo, type CliIo } from './io.js';
 import { packageVersion } from '../server/version.js';
 
-const TOP_OPTIONS: readonly OptionSpec[] = [
+export const TOP_OPTIONS: readonly OptionSpec[] = [
   HELP_OPTION,
   { name: 'version', short: 'V', kind: 'boolean', help: 'print the version and exit' },
 ];

@@ -15,6 +15,11 @@ export const UBLK_CHAR_CLASS_DIR = '/sys/class/ublk-char';
 /** Present while ublk_drv is loaded. */
 export const UBLK_MODULE_DIR = '/sys/module/ublk_drv';
 
+/** The block device the kernel makes for ublk device `devId`. */
+export function blockDevicePath(devId: number): string {
+  return `/dev/ublkb${devId}`;
+}
+
 /** The UC_KERNEL_UNSUPPORTED error for a control node that is missing or has no driver behind it. */
 function noUblk(controlPath: string, errno?: number, cause?: unknown): UcError {
   const message = existsSync(UBLK_MODULE_DIR)

@@ -27,7 +27,7 @@ import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES, SECTOR_BYTES } from '../util/units.js';
 import { openCharDevice, ringEntries } from './char-device.js';
 import { controlError } from './control-errors.js';
-import { openControl } from './control.js';
+import { blockDevicePath, openControl } from './control.js';
 import { DeviceState, transition, type DeviceEvent, type DeviceStateValue } from './lifecycle.js';
 import {
   MAX_IO_BUF_BYTES_DEFAULT,
@@ -180,7 +180,7 @@ export class UblkDevice {
 
   /** /dev/ublkbN */
   get path(): string {
-    return `/dev/ublkb${this.devId}`;
+    return blockDevicePath(this.devId);
   }
 
   get charPath(): string {

@@ -63,3 +63,4 @@ export { COUNTER_NAMES, zeroCounters, type CounterName, type Counters } from './
 export type { CompactionStats, EngineEvent, EngineOptions, EngineStats, FormatOptions } from './types.js';
 export type { PoolStore } from '../pool/store.js';
 export type { MetaStore } from '../meta/store.js';
+export { Estimator, predict, type EstimatePrediction, type EstimateTotals, type EstimatorOptions } from './estimate.js';

@@ -79,6 +79,7 @@ export interface NativeModule {
   encodeCtrlSqe(name: string, devId: number, data0: number, addr: number, len: number, legacy: boolean): Buffer;
   setIoFlusher(): void;
   abi(): UblkAbi;
+  sdNotify(path: string, message: string): void;
 }
 
 function findPackageRoot(): string {

@@ -3,6 +3,8 @@
 // the packed layout, PackedConfig. Plain data: the parent `add` and the
 // daemon it spawns build the same objects from the same flags.
 
+import type { ListenAddress } from './metrics-http.js';
+
 export type Layout = 'direct' | 'packed';
 export type DedupChoice = 'off' | 'on' | 'verify';
 export type CompressChoice = 'lz4' | 'none';
@@ -25,6 +27,8 @@ export interface AddConfig {
   /** Absolute, when given. */
   readonly logPath: string | undefined;
   readonly startTimeoutMs: number;
+  /** `--metrics`: where the daemon serves /metrics. */
+  readonly metrics?: ListenAddress;
   readonly readyFd: number | undefined;
   readonly logProvisional: boolean;
 }

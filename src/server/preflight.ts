@@ -101,3 +101,17 @@ export function inspectBacking(pathArg: string): BackingInfo {
   }
   return { path, exists: true, kind: 'file', sizeBytes: st.size };
 }
+
+/**
+ * Mistakes in the --backing argument itself (a directory, a missing parent
+ * directory, a special file) are reported before root and the kernel are
+ * checked: `add --backing /tmp` exits 2 on any machine. Other problems with
+ * the path (permissions) wait for the full preflight, in its order.
+ */
+export function rejectBackingArgument(path: string): void {
+  try {
+    inspectBacking(path);
+  } catch (err) {
+    if (err instanceof UcError && err.code === 'UC_INVALID_ARGUMENT') throw err;
+  }
+}

@@ -7,6 +7,7 @@ import type { BackingLock } from './backing-lock.js';
 import type { Layout } from './config.js';
 import type { Logger } from './logger.js';
 import type { DaemonMessage } from './ready-channel.js';
+import type { StatsSnapshot } from './targets/packed-stats.js';
 
 /** What opening the backing changed, for the parent `add` (and the user). */
 export type BackingNote = Omit<Extract<DaemonMessage, { type: 'backing' }>, 'type'>;
@@ -18,6 +19,8 @@ export interface ServedDevice {
   readonly stopped: Promise<void>;
   /** Stops the device, closes the target (durably), deletes the device. Idempotent. */
   shutdown(): Promise<void>;
+  /** The packed device's figures (`stats`, /metrics, the systemd STATUS line). */
+  stats?(): StatsSnapshot;
 }
 
 export interface StartHooks {

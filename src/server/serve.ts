@@ -9,17 +9,20 @@
 // what this process did (the target knows what: device deleted, a file or
 // pool it created removed, an extension undone; a failed recovery leaves the
 // device quiesced), removes the run record, reports one error on the ready
-// channel and throws it. The CLI turns it into an exit status.
+// channel and throws it. The CLI turns it into an exit status. Around the
+// device's life a ServiceRun does the service duties: journal or reopenable
+// log, SIGUSR2/SIGHUP, stable name, sd_notify, fullness watch, /metrics.
 
 import { existsSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setIoFlusher } from '../native/index.js';
 import type { UcError } from '../util/errors.js';
 import type { AddConfig } from './config.js';
-import { openLogger, startLogPath, type Logger } from './logger.js';
+import { startLogPath, type Logger } from './logger.js';
 import { ReadyReporter } from './ready-channel.js';
 import { processStartTime, removeRunRecord, writeRunRecord } from './run-file.js';
 import type { BackingNote, OpenedTarget, ServedDevice, ServeTarget } from './serve-target.js';
+import { packedStatusLine, ServiceRun, type LiveOptions } from './service-run.js';
 import { toUserError } from './user-error.js';
 import { packageVersion } from './version.js';
 
@@ -43,6 +46,7 @@ interface Run {
   readonly provisional: boolean;
   logPath: string;
   log?: Logger;
+  svc?: ServiceRun;
   opened?: OpenedTarget;
   device?: ServedDevice;
   /** Set once ADD_DEV created a device and its run record was written. */
@@ -66,8 +70,7 @@ function waitForShutdownSignal(device: ServedDevice, log: Logger): Promise<strin
   return new Promise((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => resolve(sig);
     process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    process.once('SIGHUP', onSignal);
+    process.once('SIGINT', onSignal); // SIGHUP is logged and ignored (ServiceRun)
     device.stopped.then(
       () => resolve('device stopped from outside'),
       (err: unknown) => {
@@ -108,15 +111,30 @@ function announce(run: Run, note: BackingNote): void {
 function onAdded(run: Run, opened: OpenedTarget, devId: number): void {
   run.addedId = devId;
   if (run.provisional) run.logPath = settleLogName(run.logPath, devId);
+  run.svc?.logMoved(run.logPath);
+  run.svc?.added(devId);
   run.reporter.send({ type: 'added', devId, logPath: run.logPath });
   writeRecord(run, opened, devId);
   run.log?.info({ devId }, 'run record written');
 }
 
+/** What the live device shows systemd and /metrics, and where its backing grows. */
+function liveOptions(run: Run, opened: OpenedTarget, device: ServedDevice): LiveOptions {
+  const snapshot = device.stats?.bind(device);
+  const onFile = !opened.backing.startsWith('/dev/');
+  const figures = { devId: device.devId, backing: opened.backing, layout: run.target.layout, sizeBytes: opened.sizeBytes, snapshot };
+  return {
+    status: snapshot && (() => packedStatusLine(snapshot())),
+    watchDir: onFile ? dirname(opened.backing) : undefined,
+    metrics: run.cfg.metrics && { address: run.cfg.metrics, figures },
+  };
+}
+
 async function start(run: Run): Promise<{ device: ServedDevice; opened: OpenedTarget; log: Logger }> {
   const { cfg, target } = run;
   target.preflight();
-  const log = (run.log = openLogger(run.logPath));
+  const svc = (run.svc = ServiceRun.open(run.logPath));
+  const log = (run.log = svc.log);
   log.info({ argv: process.argv.slice(2), version: packageVersion() }, target.recovering ? 'recovering' : 'starting');
   // Memory reclaim must never wait on writeback to the device we serve.
   setIoFlusher();
@@ -126,6 +144,7 @@ async function start(run: Run): Promise<{ device: ServedDevice; opened: OpenedTa
   const devLog = (run.log = log.child({ devId: device.devId }));
   devLog.info(opened.readyFields, 'device ready');
   run.reporter.send({ type: 'ready', devId: device.devId, path: device.path, logPath: run.logPath });
+  svc.live(device.devId, device.path, liveOptions(run, opened, device));
   run.reporter.close();
   if (cfg.readyFd === undefined) run.io.out(`${device.path}\n`);
   return { device, opened, log: devLog };
@@ -138,6 +157,7 @@ async function failStart(run: Run, err: unknown): Promise<UcError> {
   await run.opened?.abort(run.device).catch((e: unknown) => log?.error({ err: e }, 'undo failed'));
   if (run.addedId !== undefined) removeRunRecord(run.addedId, process.pid);
   run.opened?.lock.release();
+  run.svc?.close();
   const uc = toUserError(err);
   run.reporter.send({ type: 'error', code: uc.code, message: uc.message, errno: uc.errno });
   run.reporter.close();
@@ -158,6 +178,7 @@ export async function serve(cfg: AddConfig, target: ServeTarget, io: ServeOutput
   const { device, opened, log } = started;
   const why = await waitForShutdownSignal(device, log);
   log.info({ why }, 'stopping');
+  run.svc?.stopping(device.devId, device.path);
   try {
     await device.shutdown();
     log.info(opened.stoppedMessage);
@@ -168,5 +189,6 @@ export async function serve(cfg: AddConfig, target: ServeTarget, io: ServeOutput
   } finally {
     removeRunRecord(device.devId, process.pid);
     opened.lock.release(); // only now: the device no longer uses the backing
+    run.svc?.close();
   }
 }

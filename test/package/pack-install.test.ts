@@ -28,6 +28,9 @@ describe('npm package', () => {
       'package/dist/src/cli/main.js',
       'package/binding.gyp',
       'package/native/addon.cc',
+      'package/native/notify.cc',
+      'package/packaging/ublk-compress@.service',
+      'package/packaging/90-ublk-compress.rules',
       'package/docs/cli.md',
       'package/README.md',
     ]) {

@@ -7,6 +7,7 @@ import { ADD_OPTIONS, addConfigOf } from '../add-config.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import { rejectBackingArgument } from '../../server/preflight.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
 import { startLogPath } from '../../server/logger.js';
 import type { ServeTarget } from '../../server/serve-target.js';
@@ -31,6 +32,7 @@ export const addCommand: Command = {
   options: [...ADD_OPTIONS, ...PACKED_OPTIONS],
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const cfg = addConfigOf(args);
+    rejectBackingArgument(cfg.backing);
     const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
     if (!packed) rejectPackedOnlyOptions(args);
     // Serving modules load on demand: the parent `add` of a direct device never

@@ -1,6 +1,6 @@
 // `check`: offline audit of a packed pool and its metadata (src/engine/check.ts).
-// Exit 0 only when the pool is clean; problems found exit with the status for an
-// unusable backing store. The pool must not be in use (LevelDB locks its metadata).
+// fsck-like statuses (check-status.ts): 0 clean, 4 problems found, 8 not
+// checked. The pool must not be in use (LevelDB locks its metadata).
 // check writes nothing (it audits a private clone of the metadata); --repair only
 // rewrites a damaged or stale superblock copy from the valid one, then audits.
 
@@ -8,8 +8,11 @@ import { resolve } from 'node:path';
 import { getFlag, getString, requireOption, type ParsedArgs } from '../args.js';
 import { withSharedLock } from '../../server/backing-lock.js';
 import { HELP_OPTION, type Command } from '../command.js';
-import { EXIT_BACKING_UNUSABLE, EXIT_OK } from '../exit-codes.js';
+import { CHECK_CLEAN, CHECK_EXIT_TABLE, CHECK_PROBLEMS, checkExitOf } from '../check-status.js';
+import { formatError } from '../format-error.js';
+import { toUserError } from '../../server/user-error.js';
 import type { CliIo } from '../io.js';
+import { progressSink } from '../progress.js';
 import { checkPool, defaultMetaDir, repairSuperblock } from '../../engine/index.js';
 import { formatBytes } from '../../util/units.js';
 
@@ -20,22 +23,31 @@ export const checkCommand: Command = {
   description:
     'Reads every map entry, extent and segment record of a stopped pool, decompresses every ' +
     'stored fragment and compares it with its fingerprint. Exits 0 only when nothing is wrong. ' +
-    'Writes nothing, except that --repair rewrites a damaged or stale superblock copy from the valid one.',
+    'Writes nothing, except that --repair rewrites a damaged or stale superblock copy from the valid one.\n' +
+    'When stderr is not a terminal, a progress line is printed every 10 s.\n\n' +
+    `Exit status:\n${CHECK_EXIT_TABLE.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${meaning}`).join('\n')}`,
   options: [
     HELP_OPTION,
-    { name: 'backing', kind: 'string', help: 'pool file or block device' },
-    { name: 'meta', kind: 'string', help: 'metadata directory (default: BACKING.meta)' },
+    { name: 'backing', short: 'b', kind: 'string', valueName: 'FILE', help: 'pool file or block device' },
+    { name: 'meta', short: 'm', kind: 'string', valueName: 'DIR', help: 'metadata directory (default: BACKING.meta)' },
     { name: 'repair', kind: 'boolean', help: 'rewrite a damaged superblock copy from the valid one (nothing else)' },
     { name: 'json', kind: 'boolean', help: 'print the report as one JSON object' },
   ],
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const backingPath = requireOption(getString(args, 'backing'), 'backing');
     const metaDir = getString(args, 'meta') ?? defaultMetaDir(backingPath);
-    // A shared lock: refused while a daemon serves the pool, and none starts meanwhile.
-    const { repaired, report } = await withSharedLock(resolve(backingPath), async () => ({
-      repaired: getFlag(args, 'repair') ? await repairSuperblock({ backingPath, metaDir }) : undefined,
-      report: await checkPool({ backingPath, metaDir }),
-    }));
+    const progress = progressSink(process.stderr, { label: 'check' });
+    let audit: Awaited<ReturnType<typeof audited>>;
+    try {
+      audit = await audited(backingPath, metaDir, getFlag(args, 'repair'));
+    } catch (err) {
+      if (toUserError(err).code === 'UC_INVALID_ARGUMENT') throw err; // main(): exit 2
+      io.err(formatError(toUserError(err)));
+      return checkExitOf(err);
+    } finally {
+      progress.finish();
+    }
+    const { repaired, report } = audit;
     if (getFlag(args, 'json')) {
       io.out(`${JSON.stringify(repaired === undefined ? report : { ...report, repaired }, null, 2)}\n`);
     } else {
@@ -56,6 +68,14 @@ export const checkCommand: Command = {
         io.out(`  ... and ${report.problemCount - report.problems.length} more\n`);
       }
     }
-    return report.clean ? EXIT_OK : EXIT_BACKING_UNUSABLE;
+    return report.clean ? CHECK_CLEAN : CHECK_PROBLEMS;
   },
 };
+
+/** The audit under a shared lock: refused while a daemon serves the pool, and none starts meanwhile. */
+function audited(backingPath: string, metaDir: string, repair: boolean) {
+  return withSharedLock(resolve(backingPath), async () => ({
+    repaired: repair ? await repairSuperblock({ backingPath, metaDir }) : undefined,
+    report: await checkPool({ backingPath, metaDir }),
+  }));
+}

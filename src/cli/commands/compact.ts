@@ -36,7 +36,7 @@ export const compactCommand: Command = {
   async run(args: ParsedArgs, io: CliIo): Promise<number> {
     const devId = requireOption(getNumber(args, 'id'), 'id');
     const liveFraction = parseThreshold(getString(args, 'threshold'));
-    const bar = progressSink();
+    const bar = progressSink(process.stderr, { label: 'compact' });
     try {
       const reply = await controlCall(devId, { op: 'compact', liveFraction }, {
         timeoutMs: (getNumber(args, 'timeout') ?? 600) * 1000,

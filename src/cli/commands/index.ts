@@ -19,6 +19,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./add.js')).addCommand,
   },
   {
+    name: 'up',
+    summary: 'start the device declared in /etc/ublk-compress/NAME.conf (stable name /dev/ublk-compress/NAME)',
+    load: async () => (await import('./up.js')).upCommand,
+  },
+  {
+    name: 'down',
+    summary: 'stop and delete the device declared in /etc/ublk-compress/NAME.conf',
+    load: async () => (await import('./down.js')).downCommand,
+  },
+  {
     name: 'list',
     summary: 'list ublk devices with their state, size, layout, backing and daemon',
     load: async () => (await import('./list.js')).listCommand,
@@ -47,6 +57,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'check',
     summary: 'audit a pool offline: map, refcounts, fragments, fingerprints, segment counts',
     load: async () => (await import('./check.js')).checkCommand,
+  },
+  {
+    name: 'estimate',
+    summary: 'predict ratio, dedup share and pool size for existing data without writing anything',
+    load: async () => (await import('./estimate.js')).estimateCommand,
   },
 ];
 

@@ -109,6 +109,20 @@ describe('environment errors', () => {
     expect(existsSync(backing)).toBe(false);
   });
 
+  it('a bad --backing is a usage error (2) before root or the kernel is checked', async () => {
+    vi.spyOn(process, 'getuid').mockReturnValue(1000);
+    for (const [argv, message] of [
+      [['add', '--backing', dir, '--size', '64M'], /is a directory/],
+      [['add', '--backing', dir, '--size', '64M', '--layout', 'direct'], /is a directory/],
+      [['add', '--backing', join(dir, 'no', 'such', 'x.img'), '--size', '64M'], /does not exist/],
+      [['add', '--backing', '/dev/null', '--size', '64M'], /neither a regular file nor a block device/],
+    ] as const) {
+      const r = await run(...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(oneLine(r.err)).toMatch(message);
+    }
+  });
+
   it.runIf(!hostHasUblk)('no ublk in the kernel: exit 4 and says modprobe ublk_drv', async () => {
     const backing = join(dir, 'noublk.img');
     for (const argv of [

@@ -33,7 +33,7 @@ describe('check command', () => {
     fs.writeSync(fd, Buffer.alloc(64, 0x33), 0, 64, 4096 + 100); // inside the first fragment
     fs.closeSync(fd);
     const damaged = await run();
-    expect(damaged.status).not.toBe(0);
+    expect(damaged.status).toBe(4); // problems found (check-status.ts)
     expect(JSON.parse(damaged.text).clean).toBe(false);
   });
 });

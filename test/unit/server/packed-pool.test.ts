@@ -189,7 +189,8 @@ describe('packed command lines', () => {
     expect(await run(['add', '--backing', 'x', '--dedup', 'maybe'])).toMatchObject({ code: 2, err: expect.stringMatching(/--dedup: 'maybe' is not one of off, on, verify/) });
     expect(await run(['add', '--backing', 'x', '--compress', 'zstd'])).toMatchObject({ code: 2, err: expect.stringMatching(/not one of lz4, none/) });
     expect(await run(['add', '--backing', 'x', '--size', '64M', '--layout', 'direct', '--meta', 'm'])).toMatchObject({ code: 2, err: expect.stringMatching(/--meta applies to --layout packed only/) });
-    expect(await run(['stats'])).toMatchObject({ code: 2, err: expect.stringMatching(/missing required option --id/) });
+    expect(await run(['stats', '--json', '--format', 'json'])).toMatchObject({ code: 2, err: expect.stringMatching(/give --json or --format, not both/) });
+    expect(await run(['stats', '--format', 'xml'])).toMatchObject({ code: 2, err: expect.stringMatching(/'xml' is not one of table, json, prometheus/) });
     expect(await run(['stats', '-n', '1', '--count', '2'])).toMatchObject({ code: 2, err: expect.stringMatching(/need --watch/) });
     expect(await run(['compact', '-n', '1', '--threshold', '2'])).toMatchObject({ code: 2, err: expect.stringMatching(/not a fraction/) });
     expect(await run(['recover'])).toMatchObject({ code: 2, err: expect.stringMatching(/missing required option --id/) });
