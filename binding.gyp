@@ -11,7 +11,9 @@
         "native/queue.cc",
         "native/fiemap.cc",
         "native/file-lock.cc",
-        "native/direct-path.cc"
+        "native/direct-path.cc",
+        "native/extent-map.cc",
+        "native/open-guard.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

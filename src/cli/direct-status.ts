@@ -3,17 +3,28 @@
 // the JS target), how the native path reaches the backing file (O_DIRECT or
 // buffered), and per-path request counts.
 
-import type { DirectPathStats } from '../native/index.js';
+import type { DirectMapStats, DirectPathStats } from '../native/index.js';
 import { controlCall } from './control-client.js';
 import type { DispatchStats } from '../device/queue-dispatch.js';
 
 export type DirectRequestPath = 'native' | 'js';
-export type BackingIo = 'O_DIRECT file' | 'buffered file' | 'memory file, inline copy';
+export type BackingIo = 'direct-mapped' | 'O_DIRECT file' | 'buffered file' | 'memory file, inline copy';
+
+/** The direct-mapped path: its raw device and map, or why the file path serves instead. */
+export interface MappingReport {
+  /** The raw device under the backing file, when mapped. */
+  device?: string;
+  /** Why there is no direct mapping (or why it ended). */
+  reason?: string;
+  map?: DirectMapStats;
+}
 
 export interface DirectServeStats {
   requestPath: DirectRequestPath;
   /** How the native path reaches the backing (the JS path always uses a buffered descriptor). */
   backingIo: BackingIo;
+  /** Absent on the JS path and for files in memory. */
+  mapping?: MappingReport;
   /** Requests completed by the native path, by kind (zeros on the JS path). */
   native: DirectPathStats;
   /** Requests the JS target served (all of them on the JS path; the unusual ones otherwise). */
@@ -24,6 +35,7 @@ export interface DirectServeStats {
 export function ioPathLabel(s: DirectServeStats): string {
   if (s.requestPath === 'js') return 'js-buffered';
   if (s.backingIo === 'memory file, inline copy') return 'memory';
+  if (s.backingIo === 'direct-mapped') return 'direct-mapped';
   return s.backingIo === 'O_DIRECT file' ? 'odirect' : 'buffered';
 }
 
@@ -33,12 +45,21 @@ export function renderDirectStats(s: DirectServeStats): string {
   const rows: Array<[string, string]> = [
     ['request path', s.requestPath === 'native' ? `native, ${s.backingIo}` : 'JS (UBLK_DIRECT_PATH=js), buffered file'],
     ['native reads / writes', `${n.reads} / ${n.writes} (${n.readBytes} / ${n.writeBytes} bytes)`],
+    ['  direct-mapped (raw device)', `${n.rawReads} / ${n.rawWrites}`],
+    ['  through the file', `${n.reads - n.rawReads} / ${n.writes - n.rawWrites}`],
     ['native flushes / discards / write-zeroes', `${n.flushes} / ${n.discards} / ${n.writeZeroes}`],
     ['native errors / handed to JS', `${n.errors} / ${n.toJs}`],
     ['JS reads / writes', `${j.reads} / ${j.writes}`],
     ['JS flushes / discards / write-zeroes', `${j.flushes} / ${j.discards} / ${j.writeZeroes}`],
     ['JS errors', `${j.errors}`],
   ];
+  const m = s.mapping;
+  if (m?.device !== undefined) rows.splice(1, 0, ['raw device', m.device]);
+  if (m?.reason !== undefined) rows.splice(1, 0, ['no direct mapping', m.reason]);
+  if (m?.map !== undefined) {
+    rows.push(['mapped extents / bytes', `${m.map.extents} / ${m.map.mappedBytes}`]);
+    rows.push(['map refreshes / drops / parked punches', `${m.map.refreshes} / ${m.map.drops} / ${m.map.parked}`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
 }

@@ -31,6 +31,8 @@
 //     .buffers[tag]          the tag's io buffer (zero copy, see below)
 //     .close()               munmap descriptors; call after every tag aborted
 //   fiemap(fd, { sync? }) -> FiemapExtent[]
+//   new DirectMap(fileFd, devFd) .remap() .clear() .stats()
+//                          the direct-mapped path's extent map (UblkQueue.setDirect)
 //   encodeCtrlSqe(name, devId, data0, addr, len, legacy) -> the 128-byte SQE
 //   lockFile(path, { exclusive?, create?, mode?, claimDevice? }) -> FileLock
 //                          non-blocking flock(2) held until .release() (EWOULDBLOCK when
@@ -53,5 +55,6 @@ export * from './abi.js';
 export { IoRing } from './io-ring.js';
 export { UblkControl, encodeCtrlSqe, type CtrlName } from './control.js';
 export { UblkQueue } from './queue.js';
+export { DirectMap } from './direct-map.js';
 export { fiemap, setIoFlusher, ublkAbi } from './system.js';
 export { lockFile, type FileLock, type LockFileOptions } from './file-lock.js';

@@ -10,6 +10,7 @@ import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { defaultLogPath, writableLogDir } from '../logger.js';
 import { preflightAdd } from '../add-preflight.js';
+import { UcError } from '../../util/errors.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
 
 export const addCommand: Command = {
@@ -36,6 +37,7 @@ export const addCommand: Command = {
     // Serving modules load on demand: the parent `add` of a direct device never
     // needs the storage engine, and every module costs start-up time.
     const packedServe = packed ? await import('../daemon/packed-serve.js') : undefined;
+    if (packed && cfg.preallocate) throw new UcError('UC_INVALID_ARGUMENT', 'option --preallocate applies to --layout direct only');
     if (packed && packedServe) packedServe.preflightPacked(cfg, packed);
     else {
       rejectPackedOnlyOptions(args);

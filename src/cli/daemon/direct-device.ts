@@ -10,6 +10,8 @@ import { UcError } from '../../util/errors.js';
 import { MAX_IO_BUF_BYTES } from '../add-config.js';
 import type { Logger } from '../logger.js';
 import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
+import { preallocate } from '../../direct/preallocate.js';
+import { startDirectMapped, type DirectMappedPath } from './direct-mapped.js';
 import { controlSocketPath } from '../control-protocol.js';
 import { startControlServer, type ControlServer } from './control-server.js';
 import { loggedTarget } from './logged-target.js';
@@ -49,6 +51,8 @@ export interface DirectDeviceOptions {
   readonly onAdded: (devId: number) => void;
   /** Default: native, unless UBLK_DIRECT_PATH=js. */
   readonly requestPath?: DirectRequestPath;
+  /** Write zeros over holes and unwritten extents first, so the whole file maps. */
+  readonly preallocate?: boolean;
 }
 
 /** Ring size: every tag's command plus one backing-file operation per request. */
@@ -65,6 +69,10 @@ function isGone(err: unknown): boolean {
 export async function startDirectDevice(opts: DirectDeviceOptions): Promise<ServedDirectDevice> {
   const requestPath = opts.requestPath ?? requestPathFromEnv();
   const queues: UblkQueue[] = [];
+  if (opts.preallocate) {
+    const written = preallocate(opts.backing, opts.sizeBytes);
+    opts.log.info({ bytes: written }, 'preallocated');
+  }
   const ring = new IoRing({ entries: ringEntries(opts.queues, opts.depth) });
   let file: RingDirectFile;
   try {
@@ -85,9 +93,14 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
     ring.close();
     throw new UcError('UC_IO', `cannot open backing ${opts.backing} for direct I/O: ${(err as Error).message}`, { cause: err });
   }
-  const backingIo: BackingIo = inlineRw ? 'memory file, inline copy' : nativeFd === undefined ? 'buffered file' : 'O_DIRECT file';
+  const fileIo: BackingIo = inlineRw ? 'memory file, inline copy' : nativeFd === undefined ? 'buffered file' : 'O_DIRECT file';
   let device: UblkDevice | undefined;
   let log = opts.log;
+  // After every descriptor of the backing is open: it guards against other openers.
+  const mapped: DirectMappedPath | undefined =
+    requestPath === 'native' && !inlineRw ? startDirectMapped(opts.backing, nativeFd, file.fd, () => log) : undefined;
+  const stats = (dev: UblkDevice): DirectServeStats =>
+    serveStats(requestPath, mapped?.backingIo(fileIo) ?? fileIo, queues, dev.stats, mapped?.report());
 
   let control: ControlServer | undefined;
   let shuttingDown: Promise<void> | undefined;
@@ -100,10 +113,11 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
       try {
         if (device) await direct.flush().catch((err: unknown) => log.error({ err }, 'flush before stop failed'));
         if (device) await device.stop().catch((err: unknown) => { if (!isGone(err)) throw err; });
-        if (device) log.info(serveStats(requestPath, backingIo, queues, device.stats), 'request paths');
+        if (device) log.info(stats(device), 'request paths');
       } finally {
         await direct.close().catch((err: unknown) => log.error({ err }, 'closing the backing file failed'));
         try {
+          mapped?.close();
           closeFd(nativeFd); // the queues are closed (drained) or the process is about to exit
         } finally {
           nativeFd = undefined;
@@ -134,7 +148,10 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
       onQueue: (queue) => {
         queues.push(queue);
         if (requestPath === 'native') {
-          queue.setDirect(nativeFd ?? file.fd, opts.sizeBytes, (errors) => logNativeErrors(log, errors), { inlineRw });
+          queue.setDirect(nativeFd ?? file.fd, opts.sizeBytes, (errors) => logNativeErrors(log, errors), {
+            inlineRw,
+            map: mapped?.map,
+          });
         }
       },
     });
@@ -143,14 +160,14 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
     throw err;
   }
   const started = device;
-  const pathStats = (): DirectServeStats => serveStats(requestPath, backingIo, queues, started.stats);
+  const pathStats = (): DirectServeStats => stats(started);
   try {
     control = await startControlServer(controlSocketPath(started.devId), { directStats: pathStats }, log);
   } catch (err) {
     await shutdown().catch((e: unknown) => log.error({ err: e }, 'cleanup after a failed start failed'));
     throw err;
   }
-  log.info({ requestPath, backingIo }, 'serving');
+  log.info({ requestPath, backingIo: pathStats().backingIo }, 'serving');
   return {
     devId: started.devId,
     path: started.path,

@@ -4,7 +4,7 @@
 
 import { UBLK_IO_OP, type DirectPathStats, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import type { DispatchStats } from '../../device/queue-dispatch.js';
-import type { BackingIo, DirectRequestPath, DirectServeStats } from '../direct-status.js';
+import type { BackingIo, DirectRequestPath, DirectServeStats, MappingReport } from '../direct-status.js';
 import { UcError } from '../../util/errors.js';
 import type { Logger } from '../logger.js';
 
@@ -24,6 +24,8 @@ const ZERO_NATIVE: DirectPathStats = {
   errors: 0,
   toJs: 0,
   inflight: 0,
+  rawReads: 0,
+  rawWrites: 0,
 };
 
 const OP_NAMES: Record<number, string> = {
@@ -56,6 +58,7 @@ export function serveStats(
   backingIo: BackingIo,
   queues: readonly UblkQueue[],
   js: DispatchStats,
+  mapping?: MappingReport,
 ): DirectServeStats {
   const native = { ...ZERO_NATIVE };
   for (const q of queues) {
@@ -63,5 +66,5 @@ export function serveStats(
     if (s === null) continue;
     for (const k of Object.keys(native) as Array<keyof DirectPathStats>) native[k] += s[k];
   }
-  return { requestPath, backingIo, native, js: { ...js } };
+  return { requestPath, backingIo, ...(mapping ? { mapping } : {}), native, js: { ...js } };
 }

@@ -87,6 +87,7 @@ export async function serveForeground(cfg: AddConfig, io: CliIo): Promise<number
       queues: cfg.queues,
       depth: cfg.depth,
       startTimeoutMs: cfg.startTimeoutMs,
+      preallocate: cfg.preallocate,
       log,
       onAdded: (devId) => {
         addedId = devId;
