@@ -87,6 +87,9 @@ class DirectPath : public RawWaiter {
   // Failures committed since the last call.
   std::vector<DirectError> TakeErrors();
   bool has_errors() const { return !errors_.empty(); }
+  // The host hands `tag` to JS after all (its commit could not be queued):
+  // the same bookkeeping as a hand-off decided here.
+  void HandOffTag(uint16_t tag) { HandOff(ops_[tag]); }
   // JS committed `tag`, which this path handed to it.
   void JsDone(uint16_t tag);
   // A parked punch may go: no raw I/O overlaps it any more.

@@ -210,6 +210,7 @@ void UblkQueueWrap::DirectDone(Napi::Env env, uint16_t tag, int32_t result) {
   } catch (const Napi::Error&) {
     // No SQE to be had: JS serves the request again and commits it through
     // commit(), which reports a failure where it can be handled.
+    direct_->HandOffTag(tag);
     DirectToJs(env, tag);
     return;
   }
