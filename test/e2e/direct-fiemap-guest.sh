@@ -10,9 +10,15 @@ W=$(mktemp -d /tmp/ublk-fiemap.XXXXXX)
 M=$W/mnt
 mkdir -p "$M" "$W/ext4" "$W/xfs"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
-LOG=$W/none.log
 
-fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
+# Also on stderr: a check inside $(...) would otherwise lose its FAIL line.
+fail() {
+  local log
+  echo "FAIL $*" | tee /dev/stderr
+  log=$(ls -t "$W"/*.log 2>/dev/null | head -1)
+  [ -n "$log" ] && tail -n 20 "$log" | sed 's/^/  log: /' >&2
+  exit 1
+}
 ok() { echo "OK $*"; echo "   (${SECONDS}s)"; }
 cleanup() {
   mountpoint -q "$M" && umount "$M" || true
@@ -27,8 +33,7 @@ trap cleanup EXIT
 add() {
   local name=$1 backing=$2
   shift 2
-  LOG=$W/$name.log
-  "${CLI[@]}" add --backing "$backing" --layout direct --log "$LOG" "$@" 2>"$W/$name.err" || fail "add $name: $(cat "$W/$name.err")"
+  "${CLI[@]}" add --backing "$backing" --layout direct --log "$W/$name.log" "$@" 2>"$W/$name.err" || fail "add $name: $(cat "$W/$name.err")"
 }
 # stat_json DEV EXPR: evaluates EXPR over `stats --json` as `s` (prints what EXPR returns; throws to fail).
 stat_json() {
