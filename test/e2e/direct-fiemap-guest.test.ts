@@ -13,7 +13,7 @@ const EXPECTED_STEPS = [
   /^OK xfs: direct-mapped on \/dev\/ram: files verified after remount, fio verify=crc32c; [1-9]\d* raw reads, [1-9]\d* raw writes/m,
   /^OK sparse backing: zeros through the file path, then direct-mapped once written/m,
   /^OK unwritten backing: zeros through the file path, then direct-mapped once written/m,
-  /^OK blkdiscard on the mapped path: zeros, blocks released, rewritten and mapped again$/m,
+  /^OK blkdiscard on the mapped path: zeros, blocks released, rewritten and mapped again; flushed data kept across kill -9$/m,
   /^OK xfs reflink before add and while serving: both copies unchanged, no raw write to shared extents$/m,
   /^OK all done$/m,
 ];
