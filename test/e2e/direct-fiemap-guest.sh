@@ -11,6 +11,7 @@ M=$W/mnt
 mkdir -p "$M" "$W/ext4" "$W/xfs"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
 
+# No process substitution here: the guest's /dev has no /dev/fd.
 # Also on stderr: a check inside $(...) would otherwise lose its FAIL line.
 fail() {
   local log
@@ -81,7 +82,7 @@ for fs in ext4 xfs; do
   # What went to the raw device is in the file: the filesystem reads it back.
   dd if="$PAT" of="$dev" bs=1M seek=40 oflag=direct status=none
   del "$dev"
-  cmp -n $((8 << 20)) <(dd if="$B" bs=1M skip=40 count=8 status=none) "$PAT" || fail "$fs: the backing file lacks the raw writes"
+  dd if="$B" bs=1M skip=40 count=8 status=none | cmp -n $((8 << 20)) - "$PAT" || fail "$fs: the backing file lacks the raw writes"
   ok "$fs: direct-mapped on /dev/ram: files verified after remount, fio verify=crc32c; $n"
 done
 
@@ -92,11 +93,11 @@ for kind in sparse unwritten; do
   B=$W/ext4/$kind.img
   if [ $kind = unwritten ]; then fallocate -l 16M "$B"; else truncate -s 16M "$B"; fi
   dev=$(add "$kind" "$B")
-  cmp -n $((16 << 20)) <(dd if="$dev" bs=1M iflag=direct status=none) /dev/zero || fail "$kind: reads are not zeros"
+  dd if="$dev" bs=1M iflag=direct status=none | cmp -n $((16 << 20)) - /dev/zero || fail "$kind: reads are not zeros"
   stat_json "$dev" "if (s.native.rawReads !== 0 || s.mapping.map.mappedBytes !== 0) throw 0"
   dd if="$PAT" of="$dev" bs=1M oflag=direct status=none
-  cmp "$PAT" <(dd if="$dev" bs=1M count=8 iflag=direct status=none) || fail "$kind: data differs"
-  cmp -n $((8 << 20)) <(dd if="$dev" bs=1M skip=8 iflag=direct status=none) /dev/zero || fail "$kind: unwritten half is not zeros"
+  dd if="$dev" bs=1M count=8 iflag=direct status=none | cmp - "$PAT" || fail "$kind: data differs"
+  dd if="$dev" bs=1M skip=8 iflag=direct status=none | cmp -n $((8 << 20)) - /dev/zero || fail "$kind: unwritten half is not zeros"
   r=$(stat_json "$dev" "const m = s.mapping.map; if (!(m.refreshes > 0 && m.mappedBytes >= 8 * 1048576 && s.native.rawReads > 0)) throw 0;
     return s.native.rawReads + ' raw reads after ' + m.refreshes + ' refreshes'")
   del "$dev"
@@ -109,16 +110,16 @@ dev=$(add discard "$B" --size 32M --preallocate)
 dd if="$PAT" of="$dev" bs=1M seek=8 oflag=direct status=none
 before=$(stat -c %b "$B")
 blkdiscard -f -o $((8 << 20)) -l $((8 << 20)) "$dev"
-cmp -n $((8 << 20)) <(dd if="$dev" bs=1M skip=8 count=8 iflag=direct status=none) /dev/zero || fail "discarded range is not zero"
+dd if="$dev" bs=1M skip=8 count=8 iflag=direct status=none | cmp -n $((8 << 20)) - /dev/zero || fail "discarded range is not zero"
 after=$(stat -c %b "$B")
 [ $(( (before - after) * 512 )) -ge $((7 << 20)) ] || fail "discard released only $(( (before - after) * 512 )) bytes"
 dd if="$PAT2" of="$dev" bs=1M seek=8 oflag=direct status=none
-cmp "$PAT2" <(dd if="$dev" bs=1M skip=8 count=8 iflag=direct status=none) || fail "rewritten range differs"
+dd if="$dev" bs=1M skip=8 count=8 iflag=direct status=none | cmp - "$PAT2" || fail "rewritten range differs"
 stat_json "$dev" "if (s.mapping.map.mappedBytes < 32 * 1048576 || s.native.discards < 1) throw 0"
 blockdev --flushbufs "$dev"
 kill -9 "$(node -e "console.log(require('/run/ublk-compress/${dev#/dev/ublkb}.json').pid)")"
 timeout 60 "${CLI[@]}" del -n "${dev#/dev/ublkb}" 2>/dev/null || fail "del after kill -9"
-cmp "$PAT2" <(dd if="$B" bs=1M skip=8 count=8 status=none) || fail "backing lacks the rewrite"
+dd if="$B" bs=1M skip=8 count=8 status=none | cmp - "$PAT2" || fail "backing lacks the rewrite"
 ok "blkdiscard on the mapped path: zeros, blocks released, rewritten and mapped again; flushed data kept across kill -9"
 
 # ---- xfs reflinks: shared extents are never written through the raw device
@@ -143,6 +144,6 @@ stat_json "$dev" "if (s.native.rawWrites !== $raw_then) throw 0"
 [ "$(sha256sum <"$W/xfs/during.img")" = "$sum_during" ] || fail "a reflinked copy made while serving changed"
 [ "$(sha256sum <"$W/xfs/before.img")" = "$sum_before" ] || fail "the first copy changed"
 del "$dev"
-cmp "$PAT2" <(dd if="$B" bs=1M count=8 status=none) || fail "backing lacks the writes after the reflink"
+dd if="$B" bs=1M count=8 status=none | cmp - "$PAT2" || fail "backing lacks the writes after the reflink"
 ok "xfs reflink before add and while serving: both copies unchanged, no raw write to shared extents"
 ok "all done"
