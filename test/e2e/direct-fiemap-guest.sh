@@ -15,7 +15,8 @@ export UBLK_COMPRESS_LOG_DIR=$W/logs
 # Also on stderr: a check inside $(...) would otherwise lose its FAIL line.
 fail() {
   local log
-  echo "FAIL $*" | tee /dev/stderr
+  echo "FAIL $*"
+  echo "FAIL $*" >&2
   log=$(ls -t "$W"/*.log 2>/dev/null | head -1)
   [ -n "$log" ] && tail -n 20 "$log" | sed 's/^/  log: /' >&2
   exit 1
