@@ -99,7 +99,9 @@ for kind in sparse unwritten; do
   dd if="$PAT" of="$dev" bs=1M oflag=direct status=none
   dd if="$dev" bs=1M count=8 iflag=direct status=none | cmp - "$PAT" || fail "$kind: data differs"
   dd if="$dev" bs=1M skip=8 iflag=direct status=none | cmp -n $((8 << 20)) - /dev/zero || fail "$kind: unwritten half is not zeros"
-  r=$(stat_json "$dev" "const m = s.mapping.map; if (!(m.refreshes > 0 && m.mappedBytes >= 8 * 1048576 && s.native.rawReads > 0)) throw 0;
+  # Most of what was written maps (ext4 may leave a few converted blocks
+  # reported unwritten for a while: those stay on the file path, which is safe).
+  r=$(stat_json "$dev" "const m = s.mapping.map; if (!(m.refreshes > 0 && m.mappedBytes >= 7 * 1048576 && s.native.rawReads > 0)) throw 0;
     return s.native.rawReads + ' raw reads after ' + m.refreshes + ' refreshes'")
   del "$dev"
   ok "$kind backing: zeros through the file path, then direct-mapped once written ($r)"
