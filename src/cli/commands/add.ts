@@ -9,6 +9,7 @@ import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
 import { startLogPath } from '../../server/logger.js';
+import { UcError } from '../../util/errors.js';
 import type { ServeTarget } from '../../server/serve-target.js';
 
 export const addCommand: Command = {
@@ -33,6 +34,7 @@ export const addCommand: Command = {
     const cfg = addConfigOf(args);
     const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
     if (!packed) rejectPackedOnlyOptions(args);
+    else if (cfg.preallocate) throw new UcError('UC_INVALID_ARGUMENT', 'option --preallocate applies to --layout direct only');
     // Serving modules load on demand: the parent `add` of a direct device never
     // needs the storage engine, and every module costs start-up time.
     const target: ServeTarget = packed
