@@ -13,7 +13,9 @@
         "native/file-lock.cc",
         "native/direct-path.cc",
         "native/codec-batch.cc",
-        "native/notify.cc"
+        "native/notify.cc",
+        "native/extent-map.cc",
+        "native/open-guard.cc"
       ],
       "libraries": ["-llz4", "-lxxhash"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -11,7 +11,9 @@
 # BENCH_ROUNDS (default 2), BENCH_VARIANTS (space-separated, default
 # "ublk-direct"): ublk-direct (native request path), ublk-direct-js
 # (UBLK_DIRECT_PATH=js), null (src/device with a null target: the device
-# layer's own cost), loop-dio (loop with --direct-io=on), brd (RAM disk).
+# layer's own cost), loop-dio (loop with --direct-io=on), brd (RAM disk),
+# ublk-mapped (the direct-mapped path: a written file on ext4 over a RAM
+# disk) and loop-dio-ext4 (loop --direct-io=on over the same kind of file).
 # The plain loop device (buffered, tmpfs file) runs in every round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,10 +98,34 @@ run_null() {
   wait "$pid" || true
 }
 
+# A fully written file of SIZE_MB on ext4 over a RAM disk, at $W/ublk.img.
+ext4_file() {
+  modprobe brd rd_nr=1 "rd_size=$(( (SIZE_MB + 64) * 1024 ))" max_part=0
+  for _ in $(seq 50); do [ -b /dev/ram0 ] && break; sleep 0.1; done
+  mkfs.ext4 -q -F /dev/ram0
+  mount /dev/ram0 "$W"
+  dd if=/dev/zero of="$W/ublk.img" bs=1M count="$SIZE_MB" oflag=direct status=none
+}
+ext4_file_remove() { umount "$W"; rmmod brd; }
+
+run_loop_dio_ext4() {
+  ext4_file
+  loopdev=$(losetup -f --show --direct-io=on "$W/ublk.img")
+  [ "$(cat "/sys/block/${loopdev#/dev/}/loop/dio")" = 1 ] || echo "loop-dio-ext4: direct I/O refused" >&2
+  "${FIO[@]}" "$loopdev" loop-dio-ext4 | tag "$1"
+  losetup -d "$loopdev"
+  loopdev=
+  ext4_file_remove
+}
+
 run_ublk() {
   local round=$1 variant=$2 env=() dev id pid
   [ "$variant" = ublk-direct-js ] && env=(UBLK_DIRECT_PATH=js)
-  mount -t tmpfs -o "size=$((SIZE_MB + 16))m" bench-direct "$W"
+  if [ "$variant" = ublk-mapped ]; then
+    ext4_file
+  else
+    mount -t tmpfs -o "size=$((SIZE_MB + 16))m" bench-direct "$W"
+  fi
   dev=$(env "${env[@]}" taskset -c 1 "${CLI[@]}" add --backing "$W/ublk.img" --size "${SIZE_MB}M" \
     --layout direct --start-timeout 600 --log "/run/bench-direct.log")
   id=${dev#/dev/ublkb}
@@ -107,14 +133,15 @@ run_ublk() {
   fio_with_cpu "$round" "$variant" "$dev" "$pid"
   echo "STATS $variant $round $("${CLI[@]}" stats -n "$id" --json 2>/dev/null | tr -d '\n ')"
   "${CLI[@]}" del -n "$id" 2>/dev/null
-  umount "$W"
+  if [ "$variant" = ublk-mapped ]; then ext4_file_remove; else umount "$W"; fi
 }
 
 for round in $(seq "$ROUNDS"); do
   run_loop "$round"
   for v in $VARIANTS; do
     case "$v" in
-      ublk-direct|ublk-direct-js) run_ublk "$round" "$v" ;;
+      ublk-direct|ublk-direct-js|ublk-mapped) run_ublk "$round" "$v" ;;
+      loop-dio-ext4) run_loop_dio_ext4 "$round" ;;
       null) run_null "$round" ;;
       loop-dio) run_loop_dio "$round" ;;
       brd) run_brd "$round" ;;

@@ -43,7 +43,11 @@ export interface DirectBenchRow {
 }
 
 const JOBS = ['seqwrite-1m', 'randread-4k', 'randwrite-4k'] as const;
-const VARIANTS = ['ublk-direct', 'ublk-direct-js', 'null', 'loop-dio', 'brd'];
+const VARIANTS = ['ublk-direct', 'ublk-direct-js', 'null', 'loop-dio', 'brd', 'ublk-mapped', 'loop-dio-ext4'];
+/** What a variant's ratio compares against (when that baseline ran): the same backing's loop. */
+const BASELINE: Record<string, string> = { 'ublk-mapped': 'loop-dio-ext4' };
+const baselineOf = (variant: string, ran: readonly string[]): string =>
+  BASELINE[variant] !== undefined && ran.includes(BASELINE[variant]) ? BASELINE[variant] : 'loop';
 
 const OPTIONS: readonly OptionSpec[] = [
   countOption('size-mb', 'file and job size in MiB (default 256)'),
@@ -56,8 +60,9 @@ const OPTIONS: readonly OptionSpec[] = [
     valueName: 'LIST',
     help:
       'comma list of ublk-direct (native request path), ublk-direct-js (JS request path forced), ' +
-      'null (src/device with a null target), loop-dio (loop --direct-io=on), brd ' +
-      '(default ublk-direct,ublk-direct-js)',
+      'null (src/device with a null target), loop-dio (loop --direct-io=on), brd, ublk-mapped ' +
+      '(direct-mapped path: a written file on ext4 over a RAM disk), loop-dio-ext4 (loop --direct-io=on ' +
+      'over the same kind of file; the baseline of ublk-mapped) (default ublk-direct,ublk-direct-js)',
   },
   { name: 'json', kind: 'boolean', help: 'print only the JSON object on stdout' },
 ];
@@ -101,7 +106,10 @@ export function parseBenchLines(stdout: string): DirectBenchRow[] {
 
 export interface DirectBenchResult {
   rows: DirectBenchRow[];
-  /** `${variant} ${job}` -> variant / loop, means over the rounds (IOPS for random jobs, MB/s for sequential). */
+  /**
+   * `${variant} ${job}` -> variant / its baseline (loop; loop-dio-ext4 for
+   * ublk-mapped when it ran), means over the rounds (IOPS for random jobs, MB/s for sequential).
+   */
   ratios: Record<string, number>;
   variants: string[];
   rounds: number;
@@ -125,7 +133,7 @@ function ratiosOf(rows: readonly DirectBenchRow[], variants: readonly string[]):
   const out: Record<string, number> = {};
   for (const v of variants) {
     for (const job of JOBS) {
-      const loop = rowsOf(rows, 'loop', job).map(metricOf(job));
+      const loop = rowsOf(rows, baselineOf(v, variants), job).map(metricOf(job));
       const ublk = rowsOf(rows, v, job).map(metricOf(job));
       if (loop.length === 0 || ublk.length === 0) continue;
       out[`${v} ${job}`] = +(mean(ublk) / mean(loop)).toFixed(2);
@@ -136,7 +144,7 @@ function ratiosOf(rows: readonly DirectBenchRow[], variants: readonly string[]):
 
 export function renderDirectTable(result: DirectBenchResult): string {
   const lines = [
-    '| job | device | per round | mean vs loop | daemon CPU user+sys | CPU µs/IO (all / main thread) |',
+    '| job | device | per round | mean vs baseline | daemon CPU user+sys | CPU µs/IO (all / main thread) |',
     '|---|---|---|---|---|---|',
   ];
   for (const job of JOBS) {
@@ -145,10 +153,11 @@ export function renderDirectTable(result: DirectBenchResult): string {
       if (rs.length === 0) continue;
       const fmt = (r: DirectBenchRow): string =>
         job.startsWith('seq') ? `${r.MBps} MB/s` : `${r.iops} (${r.latUsMean} µs)`;
-      const ratio = label === 'loop' ? '1' : String(result.ratios[`${label} ${job}`]);
+      const ratio =
+        label === 'loop' ? '1x' : `${result.ratios[`${label} ${job}`]}x ${baselineOf(label, result.variants)}`;
       const cpu = rs.map((r) => (r.daemonUserPct === undefined ? '-' : `${r.daemonUserPct}%+${r.daemonSysPct}%`));
       const perIo = rs.map((r) => (r.cpuUsPerIo === undefined ? '-' : `${r.cpuUsPerIo} / ${r.mainCpuUsPerIo}`));
-      lines.push(`| ${job} | ${label} | ${rs.map(fmt).join(', ')} | ${ratio}x | ${cpu.join(', ')} | ${perIo.join(', ')} |`);
+      lines.push(`| ${job} | ${label} | ${rs.map(fmt).join(', ')} | ${ratio} | ${cpu.join(', ')} | ${perIo.join(', ')} |`);
     }
   }
   return lines.join('\n') + '\n';
@@ -205,7 +214,7 @@ export const directBench: BenchModule = {
     const result = await runDirectBench(args);
     return {
       reportFiles: ['bench/report/direct.json', 'bench/report/direct.md'],
-      headline: Object.entries(result.ratios).map(([key, ratio]) => `${key}: ${ratio}x loop`),
+      headline: Object.entries(result.ratios).map(([key, ratio]) => `${key}: ${ratio}x ${baselineOf(key.split(' ')[0], result.variants)}`),
     };
   },
 };

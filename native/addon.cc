@@ -8,10 +8,12 @@
 
 #include "codec-batch.h"
 #include "ctrl.h"
+#include "extent-map.h"
 #include "fiemap.h"
 #include "file-lock.h"
 #include "io-ring.h"
 #include "notify.h"
+#include "open-guard.h"
 #include "queue.h"
 #include "uapi/ublk_cmd.h"
 
@@ -138,6 +140,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UblkQueue", UblkQueueWrap::Init(env));
   exports.Set("FileLock", FileLockWrap::Init(env));
   exports.Set("fiemap", Napi::Function::New(env, Fiemap, "fiemap"));
+  exports.Set("DirectMap", ExtentMapWrap::Init(env));
+  exports.Set("OpenGuard", OpenGuardWrap::Init(env));
   exports.Set("encodeCtrlSqe", Napi::Function::New(env, EncodeCtrlSqe, "encodeCtrlSqe"));
   exports.Set("setIoFlusher", Napi::Function::New(env, SetIoFlusher, "setIoFlusher"));
   exports.Set("blkDiscard", Napi::Function::New(env, BlkDiscard, "blkDiscard"));

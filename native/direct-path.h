@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "event-ring.h"
+#include "extent-map.h"
 #include "uapi/ublk_cmd.h"
 
 namespace ublk {
@@ -41,6 +42,9 @@ struct DirectConfig {
   // a file in memory (tmpfs), where io_uring would hand every transfer to an
   // io-wq worker thread, the copy itself is cheaper than that hand-off.
   bool inline_rw = false;
+  // The direct-mapped path: READ/WRITE whose whole range the map proves go
+  // to map->dev_fd() at the physical offset. Shared by the device's queues.
+  ExtentMap* map = nullptr;
 };
 
 // Counters since setDirect(), read by JS on demand.
@@ -54,6 +58,9 @@ struct DirectCounters {
   uint64_t write_bytes = 0;
   uint64_t errors = 0;
   uint64_t to_js = 0;  // requests handed to the JS path
+  // Of reads / writes above: served on the raw device (direct-mapped).
+  uint64_t raw_reads = 0;
+  uint64_t raw_writes = 0;
 };
 
 // One backing failure committed natively, for JS to log and count.
@@ -64,7 +71,7 @@ struct DirectError {
   int32_t err;  // positive errno
 };
 
-class DirectPath {
+class DirectPath : public RawWaiter {
  public:
   DirectPath(DirectHost* host, uint16_t depth, const DirectConfig& config);
   DirectPath(const DirectPath&) = delete;
@@ -80,6 +87,13 @@ class DirectPath {
   // Failures committed since the last call.
   std::vector<DirectError> TakeErrors();
   bool has_errors() const { return !errors_.empty(); }
+  // The host hands `tag` to JS after all (its commit could not be queued):
+  // the same bookkeeping as a hand-off decided here.
+  void HandOffTag(uint16_t tag) { HandOff(ops_[tag]); }
+  // JS committed `tag`, which this path handed to it.
+  void JsDone(uint16_t tag);
+  // A parked punch may go: no raw I/O overlaps it any more.
+  void Unparked(Napi::Env env, uint16_t tag) override;
 
  private:
   class TagOp : public Completion {
@@ -92,12 +106,23 @@ class DirectPath {
     uint32_t expect = 0;     // bytes a READ/WRITE must transfer
     uint64_t start_sector = 0;
     uint32_t nr_sectors = 0;
+    uint64_t offset = 0;     // bytes into the file
+    uint64_t length = 0;
+    uint32_t rw_flags = 0;
+    uint8_t* buf = nullptr;
+    bool raw = false;        // on the raw device, counted in the map's raw set
+    bool blocked = false;    // range blocked in the map until the op ends
+    bool device_flush = false;  // FLUSH second step: the raw device's cache
   };
 
   void OnCqe(Napi::Env env, TagOp& op, int32_t res);
+  bool Issue(Napi::Env env, TagOp& op);
+  void Queue(io_uring_sqe* sqe, TagOp& op);
+  void HandOff(TagOp& op);
+  bool FlushDevice(Napi::Env env, TagOp& op);
   int32_t InlineRw(const TagOp& op, uint8_t* buf, uint64_t offset, uint32_t rw_flags) const;
   bool ModeRefused(uint32_t mode) const;
-  void Count(const TagOp& op);
+  void Count(const TagOp& op, bool raw);
 
   DirectHost* host_;
   DirectConfig config_;
@@ -105,6 +130,7 @@ class DirectPath {
   std::vector<uint32_t> refused_modes_;  // fallocate modes that said EOPNOTSUPP
   std::vector<DirectError> errors_;
   DirectCounters counters_;
+  EventRing* ring_ = nullptr;  // the queue's ring, known from the first Start()
   uint32_t inflight_ = 0;
 };
 

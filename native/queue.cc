@@ -165,6 +165,7 @@ Napi::Value UblkQueueWrap::Commit(const Napi::CallbackInfo& info) {
   }
   // Issue first: if no SQE can be had the tag stays with JS and commit() may be retried.
   IssueIoCmd(env, kIoCommitAndFetchReq, static_cast<uint16_t>(tag), result);
+  if (direct_ != nullptr) direct_->JsDone(static_cast<uint16_t>(tag));
   Transition(static_cast<uint16_t>(tag), TagState::kOwnedByJs, TagState::kInKernel);
   return env.Undefined();
 }
@@ -209,6 +210,7 @@ void UblkQueueWrap::DirectDone(Napi::Env env, uint16_t tag, int32_t result) {
   } catch (const Napi::Error&) {
     // No SQE to be had: JS serves the request again and commits it through
     // commit(), which reports a failure where it can be handled.
+    direct_->HandOffTag(tag);
     DirectToJs(env, tag);
     return;
   }
@@ -258,10 +260,11 @@ void UblkQueueWrap::DeliverDirectErrors(Napi::Env env) {
   if (!on_direct_errors_.IsEmpty()) on_direct_errors_.Call({list});
 }
 
-// setDirect(fileFd, sizeBytes, onErrors, inlineRw): serve READ/WRITE/FLUSH/
-// DISCARD/WRITE_ZEROES natively on fileFd from the next request on (with
-// inlineRw, reads and writes by pread/pwrite on this thread). The fd stays
-// the caller's and must stay open until the queue is closed.
+// setDirect(fileFd, sizeBytes, onErrors, inlineRw, map?): serve READ/WRITE/
+// FLUSH/DISCARD/WRITE_ZEROES natively on fileFd from the next request on
+// (with inlineRw, reads and writes by pread/pwrite on this thread; with a
+// DirectMap, reads and writes it maps on its raw device). The fds stay the
+// caller's and must stay open until the queue is closed.
 Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
@@ -274,6 +277,12 @@ Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   config.size_bytes = static_cast<uint64_t>(size);
   on_direct_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
   config.inline_rw = info[3].ToBoolean().Value();
+  if (info.Length() > 4 && info[4].IsObject()) {
+    Napi::Object map = info[4].As<Napi::Object>();
+    config.map = ExtentMapWrap::Unwrap(map)->map();
+    if (config.map->file_fd() != config.file_fd) throw Napi::Error::New(env, "setDirect: the map is of another fd");
+    direct_map_ref_ = Napi::Persistent(map);
+  }
   direct_ = std::make_unique<DirectPath>(this, depth_, config);
   return env.Undefined();
 }
@@ -293,6 +302,8 @@ Napi::Value UblkQueueWrap::DirectStats(const Napi::CallbackInfo& info) {
   set("writeBytes", c.write_bytes);
   set("errors", c.errors);
   set("toJs", c.to_js);
+  set("rawReads", c.raw_reads);
+  set("rawWrites", c.raw_writes);
   set("inflight", direct_->inflight());
   return o;
 }

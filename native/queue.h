@@ -85,6 +85,7 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   std::vector<std::pair<uint16_t, int32_t>> errors_;  // unexpected CQE results to report
   std::unique_ptr<DirectPath> direct_;  // the native request path, when set
   Napi::FunctionReference on_direct_errors_;
+  Napi::ObjectReference direct_map_ref_;  // keeps the shared ExtentMap alive
 
   // Batch views (JS typed arrays of length depth) and their raw pointers.
   Napi::ObjectReference batch_ref_;

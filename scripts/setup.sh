@@ -16,7 +16,7 @@ fi
 # backports kernel, kmod), the e2e tools that run inside the guest from the host root,
 # python3 (the sd_notify test's datagram receiver), systemd (systemd-analyze verify) and
 # groff-base (the man page test formats ublk-compress.8).
-DEB_PACKAGES=(liblz4-dev libxxhash-dev qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux debian-archive-keyring python3 systemd groff-base)
+DEB_PACKAGES=(liblz4-dev libxxhash-dev qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux debian-archive-keyring python3 systemd groff-base xfsprogs)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,6 +19,7 @@ export const ADD_OPTIONS: readonly OptionSpec[] = [
   { name: 'queues', short: 'q', kind: 'int', valueName: 'N', min: 1, max: 64, help: `hardware queues (default ${DEFAULT_QUEUES})` },
   { name: 'depth', short: 'd', kind: 'int', valueName: 'N', min: 1, max: 4096, help: `queue depth (default ${DEFAULT_DEPTH})` },
   { name: 'id', short: 'n', kind: 'int', valueName: 'N', min: 0, max: 0xfffffffe, help: 'device id to use (default: the kernel picks one)' },
+  { name: 'preallocate', kind: 'boolean', help: 'direct layout: write zeros over the backing file\'s holes first, so all of it maps to the disk' },
   { name: 'foreground', short: 'f', kind: 'boolean', help: 'serve in this process instead of a background daemon' },
   { name: 'log', kind: 'string', valueName: 'FILE', help: 'log file (default /var/log/ublk-compress/ublkbN.log)' },
   { name: 'start-timeout', kind: 'int', valueName: 'SECONDS', min: 1, max: 3600, help: 'bound on device start-up (default 120)' },
@@ -56,6 +57,7 @@ export function addConfigOf(args: ParsedArgs): AddConfig {
     depth: getNumber(args, 'depth') ?? DEFAULT_DEPTH,
     devId: getNumber(args, 'id'),
     foreground: getFlag(args, 'foreground'),
+    preallocate: getFlag(args, 'preallocate'),
     logPath: optionalPath(getString(args, 'log'), 'log'),
     startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
     metrics: metricsOf(getString(args, 'metrics')),
@@ -70,6 +72,7 @@ export function daemonArgv(cfg: AddConfig, logPath: string, logProvisional: bool
   if (cfg.sizeBytes !== undefined) argv.push('--size', String(cfg.sizeBytes));
   argv.push('--queues', String(cfg.queues), '--depth', String(cfg.depth));
   if (cfg.devId !== undefined) argv.push('--id', String(cfg.devId));
+  if (cfg.preallocate) argv.push('--preallocate');
   argv.push('--start-timeout', String(cfg.startTimeoutMs / 1000));
   if (cfg.metrics) argv.push('--metrics', formatListenAddress(cfg.metrics));
   argv.push('--log', logPath, '--foreground', '--ready-fd', '3');

@@ -13,6 +13,7 @@ export type { DirectServeStats };
 export function ioPathLabel(s: DirectServeStats): string {
   if (s.requestPath === 'js') return 'js-buffered';
   if (s.backingIo === 'memory file, inline copy') return 'memory';
+  if (s.backingIo === 'direct-mapped') return 'direct-mapped';
   return s.backingIo === 'O_DIRECT file' ? 'odirect' : 'buffered';
 }
 
@@ -22,12 +23,21 @@ export function renderDirectStats(s: DirectServeStats): string {
   const rows: Array<[string, string]> = [
     ['request path', s.requestPath === 'native' ? `native, ${s.backingIo}` : 'JS (UBLK_DIRECT_PATH=js), buffered file'],
     ['native reads / writes', `${n.reads} / ${n.writes} (${n.readBytes} / ${n.writeBytes} bytes)`],
+    ['  direct-mapped (raw device)', `${n.rawReads} / ${n.rawWrites}`],
+    ['  through the file', `${n.reads - n.rawReads} / ${n.writes - n.rawWrites}`],
     ['native flushes / discards / write-zeroes', `${n.flushes} / ${n.discards} / ${n.writeZeroes}`],
     ['native errors / handed to JS', `${n.errors} / ${n.toJs}`],
     ['JS reads / writes', `${j.reads} / ${j.writes}`],
     ['JS flushes / discards / write-zeroes', `${j.flushes} / ${j.discards} / ${j.writeZeroes}`],
     ['JS errors', `${j.errors}`],
   ];
+  const m = s.mapping;
+  if (m?.device !== undefined) rows.splice(1, 0, ['raw device', m.device]);
+  if (m?.reason !== undefined) rows.splice(1, 0, ['no direct mapping', m.reason]);
+  if (m?.map !== undefined) {
+    rows.push(['mapped extents / bytes', `${m.map.extents} / ${m.map.mappedBytes}`]);
+    rows.push(['map refreshes / drops / parked punches', `${m.map.refreshes} / ${m.map.drops} / ${m.map.parked}`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
 }

@@ -180,6 +180,24 @@ export interface DirectPathStats {
   /** Requests handed to the JS path (short transfer, refused fallocate mode...). */
   toJs: number;
   inflight: number;
+  /** Of reads / writes: served on the raw device under the file (direct-mapped). */
+  rawReads: number;
+  rawWrites: number;
+}
+
+/** The direct-mapped path's extent map (DirectMap.stats()). */
+export interface DirectMapStats {
+  /** Runs mapped now, and the bytes they cover. */
+  extents: number;
+  mappedBytes: number;
+  /** FIEMAP calls after writes through the file, and the bytes they covered. */
+  refreshes: number;
+  refreshedBytes: number;
+  /** Ranges taken out of the map (punches, requests handed to JS). */
+  drops: number;
+  /** Punches that waited for raw-device I/O over their range. */
+  parked: number;
+  rawInflight: number;
 }
 
 /** A request the native direct path committed with -errno. */

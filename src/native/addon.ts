@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DirectPathStats, DirectRequestError, NativeError, UblkAbi } from './abi.js';
+import type { DirectMapStats, DirectPathStats, DirectRequestError, NativeError, UblkAbi } from './abi.js';
 
 // ---------------------------------------------------------------- addon
 
@@ -37,8 +37,20 @@ export interface NativeQueueHandle {
   tagState(tag: number): number;
   abortedCount(): number;
   close(): void;
-  setDirect(fileFd: number, sizeBytes: number, onErrors: (errors: DirectRequestError[]) => void, inlineRw: boolean): void;
+  setDirect(
+    fileFd: number,
+    sizeBytes: number,
+    onErrors: (errors: DirectRequestError[]) => void,
+    inlineRw: boolean,
+    map: NativeDirectMapHandle | undefined,
+  ): void;
   directStats(): DirectPathStats | null;
+}
+
+export interface NativeDirectMapHandle {
+  remap(): number;
+  stats(): DirectMapStats;
+  clear(): void;
 }
 
 export interface NativeFileLockHandle {
@@ -59,6 +71,8 @@ export interface NativeFileLockOptions {
 
 export interface NativeModule {
   FileLock: new (path: string, options: NativeFileLockOptions) => NativeFileLockHandle;
+  DirectMap: new (fileFd: number, devFd: number, jsFd: number) => NativeDirectMapHandle;
+  OpenGuard: new (path: string, map: NativeDirectMapHandle, onForeignOpen: (pids: number[]) => void) => { close(): void };
   IoRing: new (entries: number, cqEntries: number, flags: number) => NativeIoRingHandle;
   CtrlRing: new (path: string) => NativeCtrlHandle;
   UblkQueue: new (

@@ -32,6 +32,8 @@
 //     .buffers[tag]          the tag's io buffer (zero copy, see below)
 //     .close()               munmap descriptors; call after every tag aborted
 //   fiemap(fd, { sync? }) -> FiemapExtent[]
+//   new DirectMap(fileFd, devFd) .remap() .clear() .stats()
+//                          the direct-mapped path's extent map (UblkQueue.setDirect)
 //   encodeCtrlSqe(name, devId, data0, addr, len, legacy) -> the 128-byte SQE
 //   lockFile(path, { exclusive?, create?, mode?, claimDevice? }) -> FileLock
 //                          non-blocking flock(2) held until .release() (EWOULDBLOCK when
@@ -56,4 +58,5 @@ export { IoRing } from './io-ring.js';
 export { UblkControl, encodeCtrlSqe, type CtrlName } from './control.js';
 export { UblkQueue, type UblkQueueOptions } from './queue.js';
 export { blkDiscard, blockDeviceBytes, fiemap, setIoFlusher, ublkAbi } from './system.js';
+export { DirectMap } from './direct-map.js';
 export { lockFile, type FileLock, type LockFileOptions } from './file-lock.js';

@@ -1,6 +1,7 @@
 // UblkQueue: one ublk hardware queue served on an IoRing.
 
 import assert from 'node:assert';
+import type { DirectMap } from './direct-map.js';
 import type { DirectPathStats, DirectRequestError, NativeError, QueueBatch, TagStateValue } from './abi.js';
 import { native, type NativeQueueHandle } from './addon.js';
 import type { IoRing } from './io-ring.js';
@@ -85,16 +86,18 @@ export class UblkQueue {
    * `onErrors` once per wake-up. `fileFd` must stay open until close().
    * `inlineRw`: reads and writes by pread/pwrite on the main thread (a file
    * in memory, where the ring would hand each one to a worker thread).
+   * `map`: reads and writes whose range it maps go to its raw device (the
+   * direct-mapped path); it must be a map of `fileFd`.
    */
   setDirect(
     fileFd: number,
     sizeBytes: number,
     onErrors: (errors: DirectRequestError[]) => void,
-    options: { inlineRw?: boolean } = {},
+    options: { inlineRw?: boolean; map?: DirectMap } = {},
   ): void {
     assert(Number.isInteger(fileFd) && fileFd >= 0, 'fileFd');
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0, 'sizeBytes');
-    this.#handle.setDirect(fileFd, sizeBytes, onErrors, options.inlineRw ?? false);
+    this.#handle.setDirect(fileFd, sizeBytes, onErrors, options.inlineRw ?? false, options.map?.handle);
   }
 
   /** The native direct path's counters, or null when setDirect() was not called. */

@@ -24,6 +24,8 @@ export interface AddConfig {
   readonly depth: number;
   readonly devId: number | undefined;
   readonly foreground: boolean;
+  /** Direct layout: fill the backing file's holes at start (docs/direct-paths.md). */
+  readonly preallocate: boolean;
   /** Absolute, when given. */
   readonly logPath: string | undefined;
   readonly startTimeoutMs: number;

@@ -191,9 +191,9 @@ ok "UBLK_DIRECT_PATH=js: fio verify=crc32c over 16 MiB, served by the JS path"
 modprobe brd rd_nr=1 rd_size=$((96 * 1024)) max_part=0 || fail "modprobe brd"
 for _ in $(seq 50); do [ -b /dev/ram0 ] && break; sleep 0.1; done
 mkfs.ext4 -q -F /dev/ram0 && mkdir -p "$W/ext4" && mount /dev/ram0 "$W/ext4" || fail "ext4 on /dev/ram0"
-verify_path ext4 "$W/ext4/backing.img" "O_DIRECT file"
+verify_path ext4 "$W/ext4/backing.img" "direct-mapped"
 umount "$W/ext4" && rmmod brd
-ok "ext4 backing: fio verify=crc32c over 16 MiB, served natively with O_DIRECT"
+ok "ext4 backing: fio verify=crc32c over 16 MiB, served natively, direct-mapped to the RAM disk"
 
 # ---- discard: reads zeros, backing blocks released
 dd if="$(readlink -f /usr/bin/node)" of="$dev" bs=1M count=32 skip=4 seek=160 oflag=direct status=none

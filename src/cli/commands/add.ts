@@ -10,6 +10,7 @@ import type { CliIo } from '../io.js';
 import { rejectBackingArgument } from '../../server/preflight.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptions } from '../packed-options.js';
 import { startLogPath } from '../../server/logger.js';
+import { UcError } from '../../util/errors.js';
 import type { ServeTarget } from '../../server/serve-target.js';
 
 export const addCommand: Command = {
@@ -35,6 +36,7 @@ export const addCommand: Command = {
     rejectBackingArgument(cfg.backing);
     const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
     if (!packed) rejectPackedOnlyOptions(args);
+    else if (cfg.preallocate) throw new UcError('UC_INVALID_ARGUMENT', 'option --preallocate applies to --layout direct only');
     // Serving modules load on demand: the parent `add` of a direct device never
     // needs the storage engine, and every module costs start-up time.
     const target: ServeTarget = packed

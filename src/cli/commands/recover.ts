@@ -34,6 +34,7 @@ export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: bo
     depth: record.depth,
     devId: record.devId,
     foreground: opts.foreground,
+    preallocate: false,
     logPath: opts.logPath ?? record.logPath ?? defaultLogPath(record.devId),
     startTimeoutMs: opts.startTimeoutMs,
     readyFd: undefined,

@@ -2,11 +2,15 @@
 // queues and the backing-file I/O (docs/design.md, "The data path"), the DirectTarget
 // over it, and the UblkDevice of src/device dispatching requests to it. On
 // the native request path the addon serves reads and writes itself, over its
-// own descriptor of the backing (O_DIRECT where the filesystem allows it).
+// own descriptor of the backing (O_DIRECT where the filesystem allows it),
+// and where the file's extents allow, on the raw device under it
+// (direct-mapped.ts, docs/direct-paths.md).
 
 import { ringEntries } from '../../device/index.js';
+import type { DispatchStats } from '../../device/queue-dispatch.js';
 import { DirectTarget } from '../../direct/direct-target.js';
 import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
+import { preallocate } from '../../direct/preallocate.js';
 import { openBackingFile, type BackingFile } from '../../io/index.js';
 import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
@@ -14,6 +18,7 @@ import { loggedTarget } from '../logged-target.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
+import { startDirectMapped, type DirectMappedPath } from './direct-mapped.js';
 import {
   logNativeErrors,
   requestPathFromEnv,
@@ -34,6 +39,8 @@ export interface DirectDeviceOptions extends DeviceGeometry, StartHooks {
   readonly startTimeoutMs: number;
   /** Default: native, unless UBLK_DIRECT_PATH=js. */
   readonly requestPath?: DirectRequestPath;
+  /** Write zeros over the backing file's holes and unwritten extents first, so the whole file maps. */
+  readonly preallocate?: boolean;
 }
 
 /** The backing file as the device serves it: the ring, the JS target, the native path's descriptor. */
@@ -45,9 +52,12 @@ interface DirectBacking {
   nativeFd: number | undefined;
   readonly inlineRw: boolean;
   readonly backingIo: BackingIo;
+  /** Set once the device's session exists (its log); closed before nativeFd. */
+  mapped?: DirectMappedPath;
 }
 
 async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequestPath): Promise<DirectBacking> {
+  if (opts.preallocate) opts.log.info({ bytes: preallocate(opts.backing, opts.sizeBytes) }, 'preallocated');
   // Every tag's command plus one backing-file operation per request.
   const ring = new IoRing({ entries: ringEntries(2 * opts.queues * opts.depth) });
   let file: BackingFile;
@@ -74,6 +84,7 @@ async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequest
 async function closeBacking(b: DirectBacking, log: Logger): Promise<void> {
   await b.direct.close().catch((err: unknown) => log.error({ err }, 'closing the backing file failed'));
   try {
+    b.mapped?.close();
     closeFd(b.nativeFd); // the queues are closed (drained) or the process is about to exit
   } finally {
     b.nativeFd = undefined;
@@ -85,11 +96,15 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
   const requestPath = opts.requestPath ?? requestPathFromEnv();
   const b = await openBacking(opts, requestPath);
   const queues: UblkQueue[] = [];
+  const stats = (js: DispatchStats): DirectServeStats =>
+    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, b.mapped?.report());
   const session: DeviceSession = new DeviceSession(opts.log, {
     beforeStop: () => b.direct.flush().catch((err: unknown) => session.log.error({ err }, 'flush before stop failed')),
-    drained: (device) => session.log.info(serveStats(requestPath, b.backingIo, queues, device.stats), 'request paths'),
+    drained: (device) => session.log.info(stats(device.stats), 'request paths'),
     release: () => closeBacking(b, session.log),
   });
+  // After every descriptor of the backing is open: it guards against other openers.
+  if (requestPath === 'native' && !b.inlineRw) b.mapped = startDirectMapped(opts.backing, b.nativeFd, b.file.fd, () => session.log);
   try {
     const device = await session.add(opts, opts);
     await device.start(loggedTarget(b.direct, session.log), {
@@ -99,12 +114,12 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
         queues.push(queue);
         if (requestPath !== 'native') return;
         const onErrors = (errors: readonly DirectRequestError[]): void => logNativeErrors(session.log, errors);
-        queue.setDirect(b.nativeFd ?? b.file.fd, opts.sizeBytes, onErrors, { inlineRw: b.inlineRw });
+        queue.setDirect(b.nativeFd ?? b.file.fd, opts.sizeBytes, onErrors, { inlineRw: b.inlineRw, map: b.mapped?.map });
       },
     });
-    const pathStats = (): DirectServeStats => serveStats(requestPath, b.backingIo, queues, device.stats);
+    const pathStats = (): DirectServeStats => stats(device.stats);
     await session.serveControl({ directStats: pathStats });
-    session.log.info({ requestPath, backingIo: b.backingIo }, 'serving');
+    session.log.info({ requestPath, backingIo: pathStats().backingIo }, 'serving');
     return { ...session.served(), requestPath, pathStats };
   } catch (err) {
     await session.shutdownAfterFailure();

@@ -4,17 +4,28 @@
 // the `list` columns render them: src/cli/direct-status.ts).
 
 import type { DispatchStats } from '../../device/queue-dispatch.js';
-import { UBLK_IO_OP, type DirectPathStats, type DirectRequestError, type UblkQueue } from '../../native/index.js';
+import { UBLK_IO_OP, type DirectMapStats, type DirectPathStats, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { Logger } from '../logger.js';
 
 export type DirectRequestPath = 'native' | 'js';
-export type BackingIo = 'O_DIRECT file' | 'buffered file' | 'memory file, inline copy';
+export type BackingIo = 'direct-mapped' | 'O_DIRECT file' | 'buffered file' | 'memory file, inline copy';
+
+/** The direct-mapped path: its raw device and map, or why the file path serves instead. */
+export interface MappingReport {
+  /** The raw device under the backing file, when mapped. */
+  device?: string;
+  /** Why there is no direct mapping (or why it ended). */
+  reason?: string;
+  map?: DirectMapStats;
+}
 
 export interface DirectServeStats {
   requestPath: DirectRequestPath;
   /** How the native path reaches the backing (the JS path always uses a buffered descriptor). */
   backingIo: BackingIo;
+  /** Absent on the JS path and for files in memory. */
+  mapping?: MappingReport;
   /** Requests completed by the native path, by kind (zeros on the JS path). */
   native: DirectPathStats;
   /** Requests the JS target served (all of them on the JS path; the unusual ones otherwise). */
@@ -35,6 +46,8 @@ const ZERO_NATIVE: DirectPathStats = {
   errors: 0,
   toJs: 0,
   inflight: 0,
+  rawReads: 0,
+  rawWrites: 0,
 };
 
 const OP_NAMES: Record<number, string> = {
@@ -67,6 +80,7 @@ export function serveStats(
   backingIo: BackingIo,
   queues: readonly UblkQueue[],
   js: DispatchStats,
+  mapping?: MappingReport,
 ): DirectServeStats {
   const native = { ...ZERO_NATIVE };
   for (const q of queues) {
@@ -74,5 +88,5 @@ export function serveStats(
     if (s === null) continue;
     for (const k of Object.keys(native) as Array<keyof DirectPathStats>) native[k] += s[k];
   }
-  return { requestPath, backingIo, native, js: { ...js } };
+  return { requestPath, backingIo, ...(mapping ? { mapping } : {}), native, js: { ...js } };
 }

@@ -58,7 +58,13 @@ async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, annou
     readyFields: { size: formatBytes(plan.sizeBytes), backing: plan.path },
     stoppedMessage: 'stopped and deleted',
     start: (hooks) =>
-      startDirectDevice({ ...deviceOptionsOf(cfg), ...hooks, backing: plan.path, sizeBytes: plan.sizeBytes }),
+      startDirectDevice({
+        ...deviceOptionsOf(cfg),
+        ...hooks,
+        backing: plan.path,
+        sizeBytes: plan.sizeBytes,
+        preallocate: cfg.preallocate,
+      }),
     abort: async (device) => {
       if (device) await device.shutdown().catch((e: unknown) => log.error({ err: e }, 'cleanup failed'));
       undoQuietly(undo, log); // the file holds no data of the user yet
