@@ -12,6 +12,7 @@ import { toErrno } from '../../../src/util/errors.js';
 import { ENOSPC } from '../../../src/util/errno.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { makeBlock, rng } from '../../engine/helpers.js';
+import { expectAll, expectAllAfterReopen } from './engine-checks.js';
 
 const SEGMENT_BYTES = 65536;
 const RETRY_MS = 30;
@@ -48,14 +49,6 @@ async function write(g: Rig, lba: number, blocks: number): Promise<void> {
   data.forEach((b, i) => g.model.set(lba + i, b));
 }
 
-async function expectAll(engine: BlockEngine, model: Map<number, Buffer>): Promise<void> {
-  for (const [lba, b] of model) {
-    const out = Buffer.alloc(BLOCK_BYTES);
-    await engine.read(lba, 1, out);
-    expect(out.equals(b), `lba ${lba}`).toBe(true);
-  }
-}
-
 async function expectNoSpace(p: Promise<unknown>): Promise<void> {
   const err = await p.then(() => undefined, (e: unknown) => e);
   expect(err).toMatchObject({ code: 'UC_NO_SPACE' });
@@ -80,11 +73,7 @@ async function fullThenFreed(g: Rig, fill: (on: boolean) => void): Promise<void>
   await g.engine.flush();
   expect(g.events.map((e) => e.kind)).toEqual(['no-space', 'no-space-cleared']);
   await expectAll(g.engine, g.model);
-  await g.engine.close();
-  const again = await openEngine(g.disk, g.meta, { flushDelayMs: 0 });
-  await expectAll(again, g.model);
-  await again.close();
-  expect((await auditPool(g.disk, g.meta)).problems).toEqual([]);
+  await expectAllAfterReopen(g.engine, g.disk, g.meta, g.model);
 }
 
 describe('a full filesystem stalls the engine, never wedges it', () => {

@@ -13,6 +13,7 @@ import { MemMetaStore } from '../../../src/testing/mem-store.js';
 import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { makeBlock, rng } from '../../engine/helpers.js';
+import { expectAll, expectAllAfterReopen } from './engine-checks.js';
 
 const SEGMENT_BYTES = 65536;
 const RETRY_MS = 30;
@@ -47,14 +48,6 @@ async function rig(commitRecordsMax?: number): Promise<Rig> {
     data.forEach((b, i) => model.set(lba + i, b));
   };
   return { disk, meta, engine, model, write };
-}
-
-async function expectAll(engine: BlockEngine, model: Map<number, Buffer>): Promise<void> {
-  for (const [lba, b] of model) {
-    const out = Buffer.alloc(BLOCK_BYTES);
-    await engine.read(lba, 1, out);
-    expect(out.equals(b), `lba ${lba}`).toBe(true);
-  }
 }
 
 describe('a failed fdatasync', () => {
@@ -96,11 +89,7 @@ describe('a failed fdatasync', () => {
     await sleep(RETRY_MS * 2);
     await g.engine.flush();
     await expectAll(g.engine, g.model);
-    await g.engine.close();
-    const again = await openEngine(g.disk, g.meta, { flushDelayMs: 0 });
-    await expectAll(again, g.model);
-    await again.close();
-    expect((await auditPool(g.disk, g.meta)).problems).toEqual([]);
+    await expectAllAfterReopen(g.engine, g.disk, g.meta, g.model);
   });
 
   it('bounds the batches kept in RAM for that: every few of them is made durable', async () => {
