@@ -1,6 +1,7 @@
 // One error class for the whole project (abstract-level style): a stable
 // uppercase `code`, a human message, an optional `cause`, and the errno that a
 // ublk commit carries when the error reaches the device.
+import { EACCES, EBUSY, EEXIST, EINVAL, EIO, ENODEV, ENOENT, ENOSPC, EOPNOTSUPP, EPERM, ETIMEDOUT } from './errno.js';
 
 export type UcCode =
   | 'UC_INVALID_ARGUMENT' // bad CLI input or API misuse reported to a user
@@ -23,24 +24,24 @@ export type UcCode =
   | 'UC_TIMEOUT'; // a bounded wait ran out
 
 const ERRNO_OF_CODE: Record<UcCode, number> = {
-  UC_INVALID_ARGUMENT: 22, // EINVAL
-  UC_POOL_CORRUPT: 5, // EIO
-  UC_POOL_FOREIGN: 5,
-  UC_POOL_VERSION: 95, // EOPNOTSUPP
-  UC_POOL_TRUNCATED: 5,
-  UC_POOL_LOCKED: 16, // EBUSY
-  UC_META_MISMATCH: 5,
-  UC_META_MISSING: 2, // ENOENT
-  UC_META_CORRUPT: 5, // EIO: a read the damage reaches fails like a bad sector
-  UC_META_ROLLBACK: 5,
-  UC_PERMISSION_DENIED: 13, // EACCES
-  UC_NO_SPACE: 28, // ENOSPC
-  UC_IO: 5,
-  UC_KERNEL_UNSUPPORTED: 95,
-  UC_NOT_ROOT: 1, // EPERM
-  UC_DEVICE_EXISTS: 17, // EEXIST
-  UC_DEVICE_NOT_FOUND: 19, // ENODEV
-  UC_TIMEOUT: 110, // ETIMEDOUT
+  UC_INVALID_ARGUMENT: EINVAL,
+  UC_POOL_CORRUPT: EIO,
+  UC_POOL_FOREIGN: EIO,
+  UC_POOL_VERSION: EOPNOTSUPP,
+  UC_POOL_TRUNCATED: EIO,
+  UC_POOL_LOCKED: EBUSY,
+  UC_META_MISMATCH: EIO,
+  UC_META_MISSING: ENOENT,
+  UC_META_CORRUPT: EIO, // a read the damage reaches fails like a bad sector
+  UC_META_ROLLBACK: EIO,
+  UC_PERMISSION_DENIED: EACCES,
+  UC_NO_SPACE: ENOSPC,
+  UC_IO: EIO,
+  UC_KERNEL_UNSUPPORTED: EOPNOTSUPP,
+  UC_NOT_ROOT: EPERM,
+  UC_DEVICE_EXISTS: EEXIST,
+  UC_DEVICE_NOT_FOUND: ENODEV,
+  UC_TIMEOUT: ETIMEDOUT,
 };
 
 export class UcError extends Error {
@@ -61,5 +62,5 @@ export function toErrno(err: unknown): number {
   if (err instanceof UcError) return -(err.errno ?? ERRNO_OF_CODE[err.code]);
   const e = err as { errno?: unknown };
   if (typeof e?.errno === 'number' && e.errno > 0) return -e.errno;
-  return -5; // EIO: an unknown failure must never read as success
+  return -EIO; // an unknown failure must never read as success
 }
