@@ -6,8 +6,8 @@
 // short-transfer loops use buffers and offsets O_DIRECT would refuse.
 
 import { closeSync, constants, openSync, statfsSync, statSync } from 'node:fs';
+import { EINVAL, errnoOf } from '../util/errno.js';
 
-const EINVAL = 22;
 const TMPFS_MAGIC = 0x01021994;
 
 /**
@@ -26,7 +26,7 @@ export function openDirectIo(path: string): number | undefined {
   try {
     return openSync(path, constants.O_RDWR | constants.O_DIRECT);
   } catch (err) {
-    if ((err as { errno?: number }).errno === -EINVAL || (err as { code?: string }).code === 'EINVAL') return undefined;
+    if (errnoOf(err) === EINVAL || (err as { code?: string }).code === 'EINVAL') return undefined;
     throw err;
   }
 }
