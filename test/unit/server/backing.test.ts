@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { applyDirectBacking, claimDirectBacking, describePlan, planDirectBacking } from '../../../src/server/targets/direct-backing.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { inspectBacking } from '../../../src/server/preflight.js';
-import { UcError } from '../../../src/util/errors.js';
+import { refusal } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ublk-backing-'));
 const roDir = join(dir, 'ro');
@@ -19,15 +19,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function refusal(fn: () => unknown): UcError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UcError);
-    return err as UcError;
-  }
-  throw new Error('expected a refusal');
-}
 
 const MiB = 1024 * 1024;
 

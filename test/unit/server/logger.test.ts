@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fallbackLogDir, openLogFd, openLogger, writableLogDir } from '../../../src/server/logger.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
-import { UcError } from '../../../src/util/errors.js';
+import { refusal } from './support.js';
 
 let dir: string;
 const saved = { TMPDIR: process.env.TMPDIR, LOG: process.env.UBLK_COMPRESS_LOG_DIR };
@@ -29,15 +29,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function refusal(fn: () => unknown): UcError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UcError);
-    return err as UcError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('log fallback directory in $TMPDIR', () => {
   it('is created 0700 and used when the configured directory is unusable', () => {

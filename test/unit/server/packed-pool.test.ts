@@ -14,6 +14,7 @@ import { LevelMetaStore } from '../../../src/meta/level-store.js';
 import { main } from '../../../src/cli/main.js';
 import { memoryIo } from '../../../src/cli/io.js';
 import { UcError } from '../../../src/util/errors.js';
+import { cfgOf, packedOf } from './support.js';
 
 let dir: string;
 beforeEach(() => {
@@ -21,15 +22,6 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function cfgOf(backing: string, sizeBytes?: number): AddConfig {
-  return {
-    backing, sizeBytes, layout: 'packed', queues: 1, depth: 16, devId: undefined, foreground: true,
-    logPath: undefined, startTimeoutMs: 1000, readyFd: undefined, logProvisional: false,
-  };
-}
-function packedOf(pool: string, metaDir = `${pool}.meta`): PackedConfig {
-  return { poolPath: pool, metaDir, metaExplicit: false, dedup: 'verify', compression: 'lz4', recover: false };
-}
 function sha(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }

@@ -12,12 +12,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AddConfig, PackedConfig } from '../../../src/server/config.js';
 import { claimBacking, probeBacking, withSharedLock } from '../../../src/server/backing-lock.js';
 import { toUserError } from '../../../src/server/user-error.js';
 import { claimPackedPool, type ClaimedPool } from '../../../src/server/targets/packed-pool.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { UcError } from '../../../src/util/errors.js';
+import { cfgOf, packedOf } from './support.js';
 
 let dir: string;
 const mounts: string[] = [];
@@ -38,15 +38,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function cfgOf(backing: string, sizeBytes?: number): AddConfig {
-  return {
-    backing, sizeBytes, layout: 'packed', queues: 1, depth: 16, devId: undefined, foreground: true,
-    logPath: undefined, startTimeoutMs: 1000, readyFd: undefined, logProvisional: false,
-  };
-}
-function packedOf(pool: string, metaDir = `${pool}.meta`): PackedConfig {
-  return { poolPath: pool, metaDir, metaExplicit: false, dedup: 'verify', compression: 'lz4', recover: false };
-}
 /** sha256 of every file under each path (a file or a directory tree). */
 function digest(...paths: string[]): Record<string, string> {
   const out: Record<string, string> = {};

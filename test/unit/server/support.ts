@@ -1,0 +1,29 @@
+// Helpers shared by the server's unit tests: catching a refusal, and the configs
+// a packed pool is claimed with.
+import { expect } from 'vitest';
+import type { AddConfig, PackedConfig } from '../../../src/server/config.js';
+import { UcError } from '../../../src/util/errors.js';
+
+/** The UcError fn throws; fails the test when it returns or throws something else. */
+export function refusal(fn: () => unknown): UcError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UcError);
+    return err as UcError;
+  }
+  throw new Error('expected a refusal');
+}
+
+/** `add --backing BACKING [--size]` of a packed device, in the foreground. */
+export function cfgOf(backing: string, sizeBytes?: number): AddConfig {
+  return {
+    backing, sizeBytes, layout: 'packed', queues: 1, depth: 16, devId: undefined, foreground: true,
+    logPath: undefined, startTimeoutMs: 1000, readyFd: undefined, logProvisional: false,
+  };
+}
+
+/** The packed options of a pool with its metadata beside it (or at metaDir). */
+export function packedOf(pool: string, metaDir = `${pool}.meta`): PackedConfig {
+  return { poolPath: pool, metaDir, metaExplicit: false, dedup: 'verify', compression: 'lz4', recover: false };
+}
