@@ -5,7 +5,7 @@
 // only under the engine's mutex (BlockEngine.exclusive): a mutator's caller
 // holds it. Lookups and counters need no mutex (JavaScript runs them whole).
 import assert from 'node:assert';
-import { CodecSet, codecByName, type Codec } from '../compress/index.js';
+import { codecByName, type Codec } from '../compress/index.js';
 import { KEY_C, KEY_S } from '../meta/keys.js';
 import { encodeState, type Extent, type MapValue, type MetaState } from '../meta/records.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
@@ -28,7 +28,6 @@ import type { EngineEvent, EngineOptions } from './types.js';
 
 export class EngineCore {
   readonly guard = new ReadGuard();
-  readonly codecs = new CodecSet();
   readonly codec: Codec;
   readonly opts: ResolvedOptions;
   /** Where events go: options.onEvent, replaceable by the host after open. */
