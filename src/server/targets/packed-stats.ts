@@ -1,6 +1,6 @@
 // What `ublk-compress stats` shows for a packed device: one snapshot built by
 // the daemon from the engine's state and counters (buildStatsSnapshot), sent
-// as JSON over the control socket, and rendered as an aligned table here.
+// as JSON over the control socket, and rendered as an aligned table by the CLI (src/cli/render/packed-stats-table.ts).
 //
 // Two kinds of figures:
 //  - state of the pool now: logical size, mapped bytes, physical data bytes
@@ -15,7 +15,6 @@
 
 import type { Counters } from '../../engine/index.js';
 import type { DispatchStats } from '../../device/index.js';
-import { formatBytes } from '../../util/units.js';
 
 /** Requests served by this daemon, by kind (the queue dispatch counts them). */
 export type RequestCounters = DispatchStats;
@@ -138,49 +137,4 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
       writeMBps: perSec((i.sessionBlocksWritten * BLOCK) / 1e6),
     },
   };
-}
-
-function fmtRatio(x: number): string {
-  return `${x.toFixed(2)}:1`;
-}
-
-function fmtDuration(sec: number): string {
-  const s = Math.floor(sec);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${sec.toFixed(1)}s`;
-}
-
-/** Two aligned columns: label, value. */
-export function renderStatsTable(s: StatsSnapshot): string {
-  const rows: Array<[string, string]> = [
-    ['device', `${s.device} (packed, dedup ${s.dedup}, compress ${s.compression})`],
-    ['pool', s.pool],
-    ['metadata dir', s.metaDir],
-    ['daemon', `pid ${s.pid}, up ${fmtDuration(s.uptimeSec)}`],
-    ['logical size', formatBytes(s.logicalBytes)],
-    ['mapped data', formatBytes(s.mappedBytes)],
-    ['bytes written', formatBytes(s.bytesWritten)],
-    ['bytes read', formatBytes(s.bytesRead)],
-    ['physical data', formatBytes(s.physicalDataBytes)],
-    ['pool in use', `${formatBytes(s.poolUsedBytes)} (allocated on disk ${formatBytes(s.poolAllocatedBytes)})`],
-    ['metadata', formatBytes(s.metadataBytes)],
-    ['ratio compression', fmtRatio(s.ratio.compression)],
-    ['ratio dedup', fmtRatio(s.ratio.dedup)],
-    ['ratio same-fill', fmtRatio(s.ratio.sameFill)],
-    ['ratio combined', fmtRatio(s.ratio.combined)],
-    ['dedup hits', String(s.dedupHits)],
-    ['same-fill blocks', String(s.sameFillBlocks)],
-    ['extents', String(s.extents)],
-    ['read verify failures', `${s.readVerifyFailures} (since start)`],
-    [
-      'compactor',
-      `${s.compactor.state}, ${s.compactor.candidates} candidate segments, ${s.compactor.segmentsCleaned} cleaned, ` +
-        `${formatBytes(s.compactor.reclaimedBytes)} reclaimed`,
-    ],
-    ['IOPS', `${s.session.iops.toFixed(0)} (since start)`],
-    ['MB/s', `read ${s.session.readMBps.toFixed(1)}, write ${s.session.writeMBps.toFixed(1)} (since start)`],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildStatsSnapshot, renderStatsTable, type SnapshotInput } from '../../../src/server/targets/packed-stats.js';
+import { buildStatsSnapshot, type SnapshotInput } from '../../../src/server/targets/packed-stats.js';
+import { renderStatsTable } from '../../../src/cli/render/packed-stats-table.js';
 import { zeroCounters } from '../../../src/engine/index.js';
 
 const ZERO = zeroCounters();

@@ -1,0 +1,49 @@
+// The human table of a packed device's `stats` snapshot (the daemon builds the
+// snapshot, server/targets/packed-stats.ts; the CLI renders it).
+import type { StatsSnapshot } from '../../server/targets/packed-stats.js';
+import { formatBytes } from '../../util/units.js';
+
+function fmtRatio(x: number): string {
+  return `${x.toFixed(2)}:1`;
+}
+
+function fmtDuration(sec: number): string {
+  const s = Math.floor(sec);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${sec.toFixed(1)}s`;
+}
+
+/** Two aligned columns: label, value. */
+export function renderStatsTable(s: StatsSnapshot): string {
+  const rows: Array<[string, string]> = [
+    ['device', `${s.device} (packed, dedup ${s.dedup}, compress ${s.compression})`],
+    ['pool', s.pool],
+    ['metadata dir', s.metaDir],
+    ['daemon', `pid ${s.pid}, up ${fmtDuration(s.uptimeSec)}`],
+    ['logical size', formatBytes(s.logicalBytes)],
+    ['mapped data', formatBytes(s.mappedBytes)],
+    ['bytes written', formatBytes(s.bytesWritten)],
+    ['bytes read', formatBytes(s.bytesRead)],
+    ['physical data', formatBytes(s.physicalDataBytes)],
+    ['pool in use', `${formatBytes(s.poolUsedBytes)} (allocated on disk ${formatBytes(s.poolAllocatedBytes)})`],
+    ['metadata', formatBytes(s.metadataBytes)],
+    ['ratio compression', fmtRatio(s.ratio.compression)],
+    ['ratio dedup', fmtRatio(s.ratio.dedup)],
+    ['ratio same-fill', fmtRatio(s.ratio.sameFill)],
+    ['ratio combined', fmtRatio(s.ratio.combined)],
+    ['dedup hits', String(s.dedupHits)],
+    ['same-fill blocks', String(s.sameFillBlocks)],
+    ['extents', String(s.extents)],
+    ['read verify failures', `${s.readVerifyFailures} (since start)`],
+    [
+      'compactor',
+      `${s.compactor.state}, ${s.compactor.candidates} candidate segments, ${s.compactor.segmentsCleaned} cleaned, ` +
+        `${formatBytes(s.compactor.reclaimedBytes)} reclaimed`,
+    ],
+    ['IOPS', `${s.session.iops.toFixed(0)} (since start)`],
+    ['MB/s', `read ${s.session.readMBps.toFixed(1)}, write ${s.session.writeMBps.toFixed(1)} (since start)`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
+}
