@@ -1,6 +1,7 @@
 // What `ublk-compress stats` shows for a packed device: one snapshot built by
 // the daemon from the engine's state and counters (buildStatsSnapshot), sent
-// as JSON over the control socket, and rendered as an aligned table by the CLI (src/cli/render/packed-stats-table.ts).
+// as JSON over the control socket, and rendered as an aligned table by the CLI
+// (src/cli/render/packed-stats-table.ts).
 //
 // Two kinds of figures:
 //  - state of the pool now: logical size, mapped bytes, physical data bytes
