@@ -5,7 +5,8 @@
 // The JS path keeps its own buffered descriptor: its zero-fill fallback and
 // short-transfer loops use buffers and offsets O_DIRECT would refuse.
 
-import { closeSync, constants, openSync, statfsSync, statSync } from 'node:fs';
+import { closeSync, constants, statfsSync, statSync } from 'node:fs';
+import { openLocked, type FileIdentity } from '../io/file-identity.js';
 import { EINVAL, errnoOf } from '../util/errno.js';
 
 const TMPFS_MAGIC = 0x01021994;
@@ -21,10 +22,13 @@ export function isMemoryFile(path: string): boolean {
   return !statSync(path).isBlockDevice() && statfsSync(path).type === TMPFS_MAGIC;
 }
 
-/** Opens `path` read-write with O_DIRECT, or returns undefined when its filesystem refuses direct I/O. */
-export function openDirectIo(path: string): number | undefined {
+/**
+ * Opens `path` read-write with O_DIRECT, or returns undefined when its
+ * filesystem refuses direct I/O. Refuses a file that is not `lockedAs`.
+ */
+export function openDirectIo(path: string, lockedAs?: FileIdentity): number | undefined {
   try {
-    return openSync(path, constants.O_RDWR | constants.O_DIRECT);
+    return openLocked(path, constants.O_RDWR | constants.O_DIRECT, lockedAs);
   } catch (err) {
     if (errnoOf(err) === EINVAL || (err as { code?: string }).code === 'EINVAL') return undefined;
     throw err;

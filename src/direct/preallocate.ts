@@ -4,7 +4,8 @@
 // request can take the direct-mapped path. Shared and other extents are
 // left alone: they hold data.
 
-import { closeSync, constants, fdatasyncSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, writeSync } from 'node:fs';
+import { openLocked, type FileIdentity } from '../io/file-identity.js';
 import { FIEMAP_EXTENT, fiemap, type FiemapExtent } from '../native/index.js';
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -41,9 +42,10 @@ export function unwrittenRanges(extents: readonly FiemapExtent[], sizeBytes: num
 /**
  * Fills the holes and unwritten extents of `path` below `sizeBytes` with
  * written zeros. -> bytes written (0 for a block device: it has no holes).
+ * Refuses a file that is not `lockedAs`.
  */
-export function preallocate(path: string, sizeBytes: number): number {
-  const fd = openSync(path, constants.O_RDWR);
+export function preallocate(path: string, sizeBytes: number, lockedAs?: FileIdentity): number {
+  const fd = openLocked(path, constants.O_RDWR, lockedAs);
   try {
     if (!fstatSync(fd).isFile()) return 0;
     const ranges = unwrittenRanges(fiemap(fd, { sync: true }), sizeBytes);

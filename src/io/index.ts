@@ -1,5 +1,7 @@
 // src/io: one backing-file layer under the packed pool and the 1:1 target.
 //   openBackingFile(path, { create?, sizeBytes?, readOnly?, ring?, transport? }) -> BackingFile
 //   backingOpener(ring)  opens files on a ring shared with the ublk queues
+//   lockedOpener(open, lock)  the same, refusing a file that is not the locked inode
 export * from './backing-file.js';
-export { openBackingFile, backingOpener, type BackingOpener, type OpenBackingOptions } from './open.js';
+export { openBackingFile, backingOpener, lockedOpener, type BackingOpener, type OpenBackingOptions } from './open.js';
+export { openLocked, requireIdentity, type FileIdentity } from './file-identity.js';

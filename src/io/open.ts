@@ -8,6 +8,7 @@ import { ENOSYS, EPERM, errnoOf } from '../util/errno.js';
 import type { BackingFile } from './backing-file.js';
 import { ioError, openError } from './errors.js';
 import type { OpenedFd } from './file-base.js';
+import { openLocked, type FileIdentity } from './file-identity.js';
 import { NodeFile } from './node-file.js';
 import { RingFile } from './ring-file.js';
 
@@ -23,6 +24,8 @@ export interface OpenBackingOptions {
   ring?: IoRing;
   /** 'node': node:fs instead of io_uring (tests, comparisons). */
   transport?: 'ring' | 'node';
+  /** The inode the caller locked: refuse (UC_POOL_LOCKED) when `path` now names another file. */
+  lockedAs?: FileIdentity;
 }
 
 /** Opens `path`; I/O goes through io_uring unless `transport: 'node'`. */
@@ -46,6 +49,11 @@ export function backingOpener(ring: IoRing): BackingOpener {
   return (path, options = {}) => openBackingFile(path, { ...options, ring });
 }
 
+/** `open`, refusing any file but the locked inode `lock` (the daemon's pool). */
+export function lockedOpener(open: BackingOpener, lock: FileIdentity): BackingOpener {
+  return (path, options = {}) => open(path, { ...options, lockedAs: lock });
+}
+
 /** A ring for one file; undefined where the kernel refuses io_uring (then node:fs serves). */
 function privateRing(): IoRing | undefined {
   try {
@@ -62,7 +70,7 @@ function openFd(path: string, options: OpenBackingOptions): OpenedFd {
   const flags = options.readOnly ? O_RDONLY : O_RDWR | (options.create ? O_CREAT : 0);
   let fd: number;
   try {
-    fd = fs.openSync(path, flags);
+    fd = openLocked(path, flags, options.lockedAs);
   } catch (err) {
     throw openError(path, err);
   }

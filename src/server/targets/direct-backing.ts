@@ -3,7 +3,8 @@
 // truncated. Planning is separate from doing so that `add` can report every
 // error before it touches the disk, and undo what it did if startup fails.
 
-import { closeSync, ftruncateSync, openSync, constants, unlinkSync } from 'node:fs';
+import { closeSync, ftruncateSync, constants, unlinkSync } from 'node:fs';
+import { openLocked, type FileIdentity } from '../../io/index.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
 import { claimBacking, type BackingLock } from '../backing-lock.js';
@@ -57,11 +58,12 @@ export function describePlan(plan: BackingPlan): string | undefined {
  * Applies the plan; returns the function that undoes it (for a failed start).
  * A `create` plan sizes the empty file the caller's lock has just created
  * (../backing-lock.ts: created atomically, mode 0600, never an existing file).
+ * Every open refuses a file that is not the locked inode `lockedAs`.
  */
-export function applyDirectBacking(plan: BackingPlan): () => void {
+export function applyDirectBacking(plan: BackingPlan, lockedAs: FileIdentity): () => void {
   if (plan.action === 'none') return () => {};
   if (plan.action === 'create') {
-    const fd = openSync(plan.path, constants.O_RDWR | constants.O_NOFOLLOW);
+    const fd = openLocked(plan.path, constants.O_RDWR | constants.O_NOFOLLOW, lockedAs);
     try {
       ftruncateSync(fd, plan.sizeBytes);
     } catch (err) {
@@ -72,14 +74,14 @@ export function applyDirectBacking(plan: BackingPlan): () => void {
     closeSync(fd);
     return () => unlinkSync(plan.path);
   }
-  const fd = openSync(plan.path, constants.O_RDWR);
+  const fd = openLocked(plan.path, constants.O_RDWR, lockedAs);
   try {
     ftruncateSync(fd, plan.sizeBytes);
   } finally {
     closeSync(fd);
   }
   return () => {
-    const undoFd = openSync(plan.path, constants.O_RDWR);
+    const undoFd = openLocked(plan.path, constants.O_RDWR, lockedAs);
     try {
       ftruncateSync(undoFd, plan.fromBytes);
     } finally {

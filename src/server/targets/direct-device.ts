@@ -11,7 +11,7 @@ import type { DispatchStats } from '../../device/queue-dispatch.js';
 import { DirectTarget } from '../../direct/direct-target.js';
 import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
 import { preallocate } from '../../direct/preallocate.js';
-import { openBackingFile, type BackingFile } from '../../io/index.js';
+import { openBackingFile, type BackingFile, type FileIdentity } from '../../io/index.js';
 import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { loggedTarget } from '../logged-target.js';
@@ -36,6 +36,8 @@ export interface ServedDirectDevice extends ServedDevice {
 
 export interface DirectDeviceOptions extends DeviceGeometry, StartHooks {
   readonly backing: string;
+  /** The inode the daemon locked: every open of `backing` refuses another file. */
+  readonly lockedAs: FileIdentity;
   readonly startTimeoutMs: number;
   /** Default: native, unless UBLK_DIRECT_PATH=js. */
   readonly requestPath?: DirectRequestPath;
@@ -57,12 +59,12 @@ interface DirectBacking {
 }
 
 async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequestPath): Promise<DirectBacking> {
-  if (opts.preallocate) opts.log.info({ bytes: preallocate(opts.backing, opts.sizeBytes) }, 'preallocated');
+  if (opts.preallocate) opts.log.info({ bytes: preallocate(opts.backing, opts.sizeBytes, opts.lockedAs) }, 'preallocated');
   // Every tag's command plus one backing-file operation per request.
   const ring = new IoRing({ entries: ringEntries(2 * opts.queues * opts.depth) });
   let file: BackingFile;
   try {
-    file = await openBackingFile(opts.backing, { ring });
+    file = await openBackingFile(opts.backing, { ring, lockedAs: opts.lockedAs });
   } catch (err) {
     ring.close();
     throw err;
@@ -70,7 +72,7 @@ async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequest
   const direct = new DirectTarget(file, opts.sizeBytes);
   try {
     const inlineRw = requestPath === 'native' && isMemoryFile(opts.backing);
-    const nativeFd = requestPath === 'native' && !inlineRw ? openDirectIo(opts.backing) : undefined;
+    const nativeFd = requestPath === 'native' && !inlineRw ? openDirectIo(opts.backing, opts.lockedAs) : undefined;
     const backingIo: BackingIo = inlineRw ? 'memory file, inline copy' : nativeFd === undefined ? 'buffered file' : 'O_DIRECT file';
     return { ring, file, direct, nativeFd, inlineRw, backingIo };
   } catch (err) {

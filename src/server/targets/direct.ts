@@ -43,7 +43,7 @@ async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, annou
   try {
     const note = describePlan(plan);
     announce({ path: plan.path, action: plan.action, fromBytes: plan.fromBytes, note });
-    undo = applyDirectBacking(plan);
+    undo = applyDirectBacking(plan, lock);
     if (note) log.info({ backing: plan.path, action: plan.action }, note);
   } catch (err) {
     undoQuietly(undo, log);
@@ -62,6 +62,7 @@ async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, annou
         ...deviceOptionsOf(cfg),
         ...hooks,
         backing: plan.path,
+        lockedAs: lock,
         sizeBytes: plan.sizeBytes,
         preallocate: cfg.preallocate,
       }),

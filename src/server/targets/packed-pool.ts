@@ -11,7 +11,7 @@
 
 import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { formatPool, openPool, type BlockEngine, type EngineOptions } from '../../engine/index.js';
-import type { BackingOpener } from '../../io/index.js';
+import { lockedOpener, openBackingFile, type BackingOpener } from '../../io/index.js';
 import { loadLegacyCounters } from './counter-store.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
@@ -207,7 +207,9 @@ export async function claimPackedPool(cfg: AddConfig, p: PackedConfig, openBacki
   const lock = claimBacking(first.backing.path, { create: first.action === 'format' && !first.backing.exists });
   try {
     const plan = preflightPackedPool(cfg, p, lock.created);
-    return { opened: await withPrivateUmask(() => openPackedPool(cfg, p, plan, openBacking)), lock };
+    // The engine opens the pool by path again: only the inode locked above may be served.
+    const open = lockedOpener(openBacking ?? openBackingFile, lock);
+    return { opened: await withPrivateUmask(() => openPackedPool(cfg, p, plan, open)), lock };
   } catch (err) {
     if (lock.created) removeIfSame(lock);
     lock.release();

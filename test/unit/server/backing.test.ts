@@ -2,7 +2,7 @@
 // extended, never truncated, undone on a failed start; every refusal is a
 // UcError with the code the CLI maps to its exit status.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ describe('planDirectBacking / applyDirectBacking', () => {
     expect(existsSync(path)).toBe(false); // planning touches nothing
     const claimed = claimDirectBacking(plan, 64 * MiB);
     expect(claimed.lock.created).toBe(true);
-    const undo = applyDirectBacking(claimed.plan);
+    const undo = applyDirectBacking(claimed.plan, claimed.lock);
     const st = statSync(path);
     expect(st.size).toBe(64 * MiB);
     expect(st.blocks).toBe(0); // sparse
@@ -75,14 +75,15 @@ describe('planDirectBacking / applyDirectBacking', () => {
     const plan = planDirectBacking(path, 8 * MiB);
     expect(plan.action).toBe('extend');
     expect(describePlan(plan)).toMatch(/extending backing file .* from 2\.00 MiB to 8\.00 MiB/);
-    const undo = applyDirectBacking(plan);
+    const locked = statSync(path);
+    const undo = applyDirectBacking(plan, locked);
     expect(statSync(path).size).toBe(8 * MiB);
     undo();
     expect(statSync(path).size).toBe(2 * MiB);
 
     const smaller = planDirectBacking(path, 1 * MiB);
     expect(smaller).toMatchObject({ action: 'none', sizeBytes: 1 * MiB });
-    applyDirectBacking(smaller)();
+    applyDirectBacking(smaller, locked)();
     expect(statSync(path).size).toBe(2 * MiB);
   });
 
@@ -103,9 +104,23 @@ describe('planDirectBacking / applyDirectBacking', () => {
     const claimed = claimDirectBacking(plan, 4 * MiB);
     expect(claimed.lock.created).toBe(false);
     expect(claimed.plan).toMatchObject({ action: 'extend', fromBytes: 9 });
-    const undo = applyDirectBacking(claimed.plan);
+    const undo = applyDirectBacking(claimed.plan, claimed.lock);
     undo();
     claimed.lock.release();
     expect(readFileSync(path, 'utf8')).toBe('user data');
+  });
+
+  it('refuses to size a file swapped in under the locked path, and leaves both files alone', () => {
+    const path = join(dir, 'swapped.img');
+    const other = join(dir, 'swap-in.img');
+    writeFileSync(path, Buffer.alloc(2 * MiB, 1));
+    const claimed = claimDirectBacking(planDirectBacking(path, 8 * MiB), 8 * MiB);
+    writeFileSync(other, 'not locked');
+    renameSync(other, path); // the locked inode is now unnamed; the path names another file
+    const err = refusal(() => applyDirectBacking(claimed.plan, claimed.lock));
+    expect(err.code).toBe('UC_POOL_LOCKED');
+    expect(err.message).toMatch(/was replaced after it was locked/);
+    expect(readFileSync(path, 'utf8')).toBe('not locked');
+    claimed.lock.release();
   });
 });

@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync,
-  writeFileSync,
+  cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync,
+  symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { claimBacking, probeBacking, withSharedLock } from '../../../src/server/
 import { toUserError } from '../../../src/server/user-error.js';
 import { claimPackedPool, type ClaimedPool } from '../../../src/server/targets/packed-pool.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
+import { openBackingFile, type BackingOpener } from '../../../src/io/index.js';
 import { UcError } from '../../../src/util/errors.js';
 import { cfgOf, packedOf } from './support.js';
 
@@ -130,6 +131,33 @@ describe('aliases of a served pool are refused, nothing modified', () => {
     expect(err.message).toMatch(/a mount or another exclusive user of the device/);
     devLock.release();
     claimBacking(node).release(); // free again
+  });
+});
+
+describe('the served inode is the locked inode', () => {
+  it('a pool swapped in under the path after the lock is refused, and neither file changes', async () => {
+    const pool = join(dir, 'locked.img');
+    await serve(pool);
+    const first = held.pop() as ClaimedPool;
+    await first.opened.engine.close();
+    first.lock.release();
+    const decoy = join(dir, 'decoy.img');
+    cpSync(pool, decoy);
+    const before = digest(pool, decoy, `${pool}.meta`);
+    // The swap lands between the lock and the engine's open of the path.
+    const swapThenOpen: BackingOpener = (path, options) => {
+      renameSync(pool, join(dir, 'locked-moved.img'));
+      cpSync(decoy, pool);
+      return openBackingFile(path, options);
+    };
+    const err = await refusal(claimPackedPool(cfgOf(pool), packedOf(pool), swapThenOpen));
+    expect(err.code).toBe('UC_POOL_LOCKED');
+    expect(err.message).toMatch(/was replaced after it was locked/);
+    expect(digest(join(dir, 'locked-moved.img'), pool, `${pool}.meta`)).toEqual({
+      [join(dir, 'locked-moved.img')]: before[pool],
+      [pool]: before[decoy],
+      ...Object.fromEntries(Object.entries(before).filter(([k]) => k.startsWith(`${pool}.meta`))),
+    });
   });
 });
 
