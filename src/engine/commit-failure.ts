@@ -4,27 +4,11 @@
 // write failures stall it the same way with UC_IO. A failed fdatasync is final:
 // the kernel may have dropped the unsynced pages, so a later commit could point
 // at bytes that were never stored (rule 2); the engine then refuses commits.
-import { ENOSPC } from '../util/errno.js';
+import { isNoSpace } from '../util/errno.js';
 import { UcError } from '../util/errors.js';
-
-/** Causes followed when looking for the errno under wrappers (UcError, LevelDB). */
-const CAUSE_DEPTH_MAX = 6;
 
 /** Where a commit failed. */
 export type CommitStage = 'pool-write' | 'pool-sync' | 'meta-write' | 'meta-reopen';
-
-/** True when err, or an error it wraps, says the filesystem is full. */
-export function isNoSpace(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < CAUSE_DEPTH_MAX && e !== undefined && e !== null; depth++) {
-    const x = e as { code?: unknown; errno?: unknown; message?: unknown; cause?: unknown };
-    if (x.code === 'ENOSPC' || x.code === 'UC_NO_SPACE') return true;
-    if (typeof x.errno === 'number' && Math.abs(x.errno) === ENOSPC) return true;
-    if (typeof x.message === 'string' && /No space left on device|ENOSPC/.test(x.message)) return true;
-    e = x.cause;
-  }
-  return false;
-}
 
 /** The error writes see after a commit failed at `stage`. */
 export function stallError(stage: CommitStage, err: unknown): UcError {

@@ -6,7 +6,7 @@
 // and an assertion, RangeError or other unexpected throw never reaches the
 // user as its raw class name or code.
 
-import { ENOSPC } from '../util/errno.js';
+import { causeChain, ENOSPC, isNoSpace } from '../util/errno.js';
 import { toErrno, UcError, type UcCode } from '../util/errors.js';
 
 interface ErrorLike {
@@ -17,27 +17,13 @@ interface ErrorLike {
   readonly cause?: unknown;
 }
 
-/** The error and its causes, outermost first (bounded: causes can form a cycle). */
+/** The error and its causes, outermost first. */
 function chainOf(err: unknown): ErrorLike[] {
-  const out: ErrorLike[] = [];
-  let e: unknown = err;
-  for (let depth = 0; depth < 8 && e !== null && typeof e === 'object'; depth += 1) {
-    out.push(e as ErrorLike);
-    e = (e as ErrorLike).cause;
-  }
-  return out;
+  return causeChain(err) as ErrorLike[];
 }
 
 function firstLine(e: ErrorLike): string {
   return String(e.message ?? e).split('\n')[0];
-}
-
-/** True when anything in the chain says "no space left": errno, code or LevelDB's text. */
-export function isNoSpace(err: unknown): boolean {
-  return chainOf(err).some((e) => {
-    if (e instanceof UcError && e.code === 'UC_NO_SPACE') return true;
-    return e.errno === ENOSPC || e.errno === -ENOSPC || e.code === 'ENOSPC' || /No space left on device/i.test(String(e.message));
-  });
 }
 
 function levelError(e: ErrorLike, code: string): UcError {

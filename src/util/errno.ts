@@ -37,3 +37,31 @@ export function errnoOf(err: unknown): number | undefined {
   if (typeof e?.errno !== 'number' || e.errno === 0) return undefined;
   return Math.abs(e.errno);
 }
+
+/** Causes followed under wrappers (UcError, LevelDB): bounded, since causes can form a cycle. */
+const CAUSE_DEPTH_MAX = 8;
+
+/** `err` and the errors it wraps (`cause`), outermost first. */
+export function causeChain(err: unknown): object[] {
+  const out: object[] = [];
+  let e: unknown = err;
+  for (let depth = 0; depth < CAUSE_DEPTH_MAX && e !== null && typeof e === 'object'; depth += 1) {
+    out.push(e);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+/**
+ * True when `err` or anything it wraps says the filesystem is full: errno
+ * ENOSPC (either sign), code ENOSPC or UC_NO_SPACE, or the text LevelDB's
+ * status carries ("No space left on device", no errno of its own).
+ */
+export function isNoSpace(err: unknown): boolean {
+  return causeChain(err).some((e) => {
+    const x = e as { code?: unknown; errno?: unknown; message?: unknown };
+    if (x.code === 'ENOSPC' || x.code === 'UC_NO_SPACE') return true;
+    if (typeof x.errno === 'number' && Math.abs(x.errno) === ENOSPC) return true;
+    return typeof x.message === 'string' && /No space left on device|\bENOSPC\b/i.test(x.message);
+  });
+}

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isNoSpace } from '../../../src/engine/commit-failure.js';
+import { isNoSpace } from '../../../src/util/errno.js';
 import {
   FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE, openBackingFile, backingOpener, type BackingFile, type OpenBackingOptions,
 } from '../../../src/io/index.js';
