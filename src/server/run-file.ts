@@ -117,11 +117,26 @@ export function processStartTime(pid: number): number | undefined {
 /**
  * True when the daemon a run record names is still that very process: same
  * pid and same start time, and not a zombie. A record without a start time
- * (an older daemon) can not be verified and counts as not running.
+ * (written by 0.1.0) cannot be verified that way: its pid counts when that
+ * process is alive and is an ublk-compress process (its command line says
+ * so), the rule 0.1.0 itself used. del, list and recover all ask this.
  */
 export function recordedDaemonAlive(record: RunRecord): boolean {
-  if (record.startTicks === undefined || !processAlive(record.pid)) return false;
+  if (!processAlive(record.pid)) return false;
+  if (record.startTicks === undefined) return commandLineOf(record.pid).includes(DAEMON_COMMAND);
   return processStartTime(record.pid) === record.startTicks;
+}
+
+/** What every daemon's command line holds (the CLI's path or name). */
+const DAEMON_COMMAND = 'ublk-compress';
+
+/** /proc/PID/cmdline, arguments joined by spaces ('' when unreadable). */
+function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
 }
 
 /** True when a process with this pid exists and is not a zombie. */

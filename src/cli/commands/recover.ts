@@ -10,7 +10,7 @@ import { deviceIdInUse, requireUblk } from '../../device/control.js';
 import type { AddConfig, CompressChoice, DedupChoice, PackedConfig } from '../../server/config.js';
 import { defaultLogPath } from '../../server/logger.js';
 import { requireRoot } from '../../server/preflight.js';
-import { processAlive, readRunRecord, recordedDaemonAlive, type PackedRunRecord } from '../../server/run-file.js';
+import { readRunRecord, recordedDaemonAlive, type PackedRunRecord } from '../../server/run-file.js';
 import { packedTarget } from '../../server/targets/packed.js';
 import { UcError } from '../../util/errors.js';
 import { getFlag, getNumber, getString, requireOption, type ParsedArgs } from '../args.js';
@@ -59,8 +59,7 @@ export function recoverableRecord(devId: number): PackedRunRecord {
   if (record.layout !== 'packed' || typeof record.metaDir !== 'string') {
     throw new UcError('UC_INVALID_ARGUMENT', `/dev/ublkb${devId} uses the ${record.layout} layout; recover supports packed devices`);
   }
-  // pid plus start time when the record has it (a reused pid is not the daemon).
-  if (record.startTicks !== undefined ? recordedDaemonAlive(record) : processAlive(record.pid)) {
+  if (recordedDaemonAlive(record)) {
     throw new UcError('UC_DEVICE_EXISTS', `/dev/ublkb${devId} is still served by daemon ${record.pid}: nothing to recover`);
   }
   return record;

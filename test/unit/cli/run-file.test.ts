@@ -87,12 +87,26 @@ describe('daemon identity: pid plus start time (del, list, recover)', () => {
     expect(recordedDaemonAlive({ ...rec, startTicks: (rec.startTicks as number) - 1 })).toBe(false);
     expect(isOurDaemon(pid, { ...rec, pid: pid + 1 })).toBe(false);
     expect(isOurDaemon(pid, undefined)).toBe(false);
-    // A record without a start time (0.1.0) cannot be verified: never signalled.
+    // A record without a start time (0.1.0): 'sleep' is not an ublk-compress process.
     const { startTicks: _omit, ...old } = rec;
     expect(recordedDaemonAlive(old)).toBe(false);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     expect(recordedDaemonAlive(rec)).toBe(false);
+  });
+
+  it('a 0.1.0 record (no start time) names a live daemon by its command line, for del, list and recover', async () => {
+    const daemon = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', '/usr/lib/ublk-compress/dist/cli/main.js']);
+    await new Promise((r) => daemon.once('spawn', r));
+    const pid = daemon.pid as number;
+    const old = record(10, pid);
+    expect(old.startTicks).toBeUndefined();
+    expect(recordedDaemonAlive(old)).toBe(true);
+    expect(isOurDaemon(pid, old)).toBe(true); // del signals it, list shows it alive
+    daemon.kill('SIGKILL');
+    await new Promise((r) => daemon.once('exit', r));
+    expect(recordedDaemonAlive(old)).toBe(false);
+    expect(isOurDaemon(pid, old)).toBe(false);
   });
 });
 
