@@ -17,7 +17,9 @@
 //    fdatasync only, so the error the keeper saw may be the one that says segment
 //    data was lost. The engine treats it as its own failed pool fdatasync. A failed
 //    pwrite (a full filesystem, say) only delays the record; a later one retries.
-//  - All superblock writes of an open pool (resize too) go through one chain.
+//  - All superblock writes of an open pool (resize too) go through one chain, so
+//    two never overlap (both would write the same copy). close() appends the last
+//    write to it; afterwards noteDurable writes nothing and rewrite refuses.
 //  - Background records are at least SEQ_RECORD_INTERVAL_MS apart (bounded cost).
 import assert from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +33,8 @@ export class SuperblockKeeper {
   private queued = false;
   private lastRecordMs = 0;
   private chain: Promise<void> = Promise.resolve();
+  /** Set by close(): the last write of this keeper. */
+  private closing: Promise<void> | undefined;
 
   /** `newestSlot`: the copy readSuperblockCopies chose (0 or 1); `onFailure` gets every
    * failed background fdatasync. */
@@ -54,13 +58,14 @@ export class SuperblockKeeper {
     assert(Number.isSafeInteger(seq) && seq >= 0);
     if (seq <= this.wanted) return;
     this.wanted = seq;
-    if (this.queued) return;
+    if (this.queued || this.closing) return; // a queued run, or close's own write, records it
     this.queued = true;
     this.chain = this.chain.then(() => this.recordWanted());
   }
 
   /** Changes geometry (resize): both copies, one at a time, after pending records. */
   rewrite(fields: Partial<Pick<Superblock, 'logicalBytes' | 'segmentCount'>>): Promise<Superblock> {
+    if (this.closing) return Promise.reject(new Error('the superblock keeper is closed'));
     const run = this.chain.then(async () => {
       await this.writeNext({ ...this.current, ...fields });
       await this.writeNext(this.current);
@@ -70,10 +75,15 @@ export class SuperblockKeeper {
     return run;
   }
 
-  /** Waits for background writes, then records the last durable sequence synchronously. */
-  async close(): Promise<void> {
-    await this.chain;
-    if (this.current.durableSeq < this.wanted) await this.writeNext({ ...this.current, durableSeq: this.wanted });
+  /**
+   * Waits for background writes, then records the last durable sequence (one
+   * noted while this waits included). Idempotent; nothing is written after it resolved.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.chain.then(async () => {
+      if (this.current.durableSeq < this.wanted) await this.writeNext({ ...this.current, durableSeq: this.wanted });
+    });
+    return this.closing;
   }
 
   private async recordWanted(): Promise<void> {

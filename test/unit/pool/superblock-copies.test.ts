@@ -145,7 +145,9 @@ describe('SuperblockKeeper', () => {
       const k = new SuperblockKeeper(disk, first.sb, first.slot, failOnKeeperError);
       k.noteDurable(4);
       await k.close();
-      k.noteDurable(8);
+      const reopened = await readSuperblockCopies(disk);
+      const k2 = new SuperblockKeeper(disk, reopened.sb, reopened.slot, failOnKeeperError);
+      k2.noteDurable(8);
       for (let t = 0; t < trial; t++) await Promise.resolve(); // crash at a random microtask
       let sector = 0;
       const crashed = disk.crash(() => 'tear', () => sector++ % 2 === 0);
@@ -177,6 +179,40 @@ describe('SuperblockKeeper', () => {
     disk.failSyncs = undefined;
     await k.close(); // close retries the record
     expect((await readSuperblock(disk)).durableSeq).toBe(3);
+  });
+
+  it('close never overlaps a background record, and nothing is written once it resolved', async () => {
+    const { disk } = await formatted();
+    const first = await readSuperblockCopies(disk);
+    // Every superblock write is a pwrite then an fdatasync: count the ones in progress.
+    let active = 0;
+    let activeMax = 0;
+    let writes = 0;
+    const watched = Object.create(disk) as SimDisk;
+    watched.pwrite = async (...a: Parameters<SimDisk['pwrite']>) => {
+      active += 1;
+      writes += 1;
+      activeMax = Math.max(activeMax, active);
+      return disk.pwrite(...a);
+    };
+    watched.fdatasync = async () => {
+      await disk.fdatasync();
+      active -= 1;
+    };
+    const k = new SuperblockKeeper(watched, first.sb, first.slot, failOnKeeperError);
+    const closing = k.close();
+    k.noteDurable(5); // a commit that became durable while close started
+    await closing;
+    const written = writes;
+    k.noteDurable(9); // after close: recorded nowhere, the pool may be closed already
+    await new Promise((r) => setTimeout(r, 120));
+    expect(activeMax).toBe(1);
+    expect(writes).toBe(written);
+    await expect(k.rewrite({ logicalBytes: 2 << 20 })).rejects.toThrow(/closed/);
+    // The copies still alternate: the newest is the one written last, the other is intact.
+    const now = await readCopies(disk);
+    expect(now.slots.every((s) => s.kind === 'ok')).toBe(true);
+    expect((await readSuperblock(disk)).durableSeq).toBe(5);
   });
 
   it('encodes the durable sequence at offset 64', () => {
