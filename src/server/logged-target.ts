@@ -1,37 +1,36 @@
 // Wraps a BlockTarget so that every failed request, and every request slower
 // than SLOW_OP_MS, leaves one structured log line (op, lba, blocks, errno,
 // latencyMs). The hot path costs two clock reads per request. On a full
-// backing filesystem only the first ENOSPC failure is logged until a request
-// succeeds again: a filesystem on the device may retry thousands of writes.
+// backing filesystem only the first ENOSPC failure is logged until a write
+// succeeds again (no-space-episode.ts; the 1:1 native path shares the episode).
 
 import { performance } from 'node:perf_hooks';
 import type { BlockTarget } from '../device/target.js';
 import { ENOSPC } from '../util/errno.js';
 import { toErrno } from '../util/errors.js';
 import type { Logger } from './logger.js';
+import { NO_SPACE_NOTE, NoSpaceEpisode } from './no-space-episode.js';
 
 /** A request slower than this is worth a warning (a stalled backing disk). */
 export const SLOW_OP_MS = 1000;
 
-export function loggedTarget(inner: BlockTarget, log: Logger): BlockTarget {
-  let quietNoSpace = false;
+export function loggedTarget(inner: BlockTarget, log: Logger, noSpace = new NoSpaceEpisode()): BlockTarget {
   // No async frame: one extra promise reaction per request.
   const timed = (op: string, lba: number, blocks: number, run: () => Promise<void>): Promise<void> => {
     const started = performance.now();
     return run().then(
       () => {
-        if (op !== 'read') quietNoSpace = false;
+        if (op !== 'read') noSpace.wrote();
         const latencyMs = performance.now() - started;
         if (latencyMs > SLOW_OP_MS) log.warn({ op, lba, blocks, latencyMs: Math.round(latencyMs) }, 'slow request');
       },
       (err: unknown) => {
         const latencyMs = Math.round(performance.now() - started);
         const errno = -toErrno(err);
-        if (errno !== ENOSPC || !quietNoSpace) {
-          const note = errno === ENOSPC ? 'further ENOSPC failures are not logged until a write succeeds' : undefined;
+        if (errno !== ENOSPC || noSpace.failed()) {
+          const note = errno === ENOSPC ? NO_SPACE_NOTE : undefined;
           log.error({ op, lba, blocks, errno, latencyMs, err, note }, 'request failed');
         }
-        if (errno === ENOSPC) quietNoSpace = true;
         throw err;
       },
     );

@@ -15,12 +15,14 @@ import { openBackingFile, type BackingFile, type FileIdentity } from '../../io/i
 import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { loggedTarget } from '../logged-target.js';
+import { NoSpaceEpisode } from '../no-space-episode.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { startDirectMapped, type DirectMappedPath } from './direct-mapped.js';
 import {
   logNativeErrors,
+  nativeWritesOf,
   requestPathFromEnv,
   serveStats,
   type BackingIo,
@@ -107,15 +109,18 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
   });
   // After every descriptor of the backing is open: it guards against other openers.
   if (requestPath === 'native' && !b.inlineRw) b.mapped = startDirectMapped(opts.backing, b.nativeFd, b.file.fd, () => session.log);
+  // One full-filesystem episode for both paths: a write that succeeds on either ends it.
+  const noSpace = new NoSpaceEpisode();
   try {
     const device = await session.add(opts, opts);
-    await device.start(loggedTarget(b.direct, session.log), {
+    await device.start(loggedTarget(b.direct, session.log, noSpace), {
       ...session.serveOptions(opts.startTimeoutMs),
       ring: b.ring,
       onQueue: (queue) => {
         queues.push(queue);
         if (requestPath !== 'native') return;
-        const onErrors = (errors: readonly DirectRequestError[]): void => logNativeErrors(session.log, errors);
+        const onErrors = (errors: readonly DirectRequestError[]): void =>
+          logNativeErrors(session.log, errors, noSpace, nativeWritesOf(queues));
         queue.setDirect(b.nativeFd ?? b.file.fd, opts.sizeBytes, onErrors, { inlineRw: b.inlineRw, map: b.mapped?.map });
       },
     });

@@ -7,6 +7,8 @@ import type { DispatchStats } from '../../device/queue-dispatch.js';
 import { UBLK_IO_OP, type DirectMapStats, type DirectPathStats, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { Logger } from '../logger.js';
+import { NO_SPACE_NOTE, NoSpaceEpisode } from '../no-space-episode.js';
+import { ENOSPC } from '../../util/errno.js';
 
 export type DirectRequestPath = 'native' | 'js';
 export type BackingIo = 'direct-mapped' | 'O_DIRECT file' | 'buffered file' | 'memory file, inline copy';
@@ -65,14 +67,59 @@ export function requestPathFromEnv(env: NodeJS.ProcessEnv = process.env): Direct
   throw new UcError('UC_INVALID_ARGUMENT', `${DIRECT_PATH_ENV} must be 'native' or 'js' (got '${v}')`);
 }
 
-/** One line per failure, like logged-target.ts writes for the JS path. */
-export function logNativeErrors(log: Logger, errors: readonly DirectRequestError[]): void {
+/** What a batch of native failures logs: the first failure, and how many. */
+interface FailureGroup {
+  op: string;
+  errno: number;
+  count: number;
+  firstLba: number;
+  blocks: number;
+}
+
+/**
+ * Logs one batch of failures the native path committed (one wake of one
+ * queue) as one line per kind (op and errno), with a count, the first
+ * failure's lba and blocks. ENOSPC follows `noSpace`: the first failure of
+ * an episode is logged, the rest are counted in nothing but the `errors`
+ * counter until a write succeeds (`nativeWrites`: the native writes
+ * completed so far). A logger that throws (a full log filesystem) must not
+ * end the daemon: this runs in the addon's callback.
+ */
+export function logNativeErrors(
+  log: Logger,
+  errors: readonly DirectRequestError[],
+  noSpace: NoSpaceEpisode = new NoSpaceEpisode(),
+  nativeWrites = 0,
+): void {
+  noSpace.nativeWrites(nativeWrites);
+  const groups = new Map<string, FailureGroup>();
   for (const e of errors) {
+    const op = OP_NAMES[e.op] ?? `op ${e.op}`;
+    const key = `${op} ${e.errno}`;
+    const group = groups.get(key);
+    if (group !== undefined) {
+      group.count += 1;
+      continue;
+    }
+    if (e.errno === ENOSPC && !noSpace.failed()) continue;
     const flush = e.op === UBLK_IO_OP.FLUSH;
-    const lba = flush ? 0 : e.startSector / 8;
-    const blocks = flush ? 0 : e.nrSectors / 8;
-    log.error({ op: OP_NAMES[e.op] ?? `op ${e.op}`, lba, blocks, errno: e.errno, path: 'native' }, 'request failed');
+    groups.set(key, { op, errno: e.errno, count: 1, firstLba: flush ? 0 : e.startSector / 8, blocks: flush ? 0 : e.nrSectors / 8 });
   }
+  try {
+    for (const g of groups.values()) {
+      const note = g.errno === ENOSPC ? NO_SPACE_NOTE : undefined;
+      log.error({ ...g, path: 'native', ...(note ? { note } : {}) }, 'requests failed');
+    }
+  } catch {
+    // nowhere left to say it; the errors counter still counts every failure
+  }
+}
+
+/** Writes the native path completed on `queues` (successes only: failures count as errors). */
+export function nativeWritesOf(queues: readonly UblkQueue[]): number {
+  let writes = 0;
+  for (const q of queues) writes += q.directStats()?.writes ?? 0;
+  return writes;
 }
 
 export function serveStats(

@@ -1,7 +1,7 @@
 // A 1:1 daemon's control channel and what `stats`/`list` make of it: the
 // request-path report over a real unix socket, compaction refused, the
-// labels and table, UBLK_DIRECT_PATH parsing, and the log line per failure
-// the native path committed.
+// labels and table, UBLK_DIRECT_PATH parsing, and the log lines for the
+// failures the native path committed (one per kind and batch; ENOSPC once per episode).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,11 @@ import {
   type DirectServeStats,
 } from '../../../src/cli/direct-status.js';
 import type { Logger } from '../../../src/server/logger.js';
-import { UBLK_IO_OP } from '../../../src/native/index.js';
+import { UBLK_IO_OP, type DirectRequestError } from '../../../src/native/index.js';
+import type { BlockTarget } from '../../../src/device/target.js';
+import { loggedTarget } from '../../../src/server/logged-target.js';
+import { NoSpaceEpisode } from '../../../src/server/no-space-episode.js';
+import { ENOSPC } from '../../../src/util/errno.js';
 import { UcError } from '../../../src/util/errors.js';
 
 const STATS: DirectServeStats = {
@@ -95,16 +99,49 @@ describe('UBLK_DIRECT_PATH', () => {
 });
 
 describe('logNativeErrors', () => {
-  it('logs one line per failed request with op, lba, blocks and errno', () => {
-    const lines: Array<[Record<string, unknown>, string]> = [];
-    const log = { error: (o: Record<string, unknown>, m: string) => lines.push([o, m]) } as unknown as Logger;
+  type Line = [Record<string, unknown>, string];
+  const capture = (): { log: Logger; lines: Line[] } => {
+    const lines: Line[] = [];
+    return { lines, log: { error: (o: Record<string, unknown>, m: string) => lines.push([o, m]) } as unknown as Logger };
+  };
+  const write = (lba: number, errno: number): DirectRequestError => ({ op: UBLK_IO_OP.WRITE, startSector: lba * 8, nrSectors: 16, errno });
+
+  it('logs one line per kind of failure in a batch, with a count and the first lba', () => {
+    const { log, lines } = capture();
     logNativeErrors(log, [
-      { op: UBLK_IO_OP.WRITE, startSector: 80, nrSectors: 16, errno: 5 },
+      write(10, 5), write(12, 5),
       { op: UBLK_IO_OP.FLUSH, startSector: 2 ** 64 - 1, nrSectors: 0, errno: 28 },
     ]);
     expect(lines).toEqual([
-      [{ op: 'write', lba: 10, blocks: 2, errno: 5, path: 'native' }, 'request failed'],
-      [{ op: 'flush', lba: 0, blocks: 0, errno: 28, path: 'native' }, 'request failed'],
+      [{ op: 'write', errno: 5, count: 2, firstLba: 10, blocks: 2, path: 'native' }, 'requests failed'],
+      [{ op: 'flush', errno: 28, count: 1, firstLba: 0, blocks: 0, path: 'native', note: expect.stringMatching(/not logged/) }, 'requests failed'],
     ]);
+  });
+
+  it('a full disk: one line per episode, shared with the JS target; a successful write on either path ends it', async () => {
+    const { log, lines } = capture();
+    const noSpace = new NoSpaceEpisode();
+    const full = Array.from({ length: 1000 }, (_, i) => write(i, ENOSPC));
+    logNativeErrors(log, full, noSpace, 0);
+    logNativeErrors(log, full, noSpace, 0); // still full, nothing written since
+    logNativeErrors(log, [write(7, 5)], noSpace, 0); // other failures are always logged
+    expect(lines.map(([o]) => [o.errno, o.count])).toEqual([[ENOSPC, 1000], [5, 1]]);
+    logNativeErrors(log, full, noSpace, 3); // three native writes succeeded in between: a new episode
+    expect(lines).toHaveLength(3);
+    // The JS target's failures belong to the same episode; its successful write ends it.
+    let fail = true;
+    const inner = { write: async () => { if (fail) throw new UcError('UC_NO_SPACE', 'full'); } } as unknown as BlockTarget;
+    const target = loggedTarget(inner, log, noSpace);
+    await expect(target.write(1, 1, Buffer.alloc(4096), false)).rejects.toThrow('full');
+    expect(lines).toHaveLength(3);
+    fail = false;
+    await target.write(1, 1, Buffer.alloc(4096), false);
+    logNativeErrors(log, full, noSpace, 3);
+    expect(lines).toHaveLength(4);
+  });
+
+  it('a logger that throws (its own filesystem full) never escapes into the addon callback', () => {
+    const log = { error: () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { errno: -ENOSPC }); } } as unknown as Logger;
+    expect(() => logNativeErrors(log, [write(1, 5)])).not.toThrow();
   });
 });
