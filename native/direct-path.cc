@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <cassert>
 
 namespace ublk {
@@ -20,12 +21,18 @@ constexpr uint32_t kSectorShift = 9;
 
 }  // namespace
 
-DirectPath::DirectPath(DirectHost* host, uint16_t depth, const DirectConfig& config)
-    : host_(host), config_(config), ops_(depth) {
+DirectPath::DirectPath(DirectHost* host, uint16_t depth, const DirectConfig& config, Fd file)
+    : host_(host), config_(config), file_(std::move(file)), ops_(depth) {
+  assert(file_.get() >= 0);
   for (uint16_t tag = 0; tag < depth; ++tag) {
     ops_[tag].path = this;
     ops_[tag].tag = tag;
   }
+}
+
+void DirectPath::CloseFile() {
+  assert(inflight_ == 0);
+  file_.Reset();
 }
 
 bool DirectPath::ModeRefused(uint32_t mode) const {
@@ -140,7 +147,7 @@ bool DirectPath::Issue(Napi::Env env, TagOp& op) {
   } catch (const Napi::Error&) {
     return false;  // the JS path retries through its own submission
   }
-  sqe->fd = config_.file_fd;
+  sqe->fd = file_.get();
   switch (op.op) {
     case kIoOpRead:
     case kIoOpWrite: {
@@ -199,8 +206,8 @@ int32_t DirectPath::InlineRw(const TagOp& op, uint8_t* buf, uint64_t offset, uin
   iovec iov{buf, op.expect};
   ssize_t n = 0;
   do {
-    n = op.op == kIoOpRead ? preadv2(config_.file_fd, &iov, 1, static_cast<off_t>(offset), 0)
-                           : pwritev2(config_.file_fd, &iov, 1, static_cast<off_t>(offset), static_cast<int>(rw_flags));
+    n = op.op == kIoOpRead ? preadv2(file_.get(), &iov, 1, static_cast<off_t>(offset), 0)
+                           : pwritev2(file_.get(), &iov, 1, static_cast<off_t>(offset), static_cast<int>(rw_flags));
   } while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : static_cast<int32_t>(n);
 }

@@ -36,7 +36,6 @@ class DirectHost {
 };
 
 struct DirectConfig {
-  int file_fd = -1;
   uint64_t size_bytes = 0;
   // READ/WRITE with pread/pwrite on the main thread instead of the ring: for
   // a file in memory (tmpfs), where io_uring would hand every transfer to an
@@ -73,7 +72,9 @@ struct DirectError {
 
 class DirectPath : public RawWaiter {
  public:
-  DirectPath(DirectHost* host, uint16_t depth, const DirectConfig& config);
+  // `file`: the backing descriptor the path serves on, its own (a duplicate
+  // of the caller's), closed by CloseFile() or with the path.
+  DirectPath(DirectHost* host, uint16_t depth, const DirectConfig& config, Fd file);
   DirectPath(const DirectPath&) = delete;
   DirectPath& operator=(const DirectPath&) = delete;
 
@@ -94,6 +95,8 @@ class DirectPath : public RawWaiter {
   void JsDone(uint16_t tag);
   // A parked punch may go: no raw I/O overlaps it any more.
   void Unparked(Napi::Env env, uint16_t tag) override;
+  // The queue closed: nothing is in flight and Start() is never called again.
+  void CloseFile();
 
  private:
   class TagOp : public Completion {
@@ -126,6 +129,7 @@ class DirectPath : public RawWaiter {
 
   DirectHost* host_;
   DirectConfig config_;
+  Fd file_;
   std::vector<TagOp> ops_;
   std::vector<uint32_t> refused_modes_;  // fallocate modes that said EOPNOTSUPP
   std::vector<DirectError> errors_;

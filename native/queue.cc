@@ -1,6 +1,7 @@
 #include "queue.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -263,27 +264,34 @@ void UblkQueueWrap::DeliverDirectErrors(Napi::Env env) {
 // setDirect(fileFd, sizeBytes, onErrors, inlineRw, map?): serve READ/WRITE/
 // FLUSH/DISCARD/WRITE_ZEROES natively on fileFd from the next request on
 // (with inlineRw, reads and writes by pread/pwrite on this thread; with a
-// DirectMap, reads and writes it maps on its raw device). The fds stay the
-// caller's and must stay open until the queue is closed.
+// DirectMap, reads and writes it maps on its raw device). The path serves on
+// its own duplicate of fileFd (closed with the queue): the caller may close
+// fileFd whenever it likes, and a reused fd number never receives guest data.
 Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
   if (direct_ != nullptr) throw Napi::Error::New(env, "setDirect: already set");
-  DirectConfig config;
-  config.file_fd = info[0].As<Napi::Number>().Int32Value();
-  double size = info[1].As<Napi::Number>().DoubleValue();
-  if (config.file_fd < 0) throw Napi::RangeError::New(env, "setDirect: bad fd");
-  if (!(size > 0) || size > 9007199254740991.0) throw Napi::RangeError::New(env, "setDirect: bad size");
-  config.size_bytes = static_cast<uint64_t>(size);
-  on_direct_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
-  config.inline_rw = info[3].ToBoolean().Value();
-  if (info.Length() > 4 && info[4].IsObject()) {
-    Napi::Object map = info[4].As<Napi::Object>();
-    config.map = ExtentMapWrap::Unwrap(map)->map();
-    if (config.map->file_fd() != config.file_fd) throw Napi::Error::New(env, "setDirect: the map is of another fd");
-    direct_map_ref_ = Napi::Persistent(map);
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction()) {
+    throw Napi::TypeError::New(env, "setDirect(fileFd, sizeBytes, onErrors, inlineRw, map?)");
   }
-  direct_ = std::make_unique<DirectPath>(this, depth_, config);
+  int caller_fd = info[0].As<Napi::Number>().Int32Value();
+  double size = info[1].As<Napi::Number>().DoubleValue();
+  if (caller_fd < 0) throw Napi::RangeError::New(env, "setDirect: bad fd");
+  if (!(size > 0) || size > 9007199254740991.0) throw Napi::RangeError::New(env, "setDirect: bad size");
+  DirectConfig config;
+  config.size_bytes = static_cast<uint64_t>(size);
+  config.inline_rw = info.Length() > 3 && info[3].ToBoolean().Value();
+  Napi::Object map;
+  if (info.Length() > 4 && info[4].IsObject()) {
+    map = info[4].As<Napi::Object>();
+    config.map = ExtentMapWrap::Unwrap(map)->map();
+    if (config.map->file_fd() != caller_fd) throw Napi::Error::New(env, "setDirect: the map is of another fd");
+  }
+  Fd file(fcntl(caller_fd, F_DUPFD_CLOEXEC, 0));
+  if (file.get() < 0) throw MakeErrnoError(env, errno, "setDirect: fcntl F_DUPFD_CLOEXEC of the backing file");
+  on_direct_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
+  if (!map.IsEmpty()) direct_map_ref_ = Napi::Persistent(map);
+  direct_ = std::make_unique<DirectPath>(this, depth_, config, std::move(file));
   return env.Undefined();
 }
 
@@ -332,6 +340,7 @@ Napi::Value UblkQueueWrap::Close(const Napi::CallbackInfo& info) {
   EventRing* ring = ring_owner_->ring_if_open();
   if (ring != nullptr) ring->ForgetSink(this);
   iods_.Reset();  // the mapping holds a reference on /dev/ublkcN
+  if (direct_ != nullptr) direct_->CloseFile();  // nothing in flight, and no request can arrive now
   closed_ = true;
   if (held_) {
     held_ = false;

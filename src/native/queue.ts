@@ -83,7 +83,8 @@ export class UblkQueue {
    * the next request on: each request's backing I/O goes on the ring and its
    * completion commits the request, with no JS call. Unusual requests still
    * reach onBatch; backing failures are committed as -errno and reported to
-   * `onErrors` once per wake-up. `fileFd` must stay open until close().
+   * `onErrors` once per wake-up. The addon serves on its own duplicate of
+   * `fileFd` (closed by close()), so the caller may close `fileFd` at any time.
    * `inlineRw`: reads and writes by pread/pwrite on the main thread (a file
    * in memory, where the ring would hand each one to a worker thread).
    * `map`: reads and writes whose range it maps go to its raw device (the

@@ -1,7 +1,8 @@
 // src/native + src/device against a real ublk kernel driver (the QEMU guest
 // of test/vm, or natively where the host has ublk_drv): start a device served
 // by a small BlockTarget, dd round trips, FLUSH via sync, discard and
-// write-zeroes, stop+delete, delete from another process, kill -9 then
+// write-zeroes, stop+delete, the native request path on its own duplicate
+// of a descriptor the caller closed, delete from another process, kill -9 then
 // delete without hanging, and USER_RECOVERY. The script prints one OK line
 // per verified step (test/e2e/fixtures/native-device-guest.sh).
 import { existsSync } from 'node:fs';
@@ -25,6 +26,7 @@ const EXPECTED_STEPS = [
   /^OK flush via sync: \d+ -> \d+ flushes$/m,
   /^OK discard and write-zeroes read back zeros$/m,
   /^OK SIGTERM: stopped in \d+ ms, deleted in \d+ ms$/m,
+  /^OK native path on its own descriptor: \d+ native writes, the caller's closed fd number untouched$/m,
   /^OK two queues round trip; delete from another process while served: /m,
   /^OK kill -9 during I\/O then delete \(node start included: \d+ ms\): \{.*"deleteMs":\d+/m,
   /^OK recovered \/dev\/ublkb\d+ after kill -9: data intact, deleted$/m,
