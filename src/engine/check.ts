@@ -19,7 +19,7 @@ import {
   decodeCounterRecord, decodeExtent, decodeMapValue, decodeState, decodeU64, type Extent, type MapValue, type MetaState,
 } from '../meta/records.js';
 import { decodeSegment, SEG_FREE } from '../pool/segment-record.js';
-import { logDamage } from '../meta/log-scan.js';
+import { describeLogCut, type LogCut } from '../meta/log-scan.js';
 import { tableDamage } from '../meta/table-verify.js';
 import { lockHolder, withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
@@ -273,6 +273,17 @@ function tablesOrNone(metaDir: string): string[] {
   }
 }
 
+/**
+ * The audit ran on the state an open would serve: the logs ending at their first
+ * gap. A gap is a problem only when that state misses durable commits (the audit
+ * found the rollback): a power loss leaves gaps only in the unsynced end.
+ */
+function withLogCut(report: CheckReport, cut: LogCut | undefined): CheckReport {
+  if (cut === undefined || !report.problems.some((p) => p.startsWith('metadata rolled back'))) return report;
+  const gap = `${describeLogCut(cut)}, and that loses commits the pool recorded as durable: restore from a backup`;
+  return { ...report, clean: false, problems: [gap, ...report.problems], problemCount: report.problemCount + 1 };
+}
+
 /** The report when the metadata cannot be opened safely: superblock copies only. */
 async function unauditedReport(pool: PoolStore): Promise<CheckReport> {
   const problems = [...(await copyProblems(pool)), 'metadata records not audited: restore the metadata directory from a backup first'];
@@ -293,10 +304,9 @@ export async function checkPool(o: { backingPath: string; metaDir?: string }): P
     // that no longer sort): report the damage without letting LevelDB open it.
     const report = tables.length > 0
       ? await unauditedReport(pool)
-      : await withMetaClone(metaDir, (meta) => auditPool(pool, meta), { allowLogDamage: true });
-    const damage = [...logDamage(metaDir), ...tables];
-    if (damage.length === 0) return report;
-    return { ...report, clean: false, problems: [...damage, ...report.problems], problemCount: report.problemCount + damage.length };
+      : await withMetaClone(metaDir, async (meta, cut) => withLogCut(await auditPool(pool, meta), cut));
+    if (tables.length === 0) return report;
+    return { ...report, clean: false, problems: [...tables, ...report.problems], problemCount: report.problemCount + tables.length };
   } finally {
     await pool.close();
   }

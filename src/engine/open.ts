@@ -10,7 +10,8 @@ import { gKey, KEY_C, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } f
 import { decodeState, encodeState, type MetaState } from '../meta/records.js';
 import { decodeSegment } from '../pool/segment-record.js';
 import { LevelMetaStore } from '../meta/level-store.js';
-import { withMetaClone } from '../meta/meta-clone.js';
+import { applyValidatedLogCut, withMetaClone } from '../meta/meta-clone.js';
+import type { LogCut } from '../meta/log-scan.js';
 import type { MetaStore } from '../meta/store.js';
 import { openBackingFile, type BackingOpener } from '../io/index.js';
 import {
@@ -187,9 +188,14 @@ export async function openPool(o: PoolPaths & EngineOptions): Promise<BlockEngin
   try {
     await readSuperblock(pool);
     // Decide on a clone: a refusal must leave every byte of the metadata directory as it was.
-    await withMetaClone(metaDir, async (clone) => {
-      await loadPoolState(pool, clone);
+    const cut = await withMetaClone(metaDir, async (clone, cut) => {
+      await loadPoolState(pool, clone).catch((err: unknown) => {
+        throw cut !== undefined ? durableBeyondGap(err, cut, metaDir) : err;
+      });
+      return cut;
     });
+    // The clone's state is valid: make the same cut here before LevelDB replays past the gap.
+    if (cut !== undefined) applyValidatedLogCut(metaDir, cut);
     meta = await LevelMetaStore.open(metaDir, { create: false });
     return await openEngine(pool, meta, o, true);
   } catch (err) {
@@ -197,6 +203,21 @@ export async function openPool(o: PoolPaths & EngineOptions): Promise<BlockEngin
     await pool.close();
     throw err;
   }
+}
+
+/**
+ * A state that ends at a log gap yet misses commits the pool recorded as
+ * durable: the gap hides synced batches, which a power loss cannot do.
+ */
+function durableBeyondGap(err: unknown, cut: LogCut, metaDir: string): unknown {
+  if (!(err instanceof UcError) || err.code !== 'UC_META_ROLLBACK') return err;
+  return new UcError(
+    'UC_META_CORRUPT',
+    `metadata log ${cut.file} is damaged at byte ${cut.at} with ${cut.recordsDropped} intact record(s) after it, ` +
+      `and commits the pool recorded as durable lie beyond the damage (${err.message.split(' (')[0]}). ` +
+      `Nothing was modified. Restore the metadata directory ${metaDir} from a backup; \`check\` shows what it holds.`,
+    { cause: err },
+  );
 }
 
 async function looksLikePool(path: string): Promise<boolean> {

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UcError } from '../util/errors.js';
 import { LevelMetaStore } from './level-store.js';
-import { logDamage } from './log-scan.js';
+import { findLogCut, applyLogCut, type LogCut } from './log-scan.js';
 import { tableDamage } from './table-verify.js';
 
 export interface MetaClone {
@@ -47,19 +47,19 @@ export function cloneMetaDir(src: string): MetaClone {
 }
 
 export interface CloneOptions {
-  /** Let LevelDB open a log damaged mid-way (`check`, which reports it itself). */
-  allowLogDamage?: boolean;
   /** Let LevelDB open damaged tables (`check`, which reports them itself). */
   allowTableDamage?: boolean;
 }
 
 /** Opens a clone of `metaDir`, runs `fn` on it, closes and deletes the clone. Refuses
- * metadata open elsewhere and, unless allowed, a log damaged mid-way (log-scan.ts) or
- * a table block failing its checksum (table-verify.ts), before LevelDB opens anything:
- * LevelDB reads a flipped uncompressed block as other data, and a compaction over
- * keys that no longer sort aborts the whole process. */
+ * metadata open elsewhere and, unless allowed, a table block failing its checksum
+ * (table-verify.ts), before LevelDB opens anything: LevelDB reads a flipped
+ * uncompressed block as other data, and a compaction over keys that no longer sort
+ * aborts the whole process. The clone's logs end at their first gap (log-scan.ts):
+ * `fn` gets the cut it made (undefined when none), to judge the state that leaves and
+ * to make the same cut in `metaDir` before opening it for real. */
 export async function withMetaClone<T>(
-  metaDir: string, fn: (meta: LevelMetaStore) => Promise<T>, o: CloneOptions = {},
+  metaDir: string, fn: (meta: LevelMetaStore, cut: LogCut | undefined) => Promise<T>, o: CloneOptions = {},
 ): Promise<T> {
   const holder = lockHolder(metaDir);
   if (holder !== undefined) {
@@ -67,10 +67,7 @@ export async function withMetaClone<T>(
   }
   const clone = cloneMetaDir(metaDir);
   try {
-    const damage = [
-      ...(o.allowLogDamage ? [] : logDamage(clone.dir)),
-      ...(o.allowTableDamage ? [] : tableDamage(clone.dir, { decodeData: false })),
-    ];
+    const damage = o.allowTableDamage ? [] : tableDamage(clone.dir, { decodeData: false });
     if (damage.length > 0) {
       throw new UcError(
         'UC_META_CORRUPT',
@@ -78,15 +75,30 @@ export async function withMetaClone<T>(
           '`check` shows what it holds.',
       );
     }
+    const cut = findLogCut(clone.dir);
+    if (cut !== undefined) applyLogCut(clone.dir, cut);
     const meta = await LevelMetaStore.open(clone.dir, { create: false, shownAs: metaDir });
     try {
-      return await fn(meta);
+      return await fn(meta, cut);
     } finally {
       await meta.close();
     }
   } finally {
     clone.remove();
   }
+}
+
+/**
+ * Makes in `metaDir` the cut validated on its clone, before LevelDB opens it
+ * (LevelDB would replay the records after the gap). The caller holds the pool's
+ * lock; the logs must still end where the clone's did, else nothing is changed.
+ */
+export function applyValidatedLogCut(metaDir: string, cut: LogCut): void {
+  const now = findLogCut(metaDir);
+  if (now === undefined || now.file !== cut.file || now.at !== cut.at || now.recordsDropped !== cut.recordsDropped) {
+    throw new UcError('UC_POOL_LOCKED', `metadata ${metaDir} changed while it was being validated; nothing was modified`);
+  }
+  applyLogCut(metaDir, cut);
 }
 
 /** Pid of a process holding LevelDB's lock on `metaDir`, if any (Linux /proc/locks). */

@@ -1,14 +1,16 @@
 // Metadata guards over real LevelDB directories (issue 7, items 2 and 7): a damaged,
-// truncated or deleted write-ahead log is refused (rollback or mid-log damage) with
-// every byte of the pool and the metadata directory unchanged; a damaged table
-// filter never reads as zeros; `check` writes nothing.
+// truncated or deleted write-ahead log that loses durable commits is refused
+// (rollback, or damage with intact records after it) with every byte of the pool and
+// the metadata directory unchanged; a gap in the unsynced end of the log, as a power
+// loss writing pages back out of order leaves it, ends the log there; a damaged
+// table filter never reads as zeros; `check` writes nothing.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf, EXIT_META_ROLLBACK } from '../../../src/cli/exit-codes.js';
 import { checkPool, formatPool, openPool } from '../../../src/engine/index.js';
-import { crc32c, scanLog } from '../../../src/meta/log-scan.js';
+import { applyLogCut, crc32c, findLogCut, scanLog } from '../../../src/meta/log-scan.js';
 import { UcError } from '../../../src/util/errors.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { dirDigest } from './dir-digest.js';
@@ -107,6 +109,8 @@ describe('metadata rollback and log damage at open', () => {
       expect((err as UcError).code).toBe(code);
       expect((err as UcError).message).toMatch(/Restore .* from a backup|restore the metadata directory/i);
       if (code === 'UC_META_ROLLBACK') expect(exitCodeOf(err)).toBe(EXIT_META_ROLLBACK);
+      // Every batch of this log was synced: a gap before intact records hides durable commits.
+      else expect((err as UcError).message).toMatch(/intact record\(s\) after it, and commits the pool recorded as durable lie beyond/);
       expect(dirDigest(d)).toBe(before);
       const report = await checkPool({ backingPath });
       expect(report.clean).toBe(false);
@@ -154,15 +158,95 @@ describe('metadata rollback and log damage at open', () => {
     const log = fs.readFileSync(logOf(`${pristine}.meta`));
     expect(log.length).toBeGreaterThan(32768 + 4096);
     const clean = scanLog(log);
-    expect(clean).toMatchObject({ damaged: 0, midLogDamageAt: -1 });
+    expect(clean).toMatchObject({ damaged: 0, gapAt: -1, recordsAfterGap: 0 });
     expect(clean.records).toBeGreaterThanOrEqual(6);
     const bad = Buffer.from(log);
     bad[10_000] ^= 1;
     const found = scanLog(bad);
     expect(found.damaged).toBe(1);
-    expect(found.midLogDamageAt).toBeGreaterThan(0);
-    expect(found.midLogDamageAt).toBeLessThanOrEqual(10_000);
-    expect(scanLog(log.subarray(0, log.length - 3)).midLogDamageAt).toBe(-1); // a torn tail is a crash
+    expect(found.gapAt).toBeGreaterThan(0);
+    expect(found.gapAt).toBeLessThanOrEqual(10_000);
+    expect(found.recordsAfterGap).toBeGreaterThan(0);
+    const torn = scanLog(log.subarray(0, log.length - 3)); // a torn tail: a crash, nothing after it
+    expect(torn).toMatchObject({ damaged: 0, recordsAfterGap: 0 });
+    expect(torn.gapAt).toBeGreaterThan(0);
+  });
+});
+
+describe('a power loss that wrote the unsynced log pages back out of order', () => {
+  const PAGE = 4096;
+  const GROUPS = 8;
+  const GROUP_BLOCKS = 50;
+  const AT = 100;
+
+  /** A crash image of a pool left open: every byte the page cache held, LOCK left out. */
+  function crashImage(from: string, to: string): void {
+    fs.cpSync(from, to, { recursive: true, filter: (src) => path.basename(src) !== 'LOCK' });
+  }
+
+  it('ends the log at the gap: flushed blocks intact, later ones a prefix of the writes, check clean', async () => {
+    const d = path.join(root, 'reorder');
+    fs.mkdirSync(d);
+    const backingPath = path.join(d, 'p.img');
+    const e = await formatPool({ backingPath, logicalBytes: 2048 * BLOCK_BYTES, segmentBytes: 65536, flushDelayMs: 5, backgroundCompaction: false });
+    await e.write(0, 64, range(0, 64, 1), false);
+    await e.flush();
+    const log = logOf(`${backingPath}.meta`);
+    const durableBytes = fs.statSync(log).size;
+    for (let g = 0; g < GROUPS; g += 1) {
+      await e.write(AT + g * GROUP_BLOCKS, GROUP_BLOCKS, range(AT + g * GROUP_BLOCKS, GROUP_BLOCKS, 3), false);
+      await new Promise((r) => setTimeout(r, 40)); // the delayed commit: a batch without sync
+    }
+    const unsyncedBytes = fs.statSync(log).size;
+    const image = path.join(root, 'reorder-crash');
+    crashImage(d, image);
+    await e.close();
+    // The first whole page after the synced end never reached the disk; later pages did.
+    const lost = Math.ceil(durableBytes / PAGE) * PAGE;
+    expect(unsyncedBytes).toBeGreaterThan(lost + 2 * PAGE);
+    const imageLog = path.join(`${image}/p.img.meta`, path.basename(log));
+    const fd = fs.openSync(imageLog, 'r+');
+    fs.writeSync(fd, Buffer.alloc(PAGE), 0, PAGE, lost);
+    fs.closeSync(fd);
+    const cut = findLogCut(`${image}/p.img.meta`);
+    expect(cut).toMatchObject({ file: path.basename(log) });
+    expect(cut!.at).toBeGreaterThanOrEqual(durableBytes - 32768);
+    expect(cut!.recordsDropped).toBeGreaterThan(0);
+
+    const reopened = await openPool({ backingPath: path.join(image, 'p.img'), ...quiet });
+    const out = Buffer.alloc(64 * BLOCK_BYTES);
+    await reopened.read(0, 64, out);
+    expect(out.equals(range(0, 64, 1))).toBe(true); // flushed: intact
+    const states: string[] = [];
+    for (let i = 0; i < GROUPS * GROUP_BLOCKS; i += 1) {
+      const b = Buffer.alloc(BLOCK_BYTES);
+      await reopened.read(AT + i, 1, b);
+      states.push(b.equals(block(AT + i, 3)) ? 'new' : b.every((x) => x === 0) ? 'zero' : 'other');
+    }
+    expect(states).not.toContain('other');
+    const firstZero = states.indexOf('zero');
+    expect(firstZero).toBeGreaterThanOrEqual(0); // the gap dropped something
+    expect(states.slice(firstZero)).not.toContain('new'); // and what stays is a prefix of the writes
+    await reopened.close();
+    const report = await checkPool({ backingPath: path.join(image, 'p.img') });
+    expect(report.problems).toEqual([]);
+  });
+
+  it('a gap in an older log ends the logs there: every later log is emptied', () => {
+    const meta = path.join(root, 'two-logs');
+    fs.mkdirSync(meta);
+    const log = fs.readFileSync(logOf(`${pristine}.meta`));
+    const older = Buffer.from(log);
+    older.fill(0, log.length - 2 * PAGE - 100, log.length - PAGE - 100); // a zeroed page, records after it
+    fs.writeFileSync(path.join(meta, '000009.log'), older);
+    fs.writeFileSync(path.join(meta, '000012.log'), log);
+    const cut = findLogCut(meta);
+    expect(cut).toMatchObject({ file: '000009.log', laterLogs: ['000012.log'] });
+    expect(cut!.recordsDropped).toBeGreaterThanOrEqual(scanLog(log).records); // the later log: all of it
+    applyLogCut(meta, cut!);
+    expect(fs.statSync(path.join(meta, '000009.log')).size).toBe(cut!.at);
+    expect(fs.statSync(path.join(meta, '000012.log')).size).toBe(0);
+    expect(findLogCut(meta)).toBeUndefined();
   });
 });
 
