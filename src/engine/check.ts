@@ -23,7 +23,7 @@ import { describeLogCut, type LogCut } from '../meta/log-scan.js';
 import { tableDamage } from '../meta/table-verify.js';
 import { lockHolder, withMetaClone } from '../meta/meta-clone.js';
 import type { MetaStore } from '../meta/store.js';
-import { openBackingFile } from '../io/index.js';
+import { openBackingFile, type FileIdentity } from '../io/index.js';
 import { readCopies, readSuperblock, SLOT_BYTES, type SlotResult, type Superblock } from '../pool/format.js';
 import { FRAGMENT_HEADER_BYTES, fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
 import type { PoolStore } from '../pool/store.js';
@@ -235,13 +235,13 @@ function copyDefect(s: SlotResult, winner: Superblock): string | undefined {
  * winning copy, so this changes nothing a reader sees; nothing else is written.
  * Returns what it did (empty when nothing needed repair).
  */
-export async function repairSuperblock(o: { backingPath: string; metaDir?: string }): Promise<string[]> {
+export async function repairSuperblock(o: { backingPath: string; metaDir?: string; lockedAs?: FileIdentity }): Promise<string[]> {
   const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
   const holder = lockHolder(metaDir);
   if (holder !== undefined) {
     throw new UcError('UC_POOL_LOCKED', `pool is in use (process ${holder} has its metadata open): stop that device first`);
   }
-  const pool = await openBackingFile(o.backingPath);
+  const pool = await openBackingFile(o.backingPath, { lockedAs: o.lockedAs });
   try {
     await readSuperblock(pool); // refuses foreign, newer, truncated or doubly damaged pools
     const { slots, winner } = await readCopies(pool);

@@ -187,18 +187,22 @@ export function probeBacking(path: string): void {
 /**
  * Runs `fn` holding a shared lock on `path` (offline tools such as check): a
  * serving daemon makes it refuse with UC_POOL_LOCKED, and no daemon can start
- * on the pool while `fn` runs. A missing path is left for `fn` to report.
+ * on the pool while `fn` runs. `exclusive` (check --repair, which writes):
+ * another reader is refused too. A missing path is left for `fn` to report;
+ * `fn` gets the lock (undefined then) to open only the locked inode.
  */
-export async function withSharedLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+export async function withSharedLock<T>(
+  path: string, fn: (lock: BackingLock | undefined) => Promise<T>, options: { exclusive?: boolean } = {},
+): Promise<T> {
   let lock: BackingLock;
   try {
-    lock = claimBacking(path, { shared: true });
+    lock = claimBacking(path, { shared: !(options.exclusive ?? false) });
   } catch (err) {
-    if (err instanceof UcError && err.errno === ENOENT) return fn();
+    if (err instanceof UcError && err.errno === ENOENT) return fn(undefined);
     throw err;
   }
   try {
-    return await fn();
+    return await fn(lock);
   } finally {
     lock.release();
   }

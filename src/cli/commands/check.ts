@@ -72,10 +72,13 @@ export const checkCommand: Command = {
   },
 };
 
-/** The audit under a shared lock: refused while a daemon serves the pool, and none starts meanwhile. */
+/**
+ * The audit under a shared lock: refused while a daemon serves the pool, and none
+ * starts meanwhile. --repair writes: its lock is exclusive, so two never overlap.
+ */
 function audited(backingPath: string, metaDir: string, repair: boolean) {
-  return withSharedLock(resolve(backingPath), async () => ({
-    repaired: repair ? await repairSuperblock({ backingPath, metaDir }) : undefined,
+  return withSharedLock(resolve(backingPath), async (lock) => ({
+    repaired: repair ? await repairSuperblock({ backingPath, metaDir, lockedAs: lock }) : undefined,
     report: await checkPool({ backingPath, metaDir }),
-  }));
+  }), { exclusive: repair });
 }

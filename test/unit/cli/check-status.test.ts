@@ -1,5 +1,5 @@
 // `check`'s fsck-like statuses through main(): 0 clean, 4 problems found,
-// 8 not checked (missing, foreign, in use), 2 usage; --help shows them and
+// 8 not checked (missing, foreign, in use; --repair beside another check), 2 usage; --help shows them and
 // -b/-m; and the plain progress lines long operations print off a terminal.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkExitOf, CHECK_NOT_CHECKED, CHECK_PROBLEMS } from '../../../src/cli/check-status.js';
 import { runMain } from './run-main.js';
+import { formatPool } from '../../../src/engine/index.js';
+import { claimBacking } from '../../../src/server/backing-lock.js';
 import { plainProgress, progressSink } from '../../../src/cli/progress.js';
 import { UcError } from '../../../src/util/errors.js';
 
@@ -35,6 +37,22 @@ describe('check exit statuses', () => {
     const f = await run('check', '--backing', foreign, '-m', join(dir, 'foreign.meta'));
     expect(f.code, f.err).toBe(8);
     expect((await run('check')).code).toBe(2);
+  });
+
+  it('--repair writes, so it takes the lock exclusively: refused (8) while another check holds it', async () => {
+    const pool = join(dir, 'repair.img');
+    await (await formatPool({ backingPath: pool, logicalBytes: 1 << 20, segmentBytes: 65536, flushDelayMs: 0 })).close();
+    const otherCheck = claimBacking(pool, { shared: true });
+    try {
+      const plain = await run('check', '-b', pool);
+      expect(plain.code, plain.err).toBe(0); // readers share the lock
+      const repair = await run('check', '-b', pool, '--repair');
+      expect(repair.code, repair.err).toBe(8);
+      expect(repair.err).toMatch(/is in use by/);
+    } finally {
+      otherCheck.release();
+    }
+    expect((await run('check', '-b', pool, '--repair')).code).toBe(0);
   });
 
   it('--help shows -b, --backing FILE, -m, --meta DIR and the statuses', async () => {
