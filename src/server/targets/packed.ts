@@ -49,8 +49,9 @@ async function openPacked(cfg: AddConfig, p: PackedConfig, log: Logger, announce
     stoppedMessage: 'pool closed; device stopped and deleted',
     start: (hooks) => startPackedDevice({ ...deviceOptionsOf(cfg), ...hooks, engine, ring, packed: p }),
     // startPackedDevice cleans up after itself (ring included); a pool this start created goes too.
+    // A start that failed after the device came up stops it (engine closed) before the lock goes.
     abort: async (device) => {
-      if (device) return;
+      if (device) return device.shutdown();
       await opened.undo();
       closeRingWhenIdle(ring, log);
     },

@@ -15,6 +15,9 @@ import { main } from '../../../src/cli/main.js';
 import { memoryIo } from '../../../src/cli/io.js';
 import { UcError } from '../../../src/util/errors.js';
 import { cfgOf, packedOf } from './support.js';
+import { openLogger } from '../../../src/server/logger.js';
+import { packedTarget } from '../../../src/server/targets/packed.js';
+import type { ServedDevice } from '../../../src/server/serve-target.js';
 
 let dir: string;
 beforeEach(() => {
@@ -89,6 +92,21 @@ describe('openPackedPool', () => {
     lock.release();
     expect(existsSync(pool)).toBe(false);
     expect(existsSync(`${pool}.meta`)).toBe(false);
+  });
+
+  it('a start that fails after the device came up stops the device (engine closed) and keeps the pool', async () => {
+    const pool = join(dir, 'p.img');
+    const log = openLogger(join(dir, 'd.log'), { devId: 0 });
+    const opened = await packedTarget(cfgOf(pool, 64 << 20), packedOf(pool)).open(log, () => {});
+    let stops = 0;
+    // Stands for the started device whose later start step threw (run record, ready report).
+    const device = { shutdown: async () => { stops += 1; } } as unknown as ServedDevice;
+    await opened.abort(device);
+    expect(stops).toBe(1);
+    expect(existsSync(pool)).toBe(true); // a device that served: the pool is the user's now
+    await opened.abort(undefined); // what a start without a device undoes: the new pool, the ring
+    opened.lock.release();
+    expect(existsSync(pool)).toBe(false);
   });
 
   it('refuses, without modifying the pool: shrink, foreign, truncated, missing or foreign metadata', async () => {
