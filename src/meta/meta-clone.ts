@@ -133,12 +133,54 @@ function listDir(src: string): string[] {
   }
 }
 
+/** Clones of `src` are named `.<name>.clone-<pid>-XXXXXX`: the pid tells a leftover from one in use. */
+function clonePrefix(src: string): string {
+  return `.${path.basename(src)}.clone-`;
+}
+
 function makeCloneDir(src: string): string {
-  const prefix = `.${path.basename(src)}.clone-`;
+  sweepStaleClones(src);
+  const prefix = `${clonePrefix(src)}${process.pid}-`;
   try {
     return fs.mkdtempSync(path.join(path.dirname(src), prefix));
   } catch {
     return fs.mkdtempSync(path.join(os.tmpdir(), prefix)); // parent not writable: copy instead of link
+  }
+}
+
+/** True when no process `pid` exists (a pid we may not signal exists). */
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Removes clones of `src` left by a process that died before removing its own
+ * (SIGKILL during validation or `check`): their hard links would keep table
+ * files LevelDB has deleted. A clone of a live process is left alone.
+ */
+export function sweepStaleClones(src: string): void {
+  const prefix = clonePrefix(src);
+  for (const parent of [path.dirname(src), os.tmpdir()]) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(parent).filter((n) => n.startsWith(prefix));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+      if (!Number.isSafeInteger(pid) || pid <= 0 || !processGone(pid)) continue;
+      try {
+        fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+      } catch {
+        // best effort: a leftover wastes space, it is never read
+      }
+    }
   }
 }
 
