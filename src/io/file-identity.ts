@@ -4,7 +4,7 @@
 // serve a file it has not locked. Every such open checks the identity of
 // what it opened against the lock's.
 
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { UcError } from '../util/errors.js';
 
 export interface FileIdentity {
@@ -37,4 +37,18 @@ export function openLocked(path: string, flags: number, lockedAs: FileIdentity |
     throw err;
   }
   return fd;
+}
+
+/**
+ * Unlinks `path` only while it still names `created` (a file this process
+ * made): never a file someone put there since. A missing path is no error.
+ */
+export function unlinkIfSame(path: string, created: FileIdentity): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return; // already gone
+  }
+  if (st.dev === created.dev && st.ino === created.ino) unlinkSync(path);
 }

@@ -4,4 +4,4 @@
 //   lockedOpener(open, lock)  the same, refusing a file that is not the locked inode
 export * from './backing-file.js';
 export { openBackingFile, backingOpener, lockedOpener, type BackingOpener, type OpenBackingOptions } from './open.js';
-export { openLocked, requireIdentity, type FileIdentity } from './file-identity.js';
+export { openLocked, requireIdentity, unlinkIfSame, type FileIdentity } from './file-identity.js';

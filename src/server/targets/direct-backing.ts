@@ -3,8 +3,8 @@
 // truncated. Planning is separate from doing so that `add` can report every
 // error before it touches the disk, and undo what it did if startup fails.
 
-import { closeSync, ftruncateSync, constants, unlinkSync } from 'node:fs';
-import { openLocked, type FileIdentity } from '../../io/index.js';
+import { closeSync, ftruncateSync, constants } from 'node:fs';
+import { openLocked, unlinkIfSame, type FileIdentity } from '../../io/index.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
 import { claimBacking, type BackingLock } from '../backing-lock.js';
@@ -63,16 +63,14 @@ export function describePlan(plan: BackingPlan): string | undefined {
 export function applyDirectBacking(plan: BackingPlan, lockedAs: FileIdentity): () => void {
   if (plan.action === 'none') return () => {};
   if (plan.action === 'create') {
+    // A failure leaves the empty file to the caller's undo (it created it).
     const fd = openLocked(plan.path, constants.O_RDWR | constants.O_NOFOLLOW, lockedAs);
     try {
       ftruncateSync(fd, plan.sizeBytes);
-    } catch (err) {
+    } finally {
       closeSync(fd);
-      unlinkSync(plan.path);
-      throw err;
     }
-    closeSync(fd);
-    return () => unlinkSync(plan.path);
+    return () => unlinkIfSame(plan.path, lockedAs);
   }
   const fd = openLocked(plan.path, constants.O_RDWR, lockedAs);
   try {

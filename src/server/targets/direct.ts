@@ -2,7 +2,7 @@
 // backing file (locked, created sparse or extended as planned, the change
 // undone when the start fails) and the device over it (direct-device.ts).
 
-import { unlinkSync } from 'node:fs';
+import { unlinkIfSame } from '../../io/index.js';
 import { requireUblk } from '../../device/control.js';
 import { formatBytes } from '../../util/units.js';
 import { probeBacking } from '../backing-lock.js';
@@ -39,7 +39,7 @@ function undoQuietly(undo: (() => void) | undefined, log: Logger): void {
 
 async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, announce: (n: BackingNote) => void): Promise<OpenedTarget> {
   const { lock, plan } = claimDirectBacking(first, cfg.sizeBytes);
-  let undo: (() => void) | undefined = lock.created ? () => unlinkSync(plan.path) : undefined;
+  let undo: (() => void) | undefined = lock.created ? () => unlinkIfSame(plan.path, lock) : undefined;
   try {
     const note = describePlan(plan);
     announce({ path: plan.path, action: plan.action, fromBytes: plan.fromBytes, note });

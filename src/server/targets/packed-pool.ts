@@ -11,7 +11,7 @@
 
 import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { formatPool, openPool, type BlockEngine, type EngineOptions } from '../../engine/index.js';
-import { lockedOpener, openBackingFile, type BackingOpener } from '../../io/index.js';
+import { lockedOpener, openBackingFile, unlinkIfSame, type BackingOpener } from '../../io/index.js';
 import { loadLegacyCounters } from './counter-store.js';
 import { UcError } from '../../util/errors.js';
 import { BLOCK_BYTES, formatBytes } from '../../util/units.js';
@@ -211,18 +211,9 @@ export async function claimPackedPool(cfg: AddConfig, p: PackedConfig, openBacki
     const open = lockedOpener(openBacking ?? openBackingFile, lock);
     return { opened: await withPrivateUmask(() => openPackedPool(cfg, p, plan, open)), lock };
   } catch (err) {
-    if (lock.created) removeIfSame(lock);
+    if (lock.created) unlinkIfSame(lock.path, lock);
     lock.release();
     throw err;
   }
 }
 
-/** Unlinks the file this process created, if the path still names it. */
-function removeIfSame(lock: BackingLock): void {
-  try {
-    const st = statSync(lock.path);
-    if (st.dev === lock.dev && st.ino === lock.ino) unlinkSync(lock.path);
-  } catch {
-    // already gone
-  }
-}

@@ -110,6 +110,18 @@ describe('planDirectBacking / applyDirectBacking', () => {
     expect(readFileSync(path, 'utf8')).toBe('user data');
   });
 
+  it('undo removes only the file this start created, never one put in its place', () => {
+    const path = join(dir, 'undo-swap.img');
+    const claimed = claimDirectBacking(planDirectBacking(path, 4 * MiB), 4 * MiB);
+    expect(claimed.lock.created).toBe(true);
+    const undo = applyDirectBacking(claimed.plan, claimed.lock);
+    writeFileSync(`${path}.user`, 'user data');
+    renameSync(`${path}.user`, path);
+    undo();
+    expect(readFileSync(path, 'utf8')).toBe('user data');
+    claimed.lock.release();
+  });
+
   it('refuses to size a file swapped in under the locked path, and leaves both files alone', () => {
     const path = join(dir, 'swapped.img');
     const other = join(dir, 'swap-in.img');
