@@ -71,6 +71,7 @@ FileLockWrap::FileLockWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Fi
   const bool exclusive = OptBool(opts, "exclusive");
   const bool create = OptBool(opts, "create");
   const bool claim_device = OptBool(opts, "claimDevice");
+  if (opts.Has("mode") && !opts.Get("mode").IsNumber()) throw Napi::TypeError::New(env, "FileLock: mode must be a number");
   const mode_t mode = opts.Has("mode") ? opts.Get("mode").As<Napi::Number>().Uint32Value() & 07777 : 0600;
 
   // A new file is opened read-write (it is about to be sized); an existing
@@ -94,12 +95,13 @@ FileLockWrap::FileLockWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Fi
     rc = ::flock(fd.get(), (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) throw MakeErrnoError(env, errno, "flock " + path);
-  fd_ = fd.release();
   Napi::Object self = info.This().As<Napi::Object>();
   self.Set("dev", Napi::Number::New(env, static_cast<double>(st.st_dev)));
   self.Set("ino", Napi::Number::New(env, static_cast<double>(st.st_ino)));
   self.Set("rdev", Napi::Number::New(env, static_cast<double>(st.st_rdev)));
   self.Set("isBlockDevice", Napi::Boolean::New(env, S_ISBLK(st.st_mode)));
+  // Last: a throw above unwinds without ~FileLockWrap, and the guard must close the fd (and the lock).
+  fd_ = fd.release();
 }
 
 FileLockWrap::~FileLockWrap() { Close(); }
