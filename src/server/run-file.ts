@@ -23,6 +23,8 @@ export interface RunRecord {
    * is reused. Missing in records of 0.1.0 daemons.
    */
   readonly startTicks?: number;
+  /** `--metrics` ([HOST]:PORT): a daemon that recovers the device serves /metrics there again. */
+  readonly metrics?: string;
 }
 
 /** What the run record of a packed device holds besides the common fields. */

@@ -19,6 +19,7 @@ import { setIoFlusher } from '../native/index.js';
 import type { UcError } from '../util/errors.js';
 import type { AddConfig } from './config.js';
 import { startLogPath, type Logger } from './logger.js';
+import { formatListenAddress } from './metrics-http.js';
 import { ReadyReporter } from './ready-channel.js';
 import { processStartTime, removeRunRecord, writeRunRecord } from './run-file.js';
 import type { BackingNote, OpenedTarget, ServedDevice, ServeTarget } from './serve-target.js';
@@ -99,6 +100,7 @@ function writeRecord(run: Run, opened: OpenedTarget, devId: number): void {
     startedAt: new Date().toISOString(),
     version: packageVersion(),
     startTicks: processStartTime(process.pid),
+    ...(run.cfg.metrics ? { metrics: formatListenAddress(run.cfg.metrics) } : {}),
     ...opened.recordFields,
   });
 }

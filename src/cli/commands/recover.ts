@@ -9,6 +9,7 @@
 import { deviceIdInUse, requireUblk } from '../../device/control.js';
 import type { AddConfig, CompressChoice, DedupChoice, PackedConfig } from '../../server/config.js';
 import { defaultLogPath } from '../../server/logger.js';
+import { parseListenAddress } from '../../server/metrics-http.js';
 import { requireRoot } from '../../server/preflight.js';
 import { readRunRecord, recordedDaemonAlive, type PackedRunRecord } from '../../server/run-file.js';
 import { packedTarget } from '../../server/targets/packed.js';
@@ -39,6 +40,8 @@ export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: bo
     startTimeoutMs: opts.startTimeoutMs,
     readyFd: undefined,
     logProvisional: false,
+    // The dead daemon's /metrics comes back with the new one (a record without it: none).
+    metrics: record.metrics === undefined ? undefined : parseListenAddress(record.metrics),
   };
   const packed: PackedConfig = {
     poolPath: record.backing,

@@ -6,6 +6,8 @@ import { renderTable } from '../../../src/cli/commands/list.js';
 import type { DeviceView } from '../../../src/cli/devices.js';
 import { spawn } from 'node:child_process';
 import { isOurDaemon } from '../../../src/cli/devices.js';
+import { daemonArgv } from '../../../src/cli/add-config.js';
+import { recoveryConfigOf } from '../../../src/cli/commands/recover.js';
 import {
   listRunRecords,
   processAlive,
@@ -107,6 +109,18 @@ describe('daemon identity: pid plus start time (del, list, recover)', () => {
     await new Promise((r) => daemon.once('exit', r));
     expect(recordedDaemonAlive(old)).toBe(false);
     expect(isOurDaemon(pid, old)).toBe(false);
+  });
+});
+
+describe('recover from a run record', () => {
+  it('serves /metrics where the dead daemon did (none when its record has none)', () => {
+    const packed = { ...record(4, 1), layout: 'packed' as const, metaDir: '/data/pool4.img.meta', dedup: 'verify', compression: 'lz4' };
+    const opts = { foreground: false, startTimeoutMs: 120_000 };
+    const { cfg } = recoveryConfigOf({ ...packed, metrics: '127.0.0.1:9104' }, opts);
+    expect(cfg.metrics).toEqual({ host: '127.0.0.1', port: 9104 });
+    const argv = daemonArgv(cfg, '/var/log/x.log', false);
+    expect(argv.slice(argv.indexOf('--metrics'), argv.indexOf('--metrics') + 2)).toEqual(['--metrics', '127.0.0.1:9104']);
+    expect(recoveryConfigOf(packed, opts).cfg.metrics).toBeUndefined();
   });
 });
 
