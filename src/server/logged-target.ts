@@ -10,22 +10,35 @@ import { ENOSPC } from '../util/errno.js';
 import { toErrno } from '../util/errors.js';
 import type { Logger } from './logger.js';
 import { NO_SPACE_NOTE, NoSpaceEpisode } from './no-space-episode.js';
+import type { LatencyOp, RequestLatency } from './latency.js';
 
 /** A request slower than this is worth a warning (a stalled backing disk). */
 export const SLOW_OP_MS = 1000;
 
-export function loggedTarget(inner: BlockTarget, log: Logger, noSpace = new NoSpaceEpisode()): BlockTarget {
+/** The histogram each logged op name counts in. */
+const LATENCY_OP_OF: Record<string, LatencyOp> = {
+  read: 'read', write: 'write', 'write-fua': 'write', flush: 'flush', discard: 'discard', 'write-zeroes': 'write_zeroes',
+};
+
+/** `latency`: where every request's duration is counted (failed ones too). */
+export function loggedTarget(
+  inner: BlockTarget, log: Logger, noSpace = new NoSpaceEpisode(), latency?: RequestLatency,
+): BlockTarget {
   // No async frame: one extra promise reaction per request.
   const timed = (op: string, lba: number, blocks: number, run: () => Promise<void>): Promise<void> => {
     const started = performance.now();
+    const histogram = LATENCY_OP_OF[op];
     return run().then(
       () => {
         if (op !== 'read') noSpace.wrote();
         const latencyMs = performance.now() - started;
+        latency?.observe(histogram, latencyMs / 1000);
         if (latencyMs > SLOW_OP_MS) log.warn({ op, lba, blocks, latencyMs: Math.round(latencyMs) }, 'slow request');
       },
       (err: unknown) => {
-        const latencyMs = Math.round(performance.now() - started);
+        const elapsedMs = performance.now() - started;
+        latency?.observe(histogram, elapsedMs / 1000);
+        const latencyMs = Math.round(elapsedMs);
         const errno = -toErrno(err);
         if (errno !== ENOSPC || noSpace.failed()) {
           const note = errno === ENOSPC ? NO_SPACE_NOTE : undefined;

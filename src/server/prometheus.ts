@@ -5,12 +5,15 @@
 // formatted (bytes, dedup hits) or since the daemon started (requests).
 
 import type { DeviceReport } from './device-report.js';
+import { LATENCY_BOUNDS_SEC, LATENCY_OPS, type HistogramSnapshot } from './latency.js';
 
-type MetricType = 'gauge' | 'counter';
+type MetricType = 'gauge' | 'counter' | 'histogram';
 
 interface Sample {
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number;
+  /** A histogram's series: _bucket, _sum or _count. */
+  readonly suffix?: string;
 }
 
 interface Family {
@@ -47,13 +50,27 @@ class Exposition {
     f.samples.push({ labels, value });
   }
 
+  /** One histogram series set: cumulative _bucket{le}, then _sum and _count. */
+  addHistogram(name: string, help: string, labels: Record<string, string>, h: HistogramSnapshot): void {
+    const full = PREFIX + name;
+    let f = this.families.get(full);
+    if (!f) {
+      f = { name: full, type: 'histogram', help, samples: [] };
+      this.families.set(full, f);
+    }
+    LATENCY_BOUNDS_SEC.forEach((le, i) => f.samples.push({ labels: { ...labels, le: String(le) }, value: h.buckets[i], suffix: '_bucket' }));
+    f.samples.push({ labels: { ...labels, le: '+Inf' }, value: h.count, suffix: '_bucket' });
+    f.samples.push({ labels, value: h.sumSec, suffix: '_sum' });
+    f.samples.push({ labels, value: h.count, suffix: '_count' });
+  }
+
   render(): string {
     let out = '';
     for (const f of this.families.values()) {
       out += `# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${f.name} ${f.type}\n`;
       for (const s of f.samples) {
         const labels = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
-        out += `${f.name}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}\n`;
+        out += `${f.name}${s.suffix ?? ''}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}\n`;
       }
     }
     return out;
@@ -86,6 +103,10 @@ function addPacked(m: Exposition, device: Record<string, string>, r: DeviceRepor
     m.add('requests_total', 'counter', 'Requests served by the daemon since it started, by operation.', { ...device, op }, n);
   }
   m.add('request_errors_total', 'counter', 'Requests completed with an error since the daemon started.', device, q.errors);
+  for (const op of LATENCY_OPS) {
+    const h = s.latency?.[op];
+    if (h) m.addHistogram('request_duration_seconds', 'Time to serve a request, by operation, since the daemon started.', { ...device, op }, h);
+  }
   m.add('daemon_start_time_seconds', 'gauge', 'Start time of the serving daemon, seconds since the epoch.', device, Date.parse(s.startedAt) / 1000);
 }
 

@@ -13,8 +13,10 @@ import type { BlockEngine } from '../../engine/index.js';
 import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { PackedConfig } from '../config.js';
+import { RequestLatency } from '../latency.js';
 import { loggedTarget } from '../logged-target.js';
 import type { Logger } from '../logger.js';
+import { NoSpaceEpisode } from '../no-space-episode.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { compactionRunner } from './packed-compaction.js';
@@ -53,7 +55,7 @@ function fileAllocatedBytes(path: string): number {
 }
 
 /** The `stats` snapshot: engine state and totals, request counts, sizes on disk. */
-function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: number): StatsSnapshot {
+function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: number, latency: RequestLatency): StatsSnapshot {
   const { engine, packed } = opts;
   const e = engine.stats();
   return buildStatsSnapshot({
@@ -72,6 +74,7 @@ function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: 
     requests: device.stats,
     poolAllocatedBytes: fileAllocatedBytes(packed.poolPath),
     metadataBytes: allocatedBytesOf(packed.metaDir),
+    latency: latency.snapshot(),
   });
 }
 
@@ -128,9 +131,10 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   const stats = (): StatsSnapshot => {
     const device = session.device;
     if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
-    return snapshotOf(opts, device, startedAtMs);
+    return snapshotOf(opts, device, startedAtMs, latency);
   };
-  const target = loggedTarget(engine, opts.log);
+  const latency = new RequestLatency();
+  const target = loggedTarget(engine, opts.log, new NoSpaceEpisode(), latency);
   try {
     if (packed.recover) await recoverDevice(session, opts, target);
     else {

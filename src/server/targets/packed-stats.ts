@@ -16,6 +16,7 @@
 
 import type { Counters } from '../../engine/index.js';
 import type { DispatchStats } from '../../device/index.js';
+import type { LatencySnapshot } from '../latency.js';
 
 /** Requests served by this daemon, by kind (the queue dispatch counts them). */
 export type RequestCounters = DispatchStats;
@@ -47,6 +48,8 @@ export interface StatsSnapshot {
   readVerifyFailures: number;
   compactor: { state: 'running' | 'idle'; candidates: number; segmentsCleaned: number; reclaimedBytes: number; bytesMoved: number };
   session: RequestCounters & { iops: number; readMBps: number; writeMBps: number };
+  /** Request latency histograms of this daemon, by operation (absent from older daemons). */
+  latency?: LatencySnapshot;
 }
 
 /** The engine figures the snapshot needs (a subset of EngineStats). */
@@ -80,6 +83,7 @@ export interface SnapshotInput {
   requests: RequestCounters;
   poolAllocatedBytes: number;
   metadataBytes: number;
+  latency?: LatencySnapshot;
 }
 
 const BLOCK = 4096;
@@ -137,5 +141,6 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
       readMBps: perSec((i.sessionBlocksRead * BLOCK) / 1e6),
       writeMBps: perSec((i.sessionBlocksWritten * BLOCK) / 1e6),
     },
+    ...(i.latency ? { latency: i.latency } : {}),
   };
 }

@@ -1,13 +1,15 @@
 // `stats --format prometheus` output checked by a strict parser of the text
 // exposition format (0.0.4: HELP/TYPE lines, metric and label names, label
 // escaping, values, contiguous families, no duplicate series, counter
-// naming), and the all-devices overview table.
+// naming, histogram buckets cumulative up to +Inf = _count), and the
+// all-devices overview table.
 import { describe, expect, it } from 'vitest';
 import type { DeviceReport, DeviceView } from '../../../src/server/device-report.js';
 import { zeroCounters } from '../../../src/engine/index.js';
 import { buildStatsSnapshot } from '../../../src/server/targets/packed-stats.js';
 import { renderOverview, savedPercent } from '../../../src/cli/render/overview.js';
 import { escapeLabel, renderPrometheus } from '../../../src/server/prometheus.js';
+import { RequestLatency, type LatencySnapshot } from '../../../src/server/latency.js';
 
 interface ParsedSample { name: string; labels: Record<string, string>; value: number }
 interface ParsedFamily { type: string; help: string; samples: ParsedSample[] }
@@ -97,14 +99,18 @@ function parseExposition(text: string): Map<string, ParsedFamily> {
     const parts = rest.trim().split(' ');
     if (!rest.startsWith(' ') || parts.length < 1 || parts.length > 2) throw new Error(`${where}: bad sample '${line}'`);
     const value = parseValue(parts[0], where);
-    if (name !== current) {
-      if (families.get(name)?.samples.length) throw new Error(`${where}: family ${name} is not contiguous`);
-      current = name;
+    // A histogram's series (_bucket, _sum, _count) belong to its family.
+    const base = /^(.*)_(bucket|sum|count)$/.exec(name)?.[1];
+    const owner = base !== undefined && families.get(base)?.type === 'histogram' ? base : name;
+    if (owner !== name && name.endsWith('_bucket') && !('le' in labels)) throw new Error(`${where}: a bucket without le`);
+    if (owner !== current) {
+      if (families.get(owner)?.samples.length) throw new Error(`${where}: family ${owner} is not contiguous`);
+      current = owner;
     }
     const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
     if (series.has(key)) throw new Error(`${where}: duplicate series ${key}`);
     series.add(key);
-    family(name).samples.push({ name, labels, value });
+    family(owner).samples.push({ name, labels, value });
   });
   for (const [name, f] of families) {
     if (f.type === 'untyped' || f.help === '') throw new Error(`${name}: missing TYPE or HELP`);
@@ -113,8 +119,31 @@ function parseExposition(text: string): Map<string, ParsedFamily> {
       if (f.samples.some((s) => s.value < 0)) throw new Error(`${name}: negative counter`);
     }
     if (f.samples.length === 0) throw new Error(`${name}: no samples`);
+    if (f.type === 'histogram') checkHistogram(name, f);
   }
   return families;
+}
+
+/** Per label set: buckets cumulative in increasing le, ending at +Inf equal to _count. */
+function checkHistogram(name: string, f: ParsedFamily): void {
+  const sets = new Map<string, { buckets: Array<[number, number]>; count?: number; sum?: number }>();
+  for (const s of f.samples) {
+    const { le, ...rest } = s.labels;
+    const id = JSON.stringify(Object.entries(rest).sort());
+    const set = sets.get(id) ?? { buckets: [] };
+    sets.set(id, set);
+    if (s.name === `${name}_bucket`) set.buckets.push([parseValue(le, name), s.value]);
+    else if (s.name === `${name}_count`) set.count = s.value;
+    else if (s.name === `${name}_sum`) set.sum = s.value;
+    else throw new Error(`${name}: stray series ${s.name}`);
+  }
+  for (const [id, set] of sets) {
+    const les = set.buckets.map(([le]) => le);
+    if (les.at(-1) !== Infinity) throw new Error(`${name}${id}: no +Inf bucket`);
+    if (les.some((le, i) => i > 0 && le <= les[i - 1])) throw new Error(`${name}${id}: le not increasing`);
+    if (set.buckets.some(([, v], i) => i > 0 && v < set.buckets[i - 1][1])) throw new Error(`${name}${id}: buckets not cumulative`);
+    if (set.count !== set.buckets.at(-1)?.[1] || set.sum === undefined) throw new Error(`${name}${id}: _count or _sum wrong`);
+  }
 }
 
 function view(id: number, over: Partial<DeviceView> = {}): DeviceView {
@@ -122,6 +151,18 @@ function view(id: number, over: Partial<DeviceView> = {}): DeviceView {
     id, device: `/dev/ublkb${id}`, state: 'LIVE', sizeBytes: 1 << 30, layout: 'packed', backing: `/srv/pool "${id}"\\x`, pid: 100 + id,
     daemonAlive: true, queues: 1, depth: 128, flags: '0x42', logPath: null, ...over,
   };
+}
+
+/** The histograms a daemon would report after 3 reads and 40 writes (two of them slow), 2 flushes. */
+function latencyOf(): LatencySnapshot {
+  const l = new RequestLatency();
+  for (let i = 0; i < 3; i += 1) l.observe('read', 0.0002);
+  for (let i = 0; i < 38; i += 1) l.observe('write', 0.003);
+  l.observe('write', 0.7);
+  l.observe('write', 30);
+  l.observe('flush', 0.02);
+  l.observe('flush', 0.02);
+  return l.snapshot();
 }
 
 function packedReport(id: number, name: string | undefined): DeviceReport {
@@ -136,6 +177,7 @@ function packedReport(id: number, name: string | undefined): DeviceReport {
     sessionBlocksRead: 10, sessionBlocksWritten: 30_000,
     requests: { reads: 3, writes: 40, flushes: 2, discards: 0, writeZeroes: 0, errors: 0 },
     poolAllocatedBytes: 33 << 20, metadataBytes: 1 << 20,
+    latency: latencyOf(),
   });
   return { view: view(id), name, packed, direct: undefined, hostFs: { path: '/srv', sizeBytes: 100 * 2 ** 30, availBytes: 60 * 2 ** 30 } };
 }
@@ -164,6 +206,13 @@ describe('prometheus exposition', () => {
     const ratio = families.get('ublk_compress_ratio')!.samples.find((s) => s.labels.device === '/dev/ublkb0' && s.labels.kind === 'combined');
     expect(ratio?.value).toBeCloseTo((25_600 * 4096) / (30 << 20));
     expect(families.get('ublk_compress_host_fs_avail_bytes')!.samples.map((s) => s.value)).toEqual([60 * 2 ** 30, 60 * 2 ** 30]);
+    const latency = families.get('ublk_compress_request_duration_seconds')!;
+    expect(latency.type).toBe('histogram');
+    const writes = latency.samples.filter((s) => s.labels.device === '/dev/ublkb0' && s.labels.op === 'write');
+    const bucket = (le: string): number | undefined => writes.find((s) => s.name.endsWith('_bucket') && s.labels.le === le)?.value;
+    expect([bucket('0.0025'), bucket('0.005'), bucket('0.5'), bucket('1'), bucket('10'), bucket('+Inf')]).toEqual([0, 38, 38, 39, 39, 40]);
+    expect(writes.find((s) => s.name.endsWith('_sum'))?.value).toBeCloseTo(38 * 0.003 + 0.7 + 30);
+    expect(writes.find((s) => s.name.endsWith('_count'))?.value).toBe(40);
   });
 
   it('the parser rejects what the format forbids (it can fail)', () => {
@@ -176,6 +225,8 @@ describe('prometheus exposition', () => {
       '# HELP x a\n# TYPE x gauge\nx one\n',
       '# TYPE x gauge\nx 1\n',
       '# HELP x a\n# TYPE x gauge\nx 1',
+      '# HELP h a\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
+      '# HELP h a\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n',
     ];
     for (const text of bad) expect(() => parseExposition(text), text).toThrow();
   });
