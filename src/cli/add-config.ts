@@ -10,6 +10,7 @@ import { DEFAULT_DEPTH, DEFAULT_QUEUES, LAYOUTS, type AddConfig, type Layout } f
 import { validateDeviceSize } from '../server/preflight.js';
 import { UcError } from '../util/errors.js';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from '../server/metrics-http.js';
+import { groupId } from '../server/group.js';
 
 export const ADD_OPTIONS: readonly OptionSpec[] = [
   HELP_OPTION,
@@ -24,6 +25,7 @@ export const ADD_OPTIONS: readonly OptionSpec[] = [
   { name: 'log', kind: 'string', valueName: 'FILE', help: 'log file (default /var/log/ublk-compress/ublkbN.log)' },
   { name: 'start-timeout', kind: 'int', valueName: 'SECONDS', min: 1, max: 3600, help: 'bound on device start-up (default 120)' },
   { name: 'metrics', kind: 'string', valueName: 'ADDR', help: 'serve Prometheus /metrics on [HOST:]PORT (host default 127.0.0.1)' },
+  { name: 'stats-group', kind: 'string', valueName: 'GROUP', help: 'members of GROUP may run stats -n ID (a stats-only socket, mode 0660)' },
   // Daemon plumbing, set by the parent `add`: where to report readiness, and
   // that the log file has a provisional name to change once the id is known.
   { name: 'ready-fd', kind: 'int', min: 3, max: 1024, help: 'internal', hidden: true },
@@ -44,6 +46,10 @@ function metricsOf(value: string | undefined): ListenAddress | undefined {
   return value === undefined ? undefined : parseListenAddress(value);
 }
 
+function statsGidOf(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : groupId(value);
+}
+
 export function addConfigOf(args: ParsedArgs): AddConfig {
   const layout = (getString(args, 'layout') ?? 'packed') as Layout;
   const sizeBytes = getNumber(args, 'size');
@@ -61,6 +67,7 @@ export function addConfigOf(args: ParsedArgs): AddConfig {
     logPath: optionalPath(getString(args, 'log'), 'log'),
     startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
     metrics: metricsOf(getString(args, 'metrics')),
+    statsGid: statsGidOf(getString(args, 'stats-group')),
     readyFd: getNumber(args, 'ready-fd'),
     logProvisional: getFlag(args, 'log-provisional'),
   };
@@ -75,6 +82,7 @@ export function daemonArgv(cfg: AddConfig, logPath: string, logProvisional: bool
   if (cfg.preallocate) argv.push('--preallocate');
   argv.push('--start-timeout', String(cfg.startTimeoutMs / 1000));
   if (cfg.metrics) argv.push('--metrics', formatListenAddress(cfg.metrics));
+  if (cfg.statsGid !== undefined) argv.push('--stats-group', String(cfg.statsGid));
   argv.push('--log', logPath, '--foreground', '--ready-fd', '3');
   if (logProvisional) argv.push('--log-provisional');
   return argv;

@@ -2,10 +2,10 @@
 // device's daemon, sends one request and yields its reply lines. Every
 // failure to reach the daemon is a UcError that says which device and why.
 
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { UcError } from '../util/errors.js';
-import { controlSocketPath, type ControlReply, type ControlRequest } from '../server/control-protocol.js';
+import { controlSocketPath, statsSocketPath, type ControlReply, type ControlRequest } from '../server/control-protocol.js';
 import { readRunRecord, processAlive } from '../server/run-file.js';
 
 /** Why there is nobody to talk to, as a UcError (device missing, unknown layout, daemon dead). */
@@ -25,8 +25,28 @@ function unreachable(devId: number, detail: string): UcError {
 }
 
 /** Sends `request` and yields reply lines until the daemon's final result or error. */
+/**
+ * The socket to ask: the control socket, or for `stats` by a user who may not
+ * use it (root's, mode 0600) the stats socket a `--stats-group` daemon opens.
+ */
+function socketFor(devId: number, request: ControlRequest): string {
+  const control = controlSocketPath(devId);
+  if (request.op !== 'stats' || !existsSync(control) || mayConnect(control)) return control;
+  const stats = statsSocketPath(devId);
+  return existsSync(stats) ? stats : control;
+}
+
+function mayConnect(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK); // connect(2) to a unix socket needs write permission
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function* controlRequest(devId: number, request: ControlRequest, timeoutMs: number): AsyncGenerator<ControlReply> {
-  const path = controlSocketPath(devId);
+  const path = socketFor(devId, request);
   if (!existsSync(path)) throw unreachable(devId, `${path} does not exist`);
   const sock = createConnection(path);
   sock.setTimeout(timeoutMs);

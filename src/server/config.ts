@@ -31,6 +31,8 @@ export interface AddConfig {
   readonly startTimeoutMs: number;
   /** `--metrics`: where the daemon serves /metrics. */
   readonly metrics?: ListenAddress;
+  /** `--stats-group`: the gid that may read stats (a second, stats-only socket). */
+  readonly statsGid?: number;
   readonly readyFd: number | undefined;
   readonly logProvisional: boolean;
 }

@@ -18,6 +18,11 @@ export function controlSocketPath(devId: number): string {
   return join(runDir(), `${devId}.sock`);
 }
 
+/** The read-only socket of `--stats-group`: answers `stats` only, mode 0660, that group's. */
+export function statsSocketPath(devId: number): string {
+  return join(runDir(), `${devId}.stats.sock`);
+}
+
 export type ControlRequest = { op: 'stats' } | { op: 'compact'; liveFraction: number };
 
 export interface CompactProgress {

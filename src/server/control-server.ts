@@ -2,12 +2,14 @@
 // server on the Node main thread. Requests are small and rare; a compaction
 // request streams progress lines while it runs. The socket is created mode
 // 0600 (umask 0177 around bind: never reachable by others, not even for a
-// moment; the CLI runs as root) and removed at close. A connection must send
+// moment; the CLI runs as root) and removed at close. With `--stats-group` a
+// second socket answers `stats` only (compaction is refused there): mode 0660,
+// bound 0600 and only then given the group and its read-write bits. A connection must send
 // its request within CONTROL_IDLE_MS, and at most CONTROL_CONNECTIONS_MAX are
 // open at once, so idle clients cannot pile up in the daemon.
 
 import assert from 'node:assert';
-import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { UcError } from '../util/errors.js';
@@ -49,9 +51,10 @@ function send(sock: Socket, reply: ControlReply): void {
   if (!sock.destroyed) sock.write(`${JSON.stringify(reply)}\n`);
 }
 
-async function answer(sock: Socket, line: string, h: ControlHandlers): Promise<void> {
+async function answer(sock: Socket, line: string, h: ControlHandlers, statsOnly: boolean): Promise<void> {
   try {
     const req = parseControlRequest(line);
+    if (statsOnly && req.op !== 'stats') throw new UcError('UC_PERMISSION_DENIED', 'the stats socket answers stats only');
     if ('directStats' in h) {
       if (req.op !== 'stats') throw new UcError('UC_INVALID_ARGUMENT', 'compaction is for packed devices only');
       send(sock, { type: 'result', direct: h.directStats() });
@@ -81,12 +84,20 @@ function listenPrivate(server: Server, path: string): Promise<void> {
   });
 }
 
+export interface ControlServerOptions {
+  readonly limits?: ControlLimits;
+  /** The stats socket: `stats` only, readable and writable by this group (0660). */
+  readonly statsGid?: number;
+}
+
 export async function startControlServer(
   path: string,
   handlers: ControlHandlers,
   log: Logger,
-  limits: ControlLimits = { idleMs: CONTROL_IDLE_MS, connectionsMax: CONTROL_CONNECTIONS_MAX },
+  options: ControlServerOptions = {},
 ): Promise<ControlServer> {
+  const limits = options.limits ?? { idleMs: CONTROL_IDLE_MS, connectionsMax: CONTROL_CONNECTIONS_MAX };
+  const statsOnly = options.statsGid !== undefined;
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   try {
     unlinkSync(path); // a socket left by a killed daemon of this device
@@ -109,7 +120,7 @@ export async function startControlServer(
       pending = '';
       sock.removeAllListeners('data');
       sock.setTimeout(0); // a compaction may run long between progress lines
-      void answer(sock, line, handlers).catch((err: unknown) => log.error({ err }, 'control request failed'));
+      void answer(sock, line, handlers, statsOnly).catch((err: unknown) => log.error({ err }, 'control request failed'));
     });
   });
   server.maxConnections = limits.connectionsMax; // beyond it, new connections are closed
@@ -117,6 +128,11 @@ export async function startControlServer(
   await listenPrivate(server, path);
   // No chmod afterwards (that would leave a window): the umask made it private.
   assert.equal(lstatSync(path).mode & 0o077, 0, 'control socket created private');
+  if (options.statsGid !== undefined) {
+    // Private until it has the group; then the group may connect (stats only).
+    chownSync(path, process.getuid?.() ?? 0, options.statsGid);
+    chmodSync(path, 0o660);
+  }
   return {
     close: () =>
       new Promise<void>((resolve) => {

@@ -25,6 +25,8 @@ export interface RunRecord {
   readonly startTicks?: number;
   /** `--metrics` ([HOST]:PORT): a daemon that recovers the device serves /metrics there again. */
   readonly metrics?: string;
+  /** `--stats-group` as a gid: a recovering daemon opens the stats socket again. */
+  readonly statsGid?: number;
 }
 
 /** What the run record of a packed device holds besides the common fields. */

@@ -27,6 +27,8 @@ export interface StartHooks {
   readonly log: Logger;
   /** Called right after ADD_DEV, before START_DEV (never when recovering). */
   readonly onAdded: (devId: number) => void;
+  /** `--stats-group`: a stats-only control socket that group may use. */
+  readonly statsGid?: number;
 }
 
 /** A backing opened and locked for this process; the device is not created yet. */

@@ -101,6 +101,7 @@ function writeRecord(run: Run, opened: OpenedTarget, devId: number): void {
     version: packageVersion(),
     startTicks: processStartTime(process.pid),
     ...(run.cfg.metrics ? { metrics: formatListenAddress(run.cfg.metrics) } : {}),
+    ...(run.cfg.statsGid !== undefined ? { statsGid: run.cfg.statsGid } : {}),
     ...opened.recordFields,
   });
 }
@@ -141,7 +142,7 @@ async function start(run: Run): Promise<{ device: ServedDevice; opened: OpenedTa
   // Memory reclaim must never wait on writeback to the device we serve.
   setIoFlusher();
   const opened = (run.opened = await target.open(log, (note) => announce(run, note)));
-  const device = (run.device = await opened.start({ log, onAdded: (devId) => onAdded(run, opened, devId) }));
+  const device = (run.device = await opened.start({ log, onAdded: (devId) => onAdded(run, opened, devId), statsGid: cfg.statsGid }));
   if (target.recovering) writeRecord(run, opened, device.devId);
   const devLog = (run.log = log.child({ devId: device.devId }));
   devLog.info(opened.readyFields, 'device ready');

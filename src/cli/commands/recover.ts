@@ -42,6 +42,7 @@ export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: bo
     logProvisional: false,
     // The dead daemon's /metrics comes back with the new one (a record without it: none).
     metrics: record.metrics === undefined ? undefined : parseListenAddress(record.metrics),
+    statsGid: record.statsGid,
   };
   const packed: PackedConfig = {
     poolPath: record.backing,

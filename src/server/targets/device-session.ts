@@ -12,7 +12,7 @@
 import { MAX_IO_BUF_BYTES_DEFAULT, UblkDevice, type ServeOptions } from '../../device/index.js';
 import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
-import { controlSocketPath } from '../control-protocol.js';
+import { controlSocketPath, statsSocketPath } from '../control-protocol.js';
 import { startControlServer, type ControlHandlers, type ControlServer } from '../control-server.js';
 import type { AddConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -48,6 +48,7 @@ export class DeviceSession {
   device: UblkDevice | undefined;
   log: Logger;
   #control: ControlServer | undefined;
+  #stats: ControlServer | undefined;
   #shuttingDown: Promise<void> | undefined;
   readonly #parts: SessionParts;
 
@@ -79,10 +80,14 @@ export class DeviceSession {
   }
 
   /** Opens the device's control socket (stats, compact). */
-  async serveControl(handlers: ControlHandlers): Promise<void> {
+  /** The control socket, and with `statsGid` the stats socket that group may read. */
+  async serveControl(handlers: ControlHandlers, statsGid?: number): Promise<void> {
     const device = this.device;
     if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
     this.#control = await startControlServer(controlSocketPath(device.devId), handlers, this.log);
+    if (statsGid !== undefined) {
+      this.#stats = await startControlServer(statsSocketPath(device.devId), handlers, this.log, { statsGid });
+    }
   }
 
   /** Flushes, stops, releases, deletes. Idempotent. */
@@ -99,6 +104,7 @@ export class DeviceSession {
   /** Closes only the control socket (a failed recovery leaves the device for another try). */
   async closeControl(): Promise<void> {
     await this.#control?.close().catch(() => undefined);
+    await this.#stats?.close().catch(() => undefined);
   }
 
   /** The lifecycle's view of the started device. */

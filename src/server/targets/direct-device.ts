@@ -125,7 +125,7 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
       },
     });
     const pathStats = (): DirectServeStats => stats(device.stats);
-    await session.serveControl({ directStats: pathStats });
+    await session.serveControl({ directStats: pathStats }, opts.statsGid);
     session.log.info({ requestPath, backingIo: pathStats().backingIo }, 'serving');
     return { ...session.served(), requestPath, pathStats };
   } catch (err) {

@@ -141,7 +141,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       const device = await session.add({ ...opts, sizeBytes: engine.logicalBytes }, opts);
       await device.start(target, { ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring });
     }
-    await session.serveControl({ stats, compact: compaction.compact });
+    await session.serveControl({ stats, compact: compaction.compact }, opts.statsGid);
   } catch (err) {
     if (packed.recover) await abandonRecovery(session, engine);
     else await session.shutdownAfterFailure();

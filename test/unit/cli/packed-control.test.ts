@@ -1,12 +1,16 @@
 // The control channel over a real unix socket: stats, compact with progress,
-// refused requests, and a daemon that is not there.
-import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// refused requests, a daemon that is not there, and the stats-only socket a
+// --stats-group daemon opens for that group (used by a non-root `stats -n ID`).
+import { spawn } from 'node:child_process';
+import { chmodSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controlCall } from '../../../src/cli/control-client.js';
-import { controlSocketPath, type CompactProgress } from '../../../src/server/control-protocol.js';
+import { controlSocketPath, statsSocketPath, type CompactProgress } from '../../../src/server/control-protocol.js';
+import { groupId } from '../../../src/server/group.js';
+import { ensureDistBuilt, REPO } from './support-dist.js';
 import { startControlServer, type ControlServer } from '../../../src/server/control-server.js';
 import { silentLogger } from '../../../src/server/logger.js';
 import { buildStatsSnapshot, type StatsSnapshot } from '../../../src/server/targets/packed-stats.js';
@@ -42,6 +46,49 @@ afterEach(async () => {
   else process.env.UBLK_COMPRESS_RUN_DIR = prevRunDir;
   rmSync(dir, { recursive: true, force: true });
 });
+
+describe('stats socket of --stats-group', () => {
+  const NOGROUP = 65534;
+
+  it('0660 with the group; stats only; a group member runs stats -n ID through it, never the control socket', async () => {
+    ensureDistBuilt();
+    chmodSync(dir, 0o755); // the run directory is 0755 in production
+    const stats = await startControlServer(statsSocketPath(4), {
+      stats: () => SNAPSHOT,
+      compact: async () => { throw new Error('compaction must not be reachable here'); },
+    }, silentLogger(), { statsGid: groupId('nogroup') });
+    try {
+      const st = lstatSync(statsSocketPath(4));
+      expect([st.mode & 0o777, st.gid]).toEqual([0o660, NOGROUP]);
+      expect(lstatSync(controlSocketPath(4)).mode & 0o777).toBe(0o600);
+      const refused = await rawRequest(statsSocketPath(4), { op: 'compact', liveFraction: 0.5 });
+      expect(refused).toMatchObject({ type: 'error', code: 'UC_PERMISSION_DENIED' });
+      const child = spawn(process.execPath, [join(REPO, 'bin', 'ublk-compress.js'), 'stats', '-n', '4', '--json'], {
+        uid: 65534, gid: NOGROUP, env: { ...process.env, UBLK_COMPRESS_RUN_DIR: dir },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => { out += String(d); });
+      child.stderr.on('data', (d) => { err += String(d); });
+      const code = await new Promise((r) => child.once('exit', r));
+      expect(code, err).toBe(0);
+      expect(JSON.parse(out)).toEqual(SNAPSHOT);
+    } finally {
+      await stats.close();
+    }
+    expect(() => groupId('no-such-group-here')).toThrow(/no such group/);
+    expect(groupId('4242')).toBe(4242);
+  }, 60_000);
+});
+
+/** One request line on `path`, the first reply line parsed. */
+async function rawRequest(path: string, request: object): Promise<Record<string, unknown>> {
+  const sock = createConnection(path);
+  sock.write(`${JSON.stringify(request)}\n`);
+  let text = '';
+  for await (const chunk of sock) text += String(chunk);
+  return JSON.parse(text.split('\n')[0]) as Record<string, unknown>;
+}
 
 describe('control channel', () => {
   it('answers stats', async () => {
@@ -116,7 +163,7 @@ describe('control socket hardening', () => {
   });
 
   it('closes a connection that sends no request within the idle timeout', async () => {
-    const s = await startControlServer(controlSocketPath(7), handlers, silentLogger(), { idleMs: 300, connectionsMax: 4 });
+    const s = await startControlServer(controlSocketPath(7), handlers, silentLogger(), { limits: { idleMs: 300, connectionsMax: 4 } });
     try {
       const idle = await connect(7);
       const ms = await closed(idle);
@@ -129,7 +176,7 @@ describe('control socket hardening', () => {
   });
 
   it('caps concurrent connections; freed slots serve again', async () => {
-    const s = await startControlServer(controlSocketPath(8), handlers, silentLogger(), { idleMs: 60_000, connectionsMax: 3 });
+    const s = await startControlServer(controlSocketPath(8), handlers, silentLogger(), { limits: { idleMs: 60_000, connectionsMax: 3 } });
     try {
       const idle = [await connect(8), await connect(8), await connect(8)];
       const extra = await connect(8);
