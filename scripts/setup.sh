@@ -12,8 +12,10 @@ fi
 
 # Debian packages: the guest harness (qemu, virtiofsd from qemu-system-common,
 # busybox, cpio, xz, zstd, the archive keyring for the backports kernel,
-# kmod) and the e2e tools that run inside the guest from the host root.
-DEB_PACKAGES=(qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux debian-archive-keyring)
+# kmod) and the e2e tools that run inside the guest from the host root
+# (nvme-cli and open-iscsi: the kernel's NVMe/TCP and iSCSI initiators' tools).
+DEB_PACKAGES=(qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux
+  debian-archive-keyring nvme-cli open-iscsi jq)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
