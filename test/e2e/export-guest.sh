@@ -43,6 +43,7 @@ cleanup() {
   [ -L "$CFS/nvmet/ports/1/subsystems/$NQN" ] && nvmet_unexport "$NQN" 1 2>/dev/null
   [ -L "$CFS/nvmet/ports/2/subsystems/$POOL_NQN" ] && nvmet_unexport "$POOL_NQN" 2 2>/dev/null
   [ -n "${LOOPDEV:-}" ] && losetup -d "$LOOPDEV"
+  [ -n "${IO_TIMEOUT_WAS:-}" ] && echo "$IO_TIMEOUT_WAS" > "$IO_TIMEOUT_PARAM"
 }
 trap cleanup EXIT
 has_stage() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -58,6 +59,12 @@ add_packed() { # add_packed ARGS... -> prints the device
 ms_since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
 
 need_modules nvmet nvmet-tcp nvme-tcp
+# The initiator's command timeout, read when it connects: above the longest
+# recovery (docs/scale-out.md), so a recovery is a stall, not a controller
+# reset. EXPORT_E2E_IO_TIMEOUT=30 (the kernel default) exercises the reset path.
+IO_TIMEOUT_PARAM=/sys/module/nvme_core/parameters/io_timeout
+IO_TIMEOUT_WAS=$(cat "$IO_TIMEOUT_PARAM")
+echo "${EXPORT_E2E_IO_TIMEOUT:-300}" > "$IO_TIMEOUT_PARAM"
 fabrics_mount_configfs
 command -v ip >/dev/null && ip link set lo up  # (the guest init also brings lo up)
 
@@ -70,7 +77,7 @@ if has_stage nvme; then
   q=/sys/block/${ndev#/dev/}/queue
   wc=$(cat "$q/write_cache") fua=$(cat "$q/fua")
   [ "$wc" = "write back" ] && [ "$fua" = 1 ] || fail "initiator sees write_cache '$wc', fua $fua"
-  ok "nvme/tcp: $dev exported as $NQN on $ADDR:4420, attached as $ndev (write_cache '$wc', fua $fua)"
+  ok "nvme/tcp: $dev exported as $NQN on $ADDR:4420, attached as $ndev (write_cache '$wc', fua $fua, io_timeout $(cat "$IO_TIMEOUT_PARAM") s)"
   mkfs.ext4 -q -F -E nodiscard "$ndev" || fail "mkfs.ext4 $ndev"
   mount "$ndev" "$M" || fail "mount $ndev"
   mkdir "$M/tree"

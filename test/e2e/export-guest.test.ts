@@ -12,7 +12,7 @@ import { GUEST_PREPARE_TIMEOUT_MS, guestRequired, guestTestTimeoutMs, runInGuest
 const TIMEOUT_SEC = 900;
 
 const EXPECTED_STEPS = [
-  /^OK nvme\/tcp: \/dev\/ublkb\d+ exported as \S+ on 127\.0\.0\.1:4420, attached as \/dev\/nvme\d+n\d+ \(write_cache 'write back', fua 1\)$/m,
+  /^OK nvme\/tcp: \/dev\/ublkb\d+ exported as \S+ on 127\.0\.0\.1:4420, attached as \/dev\/nvme\d+n\d+ \(write_cache 'write back', fua 1, io_timeout \d+ s\)$/m,
   /^OK ext4 on \/dev\/nvme\d+n\d+: [1-9]\d* files verify after re-mount; fio verify=crc32c .*: no errors$/m,
   /^TIMELINE recover returned: \+\d+ ms$/m,
   /^TIMELINE first fsync after kill: \+\d+ ms$/m,
