@@ -6,7 +6,8 @@
 # daemon on CPU 1 (TCG guests give unpinned figures that flip between two
 # speeds); rounds alternate local, NVMe/TCP. Workloads: bench/guest/fio-baseline.sh
 # seqwrite-1m (QD4) and randread-4k (QD16), 60% compressible, 30% duplicate.
-# Prints "BENCH {json}" per run, then "RATIO workload nvme/local: r1 r2 (mean m)".
+# Prints "BENCH {json}" per run, then "RATIO workload nvme-tcp/local: r1 r2 (mean m)",
+# the ratios of ioBytes/runtimeSec (MBps is rounded to 0.1).
 # Environment: BENCH_SIZE_MB (fio region, default 64), BENCH_RUNTIME_S (default 8),
 # BENCH_ROUNDS (default 2).
 set -euo pipefail
@@ -47,6 +48,7 @@ sed 's/^/BENCH /' "$W/bench.jsonl"
 for w in seqwrite-1m randread-4k; do
   jq -rs --arg w "$w" '
     [.[] | select(.workload == $w)] | group_by(.round)
-    | map((map(select(.label == "nvme-tcp"))[0].MBps) / (map(select(.label == "local"))[0].MBps))
+    | map((map(select(.label == "nvme-tcp"))[0] | .ioBytes / .runtimeSec)
+        / (map(select(.label == "local"))[0] | .ioBytes / .runtimeSec))
     | "RATIO \($w) nvme-tcp/local: \(map(. * 100 | round / 100) | join(" ")) (mean \(add / length * 100 | round / 100))"' "$W/bench.jsonl"
 done
