@@ -121,7 +121,11 @@ if has_stage recover; then
   at_kill=$(wc -l < "$list")
   sleep 1
   t_rec0=$EPOCHREALTIME
-  rdev=$("${CLI[@]}" recover -n "$id" 2>>"$W/add.err") || fail "recover: $(tail -n 3 "$W/add.err")"
+  # The initiator is another host in real use: run recover where the
+  # initiator's mount is not (the new daemon's private mount namespace starts
+  # as a copy of its caller's, and must not hold this filesystem).
+  rdev=$(unshare -m --propagation private bash -c 'umount -l "$1" && shift && exec "$@"' _ "$M" \
+    "${CLI[@]}" recover -n "$id" 2>>"$W/add.err") || fail "recover: $(tail -n 3 "$W/add.err")"
   t_rec1=$EPOCHREALTIME
   [ "$rdev" = "$dev" ] || fail "recover printed '$rdev', expected $dev"
   [ "$(pid_of "$id")" != "$pid" ] || fail "run record still names the dead daemon"
