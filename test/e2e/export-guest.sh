@@ -8,6 +8,8 @@
 # failed check prints "FAIL <why>" and exits non-zero.
 # EXPORT_E2E_STAGES (default "nvme recover iscsi pool") picks stages;
 # recover and iscsi reuse the device that nvme leaves exported/written.
+# Sizes are small on purpose (a 128 MiB device, a 64 MiB pool on the
+# "network" disk): under TCG every step is slow, and no claim needs more.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Private mounts (the iSCSI initiator's state directory is overlaid below).
@@ -20,12 +22,18 @@ LOG=$W/daemon.log
 M=$W/mnt
 mkdir -p "$M"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
+ETC=$W/etc
+NAME=e2e
+SIZE_MB=128
 STAGES=${EXPORT_E2E_STAGES:-nvme recover iscsi pool}
 ADDR=127.0.0.1
 NQN=nqn.2026-12.io.ublk-compress:e2e
 POOL_NQN=nqn.2026-12.io.ublk-compress:e2e-pool
 IQN=iqn.2026-12.io.ublk-compress:e2e
-TREE=(/usr/include/x86_64-linux-gnu)
+# Small trees of real files (84, 37 and 22 headers): every file costs under TCG.
+TREE=(/usr/include/x86_64-linux-gnu/sys)
+TREE2=(/usr/include/asm-generic)
+TREE3=(/usr/include/sound)
 
 # fail/ok write to fd 3 (the script's stdout) so a FAIL inside $(...) is seen too.
 exec 3>&1
@@ -38,8 +46,13 @@ cleanup() {
   iscsiadm -m session >/dev/null 2>&1 && iscsi_detach "$IQN" "$ADDR" 3260 >/dev/null 2>&1
   [ -f "$W/iscsid.pid" ] && kill "$(cat "$W/iscsid.pid")" 2>/dev/null
   [ -d "$CFS/target/iscsi/$IQN" ] && lio_iscsi_unexport "$IQN" e2e "$ADDR" 3260 2>/dev/null
-  for n in "$NQN" "$POOL_NQN"; do nvme_detach "$n" 2>/dev/null; done
-  "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1
+  for n in "$NQN" "$POOL_NQN"; do
+    grep -qsx "$n" /sys/class/nvme-subsystem/*/subsysnqn && nvme_detach "$n" 2>/dev/null
+  done
+  # Only this script's devices, and only those still there (each CLI call costs seconds in TCG).
+  for n in ${id:-} ${pno:-}; do [ -e "/dev/ublkb$n" ] && "${CLI[@]}" del -n "$n" --timeout 20 >/dev/null 2>&1; done
+  # A recovered daemon does not know the stable name its predecessor linked.
+  [ -L "/dev/ublk-compress/$NAME" ] && [ ! -e "/dev/ublk-compress/$NAME" ] && rm -f "/dev/ublk-compress/$NAME"
   [ -L "$CFS/nvmet/ports/1/subsystems/$NQN" ] && nvmet_unexport "$NQN" 1 2>/dev/null
   [ -L "$CFS/nvmet/ports/2/subsystems/$POOL_NQN" ] && nvmet_unexport "$POOL_NQN" 2 2>/dev/null
   [ -n "${LOOPDEV:-}" ] && losetup -d "$LOOPDEV"
@@ -49,6 +62,12 @@ trap cleanup EXIT
 has_stage() { [[ " $STAGES " == *" $1 "* ]]; }
 pid_of() { jq -r .pid < "/run/ublk-compress/$1.json"; }
 sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+# verify_all WHERE: every file an earlier stage wrote and recorded reads back at $M.
+verify_all() {
+  sums "$M/tree" | cmp -s - "$W/tree.sums" || fail "files written over NVMe/TCP differ $1"
+  [ ! -f "$W/fsynced.sums" ] || (cd "$M/w" && sha256sum -c --quiet "$W/fsynced.sums") || fail "fsync'ed files differ $1"
+  [ ! -f "$W/iscsi.sums" ] || sums "$M/iscsi" | cmp -s - "$W/iscsi.sums" || fail "files written over iSCSI differ $1"
+}
 need_modules() {
   local m
   for m in "$@"; do modprobe "$m" 2>"$W/modprobe.err" || fail "kernel module $m missing: $(tail -n 1 "$W/modprobe.err")"; done
@@ -56,7 +75,11 @@ need_modules() {
 add_packed() { # add_packed ARGS... -> prints the device
   "${CLI[@]}" add --log "$LOG" "$@" 2>>"$W/add.err" || fail "add $*: $(tail -n 3 "$W/add.err")"
 }
-ms_since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
+# ms_since A B: milliseconds from A to B, both $EPOCHREALTIME values (6 decimals).
+ms_since() { echo $(((${2/./} - ${1/./}) / 1000)); }
+# mark WHAT: how long the steps since the previous mark took (stderr, for the profile).
+T_MARK=$EPOCHREALTIME
+mark() { local now=$EPOCHREALTIME; echo "STEP $1: $(ms_since "$T_MARK" "$now") ms" >&2; T_MARK=$now; }
 
 need_modules nvmet nvmet-tcp nvme-tcp
 # The initiator's command timeout, read when it connects: above the longest
@@ -67,32 +90,45 @@ IO_TIMEOUT_WAS=$(cat "$IO_TIMEOUT_PARAM")
 echo "${EXPORT_E2E_IO_TIMEOUT:-300}" > "$IO_TIMEOUT_PARAM"
 fabrics_mount_configfs
 command -v ip >/dev/null && ip link set lo up  # (the guest init also brings lo up)
+mark "modules, configfs"
 
 if has_stage nvme; then
-  dev=$(add_packed --backing "$W/pool.img" --size 512M)
+  # Declared and started as a service would be, exported by its stable name.
+  mkdir -m 0700 "$ETC"
+  printf 'backing = %s\nsize = %dM\nlog = %s\n' "$W/pool.img" "$SIZE_MB" "$LOG" > "$ETC/$NAME.conf"
+  dev=$("${CLI[@]}" up --config-dir "$ETC" "$NAME" 2>>"$W/add.err") || fail "up $NAME: $(tail -n 3 "$W/add.err")"
   id=${dev#/dev/ublkb}
-  nvmet_export "$NQN" "$dev" "$ADDR" 4420 1 || fail "nvmet export of $dev"
+  link=/dev/ublk-compress/$NAME
+  for _ in $(seq 50); do [ -L "$link" ] && break; sleep 0.1; done
+  [ "$(readlink -f "$link")" = "$dev" ] || fail "$link does not point at $dev"
+  mark "nvme: add"
+  nvmet_export "$NQN" "$link" "$ADDR" 4420 1 || fail "nvmet export of $link"
   ndev=$(nvme_attach "$NQN" "$ADDR" 4420) || fail "nvme connect"
-  [ "$(blockdev --getsize64 "$ndev")" = $((512 << 20)) ] || fail "$ndev is $(blockdev --getsize64 "$ndev") bytes"
+  mark "nvme: export + connect"
+  [ "$(blockdev --getsize64 "$ndev")" = $((SIZE_MB << 20)) ] || fail "$ndev is $(blockdev --getsize64 "$ndev") bytes"
   q=/sys/block/${ndev#/dev/}/queue
   wc=$(cat "$q/write_cache") fua=$(cat "$q/fua")
   [ "$wc" = "write back" ] && [ "$fua" = 1 ] || fail "initiator sees write_cache '$wc', fua $fua"
-  ok "nvme/tcp: $dev exported as $NQN on $ADDR:4420, attached as $ndev (write_cache '$wc', fua $fua, io_timeout $(cat "$IO_TIMEOUT_PARAM") s)"
+  ok "nvme/tcp: $link ($dev) exported as $NQN on $ADDR:4420, attached as $ndev (write_cache '$wc', fua $fua, io_timeout $(cat "$IO_TIMEOUT_PARAM") s)"
   mkfs.ext4 -q -F -E nodiscard "$ndev" || fail "mkfs.ext4 $ndev"
   mount "$ndev" "$M" || fail "mount $ndev"
+  mark "nvme: mkfs + mount"
   mkdir "$M/tree"
   cp -a "${TREE[@]}" "$M/tree/"
+  mark "nvme: copy tree"
   fio --name=verify --directory="$M" --filename=fio.dat --ioengine=libaio --direct=1 --iodepth=16 \
-    --rw=randwrite --bsrange=4k-128k --size=16M --verify=crc32c --verify_fatal=1 --do_verify=1 --verify_state_save=0 \
+    --rw=randwrite --bsrange=4k-128k --size=4M --verify=crc32c --verify_fatal=1 --do_verify=1 --verify_state_save=0 \
     --buffer_compress_percentage=60 --dedupe_percentage=30 --refill_buffers --randrepeat=1 \
     --output="$W/fio.txt" || fail "fio verify: $(tail -n 20 "$W/fio.txt")"
   grep -q "err= 0" "$W/fio.txt" || fail "fio reported errors: $(cat "$W/fio.txt")"
   rm "$M/fio.dat"
+  mark "nvme: fio verify"
   sums "$M/tree" > "$W/tree.sums"
   umount "$M"
   mount "$ndev" "$M" || fail "re-mount $ndev"
   sums "$M/tree" | cmp -s - "$W/tree.sums" || fail "tree checksums differ after re-mount"
-  ok "ext4 on $ndev: $(wc -l < "$W/tree.sums") files verify after re-mount; fio verify=crc32c 16 MiB randwrite 4k-128k: no errors"
+  mark "nvme: sums, re-mount, verify"
+  ok "ext4 on $ndev: $(wc -l < "$W/tree.sums") files verify after re-mount; fio verify=crc32c 4 MiB randwrite 4k-128k: no errors"
 fi
 
 # writer DIR LIST N: N files, each fsync'ed; after each fsync returns, appends
@@ -109,17 +145,17 @@ writer() {
 
 if has_stage recover; then
   mountpoint -q "$M" || fail "stage recover needs the NVMe/TCP mount of stage nvme"
-  N=30 list=$W/fsynced.txt
+  N=12 list=$W/fsynced.txt
   : > "$list"
   writer "$M/w" "$list" "$N" & wpid=$!
-  for _ in $(seq 240); do [ "$(wc -l < "$list")" -ge 5 ] && break; sleep 0.5; done
-  [ "$(wc -l < "$list")" -ge 5 ] || fail "writer too slow before the kill"
+  for _ in $(seq 240); do [ "$(wc -l < "$list")" -ge 3 ] && break; sleep 0.25; done
+  [ "$(wc -l < "$list")" -ge 3 ] || fail "writer too slow before the kill"
+  mark "recover: writer before the kill"
   pid=$(pid_of "$id")
   read -r up_kill _ < /proc/uptime
   t_kill=$EPOCHREALTIME
   kill -9 "$pid"
   at_kill=$(wc -l < "$list")
-  sleep 1
   t_rec0=$EPOCHREALTIME
   # The initiator is another host in real use: run recover where the
   # initiator's mount is not (the new daemon's private mount namespace starts
@@ -129,7 +165,9 @@ if has_stage recover; then
   t_rec1=$EPOCHREALTIME
   [ "$rdev" = "$dev" ] || fail "recover printed '$rdev', expected $dev"
   [ "$(pid_of "$id")" != "$pid" ] || fail "run record still names the dead daemon"
+  mark "recover: kill, recover"
   wait "$wpid" || fail "the writer failed across the recovery (through NVMe/TCP)"
+  mark "recover: writer after recover"
   [ "$(wc -l < "$list")" = "$N" ] || fail "writer finished $(wc -l < "$list") of $N files"
   # The initiator's view: the last fsync completed before the kill and the first after it.
   before=$(awk -v k="$t_kill" '$2 < k { t = $2 } END { print t }' "$list")
@@ -149,9 +187,11 @@ if has_stage recover; then
     END { out() }'
   umount "$M" || fail "umount $ndev"
   e2fsck -fn "$ndev" > "$W/fsck.txt" 2>&1 || fail "e2fsck through NVMe/TCP: $(tail -n 8 "$W/fsck.txt")"
+  mark "recover: umount, e2fsck"
   mount "$ndev" "$M" || fail "mount after recover"
   cut -d' ' -f3- "$list" > "$W/fsynced.sums"
   (cd "$M/w" && sha256sum -c --quiet "$W/fsynced.sums") || fail "fsync'ed files differ after recover"
+  mark "recover: mount, verify"
   ok "kill -9 during NVMe/TCP writes after $at_kill fsync'ed files, recover: writer finished, e2fsck -fn clean, all $N files verify; stall $gap ms"
 fi
 
@@ -159,6 +199,7 @@ if has_stage nvme; then
   mountpoint -q "$M" && umount "$M"
   nvme_detach "$NQN" || fail "nvme disconnect"
   nvmet_unexport "$NQN" 1 || fail "nvmet unexport"
+  mark "nvme: disconnect, unexport"
   ok "nvme/tcp: disconnected and unexported"
 fi
 
@@ -172,64 +213,73 @@ if has_stage iscsi; then
   mkdir -p /run/lock/iscsi
   iscsid -p "$W/iscsid.pid" || fail "iscsid did not start"
   lio_iscsi_export "$IQN" e2e "$dev" "$ADDR" 3260 || fail "LIO export of $dev"
+  mark "iscsi: iscsid, export"
   sdev=$(iscsi_attach "$IQN" "$ADDR" 3260) || fail "iscsi login"
-  [ "$(blockdev --getsize64 "$sdev")" = $((512 << 20)) ] || fail "$sdev is $(blockdev --getsize64 "$sdev") bytes"
+  mark "iscsi: login"
+  [ "$(blockdev --getsize64 "$sdev")" = $((SIZE_MB << 20)) ] || fail "$sdev is $(blockdev --getsize64 "$sdev") bytes"
   q=/sys/block/${sdev#/dev/}/queue
   ok "iscsi: $dev exported as $IQN on $ADDR:3260, attached as $sdev (write_cache '$(cat "$q/write_cache")', fua $(cat "$q/fua"))"
   mount "$sdev" "$M" || fail "mount $sdev"
-  sums "$M/tree" | cmp -s - "$W/tree.sums" || fail "files written over NVMe/TCP differ over iSCSI"
-  [ ! -f "$W/fsynced.sums" ] || (cd "$M/w" && sha256sum -c --quiet "$W/fsynced.sums") || fail "fsync'ed files differ over iSCSI"
+  verify_all "over iSCSI"
   mkdir "$M/iscsi"
-  cp -a /usr/include/sound "$M/iscsi/"
+  cp -a "${TREE3[@]}" "$M/iscsi/"
   sums "$M/iscsi" > "$W/iscsi.sums"
   umount "$M"
+  mark "iscsi: mount, verify, copy"
   e2fsck -fn "$sdev" > "$W/fsck.txt" 2>&1 || fail "e2fsck through iSCSI: $(tail -n 8 "$W/fsck.txt")"
+  mark "iscsi: e2fsck"
   iscsi_detach "$IQN" "$ADDR" 3260 || fail "iscsi logout"
   lio_iscsi_unexport "$IQN" e2e "$ADDR" 3260 || fail "LIO unexport"
   kill "$(cat "$W/iscsid.pid")"
   mount "$dev" "$M" || fail "mount $dev locally"
   sums "$M/iscsi" | cmp -s - "$W/iscsi.sums" || fail "files written over iSCSI differ locally"
   umount "$M"
+  mark "iscsi: logout, unexport, local verify"
   ok "iscsi: NVMe/TCP's files verify, $(wc -l < "$W/iscsi.sums") new files written, e2fsck -fn clean, read back on $dev after logout + unexport"
 fi
-[ -z "${id:-}" ] || "${CLI[@]}" del -n "$id" 2>/dev/null || fail "del -n $id"
+if [ -n "${id:-}" ]; then
+  "${CLI[@]}" down --config-dir "$ETC" "$NAME" 2>>"$W/add.err" || fail "down $NAME: $(tail -n 3 "$W/add.err")"
+  [ ! -e "$dev" ] && [ ! -L "$link" ] || fail "$dev or $link still there after down"
+fi
+mark "down"
 
 if has_stage pool; then
-  # The "remote" disk: a loop device on a tmpfs file, served over NVMe/TCP.
+  # The pool the stages above wrote moves onto the "remote" disk: a loop
+  # device on the pool file itself (so no copy), served over NVMe/TCP. add
+  # then opens it on the initiator's /dev/nvmeXnY with its metadata directory.
+  [ -f "$W/pool.img" ] && [ ! -e "${dev:-/nonexistent}" ] || fail "stage pool needs the pool of stage nvme, down"
   need_modules loop
-  truncate -s 384M "$W/remote.img"
-  LOOPDEV=$(losetup -f --show "$W/remote.img") || fail "losetup"
+  LOOPDEV=$(losetup -f --show "$W/pool.img") || fail "losetup"
   nvmet_export "$POOL_NQN" "$LOOPDEV" "$ADDR" 4421 2 || fail "nvmet export of $LOOPDEV"
   rdisk=$(nvme_attach "$POOL_NQN" "$ADDR" 4421) || fail "nvme connect to the pool disk"
-  # add formats a new pool only on a file: format one there, then copy it onto
-  # the (zeroed) disk, holes skipped; the metadata directory moves with it.
-  pdev=$(add_packed --backing "$W/seed.img" --size 256M)
-  "${CLI[@]}" del -n "${pdev#/dev/ublkb}" 2>/dev/null || fail "del of the seed pool"
-  echo "seed pool: $(stat -c %s "$W/seed.img") bytes, disk $(blockdev --getsize64 "$rdisk") bytes" >&2
-  dd if="$W/seed.img" of="$rdisk" bs=1M conv=sparse,fsync status=none || fail "copy the seed pool onto $rdisk"
-  mv "$W/seed.img.meta" "$W/remote.meta"
-  rm "$W/seed.img"
-  pdev=$(add_packed --backing "$rdisk" --meta "$W/remote.meta")
+  mark "pool: loop, export, connect"
+  pdev=$(add_packed --backing "$rdisk" --meta "$W/pool.img.meta")
   pno=${pdev#/dev/ublkb}
-  mkfs.ext4 -q -F -E nodiscard "$pdev" || fail "mkfs.ext4 $pdev"
   mount "$pdev" "$M" || fail "mount $pdev"
-  cp -a "${TREE[@]}" "$M/"
-  sums "$M" > "$W/pool.sums"
+  mark "pool: add, mount"
+  verify_all "on the pool on $rdisk"
+  mkdir "$M/pool"
+  cp -a "${TREE2[@]}" "$M/pool/"
+  sums "$M/pool" > "$W/pool.sums"
   umount "$M"
   "${CLI[@]}" del -n "$pno" 2>/dev/null || fail "del -n $pno"
   [ ! -e "$pdev" ] || fail "$pdev still exists after del"
+  mark "pool: verify, copy, del"
   # A fresh NVMe/TCP session: nothing of the pool is left in the initiator's cache.
   nvme_detach "$POOL_NQN" || fail "nvme disconnect"
   rdisk=$(nvme_attach "$POOL_NQN" "$ADDR" 4421) || fail "nvme re-connect to the pool disk"
-  pdev=$(add_packed --backing "$rdisk" --meta "$W/remote.meta")
+  pdev=$(add_packed --backing "$rdisk" --meta "$W/pool.img.meta")
   pno=${pdev#/dev/ublkb}
   mount "$pdev" "$M" || fail "mount $pdev after re-add"
-  sums "$M" | cmp -s - "$W/pool.sums" || fail "checksums differ after re-add of the pool on $rdisk"
+  mark "pool: reconnect, re-add"
+  verify_all "after re-add of the pool on $rdisk"
+  sums "$M/pool" | cmp -s - "$W/pool.sums" || fail "checksums differ after re-add of the pool on $rdisk"
   umount "$M"
   e2fsck -fn "$pdev" > "$W/fsck.txt" 2>&1 || fail "e2fsck: $(tail -n 8 "$W/fsck.txt")"
   "${CLI[@]}" del -n "$pno" 2>/dev/null || fail "del -n $pno"
   nvme_detach "$POOL_NQN" || fail "nvme disconnect"
   nvmet_unexport "$POOL_NQN" 2 || fail "nvmet unexport"
-  ok "pool on NVMe/TCP $rdisk: add $pdev, mkfs, $(wc -l < "$W/pool.sums") files, del, reconnect, re-add: all verify, e2fsck -fn clean"
+  mark "pool: verify, e2fsck, del, disconnect"
+  ok "pool on NVMe/TCP $rdisk: add $pdev, earlier files verify, $(wc -l < "$W/pool.sums") files written, del, reconnect, re-add: all verify, e2fsck -fn clean"
 fi
 ok "all done"
