@@ -13,10 +13,12 @@ fi
 # Debian packages: the addon's codec libraries (liblz4, libxxhash: headers
 # and the shared libraries it links), the guest harness (qemu, virtiofsd from
 # qemu-system-common, busybox, cpio, xz, zstd, the archive keyring for the
-# backports kernel, kmod), the e2e tools that run inside the guest from the host root,
+# backports kernel, kmod), the e2e tools that run inside the guest from the host root
+# (nvme-cli and open-iscsi: the kernel's NVMe/TCP and iSCSI initiators' tools; jq),
 # python3 (the sd_notify test's datagram receiver), systemd (systemd-analyze verify) and
 # groff-base (the man page test formats ublk-compress.8).
-DEB_PACKAGES=(liblz4-dev libxxhash-dev qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux debian-archive-keyring python3 systemd groff-base xfsprogs)
+DEB_PACKAGES=(liblz4-dev libxxhash-dev qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux
+  debian-archive-keyring python3 systemd groff-base xfsprogs nvme-cli open-iscsi jq)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
