@@ -13,7 +13,9 @@ import {
   GUEST_PREPARE_TIMEOUT_MS, REPO_ROOT, guestRequired, guestTestTimeoutMs, runInGuest, skipGuest,
 } from './support/guest.js';
 
-const TIMEOUT_SEC = 900;
+// A bound, not the expected time (docs/kernels.md has measured run times):
+// with five other guests on two cores the first version took 13 min to re-add.
+const TIMEOUT_SEC = 1500;
 
 const EXPECTED_STEPS = [
   /^OK add packed: \/dev\/ublkb\d+/m,

@@ -17,7 +17,8 @@ export UBLK_COMPRESS_LOG_DIR=$W/logs
 STAGES=${PACKED_E2E_STAGES:-main bad compact fio recover crash}
 # A real tree (C headers: compressible text), ~11 MiB: small enough for TCG,
 # big enough that compression and dedup show (it is copied twice).
-TREE=(/usr/include/linux /usr/include/x86_64-linux-gnu /usr/include/X11)
+# PACKED_E2E_TREE (directories, space-separated) picks a smaller one.
+read -r -a TREE <<<"${PACKED_E2E_TREE:-/usr/include/linux /usr/include/x86_64-linux-gnu /usr/include/X11}"
 
 fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 30 "$LOG" | sed 's/^/  log: /'; exit 1; }
 ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
