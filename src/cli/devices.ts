@@ -2,6 +2,7 @@
 // and GET_DEV_INFO) merged with the daemons' run records.
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { describeFlags } from '../device/params.js';
 import { UblkControl, UBLK_STATE, type DevInfo } from '../native/index.js';
 import { UcError } from '../util/errors.js';
 import { UBLK_CHAR_CLASS_DIR, UBLK_CONTROL_PATH } from './paths.js';
@@ -69,6 +70,8 @@ export interface DeviceView {
   readonly queues: number | null;
   readonly depth: number | null;
   readonly flags: string | null;
+  /** Names of the negotiated UBLK_F_* flags (docs/kernels.md). */
+  readonly flagNames: readonly string[];
   readonly logPath: string | null;
 }
 
@@ -101,6 +104,7 @@ export async function describeDevice(control: UblkControl, id: number): Promise<
     queues: info.nrHwQueues,
     depth: info.queueDepth,
     flags: `0x${info.flags.toString(16)}`,
+    flagNames: describeFlags(info.flags),
     logPath: record?.logPath ?? null,
   };
 }

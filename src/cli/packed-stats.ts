@@ -60,6 +60,8 @@ export interface StatsSnapshot {
   uuid: string;
   dedup: string;
   compression: string;
+  /** UBLK_F_* names the kernel and the daemon negotiated at ADD_DEV. */
+  ublkFlags: string[];
   logicalBytes: number;
   mappedBytes: number;
   bytesWritten: number;
@@ -105,6 +107,8 @@ export interface SnapshotInput {
   requests: RequestCounters;
   poolAllocatedBytes: number;
   metadataBytes: number;
+  /** Negotiated UBLK_F_* names (default none known). */
+  ublkFlags?: readonly string[];
 }
 
 const BLOCK = 4096;
@@ -131,6 +135,7 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
     uuid: e.uuid,
     dedup: i.dedup,
     compression: i.compression,
+    ublkFlags: [...(i.ublkFlags ?? [])],
     logicalBytes: e.logicalBytes,
     mappedBytes: e.mappedBlocks * BLOCK,
     bytesWritten: t.blocksWritten * BLOCK,
@@ -182,6 +187,7 @@ export function renderStatsTable(s: StatsSnapshot): string {
     ['pool', s.pool],
     ['metadata dir', s.metaDir],
     ['daemon', `pid ${s.pid}, up ${fmtDuration(s.uptimeSec)}`],
+    ['ublk flags', s.ublkFlags.length > 0 ? s.ublkFlags.join(' ') : '-'],
     ['logical size', formatBytes(s.logicalBytes)],
     ['mapped data', formatBytes(s.mappedBytes)],
     ['bytes written', formatBytes(s.bytesWritten)],

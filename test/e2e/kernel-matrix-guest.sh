@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 echo "OK kernel $(uname -r)"
+echo "OK $(node test/e2e/fixtures/kernel-features.mjs)"
 # About 5 MiB of headers instead of 11: the subset stays small.
 PACKED_E2E_STAGES="main fio recover" PACKED_E2E_TREE="/usr/include/x86_64-linux-gnu /usr/include/X11" \
   bash test/e2e/packed-device-guest.sh

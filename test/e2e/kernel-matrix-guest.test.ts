@@ -18,6 +18,8 @@ import {
 const TIMEOUT_SEC = 1500;
 
 const EXPECTED_STEPS = [
+  // What the device layer negotiates from (docs/kernels.md): 6.16+ offers UPDATE_SIZE.
+  /^OK features=0x[0-9a-f]+ .*\bUSER_RECOVERY_REISSUE\b.*\bCMD_IOCTL_ENCODE\b.*\bUPDATE_SIZE\b/m,
   /^OK add packed: \/dev\/ublkb\d+/m,
   /^OK e2fsck -fn clean; del -n \d+$/m,
   /^OK re-add \/dev\/ublkb\d+: all \d+ checksums match, same totals/m,

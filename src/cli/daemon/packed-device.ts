@@ -8,6 +8,7 @@
 
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeFlags } from '../../device/params.js';
 import { UblkDevice } from '../../device/ublk-device.js';
 import type { BlockEngine } from '../../engine/index.js';
 import { UcError } from '../../util/errors.js';
@@ -129,6 +130,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       requests: dev.stats,
       poolAllocatedBytes: fileAllocatedBytes(packed.poolPath),
       metadataBytes: allocatedBytesOf(packed.metaDir),
+      ublkFlags: describeFlags(dev.info.flags),
     });
   };
 
