@@ -2,7 +2,7 @@
 # The bounded subset of the guest e2e that kernel-matrix-guest.test.ts runs on
 # the newer guest kernel (vm-run --kernel new): the packed device's add, mkfs,
 # e2fsck and re-add, fio verify, kill -9 + recover (packed-device-guest.sh
-# stages main, fio, recover), then the 1:1 layout: add, ext4 with files,
+# stages main, fio, resize (online grow of a mounted ext4), recover), then the 1:1 layout: add, ext4 with files,
 # e2fsck, del + re-add with every checksum, fio verify, kill -9 then del.
 # Prints "OK <step>" per verified step, "FAIL <why>" and exits non-zero on the
 # first failed check.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 echo "OK kernel $(uname -r)"
 echo "OK $(node test/e2e/fixtures/kernel-features.mjs)"
 # About 5 MiB of headers instead of 11: the subset stays small.
-PACKED_E2E_STAGES="main fio recover" PACKED_E2E_TREE="/usr/include/x86_64-linux-gnu /usr/include/X11" \
+PACKED_E2E_STAGES="main fio resize recover" PACKED_E2E_TREE="/usr/include/x86_64-linux-gnu /usr/include/X11" \
   bash test/e2e/packed-device-guest.sh
 
 CLI=(node "$PWD/bin/ublk-compress.js")
@@ -33,6 +33,7 @@ pid_of() { node -e "console.log(require('/run/ublk-compress/$1.json').pid)"; }
 dev=$("${CLI[@]}" add --backing "$B" --size 128M --layout direct --log "$LOG" 2>"$W/add.err") || fail "add direct: $(cat "$W/add.err")"
 id=${dev#/dev/ublkb}
 [ "$(blockdev --getsize64 "$dev")" = $((128 << 20)) ] || fail "direct device size"
+echo "OK 1:1 negotiated flags: $("${CLI[@]}" list --json | node -e "const v = JSON.parse(require('fs').readFileSync(0, 'utf8')).find((d) => d.id === $id); console.log(v.flags, v.flagNames.join(','))")"
 mkfs.ext4 -q -F "$dev" && mount "$dev" "$M" || fail "mkfs/mount direct"
 cp -a /usr/include/linux "$M/"
 find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name '*.so*' -size +200k -print0 | sort -z \

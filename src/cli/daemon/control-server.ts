@@ -12,6 +12,7 @@ import {
   type CompactProgress,
   type CompactResult,
   type ControlReply,
+  type ResizeResult,
 } from '../control-protocol.js';
 import type { StatsSnapshot } from '../packed-stats.js';
 import type { Logger } from '../logger.js';
@@ -22,6 +23,7 @@ const REQUEST_BYTES_MAX = 4096;
 export interface ControlHandlers {
   stats(): StatsSnapshot;
   compact(liveFraction: number, onProgress: (p: CompactProgress) => void): Promise<CompactResult>;
+  resize(sizeBytes: number): Promise<ResizeResult>;
 }
 
 export interface ControlServer {
@@ -37,6 +39,8 @@ async function answer(sock: Socket, line: string, h: ControlHandlers): Promise<v
     const req = parseControlRequest(line);
     if (req.op === 'stats') {
       send(sock, { type: 'result', stats: h.stats() });
+    } else if (req.op === 'resize') {
+      send(sock, { type: 'result', resize: await h.resize(req.sizeBytes) });
     } else {
       const compact = await h.compact(req.liveFraction, (p) => send(sock, p));
       send(sock, { type: 'result', compact });

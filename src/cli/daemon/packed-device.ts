@@ -13,7 +13,9 @@ import { UblkDevice } from '../../device/ublk-device.js';
 import type { BlockEngine } from '../../engine/index.js';
 import { UcError } from '../../util/errors.js';
 import { MAX_IO_BUF_BYTES } from '../add-config.js';
-import { controlSocketPath, type CompactProgress, type CompactResult } from '../control-protocol.js';
+import { controlSocketPath, type CompactProgress, type CompactResult, type ResizeResult } from '../control-protocol.js';
+import { readRunRecord, writeRunRecord } from '../run-file.js';
+import { formatBytes } from '../../util/units.js';
 import type { Logger } from '../logger.js';
 import type { PackedConfig } from '../packed-options.js';
 import { addCounters, buildStatsSnapshot, ZERO_COUNTERS, type PersistedCounters, type StatsSnapshot } from '../packed-stats.js';
@@ -164,6 +166,36 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     return run;
   };
 
+  // Online grow (docs/kernels.md): the pool first (durable: superblock and
+  // state committed), then the queues and the kernel's view of the size.
+  // Serialized with compaction; a pool never shrinks.
+  const resize = (sizeBytes: number): Promise<ResizeResult> => {
+    const run = compacting.then(async () => {
+      const dev = device;
+      assertDevice(dev);
+      const fromBytes = engine.logicalBytes;
+      if (sizeBytes < fromBytes) {
+        throw new UcError('UC_INVALID_ARGUMENT', `--size ${formatBytes(sizeBytes)} is smaller than ${dev.path} (${formatBytes(fromBytes)}); a pool never shrinks`);
+      }
+      if (sizeBytes === fromBytes) return { fromBytes, toBytes: sizeBytes };
+      if (!dev.canGrowLive) {
+        throw new UcError(
+          'UC_KERNEL_UNSUPPORTED',
+          `this kernel cannot resize a live ublk device (UBLK_F_UPDATE_SIZE, Linux 6.16 or later); grow it offline: ` +
+            `ublk-compress del -n ${dev.devId}, then ublk-compress add --backing ${packed.poolPath} --size ${sizeBytes}`,
+        );
+      }
+      await engine.resize(sizeBytes);
+      await dev.grow(sizeBytes);
+      const rec = readRunRecord(dev.devId);
+      if (rec && rec.pid === process.pid) writeRunRecord({ ...rec, sizeBytes });
+      log.info({ from: fromBytes, to: sizeBytes }, 'grew online');
+      return { fromBytes, toBytes: sizeBytes };
+    });
+    compacting = run.catch(() => undefined);
+    return run;
+  };
+
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
@@ -214,7 +246,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       log.info({ flags: `0x${device.info.flags.toString(16)}`, queues: opts.queues, depth: opts.depth }, 'added');
       await device.start(target, { startTimeoutMs: opts.startTimeoutMs, onError: (err, what) => log.error({ err, what }, 'queue error') });
     }
-    control = await startControlServer(controlSocketPath(device.devId), { stats, compact }, log);
+    control = await startControlServer(controlSocketPath(device.devId), { stats, compact, resize }, log);
   } catch (err) {
     if (packed.recover) {
       // Leave the device as we found it (quiesced) for another attempt or `del`.
