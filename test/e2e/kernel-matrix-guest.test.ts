@@ -2,9 +2,8 @@
 // (bookworm-backports 6.12); this one boots the newest trixie-backports cloud
 // kernel (prepare.sh --kernel new, resolved by name when the cache is built)
 // and runs a bounded subset there in one boot: packed add/mkfs/e2fsck/re-add,
-// fio verify, online grow of a mounted ext4 (resize + resize2fs), kill -9 +
-// recover, and the 1:1 layout (add, files, del +
-// re-add, fio verify, kill -9 + del). It always runs in the guest, even on a
+// online grow of a mounted ext4 (resize + resize2fs), kill -9 + recover, and
+// the 1:1 layout (add, files, del + re-add, fio verify, kill -9 + del). It always runs in the guest, even on a
 // host with ublk, because the point is that kernel; it fails when the kernel
 // cannot be fetched or booted (UBLK_SKIP_GUEST=1 is the only opt-out).
 import { readFileSync } from 'node:fs';
@@ -14,8 +13,9 @@ import {
   GUEST_PREPARE_TIMEOUT_MS, REPO_ROOT, guestRequired, guestTestTimeoutMs, runInGuest, skipGuest,
 } from './support/guest.js';
 
-// A bound, not the expected time (docs/kernels.md has measured run times):
-// with five other guests on two cores the first version took 13 min to re-add.
+// A bound, not the expected time (docs/kernels.md has measured run times).
+// With five other guests on two cores: packed stages 1286 s (with packed fio,
+// 182 s, since dropped: fio verify runs on the 1:1 device), 1:1 part 308 s.
 const TIMEOUT_SEC = 1500;
 
 const EXPECTED_STEPS = [
@@ -24,7 +24,6 @@ const EXPECTED_STEPS = [
   /^OK add packed: \/dev\/ublkb\d+/m,
   /^OK e2fsck -fn clean; del -n \d+$/m,
   /^OK re-add \/dev\/ublkb\d+: all \d+ checksums match, same totals/m,
-  /^OK fio verify=crc32c randwrite 4k-128k/m,
   /^OK grow ext4 1 GiB -> 2 GiB online \(resize \+ resize2fs mounted in [\d.]+ s\): \d+ files verify, e2fsck -fn clean, 2 GiB after del \+ add$/m,
   /^OK kill -9 after \d+ fsync'ed files, recover: same device, workload finished, e2fsck -fn clean/m,
   /^OK 1:1 add \+ mkfs \+ e2fsck -fn clean \+ del \+ re-add \/dev\/ublkb\d+: all \d+ checksums match$/m,
