@@ -193,6 +193,29 @@ export class UblkDevice {
     return basic.devSectors * SECTOR_BYTES;
   }
 
+  /** True when this device can change size while live (UBLK_F_UPDATE_SIZE negotiated, 6.16+). */
+  get canGrowLive(): boolean {
+    return (this.info.flags & UBLK_F.UPDATE_SIZE) !== 0n;
+  }
+
+  /**
+   * Grows the served device to `sizeBytes` with UPDATE_SIZE. The target must
+   * already hold the new size: the queues accept the new range first.
+   */
+  async grow(sizeBytes: number): Promise<void> {
+    assert(this.#serving !== undefined, 'grow() needs a serving device');
+    assert(sizeBytes % BLOCK_BYTES === 0 && sizeBytes >= this.sizeBytes, 'grow() never shrinks');
+    if (!this.canGrowLive) {
+      throw new UcError('UC_KERNEL_UNSUPPORTED', `${this.path}: this kernel cannot resize a live ublk device (no UBLK_F_UPDATE_SIZE)`);
+    }
+    for (const d of this.#serving.dispatchers) d.growTo(sizeBytes / BLOCK_BYTES);
+    await this.#control.updateSize(this.devId, sizeBytes / SECTOR_BYTES, { timeoutMs: this.#timeoutMs }).catch((err: unknown) => {
+      throw controlError(err, 'UPDATE_SIZE', this.devId);
+    });
+    assert(this.params.basic !== undefined);
+    this.params.basic.devSectors = sizeBytes / SECTOR_BYTES;
+  }
+
   /** Request counters of every queue, summed. */
   get stats(): DispatchStats {
     return sumDispatchStats(this.#dispatchers.map((d) => d.stats));

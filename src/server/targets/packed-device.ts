@@ -2,22 +2,25 @@
 // (or, with `recover`, re-attaches to an existing one through ublk user
 // recovery), serves it with the engine as BlockTarget, and answers `stats`
 // (rendering the engine's figures; the engine persists its own cumulative
-// counters) and `compact` over the control socket. The engine's background compactor runs inside
+// counters), `compact` and `resize` (online grow) over the control socket. The engine's background compactor runs inside
 // this process. FLUSH and FUA reach engine.flush()/write(fua) unchanged
 // (consistency rule 1); DISCARD and WRITE_ZEROES are engine range operations.
 
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UblkDevice, type BlockTarget } from '../../device/index.js';
+import { describeFlags } from '../../device/params.js';
 import type { BlockEngine } from '../../engine/index.js';
 import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { PackedConfig } from '../config.js';
+import type { ResizeResult } from '../control-protocol.js';
 import { loggedTarget } from '../logged-target.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { compactionRunner } from './packed-compaction.js';
+import { growPackedOnline } from './packed-resize.js';
 import { buildStatsSnapshot, type StatsSnapshot } from './packed-stats.js';
 
 export interface PackedDeviceOptions extends Omit<DeviceGeometry, 'sizeBytes'>, StartHooks {
@@ -72,6 +75,7 @@ function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: 
     requests: device.stats,
     poolAllocatedBytes: fileAllocatedBytes(packed.poolPath),
     metadataBytes: allocatedBytesOf(packed.metaDir),
+    ublkFlags: describeFlags(device.info.flags),
   });
 }
 
@@ -130,6 +134,12 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
     return snapshotOf(opts, device, startedAtMs);
   };
+  const resize = (sizeBytes: number): Promise<ResizeResult> =>
+    compaction.serialized(() => {
+      const device = session.device;
+      if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
+      return growPackedOnline({ engine, device, poolPath: packed.poolPath, log: session.log }, sizeBytes);
+    });
   const target = loggedTarget(engine, opts.log);
   try {
     if (packed.recover) await recoverDevice(session, opts, target);
@@ -137,7 +147,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       const device = await session.add({ ...opts, sizeBytes: engine.logicalBytes }, opts);
       await device.start(target, { ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring });
     }
-    await session.serveControl({ stats, compact: compaction.compact });
+    await session.serveControl({ stats, compact: compaction.compact, resize });
   } catch (err) {
     if (packed.recover) await abandonRecovery(session, engine);
     else await session.shutdownAfterFailure();

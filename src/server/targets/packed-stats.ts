@@ -31,6 +31,8 @@ export interface StatsSnapshot {
   uuid: string;
   dedup: string;
   compression: string;
+  /** UBLK_F_* names the kernel and the daemon negotiated at ADD_DEV. */
+  ublkFlags: string[];
   logicalBytes: number;
   mappedBytes: number;
   bytesWritten: number;
@@ -80,6 +82,8 @@ export interface SnapshotInput {
   requests: RequestCounters;
   poolAllocatedBytes: number;
   metadataBytes: number;
+  /** Negotiated UBLK_F_* names (default none known). */
+  ublkFlags?: readonly string[];
 }
 
 const BLOCK = 4096;
@@ -106,6 +110,7 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
     uuid: e.uuid,
     dedup: i.dedup,
     compression: i.compression,
+    ublkFlags: [...(i.ublkFlags ?? [])],
     logicalBytes: e.logicalBytes,
     mappedBytes: e.mappedBlocks * BLOCK,
     bytesWritten: t.blocksWritten * BLOCK,
