@@ -15,9 +15,12 @@ import type { Logger } from '../logger.js';
 import { validateDeviceSize } from '../preflight.js';
 import { readRunRecord, writeRunRecord } from '../run-file.js';
 
+/** What the grow needs of the served device. */
+export type GrowableDevice = Pick<UblkDevice, 'devId' | 'path' | 'canGrowLive' | 'grow'>;
+
 export interface GrowParts {
   readonly engine: BlockEngine;
-  readonly device: UblkDevice;
+  readonly device: GrowableDevice;
   readonly poolPath: string;
   readonly log: Logger;
 }
