@@ -2,14 +2,14 @@
 // (or, with `recover`, re-attaches to an existing one through ublk user
 // recovery), serves it with the engine as BlockTarget, and answers `stats`
 // (rendering the engine's figures; the engine persists its own cumulative
-// counters), `compact` and `resize` (online grow) over the control socket. The engine's background compactor runs inside
-// this process. FLUSH and FUA reach engine.flush()/write(fua) unchanged
-// (consistency rule 1); DISCARD and WRITE_ZEROES are engine range operations.
+// counters), `compact` and `resize` (online grow) over the control socket.
+// The engine's background compactor runs inside this process. FLUSH and FUA
+// reach engine.flush()/write(fua) unchanged (consistency rule 1); DISCARD and
+// WRITE_ZEROES are engine range operations.
 
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UblkDevice, type BlockTarget } from '../../device/index.js';
-import { describeFlags } from '../../device/params.js';
+import { describeFlags, UblkDevice, type BlockTarget } from '../../device/index.js';
 import type { BlockEngine } from '../../engine/index.js';
 import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
