@@ -39,6 +39,7 @@ constexpr CmdSpec kCmds[] = {
     {"DEL_DEV", kCmdDelDev, false, Payload::kNone},
     {"START_USER_RECOVERY", kCmdStartUserRecovery, false, Payload::kNone},
     {"END_USER_RECOVERY", kCmdEndUserRecovery, false, Payload::kNone},
+    {"UPDATE_SIZE", kCmdUpdateSize, false, Payload::kNone},
 };
 
 const CmdSpec* FindCmd(const std::string& name) {

@@ -31,6 +31,7 @@ constexpr uint32_t kCmdStartUserRecovery = 0x10;
 constexpr uint32_t kCmdEndUserRecovery = 0x11;
 constexpr uint32_t kCmdGetDevInfo2 = 0x12;
 constexpr uint32_t kCmdGetFeatures = 0x13;
+constexpr uint32_t kCmdUpdateSize = 0x15;  // 6.16+, with UBLK_F_UPDATE_SIZE; data[0] = sectors
 // Commands above this number never existed in legacy form.
 constexpr uint32_t kLegacyCmdMax = 0x12;
 

@@ -2,6 +2,7 @@
 // src/device's control entry) merged with the daemons' run records.
 
 import { describeKernelDevice, stateName } from '../device/control.js';
+import { describeFlags } from '../device/params.js';
 import type { UblkControl } from '../native/index.js';
 import type { DeviceView } from '../server/device-report.js';
 import { readRunRecord, recordedDaemonAlive, type RunRecord } from '../server/run-file.js';
@@ -15,7 +16,6 @@ export type { DeviceView };
 export function isOurDaemon(pid: number, record: RunRecord | undefined): boolean {
   return record !== undefined && record.pid === pid && recordedDaemonAlive(record);
 }
-
 
 export async function describeDevice(control: UblkControl, id: number): Promise<DeviceView | undefined> {
   const kernel = await describeKernelDevice(control, id, 5000);
@@ -35,6 +35,7 @@ export async function describeDevice(control: UblkControl, id: number): Promise<
     queues: info.nrHwQueues,
     depth: info.queueDepth,
     flags: `0x${info.flags.toString(16)}`,
+    flagNames: describeFlags(info.flags),
     logPath: record?.logPath ?? null,
   };
 }

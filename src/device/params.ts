@@ -74,20 +74,33 @@ export function buildParams(
 }
 
 /**
+ * Flags newer than 6.12 that we ask for only when GET_FEATURES offers them
+ * (docs/kernels.md): UPDATE_SIZE lets `resize` grow a live device.
+ */
+export const OPTIONAL_FLAGS: bigint = UBLK_F.UPDATE_SIZE;
+
+/**
  * ADD_DEV flags: the wish list ANDed with what the kernel offers. Without
- * GET_FEATURES (kernel < 6.5, `features` null) ask for everything anyway: the
- * kernel silently clears what it lacks and ADD_DEV returns the truth.
+ * GET_FEATURES (kernel < 6.5, `features` null) ask for the baseline anyway:
+ * the kernel silently clears what it lacks and ADD_DEV returns the truth.
+ * The optional (newer) flags are requested only where offered.
  */
 export function negotiateFlags(features: bigint | null, recovery: RecoveryMode): bigint {
   let wish = UBLK_F.CMD_IOCTL_ENCODE;
   if (recovery !== 'none') wish |= UBLK_F.USER_RECOVERY;
   if (recovery === 'reissue') wish |= UBLK_F.USER_RECOVERY_REISSUE;
-  return features === null ? wish : wish & features;
+  if (features === null) return wish;
+  return (wish | OPTIONAL_FLAGS) & features;
 }
 
-/** Names of the UBLK_F bits set in `flags`, for logs and `list`. */
+/** Names of the UBLK_F bits set in `flags` (BIT_n for bits newer than this code), for logs and `list`. */
 export function describeFlags(flags: bigint): string[] {
-  return Object.entries(UBLK_F)
+  const names = Object.entries(UBLK_F)
     .filter(([, bit]) => (flags & bit) !== 0n)
     .map(([name]) => name);
+  const known = Object.values(UBLK_F).reduce((a, b) => a | b, 0n);
+  for (let n = 0n; n < 64n; n++) {
+    if ((flags & ~known & (1n << n)) !== 0n) names.push(`BIT_${n}`);
+  }
+  return names;
 }

@@ -36,7 +36,7 @@ export class QueueDispatcher {
   readonly stats: DispatchStats = { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 };
   #queue: CommitSink | undefined;
   readonly #target: BlockTarget;
-  readonly #sizeBlocks: number;
+  #sizeBlocks: number;
   #inflight = 0;
   #idleWaiters: Array<() => void> = [];
   readonly #onError: (err: unknown, what: string) => void;
@@ -46,6 +46,12 @@ export class QueueDispatcher {
     this.#target = target;
     this.#sizeBlocks = sizeBlocks;
     this.#onError = onError;
+  }
+
+  /** Accepts requests up to the new size (online grow; the target holds it already). */
+  growTo(sizeBlocks: number): void {
+    assert(Number.isSafeInteger(sizeBlocks) && sizeBlocks >= this.#sizeBlocks);
+    this.#sizeBlocks = sizeBlocks;
   }
 
   /** Binds the queue whose batches this dispatcher serves (set once). */

@@ -34,48 +34,16 @@ import {
   buildParams,
   negotiateFlags,
   validateGeometry,
-  type DiscardOptions,
-  type RecoveryMode,
 } from './params.js';
 import { QueueDispatcher, sumDispatchStats, type DispatchStats } from './queue-dispatch.js';
 import { RECOVERY_TIMING, startRecoveryWhenSettled } from './recovery-start.js';
 import type { BlockTarget } from './target.js';
+import type { ServeOptions, UblkDeviceCreateOptions, UblkDeviceOpenOptions } from './device-options.js';
+
+export type { ServeOptions, UblkDeviceCreateOptions, UblkDeviceOpenOptions };
 
 /** After STOP_DEV of a device that never started, aborts should come at once. */
 const ABORT_WAIT_MS = 5000;
-
-export interface UblkDeviceCreateOptions extends DiscardOptions {
-  /** Wanted device id; -1 or absent: the kernel picks one. */
-  devId?: number;
-  queues: number;
-  depth: number;
-  sizeBytes: number;
-  maxIoBufBytes?: number;
-  /** UBLK_ATTR bits (default VOLATILE_CACHE | FUA). */
-  attrs?: number;
-  /** Default 'reissue' (in-flight I/O replayed after a server restart). */
-  recovery?: RecoveryMode;
-  /** Bound on each control command except START_DEV (default 10 s). */
-  commandTimeoutMs?: number;
-  /** A shared control handle; otherwise the device opens (and closes) its own. */
-  control?: UblkControl;
-}
-
-export interface UblkDeviceOpenOptions {
-  commandTimeoutMs?: number;
-  control?: UblkControl;
-}
-
-export interface ServeOptions {
-  /** Ring for the queues; default: a new one owned (and closed) by the device. */
-  ring?: IoRing;
-  /** Bound on START_DEV / END_USER_RECOVERY (default 30 s). */
-  startTimeoutMs?: number;
-  /** Target or protocol errors (the failed request is still committed with -errno). */
-  onError?: (err: unknown, what: string) => void;
-  /** Each queue right after it is created, before its tags are fetched (e.g. setDirect). */
-  onQueue?: (queue: UblkQueue) => void;
-}
 
 interface Serving {
   ring: IoRing;
@@ -191,6 +159,29 @@ export class UblkDevice {
     const basic = this.params.basic;
     assert(basic !== undefined, 'device has no BASIC params');
     return basic.devSectors * SECTOR_BYTES;
+  }
+
+  /** True when this device can change size while live (UBLK_F_UPDATE_SIZE negotiated, 6.16+). */
+  get canGrowLive(): boolean {
+    return (this.info.flags & UBLK_F.UPDATE_SIZE) !== 0n;
+  }
+
+  /**
+   * Grows the served device to `sizeBytes` with UPDATE_SIZE. The target must
+   * already hold the new size: the queues accept the new range first.
+   */
+  async grow(sizeBytes: number): Promise<void> {
+    assert(this.#serving !== undefined, 'grow() needs a serving device');
+    assert(sizeBytes % BLOCK_BYTES === 0 && sizeBytes >= this.sizeBytes, 'grow() never shrinks');
+    if (!this.canGrowLive) {
+      throw new UcError('UC_KERNEL_UNSUPPORTED', `${this.path}: this kernel cannot resize a live ublk device (no UBLK_F_UPDATE_SIZE)`);
+    }
+    for (const d of this.#serving.dispatchers) d.growTo(sizeBytes / BLOCK_BYTES);
+    await this.#control.updateSize(this.devId, sizeBytes / SECTOR_BYTES, { timeoutMs: this.#timeoutMs }).catch((err: unknown) => {
+      throw controlError(err, 'UPDATE_SIZE', this.devId);
+    });
+    assert(this.params.basic !== undefined);
+    this.params.basic.devSectors = sizeBytes / SECTOR_BYTES;
   }
 
   /** Request counters of every queue, summed. */

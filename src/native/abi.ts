@@ -15,6 +15,17 @@ export const UBLK_F = {
   USER_COPY: 1n << 7n,
   ZONED: 1n << 8n,
   USER_RECOVERY_FAIL_IO: 1n << 9n,
+  // 6.16 and later (docs/kernels.md lists which kernel offers what).
+  UPDATE_SIZE: 1n << 10n,
+  AUTO_BUF_REG: 1n << 11n,
+  QUIESCE: 1n << 12n,
+  PER_IO_DAEMON: 1n << 13n,
+  BUF_REG_OFF_DAEMON: 1n << 14n,
+  BATCH_IO: 1n << 15n,
+  INTEGRITY: 1n << 16n,
+  SAFE_STOP_DEV: 1n << 17n,
+  NO_AUTO_PART_SCAN: 1n << 18n,
+  SHMEM_ZC: 1n << 19n,
 } as const;
 
 /** ublksrv_io_desc op (op_flags & 0xff). */

@@ -23,7 +23,8 @@ export type CtrlName =
   | 'STOP_DEV'
   | 'DEL_DEV'
   | 'START_USER_RECOVERY'
-  | 'END_USER_RECOVERY';
+  | 'END_USER_RECOVERY'
+  | 'UPDATE_SIZE';
 
 /**
  * The ublk control device. Commands go on an SQE128 ring as ioctl-encoded
@@ -95,6 +96,11 @@ export class UblkControl {
   /** Completes once every tag is fetched again; keep serving meanwhile. */
   async endUserRecovery(devId: number, pid: number, options: CommandOptions = {}): Promise<void> {
     await this.#run('END_USER_RECOVERY', devId, pid, null, options);
+  }
+
+  /** Sets a started device's size (6.16+, needs UBLK_F_UPDATE_SIZE negotiated; -EINVAL otherwise). */
+  async updateSize(devId: number, sectors: number, options: CommandOptions = {}): Promise<void> {
+    await this.#run('UPDATE_SIZE', devId, sectors, null, options);
   }
 
   close(): void {

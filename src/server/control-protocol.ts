@@ -8,6 +8,7 @@
 //                                              (a 1:1 device: {"type":"result","direct":DirectServeStats})
 //   {"op":"compact","liveFraction":0.8}     -> {"type":"progress","done":1,"total":7,...}*
 //                                              {"type":"result","compact":CompactResult}
+//   {"op":"resize","sizeBytes":N}           -> {"type":"result","resize":ResizeResult}
 
 import { join } from 'node:path';
 import { runDir } from './paths.js';
@@ -23,7 +24,16 @@ export function statsSocketPath(devId: number): string {
   return join(runDir(), `${devId}.stats.sock`);
 }
 
-export type ControlRequest = { op: 'stats' } | { op: 'compact'; liveFraction: number };
+export type ControlRequest =
+  | { op: 'stats' }
+  | { op: 'compact'; liveFraction: number }
+  | { op: 'resize'; sizeBytes: number };
+
+/** An online grow: the served size before and after. */
+export interface ResizeResult {
+  fromBytes: number;
+  toBytes: number;
+}
 
 export interface CompactProgress {
   type: 'progress';
@@ -43,7 +53,7 @@ export interface CompactResult {
 
 export type ControlReply =
   | CompactProgress
-  | { type: 'result'; stats?: StatsSnapshot; direct?: DirectServeStats; compact?: CompactResult }
+  | { type: 'result'; stats?: StatsSnapshot; direct?: DirectServeStats; compact?: CompactResult; resize?: ResizeResult }
   | { type: 'error'; code: string; message: string };
 
 /** Request validation on the daemon side: anything else is refused with an error line. */
@@ -54,6 +64,11 @@ export function parseControlRequest(line: string): ControlRequest {
     const f = v.liveFraction;
     if (typeof f !== 'number' || !(f > 0 && f <= 1)) throw new Error('compact: liveFraction must be in (0, 1]');
     return { op: 'compact', liveFraction: f };
+  }
+  if (v.op === 'resize') {
+    const n = v.sizeBytes;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) throw new Error('resize: sizeBytes must be a positive integer');
+    return { op: 'resize', sizeBytes: n };
   }
   throw new Error(`unknown request ${JSON.stringify(v.op)}`);
 }

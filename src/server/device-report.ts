@@ -20,6 +20,8 @@ export interface DeviceView {
   readonly queues: number | null;
   readonly depth: number | null;
   readonly flags: string | null;
+  /** Names of the negotiated UBLK_F_* flags (docs/kernels.md). */
+  readonly flagNames: readonly string[];
   readonly logPath: string | null;
 }
 

@@ -35,7 +35,7 @@ export function ownReport(f: ServedFigures): DeviceReport {
   return {
     view: {
       id: f.devId, device: `/dev/ublkb${f.devId}`, state: 'LIVE', sizeBytes: f.sizeBytes, layout: f.layout, backing: f.backing,
-      pid: process.pid, daemonAlive: true, queues: null, depth: null, flags: null, logPath: null,
+      pid: process.pid, daemonAlive: true, queues: null, depth: null, flags: null, flagNames: [], logPath: null,
     },
     name: serviceName(),
     packed: f.snapshot?.(),

@@ -3,7 +3,7 @@
 # CLI, run by packed-device-guest.test.ts inside the QEMU guest (or natively
 # where the host has ublk_drv). Prints "OK <step>" after each verified step;
 # the first failed check prints "FAIL <why>" and exits non-zero.
-# PACKED_E2E_STAGES (default "main bad compact fio recover crash") picks stages;
+# PACKED_E2E_STAGES (default "main bad compact fio resize recover crash") picks stages;
 # bad and compact reuse the pool that main leaves behind.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,10 +14,11 @@ LOG=$W/daemon.log
 M=$W/mnt
 mkdir -p "$M"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
-STAGES=${PACKED_E2E_STAGES:-main bad compact fio recover crash}
+STAGES=${PACKED_E2E_STAGES:-main bad compact fio resize recover crash}
 # A real tree (C headers: compressible text), ~11 MiB: small enough for TCG,
 # big enough that compression and dedup show (it is copied twice).
-TREE=(/usr/include/linux /usr/include/x86_64-linux-gnu /usr/include/X11)
+# PACKED_E2E_TREE (directories, space-separated) picks a smaller one.
+read -r -a TREE <<<"${PACKED_E2E_TREE:-/usr/include/linux /usr/include/x86_64-linux-gnu /usr/include/X11}"
 
 fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 30 "$LOG" | sed 's/^/  log: /'; exit 1; }
 ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
@@ -196,6 +197,54 @@ if has_stage fio; then
   r=$(stats_json "$id" | jf .ratio.combined | xargs printf %.2f)
   ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1"
   "${CLI[@]}" del -n "$id" 2>/dev/null || fail del
+fi
+
+# Grow a mounted ext4 from 1 GiB to 2 GiB: online where the kernel negotiated
+# UPDATE_SIZE (resize + resize2fs while mounted), else the refused resize and
+# the offline path (del, add --size, resize2fs). Either way the files verify,
+# e2fsck is clean and the new size survives del + add.
+if has_stage resize; then
+  P4=$W/grow.img
+  G1=$((1 << 30)) G2=$((2 << 30))
+  dev=$("${CLI[@]}" add --backing "$P4" --size 1G --log "$LOG" 2>>"$W/add.err") || fail "add grow pool: $(tail -n 3 "$W/add.err")"
+  id=${dev#/dev/ublkb}
+  mkfs.ext4 -q -F -E nodiscard "$dev" && mount "$dev" "$M" || fail "mkfs/mount grow pool"
+  cp -a "${TREE[0]}" "$M/t" && sync
+  sums "$M" > "$W/grow-sums.txt"
+  if stats_json "$id" | jf .ublkFlags | grep -qw UPDATE_SIZE; then
+    t0=$(date +%s.%N)
+    "${CLI[@]}" resize -n "$id" --size 2G > "$W/resize.txt" 2>&1 || fail "resize: $(cat "$W/resize.txt")"
+    grep -q "^grew $dev from 1.00 GiB to 2.00 GiB$" "$W/resize.txt" || fail "resize said: $(cat "$W/resize.txt")"
+    [ "$(blockdev --getsize64 "$dev")" = "$G2" ] || fail "size after resize $(blockdev --getsize64 "$dev")"
+    resize2fs "$dev" > "$W/resize2fs.txt" 2>&1 || fail "online resize2fs: $(tail -n 3 "$W/resize2fs.txt")"
+    t1=$(date +%s.%N)
+    [ "$(df -B1 --output=size "$M" | tail -n 1)" -gt $((G2 * 9 / 10)) ] || fail "ext4 did not grow: $(df -h "$M")"
+    head -c 8M /dev/urandom > "$M/after-grow" && sync
+    sums "$M" > "$W/grow-sums.txt"
+    how="online (resize + resize2fs mounted in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)"
+    umount "$M"
+  else
+    expect_exit 4 "cannot resize a live ublk device .*del -n $id, then .*add --backing $P4 --size $G2" \
+      "${CLI[@]}" resize -n "$id" --size 2G
+    umount "$M"
+    "${CLI[@]}" del -n "$id" 2>/dev/null || fail "del before the offline grow"
+    dev=$("${CLI[@]}" add --backing "$P4" --size 2G --log "$LOG" 2>"$W/grow-add.err") || fail "add --size 2G: $(cat "$W/grow-add.err")"
+    grep -q "grew pool $P4 from 1.00 GiB to 2.00 GiB" "$W/grow-add.err" || fail "no grow note: $(cat "$W/grow-add.err")"
+    id=${dev#/dev/ublkb}
+    e2fsck -fp "$dev" > "$W/fsck.txt" 2>&1 || fail "e2fsck -fp before resize2fs: $(tail -n 3 "$W/fsck.txt")"
+    resize2fs "$dev" > "$W/resize2fs.txt" 2>&1 || fail "offline resize2fs: $(tail -n 3 "$W/resize2fs.txt")"
+    how="offline (del + add --size + resize2fs)"
+  fi
+  e2fsck -fn "$dev" > "$W/fsck.txt" 2>&1 || fail "e2fsck after the grow: $(tail -n 5 "$W/fsck.txt")"
+  "${CLI[@]}" del -n "$id" 2>/dev/null || fail "del after the grow"
+  dev=$("${CLI[@]}" add --backing "$P4" --log "$LOG" 2>>"$W/add.err") || fail "re-add grown pool"
+  id=${dev#/dev/ublkb}
+  [ "$(blockdev --getsize64 "$dev")" = "$G2" ] || fail "size after del + add $(blockdev --getsize64 "$dev")"
+  mount "$dev" "$M" || fail "mount after del + add"
+  sums "$M" | cmp -s - "$W/grow-sums.txt" || fail "files differ after the grow and del + add"
+  umount "$M"
+  "${CLI[@]}" del -n "$id" 2>/dev/null || fail del
+  ok "grow ext4 1 GiB -> 2 GiB $how: $(wc -l < "$W/grow-sums.txt") files verify, e2fsck -fn clean, 2 GiB after del + add"
 fi
 
 # workload DIR LIST N: writes N files into DIR, each fsync'ed; appends "sha  name"

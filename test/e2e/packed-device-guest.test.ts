@@ -6,7 +6,8 @@
 // subdirectory (and a symlink alias of it refused), delete + fstrim + compact
 // shrinking the pool, fio verify on the raw device, and kill -9 of the daemon
 // during an fsync'ing workload followed by `recover` (whose daemon must not
-// hold a copy of the caller's mount of the device) or by del + add.
+// hold a copy of the caller's mount of the device) or by del + add, and
+// growing a mounted ext4 (offline on this kernel: it lacks UPDATE_SIZE).
 // The script prints one "OK" line per verified step.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GUEST_PREPARE_TIMEOUT_MS, guestRequired, guestTestTimeoutMs, runInGuest, skipGuest } from './support/guest.js';
@@ -30,6 +31,9 @@ const EXPECTED_STEPS = [
   /^OK relative --backing rel\/pool\.img from \S+ served \S+ \(0600\/0700, locked, nothing under \/, writes land in it\)$/m,
   /^OK deleted \d+x2 files, fstrim freed \d+ B physical, compact: pool du fell by \d+ B; \d+ remaining files verify$/m,
   /^OK fio verify=crc32c randwrite 4k-128k/m,
+  // 6.12 has no UPDATE_SIZE: resize refuses with the offline path, which works.
+  /^OK exit 4: .*cannot resize a live ublk device/m,
+  /^OK grow ext4 1 GiB -> 2 GiB offline \(del \+ add --size \+ resize2fs\): \d+ files verify, e2fsck -fn clean, 2 GiB after del \+ add$/m,
   /^OK kill -9 after \d+ fsync'ed files, recover: same device, workload finished, e2fsck -fn clean/m,
   /^OK after recover the daemon's mount namespace held no mount of the device; umount released it everywhere; del succeeded$/m,
   /^OK kill -9 after \d+ fsync'ed files, del \+ add: e2fsck -fn clean, all \d+ fsync'ed files verify$/m,

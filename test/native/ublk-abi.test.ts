@@ -52,5 +52,9 @@ describe('ublk ABI of the addon', () => {
     const legacy = encodeCtrlSqe('START_DEV', 7, 4242, 0, 0, true);
     expect(legacy.readUInt32LE(8)).toBe(0x06);
     expect(encodeCtrlSqe('GET_FEATURES', 0xffffffff, 0, 0, 8, false).readUInt32LE(8)).toBe(0x80207513);
+    // UPDATE_SIZE (6.16+): _IOWR nr 0x15, the new size in sectors in data[0].
+    const grow = encodeCtrlSqe('UPDATE_SIZE', 3, 4194304, 0, 0, false);
+    expect(grow.readUInt32LE(8)).toBe(0xc0207515);
+    expect(grow.readBigUInt64LE(48 + 16)).toBe(4194304n);
   });
 });

@@ -49,6 +49,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./recover.js')).recoverCommand,
   },
   {
+    name: 'resize',
+    summary: 'grow a served packed device online (kernel 6.16+; else del + add --size)',
+    load: async () => (await import('./resize.js')).resizeCommand,
+  },
+  {
     name: 'compact',
     summary: 'reclaim pool space now: copy live data out of sparse segments, free them',
     load: async () => (await import('./compact.js')).compactCommand,

@@ -21,6 +21,7 @@ export function renderStatsTable(s: StatsSnapshot): string {
     ['pool', s.pool],
     ['metadata dir', s.metaDir],
     ['daemon', `pid ${s.pid}, up ${fmtDuration(s.uptimeSec)}`],
+    ['ublk flags', s.ublkFlags.length > 0 ? s.ublkFlags.join(' ') : '-'],
     ['logical size', formatBytes(s.logicalBytes)],
     ['mapped data', formatBytes(s.mappedBytes)],
     ['bytes written', formatBytes(s.bytesWritten)],

@@ -1,13 +1,17 @@
 // Hand-triggered compaction of a packed device (`compact -n ID`, over the
 // control socket): one run at a time, one segment per step so that progress
 // can be reported and foreground I/O interleaves. The engine's background
-// compactor runs on its own; this only asks for more, now.
+// compactor runs on its own; this only asks for more, now. Other control
+// operations that change the pool (an online grow) queue behind it through
+// `serialized`.
 
 import type { BlockEngine } from '../../engine/index.js';
 import type { CompactProgress, CompactResult } from '../control-protocol.js';
 
 export interface CompactionRunner {
   compact(liveFraction: number, onProgress: (p: CompactProgress) => void): Promise<CompactResult>;
+  /** Runs `op` once every earlier run and operation finished, and before any later one. */
+  serialized<T>(op: () => Promise<T>): Promise<T>;
   /** Resolves once no hand-triggered run is in progress (shutdown waits for it). */
   idle(): Promise<unknown>;
 }
@@ -37,12 +41,14 @@ export function compactionRunner(engine: BlockEngine): CompactionRunner {
       durationMs: Date.now() - started,
     };
   };
+  const serialized = <T>(op: () => Promise<T>): Promise<T> => {
+    const run = compacting.then(op);
+    compacting = run.catch(() => undefined);
+    return run;
+  };
   return {
-    compact: (liveFraction, onProgress) => {
-      const run = compacting.then(() => runOnce(liveFraction, onProgress));
-      compacting = run.catch(() => undefined);
-      return run;
-    },
+    compact: (liveFraction, onProgress) => serialized(() => runOnce(liveFraction, onProgress)),
+    serialized,
     idle: () => compacting,
   };
 }

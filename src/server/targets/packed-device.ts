@@ -2,17 +2,19 @@
 // (or, with `recover`, re-attaches to an existing one through ublk user
 // recovery), serves it with the engine as BlockTarget, and answers `stats`
 // (rendering the engine's figures; the engine persists its own cumulative
-// counters) and `compact` over the control socket. The engine's background compactor runs inside
-// this process. FLUSH and FUA reach engine.flush()/write(fua) unchanged
-// (consistency rule 1); DISCARD and WRITE_ZEROES are engine range operations.
+// counters), `compact` and `resize` (online grow) over the control socket.
+// The engine's background compactor runs inside this process. FLUSH and FUA
+// reach engine.flush()/write(fua) unchanged (consistency rule 1); DISCARD and
+// WRITE_ZEROES are engine range operations.
 
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UblkDevice, type BlockTarget } from '../../device/index.js';
+import { describeFlags, UblkDevice, type BlockTarget } from '../../device/index.js';
 import type { BlockEngine } from '../../engine/index.js';
 import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { PackedConfig } from '../config.js';
+import type { ResizeResult } from '../control-protocol.js';
 import { RequestLatency } from '../latency.js';
 import { loggedTarget } from '../logged-target.js';
 import type { Logger } from '../logger.js';
@@ -20,6 +22,7 @@ import { NoSpaceEpisode } from '../no-space-episode.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { compactionRunner } from './packed-compaction.js';
+import { growPackedOnline } from './packed-resize.js';
 import { buildStatsSnapshot, type StatsSnapshot } from './packed-stats.js';
 
 export interface PackedDeviceOptions extends Omit<DeviceGeometry, 'sizeBytes'>, StartHooks {
@@ -75,6 +78,7 @@ function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: 
     poolAllocatedBytes: fileAllocatedBytes(packed.poolPath),
     metadataBytes: allocatedBytesOf(packed.metaDir),
     latency: latency.snapshot(),
+    ublkFlags: describeFlags(device.info.flags),
   });
 }
 
@@ -134,6 +138,12 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     return snapshotOf(opts, device, startedAtMs, latency);
   };
   const latency = new RequestLatency();
+  const resize = (sizeBytes: number): Promise<ResizeResult> =>
+    compaction.serialized(() => {
+      const device = session.device;
+      if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
+      return growPackedOnline({ engine, device, poolPath: packed.poolPath, log: session.log }, sizeBytes);
+    });
   const target = loggedTarget(engine, opts.log, new NoSpaceEpisode(), latency);
   try {
     if (packed.recover) await recoverDevice(session, opts, target);
@@ -141,7 +151,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
       const device = await session.add({ ...opts, sizeBytes: engine.logicalBytes }, opts);
       await device.start(target, { ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring });
     }
-    await session.serveControl({ stats, compact: compaction.compact }, opts.statsGid);
+    await session.serveControl({ stats, compact: compaction.compact, resize }, opts.statsGid);
   } catch (err) {
     if (packed.recover) await abandonRecovery(session, engine);
     else await session.shutdownAfterFailure();

@@ -32,6 +32,8 @@ export interface StatsSnapshot {
   uuid: string;
   dedup: string;
   compression: string;
+  /** UBLK_F_* names the kernel and the daemon negotiated at ADD_DEV. */
+  ublkFlags: string[];
   logicalBytes: number;
   mappedBytes: number;
   bytesWritten: number;
@@ -84,6 +86,8 @@ export interface SnapshotInput {
   poolAllocatedBytes: number;
   metadataBytes: number;
   latency?: LatencySnapshot;
+  /** Negotiated UBLK_F_* names (default none known). */
+  ublkFlags?: readonly string[];
 }
 
 const BLOCK = 4096;
@@ -110,6 +114,7 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
     uuid: e.uuid,
     dedup: i.dedup,
     compression: i.compression,
+    ublkFlags: [...(i.ublkFlags ?? [])],
     logicalBytes: e.logicalBytes,
     mappedBytes: e.mappedBlocks * BLOCK,
     bytesWritten: t.blocksWritten * BLOCK,

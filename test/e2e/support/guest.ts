@@ -3,7 +3,7 @@
  * this host has ublk_drv, otherwise in the QEMU guest of test/vm/vm-run.
  *
  * API (all named exports):
- * - `runInGuest(script, { timeoutSec, memMiB?, cpus?, modules?, env?, cwd?, mode? })`
+ * - `runInGuest(script, { timeoutSec, memMiB?, cpus?, modules?, env?, cwd?, mode?, kernel? })`
  *   runs `script` with bash as root, in `cwd` (default: the repository root)
  *   with this process's environment plus `env` (and VM_RUN=1 in the guest),
  *   and resolves `{ code, stdout, stderr, timedOut, durationMs }`. ublk_drv is
@@ -18,10 +18,13 @@
  * - `ublkMode()`: 'native' | 'guest'. UBLK_E2E_MODE=native|guest forces it.
  * - `skipGuest`: true only when UBLK_SKIP_GUEST=1. Use it as
  *   `describe.skipIf(skipGuest)('... guest ...', ...)`; nothing else skips.
- * - `guestRequired(mode?)`: call in `beforeAll` (timeout GUEST_PREPARE_TIMEOUT_MS).
+ * - `guestRequired(mode?, kernel?)`: call in `beforeAll` (timeout GUEST_PREPARE_TIMEOUT_MS).
  *   Checks the harness can run (root, QEMU, virtiofsd, the cached kernel,
  *   fetched on first use) and THROWS with the reason when it cannot, so the
  *   test fails instead of silently skipping. Resolves the mode in use.
+ * - `kernel`: the guest kernel of the matrix (test/vm/prepare.sh): 'lts'
+ *   (bookworm-backports 6.12, the default) or 'new' (the newest
+ *   trixie-backports cloud kernel). Ignored natively.
  * - `guestTestTimeoutMs(timeoutSec)`: a vitest timeout covering one run.
  * - `shQuote(s)`: quotes a string for a bash script.
  * - `REPO_ROOT`, `VM_RUN`: absolute paths of the repository and vm-run.
@@ -56,6 +59,8 @@ export const GUEST_PREPARE_TIMEOUT_MS = 300_000;
 const KILL_SLACK_SEC = 30;
 
 export type UblkMode = 'native' | 'guest';
+/** The guest kernel matrix: see test/vm/prepare.sh. */
+export type GuestKernel = 'lts' | 'new';
 
 export interface GuestRunOptions {
   /** Whole-run bound in seconds (boot included); past it the result is 124. */
@@ -72,6 +77,8 @@ export interface GuestRunOptions {
   cwd?: string;
   /** Force where the script runs (default ublkMode()). */
   mode?: UblkMode;
+  /** Guest kernel (default 'lts'). Ignored natively. */
+  kernel?: GuestKernel;
 }
 
 export interface GuestResult {
@@ -118,7 +125,7 @@ export function shQuote(s: string): string {
  * Throws (with the reason) when ublk tests cannot run here. Prepares the
  * guest cache on first use. Tests call it in beforeAll; they never skip on it.
  */
-export async function guestRequired(mode: UblkMode = ublkMode()): Promise<UblkMode> {
+export async function guestRequired(mode: UblkMode = ublkMode(), kernel: GuestKernel = 'lts'): Promise<UblkMode> {
   if (mode === 'native') {
     if (!existsSync('/dev/ublk-control')) throw new Error('guest required: native mode but no /dev/ublk-control');
     return mode;
@@ -133,10 +140,10 @@ export async function guestRequired(mode: UblkMode = ublkMode()): Promise<UblkMo
   } catch {
     throw new Error(`guest required: ${VM_RUN} is not executable`);
   }
-  const prep = await runProcess('bash', [PREPARE], { cwd: REPO_ROOT, env: process.env, timeoutSec: 280 });
+  const prep = await runProcess('bash', [PREPARE, '--kernel', kernel], { cwd: REPO_ROOT, env: process.env, timeoutSec: 280 });
   if (prep.code !== 0) {
     const reason = lastLine(prep.stderr) || `prepare.sh exited ${prep.code}`;
-    throw new Error(`guest required: cannot prepare the guest: ${reason}`);
+    throw new Error(`guest required: cannot prepare the ${kernel} guest kernel: ${reason}`);
   }
   return mode;
 }
@@ -159,7 +166,7 @@ export async function runInGuest(script: string, opts: GuestRunOptions): Promise
       cwd, env, timeoutSec: opts.timeoutSec, killGroup: true,
     });
   } else {
-    const args = ['--timeout', String(opts.timeoutSec)];
+    const args = ['--kernel', opts.kernel ?? 'lts', '--timeout', String(opts.timeoutSec)];
     if (opts.memMiB !== undefined) args.push('--mem', String(opts.memMiB));
     if (opts.cpus !== undefined) args.push('--cpus', String(opts.cpus));
     if (modules.length > 0) args.push('--modules', modules.join(','));

@@ -38,6 +38,10 @@ beforeEach(async () => {
       for (let i = 1; i <= 3; i += 1) onProgress({ type: 'progress', done: i, total: 3, reclaimedBytes: i * 10 });
       return { segmentsCleaned: 3, bytesMoved: 5, reclaimedBytes: 30, durationMs: 1 };
     },
+    resize: async (sizeBytes) => {
+      if (sizeBytes < 1 << 20) throw new UcError('UC_INVALID_ARGUMENT', 'a pool never shrinks');
+      return { fromBytes: 1 << 20, toBytes: sizeBytes };
+    },
   }, silentLogger());
 });
 afterEach(async () => {
@@ -108,6 +112,15 @@ describe('control channel', () => {
     expect(err).toBeInstanceOf(UcError);
     expect((err as UcError).code).toBe('UC_IO');
     expect((err as UcError).message).toBe('compaction failed on purpose');
+  });
+
+  it('answers resize, and refuses a malformed one', async () => {
+    const reply = await controlCall(4, { op: 'resize', sizeBytes: 2 << 20 }, { timeoutMs: 2000 });
+    expect(reply.resize).toEqual({ fromBytes: 1 << 20, toBytes: 2 << 20 });
+    const err = await controlCall(4, { op: 'resize', sizeBytes: 4096 }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect((err as UcError).code).toBe('UC_INVALID_ARGUMENT');
+    const bad = await controlCall(4, { op: 'resize', sizeBytes: -1 }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect((bad as UcError).message).toMatch(/sizeBytes must be a positive integer/);
   });
 
   it('refuses unknown requests with an error line', async () => {

@@ -19,7 +19,7 @@ function input(over: Partial<SnapshotInput> = {}): SnapshotInput {
     totals: { ...ZERO, blocksWritten: 1200, blocksRead: 500, dedupHits: 600, sameFillBlocks: 200, compressedBlocks: 350, rawBlocks: 50, segmentsCleaned: 3 },
     sessionBlocksRead: 250, sessionBlocksWritten: 1000,
     requests: { reads: 10, writes: 70, flushes: 15, discards: 5, writeZeroes: 0, errors: 0 },
-    poolAllocatedBytes: 9 << 20, metadataBytes: 12345,
+    poolAllocatedBytes: 9 << 20, metadataBytes: 12345, ublkFlags: ['USER_RECOVERY', 'UPDATE_SIZE'],
     ...over,
   };
 }
@@ -65,6 +65,8 @@ describe('packed stats snapshot', () => {
     expect(text).toMatch(/^daemon +pid 1234, up 10\.0s$/m);
     expect(text).toMatch(/^dedup hits +600$/m);
     expect(text).toMatch(/^read verify failures +2 \(since start\)$/m);
+    expect(text).toMatch(/^ublk flags +USER_RECOVERY UPDATE_SIZE$/m);
+    expect(renderStatsTable(buildStatsSnapshot(input({ ublkFlags: undefined })))).toMatch(/^ublk flags +-$/m);
     expect(text).toMatch(/^compactor +idle, 2 candidate segments, 3 cleaned, 12\.00 MiB reclaimed$/m);
   });
 });

@@ -127,8 +127,8 @@ describe('recover from a run record', () => {
 describe('list table', () => {
   it('renders known and foreign devices', () => {
     const views: DeviceView[] = [
-      { id: 0, device: '/dev/ublkb0', state: 'LIVE', sizeBytes: 1 << 30, layout: 'direct', backing: '/p.img', pid: 42, daemonAlive: true, queues: 1, depth: 128, flags: '0x5a', logPath: null },
-      { id: 3, device: '/dev/ublkb3', state: 'QUIESCED', sizeBytes: null, layout: null, backing: null, pid: 77, daemonAlive: false, queues: 1, depth: 64, flags: '0x5a', logPath: null },
+      { id: 0, device: '/dev/ublkb0', state: 'LIVE', sizeBytes: 1 << 30, layout: 'direct', backing: '/p.img', pid: 42, daemonAlive: true, queues: 1, depth: 128, flags: '0x5a', flagNames: [], logPath: null },
+      { id: 3, device: '/dev/ublkb3', state: 'QUIESCED', sizeBytes: null, layout: null, backing: null, pid: 77, daemonAlive: false, queues: 1, depth: 64, flags: '0x5a', flagNames: [], logPath: null },
     ];
     expect(renderTable(views)).toBe(
       'ID  DEVICE       STATE     SIZE      LAYOUT  PID        BACKING\n' +

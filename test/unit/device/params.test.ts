@@ -47,6 +47,18 @@ describe('device params', () => {
     expect(describeFlags(0x5an)).toEqual(['URING_CMD_COMP_IN_TASK', 'USER_RECOVERY', 'USER_RECOVERY_REISSUE', 'CMD_IOCTL_ENCODE']);
   });
 
+  it('asks for newer flags only where GET_FEATURES offers them', () => {
+    const base = UBLK_F.CMD_IOCTL_ENCODE | UBLK_F.USER_RECOVERY | UBLK_F.USER_RECOVERY_REISSUE;
+    // 6.18 offers bits 0-14: UPDATE_SIZE is requested there, never on 6.12 (0x1fe).
+    expect(negotiateFlags(0x7fffn, 'reissue')).toBe(base | UBLK_F.UPDATE_SIZE);
+    expect(negotiateFlags(0x1fen, 'reissue')).toBe(base);
+    expect(negotiateFlags(null, 'reissue')).toBe(base);
+    expect(negotiateFlags(0x7fffn, 'none')).toBe(UBLK_F.CMD_IOCTL_ENCODE | UBLK_F.UPDATE_SIZE);
+    // Never the zero-copy, quiesce or per-I/O-daemon modes: they change how we serve.
+    expect(negotiateFlags(0xfffffn, 'reissue') & (UBLK_F.SUPPORT_ZERO_COPY | UBLK_F.AUTO_BUF_REG | UBLK_F.QUIESCE)).toBe(0n);
+    expect(describeFlags((1n << 10n) | (1n << 40n))).toEqual(['UPDATE_SIZE', 'BIT_40']);
+  });
+
   it('maps control errnos to user-facing codes', () => {
     const e = (errno: number) => Object.assign(new Error('x'), { errno });
     expect(controlError(e(17), 'ADD_DEV', 3).code).toBe('UC_DEVICE_EXISTS');

@@ -149,7 +149,7 @@ function checkHistogram(name: string, f: ParsedFamily): void {
 function view(id: number, over: Partial<DeviceView> = {}): DeviceView {
   return {
     id, device: `/dev/ublkb${id}`, state: 'LIVE', sizeBytes: 1 << 30, layout: 'packed', backing: `/srv/pool "${id}"\\x`, pid: 100 + id,
-    daemonAlive: true, queues: 1, depth: 128, flags: '0x42', logPath: null, ...over,
+    daemonAlive: true, queues: 1, depth: 128, flags: '0x42', flagNames: [], logPath: null, ...over,
   };
 }
 

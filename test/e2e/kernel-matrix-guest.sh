@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The bounded subset of the guest e2e that kernel-matrix-guest.test.ts runs on
+# the newer guest kernel (vm-run --kernel new): the packed device's add, mkfs,
+# e2fsck and re-add, online grow of a mounted ext4, kill -9 + recover
+# (packed-device-guest.sh stages main, resize, recover), then the 1:1 layout:
+# add, ext4 with files, e2fsck, del + re-add with every checksum, fio verify,
+# kill -9 then del.
+# Prints "OK <step>" per verified step, "FAIL <why>" and exits non-zero on the
+# first failed check.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+echo "OK kernel $(uname -r)"
+echo "OK $(node test/e2e/fixtures/kernel-features.mjs)"
+# About 5 MiB of headers instead of 11: the subset stays small.
+# fio verify runs on the 1:1 device below (the packed one's is on the LTS kernel).
+PACKED_E2E_STAGES="main resize recover" PACKED_E2E_TREE="/usr/include/x86_64-linux-gnu /usr/include/X11" \
+  bash test/e2e/packed-device-guest.sh
+
+CLI=(node "$PWD/bin/ublk-compress.js")
+W=$(mktemp -d /tmp/ublk-matrix.XXXXXX)
+B=$W/direct.img
+LOG=$W/daemon.log
+M=$W/mnt
+mkdir -p "$M"
+export UBLK_COMPRESS_LOG_DIR=$W/logs
+fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
+ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
+cleanup() {
+  mountpoint -q "$M" && umount -l "$M" || true
+  "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+pid_of() { node -e "console.log(require('/run/ublk-compress/$1.json').pid)"; }
+
+dev=$("${CLI[@]}" add --backing "$B" --size 128M --layout direct --log "$LOG" 2>"$W/add.err") || fail "add direct: $(cat "$W/add.err")"
+id=${dev#/dev/ublkb}
+[ "$(blockdev --getsize64 "$dev")" = $((128 << 20)) ] || fail "direct device size"
+echo "OK 1:1 negotiated flags: $("${CLI[@]}" list --json | node -e "const v = JSON.parse(require('fs').readFileSync(0, 'utf8')).find((d) => d.id === $id); console.log(v.flags, v.flagNames.join(','))")"
+mkfs.ext4 -q -F "$dev" && mount "$dev" "$M" || fail "mkfs/mount direct"
+cp -a /usr/include/linux "$M/"
+find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name '*.so*' -size +200k -print0 | sort -z \
+  | xargs -0 cat 2>/dev/null | head -c $((16 << 20)) >"$M/libs.bin" || true
+sync
+(cd "$M" && find . -type f -print0 | sort -z | xargs -0 md5sum) >"$W/sums"
+umount "$M"
+e2fsck -fn "$dev" >"$W/fsck.out" 2>&1 || fail "e2fsck direct: $(tail -5 "$W/fsck.out")"
+"${CLI[@]}" del -n "$id" 2>/dev/null || fail "del direct"
+dev=$("${CLI[@]}" add --backing "$B" --layout direct --log "$LOG" 2>"$W/add2.err") || fail "re-add direct: $(cat "$W/add2.err")"
+id=${dev#/dev/ublkb}
+mount "$dev" "$M" || fail "mount after re-add"
+(cd "$M" && md5sum -c --quiet "$W/sums") || fail "direct checksums differ after re-add"
+umount "$M"
+ok "1:1 add + mkfs + e2fsck -fn clean + del + re-add $dev: all $(wc -l <"$W/sums") checksums match"
+fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --iodepth=16 \
+  --rw=randwrite --bsrange=4k-128k --offset=64M --size=32M --verify=crc32c \
+  --do_verify=1 --verify_fatal=1 --randrepeat=0 --output="$W/fio.out" || fail "fio direct: $(tail -20 "$W/fio.out")"
+grep -q "err= 0" "$W/fio.out" || fail "fio direct reported errors"
+ok "1:1 fio verify=crc32c randwrite 4k-128k over 32 MiB"
+pid=$(pid_of "$id")
+kill -9 "$pid"
+timeout 60 "${CLI[@]}" del -n "$id" 2>"$W/del.err" || fail "del after kill -9: $? $(cat "$W/del.err")"
+[ ! -e "/sys/class/ublk-char/ublkc$id" ] || fail "device $id still exists after kill -9 + del"
+ok "1:1 kill -9 daemon then del"
+ok "matrix done"
