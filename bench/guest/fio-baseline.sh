@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the project's three fio workloads against one block device and prints
 # one JSON line per workload:
-#   {"label","workload","MBps","iops","runtimeSec","sizeMiB","ioBytes","latUsMean","errors"}
+#   {"label","workload","MBps","iops","runtimeSec","sizeMiB","ioBytes","latUsMean",
+#    "latUsP50","latUsP99","latUsP999","errors"}
 # Meant for the QEMU guest (test/vm/vm-run) or a host with ublk; guest figures
 # compare only with guest figures from the same boot.
 #
@@ -66,6 +67,7 @@ run() {
     const [file, label, workload, sizeMiB] = process.argv.slice(1);
     const job = JSON.parse(require("node:fs").readFileSync(file, "utf8")).jobs[0];
     const side = job.write.io_bytes > 0 ? job.write : job.read;
+    const pct = (s, p) => +(((s.clat_ns.percentile ?? {})[p] ?? NaN) / 1000).toFixed(1);
     console.log(JSON.stringify({
       label, workload,
       MBps: +(side.bw_bytes / 1e6).toFixed(1),
@@ -74,6 +76,9 @@ run() {
       sizeMiB: Number(sizeMiB),
       ioBytes: side.io_bytes,
       latUsMean: +(side.clat_ns.mean / 1000).toFixed(1),
+      latUsP50: pct(side, "50.000000"),
+      latUsP99: pct(side, "99.000000"),
+      latUsP999: pct(side, "99.900000"),
       errors: job.error,
     }));
   ' "$out/$name.json" "$label" "$name" "$size_mib"
