@@ -2,7 +2,9 @@
 # Runs the project's three fio workloads against one block device and prints
 # one JSON line per workload:
 #   {"label","workload","MBps","iops","runtimeSec","sizeMiB","ioBytes","latUsMean",
-#    "latUsP50","latUsP99","latUsP999","errors"}
+#    "latUsP50","latUsP99","latUsP999","errors","kernelCpuS","serverCpuS"}
+# kernelCpuS: system + irq + softirq seconds of all CPUs during fio; serverCpuS:
+# user + system seconds of the processes in FIO_BASELINE_PIDS (null without).
 # Meant for the QEMU guest (test/vm/vm-run) or a host with ublk; guest figures
 # compare only with guest figures from the same boot.
 #
@@ -56,15 +58,26 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/fio-baseline.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
 # run NAME fio-args...: one fio job, its JSON reduced to one line on stdout.
+# CPU ticks (clock ticks) of the kernel on all CPUs (system + irq + softirq)
+# and of FIO_BASELINE_PIDS (a device's server processes), taken right around
+# fio so nothing else in this script is counted.
+kernel_ticks() { awk '$1 == "cpu" {print $4 + $7 + $8}' /proc/stat; }
+server_ticks() {
+  local t=0 p
+  for p in ${FIO_BASELINE_PIDS:-}; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
 run() {
-  local name=$1
+  local name=$1 k0 s0 k1 s1
   shift
+  k0=$(kernel_ticks) s0=$(server_ticks)
   fio --name="$name" --filename="$dev" --ioengine="$ioengine" --direct=1 --numjobs=1 \
     --size="${size_mib}M" --runtime="$runtime_s" --group_reporting \
     --output-format=json --output="$out/$name.json" "$@" >/dev/null \
     || die "fio $name on $dev failed (see fio's message above)"
+  k1=$(kernel_ticks) s1=$(server_ticks)
   node -e '
-    const [file, label, workload, sizeMiB] = process.argv.slice(1);
+    const [file, label, workload, sizeMiB, kernelTicks, serverTicks, hz, hasServer] = process.argv.slice(1);
     const job = JSON.parse(require("node:fs").readFileSync(file, "utf8")).jobs[0];
     const side = job.write.io_bytes > 0 ? job.write : job.read;
     const pct = (s, p) => +(((s.clat_ns.percentile ?? {})[p] ?? NaN) / 1000).toFixed(1);
@@ -80,8 +93,10 @@ run() {
       latUsP99: pct(side, "99.000000"),
       latUsP999: pct(side, "99.900000"),
       errors: job.error,
+      kernelCpuS: +(kernelTicks / hz).toFixed(3),
+      serverCpuS: hasServer ? +(serverTicks / hz).toFixed(3) : null,
     }));
-  ' "$out/$name.json" "$label" "$name" "$size_mib"
+  ' "$out/$name.json" "$label" "$name" "$size_mib" $((k1 - k0)) $((s1 - s0)) "$(getconf CLK_TCK)" "${FIO_BASELINE_PIDS:+1}"
 }
 
 for w in ${workloads//,/ }; do

@@ -36,15 +36,17 @@ dev_up() {
       ;;
     vdo)
       truncate -s $((VDO_BLOCKS * 4096)) "$W/fs/vdo.img"
-      VDO_LOOP=$(losetup -f --show "$W/fs/vdo.img")
-      vdo_tool vdoformat --force --logical-size="${size}M" --slab-bits=15 --uds-memory-size=0.25 "$VDO_LOOP" >/dev/null
+      VDO_LOOP=$(losetup -f --show "$W/fs/vdo.img") || { echo "vdo: losetup failed" >&2; return 1; }
+      vdo_tool vdoformat --force --logical-size="${size}M" --slab-bits=15 --uds-memory-size=0.25 "$VDO_LOOP" >/dev/null \
+        || { echo "vdo: vdoformat failed" >&2; return 1; }
       dmsetup create --noudevsync suite-vdo --table \
-        "0 $((size * 2048)) vdo V4 $VDO_LOOP $VDO_BLOCKS 4096 32768 16380 compression on deduplication on"
+        "0 $((size * 2048)) vdo V4 $VDO_LOOP $VDO_BLOCKS 4096 32768 16380 compression on deduplication on" \
+        || { echo "vdo: dmsetup create failed" >&2; return 1; }
       dmsetup mknodes suite-vdo
       DEV=/dev/mapper/suite-vdo
       # Its worker threads are the server: onto vCPU 1 like the user-space ones.
       local p
-      for p in $(pgrep '^kvdo'); do taskset -pc 1 "$p" >/dev/null 2>&1 || true; done
+      for p in $(pgrep '^vdo[0-9]'); do taskset -pc 1 "$p" >/dev/null 2>&1 || true; done
       ;;
     *) echo "unknown device $name" >&2; return 2 ;;
   esac
@@ -54,7 +56,7 @@ dev_up() {
 dev_server_pids() {
   case "$1" in
     packed | direct) echo "$UBLK_PID" ;;
-    vdo) pgrep '^kvdo' | tr '\n' ' ' ;;
+    vdo) pgrep '^vdo[0-9]' | tr '\n' ' ' ;;
     *) echo ;;
   esac
 }
@@ -92,7 +94,7 @@ dev_space() {
       # vdostats: data blocks in use; its index and metadata: what the backing
       # file really has allocated beyond the data blocks.
       local st used over
-      st=$(vdo_tool vdostats --verbose "$DEV")
+      st=$(vdo_tool vdostats --verbose suite-vdo)
       used=$(echo "$st" | awk -F: '/^ *data blocks used/ {gsub(/ /, "", $2); print $2}')
       over=$(echo "$st" | awk -F: '/^ *overhead blocks used/ {gsub(/ /, "", $2); print $2}')
       p=$(alloc_bytes "$W/fs/vdo.img")

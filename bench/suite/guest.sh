@@ -12,7 +12,7 @@
 # Environment (set by bench/suite/index.ts): SUITE_DEVICES, SUITE_ROUNDS,
 # SUITE_SPEED_MB, SUITE_RUNTIME_S, SUITE_CELL_MB, SUITE_CELLS, SUITE_FILL_MB,
 # SUITE_TREE_LIST, SUITE_VM_LIST, SUITE_VM_COPIES, SUITE_DEV_MB, SUITE_VDO_DIR.
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 DEVICES=${SUITE_DEVICES:-brd loop zram vdo direct packed}
 ROUNDS=${SUITE_ROUNDS:-2}
@@ -36,30 +36,21 @@ cleanup() {
   mountpoint -q "$W/fs" && umount "$W/fs" || true
 }
 trap cleanup EXIT
+trap 'echo "guest.sh: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
 
 emit() { echo "SUITE-$1 $2"; }
 now() { date +%s.%N; }
-ticks_of() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
-kernel_ticks() { awk '$1 == "cpu" {print $4 + $7 + $8}' /proc/stat; }
 
 fio_speed() { taskset -c 0 bash bench/guest/fio-baseline.sh --size-mib "$SPEED_MB" --runtime "$RUNTIME" --dedupe 45 --compress 60 "$@"; }
 
 # speed ROUND DEVICE: the three workloads on one fresh device.
 speed() {
-  local round=$1 name=$2 dev w line s0 s1 k0 k1 pids hz
+  local round=$1 name=$2 dev w line
   dev_up "$name" "$SPEED_MB"
   dev=$DEV
-  hz=$(getconf CLK_TCK)
   for w in seqwrite-1m randread-4k randwrite-4k; do
-    pids=$(dev_server_pids "$name")
-    s0=$(ticks_of $pids) k0=$(kernel_ticks)
-    line=$(fio_speed --workloads "$w" "$dev" "$name")
-    s1=$(ticks_of $pids) k1=$(kernel_ticks)
-    local srv=null
-    [ -n "$pids" ] && srv=$(awk -v a="$s0" -v b="$s1" -v h="$hz" 'BEGIN { printf "%.3f", (b - a) / h }')
-    emit SPEED "$(echo "$line" | jq -c --argjson round "$round" --argjson srv "$srv" \
-      --argjson k "$(awk -v a="$k0" -v b="$k1" -v h="$hz" 'BEGIN { printf "%.3f", (b - a) / h }')" \
-      '. + {round: $round, device: .label, serverCpuS: $srv, kernelCpuS: $k}')"
+    line=$(FIO_BASELINE_PIDS="$(dev_server_pids "$name")" fio_speed --workloads "$w" "$dev" "$name")
+    emit SPEED "$(echo "$line" | jq -c --argjson round "$round" '. + {round: $round, device: .label}')"
     if [ "$round" = 1 ] && [ "$name" = brd ] && [ "$w" = seqwrite-1m ]; then
       # The engine's own ceiling over exactly these bytes, on the server's vCPU.
       dd if="$dev" of="$W/fs/speed.bin" bs=1M count="$SPEED_MB" status=none
