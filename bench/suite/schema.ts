@@ -47,7 +47,7 @@ export function validateReport(r: unknown): string[] {
       if (!row) p.push(`space ${d}/${String(ds)}: missing`);
       else {
         need(p, `space ${d}/${String(ds)}`, row, ['logicalBytes', 'ratio', 'seconds'], true);
-        need(p, `space ${d}/${String(ds)}`, row, ['physicalBytes', 'dataBytes', 'vsZram', 'vsVdo']);
+        need(p, `space ${d}/${String(ds)}`, row, ['physicalBytes', 'dataBytes', 'dataRatio', 'vsZram', 'vsVdo', 'vsVdoData']);
       }
     }
     for (const w of WORKLOADS) {

@@ -3,7 +3,8 @@
 // dm-vdo, loop, brd) in one boot, two interleaved speed rounds, every data
 // set. Checks report.json against its schema (every device has every figure,
 // no empty cells), that README.md links every chart and every SVG is
-// well-formed XML. It asserts no speeds. About 3-5 min under TCG.
+// well-formed XML. It asserts no speeds. About 5 min under TCG on a quiet
+// machine, much longer when other guests share the cores.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,8 @@ import { validateReport } from '../../bench/suite/schema.js';
 import { DEVICES } from '../../bench/suite/model.js';
 import { GUEST_PREPARE_TIMEOUT_MS, guestRequired, REPO_ROOT, skipGuest } from './support/guest.js';
 
-const TIMEOUT_MS = 600_000;
+// vm-run bounds the guest at 1800 s (a loaded 2-core machine); ~5 min when quiet.
+const TIMEOUT_MS = 1_900_000;
 
 /** Well-formed XML, the subset SVG uses: balanced tags, quoted attributes, known entities. */
 export function xmlProblems(text: string): string[] {
@@ -67,7 +69,7 @@ describe.skipIf(skipGuest)('bench --quick guest smoke run', () => {
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Record<string, unknown>;
     expect(validateReport(report)).toEqual([]);
     expect(report.devices).toEqual([...DEVICES]);
-    expect((report.datasets as string[]).length).toBeGreaterThanOrEqual(8);
+    expect((report.datasets as string[]).length).toBeGreaterThanOrEqual(6);
     const svgs = readdirSync(out).filter((f) => f.endsWith('.svg'));
     expect(svgs.length).toBeGreaterThanOrEqual(6);
     const readme = readFileSync(join(out, 'README.md'), 'utf8');
