@@ -9,7 +9,8 @@
         "native/io-ring.cc",
         "native/ctrl.cc",
         "native/queue.cc",
-        "native/fiemap.cc"
+        "native/fiemap.cc",
+        "native/direct-path.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

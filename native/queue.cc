@@ -38,6 +38,8 @@ Napi::Function UblkQueueWrap::Init(Napi::Env env) {
                          InstanceMethod<&UblkQueueWrap::GetTagState>("tagState"),
                          InstanceMethod<&UblkQueueWrap::AbortedCount>("abortedCount"),
                          InstanceMethod<&UblkQueueWrap::Close>("close"),
+                         InstanceMethod<&UblkQueueWrap::SetDirect>("setDirect"),
+                         InstanceMethod<&UblkQueueWrap::DirectStats>("directStats"),
                      });
 }
 
@@ -102,6 +104,7 @@ UblkQueueWrap::UblkQueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
 UblkQueueWrap::~UblkQueueWrap() {
   // Held (Ref) from fetchAll() until close(), so nothing is in the kernel here.
   assert(in_kernel_ == 0);
+  assert(direct_ == nullptr || direct_->inflight() == 0);
   EventRing* ring = ring_owner_ == nullptr ? nullptr : ring_owner_->ring_if_open();
   if (ring != nullptr) ring->ForgetSink(this);
 }
@@ -170,22 +173,52 @@ void UblkQueueWrap::OnTagCqe(Napi::Env env, uint16_t tag, int32_t res) {
   assert(in_kernel_ > 0);
   in_kernel_ -= 1;
   if (res == kIoResOk) {
-    Transition(tag, TagState::kInKernel, TagState::kOwnedByJs);
-    // Each tag is delivered at most once per reap: it is re-armed only by a
-    // commit, and commits are submitted after the reap.
-    assert(batch_count_ < depth_);
-    const ublksrv_io_desc& iod = Iod(tag);
-    uint32_t i = batch_count_++;
-    b_tags_[i] = tag;
-    b_ops_[i] = static_cast<uint8_t>(iod.op_flags & 0xff);
-    b_flags_[i] = iod.op_flags;
-    b_start_[i] = static_cast<double>(iod.start_sector);  // FLUSH: 2^64-1
-    b_nr_[i] = iod.nr_sectors;
+    if (direct_ != nullptr) {
+      Transition(tag, TagState::kInKernel, TagState::kNative);
+      // DirectDone or DirectToJs follows, on the backing CQE or at once.
+      if (direct_->Start(env, ring_owner_->ring(env), tag, Iod(tag), bufs_[tag])) return;
+      Transition(tag, TagState::kNative, TagState::kOwnedByJs);
+    } else {
+      Transition(tag, TagState::kInKernel, TagState::kOwnedByJs);
+    }
+    AppendToBatch(tag);
   } else {
     Transition(tag, TagState::kInKernel, TagState::kAborted);
     aborted_ += 1;
     if (res != kIoResAbort) errors_.emplace_back(tag, res);  // misuse, or NEED_GET_DATA we never asked for
   }
+  ring_owner_->ring(env).MarkReady(this);
+}
+
+void UblkQueueWrap::AppendToBatch(uint16_t tag) {
+  // Each tag is delivered at most once per reap: it is re-armed only by a
+  // commit, and commits are submitted after the reap.
+  assert(batch_count_ < depth_);
+  const ublksrv_io_desc& iod = Iod(tag);
+  uint32_t i = batch_count_++;
+  b_tags_[i] = tag;
+  b_ops_[i] = static_cast<uint8_t>(iod.op_flags & 0xff);
+  b_flags_[i] = iod.op_flags;
+  b_start_[i] = static_cast<double>(iod.start_sector);  // FLUSH: 2^64-1
+  b_nr_[i] = iod.nr_sectors;
+}
+
+void UblkQueueWrap::DirectDone(Napi::Env env, uint16_t tag, int32_t result) {
+  try {
+    IssueIoCmd(env, kIoCommitAndFetchReq, tag, result);
+  } catch (const Napi::Error&) {
+    // No SQE to be had: JS serves the request again and commits it through
+    // commit(), which reports a failure where it can be handled.
+    DirectToJs(env, tag);
+    return;
+  }
+  Transition(tag, TagState::kNative, TagState::kInKernel);
+  if (direct_->has_errors()) ring_owner_->ring(env).MarkReady(this);
+}
+
+void UblkQueueWrap::DirectToJs(Napi::Env env, uint16_t tag) {
+  Transition(tag, TagState::kNative, TagState::kOwnedByJs);
+  AppendToBatch(tag);
   ring_owner_->ring(env).MarkReady(this);
 }
 
@@ -195,6 +228,7 @@ void UblkQueueWrap::Deliver(Napi::Env env) {
     batch_count_ = 0;
     on_batch_.Call({Napi::Number::New(env, count)});
   }
+  if (direct_ != nullptr && direct_->has_errors()) DeliverDirectErrors(env);
   std::vector<std::pair<uint16_t, int32_t>> errors;
   errors.swap(errors_);
   for (auto& e : errors) {
@@ -207,6 +241,60 @@ void UblkQueueWrap::Deliver(Napi::Env env) {
     abort_reported_ = true;
     on_abort_.Call({});
   }
+}
+
+void UblkQueueWrap::DeliverDirectErrors(Napi::Env env) {
+  std::vector<DirectError> errors = direct_->TakeErrors();
+  Napi::Array list = Napi::Array::New(env, errors.size());
+  for (uint32_t i = 0; i < errors.size(); ++i) {
+    const DirectError& e = errors[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("op", Napi::Number::New(env, e.op));
+    o.Set("startSector", Napi::Number::New(env, static_cast<double>(e.start_sector)));
+    o.Set("nrSectors", Napi::Number::New(env, e.nr_sectors));
+    o.Set("errno", Napi::Number::New(env, e.err));
+    list[i] = o;
+  }
+  if (!on_direct_errors_.IsEmpty()) on_direct_errors_.Call({list});
+}
+
+// setDirect(fileFd, sizeBytes, onErrors, inlineRw): serve READ/WRITE/FLUSH/
+// DISCARD/WRITE_ZEROES natively on fileFd from the next request on (with
+// inlineRw, reads and writes by pread/pwrite on this thread). The fd stays
+// the caller's and must stay open until the queue is closed.
+Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
+  if (direct_ != nullptr) throw Napi::Error::New(env, "setDirect: already set");
+  DirectConfig config;
+  config.file_fd = info[0].As<Napi::Number>().Int32Value();
+  double size = info[1].As<Napi::Number>().DoubleValue();
+  if (config.file_fd < 0) throw Napi::RangeError::New(env, "setDirect: bad fd");
+  if (!(size > 0) || size > 9007199254740991.0) throw Napi::RangeError::New(env, "setDirect: bad size");
+  config.size_bytes = static_cast<uint64_t>(size);
+  on_direct_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
+  config.inline_rw = info[3].ToBoolean().Value();
+  direct_ = std::make_unique<DirectPath>(this, depth_, config);
+  return env.Undefined();
+}
+
+Napi::Value UblkQueueWrap::DirectStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (direct_ == nullptr) return env.Null();
+  const DirectCounters& c = direct_->counters();
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* key, uint64_t v) { o.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
+  set("reads", c.reads);
+  set("writes", c.writes);
+  set("flushes", c.flushes);
+  set("discards", c.discards);
+  set("writeZeroes", c.write_zeroes);
+  set("readBytes", c.read_bytes);
+  set("writeBytes", c.write_bytes);
+  set("errors", c.errors);
+  set("toJs", c.to_js);
+  set("inflight", direct_->inflight());
+  return o;
 }
 
 Napi::Value UblkQueueWrap::GetTagState(const Napi::CallbackInfo& info) {
@@ -225,6 +313,10 @@ Napi::Value UblkQueueWrap::Close(const Napi::CallbackInfo& info) {
   if (in_kernel_ > 0) {
     throw Napi::Error::New(env, "UblkQueue.close: " + std::to_string(in_kernel_) +
                                     " tags still in the kernel (stop the device and wait for abort)");
+  }
+  if (direct_ != nullptr && direct_->inflight() > 0) {
+    throw Napi::Error::New(env, "UblkQueue.close: " + std::to_string(direct_->inflight()) +
+                                    " native requests still in flight");
   }
   EventRing* ring = ring_owner_->ring_if_open();
   if (ring != nullptr) ring->ForgetSink(this);

@@ -14,8 +14,10 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "direct-path.h"
 #include "event-ring.h"
 #include "io-ring.h"
 #include "uapi/ublk_cmd.h"
@@ -24,10 +26,11 @@ namespace ublk {
 
 // Exactly one side owns a tag: the kernel from FETCH/COMMIT_AND_FETCH until
 // its CQE, JS from the batch that delivered it until commit(). ABORT (-ENODEV)
-// ends a tag for good: it is never re-issued.
-enum class TagState : uint8_t { kIdle = 0, kInKernel = 1, kOwnedByJs = 2, kAborted = 3 };
+// ends a tag for good: it is never re-issued. With a direct path set, the
+// native side owns a tag (kNative) while its backing I/O is in flight.
+enum class TagState : uint8_t { kIdle = 0, kInKernel = 1, kOwnedByJs = 2, kAborted = 3, kNative = 4 };
 
-class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink {
+class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, public DirectHost {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit UblkQueueWrap(const Napi::CallbackInfo& info);
@@ -35,6 +38,8 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink {
 
   void OnTagCqe(Napi::Env env, uint16_t tag, int32_t res);
   void Deliver(Napi::Env env) override;
+  void DirectDone(Napi::Env env, uint16_t tag, int32_t result) override;
+  void DirectToJs(Napi::Env env, uint16_t tag) override;
 
  private:
   class TagCompletion : public Completion {
@@ -52,10 +57,14 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink {
   Napi::Value GetTagState(const Napi::CallbackInfo& info);
   Napi::Value AbortedCount(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetDirect(const Napi::CallbackInfo& info);
+  Napi::Value DirectStats(const Napi::CallbackInfo& info);
 
   void Transition(uint16_t tag, TagState from, TagState to);
   void IssueIoCmd(Napi::Env env, uint32_t nr, uint16_t tag, int32_t result);
   const ublksrv_io_desc& Iod(uint16_t tag) const;
+  void AppendToBatch(uint16_t tag);
+  void DeliverDirectErrors(Napi::Env env);
 
   IoRingWrap* ring_owner_ = nullptr;
   Napi::ObjectReference ring_ref_;
@@ -74,6 +83,8 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink {
   uint32_t aborted_ = 0;
   bool abort_reported_ = false;
   std::vector<std::pair<uint16_t, int32_t>> errors_;  // unexpected CQE results to report
+  std::unique_ptr<DirectPath> direct_;  // the native request path, when set
+  Napi::FunctionReference on_direct_errors_;
 
   // Batch views (JS typed arrays of length depth) and their raw pointers.
   Napi::ObjectReference batch_ref_;

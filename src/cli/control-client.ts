@@ -8,11 +8,11 @@ import { UcError } from '../util/errors.js';
 import { controlSocketPath, type ControlReply, type ControlRequest } from './control-protocol.js';
 import { readRunRecord, processAlive } from './run-file.js';
 
-/** Why there is nobody to talk to, as a UcError (device missing, not packed, daemon dead). */
+/** Why there is nobody to talk to, as a UcError (device missing, unknown layout, daemon dead). */
 function unreachable(devId: number, detail: string): UcError {
   const record = readRunRecord(devId);
   if (!record) return new UcError('UC_DEVICE_NOT_FOUND', `no device ${devId} served by ublk-compress (see 'ublk-compress list')`);
-  if (record.layout !== 'packed') {
+  if (record.layout !== 'packed' && record.layout !== 'direct') {
     return new UcError('UC_INVALID_ARGUMENT', `/dev/ublkb${devId} uses the ${record.layout} layout: it has no pool statistics`);
   }
   if (!processAlive(record.pid)) {

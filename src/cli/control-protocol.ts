@@ -5,10 +5,12 @@
 // closes the connection.
 //
 //   {"op":"stats"}                          -> {"type":"result","stats":StatsSnapshot}
+//                                              (a 1:1 device: {"type":"result","direct":DirectServeStats})
 //   {"op":"compact","liveFraction":0.8}     -> {"type":"progress","done":1,"total":7,...}*
 //                                              {"type":"result","compact":CompactResult}
 
 import { join } from 'node:path';
+import type { DirectServeStats } from './direct-status.js';
 import type { StatsSnapshot } from './packed-stats.js';
 import { runDir } from './paths.js';
 
@@ -36,7 +38,7 @@ export interface CompactResult {
 
 export type ControlReply =
   | CompactProgress
-  | { type: 'result'; stats?: StatsSnapshot; compact?: CompactResult }
+  | { type: 'result'; stats?: StatsSnapshot; direct?: DirectServeStats; compact?: CompactResult }
   | { type: 'error'; code: string; message: string };
 
 /** Request validation on the daemon side: anything else is refused with an error line. */

@@ -75,6 +75,8 @@ export interface ServeOptions {
   startTimeoutMs?: number;
   /** Target or protocol errors (the failed request is still committed with -errno). */
   onError?: (err: unknown, what: string) => void;
+  /** Each queue right after it is created, before its tags are fetched (e.g. setDirect). */
+  onQueue?: (queue: UblkQueue) => void;
 }
 
 interface Serving {
@@ -325,6 +327,7 @@ export class UblkDevice {
         });
         dispatcher.attach(queue);
         queues.push(queue);
+        options.onQueue?.(queue);
         dispatchers.push(dispatcher);
       }
     } catch (err) {

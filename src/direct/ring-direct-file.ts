@@ -9,14 +9,14 @@ import type { DirectFile } from './direct-file.js';
 
 export class RingDirectFile implements DirectFile {
   readonly supportsDsync = true;
-  private fd: number;
+  #fd: number;
 
   /** `fd` is owned by this object from now on; `ring` stays the caller's. */
   constructor(
     private readonly ring: IoRing,
     fd: number,
   ) {
-    this.fd = fd;
+    this.#fd = fd;
   }
 
   /** Opens `path` read-write (libuv adds O_CLOEXEC) on `ring`. */
@@ -24,25 +24,30 @@ export class RingDirectFile implements DirectFile {
     return new RingDirectFile(ring, openSync(path, 'r+'));
   }
 
+  /** The open descriptor (-1 once closed), for the native request path. */
+  get fd(): number {
+    return this.#fd;
+  }
+
   read(buf: Buffer, offsetBytes: number): Promise<number> {
-    return this.ring.read(this.fd, buf, offsetBytes);
+    return this.ring.read(this.#fd, buf, offsetBytes);
   }
 
   write(buf: Buffer, offsetBytes: number, dsync: boolean): Promise<number> {
-    return this.ring.write(this.fd, buf, offsetBytes, { dsync });
+    return this.ring.write(this.#fd, buf, offsetBytes, { dsync });
   }
 
   fdatasync(): Promise<void> {
-    return this.ring.fdatasync(this.fd);
+    return this.ring.fdatasync(this.#fd);
   }
 
   fallocate(mode: number, offsetBytes: number, lengthBytes: number): Promise<void> {
-    return this.ring.fallocate(this.fd, mode, offsetBytes, lengthBytes);
+    return this.ring.fallocate(this.#fd, mode, offsetBytes, lengthBytes);
   }
 
   async close(): Promise<void> {
-    if (this.fd < 0) return;
-    closeSync(this.fd);
-    this.fd = -1;
+    if (this.#fd < 0) return;
+    closeSync(this.#fd);
+    this.#fd = -1;
   }
 }

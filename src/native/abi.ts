@@ -180,8 +180,34 @@ export const TagState = {
   IN_KERNEL: 1, // FETCH or COMMIT_AND_FETCH queued or in flight
   OWNED_BY_JS: 2, // delivered in a batch, waiting for commit()
   ABORTED: 3, // completed with ABORT; never re-issued
+  NATIVE: 4, // served by the native direct path, backing I/O in flight
 } as const;
 export type TagStateValue = (typeof TagState)[keyof typeof TagState];
+
+/** Counters of a queue's native direct path (UblkQueue.setDirect). */
+export interface DirectPathStats {
+  reads: number;
+  writes: number;
+  flushes: number;
+  discards: number;
+  writeZeroes: number;
+  readBytes: number;
+  writeBytes: number;
+  /** Backing failures committed natively as -errno. */
+  errors: number;
+  /** Requests handed to the JS path (short transfer, refused fallocate mode...). */
+  toJs: number;
+  inflight: number;
+}
+
+/** A request the native direct path committed with -errno. */
+export interface DirectRequestError {
+  op: number;
+  startSector: number;
+  nrSectors: number;
+  /** Positive errno. */
+  errno: number;
+}
 
 export interface FiemapExtent {
   logicalBytes: number;

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NativeError, UblkAbi } from './abi.js';
+import type { DirectPathStats, DirectRequestError, NativeError, UblkAbi } from './abi.js';
 
 // ---------------------------------------------------------------- addon
 
@@ -36,6 +36,8 @@ export interface NativeQueueHandle {
   tagState(tag: number): number;
   abortedCount(): number;
   close(): void;
+  setDirect(fileFd: number, sizeBytes: number, onErrors: (errors: DirectRequestError[]) => void, inlineRw: boolean): void;
+  directStats(): DirectPathStats | null;
 }
 
 export interface NativeModule {

@@ -1,7 +1,7 @@
 // UblkQueue: one ublk hardware queue served on an IoRing.
 
 import assert from 'node:assert';
-import type { QueueBatch, TagStateValue, UblkQueueOptions } from './abi.js';
+import type { DirectPathStats, DirectRequestError, QueueBatch, TagStateValue, UblkQueueOptions } from './abi.js';
 import { native, type NativeQueueHandle } from './addon.js';
 
 // ---------------------------------------------------------------- queue
@@ -57,6 +57,31 @@ export class UblkQueue {
   /** Completes `tag` with bytes done (READ/WRITE), 0 (others) or -errno. */
   commit(tag: number, result: number): void {
     this.#handle.commit(tag, result);
+  }
+
+  /**
+   * Serves READ/WRITE/FLUSH/DISCARD/WRITE_ZEROES on `fileFd` in the addon from
+   * the next request on: each request's backing I/O goes on the ring and its
+   * completion commits the request, with no JS call. Unusual requests still
+   * reach onBatch; backing failures are committed as -errno and reported to
+   * `onErrors` once per wake-up. `fileFd` must stay open until close().
+   * `inlineRw`: reads and writes by pread/pwrite on the main thread (a file
+   * in memory, where the ring would hand each one to a worker thread).
+   */
+  setDirect(
+    fileFd: number,
+    sizeBytes: number,
+    onErrors: (errors: DirectRequestError[]) => void,
+    options: { inlineRw?: boolean } = {},
+  ): void {
+    assert(Number.isInteger(fileFd) && fileFd >= 0, 'fileFd');
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0, 'sizeBytes');
+    this.#handle.setDirect(fileFd, sizeBytes, onErrors, options.inlineRw ?? false);
+  }
+
+  /** The native direct path's counters, or null when setDirect() was not called. */
+  directStats(): DirectPathStats | null {
+    return this.#handle.directStats();
   }
 
   tagState(tag: number): TagStateValue {

@@ -17,6 +17,7 @@ fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'
 ok() { echo "OK $*"; echo "   (${SECONDS}s)"; }
 cleanup() {
   mountpoint -q "$M" && umount "$M" || true
+  mountpoint -q "$W/ext4" && umount "$W/ext4" || true
   "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -88,10 +89,11 @@ ok "add: $dev, daemon $pid (own session, own mount ns, IO flusher)"
 bg_exit 1 5 "ublk device $id already exists" "${CLI[@]}" add --backing "$W/other.img" --size 16M --layout direct --id "$id"
 bg_exit 2 7 "already served by $dev" "${CLI[@]}" add --backing "$B" --layout direct
 wait_checks
-grep -E "^$id +$dev +LIVE +256\.00 MiB +direct +$pid +$B\$" "$W/list.txt" >/dev/null || fail "list: $(cat "$W/list.txt")"
+grep -E "^$id +$dev +LIVE +256\.00 MiB +direct/memory +$pid +$B\$" "$W/list.txt" >/dev/null || fail "list: $(cat "$W/list.txt")"
 node -e "
   const v = JSON.parse(require('fs').readFileSync('$W/list.json', 'utf8')).find((d) => d.id === $id);
   if (!v || v.state !== 'LIVE' || v.backing !== '$B' || v.layout !== 'direct' || v.pid !== $pid || !v.daemonAlive) process.exit(1);
+  if (v.ioPath !== 'memory' || v.requests.requestPath !== 'native') process.exit(1);
 " || fail "list --json: $(cat "$W/list.json")"
 ok "list and list --json"
 [ ! -e "$W/other.img" ] || fail "id-in-use add created a file"
@@ -125,6 +127,15 @@ ok "wrote ${used} MiB in $(wc -l <"$W/sums") files; e2fsck -fn clean"
 [ ! -e "/run/ublk-compress/$id.json" ] || fail "run file left after del"
 ! kill -0 "$pid" 2>/dev/null || fail "daemon $pid still running after del"
 ok "del -n $id"
+# The native request path served the filesystem (reads, writes, flushes).
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const s = lines.filter((l) => l.msg === "request paths").pop();
+  if (!s || s.requestPath !== "native") throw new Error("no native request-path line: " + JSON.stringify(s));
+  const n = s.native;
+  if (!(n.reads > 0 && n.writes > 0 && n.flushes > 0 && n.errors === 0)) throw new Error(JSON.stringify(s));
+  console.log(`OK native path: ${n.reads} reads, ${n.writes} writes, ${n.flushes} flushes over the ${s.backingIo}; JS path: ${s.js.reads + s.js.writes + s.js.flushes} requests`);
+' "$LOG" || fail "request paths"
 dev=$("${CLI[@]}" add --backing "$B" --layout direct --log "$LOG" 2>"$W/add2.err")
 grep -q "creating" "$W/add2.err" && fail "re-add recreated the backing file"
 [ "$(blockdev --getsize64 "$dev")" = $((256 << 20)) ] || fail "re-added size"
@@ -140,6 +151,49 @@ fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --iodepth=16 \
   --do_verify=1 --verify_fatal=1 --randrepeat=0 --output="$W/fio.out" || fail "fio: $(tail -20 "$W/fio.out")"
 grep -q "err= 0" "$W/fio.out" || fail "fio reported errors"
 ok "fio verify=crc32c randwrite 4k-128k over 32 MiB"
+"${CLI[@]}" stats -n "$id" --json >"$W/stats.json" 2>&1 || fail "stats: $(cat "$W/stats.json")"
+"${CLI[@]}" stats -n "$id" | grep -q "^request path  *native, " || fail "stats table: $("${CLI[@]}" stats -n "$id" 2>&1)"
+node -e '
+  const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const n = s.native;
+  if (s.requestPath !== "native" || !(n.reads > 0 && n.writes > 0) || n.errors !== 0) throw new Error(JSON.stringify(s));
+  console.log(`OK stats: native path over the ${s.backingIo}: ${n.reads} reads, ${n.writes} writes; JS path ${s.js.reads + s.js.writes} reads+writes`);
+' "$W/stats.json" || fail "stats: $(cat "$W/stats.json")"
+
+# verify_path NAME BACKING IO [ENV...]: a 64 MiB device on BACKING (started
+# with ENV), fio verify over 16 MiB, then `stats` must show request path and
+# backing I/O "IO" serving the reads and writes (native: no JS fallbacks).
+verify_path() {
+  local name=$1 backing=$2 io=$3 vdev vid
+  shift 3
+  vdev=$(env "$@" "${CLI[@]}" add --backing "$backing" --size 64M --layout direct --log "$W/$name.log" 2>/dev/null)
+  vid=${vdev#/dev/ublkb}
+  fio --name="verify-$name" --filename="$vdev" --ioengine=libaio --direct=1 --iodepth=16 \
+    --rw=randwrite --bsrange=4k-128k --size=16M --verify=crc32c \
+    --do_verify=1 --verify_fatal=1 --randrepeat=0 --output="$W/fio-$name.out" || fail "fio $name: $(tail -20 "$W/fio-$name.out")"
+  "${CLI[@]}" stats -n "$vid" --json >"$W/stats-$name.json" 2>&1 || fail "stats $name: $(cat "$W/stats-$name.json")"
+  "${CLI[@]}" del -n "$vid"
+  node -e '
+    const [file, io] = process.argv.slice(1);
+    const s = JSON.parse(require("fs").readFileSync(file, "utf8"));
+    const native = s.native.reads > 0 && s.native.writes > 0 && s.js.reads + s.js.writes === 0 && s.native.errors === 0;
+    const js = s.native.reads + s.native.writes === 0 && s.js.reads > 0 && s.js.writes > 0;
+    const want = io === "js" ? s.requestPath === "js" && js : s.requestPath === "native" && s.backingIo === io && native;
+    if (!want) throw new Error(JSON.stringify(s));
+  ' "$W/stats-$name.json" "$io" || fail "$name request path: $(cat "$W/stats-$name.json")"
+}
+
+# ---- the JS request path (UBLK_DIRECT_PATH=js) still serves and verifies
+verify_path js "$W/js.img" js UBLK_DIRECT_PATH=js
+ok "UBLK_DIRECT_PATH=js: fio verify=crc32c over 16 MiB, served by the JS path"
+
+# ---- a backing file on ext4 (on a RAM disk): the native path uses O_DIRECT
+modprobe brd rd_nr=1 rd_size=$((96 * 1024)) max_part=0 || fail "modprobe brd"
+for _ in $(seq 50); do [ -b /dev/ram0 ] && break; sleep 0.1; done
+mkfs.ext4 -q -F /dev/ram0 && mkdir -p "$W/ext4" && mount /dev/ram0 "$W/ext4" || fail "ext4 on /dev/ram0"
+verify_path ext4 "$W/ext4/backing.img" "O_DIRECT file"
+umount "$W/ext4" && rmmod brd
+ok "ext4 backing: fio verify=crc32c over 16 MiB, served natively with O_DIRECT"
 
 # ---- discard: reads zeros, backing blocks released
 dd if="$(readlink -f /usr/bin/node)" of="$dev" bs=1M count=32 skip=4 seek=160 oflag=direct status=none

@@ -12,7 +12,7 @@ import {
   skipGuest,
 } from './support/guest.js';
 
-const TIMEOUT_SEC = 900;
+const TIMEOUT_SEC = 1200;
 
 const EXPECTED_STEPS = [
   /^OK exit 2: .*below the minimum of 1 MiB/m,
@@ -27,8 +27,12 @@ const EXPECTED_STEPS = [
   /^OK exit 7: .*already served/m,
   /^OK wrote \d+ MiB in \d+ files; e2fsck -fn clean$/m,
   /^OK del -n \d+$/m,
+  /^OK native path: [1-9]\d* reads, [1-9]\d* writes, [1-9]\d* flushes over the memory file, inline copy/m,
   /^OK re-add \/dev\/ublkb\d+: all \d+ checksums match$/m,
   /^OK fio verify=crc32c/m,
+  /^OK stats: native path over the memory file, inline copy: [1-9]\d* reads, [1-9]\d* writes; JS path 0 reads\+writes$/m,
+  /^OK UBLK_DIRECT_PATH=js: fio verify=crc32c over 16 MiB, served by the JS path$/m,
+  /^OK ext4 backing: fio verify=crc32c over 16 MiB, served natively with O_DIRECT$/m,
   /^OK blkdiscard 32 MiB: reads zeros, backing released \d+ MiB$/m,
   /^OK kill -9 daemon then del: done in \d+s/m,
   /^OK all done$/m,

@@ -13,16 +13,20 @@ import {
   type CompactResult,
   type ControlReply,
 } from '../control-protocol.js';
+import type { DirectServeStats } from '../direct-status.js';
 import type { StatsSnapshot } from '../packed-stats.js';
 import type { Logger } from '../logger.js';
 
 /** Longest request line accepted: requests are tiny JSON objects. */
 const REQUEST_BYTES_MAX = 4096;
 
-export interface ControlHandlers {
-  stats(): StatsSnapshot;
-  compact(liveFraction: number, onProgress: (p: CompactProgress) => void): Promise<CompactResult>;
-}
+/** A packed daemon answers stats and compact; a 1:1 daemon only directStats. */
+export type ControlHandlers =
+  | {
+      stats(): StatsSnapshot;
+      compact(liveFraction: number, onProgress: (p: CompactProgress) => void): Promise<CompactResult>;
+    }
+  | { directStats(): DirectServeStats };
 
 export interface ControlServer {
   close(): Promise<void>;
@@ -35,7 +39,10 @@ function send(sock: Socket, reply: ControlReply): void {
 async function answer(sock: Socket, line: string, h: ControlHandlers): Promise<void> {
   try {
     const req = parseControlRequest(line);
-    if (req.op === 'stats') {
+    if ('directStats' in h) {
+      if (req.op !== 'stats') throw new UcError('UC_INVALID_ARGUMENT', 'compaction is for packed devices only');
+      send(sock, { type: 'result', direct: h.directStats() });
+    } else if (req.op === 'stats') {
       send(sock, { type: 'result', stats: h.stats() });
     } else {
       const compact = await h.compact(req.liveFraction, (p) => send(sock, p));
