@@ -14,6 +14,8 @@ fi
 # busybox, cpio, xz, zstd, the archive keyring for the backports kernel,
 # kmod) and the e2e tools that run inside the guest from the host root.
 DEB_PACKAGES=(qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux debian-archive-keyring)
+# The benchmark report (bench/suite): dm-vdo's tables and the guest scripts' JSON.
+DEB_PACKAGES+=(dmsetup jq)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,4 +34,9 @@ fi
 # The guest kernel (bookworm-backports 6.12, which has ublk_drv), cached.
 if [ -x test/vm/prepare.sh ]; then
   bash test/vm/prepare.sh
+fi
+
+# dm-vdo's user space for the benchmark report (trixie's, private sources list), cached.
+if [ -x bench/guest/vdo-tools.sh ] && [ "$(id -u)" = 0 ]; then
+  bash bench/guest/vdo-tools.sh >/dev/null
 fi
