@@ -199,15 +199,16 @@ export function summaryLine(device: DeviceName, space: SpaceSummary[], speed: Sp
   for (const ref of REFERENCES) {
     if (ref === device) continue;
     const key = ref === 'zram' ? 'vsZram' : 'vsVdo';
-    for (const s of space.filter((x) => x.device === device)) {
+    // The matrix is in the tables; the summary keeps its speed cell.
+    for (const s of space.filter((x) => x.device === device && (!x.dataset.startsWith('fio-') || x.dataset === 'fio-d45c60'))) {
       const v = ref === 'zram' ? s.vsZram : s.vsVdoData;
       if (!Number.isFinite(v) || Math.abs(v - 1) < 0.05) continue;
-      (v > 1 ? lead : trail).push(`space ${s.dataset} ${fmtX(v)} ${ref}`);
+      (v > 1 ? lead : trail).push(`space ${s.dataset} ${fmtX(v)} ${ref === 'vdo' ? 'dm-vdo (data only)' : ref}`);
     }
     for (const s of speed.filter((x) => x.device === device)) {
       const v = s[key].mean;
       if (!Number.isFinite(v) || Math.abs(v - 1) < 0.05) continue;
-      (v > 1 ? lead : trail).push(`${s.workload} ${fmtX(v)} ${ref}`);
+      (v > 1 ? lead : trail).push(`${s.workload} ${fmtX(v)} ${ref === 'vdo' ? 'dm-vdo' : ref}`);
     }
   }
   const list = (xs: string[]): string => (xs.length > 0 ? xs.join(', ') : 'nowhere');

@@ -72,6 +72,25 @@ export function renderCharts(r: SuiteReport): Record<string, string> {
   };
 }
 
+/** One row per device: the headline figures and their ratios to zram / dm-vdo. */
+function summaryTable(r: SuiteReport): string[] {
+  const sets = ['tree', 'vm-images', 'fio-d45c60'].filter((d) => r.datasets.includes(d));
+  const rows = r.devices.map((d) => {
+    const space = sets.map((ds) => {
+      const s = r.space.find((x) => x.device === d && x.dataset === ds);
+      return s ? `${f2(s.ratio)} · ${f2(s.dataRatio)}` : 'n/a';
+    });
+    const speed = WORKLOADS.map((w) => {
+      const s = r.speed.find((x) => x.device === d && x.workload === w);
+      return s ? `${f2(s.value.mean)} (${f2(s.vsZram.mean)}x / ${f2(s.vsVdo.mean)}x)` : 'n/a';
+    });
+    return [DEVICE_TITLES[d], ...space, ...speed];
+  });
+  return [
+    markdownTable(['device', ...sets.map((s) => `ratio ${s}`), 'seq write MB/s (x zram / x dm-vdo)', 'rand read IOPS (x zram / x dm-vdo)', 'rand write IOPS (x zram / x dm-vdo)'], rows),
+  ];
+}
+
 function spaceTable(r: SuiteReport): string[] {
   const rows = r.datasets.map((ds) => [
     ds,
@@ -129,6 +148,10 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
     `Run ${r.date}${r.quick ? ' (`--quick` smoke run: small sizes, figures are not meaningful)' : ''}, ${(r.durationS / 60).toFixed(1)} min.`,
     '',
     '## Summary',
+    '',
+    ...summaryTable(r),
+    '',
+    'Ratio: logical / physical (all-in) · logical / data only. Speed: mean of the rounds, and the mean of the per-round ratios to zram and dm-vdo.',
     '',
     ...r.devices.map((d) => `- ${r.summary[d]}`),
     '',
