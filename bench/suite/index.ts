@@ -44,6 +44,7 @@ const USAGE = [
   '  --quick          smoke run (small sizes, < 5 min): checks the pipeline, not the speeds',
   '  --out DIR        report directory (default bench/report)',
   '  --rounds N       interleaved speed rounds (default 2)',
+  '  --timeout-s N    bound on the guest run (default 1800 quick, 3600 full)',
   '  --mode M         guest | native (default: native when /dev/ublk-control exists)',
 ].join('\n');
 
@@ -59,10 +60,12 @@ export function suiteOptions(args: readonly string[]): SuiteOptions {
     if (a === '--quick') continue;
     else if (a === '--out') o.out = args[++i] ?? '';
     else if (a === '--rounds') o.rounds = Number(args[++i]);
+    else if (a === '--timeout-s') o.timeoutS = Number(args[++i]);
     else if (a === '--mode') o.mode = args[++i] === 'native' ? 'native' : 'guest';
     else throw new Error(`unknown option '${a}'\n${USAGE}`);
   }
   if (!Number.isInteger(o.rounds) || o.rounds < 2) throw new Error('--rounds needs an integer >= 2');
+  if (!Number.isInteger(o.timeoutS) || o.timeoutS < 60) throw new Error('--timeout-s needs an integer >= 60');
   if (o.out === '') throw new Error('--out needs a directory');
   return o;
 }
