@@ -97,6 +97,10 @@ export interface Ceiling {
 
 export interface SuiteReport {
   schema: 'ublk-compress-bench/1';
+  /** False when the guest run ended early; `incomplete` says why, `problems` lists the empty cells. */
+  complete: boolean;
+  incomplete?: string;
+  problems?: string[];
   date: string;
   quick: boolean;
   mode: 'guest' | 'native';

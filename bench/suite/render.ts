@@ -147,6 +147,7 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
     '',
     `Run ${r.date}${r.quick ? ' (`--quick` smoke run: small sizes, figures are not meaningful)' : ''}, ${(r.durationS / 60).toFixed(1)} min.`,
     '',
+    ...(r.complete ? [] : [`**Incomplete: ${r.incomplete ?? ''}.** Cells without figures read n/a; ${(r.problems ?? []).length} figures missing (report.json \`problems\`).`, '']),
     '## Summary',
     '',
     ...summaryTable(r),

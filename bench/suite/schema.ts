@@ -28,6 +28,7 @@ export function validateReport(r: unknown): string[] {
   const p: string[] = [];
   if (!isObj(r)) return ['report is not an object'];
   if (r.schema !== 'ublk-compress-bench/1') p.push(`schema is ${JSON.stringify(r.schema)}`);
+  if (r.complete !== true) p.push(`run incomplete: ${String(r.incomplete)}`);
   for (const k of ['date', 'mode']) if (typeof r[k] !== 'string' || r[k] === '') p.push(`${k} missing`);
   if (!isObj(r.machine)) p.push('machine missing');
   if (!isObj(r.guest)) p.push('guest missing');
