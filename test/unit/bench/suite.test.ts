@@ -66,8 +66,11 @@ describe('bench suite report', () => {
   });
 
   it('names the missing cell when a device lacks a figure', () => {
-    const r = buildReport(guestOutput('vdo/randread-4k'), o, Date.now(), [1, 1, 1]);
+    const r = buildReport(guestOutput('vdo/randread-4k'), o, Date.now(), [1, 1, 1], 'the guest run ended early (exit 124, timeout)');
     const problems = validateReport(JSON.parse(JSON.stringify(r)));
+    expect(r.complete).toBe(false);
+    expect(problems).toContain('run incomplete: the guest run ended early (exit 124, timeout)');
+    expect(renderMarkdown(r, [])).toMatch(/\*\*Incomplete: the guest run ended early/);
     expect(problems.some((p) => p.startsWith('speed vdo/randread-4k value'))).toBe(true);
     expect(problems.some((p) => p.startsWith('speed packed/randread-4k vsVdo'))).toBe(true);
   });
