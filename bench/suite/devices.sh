@@ -11,8 +11,8 @@ DEV= UBLK_ID= UBLK_PID= VDO_LOOP= BRD_FREE0= CUR=
 VDO_BLOCKS=1310720 # 5 GiB sparse backing file: the index and metadata reserve fit
 
 vdo_tool() { bash bench/guest/vdo-run.sh "$SUITE_VDO_DIR" "$@"; }
-alloc_bytes() { du -sB1 "$@" | awk '{ s += $1 } END { print s + 0 }'; }
-mem_free() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemFree/ {print $2 * 1024}' /proc/meminfo; }
+alloc_bytes() { du -sB1 "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+mem_free() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemFree/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo; }
 
 ublk_up() { # LAYOUT FILE SIZE
   local args=(add --backing "$W/fs/$2" --size "$3M" --log "$W/$2.log")
@@ -63,7 +63,7 @@ dev_server_pids() {
 
 dev_rss() {
   case "$1" in
-    packed | direct) awk '/VmHWM/ {print $2 * 1024}' "/proc/$UBLK_PID/status" ;;
+    packed | direct) awk '/VmHWM/ {printf "%.0f\n", $2 * 1024}' "/proc/$UBLK_PID/status" ;;
     *) echo ;;
   esac
 }

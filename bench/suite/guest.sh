@@ -138,7 +138,7 @@ space() {
 }
 
 emit INFO "$(jq -cn --arg k "$(uname -r)" --argjson cpus "$(nproc)" \
-  --argjson mem "$(awk '/MemTotal/ {print $2 * 1024}' /proc/meminfo)" \
+  --argjson mem "$(awk '/MemTotal/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo)" \
   --arg fio "$(fio --version)" '{kernel: $k, cpus: $cpus, memBytes: $mem, fio: $fio}')"
 
 for round in $(seq "$ROUNDS"); do
