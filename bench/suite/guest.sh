@@ -100,7 +100,7 @@ space() {
       space_line "$name" "$set" $((FILL_MB * 1048576)) "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
       ;;
     tree)
-      mkfs.ext4 -q -F -E nodiscard "$dev"
+      mkfs.ext4 -q -F -b 4096 -E nodiscard "$dev"
       mount "$dev" "$M"
       for copy in a b; do
         mkdir "$M/$copy"
@@ -119,7 +119,7 @@ space() {
       umount "$M"
       ;;
     vm-images)
-      mkfs.ext4 -q -F -E nodiscard "$dev"
+      mkfs.ext4 -q -F -b 4096 -E nodiscard "$dev"
       mount "$dev" "$M"
       for k in $(seq "$VM_COPIES"); do
         mkdir "$M/vm$k"
