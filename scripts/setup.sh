@@ -17,6 +17,8 @@ fi
 # python3 (the sd_notify test's datagram receiver), systemd (systemd-analyze verify) and
 # groff-base (the man page test formats ublk-compress.8).
 DEB_PACKAGES=(liblz4-dev libxxhash-dev qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux debian-archive-keyring python3 systemd groff-base xfsprogs)
+# The benchmarks (bench/): dm-vdo's tables (dmsetup) and the guest scripts' JSON (jq).
+DEB_PACKAGES+=(dmsetup jq)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -35,4 +37,9 @@ fi
 # The guest kernel (bookworm-backports 6.12, which has ublk_drv), cached.
 if [ -x test/vm/prepare.sh ]; then
   bash test/vm/prepare.sh
+fi
+
+# dm-vdo's user space for the benchmark report (trixie's, private sources list), cached.
+if [ -x bench/guest/vdo-tools.sh ] && [ "$(id -u)" = 0 ]; then
+  bash bench/guest/vdo-tools.sh >/dev/null
 fi
