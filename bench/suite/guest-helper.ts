@@ -6,6 +6,7 @@
 //   guest-helper.js mutate DIR K N        rewrites every N-th file (from the K-th) under DIR with seeded bytes
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { analyzeBlocks, summarize } from '../engine/analyze.js';
 import { measureCeiling } from '../engine/ceiling.js';
 import { NativeCeilingMeter } from '../engine/ceiling-native.js';
@@ -27,7 +28,7 @@ function ceiling(file: string): void {
   );
 }
 
-function sameFill(dev: string, mib: number): void {
+export function sameFill(dev: string, mib: number): void {
   const fd = openSync(dev, 'w');
   try {
     const chunk = Buffer.alloc(MIB);
@@ -70,7 +71,7 @@ function seededBytes(n: number, seed: number): Buffer {
   return b;
 }
 
-function mutate(dir: string, k: number, n: number): void {
+export function mutate(dir: string, k: number, n: number): number {
   const files = listFiles(dir);
   let changed = 0;
   for (let i = k % n; i < files.length; i += n) {
@@ -79,6 +80,7 @@ function mutate(dir: string, k: number, n: number): void {
     changed += 1;
   }
   process.stderr.write(`mutate: ${changed} of ${files.length} files rewritten in ${dir}\n`);
+  return changed;
 }
 
 function positive(v: string | undefined, what: string): number {
@@ -87,11 +89,15 @@ function positive(v: string | undefined, what: string): number {
   return n;
 }
 
-const [cmd, a, b, c] = process.argv.slice(2);
-if (cmd === 'ceiling' && a) ceiling(a);
-else if (cmd === 'same-fill' && a) sameFill(a, positive(b, 'MIB'));
-else if (cmd === 'mutate' && a) mutate(a, positive(b, 'K'), Math.max(1, positive(c, 'N')));
-else {
-  process.stderr.write('usage: guest-helper.js ceiling FILE | same-fill DEV MIB | mutate DIR K N\n');
-  process.exitCode = 2;
+function main(): void {
+  const [cmd, a, b, c] = process.argv.slice(2);
+  if (cmd === 'ceiling' && a) ceiling(a);
+  else if (cmd === 'same-fill' && a) sameFill(a, positive(b, 'MIB'));
+  else if (cmd === 'mutate' && a) mutate(a, positive(b, 'K'), Math.max(1, positive(c, 'N')));
+  else {
+    process.stderr.write('usage: guest-helper.js ceiling FILE | same-fill DEV MIB | mutate DIR K N\n');
+    process.exitCode = 2;
+  }
 }
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

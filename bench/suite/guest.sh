@@ -49,22 +49,28 @@ progress() { echo "guest.sh: +$(($(date +%s) - T0)) s: $*" >&2; }
 
 fio_speed() { taskset -c 0 bash bench/guest/fio-baseline.sh --size-mib "$SPEED_MB" --runtime "$RUNTIME" --dedupe "$SPEED_DEDUPE" --compress 60 "$@"; }
 
+# speed_jobs ROUND DEVICE DEV WORKLOADS: fio-baseline's lines as SUITE-SPEED.
+speed_jobs() {
+  FIO_BASELINE_PIDS="$(dev_server_pids "$2")" fio_speed --workloads "$4" "$3" "$2" \
+    | jq -c --argjson round "$1" '"SUITE-SPEED " + (. + {round: $round, device: .label} | tojson)' -r
+}
+
 # speed ROUND DEVICE: the three workloads on one fresh device.
 speed() {
-  local round=$1 name=$2 dev w line
+  local round=$1 name=$2 dev
   progress "speed round $round $name"
   dev_up "$name" "$SPEED_MB"
   dev=$DEV
-  for w in seqwrite-1m randread-4k randwrite-4k; do
-    line=$(FIO_BASELINE_PIDS="$(dev_server_pids "$name")" fio_speed --workloads "$w" "$dev" "$name")
-    emit SPEED "$(echo "$line" | jq -c --argjson round "$round" '. + {round: $round, device: .label}')"
-    if [ "$round" = 1 ] && [ "$name" = brd ] && [ "$w" = seqwrite-1m ]; then
-      # The engine's own ceiling over exactly these bytes, on the server's vCPU.
-      dd if="$dev" of="$W/fs/speed.bin" bs=1M count="$SPEED_MB" status=none
-      emit CEILING "$(taskset -c 1 "${HELPER[@]}" ceiling "$W/fs/speed.bin")"
-      rm -f "$W/fs/speed.bin"
-    fi
-  done
+  if [ "$round" = 1 ] && [ "$name" = brd ]; then
+    speed_jobs "$round" "$name" "$dev" seqwrite-1m
+    # The engine's own ceiling over exactly the bytes written, on the server's vCPU.
+    dd if="$dev" of="$W/fs/speed.bin" bs=1M count="$SPEED_MB" status=none
+    emit CEILING "$(taskset -c 1 "${HELPER[@]}" ceiling "$W/fs/speed.bin")"
+    rm -f "$W/fs/speed.bin"
+    speed_jobs "$round" "$name" "$dev" randread-4k,randwrite-4k
+  else
+    speed_jobs "$round" "$name" "$dev" seqwrite-1m,randread-4k,randwrite-4k
+  fi
   local rss
   rss=$(dev_rss "$name")
   [ -n "$rss" ] && emit RSS "{\"round\":$round,\"device\":\"$name\",\"peakRssBytes\":$rss}"
