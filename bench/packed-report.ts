@@ -26,12 +26,15 @@ const MIB = 1024 * 1024;
 const x3 = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 const ms = (us: number): string => (Number.isFinite(us) ? (us / 1000).toFixed(2) : 'n/a');
 
-function row(r: PackedBenchResult, device: DeviceName, workload: string, round: number): SpeedRow | undefined {
+/** Every fio job of a run and its number of rounds: what the ratio table needs. */
+export type RoundRows = Pick<PackedBenchResult, 'speedRaw' | 'rounds'>;
+
+function row(r: RoundRows, device: DeviceName, workload: string, round: number): SpeedRow | undefined {
   return r.speedRaw.find((x) => x.device === device && x.workload === workload && x.round === round);
 }
 
 /** packed / zram of one round for one figure, NaN when either is missing. */
-function perRound(r: PackedBenchResult, workload: string, round: number, f: (x: SpeedRow) => number): number {
+function perRound(r: RoundRows, workload: string, round: number, f: (x: SpeedRow) => number): number {
   const p = row(r, 'packed', workload, round);
   const z = row(r, 'zram', workload, round);
   return p && z && f(z) > 0 ? f(p) / f(z) : NaN;
@@ -40,7 +43,7 @@ function perRound(r: PackedBenchResult, workload: string, round: number, f: (x: 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The four figures the packed device is judged on, per round and their mean. */
-export function ratioTable(r: PackedBenchResult): string {
+export function ratioTable(r: RoundRows): string {
   const rounds = Array.from({ length: r.rounds }, (_, i) => i + 1);
   const ratioRow = (label: string, workload: string, target: string): string[] => {
     const v = rounds.map((k) => perRound(r, workload, k, headline));

@@ -1,5 +1,6 @@
 // bench/report/README.md and the SVG charts from one SuiteReport.
 import { renderBarChart, type BarSeries } from '../render/svg-bars.js';
+import { ratioTable } from '../packed-report.js';
 import { markdownTable } from '../render/table.js';
 import { DEVICE_TITLES, WORKLOADS, type DeviceName, type Spread, type SuiteReport } from './model.js';
 
@@ -185,6 +186,11 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
     '',
     '![read latency](latency-randread.svg) ![write latency](latency-randwrite.svg)',
     '',
+    '## The packed device against zram, round by round',
+    '',
+    ...(r.devices.includes('packed') && r.devices.includes('zram')
+      ? [ratioTable({ speedRaw: r.speedRaw, rounds: Number(r.options.rounds) }), '']
+      : []),
     '## CPU and memory',
     '',
     ...cpuTable(r),

@@ -76,6 +76,7 @@ describe('bench suite report', () => {
     expect(md).not.toMatch(/\bNaN\b|undefined|\| n\/a/);
     for (const name of Object.keys(charts)) expect(md).toContain(`(${name})`);
     expect(r.summary.packed).toMatch(/^ublk-compress packed: leads in .*; trails in .*\.$/);
+    expect(md).toMatch(/\| 4 KiB randread QD16, IOPS \| 0\.\d+ \| 0\.\d+ \| 0\.\d+ \| >= 0\.35 \|/);
   });
 
   it('names the missing cell when a device lacks a figure', () => {
