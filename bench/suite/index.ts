@@ -65,7 +65,7 @@ export function suiteOptions(argv: readonly string[]): SuiteOptions {
   if (bad.length > 0) throw new UcError('UC_INVALID_ARGUMENT', `--cells: one or more of ${CELLS.join(',')} (not ${bad.join(',')})`);
   const sizes = quick
     ? { speedMb: 4, runtimeS: 1, cellMb: 4, fillMb: 4, treeMb: 4, vmMb: 2, vmCopies: 2, devMb: 256, memMb: 3072, timeoutS: 1800 }
-    : { speedMb: 32, runtimeS: 5, cellMb: 16, fillMb: 8, treeMb: 16, vmMb: 6, vmCopies: 3, devMb: 512, memMb: 4096, timeoutS: 2400 };
+    : { speedMb: 32, runtimeS: 5, cellMb: 16, fillMb: 8, treeMb: 12, vmMb: 4, vmCopies: 3, devMb: 512, memMb: 4096, timeoutS: 2400 };
   return {
     ...sizes,
     quick,
