@@ -38,13 +38,31 @@ export function countOf(args: ParsedArgs, name: string, fallback: number): numbe
   return getNumber(args, name) ?? fallback;
 }
 
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs the guest (or native) script and collects its output. `echo` also
+ * copies both streams to our stderr as they come: progress of a long run.
+ */
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { echo?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += String(b)));
-    child.stderr.on('data', (b: Buffer) => (stderr += String(b)));
+    const echo = (b: Buffer): void => {
+      if (opts.echo === true) process.stderr.write(b);
+    };
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += String(b);
+      echo(b);
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += String(b);
+      echo(b);
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });

@@ -1,52 +1,37 @@
 // `npm run bench -- <name> [args]`: runs one benchmark module; without a name,
-// every module this machine can run, then writes bench/report/README.md.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { benchReportDir } from './paths.js';
+// the report (bench/suite): bench/report/README.md, report.json, SVG charts.
+import type { BenchModule } from './module.js';
 import { BENCH_MODULES } from './registry.js';
 
 function usage(): string {
   return [
     'usage: npm run bench -- [<name> [options]]',
     '',
-    'Without a name, runs every benchmark this machine can run with default options',
-    'and writes bench/report/ (markdown, JSON, SVG). `<name> --help` lists its options.',
+    'Without a name, runs the report (`suite`: packed and 1:1 vs zram, dm-vdo, loop, brd)',
+    'and writes bench/report/ (README.md, report.json, SVG charts); `--quick` for a smoke run.',
+    '`<name> --help` lists the options of one benchmark.',
     '',
     'benchmarks:',
     ...Object.keys(BENCH_MODULES).map((n) => `  ${n}`),
   ].join('\n');
 }
 
-async function runAll(): Promise<number> {
-  const lines = ['# ublk-compress benchmark report', '', `Run: ${new Date().toISOString()}`, ''];
-  let failures = 0;
-  for (const [name, load] of Object.entries(BENCH_MODULES)) {
-    const mod = await load();
-    const reason = await mod.unavailableReason();
-    if (reason !== undefined) {
-      process.stderr.write(`bench ${name}: skipped: ${reason}\n`);
-      lines.push(`## ${name}`, '', `Skipped on this machine: ${reason}`, '');
-      continue;
-    }
-    process.stderr.write(`bench ${name}: running\n`);
-    try {
-      const outcome = await mod.run([]);
-      lines.push(`## ${name}`, '', ...outcome.headline.map((h) => `- ${h}`), '');
-      lines.push(...outcome.reportFiles.map((f) => `- [${f}](${f.replace(/^bench\/report\//, '')})`), '');
-    } catch (err) {
-      failures += 1;
-      process.stderr.write(`bench ${name}: failed: ${(err as Error).stack ?? String(err)}\n`);
-      lines.push(`## ${name}`, '', `Failed: ${(err as Error).message}`, '');
-    }
+/** The report (`suite`) with its options: what `npm run bench` runs without a name. */
+async function runReport(args: string[]): Promise<number> {
+  const mod = await (BENCH_MODULES.suite as () => Promise<BenchModule>)();
+  const reason = await mod.unavailableReason();
+  if (reason !== undefined) {
+    process.stderr.write(`bench: cannot run here: ${reason}\n`);
+    return 1;
   }
-  mkdirSync(benchReportDir(), { recursive: true });
-  writeFileSync(join(benchReportDir(), 'README.md'), lines.join('\n'));
-  return failures === 0 ? 0 : 1;
+  const outcome = await mod.run(args);
+  process.stdout.write(`${outcome.headline.join('\n')}\n\nwritten: ${outcome.reportFiles.join(', ')}\n`);
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined) return runAll();
+  if (name === undefined || (name.startsWith('--') && name !== '--help')) return runReport(argv);
   if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return 0;

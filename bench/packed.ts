@@ -1,112 +1,86 @@
 // `npm run bench -- packed`: the packed ublk device vs zram (lz4) and the 1:1
 // ublk device, in one boot of the QEMU guest (or natively where the host has
-// ublk_drv), on the same data (bench/packed-guest.sh): mkfs.ext4 + two copies
-// of a real tree + sync (time, physical bytes), then fio 1 MiB sequential
-// write and 4 KiB random read/write at QD16 (bench/guest/fio-baseline.sh).
-// Writes bench/report/packed.{json,md}. Guest figures compare only with each
+// ublk_drv), on the same data, through the report's guest script
+// (bench/suite/guest.sh): fio pinned to vCPU 0 and every server to vCPU 1,
+// interleaved rounds (zram, 1:1, packed, then again) of 1 MiB sequential write
+// and 4 KiB random read and write at QD16 on fio 60% compressible and 30%
+// duplicate data, then a real tree copied twice onto ext4 on each device.
+// Prints and writes bench/report/packed.{json,md}: the packed device's figures
+// as ratios to zram of the same round. Guest figures compare only with each
 // other (TCG, shared host).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, type OptionSpec } from '../src/cli/args.js';
+import { getNumber, parseArgs, type OptionSpec } from '../src/cli/args.js';
 import * as device from './device-bench.js';
 import type { BenchModule, BenchOutcome } from './module.js';
-import { benchReportDir, repoRoot } from './paths.js';
+import { benchReportDir } from './paths.js';
+import { PACKED_DEVICES, renderPackedReport, type PackedBenchResult } from './packed-report.js';
+import { summarizeSpace, summarizeSpeed, type DeviceName, type SpeedRow } from './suite/model.js';
+import { runGuest, suiteLines, type GuestPlan } from './suite/run-guest.js';
 
-export interface TreeRow {
-  label: string;
-  seconds: number;
-  logicalBytes: number;
-  physicalBytes: number;
-  [extra: string]: unknown;
-}
-
-export interface FioRow {
-  label: string;
-  workload: string;
-  MBps: number;
-  iops: number;
-  latUsMean: number;
-  errors: number;
-}
-
-export interface PackedBenchResult {
-  tree: TreeRow[];
-  fio: FioRow[];
-  mode: string;
-  sizeMb: number;
-  runtimeS: number;
-  date: string;
-}
-
-const LABELS = ['ublk-packed', 'ublk-direct', 'zram'] as const;
-const JOBS = ['seqwrite-1m', 'randread-4k', 'randwrite-4k'] as const;
 const OPTIONS: readonly OptionSpec[] = [
   device.countOption('size-mb', 'fio region in MiB (default 128)'),
   device.countOption('runtime-s', 'seconds per random job (default 10)'),
+  { name: 'rounds', kind: 'int', valueName: 'N', min: 2, help: 'interleaved rounds (default 2)' },
+  device.countOption('tree-mb', 'MiB of real files in the tree data set, copied twice (default 24)'),
   device.MODE_OPTION,
 ];
-const USAGE = device.usageOf(OPTIONS);
 
-function parseOptions(argv: readonly string[]): { sizeMb: number; runtimeS: number; mode: device.BenchMode } {
+export function packedPlan(argv: readonly string[]): GuestPlan & { treeMb: number } {
   const args = parseArgs(argv, OPTIONS);
-  return { sizeMb: device.countOf(args, 'size-mb', 128), runtimeS: device.countOf(args, 'runtime-s', 10), mode: device.modeOf(args) };
+  const rounds = getNumber(args, 'rounds') ?? 2;
+  const speedMb = device.countOf(args, 'size-mb', 128);
+  const runtimeS = device.countOf(args, 'runtime-s', 10);
+  return {
+    mode: device.modeOf(args),
+    devices: PACKED_DEVICES,
+    rounds,
+    speedMb,
+    runtimeS,
+    speedDedupe: 30,
+    sets: ['tree'],
+    cellMb: 0,
+    fillMb: 0,
+    treeMb: device.countOf(args, 'tree-mb', 24),
+    vmMb: 0,
+    vmCopies: 0,
+    devMb: Math.max(1024, speedMb),
+    memMb: 3072,
+    // Generous: on a loaded 2-core host one device's jobs and daemon start take minutes.
+    timeoutS: 600 + rounds * PACKED_DEVICES.length * (240 + 3 * runtimeS),
+  };
 }
 
-export function parsePackedBench(stdout: string): { tree: TreeRow[]; fio: FioRow[] } {
-  const lines = stdout.split('\n');
-  const tree = lines.filter((l) => l.startsWith('BENCH-TREE {')).map((l) => JSON.parse(l.slice('BENCH-TREE '.length)) as TreeRow);
-  const fio = lines.filter((l) => l.startsWith('BENCH {')).map((l) => JSON.parse(l.slice('BENCH '.length)) as FioRow);
-  return { tree, fio };
-}
-
-const MIB = 1024 * 1024;
-
-export function renderPackedReport(r: PackedBenchResult): string {
-  const out = [
-    `# Packed ublk device vs zram (lz4) and the 1:1 ublk device (${r.mode}, ${r.date})`,
-    '',
-    'mkfs.ext4 + mount + two copies of the same tree + sync; physical = bytes the device holds afterwards',
-    '(zram: mem_used_total; 1:1: allocated bytes of the backing file; packed: pool + metadata allocated).',
-    '',
-    '| device | time | logical (fs) | physical | logical/physical |',
-    '|---|---|---|---|---|',
-  ];
-  for (const label of LABELS) {
-    const t = r.tree.find((x) => x.label === label);
-    if (!t) continue;
-    out.push(
-      `| ${label} | ${t.seconds.toFixed(1)} s | ${(t.logicalBytes / MIB).toFixed(1)} MiB | ${(t.physicalBytes / MIB).toFixed(1)} MiB | ` +
-        `${(t.logicalBytes / Math.max(1, t.physicalBytes)).toFixed(2)}:1 |`,
-    );
+export function packedResult(stdout: string, plan: GuestPlan & { treeMb: number }): PackedBenchResult {
+  const speedRaw = suiteLines<SpeedRow>(stdout, 'SPEED');
+  const peakRssBytes: Partial<Record<DeviceName, number>> = {};
+  for (const r of suiteLines<{ device: DeviceName; peakRssBytes: number }>(stdout, 'RSS')) {
+    peakRssBytes[r.device] = Math.max(peakRssBytes[r.device] ?? 0, r.peakRssBytes);
   }
-  out.push('', `fio (bench/guest/fio-baseline.sh, ${r.sizeMb} MiB region, ${r.runtimeS} s per random job, compress 60% dedupe 30%):`, '');
-  out.push(`| job | ${LABELS.join(' | ')} |`, `|---|${LABELS.map(() => '---').join('|')}|`);
-  for (const job of JOBS) {
-    const cells = LABELS.map((label) => {
-      const f = r.fio.find((x) => x.label === label && x.workload === job);
-      if (!f) return '-';
-      return job.startsWith('seq') ? `${f.MBps} MB/s` : `${f.iops} IOPS (${f.latUsMean} µs)`;
-    });
-    out.push(`| ${job} | ${cells.join(' | ')} |`);
-  }
-  return `${out.join('\n')}\n`;
+  return {
+    mode: plan.mode,
+    date: new Date().toISOString(),
+    rounds: plan.rounds,
+    sizeMb: plan.speedMb,
+    runtimeS: plan.runtimeS,
+    treeMb: plan.treeMb,
+    speedRaw,
+    speed: summarizeSpeed(speedRaw, PACKED_DEVICES),
+    tree: summarizeSpace(suiteLines(stdout, 'SPACE')),
+    peakRssBytes,
+  };
 }
 
 export async function runPackedBench(args: readonly string[]): Promise<PackedBenchResult> {
-  const o = parseOptions(args);
-  const env = { ...process.env, BENCH_SIZE_MB: String(o.sizeMb), BENCH_RUNTIME_S: String(o.runtimeS) };
-  const script = 'bash bench/packed-guest.sh';
-  const r =
-    o.mode === 'native'
-      ? await device.run('bash', ['-c', `modprobe ublk_drv; modprobe zram; ${script}`], env)
-      : await device.run(join(repoRoot(), 'test/vm/vm-run'), ['--timeout', '1500', '--mem', '3072', '--modules', 'zram', '--', script], env);
-  const { tree, fio } = parsePackedBench(r.stdout);
-  if (r.code !== 0 || !r.stdout.includes('BENCH-DONE') || tree.length !== LABELS.length || fio.length !== LABELS.length * JOBS.length) {
-    throw new Error(`packed bench failed (exit ${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+  const plan = packedPlan(args);
+  const { stdout, incomplete } = await runGuest(plan);
+  const result = packedResult(stdout, plan);
+  const expected = plan.rounds * PACKED_DEVICES.length * 3;
+  if (incomplete !== undefined || result.speedRaw.length !== expected) {
+    throw new Error(`packed bench: ${incomplete ?? `${result.speedRaw.length} of ${expected} fio jobs reported`}`);
   }
-  const bad = fio.filter((row) => row.errors !== 0);
+  const bad = result.speedRaw.filter((row) => row.errors !== 0);
   if (bad.length > 0) throw new Error(`fio reported errors: ${JSON.stringify(bad)}`);
-  const result: PackedBenchResult = { tree, fio, mode: o.mode, sizeMb: o.sizeMb, runtimeS: o.runtimeS, date: new Date().toISOString() };
   const md = renderPackedReport(result);
   mkdirSync(benchReportDir(), { recursive: true });
   writeFileSync(join(benchReportDir(), 'packed.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -116,16 +90,15 @@ export async function runPackedBench(args: readonly string[]): Promise<PackedBen
 }
 
 export const packedBench: BenchModule = {
-  summary: 'packed ublk device vs zram (lz4) and the 1:1 device: tree copy + fio, in the guest',
-  usage: USAGE,
+  summary: 'packed ublk device vs zram (lz4) and the 1:1 device: pinned, interleaved fio rounds + tree copy, in the guest',
+  usage: device.usageOf(OPTIONS),
   unavailableReason: device.deviceBenchUnavailable,
   async run(args): Promise<BenchOutcome> {
     const result = await runPackedBench(args);
-    const p = result.tree.find((t) => t.label === 'ublk-packed');
-    const z = result.tree.find((t) => t.label === 'zram');
+    const vs = (w: string): string => (result.speed.find((s) => s.device === 'packed' && s.workload === w)?.vsZram.mean ?? NaN).toFixed(3);
     return {
       reportFiles: ['bench/report/packed.json', 'bench/report/packed.md'],
-      headline: p && z ? [`packed tree copy: ${(p.logicalBytes / p.physicalBytes).toFixed(2)}:1 vs zram ${(z.logicalBytes / z.physicalBytes).toFixed(2)}:1`] : [],
+      headline: [`packed x zram: randread-4k ${vs('randread-4k')}, randwrite-4k ${vs('randwrite-4k')}, seqwrite-1m ${vs('seqwrite-1m')}`],
     };
   },
 };

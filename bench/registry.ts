@@ -3,6 +3,7 @@
 import type { BenchModule } from './module.js';
 
 export const BENCH_MODULES: Record<string, () => Promise<BenchModule>> = {
+  suite: async () => (await import('./suite/index.js')).suiteBench,
   engine: async () => (await import('./engine/index.js')).engineBench,
   direct: async () => (await import('./direct.js')).directBench,
   packed: async () => (await import('./packed.js')).packedBench,

@@ -19,6 +19,8 @@ fi
 # groff-base (the man page test formats ublk-compress.8).
 DEB_PACKAGES=(liblz4-dev libxxhash-dev qemu-system-x86 qemu-system-common busybox-static cpio xz-utils zstd kmod e2fsprogs fio util-linux
   debian-archive-keyring python3 systemd groff-base xfsprogs nvme-cli open-iscsi jq)
+# The benchmarks (bench/): dm-vdo's tables (dmsetup).
+DEB_PACKAGES+=(dmsetup)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,4 +42,9 @@ fi
 if [ -x test/vm/prepare.sh ]; then
   bash test/vm/prepare.sh
   bash test/vm/prepare.sh --kernel new || echo "setup: the newer guest kernel is not ready; kernel-matrix-guest will fail" >&2
+fi
+
+# dm-vdo's user space for the benchmark report (trixie's, private sources list), cached.
+if [ -x bench/guest/vdo-tools.sh ] && [ "$(id -u)" = 0 ]; then
+  bash bench/guest/vdo-tools.sh >/dev/null
 fi

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the project's three fio workloads against one block device and prints
 # one JSON line per workload:
-#   {"label","workload","MBps","iops","runtimeSec","sizeMiB","ioBytes","latUsMean","errors"}
+#   {"label","workload","MBps","iops","runtimeSec","sizeMiB","ioBytes","latUsMean",
+#    "latUsP50","latUsP99","latUsP999","errors","kernelCpuS","serverCpuS"}
+# kernelCpuS: system + irq + softirq seconds of all CPUs during fio; serverCpuS:
+# user + system seconds of the processes in FIO_BASELINE_PIDS (null without).
 # Meant for the QEMU guest (test/vm/vm-run) or a host with ublk; guest figures
 # compare only with guest figures from the same boot.
 #
@@ -43,6 +46,7 @@ dev=$1 label=$2
 [ -b "$dev" ] || die "$dev is not a block device"
 [[ "$size_mib" =~ ^[0-9]+$ && "$runtime_s" =~ ^[0-9]+$ ]] || die "--size-mib and --runtime take integers"
 command -v fio >/dev/null || die "fio not found (Debian package fio)"
+command -v jq >/dev/null || die "jq not found (Debian package jq)"
 dev_bytes=$(blockdev --getsize64 "$dev")
 [ "$dev_bytes" -ge $((size_mib * 1048576)) ] || die "$dev holds $dev_bytes bytes, less than --size-mib $size_mib"
 
@@ -55,28 +59,41 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/fio-baseline.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
 # run NAME fio-args...: one fio job, its JSON reduced to one line on stdout.
+# CPU ticks (clock ticks) of the kernel on all CPUs (system + irq + softirq)
+# and of FIO_BASELINE_PIDS (a device's server processes), taken right around
+# fio so nothing else in this script is counted.
+kernel_ticks() { awk '$1 == "cpu" {print $4 + $7 + $8}' /proc/stat; }
+server_ticks() {
+  local t=0 p
+  for p in ${FIO_BASELINE_PIDS:-}; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
 run() {
-  local name=$1
+  local name=$1 k0 s0 k1 s1
   shift
+  k0=$(kernel_ticks) s0=$(server_ticks)
   fio --name="$name" --filename="$dev" --ioengine="$ioengine" --direct=1 --numjobs=1 \
     --size="${size_mib}M" --runtime="$runtime_s" --group_reporting \
     --output-format=json --output="$out/$name.json" "$@" >/dev/null \
     || die "fio $name on $dev failed (see fio's message above)"
-  node -e '
-    const [file, label, workload, sizeMiB] = process.argv.slice(1);
-    const job = JSON.parse(require("node:fs").readFileSync(file, "utf8")).jobs[0];
-    const side = job.write.io_bytes > 0 ? job.write : job.read;
-    console.log(JSON.stringify({
-      label, workload,
-      MBps: +(side.bw_bytes / 1e6).toFixed(1),
-      iops: Math.round(side.iops),
-      runtimeSec: +(side.runtime / 1000).toFixed(2),
-      sizeMiB: Number(sizeMiB),
-      ioBytes: side.io_bytes,
-      latUsMean: +(side.clat_ns.mean / 1000).toFixed(1),
-      errors: job.error,
-    }));
-  ' "$out/$name.json" "$label" "$name" "$size_mib"
+  k1=$(kernel_ticks) s1=$(server_ticks)
+  # jq, not node: under emulation on a loaded host a node start costs seconds.
+  jq -c --arg lab "$label" --arg workload "$name" --argjson sizeMiB "$size_mib" \
+    --argjson kt $((k1 - k0)) --argjson st $((s1 - s0)) --argjson hz "$(getconf CLK_TCK)" \
+    --arg hasServer "${FIO_BASELINE_PIDS:+1}" '
+    def r(n): . * pow(10; n) | round / pow(10; n);
+    def pct(p): (.clat_ns.percentile // {})[p] | if . == null then null else . / 1000 | r(1) end;
+    .jobs[0] as $j
+    | (if $j.write.io_bytes > 0 then $j.write else $j.read end) as $s
+    | {"label": $lab, workload: $workload,
+       MBps: ($s.bw_bytes / 1e6 | r(1)), iops: ($s.iops | round),
+       runtimeSec: ($s.runtime / 1000 | r(2)), sizeMiB: $sizeMiB, ioBytes: $s.io_bytes,
+       latUsMean: ($s.clat_ns.mean / 1000 | r(1)),
+       latUsP50: ($s | pct("50.000000")), latUsP99: ($s | pct("99.000000")), latUsP999: ($s | pct("99.900000")),
+       errors: $j.error,
+       kernelCpuS: ($kt / $hz | r(3)),
+       serverCpuS: (if $hasServer == "1" then ($st / $hz | r(3)) else null end)}
+  ' "$out/$name.json"
 }
 
 for w in ${workloads//,/ }; do

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Runs inside the QEMU guest (or natively with ublk_drv) for `npm run bench`
+# and `npm run bench -- packed`: up to six block devices in one boot, on the
+# same data (bench/suite/devices.sh): ublk-compress packed and 1:1, zram (lz4),
+# dm-vdo (compression + dedup), loop over a tmpfs file, brd. fio runs on
+# vCPU 0, every server on vCPU 1.
+#  1. Speed: SUITE_ROUNDS interleaved rounds (all devices, then all again) of
+#     1 MiB sequential write, 4 KiB random read and write at QD16 on fio
+#     compress 60% data (dedupe SUITE_SPEED_DEDUPE%, default 45), with latency
+#     percentiles, CPU seconds (server and kernel, from /proc) and our
+#     daemon's peak RSS.
+#  2. Space: per device and data set a fresh device; logical and physical bytes.
+# Prints "SUITE-<KIND> {json}" lines and SUITE-DONE at the end.
+# Environment (set by bench/suite/run-guest.ts): SUITE_DEVICES, SUITE_ROUNDS,
+# SUITE_SPEED_MB, SUITE_RUNTIME_S, SUITE_SPEED_DEDUPE, SUITE_SETS (space data
+# sets, in order), SUITE_CELL_MB, SUITE_FILL_MB, SUITE_TREE_LIST, SUITE_VM_LIST,
+# SUITE_VM_COPIES, SUITE_DEV_MB, SUITE_VDO_DIR.
+set -Eeuo pipefail
+cd "$(dirname "$0")/../.."
+DEVICES=${SUITE_DEVICES:-brd loop zram vdo direct packed}
+ROUNDS=${SUITE_ROUNDS:-2}
+SPEED_MB=${SUITE_SPEED_MB:-64}
+RUNTIME=${SUITE_RUNTIME_S:-8}
+CELL_MB=${SUITE_CELL_MB:-32}
+SPEED_DEDUPE=${SUITE_SPEED_DEDUPE:-45}
+SETS=${SUITE_SETS-fio-d45c60 tree vm-images zero same-fill}
+FILL_MB=${SUITE_FILL_MB:-32}
+VM_COPIES=${SUITE_VM_COPIES:-4}
+DEV_MB=${SUITE_DEV_MB:-1024}
+HELPER=(node "$PWD/dist/bench/suite/guest-helper.js")
+W=$(mktemp -d /run/bench-suite.XXXXXX)
+M=$W/mnt
+mkdir -p "$M" "$W/fs"
+mount -t tmpfs -o size=6g bench-suite "$W/fs"
+# shellcheck source=bench/suite/devices.sh
+. bench/suite/devices.sh
+cleanup() {
+  mountpoint -q "$M" && umount "$M" || true
+  dev_down_any || true
+  mountpoint -q "$W/fs" && umount "$W/fs" || true
+}
+trap cleanup EXIT
+trap 'echo "guest.sh: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
+
+emit() { echo "SUITE-$1 $2"; }
+now() { date +%s.%N; }
+T0=$(date +%s)
+progress() { echo "guest.sh: +$(($(date +%s) - T0)) s: $*" >&2; }
+
+fio_speed() { taskset -c 0 bash bench/guest/fio-baseline.sh --size-mib "$SPEED_MB" --runtime "$RUNTIME" --dedupe "$SPEED_DEDUPE" --compress 60 "$@"; }
+
+# speed_jobs ROUND DEVICE DEV WORKLOADS: fio-baseline's lines as SUITE-SPEED.
+speed_jobs() {
+  FIO_BASELINE_PIDS="$(dev_server_pids "$2")" fio_speed --workloads "$4" "$3" "$2" \
+    | jq -c --argjson round "$1" '"SUITE-SPEED " + (. + {round: $round, device: .label} | tojson)' -r
+}
+
+# speed ROUND DEVICE: the three workloads on one fresh device.
+speed() {
+  local round=$1 name=$2 dev
+  progress "speed round $round $name"
+  dev_up "$name" "$SPEED_MB"
+  dev=$DEV
+  if [ "$round" = 1 ] && [ "$name" = brd ]; then
+    speed_jobs "$round" "$name" "$dev" seqwrite-1m
+    # The engine's own ceiling over exactly the bytes written, on the server's vCPU.
+    dd if="$dev" of="$W/fs/speed.bin" bs=1M count="$SPEED_MB" status=none
+    emit CEILING "$(taskset -c 1 "${HELPER[@]}" ceiling "$W/fs/speed.bin")"
+    rm -f "$W/fs/speed.bin"
+    speed_jobs "$round" "$name" "$dev" randread-4k,randwrite-4k
+  else
+    speed_jobs "$round" "$name" "$dev" seqwrite-1m,randread-4k,randwrite-4k
+  fi
+  local rss
+  rss=$(dev_rss "$name")
+  [ -n "$rss" ] && emit RSS "{\"round\":$round,\"device\":\"$name\",\"peakRssBytes\":$rss}"
+  dev_down "$name"
+}
+
+# space_line DEVICE DATASET LOGICAL SECONDS
+space_line() {
+  local sp
+  sp=$(dev_space "$1")
+  emit SPACE "$(echo "$sp" | jq -c --arg d "$1" --arg s "$2" --argjson l "$3" --argjson t "$4" \
+    '{device: $d, dataset: $s, logicalBytes: $l, seconds: $t} + .')"
+}
+
+fs_logical() { du -sB1 "$M" | cut -f1; }
+
+# space DEVICE DATASET: one fresh device, the data set written, its space.
+space() {
+  local name=$1 set=$2 dev t0 t1 d c
+  progress "space $set $name"
+  dev_up "$name" "$DEV_MB"
+  dev=$DEV
+  t0=$(now)
+  case "$set" in
+    fio-*)
+      d=${set#fio-d}; c=${d#*c}; d=${d%c*}
+      taskset -c 0 fio --name=fill --filename="$dev" --ioengine=libaio --direct=1 --rw=write --bs=1M \
+        --iodepth=4 --size="${CELL_MB}M" --dedupe_percentage="$d" --buffer_compress_percentage="$c" \
+        --refill_buffers --end_fsync=1 --output=/dev/null
+      t1=$(now)
+      space_line "$name" "$set" $((CELL_MB * 1048576)) "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+      ;;
+    zero)
+      taskset -c 0 dd if=/dev/zero of="$dev" bs=1M count="$FILL_MB" oflag=direct conv=fsync status=none
+      t1=$(now)
+      space_line "$name" "$set" $((FILL_MB * 1048576)) "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+      ;;
+    same-fill)
+      taskset -c 0 "${HELPER[@]}" same-fill "$dev" "$FILL_MB"
+      t1=$(now)
+      space_line "$name" "$set" $((FILL_MB * 1048576)) "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+      ;;
+    tree)
+      mkfs.ext4 -q -F -b 4096 -E nodiscard "$dev"
+      mount "$dev" "$M"
+      for copy in a b; do
+        mkdir "$M/$copy"
+        taskset -c 0 tar -cf - --no-recursion -T "$SUITE_TREE_LIST" 2>/dev/null | taskset -c 0 tar -xf - -C "$M/$copy"
+      done
+      sync
+      t1=$(now)
+      space_line "$name" tree "$(fs_logical)" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+      rm -rf "$M/b"
+      sync
+      t0=$(now)
+      fstrim "$M" || echo "fstrim failed on $name" >&2
+      sync
+      t1=$(now)
+      space_line "$name" tree-deleted-trimmed "$(fs_logical)" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+      umount "$M"
+      ;;
+    vm-images)
+      mkfs.ext4 -q -F -b 4096 -E nodiscard "$dev"
+      mount "$dev" "$M"
+      for k in $(seq "$VM_COPIES"); do
+        mkdir "$M/vm$k"
+        taskset -c 0 tar -cf - --no-recursion -T "$SUITE_VM_LIST" 2>/dev/null | taskset -c 0 tar -xf - -C "$M/vm$k"
+        # Each copy differs from the others: 1/16 of its files rewritten.
+        taskset -c 0 "${HELPER[@]}" mutate "$M/vm$k" "$k" 16
+      done
+      sync
+      t1=$(now)
+      space_line "$name" vm-images "$(fs_logical)" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+      umount "$M"
+      ;;
+    *) echo "unknown data set $set" >&2; exit 2 ;;
+  esac
+  dev_down "$name"
+}
+
+emit INFO "$(jq -cn --arg k "$(uname -r)" --argjson cpus "$(nproc)" \
+  --argjson mem "$(awk '/MemTotal/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo)" \
+  --arg fio "$(fio --version)" '{kernel: $k, cpus: $cpus, memBytes: $mem, fio: $fio}')"
+
+for round in $(seq "$ROUNDS"); do
+  for name in $DEVICES; do speed "$round" "$name"; done
+done
+for set in $SETS; do
+  for name in $DEVICES; do space "$name" "$set"; done
+done
+progress done
+echo SUITE-DONE
