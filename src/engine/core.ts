@@ -5,7 +5,7 @@
 // only under the engine's mutex (BlockEngine.exclusive): a mutator's caller
 // holds it. Lookups and counters need no mutex (JavaScript runs them whole).
 import assert from 'node:assert';
-import { codecByName, type Codec } from '../compress/index.js';
+import { codecByName, stagingBytes, type Codec } from '../compress/index.js';
 import { KEY_C, KEY_S } from '../meta/keys.js';
 import { encodeState, type Extent, type MapValue, type MetaState } from '../meta/records.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
@@ -50,6 +50,8 @@ export class EngineCore {
   private countersDirty = false;
   /** The open scan of the map (settled at close). */
   private loading: Promise<void> | undefined;
+  /** [mutex] Compressed payloads of the write batch being applied (see encodeStaging). */
+  private staging: Buffer | undefined;
 
   constructor(
     readonly pool: PoolStore,
@@ -211,6 +213,15 @@ export class EngineCore {
   }
 
   // ---- mutators ([mutex]) ----
+
+  /** [mutex] The staging buffer for a write batch of `blocks`, kept from batch to
+   * batch: a fresh one per batch cost its allocation and a page fault per 4 KiB
+   * touched. Valid until the next call (one write batch runs at a time). */
+  encodeStaging(blocks: number): Buffer {
+    const bytes = stagingBytes(blocks);
+    if (this.staging === undefined || this.staging.length < bytes) this.staging = Buffer.allocUnsafe(bytes);
+    return this.staging;
+  }
 
   /** Replaces an LBA's map value, keeping the mapped-block count and references right.
    * The new value's extent must already hold its reference for this LBA. A caller that
