@@ -22,12 +22,15 @@ import { MappedBits } from './mapped-bits.js';
 import { confirmUnmapped, scanMapped } from './mapped-scan.js';
 import { MetaView } from './meta-view.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
+import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter } from './segment-writer.js';
 import type { EngineEvent, EngineOptions } from './types.js';
 
 export class EngineCore {
   readonly guard = new ReadGuard();
+  /** Recently read pool bytes (sealed, written segments only; see read-cache.ts). */
+  readonly readCache: ReadCache;
   readonly codec: Codec;
   readonly opts: ResolvedOptions;
   /** Where events go: options.onEvent, replaceable by the host after open. */
@@ -75,10 +78,12 @@ export class EngineCore {
     this.mapped = new MappedBits(state.logicalBytes / BLOCK_BYTES);
     this.view = new MetaView(meta, this.mapped);
     this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
+    this.readCache = new ReadCache(this.opts.readCacheBytes, sb.segmentBytes);
     this.base = { ...(totals ?? zeroCounters()) };
     this.countersDirty = !countersRecorded;
     this.commits = new GroupCommit({
       pool, meta, view: this.view, segs, writer: this.writer, keeper: this.keeper, guard: this.guard,
+      readCache: this.readCache,
       stallRetryMs: this.opts.stallRetryMs,
       commitRecordsMax: this.opts.commitRecordsMax,
       sealState: () => this.sealState(),
@@ -295,6 +300,7 @@ export class EngineCore {
     this.segs.subLive(segment, bytes);
     if (this.segs.liveBytes[segment] === 0 && this.segs.state[segment] === SEG_SEALED) {
       this.segs.release(segment);
+      this.readCache.forget(segment);
       this.commits.noteFreed(segment);
     }
   }
