@@ -1,25 +1,25 @@
-// Recently read pool bytes, kept in RAM for later reads: fixed-size chunks of
-// sealed, fully written segments (the only ones reads fetch from the pool), in
-// one arena allocated at first use, evicted by CLOCK. A slot holds its chunk
-// plus one largest fragment beyond it, so every fragment that starts in a chunk
-// is whole in that chunk's slot and decodes straight from the arena.
+// Recently read fragments, kept in RAM for later reads: the exact bytes
+// (header + payload) of fragments of sealed, fully written segments (the only
+// ones reads fetch from the pool), one per slot of one arena allocated at
+// first use, evicted by CLOCK. A miss costs what an uncached read costs (the
+// fragment is copied from the read's own buffer into its slot); a hit saves
+// the pread and its trip through the ring, and decodes straight from the arena.
+// Fragment granularity, not chunks of a segment: reading a chunk around a
+// random 4 KiB read cost more than the hits saved (measured).
 //
 // Bytes served from here are verified like any other (read-path.ts). Validity:
 // a sealed segment's bytes change only after it is freed, and a freed segment
 // is reused only after every read that resolved a location into it finished
-// (ReadGuard). The engine forgets a segment's chunks when it frees the segment
-// and again once those reads drained, just before the segment becomes
-// allocatable (group-commit.ts): a read still filling a chunk of it then has
-// finished, so no byte of the old segment outlives its reuse.
+// (ReadGuard). The engine forgets a segment's fragments when it frees the
+// segment (a fill still in flight is then not kept) and again once those reads
+// drained, just before the segment becomes allocatable (group-commit.ts).
 // Slots in use by a read are pinned (never evicted); a slot is indexed while
-// its fill is in flight so that two reads never fetch one chunk twice.
+// its fill is in flight so that two reads never fill one fragment twice.
 import assert from 'node:assert';
-import { fragmentBytes } from '../pool/fragment.js';
-import { BLOCK_BYTES } from '../util/units.js';
+import { FRAGMENT_BYTES_MAX } from '../pool/fragment.js';
 
-export const READ_CACHE_CHUNK_BYTES = 16384;
-/** Room after a chunk for the rest of a fragment that starts at its end. */
-const SLOT_BYTES = READ_CACHE_CHUNK_BYTES + fragmentBytes(BLOCK_BYTES);
+/** One slot holds the largest fragment. */
+const SLOT_BYTES = FRAGMENT_BYTES_MAX;
 
 const EMPTY = 0;
 const FILLING = 1;
@@ -28,30 +28,28 @@ const READY = 2;
 export interface ReadCacheStats {
   /** Capacity of the arena in bytes (0 = disabled). */
   bytes: number;
-  /** Fragments served from a cached chunk since open. */
+  /** Fragments served from the cache since open. */
   hits: number;
-  /** Chunks fetched from the pool into the cache since open. */
+  /** Fragments put into the cache since open. */
   fills: number;
 }
 
-/** A fragment's place in the cache for one read: its slot (pinned), the
- * fragment's offset in the arena, and, when this read must fetch the chunk,
- * the segment range to read into the arena (then filled() or abandon()). */
+/** A fragment's slot for one read (pinned): ready (a hit, decode from
+ * arenaOffset) or claimed for this read to fill (then filled() or abandon()). */
 export interface CachedFragment {
   slot: number;
   ready: boolean;
   arenaOffset: number;
-  fill?: { segmentOffset: number; bytes: number; arenaOffset: number };
 }
 
 export class ReadCache {
   private arenaBuf: Buffer | undefined;
-  private readonly keyOf: Float64Array;
+  /** Per slot: the pool offset of its fragment, -1 when empty. */
+  private readonly keys: Float64Array;
   private readonly state: Uint8Array;
   private readonly pins: Uint32Array;
   private readonly ref: Uint8Array;
   private readonly index = new Map<number, number>();
-  private readonly chunksPerSegment: number;
   private hand = 0;
   private hits = 0;
   private fills = 0;
@@ -61,13 +59,11 @@ export class ReadCache {
     private readonly segmentBytes: number,
   ) {
     assert(Number.isSafeInteger(bytes) && bytes >= 0);
-    assert(segmentBytes % READ_CACHE_CHUNK_BYTES === 0, 'segments hold whole chunks');
     const slots = Math.floor(bytes / SLOT_BYTES);
-    this.keyOf = new Float64Array(slots).fill(-1);
+    this.keys = new Float64Array(slots).fill(-1);
     this.state = new Uint8Array(slots);
     this.pins = new Uint32Array(slots);
     this.ref = new Uint8Array(slots);
-    this.chunksPerSegment = segmentBytes / READ_CACHE_CHUNK_BYTES;
   }
 
   get enabled(): boolean {
@@ -85,42 +81,37 @@ export class ReadCache {
   }
 
   /**
-   * The chunk holding the fragment at (segment, offset), its slot pinned: a
-   * ready one (a hit), one this read is filling already (its slot in
-   * `claimed`), or one claimed now for the caller to fill. Undefined when
-   * another read is filling that chunk, every slot is pinned, or the chunk is
-   * not cached and `mayFill` is false: read uncached. Offsets are fixed here:
-   * a forget() meanwhile leaves the pinned slot's bytes.
+   * The slot of the fragment at (segment, offset), pinned: a ready one (a
+   * hit), or, with `mayFill`, one claimed now for the caller to fill.
+   * Undefined when the fragment is not cached and is not to be, another read
+   * is filling it, or every slot is pinned: the caller reads it uncached.
    */
-  take(segment: number, offset: number, claimed: ReadonlySet<number>, mayFill: boolean): CachedFragment | undefined {
-    assert(offset >= 0 && offset < this.segmentBytes);
-    const chunk = Math.floor(offset / READ_CACHE_CHUNK_BYTES);
-    const key = segment * this.chunksPerSegment + chunk;
-    const within = offset - chunk * READ_CACHE_CHUNK_BYTES;
+  take(segment: number, offset: number, mayFill: boolean): CachedFragment | undefined {
+    const key = this.keyOf(segment, offset);
     let slot = this.index.get(key);
     if (slot !== undefined) {
-      const ready = this.state[slot] === READY;
-      if (!ready && !claimed.has(slot)) return undefined;
+      if (this.state[slot] !== READY) return undefined;
       this.pin(slot);
-      if (ready) this.hits += 1;
-      return { slot, ready, arenaOffset: slot * SLOT_BYTES + within };
+      this.hits += 1;
+      return { slot, ready: true, arenaOffset: slot * SLOT_BYTES };
     }
     if (!mayFill) return undefined;
     slot = this.evict();
     if (slot === undefined) return undefined;
-    this.keyOf[slot] = key;
+    this.keys[slot] = key;
     this.state[slot] = FILLING;
     this.index.set(key, slot);
     this.pin(slot);
-    this.ref[slot] = 0; // a chunk survives the next sweep only when read again
-    const segmentOffset = chunk * READ_CACHE_CHUNK_BYTES;
-    const fill = { segmentOffset, bytes: Math.min(SLOT_BYTES, this.segmentBytes - segmentOffset), arenaOffset: slot * SLOT_BYTES };
-    return { slot, ready: false, arenaOffset: slot * SLOT_BYTES + within, fill };
+    this.ref[slot] = 0; // a fragment survives the next sweep only when read again
+    return { slot, ready: false, arenaOffset: slot * SLOT_BYTES };
   }
 
-  /** A claimed slot's bytes arrived: later reads may use it (unless forgotten meanwhile). */
-  filled(slot: number): void {
+  /** Copies a claimed slot's fragment in (`bytes`, at most one slot) and lets
+   * later reads use it, unless its segment was forgotten meanwhile. */
+  fill(slot: number, bytes: Buffer): void {
+    assert(bytes.length <= SLOT_BYTES);
     if (this.state[slot] !== FILLING) return;
+    bytes.copy(this.arena, slot * SLOT_BYTES);
     this.state[slot] = READY;
     this.fills += 1;
   }
@@ -130,22 +121,31 @@ export class ReadCache {
     this.pins[slot] -= 1;
   }
 
-  /** Drops a slot's chunk (a failed fill, or bytes that did not verify). */
+  /** Drops a slot's fragment (a failed read, or bytes that did not verify). */
   abandon(slot: number): void {
-    const key = this.keyOf[slot];
+    const key = this.keys[slot];
     if (key >= 0 && this.index.get(key) === slot) this.index.delete(key);
-    this.keyOf[slot] = -1;
+    this.keys[slot] = -1;
     this.state[slot] = EMPTY;
   }
 
-  /** Drops every chunk of a segment (it was freed, or is about to be reused). */
+  /** Drops every fragment of a segment (it was freed, or is about to be reused):
+   * one pass over the slots, once per freed segment. */
   forget(segment: number): void {
     if (this.index.size === 0) return;
-    const first = segment * this.chunksPerSegment;
-    for (let c = 0; c < this.chunksPerSegment; c++) {
-      const slot = this.index.get(first + c);
-      if (slot !== undefined) this.abandon(slot);
+    const from = this.keyOf(segment, 0);
+    const to = from + this.segmentBytes;
+    for (let slot = 0; slot < this.keys.length; slot++) {
+      if (this.keys[slot] >= from && this.keys[slot] < to) this.abandon(slot);
     }
+  }
+
+  /** A fragment's key: its offset in the pool's data area (a safe integer). */
+  private keyOf(segment: number, offset: number): number {
+    assert(offset >= 0 && offset < this.segmentBytes);
+    const key = segment * this.segmentBytes + offset;
+    assert(Number.isSafeInteger(key));
+    return key;
   }
 
   private pin(slot: number): void {

@@ -1,8 +1,8 @@
 // The read path: resolve every block synchronously (map, extent), serve
 // zeros, fills, fragments still in RAM and fragments in the read cache
-// (read-cache.ts) at once, and fetch the rest, all awaited together: a chunk
-// per cache miss (into the cache), or, when the cache cannot take it, one
-// pread per run of adjacent fragments. Runs without the
+// (read-cache.ts) at once, and fetch the rest with one pread per run of
+// adjacent fragments, all awaited together; a small read copies what it
+// fetched into the cache. Runs without the
 // engine mutex; the read guard keeps resolved locations valid until the reads end.
 // Every decoded block is verified against its extent's stored fingerprint before
 // it reaches the caller (docs/format.md, "Read verification"): a bad header, a
@@ -23,13 +23,14 @@ interface Run {
   segment: number;
   start: number;
   end: number;
-  parts: Array<{ outOffset: number; fragOffset: number; extent: Extent }>;
+  /** `slot`: the read cache slot this read fills with the fragment (-1: none). */
+  parts: Array<{ outOffset: number; fragOffset: number; extent: Extent; slot: number }>;
 }
 
 const RUN_BYTES_MAX = 1024 * 1024;
-/** Larger reads take cached chunks but fetch the rest uncached: a big sequential
+/** Larger reads take cached fragments but do not add theirs: a big sequential
  * read is seldom read again soon (the page cache above the device keeps it),
- * and chunk by chunk it would cost a pread per 16 KiB and evict what small reads use. */
+ * and it would evict what small reads use. */
 const CACHE_FILL_BLOCKS_MAX = 16;
 /** Slabs kept for reuse. One slab serves every run of a read call (each run
  * gets a slice): a Buffer per run cost a 1 MiB allocation per run, and a
@@ -48,22 +49,17 @@ function giveSlab(b: Buffer): void {
   if (slabs.length < SLABS_POOLED) slabs.push(b);
 }
 
-/** What a read fetches from the pool: uncached runs, and chunks it fills into the cache. */
+/** What a read fetches from the pool, and the cache slots it pinned (one entry per take). */
 interface Plan {
   runs: Run[];
-  fills: Array<{ slot: number; segment: number; segmentOffset: number; bytes: number; arenaOffset: number }>;
-  /** Fragments in chunks this read fills: decoded once the fills completed. */
-  filled: Array<{ arenaOffset: number; extent: Extent; outOffset: number }>;
-  /** Cache slots this read pinned (one entry per take). */
   pinned: number[];
-  claimed: Set<number>;
 }
 
 export async function readBlocks(core: EngineCore, lba: number, blocks: number, out: Buffer): Promise<void> {
   // The metadata store is closed for a moment while it reopens after a failed batch.
   if (core.metaReopening !== undefined) await core.metaReopening;
   const token = core.guard.enter();
-  const plan: Plan = { runs: [], fills: [], filled: [], pinned: [], claimed: new Set() };
+  const plan: Plan = { runs: [], pinned: [] };
   try {
     // Fragments in RAM are decoded in one call before anything awaits: a
     // segment buffer may be recycled once its write completes.
@@ -87,12 +83,12 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
       if (e === undefined) throw new UcError('UC_POOL_CORRUPT', `lba ${lba + i} maps to missing extent ${v.id}`);
       const mem = core.unwritten(e.segment);
       if (mem !== undefined) decoder.add(mem, e.offset, e, outOffset);
-      else if (!fromCache(core.readCache, plan, decoder, e, outOffset, blocks <= CACHE_FILL_BLOCKS_MAX)) addToRun(plan.runs, e, outOffset);
+      else fromCache(core.readCache, plan, decoder, e, outOffset, blocks <= CACHE_FILL_BLOCKS_MAX);
     }
     decodeAll(core, decoder, out, lba);
-    if (plan.runs.length > 0 || plan.fills.length > 0) await fetchAndDecode(core, plan, decoder, out, lba);
+    if (plan.runs.length > 0) await fetchAndDecode(core, plan.runs, decoder, out, lba);
   } catch (err) {
-    // A chunk whose bytes did not verify (or did not arrive) is fetched again next time.
+    // A fragment whose bytes did not verify (or did not arrive) is fetched again next time.
     for (const slot of plan.pinned) core.readCache.abandon(slot);
     throw err;
   } finally {
@@ -102,31 +98,21 @@ export async function readBlocks(core: EngineCore, lba: number, blocks: number, 
   }
 }
 
-/** Serves e's fragment from the read cache (queued for decoding now, or once this
- * read's fill of its chunk completed); false when the read must fetch it uncached. */
+/** Queues e's fragment for decoding from the read cache on a hit; otherwise
+ * adds it to a run, with a cache slot to fill when the cache takes it. */
 function fromCache(
   cache: ReadCache, plan: Plan, decoder: BatchDecoder<Extent>, e: Extent, outOffset: number, mayFill: boolean,
-): boolean {
-  if (!cache.enabled) return false;
-  const c = cache.take(e.segment, e.offset, plan.claimed, mayFill);
-  if (c === undefined) return false;
-  plan.pinned.push(c.slot);
-  if (c.ready) {
-    decoder.add(cache.arena, c.arenaOffset, e, outOffset);
-    return true;
-  }
-  if (c.fill !== undefined) {
-    plan.claimed.add(c.slot);
-    plan.fills.push({ slot: c.slot, segment: e.segment, ...c.fill });
-  }
-  plan.filled.push({ arenaOffset: c.arenaOffset, extent: e, outOffset });
-  return true;
+): void {
+  const c = cache.enabled ? cache.take(e.segment, e.offset, mayFill) : undefined;
+  if (c !== undefined) plan.pinned.push(c.slot);
+  if (c?.ready === true) decoder.add(cache.arena, c.arenaOffset, e, outOffset);
+  else addToRun(plan.runs, e, outOffset, c?.slot ?? -1);
 }
 
 /** Adds e's fragment to the last run when it directly follows it, else starts a run. */
-function addToRun(runs: Run[], e: Extent, outOffset: number): void {
+function addToRun(runs: Run[], e: Extent, outOffset: number, slot: number): void {
   const size = fragmentBytes(e.storedBytes);
-  const part = { outOffset, fragOffset: e.offset, extent: e };
+  const part = { outOffset, fragOffset: e.offset, extent: e, slot };
   const last = runs.at(-1);
   if (last !== undefined && last.segment === e.segment && last.end === e.offset && last.end - last.start + size <= RUN_BYTES_MAX) {
     last.end += size;
@@ -136,35 +122,32 @@ function addToRun(runs: Run[], e: Extent, outOffset: number): void {
   }
 }
 
-/** Reads the plan's runs (into one slab) and cache fills (into the arena), all
- * awaited together, then decodes and verifies what they hold. */
-async function fetchAndDecode(core: EngineCore, plan: Plan, decoder: BatchDecoder<Extent>, out: Buffer, lba: number): Promise<void> {
-  const { runs, fills } = plan;
+/** Reads the runs into one slab, all awaited together, copies the fragments
+ * the cache takes into it, then decodes and verifies them. */
+async function fetchAndDecode(core: EngineCore, runs: Run[], decoder: BatchDecoder<Extent>, out: Buffer, lba: number): Promise<void> {
   let totalBytes = 0;
   const runAt = runs.map((r) => {
     const at = totalBytes;
     totalBytes += r.end - r.start;
     return at;
   });
-  const slab = totalBytes > 0 ? takeSlab(totalBytes) : undefined;
+  const slab = takeSlab(totalBytes);
   try {
-    const arena = fills.length > 0 ? core.readCache.arena : undefined;
     // allSettled: the slab goes back to the pool only once no pread writes into it.
-    const done = await Promise.allSettled([
-      ...runs.map((r, k) => core.pool.pread(slab!, runAt[k], r.end - r.start, core.segmentPosition(r.segment) + r.start)),
-      ...fills.map((f) => core.pool.pread(arena!, f.arenaOffset, f.bytes, core.segmentPosition(f.segment) + f.segmentOffset)),
-    ]);
-    fills.forEach((f, k) => {
-      if (done[runs.length + k].status === 'fulfilled') core.readCache.filled(f.slot);
-    });
+    const done = await Promise.allSettled(
+      runs.map((r, k) => core.pool.pread(slab, runAt[k], r.end - r.start, core.segmentPosition(r.segment) + r.start)),
+    );
     for (const d of done) if (d.status === 'rejected') throw d.reason;
     runs.forEach((r, k) => {
-      for (const p of r.parts) decoder.add(slab!, runAt[k] + p.fragOffset - r.start, p.extent, p.outOffset);
+      for (const p of r.parts) {
+        const at = runAt[k] + p.fragOffset - r.start;
+        if (p.slot >= 0) core.readCache.fill(p.slot, slab.subarray(at, at + fragmentBytes(p.extent.storedBytes)));
+        decoder.add(slab, at, p.extent, p.outOffset);
+      }
     });
-    for (const f of plan.filled) decoder.add(arena!, f.arenaOffset, f.extent, f.outOffset);
     decodeAll(core, decoder, out, lba);
   } finally {
-    if (slab !== undefined) giveSlab(slab);
+    giveSlab(slab);
   }
 }
 

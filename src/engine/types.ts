@@ -21,7 +21,7 @@ export interface EngineOptions {
   commitRecordsMax?: number;
   /** After a failed commit (e.g. a full filesystem), ms between retries (default 1000). */
   stallRetryMs?: number;
-  /** Bytes of recently read pool data kept in RAM for later reads (default 32 MiB; 0 = none). */
+  /** Bytes of recently read fragments kept in RAM for later reads (default 32 MiB; 0 = none). */
   readCacheBytes?: number;
   /** Called (synchronously, must not throw) for events worth a log line. */
   onEvent?: (event: EngineEvent) => void;

@@ -10,9 +10,9 @@
 // are read back to learn which content they took), and must work again after.
 // The engine's persisted counters (C record) are checked at each reopen: never
 // below what was made durable, never above what was ever written.
-// Every other case runs with a read cache of two chunks (constant eviction), the
-// rest with the default one; most cases verify in small reads that fill it, so
-// the compactor pass that follows frees segments whose chunks are cached.
+// Every other case runs with a read cache of two fragments (constant eviction),
+// the rest with the default one; most cases verify in small reads that fill it,
+// so the compactor pass that follows frees segments whose fragments are cached.
 //   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
 //   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
 //                     the out-of-order run's case)
@@ -50,14 +50,14 @@ interface Case {
   compaction: boolean;
   /** Writes complete out of order (SimDisk reorder mode). */
   reorder: boolean;
-  /** Read cache size: the default, or two chunks (constant eviction). */
+  /** Read cache size: the default, or two fragments (constant eviction). */
   readCacheBytes: number | undefined;
   /** Blocks per read call when verifying: small reads fill the read cache, so a
-   * compactor pass then frees segments whose chunks it holds. */
+   * compactor pass then frees segments whose fragments it holds. */
   verifyReadBlocks: number;
 }
 
-const TINY_READ_CACHE = 2 * 20500;
+const TINY_READ_CACHE = 2 * 4112; // two fragments
 
 /** Most microtasks an out-of-order write waits: long enough to outlast later seals. */
 const REORDER_TICKS_MAX = 400;

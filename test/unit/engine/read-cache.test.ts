@@ -1,85 +1,83 @@
-// ReadCache on its own: hits, one fill per chunk across concurrent reads, pins
-// that keep a slot from eviction, forget() during a fill, and CLOCK eviction.
+// ReadCache on its own: hits, one fill per fragment across concurrent reads,
+// pins that keep a slot from eviction, forget() during a fill, CLOCK eviction.
 import { describe, expect, it } from 'vitest';
-import { READ_CACHE_CHUNK_BYTES as C, ReadCache } from '../../../src/engine/read-cache.js';
+import { ReadCache } from '../../../src/engine/read-cache.js';
 
 const SEG = 64 * 1024;
-const SLOT = C + 4112;
+const SLOT = 4112;
+const frag = (byte: number, n = 100): Buffer => Buffer.alloc(n, byte);
+
+/** Takes (segment, offset) and, on a miss, fills it with `byte`s; unpins. */
+function use(cache: ReadCache, segment: number, offset: number, byte = 1): boolean {
+  const t = cache.take(segment, offset, true)!;
+  if (!t.ready) cache.fill(t.slot, frag(byte));
+  cache.unpin(t.slot);
+  return t.ready;
+}
 
 describe('ReadCache', () => {
-  it('fills a chunk once, then serves every fragment that starts in it', () => {
+  it('serves a fragment once a read filled it, and not while the fill is in flight', () => {
     const cache = new ReadCache(4 * SLOT, SEG);
-    const mine = new Set<number>();
-    const a = cache.take(3, C + 100, mine, true)!;
-    expect(a.ready).toBe(false);
-    // The slot holds the chunk and one largest fragment past it (but not past the segment).
-    expect(a.fill).toEqual({ segmentOffset: C, bytes: SLOT, arenaOffset: a.slot * SLOT });
-    expect(a.arenaOffset).toBe(a.slot * SLOT + 100);
-    mine.add(a.slot);
-    // Same chunk, same read: no second fill. Another read does not wait for it.
-    expect(cache.take(3, 2 * C - 16, mine, true)).toEqual({ slot: a.slot, ready: false, arenaOffset: a.slot * SLOT + C - 16 });
-    expect(cache.take(3, C + 200, new Set(), true)).toBeUndefined();
-    cache.filled(a.slot);
-    const hit = cache.take(3, C + 4000, new Set(), false)!;
-    expect(hit).toEqual({ slot: a.slot, ready: true, arenaOffset: a.slot * SLOT + 4000 });
+    const a = cache.take(3, 4096, true)!;
+    expect(a).toEqual({ slot: a.slot, ready: false, arenaOffset: a.slot * SLOT });
+    expect(cache.take(3, 4096, true)).toBeUndefined(); // another read does not wait: uncached
+    cache.fill(a.slot, frag(7));
+    const hit = cache.take(3, 4096, false)!;
+    expect(hit).toEqual({ slot: a.slot, ready: true, arenaOffset: a.slot * SLOT });
+    expect(cache.arena.subarray(hit.arenaOffset, hit.arenaOffset + 100).equals(frag(7))).toBe(true);
     expect(cache.stats).toEqual({ bytes: 4 * SLOT, hits: 1, fills: 1 });
-    // The last chunk of a segment reads no further than the segment's end.
-    expect(cache.take(3, SEG - 32, new Set(), true)!.fill!.bytes).toBe(C);
-    // Without mayFill a miss claims nothing.
-    expect(cache.take(4, 0, new Set(), false)).toBeUndefined();
+    expect(cache.take(3, 4112, false)).toBeUndefined(); // another fragment; no fill wanted: nothing claimed
+    expect(cache.take(4, 4096, false)).toBeUndefined();
   });
 
   it('never evicts a pinned slot; reads go uncached when every slot is pinned', () => {
     const cache = new ReadCache(2 * SLOT, SEG);
-    const a = cache.take(0, 0, new Set(), true)!;
-    const b = cache.take(0, C, new Set(), true)!;
-    cache.filled(a.slot);
-    cache.filled(b.slot);
-    expect(cache.take(1, 0, new Set(), true)).toBeUndefined();
+    const a = cache.take(0, 0, true)!;
+    const b = cache.take(0, 16, true)!;
+    cache.fill(a.slot, frag(1));
+    cache.fill(b.slot, frag(2));
+    expect(cache.take(1, 0, true)).toBeUndefined();
     cache.unpin(a.slot);
-    const c = cache.take(1, 0, new Set(), true)!;
+    const c = cache.take(1, 0, true)!;
     expect(c.slot).toBe(a.slot); // the only unpinned slot
-    expect(cache.take(0, 0, new Set(), true)).toBeUndefined(); // evicted, and no slot free to refill
+    expect(cache.take(0, 0, true)).toBeUndefined(); // evicted, and no slot free to refill
     cache.unpin(b.slot);
     cache.unpin(c.slot);
   });
 
-  it('forgets a segment: a fill in flight is not served after it, and its pinned slot stays put', () => {
-    const cache = new ReadCache(3 * SLOT, SEG);
-    const f = cache.take(5, 0, new Set(), true)!;
-    const other = cache.take(6, 0, new Set(), true)!;
-    cache.filled(other.slot);
+  it('forgets a segment: a fill in flight is not kept, other segments stay, a pinned slot stays put', () => {
+    const cache = new ReadCache(4 * SLOT, SEG);
+    const f = cache.take(5, 0, true)!;
+    use(cache, 5, 8192);
+    use(cache, 6, 0);
+    use(cache, 4, SEG - 16);
     cache.forget(5);
-    cache.filled(f.slot); // the fill completed after the segment was freed: not indexed
-    expect(cache.take(6, 0, new Set(), false)!.ready).toBe(true);
-    const again = cache.take(5, 0, new Set(), true)!;
+    cache.fill(f.slot, frag(9)); // completed after the segment was freed: not kept
+    expect(cache.take(5, 8192, false)).toBeUndefined();
+    expect(use(cache, 6, 0)).toBe(true);
+    expect(use(cache, 4, SEG - 16)).toBe(true);
+    const again = cache.take(5, 0, true)!;
     expect(again.ready).toBe(false);
     expect(again.slot).not.toBe(f.slot); // still pinned by the first read
     cache.unpin(f.slot);
-    cache.forget(6);
-    expect(cache.take(6, 0, new Set(), false)).toBeUndefined();
+    cache.unpin(again.slot);
+    expect(cache.stats.fills).toBe(3);
   });
 
-  it('evicts by CLOCK: a chunk hit since it was filled survives one sweep, one read once does not', () => {
+  it('evicts by CLOCK: a fragment hit since it was filled survives one sweep, one read once does not', () => {
     const cache = new ReadCache(2 * SLOT, SEG);
-    const take = (seg: number) => {
-      const t = cache.take(seg, 0, new Set(), true)!;
-      if (!t.ready) cache.filled(t.slot);
-      cache.unpin(t.slot);
-      return t;
-    };
-    take(0);
-    take(1);
-    take(2); // neither was hit: takes the slot under the hand (segment 0's)
-    take(1); // a hit: segment 1 is referenced
-    take(3); // clears segment 1's bit, evicts segment 2's
-    expect(cache.take(1, 0, new Set(), false)?.ready).toBe(true);
-    expect(cache.take(2, 0, new Set(), false)).toBeUndefined();
+    use(cache, 0, 0);
+    use(cache, 1, 0);
+    use(cache, 2, 0); // neither was hit: takes the slot under the hand (segment 0's)
+    expect(use(cache, 1, 0)).toBe(true); // a hit: segment 1's fragment is referenced
+    use(cache, 3, 0); // clears its bit, evicts segment 2's
+    expect(cache.take(1, 0, false)?.ready).toBe(true);
+    expect(cache.take(2, 0, false)).toBeUndefined();
   });
 
   it('is disabled at size 0', () => {
     const cache = new ReadCache(0, SEG);
     expect(cache.enabled).toBe(false);
-    expect(cache.take(0, 0, new Set(), true)).toBeUndefined();
+    expect(cache.take(0, 0, true)).toBeUndefined();
   });
 });
