@@ -35,7 +35,7 @@ export interface ReadCacheStats {
 }
 
 /** A fragment's slot for one read (pinned): ready (a hit, decode from
- * arenaOffset) or claimed for this read to fill (then filled() or abandon()). */
+ * arenaOffset) or claimed for this read to fill (then fill() or abandon()). */
 export interface CachedFragment {
   slot: number;
   ready: boolean;
