@@ -53,10 +53,14 @@ export class BatchEncoder {
   private wanted = 0;
   private staging: Buffer | undefined;
 
+  /** `reusable`, when given and large enough (stagingBytes(blocks)), holds the
+   * compressed payloads instead of a fresh buffer: a caller that owns one for
+   * every batch saves the allocation and its first-touch page faults. */
   constructor(
     private readonly codecId: number,
     private readonly buf: Buffer,
     private readonly blocks: number,
+    private readonly reusable?: Buffer,
   ) {
     assert(codecId === CODEC_LZ4 || codecId === CODEC_RAW, `no batch encoder for codec ${codecId}`);
     assert(blocks * BLOCK_BYTES <= buf.length);
@@ -80,8 +84,8 @@ export class BatchEncoder {
   /** Compresses every wanted block in one native call. */
   compressWanted(): void {
     assert(this.staging === undefined);
-    // One more slot for blocks compressed alone later (encode of an unwanted block).
-    this.staging = Buffer.allocUnsafe((this.wanted + 1) * COMPRESSED_BYTES_MAX);
+    const bytes = stagingBytes(this.wanted);
+    this.staging = this.reusable !== undefined && this.reusable.length >= bytes ? this.reusable : Buffer.allocUnsafe(bytes);
     if (this.wanted === 0) return;
     const done = nativeCodec().codecCompress(
       this.buf, this.indexes, this.wanted, this.staging, this.offsets, this.sizes, COMPRESSED_BYTES_MAX,
@@ -107,6 +111,12 @@ export class BatchEncoder {
     const at = slot * COMPRESSED_BYTES_MAX;
     return { codecId: CODEC_LZ4, payload: this.staging.subarray(at, at + size) };
   }
+}
+
+/** Staging bytes a BatchEncoder needs for `blocks` compressed blocks: one more
+ * slot serves blocks compressed alone later (encode of an unwanted block). */
+export function stagingBytes(blocks: number): number {
+  return (blocks + 1) * COMPRESSED_BYTES_MAX;
 }
 
 export type MatchResult = 'same' | 'differs' | 'undecodable';

@@ -5,7 +5,7 @@
 // only under the engine's mutex (BlockEngine.exclusive): a mutator's caller
 // holds it. Lookups and counters need no mutex (JavaScript runs them whole).
 import assert from 'node:assert';
-import { codecByName, type Codec } from '../compress/index.js';
+import { codecByName, stagingBytes, type Codec } from '../compress/index.js';
 import { KEY_C, KEY_S } from '../meta/keys.js';
 import { encodeState, type Extent, type MapValue, type MetaState } from '../meta/records.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
@@ -22,12 +22,15 @@ import { MappedBits } from './mapped-bits.js';
 import { confirmUnmapped, scanMapped } from './mapped-scan.js';
 import { MetaView } from './meta-view.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
+import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter } from './segment-writer.js';
 import type { EngineEvent, EngineOptions } from './types.js';
 
 export class EngineCore {
   readonly guard = new ReadGuard();
+  /** Recently read pool bytes (sealed, written segments only; see read-cache.ts). */
+  readonly readCache: ReadCache;
   readonly codec: Codec;
   readonly opts: ResolvedOptions;
   /** Where events go: options.onEvent, replaceable by the host after open. */
@@ -50,6 +53,8 @@ export class EngineCore {
   private countersDirty = false;
   /** The open scan of the map (settled at close). */
   private loading: Promise<void> | undefined;
+  /** [mutex] Compressed payloads of the write batch being applied (see encodeStaging). */
+  private staging: Buffer | undefined;
 
   constructor(
     readonly pool: PoolStore,
@@ -73,10 +78,12 @@ export class EngineCore {
     this.mapped = new MappedBits(state.logicalBytes / BLOCK_BYTES);
     this.view = new MetaView(meta, this.mapped);
     this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
+    this.readCache = new ReadCache(this.opts.readCacheBytes, sb.segmentBytes);
     this.base = { ...(totals ?? zeroCounters()) };
     this.countersDirty = !countersRecorded;
     this.commits = new GroupCommit({
       pool, meta, view: this.view, segs, writer: this.writer, keeper: this.keeper, guard: this.guard,
+      readCache: this.readCache,
       stallRetryMs: this.opts.stallRetryMs,
       commitRecordsMax: this.opts.commitRecordsMax,
       sealState: () => this.sealState(),
@@ -212,6 +219,15 @@ export class EngineCore {
 
   // ---- mutators ([mutex]) ----
 
+  /** [mutex] The staging buffer for a write batch of `blocks`, kept from batch to
+   * batch: a fresh one per batch cost its allocation and a page fault per 4 KiB
+   * touched. Valid until the next call (one write batch runs at a time). */
+  encodeStaging(blocks: number): Buffer {
+    const bytes = stagingBytes(blocks);
+    if (this.staging === undefined || this.staging.length < bytes) this.staging = Buffer.allocUnsafe(bytes);
+    return this.staging;
+  }
+
   /** Replaces an LBA's map value, keeping the mapped-block count and references right.
    * The new value's extent must already hold its reference for this LBA. A caller that
    * adds that reference first passes `old`, the getMap(lba) it took before: a lookup
@@ -284,6 +300,7 @@ export class EngineCore {
     this.segs.subLive(segment, bytes);
     if (this.segs.liveBytes[segment] === 0 && this.segs.state[segment] === SEG_SEALED) {
       this.segs.release(segment);
+      this.readCache.forget(segment);
       this.commits.noteFreed(segment);
     }
   }

@@ -18,6 +18,7 @@ import type { UcError } from '../util/errors.js';
 import { UNSYNCED_BATCHES_MAX } from '../util/limits.js';
 import { CommitHealth, StageError, staged } from './commit-failure.js';
 import type { MetaView } from './meta-view.js';
+import type { ReadCache } from './read-cache.js';
 import type { ReadGuard } from './read-guard.js';
 import type { SegmentWriter } from './segment-writer.js';
 import type { EngineEvent } from './types.js';
@@ -31,6 +32,7 @@ export interface CommitParts {
   readonly writer: SegmentWriter;
   readonly keeper: SuperblockKeeper;
   readonly guard: ReadGuard;
+  readonly readCache: ReadCache;
   readonly stallRetryMs: number;
   readonly commitRecordsMax: number;
   /** Advances the commit sequence; returns it with the S and C records of now. */
@@ -210,10 +212,12 @@ export class GroupCommit {
 
   /** Punches freed segments once no read can still use them, then makes them allocatable. */
   private reclaim(segments: number[]): void {
-    const { guard, pool, segs, keeper } = this.p;
+    const { guard, pool, segs, keeper, readCache } = this.p;
     const task = (async () => {
       await guard.drain();
       for (const s of segments) {
+        // Reads that were filling a chunk of s when it was freed have ended now.
+        readCache.forget(s);
         // Best effort (PoolStore contract): a failed punch only keeps the space allocated.
         await pool.punchHole(this.p.segmentPosition(s), keeper.sb.segmentBytes).catch(() => undefined);
         segs.makeReusable(s);

@@ -61,6 +61,7 @@ export { auditPool, checkPool, repairSuperblock, type CheckReport } from './chec
 export { defaultCapacityBytes } from './capacity.js';
 export { COUNTER_NAMES, zeroCounters, type CounterName, type Counters } from './counters.js';
 export type { CompactionStats, EngineEvent, EngineOptions, EngineStats, FormatOptions } from './types.js';
+export type { ReadCacheStats } from './read-cache.js';
 export type { PoolStore } from '../pool/store.js';
 export type { MetaStore } from '../meta/store.js';
 export { Estimator, predict, type EstimatePrediction, type EstimateTotals, type EstimatorOptions } from './estimate.js';

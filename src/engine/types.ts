@@ -2,6 +2,7 @@
 import type { CompressionName } from '../compress/index.js';
 import type { DedupMode, FingerprintFn } from '../dedup/index.js';
 import type { Counters } from './counters.js';
+import type { ReadCacheStats } from './read-cache.js';
 
 export interface EngineOptions {
   /** 'verify' (default) byte-compares before sharing; 'on' trusts XXH128; 'off'. */
@@ -20,6 +21,8 @@ export interface EngineOptions {
   commitRecordsMax?: number;
   /** After a failed commit (e.g. a full filesystem), ms between retries (default 1000). */
   stallRetryMs?: number;
+  /** Bytes of recently read fragments kept in RAM for later reads (default 32 MiB; 0 = none). */
+  readCacheBytes?: number;
   /** Called (synchronously, must not throw) for events worth a log line. */
   onEvent?: (event: EngineEvent) => void;
   /** Cumulative counters to start from when the pool holds no counter record
@@ -76,4 +79,6 @@ export interface EngineStats extends Counters {
   /** Every counter summed over the pool's life (persisted with each commit). */
   totals: Counters;
   compaction: CompactionStats;
+  /** The cache of recently read pool bytes, since open. */
+  readCache: ReadCacheStats;
 }

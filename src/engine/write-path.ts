@@ -60,7 +60,7 @@ function classify(core: EngineCore, buf: Buffer, blocks: number): Classified {
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
     fills: scan.fills, fps: new Array(blocks), fpKeys: new Array(blocks), indexed: new Float64Array(blocks).fill(-1),
-    prefetch: new Map(), reads: [], encoder: new BatchEncoder(core.codec.id, buf, blocks),
+    prefetch: new Map(), reads: [], encoder: new BatchEncoder(core.codec.id, buf, blocks, core.encodeStaging(blocks)),
   };
   const firstOf = new Set<string>();
   const custom = core.opts.fingerprint !== xxh128;

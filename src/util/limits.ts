@@ -38,6 +38,9 @@ export const META_CACHE_BYTES = 16 * 1024 * 1024;
 export const META_WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Entries per metadata range scan (discard, open, check): bounds memory per step. */
 export const SCAN_CHUNK_ENTRIES = 4096;
+/** Default size of the engine's cache of recently read fragments (read-cache.ts):
+ * about 8,000 slots of 4,112 bytes, i.e. 32 MiB of blocks read back. */
+export const READ_CACHE_BYTES_DEFAULT = 32 * 1024 * 1024;
 /** Sealed segment buffers kept for reuse; more are allocated (and dropped) under bursts. */
 export const SEGMENT_BUFFERS_POOLED = 3;
 /** Default physical capacity of a new pool file, as a multiple of its logical size:

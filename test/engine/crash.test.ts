@@ -10,6 +10,9 @@
 // are read back to learn which content they took), and must work again after.
 // The engine's persisted counters (C record) are checked at each reopen: never
 // below what was made durable, never above what was ever written.
+// Every other case runs with a read cache of two fragments (constant eviction),
+// the rest with the default one; most cases verify in small reads that fill it,
+// so the compactor pass that follows frees segments whose fragments are cached.
 //   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
 //   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
 //                     the out-of-order run's case)
@@ -47,7 +50,14 @@ interface Case {
   compaction: boolean;
   /** Writes complete out of order (SimDisk reorder mode). */
   reorder: boolean;
+  /** Read cache size: the default, or two fragments (constant eviction). */
+  readCacheBytes: number | undefined;
+  /** Blocks per read call when verifying: small reads fill the read cache, so a
+   * compactor pass then frees segments whose fragments it holds. */
+  verifyReadBlocks: number;
 }
+
+const TINY_READ_CACHE = 2 * 4112; // two fragments
 
 /** Most microtasks an out-of-order write waits: long enough to outlast later seals. */
 const REORDER_TICKS_MAX = 400;
@@ -60,6 +70,8 @@ function caseOf(seed: number, reorder: boolean): Case {
     dedupePct: DEDUPE[Math.floor(cell / 3)],
     compressPct: COMPRESS[cell % 3],
     compaction: Math.floor(seed / 9) % 2 === 0,
+    readCacheBytes: seed % 2 === 0 ? TINY_READ_CACHE : undefined,
+    verifyReadBlocks: seed % 3 === 0 ? LOGICAL_BLOCKS : 12,
   };
 }
 
@@ -179,9 +191,12 @@ async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number
   }
 }
 
-async function verifyAfterCrash(e: BlockEngine, m: CrashModel): Promise<void> {
+async function verifyAfterCrash(e: BlockEngine, m: CrashModel, c: Case): Promise<void> {
   const out = Buffer.alloc(LOGICAL_BLOCKS * BLOCK_BYTES);
-  await e.read(0, LOGICAL_BLOCKS, out);
+  for (let lba = 0; lba < LOGICAL_BLOCKS; lba += c.verifyReadBlocks) {
+    const n = Math.min(c.verifyReadBlocks, LOGICAL_BLOCKS - lba);
+    await e.read(lba, n, out.subarray(lba * BLOCK_BYTES, (lba + n) * BLOCK_BYTES));
+  }
   for (let lba = 0; lba < LOGICAL_BLOCKS; lba++) {
     const got = Buffer.from(out.subarray(lba * BLOCK_BYTES, (lba + 1) * BLOCK_BYTES));
     const allowed = m.allowed.get(lba) ?? [ZERO_BLOCK];
@@ -204,7 +219,8 @@ async function runCase(c: Case): Promise<number> {
   const order = c.reorder ? { reorder: rng(c.seed ^ 0x5eed), reorderTicksMax: REORDER_TICKS_MAX } : {};
   let disk = new SimDisk(POOL_BYTES, undefined, order);
   let meta = new MemMetaStore();
-  let e = await formatEngine(disk, meta, { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...OPTS });
+  const opts = { ...OPTS, readCacheBytes: c.readCacheBytes };
+  let e = await formatEngine(disk, meta, { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts });
   const m = new CrashModel();
   for (let cycle = 0; cycle < CYCLES_PER_CASE; cycle++) {
     const ops = 5 + randInt(r, 40);
@@ -234,9 +250,9 @@ async function runCase(c: Case): Promise<number> {
     const fates: CrashFate[] = ['drop', 'keep', 'tear'];
     disk = disk.crash(() => fates[randInt(r, 3)], () => r() < 0.5);
     meta = meta.crash(randInt(r, meta.pendingBatches + 1));
-    e = await openEngine(disk, meta, OPTS);
+    e = await openEngine(disk, meta, opts);
     m.checkCounters(e.stats().totals);
-    await verifyAfterCrash(e, m);
+    await verifyAfterCrash(e, m, c);
     const audit = await auditPool(disk, meta);
     // A superblock copy torn by the crash is legal: the other one is valid and the
     // next superblock write goes over the torn one.
@@ -247,7 +263,7 @@ async function runCase(c: Case): Promise<number> {
       expect(again.problems.filter((t) => !TORN_COPY.test(t)), 'audit after a compactor pass').toEqual([]);
       expect(again.counts.liveBytes).toBe(e.stats().liveBytes);
       segmentsCleaned += e.stats().compaction.segmentsCleaned;
-      await verifyAfterCrash(e, m);
+      await verifyAfterCrash(e, m, c);
     }
   }
   await e.close();
@@ -262,7 +278,7 @@ async function runReported(c: Case): Promise<number> {
     const how = `replay: ${env}CRASH_SEED=${c.seed} npx vitest run test/engine/crash.test.ts`;
     console.error(
       `crash case failed: seed ${c.seed} dedupe ${c.dedupePct}% compress ${c.compressPct}% compaction ${c.compaction} ` +
-        `reorder ${c.reorder}\n${how}`,
+        `reorder ${c.reorder} read cache ${c.readCacheBytes ?? 'default'}\n${how}`,
     );
     throw new Error(`seed ${c.seed}: ${String(err)} (${how})`, { cause: err });
   }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   BatchDecoder, BatchEncoder, CODEC_LZ4, CODEC_RAW, encodeBlock, Lz4Codec, matchStored, scanBlocks,
-  scannedFingerprint, type StoredExtent,
+  scannedFingerprint, stagingBytes, type StoredExtent,
 } from '../../src/compress/index.js';
 import { isSameFill, xxh128 } from '../../src/dedup/index.js';
 import { nativeCodec } from '../../src/native/codec.js';
@@ -187,6 +187,30 @@ describe('native batch codec: interop with lz4-napi', () => {
     expect(matchStored(7, stored.payload, text, 0)).toBe('undecodable');
     const napi = encodeBlock(lz4napi, text);
     expect(matchStored(napi.codecId, napi.payload, text, 0)).toBe('same');
+  });
+
+  it('gives the same stored forms from a reused staging buffer full of old bytes', () => {
+    const fresh = new BatchEncoder(CODEC_LZ4, buf, blocks.length);
+    const staging = Buffer.alloc(stagingBytes(blocks.length), 0xa5);
+    const reused = new BatchEncoder(CODEC_LZ4, buf, blocks.length, staging);
+    for (let i = 0; i < blocks.length; i += 3) {
+      fresh.want(i);
+      reused.want(i);
+    }
+    fresh.compressWanted();
+    reused.compressWanted();
+    blocks.forEach((_, i) => {
+      const a = fresh.encode(i);
+      const b = reused.encode(i);
+      expect(b.codecId, `block ${i}`).toBe(a.codecId);
+      expect(b.payload.equals(a.payload), `block ${i}`).toBe(true);
+      if (b.codecId === CODEC_LZ4) expect(b.payload.buffer).toBe(staging.buffer); // no copy, no allocation
+    });
+    // Too small to hold the batch: the encoder takes a buffer of its own.
+    const small = new BatchEncoder(CODEC_LZ4, buf, blocks.length, Buffer.alloc(COMPRESSED_BYTES_MAX));
+    blocks.forEach((_, i) => small.want(i));
+    small.compressWanted();
+    blocks.forEach((_, i) => expect(small.encode(i).payload.equals(fresh.encode(i).payload)).toBe(true));
   });
 
   it('stores everything raw with the raw codec', () => {
