@@ -33,5 +33,6 @@ export function engineStats(c: EngineCore, compactor: Compactor): EngineStats {
     ...c.counters,
     totals: c.totals(),
     compaction: compactionStats(c, compactor),
+    cache: c.cacheStats(),
   };
 }

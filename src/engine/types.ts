@@ -18,6 +18,9 @@ export interface EngineOptions {
   compactLiveFraction?: number;
   /** Pending metadata records that trigger a non-durable group commit. */
   commitRecordsMax?: number;
+  /** RAM budget in MiB of the clean metadata cache and dedup filter (default 64;
+   * fractions allowed, down to a few sets of 8 entries per record kind). */
+  cacheMib?: number;
   /** After a failed commit (e.g. a full filesystem), ms between retries (default 1000). */
   stallRetryMs?: number;
   /** Called (synchronously, must not throw) for events worth a log line. */
@@ -55,6 +58,23 @@ export interface CompactionStats {
   running: boolean;
 }
 
+/** The clean metadata cache and the dedup filter (since open; not persisted). */
+export interface MetaCacheStats {
+  /** Bytes of the cache's tables (fixed at open from cacheMib). */
+  bytes: number;
+  /** Lookups the overlays missed that the cache answered / that went to the store. */
+  hits: number;
+  misses: number;
+  /** Records pushed out to make room. */
+  evictions: number;
+  /** Bytes of the dedup filter. */
+  filterBytes: number;
+  /** Dedup lookups the filter answered "certainly new" (no store lookup). */
+  filterNew: number;
+  /** The filter holds every stored fingerprint (its open scan finished). */
+  filterReady: boolean;
+}
+
 /** Counters (src/engine/counters.ts) are since open; `totals` since the pool was formatted. */
 export interface EngineStats extends Counters {
   uuid: string;
@@ -76,4 +96,5 @@ export interface EngineStats extends Counters {
   /** Every counter summed over the pool's life (persisted with each commit). */
   totals: Counters;
   compaction: CompactionStats;
+  cache: MetaCacheStats;
 }

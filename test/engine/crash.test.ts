@@ -9,7 +9,9 @@
 // operations: mutations may then fail with UC_NO_SPACE (the blocks they touched
 // are read back to learn which content they took), and must work again after.
 // The engine's persisted counters (C record) are checked at each reopen: never
-// below what was made durable, never above what was ever written.
+// below what was made durable, never above what was ever written. Every other
+// case runs with a metadata cache (meta-cache.ts) far smaller than its working
+// set, so records are evicted and paged in from the store all the time.
 //   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
 //   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
 //                     the out-of-order run's case)
@@ -31,6 +33,8 @@ const CYCLES_PER_CASE = 3;
 const DEDUPE = [0, 45, 90];
 const COMPRESS = [0, 60, 90];
 const OPTS = { flushDelayMs: 0, backgroundCompaction: false, commitRecordsMax: 48, stallRetryMs: 0 } as const;
+/** A cache budget of ~2 KiB: a few dozen records per kind for 384 LBAs. */
+const TINY_CACHE_MIB = 2 / 1024;
 /** Chance per operation that ENOSPC is injected for the next 1-4 operations. */
 const FAULT_CHANCE = 0.04;
 
@@ -47,6 +51,8 @@ interface Case {
   compaction: boolean;
   /** Writes complete out of order (SimDisk reorder mode). */
   reorder: boolean;
+  /** The engine's cacheMib (undefined: the default, which holds everything). */
+  cacheMib: number | undefined;
 }
 
 /** Most microtasks an out-of-order write waits: long enough to outlast later seals. */
@@ -60,6 +66,7 @@ function caseOf(seed: number, reorder: boolean): Case {
     dedupePct: DEDUPE[Math.floor(cell / 3)],
     compressPct: COMPRESS[cell % 3],
     compaction: Math.floor(seed / 9) % 2 === 0,
+    cacheMib: seed % 2 === 1 ? TINY_CACHE_MIB : undefined,
   };
 }
 
@@ -204,7 +211,8 @@ async function runCase(c: Case): Promise<number> {
   const order = c.reorder ? { reorder: rng(c.seed ^ 0x5eed), reorderTicksMax: REORDER_TICKS_MAX } : {};
   let disk = new SimDisk(POOL_BYTES, undefined, order);
   let meta = new MemMetaStore();
-  let e = await formatEngine(disk, meta, { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...OPTS });
+  const opts = { ...OPTS, cacheMib: c.cacheMib };
+  let e = await formatEngine(disk, meta, { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts });
   const m = new CrashModel();
   for (let cycle = 0; cycle < CYCLES_PER_CASE; cycle++) {
     const ops = 5 + randInt(r, 40);
@@ -234,7 +242,7 @@ async function runCase(c: Case): Promise<number> {
     const fates: CrashFate[] = ['drop', 'keep', 'tear'];
     disk = disk.crash(() => fates[randInt(r, 3)], () => r() < 0.5);
     meta = meta.crash(randInt(r, meta.pendingBatches + 1));
-    e = await openEngine(disk, meta, OPTS);
+    e = await openEngine(disk, meta, opts);
     m.checkCounters(e.stats().totals);
     await verifyAfterCrash(e, m);
     const audit = await auditPool(disk, meta);
@@ -262,7 +270,7 @@ async function runReported(c: Case): Promise<number> {
     const how = `replay: ${env}CRASH_SEED=${c.seed} npx vitest run test/engine/crash.test.ts`;
     console.error(
       `crash case failed: seed ${c.seed} dedupe ${c.dedupePct}% compress ${c.compressPct}% compaction ${c.compaction} ` +
-        `reorder ${c.reorder}\n${how}`,
+        `reorder ${c.reorder} cacheMib ${c.cacheMib ?? 'default'}\n${how}`,
     );
     throw new Error(`seed ${c.seed}: ${String(err)} (${how})`, { cause: err });
   }
