@@ -2,9 +2,9 @@
 // per entry), with CLOCK eviction inside each set. A key is `keyWords` u32
 // words and selects one set of WAYS slots; a full set evicts the first slot its
 // hand meets whose reference bit is clear (clearing the bits it passes). The
-// table starts small and doubles (rehashing) instead of evicting until it
+// table starts small and grows 4x (rehashing) instead of evicting until it
 // reaches the size its byte budget allows, so a small working set costs little
-// RAM. Callers write the key into `key`, then find/insert/remove; a slot's
+// RAM and the rehashing about a third of a lookup per entry. Callers write the key into `key`, then find/insert/remove; a slot's
 // value is `valueWords` words at values[slot * valueWords].
 
 const WAYS = 8;
@@ -13,6 +13,7 @@ const CLEAN = 1;
 const REFERENCED = 2;
 /** Slots a table starts with (when its budget allows). */
 const INITIAL_SLOTS = 1024;
+const GROWTH = 4;
 
 export class SlotTable {
   /** Scratch key: callers fill it before find/insert/remove. */
@@ -117,10 +118,10 @@ export class SlotTable {
     this.hands = new Uint8Array(capacity / WAYS);
   }
 
-  /** Doubles the table and re-places every entry (a full new set evicts, rarely). */
+  /** Grows the table (within its budget) and re-places every entry (a full new set evicts, rarely). */
   private grow(): void {
     const { keys, values, state, capacity } = this;
-    this.allocate(capacity * 2);
+    this.allocate(Math.min(this.maxCapacity, capacity * GROWTH));
     const kw = this.keyWords;
     const vw = this.valueWords;
     for (let s = 0; s < capacity; s++) {

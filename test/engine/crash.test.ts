@@ -203,6 +203,8 @@ async function verifyAfterCrash(e: BlockEngine, m: CrashModel): Promise<void> {
 
 /** Segments cleaned by compactor passes across the run (proves compaction ran). */
 let segmentsCleaned = 0;
+/** Cache records evicted in the tiny-cache cases (proves they paged in and out). */
+let cacheEvictions = 0;
 
 /** Runs one case; returns the number of crash points it exercised. */
 async function runCase(c: Case): Promise<number> {
@@ -245,6 +247,7 @@ async function runCase(c: Case): Promise<number> {
     e = await openEngine(disk, meta, opts);
     m.checkCounters(e.stats().totals);
     await verifyAfterCrash(e, m);
+    if (c.cacheMib !== undefined) cacheEvictions += e.stats().cache.evictions;
     const audit = await auditPool(disk, meta);
     // A superblock copy torn by the crash is legal: the other one is valid and the
     // next superblock write goes over the torn one.
@@ -355,13 +358,18 @@ describe('crash simulation', () => {
     it(`survives ${cases * CYCLES_PER_CASE} crash points across dedupe x compressibility, ${order}`, async () => {
       segmentsCleaned = 0;
       stalls = 0;
+      cacheEvictions = 0;
       let crashed = 0;
       const started = Date.now();
       for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed, reorder));
       const took = ((Date.now() - started) / 1000).toFixed(1);
-      console.log(`crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ${took} s`);
+      console.log(
+        `crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ` +
+          `${cacheEvictions} cache evictions in the tiny-cache cases, ${took} s`,
+      );
       expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
       expect(segmentsCleaned).toBeGreaterThan(0);
+      expect(cacheEvictions, 'tiny-cache cases evicted records').toBeGreaterThan(0);
       if (points >= 500) expect(stalls).toBeGreaterThan(0);
     }, 600_000);
   }

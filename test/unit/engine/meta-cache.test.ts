@@ -41,12 +41,12 @@ describe('SlotTable', () => {
     }
   });
 
-  it('starts small and doubles instead of evicting until the budget is reached', () => {
+  it('starts small and grows instead of evicting until the budget is reached', () => {
     const t = new SlotTable(1, 1, 1 << 20);
     expect(t.capacity).toBe(1024);
     for (let k = 0; k < 20_000; k++) put(t, k, k + 1);
     expect(t.capacity).toBeGreaterThan(20_000);
-    expect(t.evictions).toBeLessThan(20); // only a set full after a doubling evicts
+    expect(t.evictions).toBeLessThan(20); // only a set still full after growing evicts
     let kept = 0;
     for (let k = 0; k < 20_000; k++) if (get(t, k) === k + 1) kept += 1;
     expect(kept).toBeGreaterThan(19_980);
