@@ -25,7 +25,7 @@ export class SlotTable {
   private keys = new Uint32Array(0);
   private state = new Uint8Array(0);
   private hands = new Uint8Array(0);
-  private setMask = 0;
+  private sets = 1;
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -36,9 +36,7 @@ export class SlotTable {
     budgetBytes: number,
   ) {
     const slotBytes = 4 * (keyWords + valueWords) + 1 + 1 / WAYS;
-    let sets = 1;
-    while (sets * 2 * WAYS * slotBytes <= budgetBytes) sets *= 2;
-    this.maxCapacity = sets * WAYS;
+    this.maxCapacity = Math.max(1, Math.floor(budgetBytes / (WAYS * slotBytes))) * WAYS;
     this.key = new Uint32Array(keyWords);
     this.values = new Uint32Array(0);
     this.allocate(Math.min(this.maxCapacity, INITIAL_SLOTS));
@@ -111,7 +109,7 @@ export class SlotTable {
 
   private allocate(capacity: number): void {
     this.capacity = capacity;
-    this.setMask = capacity / WAYS - 1;
+    this.sets = capacity / WAYS;
     this.keys = new Uint32Array(capacity * this.keyWords);
     this.values = new Uint32Array(capacity * this.valueWords);
     this.state = new Uint8Array(capacity);
@@ -168,6 +166,6 @@ export class SlotTable {
     }
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
-    return h & this.setMask;
+    return (h >>> 0) % this.sets;
   }
 }

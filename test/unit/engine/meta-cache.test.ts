@@ -50,7 +50,7 @@ describe('SlotTable', () => {
     let kept = 0;
     for (let k = 0; k < 20_000; k++) if (get(t, k) === k + 1) kept += 1;
     expect(kept).toBeGreaterThan(19_980);
-    for (let k = 20_000; k < 200_000; k++) put(t, k, k + 1);
+    for (let k = 20_000; k < 300_000; k++) put(t, k, k + 1);
     expect(t.capacity).toBe(t.maxCapacity);
     expect(t.bytes).toBeLessThanOrEqual(1 << 20);
     expect(t.evictions).toBeGreaterThan(100_000);
