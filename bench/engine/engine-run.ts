@@ -11,6 +11,7 @@ import { BLOCK_BYTES } from '../../src/util/units.js';
 import { ceilingOf, type CeilingResult, type Meter } from './ceiling.js';
 import { allocatedBytes, compactLevelDir, dirBytes } from './disk-usage.js';
 import { openEngineFactory, type EngineCounters } from './engine-adapter.js';
+import { runOverwritePhase, type OverwriteResult } from './overwrite-phase.js';
 
 export interface EngineRunResult {
   logicalBytes: number;
@@ -27,6 +28,10 @@ export interface EngineRunResult {
   readMBps: number;
   /** Counters the engine reports about itself after the write phase. */
   counters: EngineCounters;
+  /** Random overwrites of the mapped region after the read phase (space figures predate it). */
+  overwrite: OverwriteResult;
+  /** The engine's counters after the overwrite phase (its metadata cache figures among them). */
+  overwriteCounters: EngineCounters;
   verifiedBlocks: number;
   /** Ceiling work timed batch by batch beside the engine calls, with the engine's
    * library (liblz4 + libxxhash, ceiling-native.ts). */
@@ -106,6 +111,8 @@ export async function runEngine(
       }
       verifiedBlocks += length / BLOCK_BYTES;
     }
+    const overwrite = await runOverwritePhase(reader, data, 7);
+    const overwriteCounters = reader.counters();
     await reader.close();
     const logicalBytes = data.length;
     return {
@@ -118,6 +125,8 @@ export async function runEngine(
       writeMBps: logicalBytes / MB / (writeMs / 1000),
       readMBps: logicalBytes / MB / (readMs / 1000),
       counters,
+      overwrite,
+      overwriteCounters,
       verifiedBlocks,
       pairedCeiling: meters[0] ? ceilingOf(logicalBytes, meterWriteMs[0], meterReadMs[0], 'paired', 1) : undefined,
       pairedCeilingReference: meters[1] ? ceilingOf(logicalBytes, meterWriteMs[1], meterReadMs[1], 'paired', 1) : undefined,

@@ -98,7 +98,7 @@ export function targetsOf(head: DatasetResult, memory: MemoryResult | null): Tar
 }
 
 const HEADER = ['dataset', 'logical MiB', 'dedup', 'same-fill', 'ratio', 'VDO ratio', 'oracle', 'ours/VDO',
-  'meta MiB', 'write MB/s', 'ceil W', 'napi W', 'W/ceil', 'W/sep', 'read MB/s', 'ceil R', 'napi R', 'R/ceil', 'R/sep'];
+  'meta MiB', 'write MB/s', 'overwr MB/s', 'ceil W', 'napi W', 'W/ceil', 'W/sep', 'read MB/s', 'ceil R', 'napi R', 'R/ceil', 'R/sep'];
 
 function rowOf(d: DatasetResult): Cell[] {
   const MiB = 1024 * 1024;
@@ -115,6 +115,7 @@ function rowOf(d: DatasetResult): Cell[] {
     d.oursOverVdo ?? na,
     e ? e.metaBytes / MiB : na,
     e ? e.writeMBps : na,
+    e ? e.overwrite.writeMBps : na,
     d.ceiling.writeMBps,
     d.ceilingReference.writeMBps,
     d.writeOfCeiling ?? na,

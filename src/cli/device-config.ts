@@ -77,7 +77,7 @@ export function parseDeviceConfig(name: string, text: string, file: string): Dev
   const backing = settings.get('backing');
   if (backing === undefined) throw invalid(`${file}: missing required key 'backing'`);
   if (settings.get('layout') === 'direct') {
-    for (const key of ['meta', 'dedup', 'compress']) {
+    for (const key of ['meta', 'dedup', 'compress', 'cache-mib']) {
       if (settings.has(key)) throw invalid(`${file}: '${key}' applies to layout = packed only`);
     }
   }

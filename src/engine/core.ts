@@ -15,17 +15,20 @@ import { SEG_OPEN, SEG_SEALED, type SegmentQuery, type SegmentTable } from '../p
 import type { PoolStore } from '../pool/store.js';
 import { SuperblockKeeper } from '../pool/superblock-keeper.js';
 import { UcError } from '../util/errors.js';
+import { CACHE_FILTER_SHARE } from '../util/limits.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import { addCounters, encodeCounters, zeroCounters, type CounterName, type Counters } from './counters.js';
 import { GroupCommit } from './group-commit.js';
 import { MappedBits } from './mapped-bits.js';
 import { confirmUnmapped, scanMapped } from './mapped-scan.js';
+import { DedupFilter, scanDedup } from './dedup-filter.js';
+import { MetaCache } from './meta-cache.js';
 import { MetaView } from './meta-view.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter } from './segment-writer.js';
-import type { EngineEvent, EngineOptions } from './types.js';
+import type { EngineEvent, EngineOptions, MetaCacheStats } from './types.js';
 
 export class EngineCore {
   readonly guard = new ReadGuard();
@@ -41,6 +44,10 @@ export class EngineCore {
   private readonly view: MetaView;
   /** [mutex] Segment buffers and placement of new fragments. */
   private readonly writer: SegmentWriter;
+  /** Clean L/E/H records under the view's overlays (the view keeps it right). */
+  private readonly cache: MetaCache;
+  /** Fingerprints the dedup index may hold (the view adds new ones; the open scan the rest). */
+  private readonly filter: DedupFilter;
   /** [mutex] Which LBAs may be mapped (setMap, resize; the open scan fills it). */
   private readonly mapped: MappedBits;
   /** [mutex] The group commit and what follows it. */
@@ -76,7 +83,10 @@ export class EngineCore {
     this.eventHandler = this.opts.onEvent;
     this.codec = codecByName(options.compression ?? 'lz4');
     this.mapped = new MappedBits(state.logicalBytes / BLOCK_BYTES);
-    this.view = new MetaView(meta, this.mapped);
+    const budget = this.opts.cacheMib * 1024 * 1024;
+    this.cache = new MetaCache(budget * (1 - CACHE_FILTER_SHARE));
+    this.filter = new DedupFilter(budget * CACHE_FILTER_SHARE, state.extentCount);
+    this.view = new MetaView(meta, this.mapped, this.cache, this.filter);
     this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
     this.readCache = new ReadCache(this.opts.readCacheBytes, sb.segmentBytes);
     this.base = { ...(totals ?? zeroCounters()) };
@@ -152,6 +162,11 @@ export class EngineCore {
 
   segmentPosition(segment: number): number {
     return this.sb.dataOffset + segment * this.sb.segmentBytes;
+  }
+
+  cacheStats(): MetaCacheStats {
+    const f = this.filter;
+    return { ...this.cache.stats(), filterBytes: f.bytes, filterNew: f.certainlyNew, filterReady: f.complete };
   }
 
   /** Map value of an LBA; undefined = reads zeros. */
@@ -362,10 +377,14 @@ export class EngineCore {
     return this.commits.settleReclaims();
   }
 
-  /** Fills the mapped-block bitmap from the store in the background (see MappedBits). */
-  startMappedScan(fresh: boolean): void {
-    if (fresh) this.mapped.complete = true;
-    else this.loading = scanMapped(this.meta, this.mapped);
+  /** Fills the mapped-block bitmap and the dedup filter from the store in the background. */
+  startScans(fresh: boolean): void {
+    if (fresh) {
+      this.mapped.complete = true;
+      this.filter.complete = true;
+      return;
+    }
+    this.loading = Promise.all([scanMapped(this.meta, this.mapped), scanDedup(this.meta, this.filter)]).then(() => undefined);
   }
 
   async settleBackground(): Promise<void> {

@@ -34,5 +34,6 @@ export function engineStats(c: EngineCore, compactor: Compactor): EngineStats {
     totals: c.totals(),
     compaction: compactionStats(c, compactor),
     readCache: c.readCache.stats,
+    cache: c.cacheStats(),
   };
 }

@@ -9,12 +9,19 @@
 // if a later commit fails, LevelDB's log may have lost it (a failed fsync can
 // drop unsynced pages, and the reopen replays only what reached the disk), so
 // thaw() makes every change since the last durable commit pending again.
+//
+// Under the overlays, a bounded cache of clean records (meta-cache.ts) answers
+// before the store: a store hit fills it, an applied batch refreshes it, a change
+// to a key drops its entry, and thaw() clears it (the store may then have lost
+// batches the cache saw applied). The dedup filter answers "certainly new".
 import {
   decodeExtent, decodeMapValue, decodeU64, encodeExtent, encodeMapValue, encodeU64, type Extent, type MapValue,
 } from '../meta/records.js';
 import { eKey, hKey, lKey } from '../meta/keys.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
-import { MappedBits } from './mapped-bits.js';
+import type { DedupFilter } from './dedup-filter.js';
+import type { MappedBits } from './mapped-bits.js';
+import type { MetaCache } from './meta-cache.js';
 
 interface Overlay {
   maps: Map<number, MapValue | null>;
@@ -47,6 +54,8 @@ export class MetaView {
   constructor(
     readonly store: MetaStore,
     readonly mapped: MappedBits,
+    readonly cache: MetaCache,
+    readonly filter: DedupFilter,
   ) {}
 
   /** Map value of an LBA; undefined = reads zeros. */
@@ -55,13 +64,21 @@ export class MetaView {
     let v = this.cur.maps.get(lba);
     if (v === undefined && this.frozen !== undefined) v = this.frozen.maps.get(lba);
     if (v !== undefined) return v ?? undefined;
+    const cached = this.cache.getMap(lba);
+    if (cached !== undefined) return cached;
     const stored = this.store.getSync(lKey(lba));
-    if (stored === undefined) this.mapped.checkAbsent(lba); // a miss the scan contradicts is damage
-    return stored === undefined ? undefined : decodeMapValue(stored);
+    if (stored === undefined) {
+      this.mapped.checkAbsent(lba); // a miss the scan contradicts is damage
+      return undefined;
+    }
+    const m = decodeMapValue(stored);
+    this.cache.putMap(lba, m);
+    return m;
   }
 
   setMap(lba: number, value: MapValue | null): void {
     this.cur.maps.set(lba, value);
+    this.cache.forgetMap(lba);
     if (value === null) this.mapped.clear(lba);
     else this.mapped.set(lba);
   }
@@ -71,24 +88,37 @@ export class MetaView {
     let e = this.cur.extents.get(id);
     if (e === undefined && this.frozen !== undefined) e = this.frozen.extents.get(id);
     if (e !== undefined) return e === null ? undefined : { ...e };
+    const cached = this.cache.getExtent(id);
+    if (cached !== undefined) return cached;
     const v = this.store.getSync(eKey(id));
-    return v === undefined ? undefined : decodeExtent(id, v);
+    if (v === undefined) return undefined;
+    const stored = decodeExtent(id, v);
+    this.cache.putExtent(stored);
+    return { ...stored };
   }
 
   putExtent(e: Extent): void {
     this.cur.extents.set(e.id, e);
+    this.cache.forgetExtent(e.id);
   }
 
   deleteExtent(id: number): void {
     this.cur.extents.set(id, null);
+    this.cache.forgetExtent(id);
   }
 
   /** `key` is fingerprint.toString('latin1'), passed by callers that already have it. */
   getDedup(fingerprint: Buffer, key = fingerprint.toString('latin1')): number | undefined {
     const d = this.cur.dedup.get(key) ?? this.frozen?.dedup.get(key);
     if (d !== undefined) return d.extentId ?? undefined;
+    if (this.filter.isCertainlyNew(fingerprint)) return undefined;
+    const cached = this.cache.getDedup(fingerprint);
+    if (cached !== undefined) return cached;
     const v = this.store.getSync(hKey(fingerprint));
-    return v === undefined ? undefined : decodeU64(v);
+    if (v === undefined) return undefined;
+    const id = decodeU64(v);
+    this.cache.putDedup(fingerprint, id);
+    return id;
   }
 
   /** The overlay's entry for a fingerprint: an id, null (deleted), or undefined (not in the overlay). */
@@ -98,6 +128,8 @@ export class MetaView {
 
   setDedup(fingerprint: Buffer, extentId: number | null, key = fingerprint.toString('latin1')): void {
     this.cur.dedup.set(key, { fingerprint, extentId });
+    this.cache.forgetDedup(fingerprint);
+    if (extentId !== null) this.filter.add(fingerprint);
   }
 
   get pendingRecords(): number {
@@ -135,6 +167,7 @@ export class MetaView {
   dropFrozen(durable: boolean): void {
     const f = this.frozen;
     this.frozen = undefined;
+    if (f !== undefined) this.refreshCache(f);
     if (durable) {
       this.unsynced = [];
       this.unsyncedCount = 0;
@@ -142,6 +175,16 @@ export class MetaView {
       this.unsynced.push(f);
       this.unsyncedCount += overlaySize(f);
     }
+  }
+
+  /** An applied batch's values are now the store's: the cache may hold them. */
+  private refreshCache(o: Overlay): void {
+    for (const [lba, v] of o.maps) this.cache.putMap(lba, v);
+    for (const [id, e] of o.extents) {
+      if (e === null) this.cache.forgetExtent(id);
+      else this.cache.putExtent(e);
+    }
+    for (const d of o.dedup.values()) this.cache.putDedup(d.fingerprint, d.extentId);
   }
 
   /** Records applied without sync since the last durable commit (kept in RAM until then). */
@@ -153,6 +196,8 @@ export class MetaView {
    * without sync, the frozen one, then newer ones) becomes pending again, newest
    * winning, so the next commit rewrites them all. */
   thaw(): void {
+    // The store may have lost batches the cache saw applied; the overlays answer for them.
+    this.cache.clear();
     if (this.frozen === undefined && this.unsynced.length === 0) return;
     const merged = emptyOverlay();
     for (const o of this.unsynced) mergeInto(merged, o);

@@ -68,7 +68,7 @@ export async function openEngine(
   const totals = counters ?? o.legacyCounters?.(uuidText(sb.uuid));
   const core = new EngineCore(pool, meta, sb, state, segs, o, slot, totals, counters !== undefined);
   core.sealLeftOpen();
-  core.startMappedScan(fresh);
+  core.startScans(fresh);
   return new BlockEngine(core, ownsStores);
 }
 

@@ -2,7 +2,8 @@
 import assert from 'node:assert';
 import { xxh128, type DedupMode, type FingerprintFn } from '../dedup/index.js';
 import {
-  COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, READ_CACHE_BYTES_DEFAULT, STALL_RETRY_MS_DEFAULT,
+  CACHE_MIB_DEFAULT, COMMIT_RECORDS_MAX, COMPACT_LIVE_FRACTION, FLUSH_DELAY_MS_DEFAULT, READ_CACHE_BYTES_DEFAULT,
+  STALL_RETRY_MS_DEFAULT,
 } from '../util/limits.js';
 import type { EngineEvent, EngineOptions } from './types.js';
 
@@ -15,6 +16,7 @@ export interface ResolvedOptions {
   commitRecordsMax: number;
   stallRetryMs: number;
   readCacheBytes: number;
+  cacheMib: number;
   onEvent: ((event: EngineEvent) => void) | undefined;
 }
 
@@ -28,11 +30,13 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     commitRecordsMax: o.commitRecordsMax ?? COMMIT_RECORDS_MAX,
     stallRetryMs: o.stallRetryMs ?? STALL_RETRY_MS_DEFAULT,
     readCacheBytes: o.readCacheBytes ?? READ_CACHE_BYTES_DEFAULT,
+    cacheMib: o.cacheMib ?? CACHE_MIB_DEFAULT,
     onEvent: o.onEvent,
   };
   assert(r.compactLiveFraction > 0 && r.compactLiveFraction <= 1);
   assert(r.commitRecordsMax > 0);
   assert(Number.isSafeInteger(r.stallRetryMs) && r.stallRetryMs >= 0);
   assert(Number.isSafeInteger(r.readCacheBytes) && r.readCacheBytes >= 0);
+  assert(Number.isFinite(r.cacheMib) && r.cacheMib >= 0);
   return r;
 }

@@ -19,6 +19,9 @@ export interface EngineOptions {
   compactLiveFraction?: number;
   /** Pending metadata records that trigger a non-durable group commit. */
   commitRecordsMax?: number;
+  /** RAM budget in MiB of the clean metadata cache and dedup filter (default 64;
+   * fractions allowed, down to a few sets of 8 entries per record kind). */
+  cacheMib?: number;
   /** After a failed commit (e.g. a full filesystem), ms between retries (default 1000). */
   stallRetryMs?: number;
   /** Bytes of recently read fragments kept in RAM for later reads (default 32 MiB; 0 = none). */
@@ -58,6 +61,23 @@ export interface CompactionStats {
   running: boolean;
 }
 
+/** The clean metadata cache and the dedup filter (since open; not persisted). */
+export interface MetaCacheStats {
+  /** Bytes of the cache's tables (fixed at open from cacheMib). */
+  bytes: number;
+  /** Lookups the overlays missed that the cache answered / that went to the store. */
+  hits: number;
+  misses: number;
+  /** Records pushed out to make room. */
+  evictions: number;
+  /** Bytes of the dedup filter. */
+  filterBytes: number;
+  /** Dedup lookups the filter answered "certainly new" (no store lookup). */
+  filterNew: number;
+  /** The filter holds every stored fingerprint (its open scan finished). */
+  filterReady: boolean;
+}
+
 /** Counters (src/engine/counters.ts) are since open; `totals` since the pool was formatted. */
 export interface EngineStats extends Counters {
   uuid: string;
@@ -81,4 +101,5 @@ export interface EngineStats extends Counters {
   compaction: CompactionStats;
   /** The cache of recently read pool bytes, since open. */
   readCache: ReadCacheStats;
+  cache: MetaCacheStats;
 }

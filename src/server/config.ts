@@ -46,6 +46,8 @@ export interface PackedConfig {
   readonly metaExplicit: boolean;
   readonly dedup: DedupChoice;
   readonly compression: CompressChoice;
+  /** RAM budget of the engine's metadata cache and dedup filter (engine option cacheMib). */
+  readonly cacheMib: number;
   /** Re-attach to device cfg.devId through user recovery instead of adding one. */
   readonly recover: boolean;
 }

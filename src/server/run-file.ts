@@ -34,6 +34,8 @@ export interface PackedRunRecord extends RunRecord {
   readonly metaDir: string;
   readonly dedup: string;
   readonly compression: string;
+  /** Missing in records written before --cache-mib existed (the default then applies). */
+  readonly cacheMib?: number;
 }
 
 function isRunRecord(v: unknown): v is RunRecord {

@@ -39,7 +39,7 @@ export interface OpenedTarget {
   readonly backing: string;
   readonly sizeBytes: number;
   /** Layout-specific run record fields (packed: metaDir, dedup, compression). */
-  readonly recordFields: Readonly<Record<string, string>>;
+  readonly recordFields: Readonly<Record<string, string | number>>;
   /** Fields of the 'device ready' log line. */
   readonly readyFields: Readonly<Record<string, unknown>>;
   /** The log line after a clean shutdown. */

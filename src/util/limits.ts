@@ -14,6 +14,12 @@ export const COMPRESSED_BYTES_MAX = 3584;
 /** Pending metadata records after which a (non-durable) group commit runs, bounding the
  * in-memory overlay (~150 B per record => ~2.5 MiB) while keeping LevelDB batches large. */
 export const COMMIT_RECORDS_MAX = 16384;
+/** RAM budget (MiB) of the clean metadata cache and the dedup filter: with 64 MiB the
+ * cache holds ~830k map, ~490k extent and ~500k dedup records and the filter 16 MiB. */
+export const CACHE_MIB_DEFAULT = 64;
+/** Share of that budget given to the dedup filter (16 MiB of 64: ~8 bits per extent of a
+ * full 100 GiB device, far more for the usual few million extents). */
+export const CACHE_FILTER_SHARE = 0.25;
 
 /** Full batches applied without sync that the engine keeps in RAM (to rewrite them if
  * a later commit fails) before it makes the next commit durable: bounds that memory. */

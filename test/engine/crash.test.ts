@@ -13,6 +13,9 @@
 // Every other case runs with a read cache of two fragments (constant eviction),
 // the rest with the default one; most cases verify in small reads that fill it,
 // so the compactor pass that follows frees segments whose fragments are cached.
+// The cases without the tiny read cache run with a metadata cache (meta-cache.ts)
+// far smaller than their working set, so records are evicted and paged in from
+// the store all the time.
 //   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
 //   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
 //                     the out-of-order run's case)
@@ -34,6 +37,8 @@ const CYCLES_PER_CASE = 3;
 const DEDUPE = [0, 45, 90];
 const COMPRESS = [0, 60, 90];
 const OPTS = { flushDelayMs: 0, backgroundCompaction: false, commitRecordsMax: 48, stallRetryMs: 0 } as const;
+/** A cache budget of ~2 KiB: a few dozen records per kind for 384 LBAs. */
+const TINY_CACHE_MIB = 2 / 1024;
 /** Chance per operation that ENOSPC is injected for the next 1-4 operations. */
 const FAULT_CHANCE = 0.04;
 
@@ -55,6 +60,8 @@ interface Case {
   /** Blocks per read call when verifying: small reads fill the read cache, so a
    * compactor pass then frees segments whose fragments it holds. */
   verifyReadBlocks: number;
+  /** The engine's cacheMib (undefined: the default, which holds everything). */
+  cacheMib: number | undefined;
 }
 
 const TINY_READ_CACHE = 2 * 4112; // two fragments
@@ -72,6 +79,7 @@ function caseOf(seed: number, reorder: boolean): Case {
     compaction: Math.floor(seed / 9) % 2 === 0,
     readCacheBytes: seed % 2 === 0 ? TINY_READ_CACHE : undefined,
     verifyReadBlocks: seed % 3 === 0 ? LOGICAL_BLOCKS : 12,
+    cacheMib: seed % 2 === 1 ? TINY_CACHE_MIB : undefined,
   };
 }
 
@@ -211,6 +219,8 @@ async function verifyAfterCrash(e: BlockEngine, m: CrashModel, c: Case): Promise
 
 /** Segments cleaned by compactor passes across the run (proves compaction ran). */
 let segmentsCleaned = 0;
+/** Cache records evicted in the tiny-cache cases (proves they paged in and out). */
+let cacheEvictions = 0;
 
 /** Runs one case; returns the number of crash points it exercised. */
 async function runCase(c: Case): Promise<number> {
@@ -219,7 +229,7 @@ async function runCase(c: Case): Promise<number> {
   const order = c.reorder ? { reorder: rng(c.seed ^ 0x5eed), reorderTicksMax: REORDER_TICKS_MAX } : {};
   let disk = new SimDisk(POOL_BYTES, undefined, order);
   let meta = new MemMetaStore();
-  const opts = { ...OPTS, readCacheBytes: c.readCacheBytes };
+  const opts = { ...OPTS, readCacheBytes: c.readCacheBytes, cacheMib: c.cacheMib };
   let e = await formatEngine(disk, meta, { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts });
   const m = new CrashModel();
   for (let cycle = 0; cycle < CYCLES_PER_CASE; cycle++) {
@@ -253,6 +263,7 @@ async function runCase(c: Case): Promise<number> {
     e = await openEngine(disk, meta, opts);
     m.checkCounters(e.stats().totals);
     await verifyAfterCrash(e, m, c);
+    if (c.cacheMib !== undefined) cacheEvictions += e.stats().cache.evictions;
     const audit = await auditPool(disk, meta);
     // A superblock copy torn by the crash is legal: the other one is valid and the
     // next superblock write goes over the torn one.
@@ -278,7 +289,7 @@ async function runReported(c: Case): Promise<number> {
     const how = `replay: ${env}CRASH_SEED=${c.seed} npx vitest run test/engine/crash.test.ts`;
     console.error(
       `crash case failed: seed ${c.seed} dedupe ${c.dedupePct}% compress ${c.compressPct}% compaction ${c.compaction} ` +
-        `reorder ${c.reorder} read cache ${c.readCacheBytes ?? 'default'}\n${how}`,
+        `reorder ${c.reorder} read cache ${c.readCacheBytes ?? 'default'} cacheMib ${c.cacheMib ?? 'default'}\n${how}`,
     );
     throw new Error(`seed ${c.seed}: ${String(err)} (${how})`, { cause: err });
   }
@@ -363,13 +374,18 @@ describe('crash simulation', () => {
     it(`survives ${cases * CYCLES_PER_CASE} crash points across dedupe x compressibility, ${order}`, async () => {
       segmentsCleaned = 0;
       stalls = 0;
+      cacheEvictions = 0;
       let crashed = 0;
       const started = Date.now();
       for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed, reorder));
       const took = ((Date.now() - started) / 1000).toFixed(1);
-      console.log(`crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ${took} s`);
+      console.log(
+        `crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ` +
+          `${cacheEvictions} cache evictions in the tiny-cache cases, ${took} s`,
+      );
       expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
       expect(segmentsCleaned).toBeGreaterThan(0);
+      expect(cacheEvictions, 'tiny-cache cases evicted records').toBeGreaterThan(0);
       if (points >= 500) expect(stalls).toBeGreaterThan(0);
     }, 600_000);
   }

@@ -62,10 +62,10 @@ async function workload(h: Harness, seed: number, ops: number, dedupePct: number
   await checkRange(h.engine, m, 0, LOGICAL_BLOCKS);
 }
 
-async function simHarness(): Promise<Harness & { disk: SimDisk; meta: MemMetaStore }> {
+async function simHarness(cacheMib?: number): Promise<Harness & { disk: SimDisk; meta: MemMetaStore }> {
   const disk = new SimDisk(4096 + 96 * SEGMENT_BYTES);
   const meta = new MemMetaStore();
-  const opts = { flushDelayMs: 0, backgroundCompaction: false, commitRecordsMax: 200 };
+  const opts = { flushDelayMs: 0, backgroundCompaction: false, commitRecordsMax: 200, cacheMib };
   const h = {
     disk,
     meta,
@@ -87,6 +87,23 @@ describe('engine against a reference model (simulated stores)', () => {
         const audit = await auditPool(h.disk, h.meta);
         expect(audit.problems).toEqual([]);
         expect(audit.counts.mappedBlocks).toBe(h.engine.stats().mappedBlocks);
+        await h.engine.close();
+      }
+    });
+  }
+});
+
+describe('engine against a reference model, metadata cache far smaller than the working set', () => {
+  for (const [dedupe, compress] of [[45, 60], [90, 90]]) {
+    it(`dedupe ${dedupe}% compress ${compress}%, ~2 KiB of cache for 1024 LBAs`, async () => {
+      for (let seed = 1; seed <= 3; seed++) {
+        const h = await simHarness(2 / 1024);
+        await workload(h, seed * 100 + dedupe + 7, 400, dedupe, compress);
+        const audit = await auditPool(h.disk, h.meta);
+        expect(audit.problems).toEqual([]);
+        const cache = h.engine.stats().cache;
+        expect(cache.evictions, 'records were evicted').toBeGreaterThan(0);
+        expect(cache.hits, 'records were paged in and then hit').toBeGreaterThan(0);
         await h.engine.close();
       }
     });

@@ -14,6 +14,7 @@ import { requireRoot } from '../../server/preflight.js';
 import { readRunRecord, recordedDaemonAlive, type PackedRunRecord } from '../../server/run-file.js';
 import { packedTarget } from '../../server/targets/packed.js';
 import { UcError } from '../../util/errors.js';
+import { CACHE_MIB_DEFAULT } from '../../util/limits.js';
 import { getFlag, getNumber, getString, requireOption, type ParsedArgs } from '../args.js';
 import { HELP_OPTION, type Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
@@ -50,6 +51,7 @@ export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: bo
     metaExplicit: true,
     dedup: record.dedup as DedupChoice,
     compression: record.compression as CompressChoice,
+    cacheMib: typeof record.cacheMib === 'number' ? record.cacheMib : CACHE_MIB_DEFAULT,
     recover: true,
   };
   return { cfg, packed };

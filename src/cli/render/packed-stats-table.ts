@@ -14,6 +14,11 @@ function fmtDuration(sec: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${sec.toFixed(1)}s`;
 }
 
+function cacheText(c: StatsSnapshot['metadataCache']): string {
+  return `${formatBytes(c.bytes)} + filter ${formatBytes(c.filterBytes)}, ${c.hits} hits, ${c.misses} misses, ` +
+    `${c.evictions} evicted, ${c.filterNew} certainly new${c.filterReady ? '' : ' (filter loading)'} (since start)`;
+}
+
 /** Two aligned columns: label, value. */
 export function renderStatsTable(s: StatsSnapshot): string {
   const rows: Array<[string, string]> = [
@@ -42,6 +47,7 @@ export function renderStatsTable(s: StatsSnapshot): string {
       `${s.compactor.state}, ${s.compactor.candidates} candidate segments, ${s.compactor.segmentsCleaned} cleaned, ` +
         `${formatBytes(s.compactor.reclaimedBytes)} reclaimed`,
     ],
+    ['metadata cache', cacheText(s.metadataCache)],
     ['IOPS', `${s.session.iops.toFixed(0)} (since start)`],
     ['MB/s', `read ${s.session.readMBps.toFixed(1)}, write ${s.session.writeMBps.toFixed(1)} (since start)`],
   ];

@@ -99,7 +99,7 @@ interface PoolOpenOptions extends EngineOptions {
 
 function engineOptions(p: PackedConfig, openBacking: BackingOpener | undefined): PoolOpenOptions {
   return {
-    dedup: p.dedup, compression: p.compression, openBacking,
+    dedup: p.dedup, compression: p.compression, cacheMib: p.cacheMib, openBacking,
     legacyCounters: (uuid) => loadLegacyCounters(p.metaDir, uuid),
   };
 }

@@ -14,7 +14,7 @@
 //    and the same-fill ratio (written / (written - same-fill)) come from them.
 // IOPS and MB/s are averages since this daemon started.
 
-import type { Counters } from '../../engine/index.js';
+import type { Counters, MetaCacheStats } from '../../engine/index.js';
 import type { DispatchStats } from '../../device/index.js';
 import type { LatencySnapshot } from '../latency.js';
 
@@ -49,6 +49,8 @@ export interface StatsSnapshot {
   /** Reads failed with EIO because stored bytes did not verify (this daemon). */
   readVerifyFailures: number;
   compactor: { state: 'running' | 'idle'; candidates: number; segmentsCleaned: number; reclaimedBytes: number; bytesMoved: number };
+  /** The engine's metadata cache and dedup filter, since this daemon started (docs/packed.md). */
+  metadataCache: MetaCacheStats;
   session: RequestCounters & { iops: number; readMBps: number; writeMBps: number };
   /** Request latency histograms of this daemon, by operation (absent from older daemons). */
   latency?: LatencySnapshot;
@@ -65,6 +67,7 @@ export interface EngineFigures {
   physicalBytes: number;
   readVerifyFailures: number;
   compaction: { running: boolean; candidates: number };
+  cache: MetaCacheStats;
 }
 
 export interface SnapshotInput {
@@ -140,6 +143,7 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
       reclaimedBytes: t.segmentsCleaned * e.segmentBytes,
       bytesMoved: t.bytesMoved,
     },
+    metadataCache: { ...e.cache },
     session: {
       ...r,
       iops: perSec(r.reads + r.writes + r.flushes + r.discards + r.writeZeroes),

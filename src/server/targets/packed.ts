@@ -44,7 +44,7 @@ async function openPacked(cfg: AddConfig, p: PackedConfig, log: Logger, announce
     lock,
     backing: p.poolPath,
     sizeBytes: engine.logicalBytes,
-    recordFields: { metaDir: p.metaDir, dedup: p.dedup, compression: p.compression },
+    recordFields: { metaDir: p.metaDir, dedup: p.dedup, compression: p.compression, cacheMib: p.cacheMib },
     readyFields: { size: formatBytes(engine.logicalBytes), pool: p.poolPath, meta: p.metaDir },
     stoppedMessage: 'pool closed; device stopped and deleted',
     start: (hooks) => startPackedDevice({ ...deviceOptionsOf(cfg), ...hooks, engine, ring, packed: p }),

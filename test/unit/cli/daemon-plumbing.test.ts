@@ -50,7 +50,7 @@ describe('paths are absolute before the daemon (cwd /) starts', () => {
     const saved = { run: process.env.UBLK_COMPRESS_RUN_DIR, log: process.env.UBLK_COMPRESS_LOG_DIR, tmp: process.env.TMPDIR };
     try {
       process.chdir(dir);
-      const args = parseArgs(['--backing', 'rel/pool.img', '--size', '64M', '--log', 'logs/d.log', '--meta', 'm'], [...ADD_OPTIONS, ...PACKED_OPTIONS]);
+      const args = parseArgs(['--backing', 'rel/pool.img', '--size', '64M', '--log', 'logs/d.log', '--meta', 'm', '--cache-mib', '32'], [...ADD_OPTIONS, ...PACKED_OPTIONS]);
       const cfg = addConfigOf(args);
       expect(cfg.backing).toBe(join(dir, 'rel/pool.img'));
       expect(cfg.logPath).toBe(join(dir, 'logs/d.log'));
@@ -59,6 +59,7 @@ describe('paths are absolute before the daemon (cwd /) starts', () => {
       const argv = [...daemonArgv(cfg, cfg.logPath as string, false), ...packedDaemonArgv(packed)];
       expect(argv[argv.indexOf('--backing') + 1]).toBe(join(dir, 'rel/pool.img'));
       expect(argv[argv.indexOf('--meta') + 1]).toBe(join(dir, 'm'));
+      expect(argv[argv.indexOf('--cache-mib') + 1]).toBe('32');
       process.env.UBLK_COMPRESS_RUN_DIR = 'run';
       process.env.UBLK_COMPRESS_LOG_DIR = 'log';
       process.env.TMPDIR = 'tmp';

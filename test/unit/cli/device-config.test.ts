@@ -25,13 +25,13 @@ describe('parseDeviceConfig', () => {
   it('takes add options as keys, comments and blank lines, and keeps file order', () => {
     const c = parseDeviceConfig(
       'data',
-      '# the data pool\n\nbacking = /srv/data.pool\n size=100G \nlayout = packed\nmeta = /srv/data.meta\ndedup = on\ncompress = lz4\nqueues = 2\ndepth = 64\nid = 7\nlog = /var/log/ublk-compress/data.log\nstart-timeout = 30\n',
+      '# the data pool\n\nbacking = /srv/data.pool\n size=100G \nlayout = packed\nmeta = /srv/data.meta\ndedup = on\ncompress = lz4\ncache-mib = 32\nqueues = 2\ndepth = 64\nid = 7\nlog = /var/log/ublk-compress/data.log\nstart-timeout = 30\n',
       'data.conf',
     );
     expect(c.backing).toBe('/srv/data.pool');
     expect(addArgvOf(c)).toEqual([
       '--backing', '/srv/data.pool', '--size', '100G', '--layout', 'packed', '--meta', '/srv/data.meta', '--dedup', 'on',
-      '--compress', 'lz4', '--queues', '2', '--depth', '64', '--id', '7', '--log', '/var/log/ublk-compress/data.log',
+      '--compress', 'lz4', '--cache-mib', '32', '--queues', '2', '--depth', '64', '--id', '7', '--log', '/var/log/ublk-compress/data.log',
       '--start-timeout', '30',
     ]);
   });
@@ -56,6 +56,8 @@ describe('parseDeviceConfig', () => {
     ['backing = /a\nforeground = 1\n', /^f\.conf:2: unknown key 'foreground'/],
     ['backing = /a\nsize = 1000\n', /^f\.conf: 'size' 1000 B is below the minimum of 1 MiB$/],
     ['backing = /a\nlayout = direct\ndedup = on\n', /^f\.conf: 'dedup' applies to layout = packed only$/],
+    ['backing = /a\nlayout = direct\ncache-mib = 8\n', /^f\.conf: 'cache-mib' applies to layout = packed only$/],
+    ['backing = /a\ncache-mib = 0\n', /^f\.conf:2: 'cache-mib': 0 is below the minimum 1$/],
   ];
   it.each(bad)('refuses %j', (text, message) => {
     expect(() => parseDeviceConfig('f', text, 'f.conf')).toThrow(expect.objectContaining({ code: 'UC_INVALID_ARGUMENT', message: expect.stringMatching(message) }));

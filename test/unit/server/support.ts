@@ -25,5 +25,5 @@ export function cfgOf(backing: string, sizeBytes?: number): AddConfig {
 
 /** The packed options of a pool with its metadata beside it (or at metaDir). */
 export function packedOf(pool: string, metaDir = `${pool}.meta`): PackedConfig {
-  return { poolPath: pool, metaDir, metaExplicit: false, dedup: 'verify', compression: 'lz4', recover: false };
+  return { poolPath: pool, metaDir, metaExplicit: false, dedup: 'verify', compression: 'lz4', cacheMib: 64, recover: false };
 }

@@ -1,0 +1,171 @@
+// A set-associative table of fixed-width records in typed arrays (no JS object
+// per entry), with CLOCK eviction inside each set. A key is `keyWords` u32
+// words and selects one set of WAYS slots; a full set evicts the first slot its
+// hand meets whose reference bit is clear (clearing the bits it passes). The
+// table starts small and grows 4x (rehashing) instead of evicting until it
+// reaches the size its byte budget allows, so a small working set costs little
+// RAM and the rehashing about a third of a lookup per entry. Callers write the key into `key`, then find/insert/remove; a slot's
+// value is `valueWords` words at values[slot * valueWords].
+
+const WAYS = 8;
+const EMPTY = 0;
+const CLEAN = 1;
+const REFERENCED = 2;
+/** Slots a table starts with (when its budget allows). */
+const INITIAL_SLOTS = 1024;
+const GROWTH = 4;
+
+export class SlotTable {
+  /** Scratch key: callers fill it before find/insert/remove. */
+  readonly key: Uint32Array;
+  values: Uint32Array;
+  capacity = 0;
+  /** The capacity the budget allows (the table never grows beyond it). */
+  readonly maxCapacity: number;
+  private keys = new Uint32Array(0);
+  private state = new Uint8Array(0);
+  private hands = new Uint8Array(0);
+  private sets = 1;
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+
+  constructor(
+    readonly keyWords: number,
+    readonly valueWords: number,
+    budgetBytes: number,
+  ) {
+    const slotBytes = 4 * (keyWords + valueWords) + 1 + 1 / WAYS;
+    this.maxCapacity = Math.max(1, Math.floor(budgetBytes / (WAYS * slotBytes))) * WAYS;
+    this.key = new Uint32Array(keyWords);
+    this.values = new Uint32Array(0);
+    this.allocate(Math.min(this.maxCapacity, INITIAL_SLOTS));
+  }
+
+  /** Bytes the table's arrays hold now. */
+  get bytes(): number {
+    return this.keys.byteLength + this.values.byteLength + this.state.byteLength + this.hands.byteLength;
+  }
+
+  /** Slots in use. */
+  count(): number {
+    let n = 0;
+    for (let i = 0; i < this.capacity; i++) if (this.state[i] !== EMPTY) n += 1;
+    return n;
+  }
+
+  /** The slot holding `key`, or -1; a hit marks the slot referenced. Counts hits and misses. */
+  find(): number {
+    const slot = this.locate(this.setOf(this.key, 0) * WAYS, this.key, 0);
+    if (slot < 0) {
+      this.misses += 1;
+      return -1;
+    }
+    this.hits += 1;
+    this.state[slot] = REFERENCED;
+    return slot;
+  }
+
+  /** The slot for `key` (its own, an empty one, or an evicted one); the caller writes its value. */
+  insert(): number {
+    const own = this.locate(this.setOf(this.key, 0) * WAYS, this.key, 0);
+    if (own >= 0) return own;
+    return this.place(this.key, 0, true);
+  }
+
+  /** Forgets `key` if present. */
+  remove(): void {
+    const slot = this.locate(this.setOf(this.key, 0) * WAYS, this.key, 0);
+    if (slot >= 0) this.state[slot] = EMPTY;
+  }
+
+  clear(): void {
+    this.state.fill(EMPTY);
+  }
+
+  /** A slot for a key known absent (src[off..]): an empty way, else grow, else evict. */
+  private place(src: Uint32Array, off: number, mayGrow: boolean): number {
+    for (;;) {
+      const set = this.setOf(src, off);
+      const base = set * WAYS;
+      let slot = -1;
+      for (let w = 0; w < WAYS; w++) {
+        if (this.state[base + w] === EMPTY) {
+          slot = base + w;
+          break;
+        }
+      }
+      if (slot < 0 && mayGrow && this.capacity < this.maxCapacity) {
+        this.grow();
+        continue;
+      }
+      if (slot < 0) slot = this.evict(set);
+      const kw = this.keyWords;
+      for (let i = 0; i < kw; i++) this.keys[slot * kw + i] = src[off + i];
+      this.state[slot] = CLEAN;
+      return slot;
+    }
+  }
+
+  private allocate(capacity: number): void {
+    this.capacity = capacity;
+    this.sets = capacity / WAYS;
+    this.keys = new Uint32Array(capacity * this.keyWords);
+    this.values = new Uint32Array(capacity * this.valueWords);
+    this.state = new Uint8Array(capacity);
+    this.hands = new Uint8Array(capacity / WAYS);
+  }
+
+  /** Grows the table (within its budget) and re-places every entry (a full new set evicts, rarely). */
+  private grow(): void {
+    const { keys, values, state, capacity } = this;
+    this.allocate(Math.min(this.maxCapacity, capacity * GROWTH));
+    const kw = this.keyWords;
+    const vw = this.valueWords;
+    for (let s = 0; s < capacity; s++) {
+      if (state[s] === EMPTY) continue;
+      const slot = this.place(keys, s * kw, false);
+      this.state[slot] = state[s];
+      for (let i = 0; i < vw; i++) this.values[slot * vw + i] = values[s * vw + i];
+    }
+  }
+
+  private evict(set: number): number {
+    const base = set * WAYS;
+    let hand = this.hands[set];
+    for (;;) {
+      const slot = base + hand;
+      hand = (hand + 1) % WAYS;
+      if (this.state[slot] === REFERENCED) {
+        this.state[slot] = CLEAN;
+        continue;
+      }
+      this.hands[set] = hand;
+      this.evictions += 1;
+      return slot;
+    }
+  }
+
+  private locate(base: number, src: Uint32Array, off: number): number {
+    const kw = this.keyWords;
+    for (let w = 0; w < WAYS; w++) {
+      const slot = base + w;
+      if (this.state[slot] === EMPTY) continue;
+      let i = 0;
+      while (i < kw && this.keys[slot * kw + i] === src[off + i]) i++;
+      if (i === kw) return slot;
+    }
+    return -1;
+  }
+
+  private setOf(src: Uint32Array, off: number): number {
+    let h = 0x9e3779b9;
+    for (let i = 0; i < this.keyWords; i++) {
+      h = Math.imul(h ^ src[off + i], 0x85ebca6b);
+      h ^= h >>> 13;
+    }
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return (h >>> 0) % this.sets;
+  }
+}
