@@ -84,9 +84,15 @@ export function describeHolder(path: string): string {
   return pid === undefined ? 'is in use by another process' : `is in use by pid ${pid}`;
 }
 
+/** A block device's O_EXCL claim failed: a daemon of ours if a run record says so, else a mount or another claimant. */
+function busyDeviceHolder(path: string): string {
+  const holder = describeHolder(path);
+  return holder.startsWith('is already served by') ? holder : 'is in use by a mount or another exclusive user of the device';
+}
+
 function lockedError(path: string, err: unknown): UcError {
   const code = errnoCode(err);
-  const holder = code === 'EBUSY' ? 'is in use by a mount or another exclusive user of the device' : describeHolder(path);
+  const holder = code === 'EBUSY' ? busyDeviceHolder(path) : describeHolder(path);
   return new UcError('UC_POOL_LOCKED', `${path} ${holder}; nothing was changed`, {
     errno: (err as { errno?: number }).errno,
     cause: err,

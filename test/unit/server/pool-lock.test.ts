@@ -3,7 +3,7 @@
 // a symlink, a hard link, a bind mount or a copied metadata directory meets
 // it; a block device is claimed O_EXCL whatever node names it. Every refusal
 // leaves every byte of the pool and metadata unchanged.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync,
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { claimBacking, probeBacking, withSharedLock } from '../../../src/server/backing-lock.js';
 import { toUserError } from '../../../src/server/user-error.js';
+import { writeRunRecord } from '../../../src/server/run-file.js';
 import { claimPackedPool, type ClaimedPool } from '../../../src/server/targets/packed-pool.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { openBackingFile, type BackingOpener } from '../../../src/io/index.js';
@@ -102,7 +103,7 @@ describe('aliases of a served pool are refused, nothing modified', () => {
     await serve(pool);
   });
 
-  it('a 1:1 backing file and a block device through another device node', () => {
+  it('a 1:1 backing file and a block device through another device node', async () => {
     const file = join(dir, 'direct.img');
     writeFileSync(file, Buffer.alloc(8 << 20));
     const lock = claimBacking(file);
@@ -129,6 +130,23 @@ describe('aliases of a served pool are refused, nothing modified', () => {
     })();
     expect(err.code).toBe('UC_POOL_LOCKED');
     expect(err.message).toMatch(/a mount or another exclusive user of the device/);
+    // With a live daemon's run record naming the device, the refusal names that daemon.
+    const daemon = spawn('sleep', ['30']);
+    await new Promise((r) => daemon.once('spawn', r));
+    const runDir = join(dir, 'run');
+    const savedRunDir = process.env.UBLK_COMPRESS_RUN_DIR;
+    process.env.UBLK_COMPRESS_RUN_DIR = runDir;
+    try {
+      writeRunRecord({
+        devId: 3, pid: daemon.pid as number, backing: dev, sizeBytes: 8 << 20, layout: 'direct', queues: 1, depth: 16,
+        logPath: '/dev/null', startedAt: new Date().toISOString(), version: 'test',
+      });
+      expect(() => claimBacking(node)).toThrow(new RegExp(`is already served by /dev/ublkb3 \\(daemon pid ${daemon.pid}`));
+    } finally {
+      if (savedRunDir === undefined) delete process.env.UBLK_COMPRESS_RUN_DIR;
+      else process.env.UBLK_COMPRESS_RUN_DIR = savedRunDir;
+      daemon.kill('SIGKILL');
+    }
     devLock.release();
     claimBacking(node).release(); // free again
   });
