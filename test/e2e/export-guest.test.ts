@@ -11,8 +11,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GUEST_PREPARE_TIMEOUT_MS, guestRequired, guestTestTimeoutMs, runInGuest, skipGuest } from './support/guest.js';
 
-// 441 s on a 2-core host at load 12-15 (two guests and host suites), of which
-// about 250 s CPU; half of it is CLI and daemon start-up (node under TCG).
+// Measured on a 2-core host: 218 s at load 5-8, 441 s at load 12-15 (other
+// guests and host suites). Over half of it is CLI and daemon start-up (node
+// under TCG: each add, recover, down or del costs 10-35 s).
 const TIMEOUT_SEC = 900;
 
 const EXPECTED_STEPS = [
