@@ -14,7 +14,7 @@ import { readRunRecord, writeRunRecord } from '../../../src/server/run-file.js';
 import { growPackedOnline, type GrowableDevice, type GrowParts } from '../../../src/server/targets/packed-resize.js';
 import { MemMetaStore } from '../../../src/testing/mem-store.js';
 import { SimDisk } from '../../../src/testing/sim-disk.js';
-import { UcError } from '../../../src/util/errors.js';
+import { rejection } from './support.js';
 
 const MiB = 1 << 20;
 const OPTS = { flushDelayMs: 0, backgroundCompaction: false };
@@ -54,16 +54,10 @@ async function rig(canGrowLive: boolean): Promise<Rig> {
   return { parts: { engine, device, poolPath: '/p.img', log: silentLogger() }, grown };
 }
 
-async function refused(p: Promise<unknown>): Promise<UcError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(UcError);
-  return err as UcError;
-}
-
 describe('online grow of a packed pool', () => {
   it('without UPDATE_SIZE: refused with the offline path, the pool unchanged', async () => {
     const r = await rig(false);
-    const err = await refused(growPackedOnline(r.parts, 4 * MiB));
+    const err = await rejection(growPackedOnline(r.parts, 4 * MiB));
     expect(err.code).toBe('UC_KERNEL_UNSUPPORTED');
     expect(err.message).toContain('UBLK_F_UPDATE_SIZE, Linux 6.16 or later');
     expect(err.message).toContain(`ublk-compress del -n 3, then ublk-compress add --backing /p.img --size ${4 * MiB}`);
@@ -74,10 +68,10 @@ describe('online grow of a packed pool', () => {
 
   it('refuses a smaller size and a size that is not whole 4 KiB blocks; the same size is a no-op', async () => {
     const r = await rig(true);
-    const shrink = await refused(growPackedOnline(r.parts, MiB));
+    const shrink = await rejection(growPackedOnline(r.parts, MiB));
     expect(shrink.code).toBe('UC_INVALID_ARGUMENT');
     expect(shrink.message).toMatch(/is smaller than \/dev\/ublkb3 \(2\.00 MiB\); a pool never shrinks/);
-    expect((await refused(growPackedOnline(r.parts, 4 * MiB + 512))).code).toBe('UC_INVALID_ARGUMENT');
+    expect((await rejection(growPackedOnline(r.parts, 4 * MiB + 512))).code).toBe('UC_INVALID_ARGUMENT');
     expect(await growPackedOnline(r.parts, 2 * MiB)).toEqual({ fromBytes: 2 * MiB, toBytes: 2 * MiB });
     expect(r.grown).toEqual([]);
     await r.parts.engine.close();

@@ -19,7 +19,7 @@ import { claimPackedPool, type ClaimedPool } from '../../../src/server/targets/p
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { openBackingFile, type BackingOpener } from '../../../src/io/index.js';
 import { UcError } from '../../../src/util/errors.js';
-import { cfgOf, packedOf } from './support.js';
+import { cfgOf, packedOf, rejection as refusal } from './support.js';
 
 let dir: string;
 const mounts: string[] = [];
@@ -55,11 +55,6 @@ async function serve(pool: string, sizeBytes = 64 << 20, metaDir?: string): Prom
   const c = await claimPackedPool(cfgOf(pool, sizeBytes), packedOf(pool, metaDir));
   held.push(c);
   return c;
-}
-async function refusal(p: Promise<unknown>): Promise<UcError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(UcError);
-  return err as UcError;
 }
 
 describe('aliases of a served pool are refused, nothing modified', () => {

@@ -1,5 +1,5 @@
-// Helpers shared by the server's unit tests: catching a refusal, and the configs
-// a packed pool is claimed with.
+// Helpers shared by the server's unit tests: catching a refusal (thrown or
+// rejected), and the configs a packed pool is claimed with.
 import { expect } from 'vitest';
 import type { AddConfig, PackedConfig } from '../../../src/server/config.js';
 import { UcError } from '../../../src/util/errors.js';
@@ -13,6 +13,13 @@ export function refusal(fn: () => unknown): UcError {
     return err as UcError;
   }
   throw new Error('expected a refusal');
+}
+
+/** The UcError `p` rejects with; fails the test when it resolves or rejects with something else. */
+export async function rejection(p: Promise<unknown>): Promise<UcError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(UcError);
+  return err as UcError;
 }
 
 /** `add --backing BACKING [--size]` of a packed device, in the foreground. */
