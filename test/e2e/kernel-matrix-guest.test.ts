@@ -1,8 +1,8 @@
 // The guest kernel matrix: every other guest test runs on the LTS kernel
 // (bookworm-backports 6.12); this one boots the newest trixie-backports cloud
 // kernel (prepare.sh --kernel new, resolved by name when the cache is built)
-// and runs a bounded subset there in one boot: packed add/mkfs/e2fsck/re-add,
-// online grow of a mounted ext4 (resize + resize2fs), kill -9 + recover, and
+// and runs a bounded subset there in one boot: online grow of a mounted ext4
+// on a packed device (resize + resize2fs, e2fsck, del + add), and
 // the 1:1 layout (add, files, del + re-add, fio verify, kill -9 + del). It always runs in the guest, even on a
 // host with ublk, because the point is that kernel; it fails when the kernel
 // cannot be fetched or booted (UBLK_SKIP_GUEST=1 is the only opt-out).
@@ -21,11 +21,7 @@ const TIMEOUT_SEC = 1500;
 const EXPECTED_STEPS = [
   // What the device layer negotiates from (docs/kernels.md): 6.16+ offers UPDATE_SIZE.
   /^OK features=0x[0-9a-f]+ .*\bUSER_RECOVERY_REISSUE\b.*\bCMD_IOCTL_ENCODE\b.*\bUPDATE_SIZE\b/m,
-  /^OK add packed: \/dev\/ublkb\d+/m,
-  /^OK e2fsck -fn clean; del -n \d+$/m,
-  /^OK re-add \/dev\/ublkb\d+: all \d+ checksums match, same totals/m,
   /^OK grow ext4 1 GiB -> 2 GiB online \(resize \+ resize2fs mounted in [\d.]+ s\): \d+ files verify, e2fsck -fn clean, 2 GiB after del \+ add$/m,
-  /^OK kill -9 after \d+ fsync'ed files, recover: same device, workload finished, e2fsck -fn clean/m,
   /^OK 1:1 add \+ mkfs \+ e2fsck -fn clean \+ del \+ re-add \/dev\/ublkb\d+: all \d+ checksums match$/m,
   /^OK 1:1 fio verify=crc32c/m,
   /^OK 1:1 kill -9 daemon then del$/m,
@@ -44,7 +40,7 @@ function newKernelVersion(): string {
 describe.skipIf(skipGuest)('kernel matrix guest e2e (newest trixie-backports kernel)', () => {
   beforeAll(() => guestRequired('guest', 'new'), GUEST_PREPARE_TIMEOUT_MS);
 
-  it('packed add/mkfs/fsck/re-add, fio verify, kill -9 + recover, 1:1 path on the newer kernel', async () => {
+  it('packed online grow, 1:1 path with fio verify and kill -9 on the newer kernel', async () => {
     const kver = newKernelVersion();
     expect(kver).not.toMatch(/^6\.12\./);
     const r = await runInGuest('bash test/e2e/kernel-matrix-guest.sh', {
