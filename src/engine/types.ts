@@ -19,7 +19,7 @@ export interface EngineOptions {
   compactLiveFraction?: number;
   /** Pending metadata records that trigger a non-durable group commit. */
   commitRecordsMax?: number;
-  /** RAM budget in MiB of the clean metadata cache and dedup filter (default 64;
+  /** RAM budget in MiB of the clean metadata cache and dedup filter (default 48;
    * fractions allowed, down to a few sets of 8 entries per record kind). */
   cacheMib?: number;
   /** After a failed commit (e.g. a full filesystem), ms between retries (default 1000). */

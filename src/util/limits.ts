@@ -11,14 +11,17 @@ export const SEGMENT_BYTES_MIN = 64 * 1024;
 export const FRAGMENT_ALIGN_BYTES = 16;
 /** lz4 output above this is stored raw: saving < 1/8 of a block is not worth a decompress. */
 export const COMPRESSED_BYTES_MAX = 3584;
-/** Pending metadata records after which a (non-durable) group commit runs, bounding the
- * in-memory overlay (~150 B per record => ~2.5 MiB) while keeping LevelDB batches large. */
-export const COMMIT_RECORDS_MAX = 16384;
-/** RAM budget (MiB) of the clean metadata cache and the dedup filter: with 64 MiB the
- * cache holds ~830k map, ~490k extent and ~500k dedup records and the filter 16 MiB. */
-export const CACHE_MIB_DEFAULT = 64;
-/** Share of that budget given to the dedup filter (16 MiB of 64: ~8 bits per extent of a
- * full 100 GiB device, far more for the usual few million extents). */
+/** Pending metadata records after which a (non-durable) group commit runs. It bounds the
+ * overlays and, above all, the peak RSS: writing 2 GiB of unique blocks peaked at ~310 MiB
+ * with 16384 (JS garbage of the big batches and LevelDB's native memory for them) and
+ * ~230 MiB with 4096, at no measured cost in write throughput (docs/packed.md, "Memory"). */
+export const COMMIT_RECORDS_MAX = 4096;
+/** RAM budget (MiB) of the clean metadata cache and the dedup filter: with 48 MiB the
+ * cache holds ~625k map, ~365k extent and ~375k dedup records and the filter 12 MiB.
+ * 48, not 64: writing 8 GiB of unique blocks then peaks under 256 MiB of RSS. */
+export const CACHE_MIB_DEFAULT = 48;
+/** Share of that budget given to the dedup filter (12 MiB of 48: 16 bits per extent up to
+ * ~6M extents, ~4 bits per extent of a full 100 GiB device). */
 export const CACHE_FILTER_SHARE = 0.25;
 
 /** Full batches applied without sync that the engine keeps in RAM (to rewrite them if
