@@ -29,7 +29,7 @@ const PREFIX = 'ublk_compress_';
 const DURATION_HELP = 'Time to serve a request, by operation, since the daemon started.';
 
 class Exposition {
-  readonly registry = new Registry();
+  private readonly registry = new Registry();
   private readonly families = new Map<string, Gauge | Counter>();
   private readonly latency: HistogramValue[] = [];
 
@@ -55,7 +55,7 @@ class Exposition {
     this.latency.push({ metricName: `${name}_count`, labels, value: h.count });
   }
 
-  /** Empty lines between families are valid but dropped: one family follows the next. */
+  /** Empty lines between families are valid but dropped: one family follows the next, and no device prints nothing. */
   async render(): Promise<string> {
     const registries = [this.registry];
     if (this.latency.length > 0) {
@@ -63,7 +63,7 @@ class Exposition {
       registries.push(AggregatorRegistry.aggregate([[family]]));
     }
     const text = await Registry.merge(registries).metrics();
-    return text.replace(/\n\n/g, '\n');
+    return text === '\n' ? '' : text.replace(/\n\n/g, '\n');
   }
 }
 

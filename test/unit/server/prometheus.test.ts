@@ -217,6 +217,8 @@ describe('prometheus exposition', () => {
     expect([bucket('0.0025'), bucket('0.005'), bucket('0.5'), bucket('1'), bucket('10'), bucket('+Inf')]).toEqual([0, 38, 38, 39, 39, 40]);
     expect(writes.find((s) => s.name.endsWith('_sum'))?.value).toBeCloseTo(38 * 0.003 + 0.7 + 30);
     expect(writes.find((s) => s.name.endsWith('_count'))?.value).toBe(40);
+    expect(text).not.toMatch(/\n\n/);
+    expect(await renderPrometheus([])).toBe('');
   });
 
   it('the parser rejects what the format forbids (it can fail)', () => {
