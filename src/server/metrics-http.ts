@@ -1,6 +1,6 @@
 // The daemon's /metrics endpoint (`--metrics ADDR`): the same Prometheus text
-// `stats --format prometheus` prints, served with node:http (no client
-// library: the exposition text comes from prometheus.ts).
+// `stats --format prometheus` prints (prometheus.ts renders it with
+// prom-client), served with node:http.
 // Only GET /metrics is answered; the listener never keeps the process alive.
 
 import { createServer, type Server } from 'node:http';
@@ -33,7 +33,7 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(addr: ListenAddress, render: () => string): Promise<MetricsServer> {
+export async function startMetricsServer(addr: ListenAddress, render: () => Promise<string>): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') {
@@ -44,15 +44,16 @@ export async function startMetricsServer(addr: ListenAddress, render: () => stri
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    let body: string;
-    try {
-      body = render();
-    } catch (err) {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    // then(render): a render that throws before its promise still answers 500.
+    Promise.resolve().then(render).then(
+      (body) => {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+      },
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

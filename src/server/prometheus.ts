@@ -1,83 +1,73 @@
 // The Prometheus text exposition format (version 0.0.4) of every device's
-// figures: what `stats --format prometheus` prints for node_exporter's
-// textfile collector, and what a /metrics endpoint would serve. Gauges are
-// the pool's state now; *_total counters are totals since the pool was
-// formatted (bytes, dedup hits) or since the daemon started (requests).
+// figures, rendered by prom-client (the reference implementation of the
+// format): what `stats --format prometheus` prints for node_exporter's
+// textfile collector, and what the daemon's /metrics serves. Gauges are the
+// pool's state now; *_total counters are totals since the pool was formatted
+// (bytes, dedup hits) or since the daemon started (requests).
+//
+// The figures are snapshots (the CLI gets them as JSON over the control
+// socket), so each render fills a fresh Registry: gauges are set and
+// counters incremented once to the snapshot's value. The latency histograms
+// arrive as cumulative bucket counts, which prom-client's Histogram cannot be
+// set to (it only counts observations); they go through
+// AggregatorRegistry.aggregate, prom-client's way to expose metric values
+// that were collected in another process.
 
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { DeviceReport } from './device-report.js';
 import { LATENCY_BOUNDS_SEC, LATENCY_OPS, type HistogramSnapshot } from './latency.js';
 
-type MetricType = 'gauge' | 'counter' | 'histogram';
+type Labels = Record<string, string>;
 
-interface Sample {
-  readonly labels: Readonly<Record<string, string>>;
+interface HistogramValue {
+  readonly metricName: string;
+  readonly labels: Readonly<Record<string, string | number>>;
   readonly value: number;
-  /** A histogram's series: _bucket, _sum or _count. */
-  readonly suffix?: string;
-}
-
-interface Family {
-  readonly name: string;
-  readonly type: MetricType;
-  readonly help: string;
-  readonly samples: Sample[];
 }
 
 const PREFIX = 'ublk_compress_';
-
-/** Label values escape backslash, double quote and newline. */
-export function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
+const DURATION_HELP = 'Time to serve a request, by operation, since the daemon started.';
 
 class Exposition {
-  private readonly families = new Map<string, Family>();
+  private readonly registry = new Registry();
+  private readonly families = new Map<string, Gauge | Counter>();
+  private readonly latency: HistogramValue[] = [];
 
-  add(name: string, type: MetricType, help: string, labels: Record<string, string>, value: number): void {
+  /** A family is created at its first sample (its label names are that sample's). */
+  add(name: string, type: 'gauge' | 'counter', help: string, labels: Labels, value: number): void {
     const full = PREFIX + name;
     let f = this.families.get(full);
     if (!f) {
-      f = { name: full, type, help, samples: [] };
+      const config = { name: full, help, labelNames: Object.keys(labels), registers: [this.registry] };
+      f = type === 'gauge' ? new Gauge(config) : new Counter(config);
       this.families.set(full, f);
     }
-    f.samples.push({ labels, value });
+    if (f instanceof Gauge) f.set(labels, value);
+    else f.inc(labels, value);
   }
 
   /** One histogram series set: cumulative _bucket{le}, then _sum and _count. */
-  addHistogram(name: string, help: string, labels: Record<string, string>, h: HistogramSnapshot): void {
-    const full = PREFIX + name;
-    let f = this.families.get(full);
-    if (!f) {
-      f = { name: full, type: 'histogram', help, samples: [] };
-      this.families.set(full, f);
-    }
-    LATENCY_BOUNDS_SEC.forEach((le, i) => f.samples.push({ labels: { ...labels, le: String(le) }, value: h.buckets[i], suffix: '_bucket' }));
-    f.samples.push({ labels: { ...labels, le: '+Inf' }, value: h.count, suffix: '_bucket' });
-    f.samples.push({ labels, value: h.sumSec, suffix: '_sum' });
-    f.samples.push({ labels, value: h.count, suffix: '_count' });
+  addLatency(labels: Labels, h: HistogramSnapshot): void {
+    const name = `${PREFIX}request_duration_seconds`;
+    LATENCY_BOUNDS_SEC.forEach((le, i) => this.latency.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: h.buckets[i] }));
+    this.latency.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
+    this.latency.push({ metricName: `${name}_sum`, labels, value: h.sumSec });
+    this.latency.push({ metricName: `${name}_count`, labels, value: h.count });
   }
 
-  render(): string {
-    let out = '';
-    for (const f of this.families.values()) {
-      out += `# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${f.name} ${f.type}\n`;
-      for (const s of f.samples) {
-        const labels = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
-        out += `${f.name}${s.suffix ?? ''}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}\n`;
-      }
+  /** Empty lines between families are valid but dropped: one family follows the next, and no device prints nothing. */
+  async render(): Promise<string> {
+    const registries = [this.registry];
+    if (this.latency.length > 0) {
+      const family = { name: `${PREFIX}request_duration_seconds`, help: DURATION_HELP, type: 'histogram', aggregator: 'sum', values: this.latency };
+      registries.push(AggregatorRegistry.aggregate([[family]]));
     }
-    return out;
+    const text = await Registry.merge(registries).metrics();
+    return text === '\n' ? '' : text.replace(/\n\n/g, '\n');
   }
 }
 
-function addPacked(m: Exposition, device: Record<string, string>, r: DeviceReport): void {
+function addPacked(m: Exposition, device: Labels, r: DeviceReport): void {
   const s = r.packed;
   if (!s) return;
   m.add('logical_bytes', 'gauge', 'Size of the block device.', device, s.logicalBytes);
@@ -105,12 +95,12 @@ function addPacked(m: Exposition, device: Record<string, string>, r: DeviceRepor
   m.add('request_errors_total', 'counter', 'Requests completed with an error since the daemon started.', device, q.errors);
   for (const op of LATENCY_OPS) {
     const h = s.latency?.[op];
-    if (h) m.addHistogram('request_duration_seconds', 'Time to serve a request, by operation, since the daemon started.', { ...device, op }, h);
+    if (h) m.addLatency({ ...device, op }, h);
   }
   m.add('daemon_start_time_seconds', 'gauge', 'Start time of the serving daemon, seconds since the epoch.', device, Date.parse(s.startedAt) / 1000);
 }
 
-export function renderPrometheus(reports: readonly DeviceReport[]): string {
+export async function renderPrometheus(reports: readonly DeviceReport[]): Promise<string> {
   const m = new Exposition();
   for (const r of reports) {
     const device = { device: r.view.device };

@@ -1,5 +1,6 @@
 // The /metrics endpoint over real HTTP: the exposition text with its content
-// type, 404 elsewhere, 405 for other methods; listen addresses parsed and
+// type, 404 elsewhere, 405 for other methods, 500 with the reason when the
+// rendering fails; listen addresses parsed and
 // printed back; a config file may set `metrics`.
 import { describe, expect, it } from 'vitest';
 import { parseDeviceConfig } from '../../../src/cli/device-config.js';
@@ -26,7 +27,7 @@ describe('listen addresses', () => {
 describe('startMetricsServer', () => {
   it('answers GET /metrics with the text format, and nothing else', async () => {
     let n = 0;
-    const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, () => `# HELP x_total t\n# TYPE x_total counter\nx_total ${++n}\n`);
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, async () => `# HELP x_total t\n# TYPE x_total counter\nx_total ${++n}\n`);
     try {
       const base = `http://127.0.0.1:${server.address.port}`;
       const r1 = await fetch(`${base}/metrics`);
@@ -41,10 +42,28 @@ describe('startMetricsServer', () => {
     }
   });
 
-  it('fails to start on a port in use', async () => {
-    const first = await startMetricsServer({ host: '127.0.0.1', port: 0 }, () => '');
+  it('answers 500 with the reason when the rendering fails', async () => {
+    let throwing = false;
+    const render = (): Promise<string> => {
+      if (throwing) throw new Error('thrown');
+      return Promise.reject(new Error('no snapshot'));
+    };
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, render);
     try {
-      await expect(startMetricsServer(first.address, () => '')).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      const r = await fetch(`http://127.0.0.1:${server.address.port}/metrics`);
+      expect([r.status, await r.text()]).toEqual([500, 'no snapshot\n']);
+      throwing = true;
+      const t = await fetch(`http://127.0.0.1:${server.address.port}/metrics`);
+      expect([t.status, await t.text()]).toEqual([500, 'thrown\n']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('fails to start on a port in use', async () => {
+    const first = await startMetricsServer({ host: '127.0.0.1', port: 0 }, async () => '');
+    try {
+      await expect(startMetricsServer(first.address, async () => '')).rejects.toMatchObject({ code: 'EADDRINUSE' });
     } finally {
       await first.close();
     }

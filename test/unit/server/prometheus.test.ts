@@ -8,7 +8,7 @@ import type { DeviceReport, DeviceView } from '../../../src/server/device-report
 import { zeroCounters } from '../../../src/engine/index.js';
 import { buildStatsSnapshot } from '../../../src/server/targets/packed-stats.js';
 import { renderOverview, savedPercent } from '../../../src/cli/render/overview.js';
-import { escapeLabel, renderPrometheus } from '../../../src/server/prometheus.js';
+import { renderPrometheus } from '../../../src/server/prometheus.js';
 import { RequestLatency, type LatencySnapshot } from '../../../src/server/latency.js';
 
 interface ParsedSample { name: string; labels: Record<string, string>; value: number }
@@ -184,13 +184,16 @@ function packedReport(id: number, name: string | undefined): DeviceReport {
 }
 
 describe('prometheus exposition', () => {
-  it('escapes label values', () => {
-    expect(escapeLabel('a\\b"c\nd')).toBe('a\\\\b\\"c\\nd');
+  it('escapes label values', async () => {
+    const odd: DeviceReport = { view: view(3, { layout: 'direct' }), name: 'a\\b"c\nd', packed: undefined, direct: undefined, hostFs: undefined };
+    const text = await renderPrometheus([odd]);
+    expect(text).toContain('name="a\\\\b\\"c\\nd"');
+    expect(parseExposition(text).get('ublk_compress_device_info')!.samples[0].labels.name).toBe('a\\b"c\nd');
   });
 
-  it('renders two packed devices and a direct one as valid, complete families', () => {
+  it('renders two packed devices and a direct one as valid, complete families', async () => {
     const direct: DeviceReport = { view: view(2, { layout: 'direct', daemonAlive: false }), name: undefined, packed: undefined, direct: undefined, hostFs: undefined };
-    const text = renderPrometheus([packedReport(0, 'data'), packedReport(1, 'backup'), direct]);
+    const text = await renderPrometheus([packedReport(0, 'data'), packedReport(1, 'backup'), direct]);
     const families = parseExposition(text);
     const info = families.get('ublk_compress_device_info')!;
     expect(info.samples.map((s) => s.labels)).toEqual([
@@ -214,6 +217,8 @@ describe('prometheus exposition', () => {
     expect([bucket('0.0025'), bucket('0.005'), bucket('0.5'), bucket('1'), bucket('10'), bucket('+Inf')]).toEqual([0, 38, 38, 39, 39, 40]);
     expect(writes.find((s) => s.name.endsWith('_sum'))?.value).toBeCloseTo(38 * 0.003 + 0.7 + 30);
     expect(writes.find((s) => s.name.endsWith('_count'))?.value).toBe(40);
+    expect(text).not.toMatch(/\n\n/);
+    expect(await renderPrometheus([])).toBe('');
   });
 
   it('the parser rejects what the format forbids (it can fail)', () => {
