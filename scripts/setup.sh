@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d node_modules/vitest ] || [ ! -d node_modules/classic-level ]; then
+if [ ! -d node_modules/vitest ] || [ ! -d node_modules/classic-level ] || [ ! -d node_modules/prom-client ]; then
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund
 fi
