@@ -133,7 +133,7 @@ function listDir(src: string): string[] {
   }
 }
 
-/** Clones of `src` are named `.<name>.clone-<pid>-XXXXXX`: the pid tells a leftover from one in use. */
+/** Clones of `src` are named `.<name>.clone-<pid>-` plus a random suffix: the pid tells a leftover from one in use. */
 function clonePrefix(src: string): string {
   return `.${path.basename(src)}.clone-`;
 }
