@@ -22,6 +22,7 @@ import { readBlocks } from './read-path.js';
 import { ensureSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { writeBlocks } from './write-path.js';
+import type { JournalOp } from './write-journal.js';
 
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
 const WRITE_CHUNK_BLOCKS = 1024;
@@ -31,6 +32,7 @@ export class BlockEngine {
   private closed = false;
   private readonly compactor: Compactor;
   private readonly background: Background;
+  private replayedOps = { records: 0, blocks: 0 };
 
   /** Use openEngine/formatEngine (or openPool/formatPool for files). */
   constructor(
@@ -73,17 +75,24 @@ export class BlockEngine {
 
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
-    await this.exclusive(async () => {
+    const recorded = await this.exclusive(async () => {
       await this.core.checkWritable();
+      const appends: Array<Promise<void>> = [];
       for (let done = 0; done < blocks; done += WRITE_CHUNK_BLOCKS) {
         const n = Math.min(WRITE_CHUNK_BLOCKS, blocks - done);
+        const chunk = buf.subarray(done * BLOCK_BYTES, (done + n) * BLOCK_BYTES);
         await ensureSpace(this.core, this.compactor, n);
-        await writeBlocks(this.core, lba + done, n, buf.subarray(done * BLOCK_BYTES, (done + n) * BLOCK_BYTES));
+        await this.journalRoom(chunk.length);
+        await writeBlocks(this.core, lba + done, n, chunk);
+        // Applied: record it before any freeze can run (we hold the mutex).
+        appends.push(this.record('write', lba + done, n, chunk));
         if (this.core.needsCommit()) await this.core.commit(false);
       }
       if (fua) await this.core.commit(true);
+      return appends;
     });
     this.background.afterMutation();
+    for (const a of recorded) await a;
   }
 
   async flush(): Promise<void> {
@@ -94,22 +103,74 @@ export class BlockEngine {
 
   async discard(lba: number, blocks: number): Promise<void> {
     this.checkRange(lba, blocks);
-    await this.exclusive(async () => {
-      await this.core.checkWritable();
-      await unmapRange(this.core, lba, blocks);
-    });
-    this.background.afterMutation();
+    await this.unmap(lba, blocks);
   }
 
   /** Zero blocks store nothing, with or without noUnmap: the range is unmapped. */
   async writeZeroes(lba: number, blocks: number, noUnmap: boolean): Promise<void> {
     void noUnmap;
     this.checkRange(lba, blocks);
-    await this.exclusive(async () => {
+    await this.unmap(lba, blocks);
+  }
+
+  private async unmap(lba: number, blocks: number): Promise<void> {
+    const recorded = await this.exclusive(async () => {
       await this.core.checkWritable();
+      await this.journalRoom(0);
       await unmapRange(this.core, lba, blocks);
+      return this.record('unmap', lba, blocks);
     });
     this.background.afterMutation();
+    await recorded;
+  }
+
+  /** [mutex] Makes room in the write journal for a record of `payloadBytes`: a
+   * durable commit covers every record, so the files can be emptied. */
+  private async journalRoom(payloadBytes: number): Promise<void> {
+    const j = this.core.journal;
+    if (j === undefined || j.fits(payloadBytes)) return;
+    await this.core.commit(true);
+    await j.reclaimActive();
+    if (!j.fits(payloadBytes)) {
+      throw new UcError('UC_IO', `write journal cannot take a record of ${payloadBytes} bytes (largest ${j.payloadBytesMax})`);
+    }
+  }
+
+  /** [mutex, right after the mutation was applied] Appends it to the write journal;
+   * the promise settles when the mutation may complete. */
+  private record(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer): Promise<void> {
+    const p = this.core.journal?.append(kind, lba, blocks, data) ?? Promise.resolve();
+    // Awaited by the caller unless the mutation failed later: never an unhandled rejection.
+    p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * At open: applies the journal records the last run completed but never
+   * committed, in order, commits them durably and empties the journal. Each
+   * record's sequence is marked applied only after it is whole in the state, so
+   * a crash during replay replays it again (writes and unmaps are idempotent).
+   */
+  async replay(ops: readonly JournalOp[]): Promise<void> {
+    const j = this.core.journal;
+    if (j === undefined) return;
+    for (const op of ops) {
+      if (op.lba + op.blocks > this.core.logicalBlocks) {
+        throw new UcError('UC_POOL_CORRUPT', `write journal record ${op.seq} reaches beyond the device end (lba ${op.lba} + ${op.blocks})`);
+      }
+      if (op.kind === 'write') await this.write(op.lba, op.blocks, op.data, false);
+      else await this.unmap(op.lba, op.blocks);
+      j.replayed(op.seq);
+      this.replayedOps.records += 1;
+      this.replayedOps.blocks += op.blocks;
+    }
+    await this.exclusive(() => this.core.commit(true));
+    await j.finishReplay();
+  }
+
+  /** Journal records applied at open (what the last run completed but had not committed). */
+  get replayed(): Readonly<{ records: number; blocks: number }> {
+    return this.replayedOps;
   }
 
   /** Runs up to `maxSegments` compaction steps now (durable when it resolves). */
@@ -191,6 +252,9 @@ export class BlockEngine {
       failure ??= err;
     });
     await this.core.closeKeeper().catch((err: unknown) => {
+      failure ??= err;
+    });
+    await this.core.journal?.close(this.ownsStores).catch((err: unknown) => {
       failure ??= err;
     });
     if (this.ownsStores) {

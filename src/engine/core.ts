@@ -29,6 +29,7 @@ import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter } from './segment-writer.js';
 import type { EngineEvent, EngineOptions, MetaCacheStats } from './types.js';
+import type { WriteJournal } from './write-journal.js';
 
 export class EngineCore {
   readonly guard = new ReadGuard();
@@ -77,6 +78,8 @@ export class EngineCore {
     totals?: Counters,
     /** The pool holds a C record; without one it is written at the next commit or at close. */
     countersRecorded = true,
+    /** Where mutations are recorded before they complete (undefined: nowhere). */
+    readonly journal?: WriteJournal,
   ) {
     this.keeper = new SuperblockKeeper(pool, sb, sbSlot, (err) => this.commits.poolSyncFailed(err));
     this.opts = resolveOptions(options);
@@ -94,6 +97,7 @@ export class EngineCore {
     this.commits = new GroupCommit({
       pool, meta, view: this.view, segs, writer: this.writer, keeper: this.keeper, guard: this.guard,
       readCache: this.readCache,
+      journal,
       stallRetryMs: this.opts.stallRetryMs,
       commitRecordsMax: this.opts.commitRecordsMax,
       sealState: () => this.sealState(),

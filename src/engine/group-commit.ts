@@ -8,7 +8,7 @@
 // retried at most every stallRetryMs until one goes through. Every method that
 // starts a commit runs under the engine mutex; the fields below are changed
 // only there (or by the commit's own continuation, which the mutex orders).
-import { gKey } from '../meta/keys.js';
+import { gKey, KEY_J } from '../meta/keys.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
 import { encodeSegment } from '../pool/segment-record.js';
 import type { SegmentTable } from '../pool/segments.js';
@@ -22,6 +22,7 @@ import type { ReadCache } from './read-cache.js';
 import type { ReadGuard } from './read-guard.js';
 import type { SegmentWriter } from './segment-writer.js';
 import type { EngineEvent } from './types.js';
+import { encodeJournalSeq, type WriteJournal } from './write-journal.js';
 
 /** The parts of the engine core a commit reads and updates. */
 export interface CommitParts {
@@ -33,6 +34,8 @@ export interface CommitParts {
   readonly keeper: SuperblockKeeper;
   readonly guard: ReadGuard;
   readonly readCache: ReadCache;
+  /** The write journal (undefined: mutations are not journaled). */
+  readonly journal: WriteJournal | undefined;
   readonly stallRetryMs: number;
   readonly commitRecordsMax: number;
   /** Advances the commit sequence; returns it with the S and C records of now. */
@@ -92,12 +95,20 @@ export class GroupCommit {
    * is due or `force` is set.
    */
   async commit(sync: boolean, force = false): Promise<void> {
-    const { view, segs, writer } = this.p;
+    const { view, segs, writer, journal } = this.p;
     await this.settleCommit();
-    if (!sync && view.pendingRecords === 0 && segs.dirty.size === 0 && !writer.hasUnwritten) return;
-    if (sync && !this.unsynced && !writer.hasUnwritten && view.pendingRecords === 0) return;
+    const idle = sync
+      ? !this.unsynced && !writer.hasUnwritten && view.pendingRecords === 0
+      : view.pendingRecords === 0 && segs.dirty.size === 0 && !writer.hasUnwritten;
+    if (idle) {
+      // The written state already holds every mutation applied: the journal's are covered.
+      if (this.health.stalled === undefined) journal?.covered(journal.lastSeq);
+      return;
+    }
     this.health.checkRetry(force);
     if (this.metaNeedsReopen) await this.reopenMeta();
+    // A file emptied in the background may take appends again once this freeze rotates.
+    await journal?.ready();
     // Batches applied without sync stay in RAM until a durable commit (meta-view.ts): bound them.
     if (!sync && view.unsyncedRecords >= UNSYNCED_BATCHES_MAX * this.p.commitRecordsMax) sync = true;
     const ops: MetaOp[] = view.freeze();
@@ -106,10 +117,16 @@ export class GroupCommit {
     segs.dirty.clear();
     const sealed = this.p.sealState();
     ops.push(...sealed.ops);
+    // The J record: every journal record up to here is in this batch's state.
+    const journalSeq = journal?.lastSeq ?? 0;
+    if (journal !== undefined) {
+      ops.push({ type: 'put', key: KEY_J, value: encodeJournalSeq(journalSeq) });
+      journal.rotate();
+    }
     const freed = this.freedUncommitted;
     this.freedUncommitted = [];
     if (sync) this.unsynced = false;
-    const run = this.runCommit(ops, freed, dirty, sync, sealed.seq).catch((err: unknown) => {
+    const run = this.runCommit(ops, freed, dirty, sync, sealed.seq, journalSeq).catch((err: unknown) => {
       // Nothing of this batch is known durable: make it pending again for the retry.
       view.thaw();
       for (const seg of dirty) segs.dirty.add(seg);
@@ -136,7 +153,9 @@ export class GroupCommit {
     this.inflight = tracked;
   }
 
-  private async runCommit(ops: MetaOp[], freed: number[], dirty: number[], sync: boolean, seq: number): Promise<void> {
+  private async runCommit(
+    ops: MetaOp[], freed: number[], dirty: number[], sync: boolean, seq: number, journalSeq: number,
+  ): Promise<void> {
     const { writer, pool, meta } = this.p;
     if (this.health.broken !== undefined) throw this.health.broken;
     await staged('pool-write', () => writer.writeOut());
@@ -149,6 +168,7 @@ export class GroupCommit {
       throw new StageError('meta-write', err);
     }
     this.p.view.dropFrozen(sync);
+    this.p.journal?.covered(journalSeq);
     if (sync) this.segsSinceDurable.clear();
     else for (const seg of dirty) this.segsSinceDurable.add(seg);
     this.p.committed(sync);

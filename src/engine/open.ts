@@ -6,7 +6,8 @@
 // first (LevelDB rewrites a directory it opens), and opens the real one only once
 // validation passed.
 import fs from 'node:fs';
-import { gKey, KEY_C, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } from '../meta/keys.js';
+import path from 'node:path';
+import { gKey, KEY_C, KEY_J, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } from '../meta/keys.js';
 import { decodeState, encodeState, type MetaState } from '../meta/records.js';
 import { decodeSegment } from '../pool/segment-record.js';
 import { LevelMetaStore } from '../meta/level-store.js';
@@ -22,13 +23,16 @@ import {
 import { SegmentTable } from '../pool/segments.js';
 import type { PoolStore } from '../pool/store.js';
 import { UcError } from '../util/errors.js';
-import { RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN } from '../util/limits.js';
+import {
+  JOURNAL_FILE_BYTES, RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN,
+} from '../util/limits.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import { BlockEngine } from './block-engine.js';
 import { defaultCapacityBytes } from './capacity.js';
 import { EngineCore } from './core.js';
 import { decodeCounters, encodeCounters, zeroCounters, type Counters } from './counters.js';
 import type { EngineOptions, FormatOptions } from './types.js';
+import { decodeJournalSeq, WriteJournal, type JournalFile } from './write-journal.js';
 
 /** Writes a new superblock and metadata state over `pool` and opens the engine. */
 export async function formatEngine(pool: PoolStore, meta: MetaStore, o: FormatOptions, ownsStores = false): Promise<BlockEngine> {
@@ -66,10 +70,19 @@ export async function openEngine(
   const { sb, slot, state, segs, counters } = await loadPoolState(pool, meta);
   // A pool written before the C record existed starts from the host's legacy totals.
   const totals = counters ?? o.legacyCounters?.(uuidText(sb.uuid));
-  const core = new EngineCore(pool, meta, sb, state, segs, o, slot, totals, counters !== undefined);
+  const loaded = o.journalFiles === undefined ? undefined : await WriteJournal.load([...o.journalFiles], decodeJournalSeq(meta.getSync(KEY_J)));
+  const core = new EngineCore(pool, meta, sb, state, segs, o, slot, totals, counters !== undefined, loaded?.journal);
   core.sealLeftOpen();
   core.startScans(fresh);
-  return new BlockEngine(core, ownsStores);
+  const engine = new BlockEngine(core, ownsStores);
+  if (loaded !== undefined) {
+    // A new pool replays nothing: whatever the files hold belongs to no state of it.
+    await engine.replay(fresh ? [] : loaded.ops).catch(async (err: unknown) => {
+      await engine.close().catch(() => undefined);
+      throw err;
+    });
+  }
+  return engine;
 }
 
 interface PoolState {
@@ -154,6 +167,24 @@ export interface PoolPaths {
   metaDir?: string;
   /** Opens the pool file (default: on a private io_uring); a daemon passes its shared ring's. */
   openBacking?: BackingOpener;
+  /** Opens the write journal's files in the metadata directory (default: like openBacking's default). */
+  openJournal?: BackingOpener;
+}
+
+/** The write journal's files: in the metadata directory, which format replaces whole. */
+export function journalPaths(metaDir: string): [string, string] {
+  return [path.join(metaDir, 'journal-0'), path.join(metaDir, 'journal-1')];
+}
+
+async function openJournalFiles(metaDir: string, open: BackingOpener = openBackingFile): Promise<[JournalFile, JournalFile]> {
+  const [a, b] = journalPaths(metaDir);
+  const first = await open(a, { create: true, sizeBytes: JOURNAL_FILE_BYTES });
+  try {
+    return [first, await open(b, { create: true, sizeBytes: JOURNAL_FILE_BYTES })];
+  } catch (err) {
+    await first.close();
+    throw err;
+  }
 }
 
 /** Formats a pool file (created sparse if missing) or block device and opens it. */
@@ -173,7 +204,8 @@ export async function formatPool(o: PoolPaths & FormatOptions & { capacityBytes?
   const pool = await (o.openBacking ?? openBackingFile)(o.backingPath, { create: true, sizeBytes: capacity });
   try {
     const meta = await LevelMetaStore.open(metaDir, { create: true });
-    return await formatEngine(pool, meta, o, true);
+    const journalFiles = await openJournalFiles(metaDir, o.openJournal);
+    return await formatEngine(pool, meta, { ...o, journalFiles }, true);
   } catch (err) {
     await pool.close();
     throw err;
@@ -185,6 +217,7 @@ export async function openPool(o: PoolPaths & EngineOptions): Promise<BlockEngin
   const metaDir = o.metaDir ?? defaultMetaDir(o.backingPath);
   const pool = await (o.openBacking ?? openBackingFile)(o.backingPath);
   let meta: LevelMetaStore | undefined;
+  let journalFiles: [JournalFile, JournalFile] | undefined;
   try {
     await readSuperblock(pool);
     // Decide on a clone: a refusal must leave every byte of the metadata directory as it was.
@@ -197,9 +230,11 @@ export async function openPool(o: PoolPaths & EngineOptions): Promise<BlockEngin
     // The clone's state is valid: make the same cut here before LevelDB replays past the gap.
     if (cut !== undefined) applyValidatedLogCut(metaDir, cut);
     meta = await LevelMetaStore.open(metaDir, { create: false });
-    return await openEngine(pool, meta, o, true);
+    journalFiles = await openJournalFiles(metaDir, o.openJournal);
+    return await openEngine(pool, meta, { ...o, journalFiles }, true);
   } catch (err) {
     await meta?.close();
+    for (const f of journalFiles ?? []) await f.close().catch(() => undefined);
     await pool.close();
     throw err;
   }

@@ -3,6 +3,7 @@ import type { CompressionName } from '../compress/index.js';
 import type { DedupMode, FingerprintFn } from '../dedup/index.js';
 import type { Counters } from './counters.js';
 import type { ReadCacheStats } from './read-cache.js';
+import type { JournalFile } from './write-journal.js';
 
 export interface EngineOptions {
   /** 'verify' (default) byte-compares before sharing; 'on' trusts XXH128; 'off'. */
@@ -31,6 +32,9 @@ export interface EngineOptions {
   /** Cumulative counters to start from when the pool holds no counter record
    * (a pool written before the record existed); zeros when absent or undefined. */
   legacyCounters?: (uuid: string) => Counters | undefined;
+  /** The write journal's two files (openPool opens them in the metadata
+   * directory); without them a killed process loses what it had not committed. */
+  journalFiles?: readonly [JournalFile, JournalFile];
 }
 
 /** Things the engine reports to its host (the daemon logs them). */

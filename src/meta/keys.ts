@@ -6,6 +6,7 @@
 //   H<fingerprint 16>  -> extent id (dedup index)
 //   G<segment u32>     -> segment record
 //   C                  cumulative counters of the engine
+//   J                  sequence of the last write-journal record the state includes
 import assert from 'node:assert';
 
 export const PREFIX_S = 0x53;
@@ -14,9 +15,11 @@ export const PREFIX_E = 0x45;
 export const PREFIX_H = 0x48;
 export const PREFIX_G = 0x47;
 export const PREFIX_C = 0x43;
+export const PREFIX_J = 0x4a;
 
 export const KEY_S = Buffer.from([PREFIX_S]);
 export const KEY_C = Buffer.from([PREFIX_C]);
+export const KEY_J = Buffer.from([PREFIX_J]);
 
 function u64Key(prefix: number, n: number): Buffer {
   assert(Number.isSafeInteger(n) && n >= 0);

@@ -23,7 +23,8 @@ export interface MetaClone {
 }
 
 const TABLE_FILE = /\.(ldb|sst)$/;
-const SKIPPED = new Set(['LOCK', 'LOG', 'LOG.old']);
+/** Not LevelDB's state: its lock and logs, and the engine's write journal. */
+const SKIPPED = new Set(['LOCK', 'LOG', 'LOG.old', 'journal-0', 'journal-1']);
 
 /** Makes a private clone of LevelDB directory `src`. */
 export function cloneMetaDir(src: string): MetaClone {

@@ -62,6 +62,11 @@ interface Case {
   verifyReadBlocks: number;
   /** The engine's cacheMib (undefined: the default, which holds everything). */
   cacheMib: number | undefined;
+  /** Bytes of each write-journal file (small ones force durable commits to make room). */
+  journalBytes: number;
+  /** The crash kills the process only: every write issued survives in page cache,
+   * so every mutation that completed must read back exactly (the write journal). */
+  processCrash: boolean;
 }
 
 const TINY_READ_CACHE = 2 * 4112; // two fragments
@@ -80,6 +85,8 @@ function caseOf(seed: number, reorder: boolean): Case {
     readCacheBytes: seed % 2 === 0 ? TINY_READ_CACHE : undefined,
     verifyReadBlocks: seed % 3 === 0 ? LOGICAL_BLOCKS : 12,
     cacheMib: seed % 2 === 1 ? TINY_CACHE_MIB : undefined,
+    journalBytes: seed % 5 === 0 ? 96 * 1024 : 1024 * 1024,
+    processCrash: seed % 4 === 3,
   };
 }
 
@@ -173,6 +180,7 @@ async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number
     m.writtenStarted += blocks;
     const ok = await mutated(e, m, e.write(lba, blocks, data, fua), lba, blocks);
     if (ok && m.epoch === epoch) m.writtenDone += blocks;
+    if (ok && c.processCrash && m.epoch === epoch) m.durable(lba, blocks);
     if (ok && fua && m.epoch === epoch) {
       m.durable(lba, blocks);
       m.durablePoint();
@@ -181,7 +189,8 @@ async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number
     const n = r() < 0.3 ? 300 : blocks;
     const at = randInt(r, LOGICAL_BLOCKS - n);
     m.started(at, Buffer.alloc(n * BLOCK_BYTES));
-    await mutated(e, m, r() < 0.5 ? e.discard(at, n) : e.writeZeroes(at, n, false), at, n);
+    const ok = await mutated(e, m, r() < 0.5 ? e.discard(at, n) : e.writeZeroes(at, n, false), at, n);
+    if (ok && c.processCrash && m.epoch === epoch) m.durable(at, n);
   } else if (x < 0.85) {
     if ((await mutated(e, m, e.flush())) && m.epoch === epoch) {
       m.flushed();
@@ -209,7 +218,7 @@ async function verifyAfterCrash(e: BlockEngine, m: CrashModel, c: Case): Promise
     const got = Buffer.from(out.subarray(lba * BLOCK_BYTES, (lba + 1) * BLOCK_BYTES));
     const allowed = m.allowed.get(lba) ?? [ZERO_BLOCK];
     if (!allowed.some((b) => b.equals(got))) {
-      const durableOnly = allowed.length === 1 ? ' (flushed content lost)' : '';
+      const durableOnly = allowed.length === 1 ? ' (flushed content lost, or completed content after a process crash)' : '';
       throw new Error(`lba ${lba} reads content that was never written there${durableOnly}`);
     }
     m.allowed.set(lba, [got]);
@@ -221,6 +230,8 @@ async function verifyAfterCrash(e: BlockEngine, m: CrashModel, c: Case): Promise
 let segmentsCleaned = 0;
 /** Cache records evicted in the tiny-cache cases (proves they paged in and out). */
 let cacheEvictions = 0;
+/** Write-journal records replayed at reopen (proves the journal was exercised). */
+let replayedRecords = 0;
 
 /** Runs one case; returns the number of crash points it exercised. */
 async function runCase(c: Case): Promise<number> {
@@ -229,8 +240,10 @@ async function runCase(c: Case): Promise<number> {
   const order = c.reorder ? { reorder: rng(c.seed ^ 0x5eed), reorderTicksMax: REORDER_TICKS_MAX } : {};
   let disk = new SimDisk(POOL_BYTES, undefined, order);
   let meta = new MemMetaStore();
+  let journal: [SimDisk, SimDisk] = [new SimDisk(c.journalBytes, undefined, order), new SimDisk(c.journalBytes, undefined, order)];
   const opts = { ...OPTS, readCacheBytes: c.readCacheBytes, cacheMib: c.cacheMib };
-  let e = await formatEngine(disk, meta, { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts });
+  const fmt = { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts, journalFiles: journal };
+  let e = await formatEngine(disk, meta, fmt);
   const m = new CrashModel();
   for (let cycle = 0; cycle < CYCLES_PER_CASE; cycle++) {
     const ops = 5 + randInt(r, 40);
@@ -257,10 +270,14 @@ async function runCase(c: Case): Promise<number> {
       for (let t = 0; t < ticks; t++) await Promise.resolve();
     }
     m.epoch += 1;
-    const fates: CrashFate[] = ['drop', 'keep', 'tear'];
-    disk = disk.crash(() => fates[randInt(r, 3)], () => r() < 0.5);
-    meta = meta.crash(randInt(r, meta.pendingBatches + 1));
-    e = await openEngine(disk, meta, opts);
+    // A power cut drops, keeps or tears each unsynced write; a process crash keeps them all.
+    const fates: CrashFate[] = c.processCrash ? ['keep'] : ['drop', 'keep', 'tear'];
+    const fate = (): CrashFate => fates[randInt(r, fates.length)];
+    disk = disk.crash(fate, () => r() < 0.5);
+    journal = [journal[0].crash(fate, () => r() < 0.5), journal[1].crash(fate, () => r() < 0.5)];
+    meta = meta.crash(c.processCrash ? meta.pendingBatches : randInt(r, meta.pendingBatches + 1));
+    e = await openEngine(disk, meta, { ...opts, journalFiles: journal });
+    replayedRecords += e.replayed.records;
     m.checkCounters(e.stats().totals);
     await verifyAfterCrash(e, m, c);
     if (c.cacheMib !== undefined) cacheEvictions += e.stats().cache.evictions;
@@ -289,7 +306,8 @@ async function runReported(c: Case): Promise<number> {
     const how = `replay: ${env}CRASH_SEED=${c.seed} npx vitest run test/engine/crash.test.ts`;
     console.error(
       `crash case failed: seed ${c.seed} dedupe ${c.dedupePct}% compress ${c.compressPct}% compaction ${c.compaction} ` +
-        `reorder ${c.reorder} read cache ${c.readCacheBytes ?? 'default'} cacheMib ${c.cacheMib ?? 'default'}\n${how}`,
+        `reorder ${c.reorder} read cache ${c.readCacheBytes ?? 'default'} cacheMib ${c.cacheMib ?? 'default'} ` +
+        `journal ${c.journalBytes} process crash ${c.processCrash}\n${how}`,
     );
     throw new Error(`seed ${c.seed}: ${String(err)} (${how})`, { cause: err });
   }
@@ -375,17 +393,19 @@ describe('crash simulation', () => {
       segmentsCleaned = 0;
       stalls = 0;
       cacheEvictions = 0;
+      replayedRecords = 0;
       let crashed = 0;
       const started = Date.now();
       for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed, reorder));
       const took = ((Date.now() - started) / 1000).toFixed(1);
       console.log(
         `crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ` +
-          `${cacheEvictions} cache evictions in the tiny-cache cases, ${took} s`,
+          `${cacheEvictions} cache evictions in the tiny-cache cases, ${replayedRecords} journal records replayed, ${took} s`,
       );
       expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
       expect(segmentsCleaned).toBeGreaterThan(0);
       expect(cacheEvictions, 'tiny-cache cases evicted records').toBeGreaterThan(0);
+      expect(replayedRecords, 'reopens replayed write-journal records').toBeGreaterThan(0);
       if (points >= 500) expect(stalls).toBeGreaterThan(0);
     }, 600_000);
   }

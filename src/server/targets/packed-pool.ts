@@ -95,11 +95,19 @@ export interface OpenedPool {
 
 interface PoolOpenOptions extends EngineOptions {
   openBacking: BackingOpener | undefined;
+  openJournal: BackingOpener | undefined;
 }
 
-function engineOptions(p: PackedConfig, openBacking: BackingOpener | undefined): PoolOpenOptions {
+/** How the engine opens its files: the pool (locked to one inode) and the write journal. */
+export interface PoolOpeners {
+  pool: BackingOpener;
+  journal: BackingOpener;
+}
+
+function engineOptions(p: PackedConfig, open: PoolOpeners | undefined): PoolOpenOptions {
   return {
-    dedup: p.dedup, compression: p.compression, cacheMib: p.cacheMib, openBacking,
+    dedup: p.dedup, compression: p.compression, cacheMib: p.cacheMib,
+    openBacking: open?.pool, openJournal: open?.journal,
     legacyCounters: (uuid) => loadLegacyCounters(p.metaDir, uuid),
   };
 }
@@ -114,7 +122,7 @@ async function withPrivateUmask<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan, openBacking?: BackingOpener): Promise<OpenedPool> {
+async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan, openBacking?: PoolOpeners): Promise<OpenedPool> {
   const sizeBytes = cfg.sizeBytes;
   if (sizeBytes === undefined) throw new UcError('UC_INVALID_ARGUMENT', 'give --size to create a pool');
   // mkdir reports the first directory it really made: that, and only that,
@@ -155,9 +163,9 @@ async function formatNew(cfg: AddConfig, p: PackedConfig, plan: PoolPlan, openBa
 
 /**
  * Formats or opens (and maybe grows) the pool; the engine serves afterwards.
- * `openBacking` opens the pool file on the daemon's shared ring.
+ * `openBacking` opens the pool file and the journal on the daemon's shared ring.
  */
-export async function openPackedPool(cfg: AddConfig, p: PackedConfig, plan: PoolPlan, openBacking?: BackingOpener): Promise<OpenedPool> {
+export async function openPackedPool(cfg: AddConfig, p: PackedConfig, plan: PoolPlan, openBacking?: PoolOpeners): Promise<OpenedPool> {
   if (plan.action === 'format') return formatNew(cfg, p, plan, openBacking);
   const engine = await openPool({ backingPath: plan.backing.path, metaDir: p.metaDir, ...engineOptions(p, openBacking) });
   const current = engine.logicalBytes;
@@ -208,7 +216,8 @@ export async function claimPackedPool(cfg: AddConfig, p: PackedConfig, openBacki
   try {
     const plan = preflightPackedPool(cfg, p, lock.created);
     // The engine opens the pool by path again: only the inode locked above may be served.
-    const open = lockedOpener(openBacking ?? openBackingFile, lock);
+    const journal = openBacking ?? openBackingFile;
+    const open = { pool: lockedOpener(journal, lock), journal };
     return { opened: await withPrivateUmask(() => openPackedPool(cfg, p, plan, open)), lock };
   } catch (err) {
     if (lock.created) unlinkIfSame(lock.path, lock);

@@ -40,6 +40,10 @@ async function openPacked(cfg: AddConfig, p: PackedConfig, log: Logger, announce
   const { engine, note } = opened;
   announce({ path: p.poolPath, action: 'none', fromBytes: 0, note });
   if (note) log.info({ pool: p.poolPath, action: opened.action }, note);
+  const { records, blocks } = engine.replayed;
+  if (records > 0) {
+    log.info({ pool: p.poolPath, records, blocks }, 'replayed the write journal: writes the last server completed but had not committed');
+  }
   return {
     lock,
     backing: p.poolPath,

@@ -1,0 +1,280 @@
+// The write journal: what a killed server must not lose (docs/packed.md,
+// "What a daemon crash loses"). A packed write completes once its blocks are
+// in the open segment in RAM; the group commit makes them durable later. So
+// that a process crash (the kernel and its page cache live on) loses nothing
+// that completed, every mutation is also appended here, in page cache, before
+// it completes: a write with its raw blocks, a discard/write-zeroes as a range.
+// Nothing here is fdatasync'ed on the hot path: after a power cut the journal
+// may hold any subset of its records, which is what a volatile write cache may
+// lose anyway (FLUSH semantics are unchanged, DESIGN rule 1).
+//
+// Sequence numbers order the records. Each metadata batch stores the sequence
+// of the last mutation its state includes (the J record), atomically with that
+// state; at open, records above it are replayed in order through the normal
+// write path and committed. A record replays only after its checksums match.
+//
+// Two files alternate: a commit's freeze switches appends to the other file
+// (when that one is empty), and a file whose records a written batch covers
+// is emptied (its range punched, so its dirty pages never reach the disk).
+import assert from 'node:assert';
+import { xxh128 } from '../dedup/index.js';
+import type { PoolStore } from '../pool/store.js';
+import { UcError } from '../util/errors.js';
+import { isNoSpace } from '../util/errno.js';
+import { BLOCK_BYTES } from '../util/units.js';
+
+/** The part of a backing file the journal uses (a real file or a SimDisk). */
+export type JournalFile = Pick<PoolStore, 'sizeBytes' | 'pread' | 'pwrite' | 'fdatasync' | 'punchHole' | 'close'>;
+
+export const JOURNAL_HEADER_BYTES = 64;
+const MAGIC = 0x4a43_5531; // "1UCJ" little-endian
+const KIND_WRITE = 1;
+const KIND_UNMAP = 2;
+const HASH_BYTES = 16;
+/** Header layout: magic u32, kind u8, pad, seq u64, lba u64, blocks u32,
+ * payload bytes u32, payload hash 16, header hash 16 (over bytes 0..48). */
+const HEADER_HASHED_BYTES = 48;
+
+export type JournalOp =
+  | { kind: 'write'; seq: number; lba: number; blocks: number; data: Buffer }
+  | { kind: 'unmap'; seq: number; lba: number; blocks: number };
+
+interface FileState {
+  readonly file: JournalFile;
+  /** Bytes of records appended since the file was last emptied. */
+  used: number;
+  /** Highest sequence recorded in the file (0 when empty). */
+  maxSeq: number;
+  /** Settles when every append to the file so far has completed. */
+  tail: Promise<void>;
+}
+
+export class WriteJournal {
+  private readonly f: [FileState, FileState];
+  private active = 0;
+  /** Sequence of the last mutation applied (the J a freeze records). */
+  private seq: number;
+  /** Highest J a successfully written batch recorded. */
+  private coveredSeq: number;
+  /** Emptying of covered files, awaited before a file takes appends again. */
+  private resets: Promise<void> = Promise.resolve();
+  /** While replaying, mutations are not recorded again. */
+  private replaying = false;
+  /** Highest sequence the load saw (sequences restart above it after replay). */
+  private maxLoaded = 0;
+
+  private constructor(files: [JournalFile, JournalFile], lastSeq: number) {
+    this.f = [files[0], files[1]].map((file) => ({ file, used: 0, maxSeq: 0, tail: Promise.resolve() })) as [FileState, FileState];
+    this.seq = lastSeq;
+    this.coveredSeq = lastSeq;
+  }
+
+  /**
+   * Reads both files and returns the journal with the records above
+   * `committedSeq` (the J of the metadata state opened), in order. The files
+   * are emptied by `finishReplay`, after those records are committed.
+   */
+  static async load(files: [JournalFile, JournalFile], committedSeq: number): Promise<{ journal: WriteJournal; ops: JournalOp[] }> {
+    const ops: JournalOp[] = [];
+    let maxSeen = committedSeq;
+    for (const file of files) {
+      for (const op of await readRecords(file)) {
+        maxSeen = Math.max(maxSeen, op.seq);
+        if (op.seq > committedSeq) ops.push(op);
+      }
+    }
+    ops.sort((a, b) => a.seq - b.seq);
+    const journal = new WriteJournal(files, committedSeq);
+    // Records past a torn one were never scanned: nothing may be appended until
+    // both files are emptied (finishReplay), and sequences restart above all seen.
+    journal.replaying = true;
+    journal.maxLoaded = maxSeen;
+    return { journal, ops };
+  }
+
+  /** The J the next freeze records. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Replay: the op with this sequence is being applied (not recorded again). */
+  replayed(seq: number): void {
+    assert(this.replaying && seq > this.seq);
+    this.seq = seq;
+  }
+
+  /** After the replayed ops were committed durably: empties both files, durably
+   * (records past a torn one must never resurface), and starts appending. */
+  async finishReplay(): Promise<void> {
+    assert(this.replaying);
+    for (const s of this.f) {
+      await s.file.punchHole(0, s.file.sizeBytes).catch(() => zeroFill(s.file));
+      await s.file.fdatasync();
+      s.used = 0;
+      s.maxSeq = 0;
+    }
+    this.seq = Math.max(this.seq, this.maxLoaded);
+    this.coveredSeq = this.seq;
+    this.replaying = false;
+  }
+
+  /** True when a record of `payloadBytes` fits in the active file now. */
+  fits(payloadBytes: number): boolean {
+    const s = this.f[this.active];
+    return s.used + JOURNAL_HEADER_BYTES + payloadBytes <= s.file.sizeBytes;
+  }
+
+  /** Largest payload a record may carry. */
+  get payloadBytesMax(): number {
+    return Math.min(this.f[0].file.sizeBytes, this.f[1].file.sizeBytes) - JOURNAL_HEADER_BYTES;
+  }
+
+  /**
+   * Records a mutation that was just applied (synchronously, before any other
+   * mutation or freeze can run). The returned promise settles when this record
+   * and every earlier one of its file are in the file: the mutation may complete then.
+   */
+  append(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer): Promise<void> {
+    if (this.replaying) return Promise.resolve();
+    const payload = kind === 'write' ? data : undefined;
+    assert(payload === undefined || payload.length === blocks * BLOCK_BYTES);
+    const payloadBytes = payload?.length ?? 0;
+    assert(this.fits(payloadBytes), 'write journal record does not fit (caller checks fits first)');
+    this.seq += 1;
+    const s = this.f[this.active];
+    const at = s.used;
+    s.used += JOURNAL_HEADER_BYTES + payloadBytes;
+    s.maxSeq = this.seq;
+    const header = encodeHeader(kind === 'write' ? KIND_WRITE : KIND_UNMAP, this.seq, lba, blocks, payload);
+    const writes = [s.file.pwrite(header, 0, header.length, at)];
+    if (payload !== undefined) writes.push(s.file.pwrite(payload, 0, payloadBytes, at + JOURNAL_HEADER_BYTES));
+    const done = Promise.all([s.tail, ...writes]).then(() => undefined);
+    // Later records wait for this one; a failure is reported to this mutation only.
+    s.tail = done.catch(() => undefined);
+    return done.catch((err: unknown) => {
+      throw new UcError(isNoSpace(err) ? 'UC_NO_SPACE' : 'UC_IO', `write journal append failed: ${String(err)}`, { cause: err });
+    });
+  }
+
+  /**
+   * At a freeze, after `ready()`: appends move to the other file when it is
+   * empty, so the batch being frozen covers every record of this one.
+   */
+  rotate(): void {
+    const other = this.f[1 - this.active];
+    if (!this.replaying && other.used === 0) this.active = 1 - this.active;
+  }
+
+  /** A batch recording J = `seq` was written: the inactive file, if all its
+   * records are at or below `seq`, is emptied in the background. */
+  covered(seq: number): void {
+    this.coveredSeq = Math.max(this.coveredSeq, seq);
+    const s = this.f[1 - this.active];
+    if (this.replaying || s.used === 0 || s.maxSeq > this.coveredSeq) return;
+    this.resets = this.resets.then(() => empty(s));
+  }
+
+  /** Settles when the background emptying is done (before a freeze rotates). */
+  ready(): Promise<void> {
+    return this.resets;
+  }
+
+  /** [mutex, no mutation in flight] Empties the active file too when a written
+   * batch covers it (after a durable commit made room for a large record). */
+  async reclaimActive(): Promise<void> {
+    await this.resets;
+    const s = this.f[this.active];
+    if (s.used > 0 && s.maxSeq <= this.coveredSeq) await empty(s);
+  }
+
+  /** Waits for appends and emptying in flight; closes the files when they are ours. */
+  async close(closeFiles: boolean): Promise<void> {
+    await this.resets;
+    for (const s of this.f) await s.tail;
+    if (!closeFiles) return;
+    await this.f[0].file.close();
+    await this.f[1].file.close();
+  }
+}
+
+/** Waits for a file's appends, then punches what they wrote (best effort: a
+ * record left behind is at or below a recorded J, or unflushed; see above). */
+async function empty(s: FileState): Promise<void> {
+  await s.tail;
+  const used = s.used;
+  s.used = 0;
+  s.maxSeq = 0;
+  await s.file.punchHole(0, used).catch(() => undefined);
+}
+
+async function zeroFill(file: JournalFile): Promise<void> {
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let at = 0; at < file.sizeBytes; at += chunk.length) {
+    await file.pwrite(chunk, 0, Math.min(chunk.length, file.sizeBytes - at), at);
+  }
+}
+
+function encodeHeader(kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined): Buffer {
+  const h = Buffer.alloc(JOURNAL_HEADER_BYTES);
+  h.writeUInt32LE(MAGIC, 0);
+  h[4] = kind;
+  writeU64(h, 8, seq);
+  writeU64(h, 16, lba);
+  h.writeUInt32LE(blocks, 24);
+  h.writeUInt32LE(payload?.length ?? 0, 28);
+  if (payload !== undefined) xxh128(payload).copy(h, 32);
+  xxh128(h.subarray(0, HEADER_HASHED_BYTES)).copy(h, HEADER_HASHED_BYTES);
+  return h;
+}
+
+/** The file's records from its start up to the first one that is not intact. */
+async function readRecords(file: JournalFile): Promise<JournalOp[]> {
+  const ops: JournalOp[] = [];
+  const h = Buffer.alloc(JOURNAL_HEADER_BYTES);
+  let at = 0;
+  while (at + JOURNAL_HEADER_BYTES <= file.sizeBytes) {
+    await file.pread(h, 0, h.length, at);
+    if (h.readUInt32LE(0) !== MAGIC) break;
+    if (!xxh128(h.subarray(0, HEADER_HASHED_BYTES)).equals(h.subarray(HEADER_HASHED_BYTES, HEADER_HASHED_BYTES + HASH_BYTES))) break;
+    const kind = h[4];
+    const seq = readU64(h, 8);
+    const lba = readU64(h, 16);
+    const blocks = h.readUInt32LE(24);
+    const payloadBytes = h.readUInt32LE(28);
+    const expected = kind === KIND_WRITE ? blocks * BLOCK_BYTES : 0;
+    if ((kind !== KIND_WRITE && kind !== KIND_UNMAP) || blocks === 0 || payloadBytes !== expected) break;
+    if (at + JOURNAL_HEADER_BYTES + payloadBytes > file.sizeBytes) break;
+    if (kind === KIND_UNMAP) {
+      ops.push({ kind: 'unmap', seq, lba, blocks });
+    } else {
+      const data = Buffer.alloc(payloadBytes);
+      await file.pread(data, 0, payloadBytes, at + JOURNAL_HEADER_BYTES);
+      if (!xxh128(data).equals(h.subarray(32, 32 + HASH_BYTES))) break;
+      ops.push({ kind: 'write', seq, lba, blocks, data });
+    }
+    at += JOURNAL_HEADER_BYTES + payloadBytes;
+  }
+  return ops;
+}
+
+function writeU64(b: Buffer, at: number, n: number): void {
+  b.writeUInt32LE(n >>> 0, at);
+  b.writeUInt32LE(Math.floor(n / 0x1_0000_0000), at + 4);
+}
+
+function readU64(b: Buffer, at: number): number {
+  return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 0x1_0000_0000;
+}
+
+/** The J record: the sequence of the last mutation a metadata state includes. */
+export function encodeJournalSeq(seq: number): Buffer {
+  const b = Buffer.alloc(8);
+  writeU64(b, 0, seq);
+  return b;
+}
+
+export function decodeJournalSeq(v: Buffer | undefined): number {
+  if (v === undefined) return 0;
+  if (v.length !== 8) throw new UcError('UC_META_CORRUPT', `journal sequence record has ${v.length} bytes, not 8`);
+  return readU64(v, 0);
+}
