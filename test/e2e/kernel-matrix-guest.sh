@@ -2,10 +2,12 @@
 # The bounded subset of the guest e2e that kernel-matrix-guest.test.ts runs on
 # the newer guest kernel (vm-run --kernel new): what the kernel offers, the
 # packed device's add, ext4 with files, online grow of the mounted ext4, e2fsck,
-# del + add at the new size (packed-device-guest.sh stage resize), then the 1:1
+# del + add at the new size (packed-device-guest.sh stage resize), kill -9 +
+# recover (stage recover: completed direct writes read back; a mounted ext4
+# under an fsync'ing writer carries on, e2fsck clean), then the 1:1
 # layout: add, ext4 with files, e2fsck, del + re-add with every checksum, fio
-# verify, kill -9 then del. The packed main and recover stages run on the LTS
-# kernel (packed-device-guest) and, for recover, in test/e2e/recover-loop.sh.
+# verify, kill -9 then del. The packed main stage runs on the LTS kernel
+# (packed-device-guest); test/e2e/recover-loop.sh repeats recover cycles.
 # Prints "OK <step>" per verified step, "FAIL <why>" and exits non-zero on the
 # first failed check.
 set -euo pipefail
@@ -14,7 +16,7 @@ echo "OK kernel $(uname -r)"
 echo "OK $(node test/e2e/fixtures/kernel-features.mjs)"
 # About 5 MiB of headers instead of 11: the subset stays small.
 # fio verify runs on the 1:1 device below (the packed one's is on the LTS kernel).
-PACKED_E2E_STAGES="resize" PACKED_E2E_TREE="/usr/include/x86_64-linux-gnu /usr/include/X11" \
+PACKED_E2E_STAGES="resize recover" PACKED_E2E_TREE="/usr/include/x86_64-linux-gnu /usr/include/X11" \
   bash test/e2e/packed-device-guest.sh
 
 CLI=(node "$PWD/bin/ublk-compress.js")

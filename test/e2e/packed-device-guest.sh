@@ -353,8 +353,8 @@ completed_writes_survive_kill() {
   dd if="$W/acked.bin" of="$dev" bs=256k oflag=direct status=none && kill -9 "$pid" || fail "direct write"
   ndev=$("${CLI[@]}" recover -n "$id" 2>>"$W/add.err") || fail "recover after the direct writes: $(tail -n 3 "$W/add.err")"
   [ "$ndev" = "$dev" ] || fail "recover printed '$ndev', expected $dev"
-  cmp <(dd if="$dev" bs=256k count=24 iflag=direct status=none) "$W/acked.bin" ||
-    fail "bytes the device completed before kill -9 differ after recover"
+  dd if="$dev" of="$W/readback.bin" bs=256k count=24 iflag=direct status=none || fail "read back after recover"
+  cmp "$W/readback.bin" "$W/acked.bin" || fail "bytes the device completed before kill -9 differ after recover"
   grep -q 'replayed the write journal' "$LOG" || fail "the recovered daemon logged no journal replay"
   "${CLI[@]}" del -n "$id" 2>/dev/null || fail del
 }
