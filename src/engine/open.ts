@@ -6,7 +6,6 @@
 // first (LevelDB rewrites a directory it opens), and opens the real one only once
 // validation passed.
 import fs from 'node:fs';
-import path from 'node:path';
 import { gKey, KEY_C, KEY_J, KEY_S, PREFIX_G, prefixEnd, keySuccessor, segmentOfKey } from '../meta/keys.js';
 import { decodeState, encodeState, type MetaState } from '../meta/records.js';
 import { decodeSegment } from '../pool/segment-record.js';
@@ -23,15 +22,14 @@ import {
 import { SegmentTable } from '../pool/segments.js';
 import type { PoolStore } from '../pool/store.js';
 import { UcError } from '../util/errors.js';
-import {
-  JOURNAL_FILE_BYTES, RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN,
-} from '../util/limits.js';
+import { RESERVED_SEGMENTS, SCAN_CHUNK_ENTRIES, SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN } from '../util/limits.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import { BlockEngine } from './block-engine.js';
 import { defaultCapacityBytes } from './capacity.js';
 import { EngineCore } from './core.js';
 import { decodeCounters, encodeCounters, zeroCounters, type Counters } from './counters.js';
 import type { EngineOptions, FormatOptions } from './types.js';
+import { openJournalFiles } from './journal-files.js';
 import { decodeJournalSeq, WriteJournal, type JournalFile } from './write-journal.js';
 
 /** Writes a new superblock and metadata state over `pool` and opens the engine. */
@@ -70,7 +68,7 @@ export async function openEngine(
   const { sb, slot, state, segs, counters } = await loadPoolState(pool, meta);
   // A pool written before the C record existed starts from the host's legacy totals.
   const totals = counters ?? o.legacyCounters?.(uuidText(sb.uuid));
-  const loaded = o.journalFiles === undefined ? undefined : await WriteJournal.load([...o.journalFiles], decodeJournalSeq(meta.getSync(KEY_J)));
+  const loaded = o.journalFiles === undefined ? undefined : await WriteJournal.load([...o.journalFiles], decodeJournalSeq(meta.getSync(KEY_J)), o.journalBytes);
   const core = new EngineCore(pool, meta, sb, state, segs, o, slot, totals, counters !== undefined, loaded?.journal);
   core.sealLeftOpen();
   core.startScans(fresh);
@@ -169,22 +167,6 @@ export interface PoolPaths {
   openBacking?: BackingOpener;
   /** Opens the write journal's files in the metadata directory (default: like openBacking's default). */
   openJournal?: BackingOpener;
-}
-
-/** The write journal's files: in the metadata directory, which format replaces whole. */
-export function journalPaths(metaDir: string): [string, string] {
-  return [path.join(metaDir, 'journal-0'), path.join(metaDir, 'journal-1')];
-}
-
-async function openJournalFiles(metaDir: string, open: BackingOpener = openBackingFile): Promise<[JournalFile, JournalFile]> {
-  const [a, b] = journalPaths(metaDir);
-  const first = await open(a, { create: true, sizeBytes: JOURNAL_FILE_BYTES });
-  try {
-    return [first, await open(b, { create: true, sizeBytes: JOURNAL_FILE_BYTES })];
-  } catch (err) {
-    await first.close();
-    throw err;
-  }
 }
 
 /** Formats a pool file (created sparse if missing) or block device and opens it. */

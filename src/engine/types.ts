@@ -35,6 +35,8 @@ export interface EngineOptions {
   /** The write journal's two files (openPool opens them in the metadata
    * directory); without them a killed process loses what it had not committed. */
   journalFiles?: readonly [JournalFile, JournalFile];
+  /** Bytes each journal file may hold (default 64 MiB); a full one forces a durable commit. */
+  journalBytes?: number;
 }
 
 /** Things the engine reports to its host (the daemon logs them). */

@@ -15,16 +15,19 @@
 //
 // Two files alternate: a commit's freeze switches appends to the other file
 // (when that one is empty), and a file whose records a written batch covers
-// is emptied (its range punched, so its dirty pages never reach the disk).
+// is emptied (truncated, so its dirty pages never reach the disk).
 import assert from 'node:assert';
 import { xxh128 } from '../dedup/index.js';
 import type { PoolStore } from '../pool/store.js';
+import { JOURNAL_FILE_BYTES } from '../util/limits.js';
 import { UcError } from '../util/errors.js';
 import { isNoSpace } from '../util/errno.js';
 import { BLOCK_BYTES } from '../util/units.js';
 
-/** The part of a backing file the journal uses (a real file or a SimDisk). */
-export type JournalFile = Pick<PoolStore, 'sizeBytes' | 'pread' | 'pwrite' | 'fdatasync' | 'punchHole' | 'close'>;
+/** A journal file: a backing file's reads and writes (reads past the end give
+ * zeros), plus `empty`, which discards its whole content (ftruncate to 0 on a
+ * real file: its dirty pages never reach the disk, and it stays small). */
+export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & { empty(): Promise<void> };
 
 export const JOURNAL_HEADER_BYTES = 64;
 const MAGIC = 0x4a43_5531; // "1UCJ" little-endian
@@ -63,7 +66,12 @@ export class WriteJournal {
   /** Highest sequence the load saw (sequences restart above it after replay). */
   private maxLoaded = 0;
 
-  private constructor(files: [JournalFile, JournalFile], lastSeq: number) {
+  private constructor(
+    files: [JournalFile, JournalFile],
+    lastSeq: number,
+    /** Bytes each file may hold before it must be emptied. */
+    private readonly capacityBytes: number,
+  ) {
     this.f = [files[0], files[1]].map((file) => ({ file, used: 0, maxSeq: 0, tail: Promise.resolve() })) as [FileState, FileState];
     this.seq = lastSeq;
     this.coveredSeq = lastSeq;
@@ -74,17 +82,19 @@ export class WriteJournal {
    * `committedSeq` (the J of the metadata state opened), in order. The files
    * are emptied by `finishReplay`, after those records are committed.
    */
-  static async load(files: [JournalFile, JournalFile], committedSeq: number): Promise<{ journal: WriteJournal; ops: JournalOp[] }> {
+  static async load(
+    files: [JournalFile, JournalFile], committedSeq: number, capacityBytes = JOURNAL_FILE_BYTES,
+  ): Promise<{ journal: WriteJournal; ops: JournalOp[] }> {
     const ops: JournalOp[] = [];
     let maxSeen = committedSeq;
     for (const file of files) {
-      for (const op of await readRecords(file)) {
+      for (const op of await readRecords(file, capacityBytes)) {
         maxSeen = Math.max(maxSeen, op.seq);
         if (op.seq > committedSeq) ops.push(op);
       }
     }
     ops.sort((a, b) => a.seq - b.seq);
-    const journal = new WriteJournal(files, committedSeq);
+    const journal = new WriteJournal(files, committedSeq, capacityBytes);
     // Records past a torn one were never scanned: nothing may be appended until
     // both files are emptied (finishReplay), and sequences restart above all seen.
     journal.replaying = true;
@@ -108,7 +118,7 @@ export class WriteJournal {
   async finishReplay(): Promise<void> {
     assert(this.replaying);
     for (const s of this.f) {
-      await s.file.punchHole(0, s.file.sizeBytes).catch(() => zeroFill(s.file));
+      await s.file.empty();
       await s.file.fdatasync();
       s.used = 0;
       s.maxSeq = 0;
@@ -121,12 +131,12 @@ export class WriteJournal {
   /** True when a record of `payloadBytes` fits in the active file now. */
   fits(payloadBytes: number): boolean {
     const s = this.f[this.active];
-    return s.used + JOURNAL_HEADER_BYTES + payloadBytes <= s.file.sizeBytes;
+    return s.used + JOURNAL_HEADER_BYTES + payloadBytes <= this.capacityBytes;
   }
 
   /** Largest payload a record may carry. */
   get payloadBytesMax(): number {
-    return Math.min(this.f[0].file.sizeBytes, this.f[1].file.sizeBytes) - JOURNAL_HEADER_BYTES;
+    return this.capacityBytes - JOURNAL_HEADER_BYTES;
   }
 
   /**
@@ -197,21 +207,13 @@ export class WriteJournal {
   }
 }
 
-/** Waits for a file's appends, then punches what they wrote (best effort: a
- * record left behind is at or below a recorded J, or unflushed; see above). */
+/** Waits for a file's appends, then empties it (best effort: a record left
+ * behind is at or below a recorded J, or unflushed; see above). */
 async function empty(s: FileState): Promise<void> {
   await s.tail;
-  const used = s.used;
   s.used = 0;
   s.maxSeq = 0;
-  await s.file.punchHole(0, used).catch(() => undefined);
-}
-
-async function zeroFill(file: JournalFile): Promise<void> {
-  const chunk = Buffer.alloc(1024 * 1024);
-  for (let at = 0; at < file.sizeBytes; at += chunk.length) {
-    await file.pwrite(chunk, 0, Math.min(chunk.length, file.sizeBytes - at), at);
-  }
+  await s.file.empty().catch(() => undefined);
 }
 
 function encodeHeader(kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined): Buffer {
@@ -228,11 +230,11 @@ function encodeHeader(kind: number, seq: number, lba: number, blocks: number, pa
 }
 
 /** The file's records from its start up to the first one that is not intact. */
-async function readRecords(file: JournalFile): Promise<JournalOp[]> {
+async function readRecords(file: JournalFile, capacityBytes: number): Promise<JournalOp[]> {
   const ops: JournalOp[] = [];
   const h = Buffer.alloc(JOURNAL_HEADER_BYTES);
   let at = 0;
-  while (at + JOURNAL_HEADER_BYTES <= file.sizeBytes) {
+  while (at + JOURNAL_HEADER_BYTES <= capacityBytes) {
     await file.pread(h, 0, h.length, at);
     if (h.readUInt32LE(0) !== MAGIC) break;
     if (!xxh128(h.subarray(0, HEADER_HASHED_BYTES)).equals(h.subarray(HEADER_HASHED_BYTES, HEADER_HASHED_BYTES + HASH_BYTES))) break;
@@ -243,7 +245,7 @@ async function readRecords(file: JournalFile): Promise<JournalOp[]> {
     const payloadBytes = h.readUInt32LE(28);
     const expected = kind === KIND_WRITE ? blocks * BLOCK_BYTES : 0;
     if ((kind !== KIND_WRITE && kind !== KIND_UNMAP) || blocks === 0 || payloadBytes !== expected) break;
-    if (at + JOURNAL_HEADER_BYTES + payloadBytes > file.sizeBytes) break;
+    if (at + JOURNAL_HEADER_BYTES + payloadBytes > capacityBytes) break;
     if (kind === KIND_UNMAP) {
       ops.push({ kind: 'unmap', seq, lba, blocks });
     } else {

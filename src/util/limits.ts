@@ -63,6 +63,6 @@ export const CHECK_PROBLEMS_MAX = 100;
  * by this much (harmless: it only has to never run ahead); close records at once. */
 export const SEQ_RECORD_INTERVAL_MS = 50;
 
-/** Size of each of the write journal's two files (sparse; a record holds at most
+/** Bytes each of the write journal's two files may hold (a record holds at most
  * one write chunk, 4 MiB; a full file forces a durable commit). */
 export const JOURNAL_FILE_BYTES = 64 * 1024 * 1024;

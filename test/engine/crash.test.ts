@@ -26,6 +26,8 @@ import { MemMetaStore } from '../../src/testing/mem-store.js';
 import { decodeState } from '../../src/meta/records.js';
 import { readSuperblock } from '../../src/pool/format.js';
 import { SimDisk, type CrashFate } from '../../src/testing/sim-disk.js';
+import { simJournalFile } from '../../src/testing/sim-journal.js';
+import type { JournalFile } from '../../src/engine/write-journal.js';
 import { ENOSPC } from '../../src/util/errno.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 import { randInt, rng, Workload, ZERO_BLOCK } from './helpers.js';
@@ -241,8 +243,9 @@ async function runCase(c: Case): Promise<number> {
   let disk = new SimDisk(POOL_BYTES, undefined, order);
   let meta = new MemMetaStore();
   let journal: [SimDisk, SimDisk] = [new SimDisk(c.journalBytes, undefined, order), new SimDisk(c.journalBytes, undefined, order)];
-  const opts = { ...OPTS, readCacheBytes: c.readCacheBytes, cacheMib: c.cacheMib };
-  const fmt = { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts, journalFiles: journal };
+  const journalFiles = (): [JournalFile, JournalFile] => [simJournalFile(journal[0]), simJournalFile(journal[1])];
+  const opts = { ...OPTS, readCacheBytes: c.readCacheBytes, cacheMib: c.cacheMib, journalBytes: c.journalBytes };
+  const fmt = { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts, journalFiles: journalFiles() };
   let e = await formatEngine(disk, meta, fmt);
   const m = new CrashModel();
   for (let cycle = 0; cycle < CYCLES_PER_CASE; cycle++) {
@@ -276,7 +279,7 @@ async function runCase(c: Case): Promise<number> {
     disk = disk.crash(fate, () => r() < 0.5);
     journal = [journal[0].crash(fate, () => r() < 0.5), journal[1].crash(fate, () => r() < 0.5)];
     meta = meta.crash(c.processCrash ? meta.pendingBatches : randInt(r, meta.pendingBatches + 1));
-    e = await openEngine(disk, meta, { ...opts, journalFiles: journal });
+    e = await openEngine(disk, meta, { ...opts, journalFiles: journalFiles() });
     replayedRecords += e.replayed.records;
     m.checkCounters(e.stats().totals);
     await verifyAfterCrash(e, m, c);

@@ -4,8 +4,9 @@
 // after a replay nothing of the old files can resurface, not even records past
 // a damaged one.
 import { describe, expect, it } from 'vitest';
-import { JOURNAL_HEADER_BYTES, WriteJournal } from '../../src/engine/write-journal.js';
+import { JOURNAL_HEADER_BYTES, WriteJournal, type JournalFile } from '../../src/engine/write-journal.js';
 import { SimDisk } from '../../src/testing/sim-disk.js';
+import { simJournalFile } from '../../src/testing/sim-journal.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 
 const FILE_BYTES = 256 * 1024;
@@ -14,12 +15,17 @@ function files(): [SimDisk, SimDisk] {
   return [new SimDisk(FILE_BYTES), new SimDisk(FILE_BYTES)];
 }
 
+/** Journal files over the disks: the journal sees them, the test damages the disks. */
+function over(f: [SimDisk, SimDisk]): [JournalFile, JournalFile] {
+  return [simJournalFile(f[0]), simJournalFile(f[1])];
+}
+
 function block(n: number): Buffer {
   return Buffer.alloc(BLOCK_BYTES, n);
 }
 
 async function fresh(f: [SimDisk, SimDisk]): Promise<WriteJournal> {
-  const { journal } = await WriteJournal.load(f, 0);
+  const { journal } = await WriteJournal.load(over(f), 0, FILE_BYTES);
   await journal.finishReplay();
   return journal;
 }
@@ -32,7 +38,7 @@ describe('write journal', () => {
     await j.append('unmap', 20, 300);
     j.rotate(); // a freeze at J = 2 moves appends to the other file
     await j.append('write', 11, 2, Buffer.concat([block(2), block(3)]));
-    const { ops } = await WriteJournal.load(f, 1);
+    const { ops } = await WriteJournal.load(over(f), 1, FILE_BYTES);
     expect(ops.map((o) => [o.seq, o.kind, o.lba, o.blocks])).toEqual([
       [2, 'unmap', 20, 300],
       [3, 'write', 11, 2],
@@ -48,13 +54,13 @@ describe('write journal', () => {
     // Damage record 2's payload (one byte): records 2..4 of this file are not replayed.
     const at = JOURNAL_HEADER_BYTES + BLOCK_BYTES + JOURNAL_HEADER_BYTES + 100;
     await f[0].pwrite(Buffer.from([0xee]), 0, 1, at);
-    const loaded = await WriteJournal.load(f, 0);
+    const loaded = await WriteJournal.load(over(f), 0, FILE_BYTES);
     expect(loaded.ops.map((o) => o.seq)).toEqual([1]);
     await loaded.journal.finishReplay();
     // The next life appends one short record; records 3 and 4 of the last life
     // still lay behind it unless finishReplay emptied the whole file.
     await loaded.journal.append('unmap', 0, 1);
-    const again = await WriteJournal.load(f, 0);
+    const again = await WriteJournal.load(over(f), 0, FILE_BYTES);
     expect(again.ops.map((o) => [o.seq, o.kind])).toEqual([[2, 'unmap']]);
   });
 
@@ -62,7 +68,7 @@ describe('write journal', () => {
     const f = files();
     const j = await fresh(f);
     for (let i = 1; i <= 3; i++) await j.append('write', i, 1, block(i));
-    const loaded = await WriteJournal.load(f, 3); // the metadata already holds 1..3
+    const loaded = await WriteJournal.load(over(f), 3, FILE_BYTES); // the metadata already holds 1..3
     expect(loaded.ops).toEqual([]);
     await loaded.journal.finishReplay();
     expect(loaded.journal.lastSeq).toBe(3);
@@ -75,7 +81,7 @@ describe('write journal', () => {
     j.rotate();
     j.covered(1);
     await j.ready();
-    const { ops } = await WriteJournal.load(f, 0);
+    const { ops } = await WriteJournal.load(over(f), 0, FILE_BYTES);
     expect(ops).toEqual([]);
     expect(j.fits(FILE_BYTES - JOURNAL_HEADER_BYTES)).toBe(true);
   });

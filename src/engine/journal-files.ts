@@ -1,0 +1,44 @@
+// The write journal's two files on a real filesystem: in the metadata
+// directory (format replaces it whole, so no journal outlives its pool), read
+// and written on the opener's ring, emptied with ftruncate(2) so they stay
+// small and their dirty pages are dropped instead of written back.
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { openBackingFile, type BackingFile, type BackingOpener } from '../io/index.js';
+import { UcError } from '../util/errors.js';
+import type { JournalFile } from './write-journal.js';
+
+const ftruncate = promisify(fs.ftruncate);
+
+export function journalPaths(metaDir: string): [string, string] {
+  return [path.join(metaDir, 'journal-0'), path.join(metaDir, 'journal-1')];
+}
+
+function journalFileOf(f: BackingFile): JournalFile {
+  return {
+    pread: (buf, offset, length, position) => f.pread(buf, offset, length, position),
+    pwrite: (buf, offset, length, position) => f.pwrite(buf, offset, length, position),
+    fdatasync: () => f.fdatasync(),
+    close: () => f.close(),
+    empty: async () => {
+      try {
+        await ftruncate(f.fd, 0);
+      } catch (err) {
+        throw new UcError('UC_IO', `ftruncate ${f.path}: ${String(err)}`, { cause: err });
+      }
+    },
+  };
+}
+
+/** Opens (creating) both journal files of the pool whose metadata is in `metaDir`. */
+export async function openJournalFiles(metaDir: string, open: BackingOpener = openBackingFile): Promise<[JournalFile, JournalFile]> {
+  const [a, b] = journalPaths(metaDir);
+  const first = await open(a, { create: true });
+  try {
+    return [journalFileOf(first), journalFileOf(await open(b, { create: true }))];
+  } catch (err) {
+    await first.close();
+    throw err;
+  }
+}
