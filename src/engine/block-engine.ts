@@ -245,6 +245,8 @@ export class BlockEngine {
     await this.exclusive(async () => {
       await this.core.commit(true, true);
       await this.core.persistCounters();
+      // Everything is committed: a clean close leaves the journal empty.
+      await this.core.journal?.reclaimActive();
     }).catch((err: unknown) => {
       failure = err;
     });
