@@ -92,7 +92,7 @@ export class BlockEngine {
       return appends;
     });
     this.background.afterMutation();
-    for (const a of recorded) await a;
+    await this.recorded(recorded);
   }
 
   async flush(): Promise<void> {
@@ -118,10 +118,18 @@ export class BlockEngine {
       await this.core.checkWritable();
       await this.journalRoom(0);
       await unmapRange(this.core, lba, blocks);
-      return this.record('unmap', lba, blocks);
+      // In an array: a promise returned bare would be awaited under the mutex.
+      return [this.record('unmap', lba, blocks)];
     });
     this.background.afterMutation();
-    await recorded;
+    await this.recorded(recorded);
+  }
+
+  /** Waits for a mutation's journal records; when the journal could not take one
+   * (a full or failing metadata filesystem), a durable commit stands in for it. */
+  private async recorded(appends: Array<Promise<void>>): Promise<void> {
+    const results = await Promise.allSettled(appends);
+    if (results.some((r) => r.status === 'rejected')) await this.exclusive(() => this.core.commit(true));
   }
 
   /** [mutex] Makes room in the write journal for a record of `payloadBytes`: a

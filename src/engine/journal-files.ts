@@ -21,9 +21,9 @@ function journalFileOf(f: BackingFile): JournalFile {
     pwrite: (buf, offset, length, position) => f.pwrite(buf, offset, length, position),
     fdatasync: () => f.fdatasync(),
     close: () => f.close(),
-    empty: async () => {
+    truncate: async (length) => {
       try {
-        await ftruncate(f.fd, 0);
+        await ftruncate(f.fd, length);
       } catch (err) {
         throw new UcError('UC_IO', `ftruncate ${f.path}: ${String(err)}`, { cause: err });
       }

@@ -25,9 +25,10 @@ import { isNoSpace } from '../util/errno.js';
 import { BLOCK_BYTES } from '../util/units.js';
 
 /** A journal file: a backing file's reads and writes (reads past the end give
- * zeros), plus `empty`, which discards its whole content (ftruncate to 0 on a
- * real file: its dirty pages never reach the disk, and it stays small). */
-export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & { empty(): Promise<void> };
+ * zeros), plus `truncate`, which discards everything from `length` on
+ * (ftruncate(2) on a real file: its dirty pages never reach the disk, their
+ * space is released, and the file stays small). */
+export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & { truncate(length: number): Promise<void> };
 
 export const JOURNAL_HEADER_BYTES = 64;
 const MAGIC = 0x4a43_5531; // "1UCJ" little-endian
@@ -48,8 +49,13 @@ interface FileState {
   used: number;
   /** Highest sequence recorded in the file (0 when empty). */
   maxSeq: number;
-  /** Settles when every append to the file so far has completed. */
-  tail: Promise<void>;
+  /** Settles when every append to the file so far has completed: true when all were written. */
+  tail: Promise<boolean>;
+  /** An append failed: records after it would be unreadable, so the file takes
+   * none until it is emptied (after a commit covers it). */
+  broken: boolean;
+  /** Offset of the first record that failed (what the file is cut back to). */
+  failedAt: number;
 }
 
 export class WriteJournal {
@@ -72,7 +78,10 @@ export class WriteJournal {
     /** Bytes each file may hold before it must be emptied. */
     private readonly capacityBytes: number,
   ) {
-    this.f = [files[0], files[1]].map((file) => ({ file, used: 0, maxSeq: 0, tail: Promise.resolve() })) as [FileState, FileState];
+    this.f = [files[0], files[1]].map((file) => ({ file, used: 0, maxSeq: 0, tail: Promise.resolve(true), broken: false, failedAt: 0 })) as [
+      FileState,
+      FileState,
+    ];
     this.seq = lastSeq;
     this.coveredSeq = lastSeq;
   }
@@ -118,7 +127,7 @@ export class WriteJournal {
   async finishReplay(): Promise<void> {
     assert(this.replaying);
     for (const s of this.f) {
-      await s.file.empty();
+      await s.file.truncate(0);
       await s.file.fdatasync();
       s.used = 0;
       s.maxSeq = 0;
@@ -131,7 +140,7 @@ export class WriteJournal {
   /** True when a record of `payloadBytes` fits in the active file now. */
   fits(payloadBytes: number): boolean {
     const s = this.f[this.active];
-    return s.used + JOURNAL_HEADER_BYTES + payloadBytes <= this.capacityBytes;
+    return !s.broken && s.used + JOURNAL_HEADER_BYTES + payloadBytes <= this.capacityBytes;
   }
 
   /** Largest payload a record may carry. */
@@ -143,6 +152,8 @@ export class WriteJournal {
    * Records a mutation that was just applied (synchronously, before any other
    * mutation or freeze can run). The returned promise settles when this record
    * and every earlier one of its file are in the file: the mutation may complete then.
+   * It rejects when this record or an earlier one of the file was not written
+   * (the caller then makes the mutation durable by a commit instead).
    */
   append(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer): Promise<void> {
     if (this.replaying) return Promise.resolve();
@@ -158,9 +169,21 @@ export class WriteJournal {
     const header = encodeHeader(kind === 'write' ? KIND_WRITE : KIND_UNMAP, this.seq, lba, blocks, payload);
     const writes = [s.file.pwrite(header, 0, header.length, at)];
     if (payload !== undefined) writes.push(s.file.pwrite(payload, 0, payloadBytes, at + JOURNAL_HEADER_BYTES));
-    const done = Promise.all([s.tail, ...writes]).then(() => undefined);
-    // Later records wait for this one; a failure is reported to this mutation only.
-    s.tail = done.catch(() => undefined);
+    const done = Promise.all([s.tail, ...writes]).then(([earlierWritten]) => {
+      // A scan stops at the first record missing: this one could not be found either.
+      if (!earlierWritten) throw new UcError('UC_IO', 'an earlier record of this write-journal file was not written');
+    });
+    s.tail = done.then(
+      () => true,
+      async () => {
+        // Cut the file back to the first failed record: on a full filesystem, the
+        // partial writes' space goes back to the commit that stands in for them.
+        s.failedAt = s.broken ? Math.min(s.failedAt, at) : at;
+        s.broken = true;
+        await s.file.truncate(s.failedAt).catch(() => undefined);
+        return false;
+      },
+    );
     return done.catch((err: unknown) => {
       throw new UcError(isNoSpace(err) ? 'UC_NO_SPACE' : 'UC_IO', `write journal append failed: ${String(err)}`, { cause: err });
     });
@@ -194,6 +217,7 @@ export class WriteJournal {
   async reclaimActive(): Promise<void> {
     await this.resets;
     const s = this.f[this.active];
+    await s.tail;
     if (s.used > 0 && s.maxSeq <= this.coveredSeq) await empty(s);
   }
 
@@ -213,7 +237,8 @@ async function empty(s: FileState): Promise<void> {
   await s.tail;
   s.used = 0;
   s.maxSeq = 0;
-  await s.file.empty().catch(() => undefined);
+  s.broken = false;
+  await s.file.truncate(0).catch(() => undefined);
 }
 
 function encodeHeader(kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined): Buffer {

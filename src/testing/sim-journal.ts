@@ -1,6 +1,6 @@
-// A write-journal file on a SimDisk (the crash tests): emptying it is a write of
-// zeros over the whole disk, unsynced like any other, so a crash may drop,
-// keep or tear it.
+// A write-journal file on a SimDisk (the crash tests): truncating it is a write
+// of zeros over the rest of the disk, unsynced like any other, so a crash may
+// drop, keep or tear it.
 import type { JournalFile } from '../engine/write-journal.js';
 import type { SimDisk } from './sim-disk.js';
 
@@ -12,6 +12,6 @@ export function simJournalFile(disk: SimDisk): JournalFile {
     pwrite: (buf, offset, length, position) => disk.pwrite(asBuffer(buf), offset, length, position),
     fdatasync: () => disk.fdatasync(),
     close: () => disk.close(),
-    empty: () => disk.punchHole(0, disk.sizeBytes),
+    truncate: (length) => disk.punchHole(length, disk.sizeBytes - length),
   };
 }

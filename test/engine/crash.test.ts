@@ -247,6 +247,11 @@ async function runCase(c: Case): Promise<number> {
   const opts = { ...OPTS, readCacheBytes: c.readCacheBytes, cacheMib: c.cacheMib, journalBytes: c.journalBytes };
   const fmt = { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts, journalFiles: journalFiles() };
   let e = await formatEngine(disk, meta, fmt);
+  const clearFaults = (): void => {
+    disk.failWrites = undefined;
+    meta.failBatches = undefined;
+    for (const j of journal) j.failWrites = undefined;
+  };
   const m = new CrashModel();
   for (let cycle = 0; cycle < CYCLES_PER_CASE; cycle++) {
     const ops = 5 + randInt(r, 40);
@@ -255,17 +260,16 @@ async function runCase(c: Case): Promise<number> {
       if (faultOps === 0 && r() < FAULT_CHANCE) {
         faultOps = 1 + randInt(r, 4);
         m.faultSeen = true;
-        if (r() < 0.5) disk.failWrites = enospc();
-        else meta.failBatches = enospc();
+        const where = r();
+        if (where < 0.4) disk.failWrites = enospc();
+        else if (where < 0.8) meta.failBatches = enospc();
+        // The journal cannot take a record: a durable commit stands in for it.
+        else journal[randInt(r, 2)].failWrites = enospc();
       }
       await runOp(e, m, w, r, c);
-      if (faultOps > 0 && --faultOps === 0) {
-        disk.failWrites = undefined;
-        meta.failBatches = undefined;
-      }
+      if (faultOps > 0 && --faultOps === 0) clearFaults();
     }
-    disk.failWrites = undefined;
-    meta.failBatches = undefined;
+    clearFaults();
     // Crash inside in-flight work: start an operation and stop at a random microtask.
     if (r() < 0.8) {
       void runOp(e, m, w, r, c).catch(() => undefined);
