@@ -44,12 +44,15 @@ async function phase(name, qd, next, stopAt) {
   const ticks0 = threadTicks();
   const t0 = performance.now();
   let ops = 0;
+  let maxMs = 0;
   const worker = async () => {
     for (;;) {
       const op = next(ops);
       if (op === undefined || performance.now() - t0 > stopAt) return;
       ops += 1;
+      const t = performance.now();
       await op();
+      maxMs = Math.max(maxMs, performance.now() - t);
     }
   };
   await Promise.all(Array.from({ length: qd }, worker));
@@ -64,7 +67,7 @@ async function phase(name, qd, next, stopAt) {
   }
   console.log(`${name.padEnd(12)} ${ops} ops in ${(ms / 1000).toFixed(2)} s: ${((ops * 1000) / ms).toFixed(0)} ops/s, ` +
     `CPU ${((cpu.user + cpu.system) / ops).toFixed(0)} us/op (user ${(cpu.user / ops).toFixed(0)}, system ${(cpu.system / ops).toFixed(0)}); ` +
-    `main thread ${mainTicks * 10} ms, other threads ${otherTicks * 10} ms`);
+    `main thread ${mainTicks * 10} ms, other threads ${otherTicks * 10} ms; slowest op ${maxMs.toFixed(0)} ms`);
 }
 
 const big = Buffer.alloc(512 * 1024);
