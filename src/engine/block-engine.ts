@@ -21,14 +21,17 @@ import { compactionStats, engineStats } from './engine-stats.js';
 import { readBlocks } from './read-path.js';
 import { ensureSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
-import { writeBlocks } from './write-path.js';
+import { PREPARED_BLOCKS_MAX } from './staging-pool.js';
 import type { JournalOp } from './write-journal.js';
+import { applyWrite, prepareWrite, writeBlocks, type PreparedWrite } from './write-path.js';
 
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
 const WRITE_CHUNK_BLOCKS = 1024;
 
 export class BlockEngine {
   private mutex: Promise<unknown> = Promise.resolve();
+  /** Writes being prepared (classified, candidates read) before they queue for the mutex. */
+  private readonly preparing = new Set<Promise<unknown>>();
   private closed = false;
   private readonly compactor: Compactor;
   private readonly background: Background;
@@ -75,24 +78,57 @@ export class BlockEngine {
 
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
-    const recorded = await this.exclusive(async () => {
-      await this.core.checkWritable();
-      const appends: Array<Promise<void>> = [];
-      for (let done = 0; done < blocks; done += WRITE_CHUNK_BLOCKS) {
-        const n = Math.min(WRITE_CHUNK_BLOCKS, blocks - done);
-        const chunk = buf.subarray(done * BLOCK_BYTES, (done + n) * BLOCK_BYTES);
-        await ensureSpace(this.core, this.compactor, n);
-        await this.journalRoom(chunk.length);
-        await writeBlocks(this.core, lba + done, n, chunk);
-        // Applied: record it before any freeze can run (we hold the mutex).
-        appends.push(this.record('write', lba + done, n, chunk));
-        if (this.core.needsCommit()) await this.core.commit(false);
+    const c = this.core;
+    // A write of up to PREPARED_BLOCKS_MAX is classified and its dedup candidates
+    // read before it queues for the mutex (write-path.ts): a writer waiting for
+    // those reads no longer holds up the ones behind it.
+    let staging: Buffer | undefined;
+    let prepared: PreparedWrite | undefined;
+    if (blocks <= PREPARED_BLOCKS_MAX) {
+      staging = c.stagingPool.take(blocks);
+      const preparing = this.prepare(buf, blocks, staging);
+      this.preparing.add(preparing);
+      try {
+        prepared = await preparing;
+      } catch (err) {
+        c.stagingPool.give(staging);
+        throw err;
+      } finally {
+        this.preparing.delete(preparing);
       }
-      if (fua) await this.core.commit(true);
-      return appends;
-    });
+    }
+    let recorded: Array<Promise<void>>;
+    try {
+      recorded = await this.exclusive(async () => {
+        await c.checkWritable();
+        const appends: Array<Promise<void>> = [];
+        for (let done = 0; done < blocks; done += WRITE_CHUNK_BLOCKS) {
+          const n = Math.min(WRITE_CHUNK_BLOCKS, blocks - done);
+          await ensureSpace(c, this.compactor, n);
+          const part = buf.subarray(done * BLOCK_BYTES, (done + n) * BLOCK_BYTES);
+          await this.journalRoom(part.length);
+          if (prepared !== undefined) applyWrite(c, lba, n, part, prepared);
+          else await writeBlocks(c, lba + done, n, part);
+          // Applied: record it before any freeze can run (we hold the mutex).
+          appends.push(this.record('write', lba + done, n, part));
+          if (c.needsCommit()) await c.commit(false);
+        }
+        if (fua) await c.commit(true);
+        return appends;
+      });
+    } finally {
+      if (staging !== undefined) c.stagingPool.give(staging);
+    }
     this.background.afterMutation();
     await this.recorded(recorded);
+  }
+
+  /** Phases 1-2 of a write outside the mutex; close() waits for these, so a write
+   * it was called after still queues ahead of the last commit. */
+  private async prepare(buf: Buffer, blocks: number, staging: Buffer): Promise<PreparedWrite> {
+    const c = this.core;
+    if (c.metaReopening !== undefined) await c.metaReopening; // the lookups need the store open
+    return prepareWrite(c, buf, blocks, staging);
   }
 
   async flush(): Promise<void> {
@@ -250,6 +286,7 @@ export class BlockEngine {
     this.closed = true;
     this.background.close();
     let failure: unknown;
+    await Promise.allSettled([...this.preparing]);
     await this.exclusive(async () => {
       await this.core.commit(true, true);
       await this.core.persistCounters();

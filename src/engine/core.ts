@@ -28,6 +28,7 @@ import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter } from './segment-writer.js';
+import { StagingPool } from './staging-pool.js';
 import type { EngineEvent, EngineOptions, MetaCacheStats } from './types.js';
 import type { WriteJournal } from './write-journal.js';
 
@@ -63,6 +64,8 @@ export class EngineCore {
   private loading: Promise<void> | undefined;
   /** [mutex] Compressed payloads of the write batch being applied (see encodeStaging). */
   private staging: Buffer | undefined;
+  /** Staging buffers of write batches prepared outside the mutex. */
+  readonly stagingPool = new StagingPool();
 
   constructor(
     readonly pool: PoolStore,
@@ -196,6 +199,11 @@ export class EngineCore {
   /** `key` is fingerprint.toString('latin1'), passed by callers that already have it. */
   getDedup(fingerprint: Buffer, key?: string): number | undefined {
     return this.view.getDedup(fingerprint, key);
+  }
+
+  /** Changes whenever metadata entries leave the overlays (see MetaView.epoch). */
+  get metaEpoch(): number {
+    return this.view.epoch;
   }
 
   /** The overlay's dedup entry: an id, null (deleted), or undefined (not pending). */

@@ -50,6 +50,8 @@ export class MetaView {
   /** Overlays of batches applied without sync since the last durable commit, oldest first. */
   private unsynced: Overlay[] = [];
   private unsyncedCount = 0;
+  /** Bumped whenever entries leave the overlays (a batch applied, or thawed back). */
+  epoch = 0;
 
   constructor(
     readonly store: MetaStore,
@@ -167,6 +169,7 @@ export class MetaView {
   dropFrozen(durable: boolean): void {
     const f = this.frozen;
     this.frozen = undefined;
+    this.epoch += 1;
     if (f !== undefined) this.refreshCache(f);
     if (durable) {
       this.unsynced = [];
@@ -198,6 +201,7 @@ export class MetaView {
   thaw(): void {
     // The store may have lost batches the cache saw applied; the overlays answer for them.
     this.cache.clear();
+    this.epoch += 1;
     if (this.frozen === undefined && this.unsynced.length === 0) return;
     const merged = emptyOverlay();
     for (const o of this.unsynced) mergeInto(merged, o);

@@ -5,7 +5,9 @@
 //  2. (async) all those candidates are read at once;
 //  3. (sync)  blocks are applied in order: fill marker, shared extent (after a
 //             byte compare in verify mode), or a new fragment in the open segment.
-// The caller holds the engine mutex and has reserved space for `blocks` fragments.
+// Phases 1-2 (prepareWrite) need no engine mutex, so a writer waiting for its
+// verify reads does not hold the others up; phase 3 (applyWrite) runs under it,
+// after the caller reserved space for `blocks` fragments.
 import { BatchEncoder, matchStored, scanBlocks, scannedFingerprint } from '../compress/index.js';
 import { xxh128 } from '../dedup/index.js';
 import { fillValue, type Extent, type MapValue } from '../meta/records.js';
@@ -30,10 +32,30 @@ interface Classified {
   prefetch: Map<number, Prefetched>;
   reads: Array<Promise<void>>;
   encoder: BatchEncoder;
+  /** core.metaEpoch at classification: when a batch has been applied to the store
+   * since, an overlay entry `indexed` relied on may have left the overlay. */
+  metaEpoch: number;
 }
 
+/** A batch after phases 1-2, ready for applyWrite. */
+export type PreparedWrite = Classified;
+
+/** All three phases; the caller holds the engine mutex (the shared staging buffer is used). */
 export async function writeBlocks(core: EngineCore, lba: number, blocks: number, buf: Buffer): Promise<void> {
-  const c = classify(core, buf, blocks);
+  applyWrite(core, lba, blocks, buf, await prepareWrite(core, buf, blocks, core.encodeStaging(blocks)));
+}
+
+/**
+ * Phases 1-2, with or without the engine mutex: classification reads lookups
+ * only, and the verify reads run under the read guard. Nothing learnt here is
+ * taken on trust by applyWrite, which may run after other writes, a commit or
+ * a compaction step: it consults the overlay again, a candidate's bytes count
+ * only while its extent still lies where they were read and a byte compare
+ * agrees, and a block not compressed here is compressed then. `staging` holds
+ * the compressed payloads until applyWrite returns.
+ */
+export async function prepareWrite(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Promise<PreparedWrite> {
+  const c = classify(core, buf, blocks, staging);
   if (c.reads.length > 0) {
     const g = core.guard.enter();
     try {
@@ -42,6 +64,11 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
       core.guard.leave(g);
     }
   }
+  return c;
+}
+
+/** Phase 3; the caller holds the engine mutex and has reserved the space. */
+export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: Buffer, c: PreparedWrite): void {
   for (let i = 0; i < blocks; i++) {
     const block = buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
     // Before any reference is added: a lookup that finds damage must change nothing.
@@ -56,11 +83,12 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
  * be stored (not filled, not indexed, first of their content here) are compressed in
  * a second one. Mispredictions are compressed alone in phase 3.
  */
-function classify(core: EngineCore, buf: Buffer, blocks: number): Classified {
+function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Classified {
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
     fills: scan.fills, fps: new Array(blocks), fpKeys: new Array(blocks), indexed: new Float64Array(blocks).fill(-1),
-    prefetch: new Map(), reads: [], encoder: new BatchEncoder(core.codec.id, buf, blocks, core.encodeStaging(blocks)),
+    prefetch: new Map(), reads: [], encoder: new BatchEncoder(core.codec.id, buf, blocks, staging),
+    metaEpoch: core.metaEpoch,
   };
   const firstOf = new Set<string>();
   const custom = core.opts.fingerprint !== xxh128;
@@ -104,7 +132,7 @@ function applyBlock(core: EngineCore, c: Classified, i: number, block: Buffer): 
   }
   const fp = c.fps[i]!;
   const pending = core.opts.dedup === 'off' ? undefined : core.pendingDedup(fp, c.fpKeys[i]);
-  const id = pending === undefined ? (c.indexed[i] >= 0 ? c.indexed[i] : undefined) : (pending ?? undefined);
+  const id = pending === undefined ? indexedNow(core, c, i, fp) : (pending ?? undefined);
   const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, c.prefetch);
   if (dup !== undefined) {
     core.count('dedupHits');
@@ -115,6 +143,14 @@ function applyBlock(core: EngineCore, c: Classified, i: number, block: Buffer): 
   const index = core.opts.dedup !== 'off' && id === undefined;
   const e = core.addExtent(stored.codecId, stored.payload, fp, index ? c.fpKeys[i] : undefined);
   return { kind: 'extent', id: e.id };
+}
+
+/** Block i's dedup index entry outside the overlay: phase 1's answer unless a batch
+ * was applied since (a write or discard it held may have moved into the store). */
+function indexedNow(core: EngineCore, c: Classified, i: number, fp: Buffer): number | undefined {
+  if (core.opts.dedup === 'off') return undefined;
+  if (c.metaEpoch !== core.metaEpoch) return core.getDedup(fp, c.fpKeys[i]);
+  return c.indexed[i] >= 0 ? c.indexed[i] : undefined;
 }
 
 /** The extent a block may share, or undefined (no candidate, or bytes differ). */

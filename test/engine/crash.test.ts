@@ -8,6 +8,9 @@
 // then ENOSPC is injected into the disk or the metadata store for a few
 // operations: mutations may then fail with UC_NO_SPACE (the blocks they touched
 // are read back to learn which content they took), and must work again after.
+// Some operations are writes to disjoint ranges started together, with a
+// compaction step among them: each write is classified and its dedup candidates
+// read before it takes the engine mutex, so their phases interleave.
 // The engine's persisted counters (C record) are checked at each reopen: never
 // below what was made durable, never above what was ever written.
 // Every other case runs with a read cache of two fragments (constant eviction),
@@ -170,12 +173,38 @@ async function mutated(e: BlockEngine, m: CrashModel, p: Promise<void>, lba = 0,
   }
 }
 
+/** Writes to disjoint ranges started together (each classified and its dedup
+ * candidates read before it takes the mutex), with a compaction step among them
+ * when the case compacts: they interleave with each other's apply and commits. */
+async function concurrentWrites(e: BlockEngine, m: CrashModel, w: Workload, r: () => number, c: Case): Promise<void> {
+  const epoch = m.epoch;
+  const k = 2 + randInt(r, 3);
+  const region = Math.floor(LOGICAL_BLOCKS / k);
+  const ops: Array<Promise<unknown>> = [];
+  for (let j = 0; j < k; j++) {
+    const blocks = 1 + randInt(r, Math.min(12, region));
+    const lba = j * region + randInt(r, region - blocks + 1);
+    const data = Buffer.concat(Array.from({ length: blocks }, () => w.next()));
+    m.started(lba, data);
+    m.writtenStarted += blocks;
+    ops.push(mutated(e, m, e.write(lba, blocks, data, false), lba, blocks).then((ok) => {
+      if (ok && m.epoch === epoch) m.writtenDone += blocks;
+    }));
+    if (j === 0 && c.compaction && r() < 0.5) {
+      ops.push(mutated(e, m, e.compact({ liveFraction: 0.9, maxSegments: 1 }).then(() => undefined)));
+    }
+  }
+  await Promise.all(ops);
+}
+
 async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number, c: Case): Promise<void> {
   const epoch = m.epoch;
   const x = r();
   const blocks = 1 + randInt(r, 12);
   const lba = randInt(r, LOGICAL_BLOCKS - blocks);
-  if (x < 0.6) {
+  if (x < 0.08) {
+    await concurrentWrites(e, m, w, r, c);
+  } else if (x < 0.6) {
     const data = Buffer.concat(Array.from({ length: blocks }, () => w.next()));
     const fua = r() < 0.1;
     m.started(lba, data);

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { daemonArgv, addConfigOf, ADD_OPTIONS } from '../../../src/cli/add-config.js';
 import { parseArgs } from '../../../src/cli/args.js';
 import { loggedTarget } from '../../../src/server/logged-target.js';
-import { daemonEnv } from '../../../src/cli/spawn.js';
+import { daemonEnv, daemonNodeArgs } from '../../../src/cli/spawn.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv } from '../../../src/cli/packed-options.js';
 import { readMessages, type DaemonMessage } from '../../../src/server/ready-channel.js';
 import { openLogger } from '../../../src/server/logger.js';
@@ -73,6 +73,16 @@ describe('paths are absolute before the daemon (cwd /) starts', () => {
         else process.env[k] = v;
       }
     }
+  });
+});
+
+describe('daemonNodeArgs', () => {
+  it('splits UBLK_COMPRESS_DAEMON_NODE_ARGS on whitespace and is empty without it', () => {
+    expect(daemonNodeArgs({})).toEqual([]);
+    expect(daemonNodeArgs({ UBLK_COMPRESS_DAEMON_NODE_ARGS: '  ' })).toEqual([]);
+    expect(daemonNodeArgs({ UBLK_COMPRESS_DAEMON_NODE_ARGS: ' --cpu-prof\t--cpu-prof-dir=/tmp/p  --trace-gc ' })).toEqual([
+      '--cpu-prof', '--cpu-prof-dir=/tmp/p', '--trace-gc',
+    ]);
   });
 });
 
