@@ -91,7 +91,7 @@ fs_logical() { du -sB1 "$M" | cut -f1; }
 space() {
   local name=$1 set=$2 dev t0 t1 d c
   progress "space $set $name"
-  dev_up "$name" "$DEV_MB"
+  dev_up "$name" "$DEV_MB" space
   dev=$DEV
   t0=$(now)
   case "$set" in
