@@ -169,7 +169,7 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
     '',
     '## Space',
     '',
-    `Data sets: fio dedupe D% x buffer_compress_percentage C% (fio-dDcC, ${r.options.cellMb} MiB sequential fill each); \`zero\` and \`same-fill\` (${r.options.fillMb} MiB of all-zero / 8-byte-pattern blocks); ` +
+    `Data sets: fio dedupe D% x buffer_compress_percentage C% (fio-dDcC, ${r.options.cellMb} MiB sequential fill each; fio-d45c60, the speed data, is the first speed round's ${r.options.speedMb} MiB sequential write on its fresh device); \`zero\` and \`same-fill\` (${r.options.fillMb} MiB of all-zero / 8-byte-pattern blocks); ` +
       `\`tree\`: two copies of ${r.options.treeMb} MiB of this machine's /usr/lib, /usr/share and /usr/include on ext4, then sync; \`tree-deleted-trimmed\`: one copy deleted, fstrim; ` +
       `\`vm-images\`: ${r.options.vmCopies} copies of one ${r.options.vmMb} MiB root-like tree on ext4, each with a different 1/16 of its files rewritten.`,
     '',
@@ -179,7 +179,7 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
     '',
     '## Speed',
     '',
-    `fio on the raw device, libaio, direct, dedupe 45% / compress 60% data, ${r.options.speedMb} MiB region, ${r.options.runtimeS} s per random job.`,
+    `fio on the raw device, libaio, direct, dedupe 45% / compress 60% data, ${r.options.speedMb} MiB region (the sequential write covers all of it), ${r.options.runtimeS} s per random job.`,
     '',
     ...speedTables(r),
     '![seq write](speed-seqwrite.svg) ![IOPS](speed-iops.svg)',

@@ -46,7 +46,7 @@ describe('bench suite report', () => {
     expect(o.out).toBe('/nonexistent');
     expect(() => suiteOptions(['--rounds', '1'])).toThrow(/rounds/);
     expect(() => suiteOptions(['--bogus'])).toThrow(/bogus/);
-    expect(o.sets).toEqual(['fio-d45c60', 'tree', 'zero']);
+    expect(o.sets).toEqual(['fio-d45c60', 'tree']);
     expect(suiteOptions(['--cells', 'd0c0,d45c60']).sets).toEqual(['fio-d45c60', 'tree', 'vm-images', 'zero', 'same-fill', 'fio-d0c0']);
     expect(() => suiteOptions(['--cells', 'd45c61'])).toThrow(/d45c61/);
   });
