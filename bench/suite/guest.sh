@@ -69,15 +69,17 @@ speed_jobs() {
 # sequential write runs alone first: the speed cell's space is taken after it,
 # and on brd the engine's ceiling is measured over exactly the bytes written.
 speed() {
-  local round=$1 name=$2 dev seq cell=
+  local round=$1 name=$2 dev seq cell= t0 t1
   progress "speed round $round $name"
   [ "$round" != 1 ] || [ "$SEQ_RUNTIME" != 0 ] || cell=space
   dev_up "$name" "$SPEED_MB" $cell
   dev=$DEV
   if [ "$round" = 1 ] && { [ -n "$cell" ] || [ "$name" = brd ]; }; then
+    t0=$(now)
     seq=$(speed_jobs "$round" "$name" "$dev" seqwrite-1m)
+    t1=$(now)
     echo "$seq"
-    [ -z "$cell" ] || space_line "$name" "$SPEED_CELL" "$(jq .ioBytes <<<"${seq#* }")" "$(jq .runtimeSec <<<"${seq#* }")"
+    [ -z "$cell" ] || space_line "$name" "$SPEED_CELL" "$(jq .ioBytes <<<"${seq#* }")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
     if [ "$name" = brd ]; then
       # On the server's vCPU, like every server.
       dd if="$dev" of="$W/fs/speed.bin" bs=1M count="$SPEED_MB" status=none
