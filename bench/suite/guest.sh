@@ -14,14 +14,17 @@
 #     SUITE_SETS) is the same sequential fill as round 1's 1 MiB sequential
 #     write on its fresh device: its space is taken there (the write then
 #     covers the whole region in every round), not on a device of its own.
+#     The other cells of the matrix run on SUITE_MATRIX_DEVICES only (the
+#     compressing ones: the others store every block as written).
 # Prints "SUITE-<KIND> {json}" lines and SUITE-DONE at the end.
-# Environment (set by bench/suite/run-guest.ts): SUITE_DEVICES, SUITE_ROUNDS,
+# Environment (set by bench/suite/run-guest.ts): SUITE_DEVICES, SUITE_MATRIX_DEVICES, SUITE_ROUNDS,
 # SUITE_SPEED_MB, SUITE_RUNTIME_S, SUITE_SPEED_DEDUPE, SUITE_SETS (space data
 # sets, in order), SUITE_CELL_MB, SUITE_FILL_MB, SUITE_TREE_LIST, SUITE_VM_LIST,
 # SUITE_VM_COPIES, SUITE_DEV_MB, SUITE_VDO_DIR.
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 DEVICES=${SUITE_DEVICES:-brd loop zram vdo direct packed}
+MATRIX_DEVICES=${SUITE_MATRIX_DEVICES-$DEVICES}
 ROUNDS=${SUITE_ROUNDS:-2}
 SPEED_MB=${SUITE_SPEED_MB:-64}
 RUNTIME=${SUITE_RUNTIME_S:-8}
@@ -178,8 +181,13 @@ for round in $(seq "$ROUNDS"); do
   for name in $DEVICES; do speed "$round" "$name"; done
 done
 for set in $SETS; do
-  [ "$set" != "$SPEED_CELL" ] || [ "$SEQ_RUNTIME" != 0 ] || continue
-  for name in $DEVICES; do space "$name" "$set"; done
+  devices=$DEVICES
+  if [ "$set" = "$SPEED_CELL" ]; then
+    [ "$SEQ_RUNTIME" != 0 ] || continue
+  elif [[ "$set" == fio-* ]]; then
+    devices=$MATRIX_DEVICES
+  fi
+  for name in $devices; do space "$name" "$set"; done
 done
 progress done
 echo SUITE-DONE
