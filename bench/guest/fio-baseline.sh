@@ -11,6 +11,7 @@
 #   fio-baseline.sh [options] DEVICE LABEL
 #     --size-mib N      region written and read (default 256; DEVICE must hold it)
 #     --runtime S       bound on each workload in seconds (default 12)
+#     --seq-runtime S   bound on seqwrite-1m alone (default: --runtime; 0: the whole region)
 #     --compress PCT    buffer_compress_percentage (default 60; -1 leaves it unset)
 #     --dedupe PCT      dedupe_percentage (default 30; -1 leaves it unset)
 #     --no-refill       do not pass refill_buffers
@@ -24,19 +25,20 @@
 # DESTROYS the device's contents.
 set -euo pipefail
 
-size_mib=256 runtime_s=12 compress=60 dedupe=30 refill=1 ioengine=libaio
+size_mib=256 runtime_s=12 seq_runtime_s= compress=60 dedupe=30 refill=1 ioengine=libaio
 workloads=seqwrite-1m,randread-4k,randwrite-4k
 die() { echo "fio-baseline: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --size-mib) size_mib=${2:?}; shift 2 ;;
     --runtime) runtime_s=${2:?}; shift 2 ;;
+    --seq-runtime) seq_runtime_s=${2:?}; shift 2 ;;
     --compress) compress=${2:?}; shift 2 ;;
     --dedupe) dedupe=${2:?}; shift 2 ;;
     --no-refill) refill=0; shift ;;
     --ioengine) ioengine=${2:?}; shift 2 ;;
     --workloads) workloads=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --*) die "unknown option $1" ;;
     *) break ;;
   esac
@@ -44,7 +46,9 @@ done
 [ $# -eq 2 ] || die "usage: fio-baseline.sh [options] DEVICE LABEL"
 dev=$1 label=$2
 [ -b "$dev" ] || die "$dev is not a block device"
-[[ "$size_mib" =~ ^[0-9]+$ && "$runtime_s" =~ ^[0-9]+$ ]] || die "--size-mib and --runtime take integers"
+seq_runtime_s=${seq_runtime_s:-$runtime_s}
+[[ "$size_mib" =~ ^[0-9]+$ && "$runtime_s" =~ ^[0-9]+$ && "$seq_runtime_s" =~ ^[0-9]+$ ]] \
+  || die "--size-mib, --runtime and --seq-runtime take integers"
 command -v fio >/dev/null || die "fio not found (Debian package fio)"
 command -v jq >/dev/null || die "jq not found (Debian package jq)"
 dev_bytes=$(blockdev --getsize64 "$dev")
@@ -73,7 +77,7 @@ run() {
   shift
   k0=$(kernel_ticks) s0=$(server_ticks)
   fio --name="$name" --filename="$dev" --ioengine="$ioengine" --direct=1 --numjobs=1 \
-    --size="${size_mib}M" --runtime="$runtime_s" --group_reporting \
+    --size="${size_mib}M" --group_reporting \
     --output-format=json --output="$out/$name.json" "$@" >/dev/null \
     || die "fio $name on $dev failed (see fio's message above)"
   k1=$(kernel_ticks) s1=$(server_ticks)
@@ -98,9 +102,13 @@ run() {
 
 for w in ${workloads//,/ }; do
   case "$w" in
-    seqwrite-1m) run "$w" --rw=write --bs=1M --iodepth=4 --end_fsync=1 "${data[@]}" ;;
-    randread-4k) run "$w" --rw=randread --bs=4k --iodepth=16 --time_based --randrepeat=0 ;;
-    randwrite-4k) run "$w" --rw=randwrite --bs=4k --iodepth=16 --time_based --randrepeat=0 "${data[@]}" ;;
+    seqwrite-1m)
+      seq=()
+      [ "$seq_runtime_s" = 0 ] || seq=(--runtime="$seq_runtime_s")
+      run "$w" --rw=write --bs=1M --iodepth=4 --end_fsync=1 "${seq[@]}" "${data[@]}"
+      ;;
+    randread-4k) run "$w" --rw=randread --bs=4k --iodepth=16 --runtime="$runtime_s" --time_based --randrepeat=0 ;;
+    randwrite-4k) run "$w" --rw=randwrite --bs=4k --iodepth=16 --runtime="$runtime_s" --time_based --randrepeat=0 "${data[@]}" ;;
     *) die "unknown workload $w" ;;
   esac
 done

@@ -1,29 +1,51 @@
 # Sourced by bench/suite/guest.sh: set-up, space and tear-down of the six
 # devices. One device at a time; dev_up sets DEV. Needs W (a work dir with a
 # tmpfs at $W/fs) and SUITE_VDO_DIR (bench/guest/vdo-tools.sh's cache).
-#   dev_up NAME SIZE_MIB    packed | direct | zram | vdo | loop | brd
+#   dev_up NAME SIZE_MIB [space]
+#                           packed | direct | zram | vdo | loop | brd; "space": dev_space follows
 #   dev_space NAME          {"physicalBytes","dataBytes",...} of the device now
 #   dev_server_pids NAME    pids whose CPU is the device's server (empty: in-kernel only)
 #   dev_rss NAME            our daemon's peak RSS in bytes (empty for others)
 #   dev_down NAME
 CLI=(node "$PWD/bin/ublk-compress.js")
-DEV= UBLK_ID= UBLK_PID= VDO_LOOP= BRD_FREE0= CUR=
+DEV= UBLK_PID= UBLK_ERR= VDO_LOOP= BRD_FREE0= CUR=
 VDO_BLOCKS=1310720 # 5 GiB sparse backing file: the index and metadata reserve fit
 
 vdo_tool() { bash bench/guest/vdo-run.sh "$SUITE_VDO_DIR" "$@"; }
 alloc_bytes() { du -sB1 "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 mem_free() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemFree/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo; }
 
+# The server runs as `add --foreground` (what `add` spawns as its daemon),
+# started here: one node start per device instead of three (add, its daemon,
+# del), which under emulation is most of a small data set's time. It prints
+# /dev/ublkbN once the device is usable; SIGTERM flushes, stops and deletes it.
 ublk_up() { # LAYOUT FILE SIZE
-  local args=(add --backing "$W/fs/$2" --size "$3M" --log "$W/$2.log")
+  local args=(add --foreground --backing "$W/fs/$2" --size "$3M" --log "$W/$2.log") out=$W/$2.dev
   [ "$1" = direct ] && args+=(--layout direct)
-  DEV=$(taskset -c 1 "${CLI[@]}" "${args[@]}" 2>/dev/null)
-  UBLK_ID=${DEV#/dev/ublkb}
-  UBLK_PID=$(jq .pid "/run/ublk-compress/$UBLK_ID.json")
+  UBLK_ERR=$W/$2.err
+  : >"$out"
+  taskset -c 1 "${CLI[@]}" "${args[@]}" >"$out" 2>"$UBLK_ERR" &
+  UBLK_PID=$!
+  until [ -s "$out" ]; do
+    kill -0 "$UBLK_PID" 2>/dev/null || { echo "$1: add failed: $(cat "$UBLK_ERR")" >&2; UBLK_PID=; return 1; }
+    sleep 0.1
+  done
+  read -r DEV <"$out"
+}
+
+ublk_down() {
+  local rc=0
+  [ -n "$UBLK_PID" ] || return 0
+  kill -TERM "$UBLK_PID"
+  wait "$UBLK_PID" || rc=$?
+  [ "$rc" = 0 ] || echo "ublk server $UBLK_PID exited with $rc: $(cat "$UBLK_ERR")" >&2
+  [ ! -e "$DEV" ] || { echo "$DEV still exists after its server stopped" >&2; rc=1; }
+  UBLK_PID=
+  return "$rc"
 }
 
 dev_up() {
-  local name=$1 size=$2
+  local name=$1 size=$2 space=${3:-}
   CUR=$name
   case "$name" in
     packed) ublk_up packed pool.img "$size" ;;
@@ -31,7 +53,8 @@ dev_up() {
     zram) DEV=$(bash bench/guest/baseline-dev.sh zram "$size") ;;
     loop) DEV=$(bash bench/guest/baseline-dev.sh loop "$size") ;;
     brd)
-      BRD_FREE0=$(mem_free)
+      # Dropping the caches makes the next node start read from virtio-fs again: only when needed.
+      [ -z "$space" ] || BRD_FREE0=$(mem_free)
       DEV=$(bash bench/guest/baseline-dev.sh brd "$size")
       ;;
     vdo)
@@ -106,7 +129,7 @@ dev_space() {
 dev_down() {
   case "$1" in
     packed | direct)
-      "${CLI[@]}" del -n "$UBLK_ID" >/dev/null 2>&1
+      ublk_down
       rm -rf "$W/fs/pool.img" "$W/fs/pool.img.meta" "$W/fs/direct.img"
       ;;
     zram | loop | brd) bash bench/guest/baseline-dev.sh remove "$DEV" ;;

@@ -10,14 +10,21 @@
 #     percentiles, CPU seconds (server and kernel, from /proc) and our
 #     daemon's peak RSS.
 #  2. Space: per device and data set a fresh device; logical and physical bytes.
+#     The speed cell of the fio matrix (fio-d<SPEED_DEDUPE>c60, when in
+#     SUITE_SETS) is the same sequential fill as round 1's 1 MiB sequential
+#     write on its fresh device: its space is taken there (the write then
+#     covers the whole region in every round), not on a device of its own.
+#     The other cells of the matrix run on SUITE_MATRIX_DEVICES only (the
+#     compressing ones: the others store every block as written).
 # Prints "SUITE-<KIND> {json}" lines and SUITE-DONE at the end.
-# Environment (set by bench/suite/run-guest.ts): SUITE_DEVICES, SUITE_ROUNDS,
+# Environment (set by bench/suite/run-guest.ts): SUITE_DEVICES, SUITE_MATRIX_DEVICES, SUITE_ROUNDS,
 # SUITE_SPEED_MB, SUITE_RUNTIME_S, SUITE_SPEED_DEDUPE, SUITE_SETS (space data
 # sets, in order), SUITE_CELL_MB, SUITE_FILL_MB, SUITE_TREE_LIST, SUITE_VM_LIST,
 # SUITE_VM_COPIES, SUITE_DEV_MB, SUITE_VDO_DIR.
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 DEVICES=${SUITE_DEVICES:-brd loop zram vdo direct packed}
+MATRIX_DEVICES=${SUITE_MATRIX_DEVICES-$DEVICES}
 ROUNDS=${SUITE_ROUNDS:-2}
 SPEED_MB=${SUITE_SPEED_MB:-64}
 RUNTIME=${SUITE_RUNTIME_S:-8}
@@ -28,6 +35,9 @@ FILL_MB=${SUITE_FILL_MB:-32}
 VM_COPIES=${SUITE_VM_COPIES:-4}
 DEV_MB=${SUITE_DEV_MB:-1024}
 HELPER=(node "$PWD/dist/bench/suite/guest-helper.js")
+SPEED_CELL=fio-d${SPEED_DEDUPE}c60
+SEQ_RUNTIME=$RUNTIME
+[[ " $SETS " != *" $SPEED_CELL "* ]] || SEQ_RUNTIME=0
 W=$(mktemp -d /run/bench-suite.XXXXXX)
 M=$W/mnt
 mkdir -p "$M" "$W/fs"
@@ -47,7 +57,10 @@ now() { date +%s.%N; }
 T0=$(date +%s)
 progress() { echo "guest.sh: +$(($(date +%s) - T0)) s: $*" >&2; }
 
-fio_speed() { taskset -c 0 bash bench/guest/fio-baseline.sh --size-mib "$SPEED_MB" --runtime "$RUNTIME" --dedupe "$SPEED_DEDUPE" --compress 60 "$@"; }
+fio_speed() {
+  taskset -c 0 bash bench/guest/fio-baseline.sh --size-mib "$SPEED_MB" --runtime "$RUNTIME" --seq-runtime "$SEQ_RUNTIME" \
+    --dedupe "$SPEED_DEDUPE" --compress 60 "$@"
+}
 
 # speed_jobs ROUND DEVICE DEV WORKLOADS: fio-baseline's lines as SUITE-SPEED.
 speed_jobs() {
@@ -55,18 +68,27 @@ speed_jobs() {
     | jq -c --argjson round "$1" '"SUITE-SPEED " + (. + {round: $round, device: .label} | tojson)' -r
 }
 
-# speed ROUND DEVICE: the three workloads on one fresh device.
+# speed ROUND DEVICE: the three workloads on one fresh device. In round 1 the
+# sequential write runs alone first: the speed cell's space is taken after it,
+# and on brd the engine's ceiling is measured over exactly the bytes written.
 speed() {
-  local round=$1 name=$2 dev
+  local round=$1 name=$2 dev seq cell= t0 t1
   progress "speed round $round $name"
-  dev_up "$name" "$SPEED_MB"
+  [ "$round" != 1 ] || [ "$SEQ_RUNTIME" != 0 ] || cell=space
+  dev_up "$name" "$SPEED_MB" $cell
   dev=$DEV
-  if [ "$round" = 1 ] && [ "$name" = brd ]; then
-    speed_jobs "$round" "$name" "$dev" seqwrite-1m
-    # The engine's own ceiling over exactly the bytes written, on the server's vCPU.
-    dd if="$dev" of="$W/fs/speed.bin" bs=1M count="$SPEED_MB" status=none
-    emit CEILING "$(taskset -c 1 "${HELPER[@]}" ceiling "$W/fs/speed.bin")"
-    rm -f "$W/fs/speed.bin"
+  if [ "$round" = 1 ] && { [ -n "$cell" ] || [ "$name" = brd ]; }; then
+    t0=$(now)
+    seq=$(speed_jobs "$round" "$name" "$dev" seqwrite-1m)
+    t1=$(now)
+    echo "$seq"
+    [ -z "$cell" ] || space_line "$name" "$SPEED_CELL" "$(jq .ioBytes <<<"${seq#* }")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+    if [ "$name" = brd ]; then
+      # On the server's vCPU, like every server.
+      dd if="$dev" of="$W/fs/speed.bin" bs=1M count="$SPEED_MB" status=none
+      emit CEILING "$(taskset -c 1 "${HELPER[@]}" ceiling "$W/fs/speed.bin")"
+      rm -f "$W/fs/speed.bin"
+    fi
     speed_jobs "$round" "$name" "$dev" randread-4k,randwrite-4k
   else
     speed_jobs "$round" "$name" "$dev" seqwrite-1m,randread-4k,randwrite-4k
@@ -91,7 +113,7 @@ fs_logical() { du -sB1 "$M" | cut -f1; }
 space() {
   local name=$1 set=$2 dev t0 t1 d c
   progress "space $set $name"
-  dev_up "$name" "$DEV_MB"
+  dev_up "$name" "$DEV_MB" space
   dev=$DEV
   t0=$(now)
   case "$set" in
@@ -159,7 +181,13 @@ for round in $(seq "$ROUNDS"); do
   for name in $DEVICES; do speed "$round" "$name"; done
 done
 for set in $SETS; do
-  for name in $DEVICES; do space "$name" "$set"; done
+  devices=$DEVICES
+  if [ "$set" = "$SPEED_CELL" ]; then
+    [ "$SEQ_RUNTIME" != 0 ] || continue
+  elif [[ "$set" == fio-* ]]; then
+    devices=$MATRIX_DEVICES
+  fi
+  for name in $devices; do space "$name" "$set"; done
 done
 progress done
 echo SUITE-DONE

@@ -16,6 +16,25 @@ export const WORKLOADS = ['seqwrite-1m', 'randread-4k', 'randwrite-4k'] as const
 export type Workload = (typeof WORKLOADS)[number];
 /** The devices whose figures every other figure is divided by. */
 export const REFERENCES = ['zram', 'vdo'] as const;
+/** The fio matrix cell the speed workloads write (its space comes from the first speed round). */
+export const SPEED_CELL = 'fio-d45c60';
+/**
+ * Devices that store every block as written (ratio ~1 by construction): the
+ * fio matrix beyond the speed cell runs without them, because a device set-up
+ * costs more than a small fill under emulation and they would only repeat
+ * their speed-cell row.
+ */
+export const PLAIN_DEVICES: readonly DeviceName[] = ['direct', 'loop', 'brd'];
+
+/** The devices the fio matrix beyond the speed cell runs on. */
+export function matrixDevices(devices: readonly DeviceName[] = DEVICES): DeviceName[] {
+  return devices.filter((d) => !PLAIN_DEVICES.includes(d));
+}
+
+/** The devices a space data set runs on. */
+export function devicesOf(dataset: string, devices: readonly DeviceName[] = DEVICES): DeviceName[] {
+  return dataset.startsWith('fio-') && dataset !== SPEED_CELL ? matrixDevices(devices) : [...devices];
+}
 
 export interface SpaceRow {
   device: DeviceName;

@@ -2,7 +2,7 @@
 import { renderBarChart, type BarSeries } from '../render/svg-bars.js';
 import { ratioTable } from '../packed-report.js';
 import { markdownTable } from '../render/table.js';
-import { DEVICE_TITLES, WORKLOADS, type DeviceName, type Spread, type SuiteReport } from './model.js';
+import { DEVICE_TITLES, PLAIN_DEVICES, WORKLOADS, devicesOf, type DeviceName, type Spread, type SuiteReport } from './model.js';
 
 const COLORS: Record<DeviceName, string> = {
   packed: '#1f77b4',
@@ -98,7 +98,8 @@ function spaceTable(r: SuiteReport): string[] {
     mib(r.space.find((s) => s.dataset === ds)?.logicalBytes ?? NaN),
     ...r.devices.map((d) => {
       const s = r.space.find((x) => x.device === d && x.dataset === ds);
-      return s ? `${f2(s.ratio)} (${mib(s.physicalBytes)}) · ${f2(s.dataRatio)}` : 'n/a';
+      if (!s) return devicesOf(ds, r.devices).includes(d) ? 'n/a' : '-';
+      return `${f2(s.ratio)} (${mib(s.physicalBytes)}) · ${f2(s.dataRatio)}`;
     }),
   ]);
   return [markdownTable(['data set', 'logical MiB', ...r.devices.map((d) => DEVICE_TITLES[d])], rows)];
@@ -169,7 +170,7 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
     '',
     '## Space',
     '',
-    `Data sets: fio dedupe D% x buffer_compress_percentage C% (fio-dDcC, ${r.options.cellMb} MiB sequential fill each); \`zero\` and \`same-fill\` (${r.options.fillMb} MiB of all-zero / 8-byte-pattern blocks); ` +
+    `Data sets: fio dedupe D% x buffer_compress_percentage C% (fio-dDcC, ${r.options.cellMb} MiB sequential fill each; fio-d45c60, the speed data, is the first speed round's ${r.options.speedMb} MiB sequential write on its fresh device; the other cells run on the compressing devices only, '-': ${PLAIN_DEVICES.map((d) => DEVICE_TITLES[d]).join(', ')} store every block as written); \`zero\` and \`same-fill\` (${r.options.fillMb} MiB of all-zero / 8-byte-pattern blocks); ` +
       `\`tree\`: two copies of ${r.options.treeMb} MiB of this machine's /usr/lib, /usr/share and /usr/include on ext4, then sync; \`tree-deleted-trimmed\`: one copy deleted, fstrim; ` +
       `\`vm-images\`: ${r.options.vmCopies} copies of one ${r.options.vmMb} MiB root-like tree on ext4, each with a different 1/16 of its files rewritten.`,
     '',
@@ -179,7 +180,7 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
     '',
     '## Speed',
     '',
-    `fio on the raw device, libaio, direct, dedupe 45% / compress 60% data, ${r.options.speedMb} MiB region, ${r.options.runtimeS} s per random job.`,
+    `fio on the raw device, libaio, direct, dedupe 45% / compress 60% data, ${r.options.speedMb} MiB region (the sequential write covers all of it), ${r.options.runtimeS} s per random job.`,
     '',
     ...speedTables(r),
     '![seq write](speed-seqwrite.svg) ![IOPS](speed-iops.svg)',

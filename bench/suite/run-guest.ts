@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DEFAULT_FS_SOURCES, listFiles, pickFiles, type FsSource } from '../corpus/fs-image.js';
 import * as device from '../device-bench.js';
 import { benchCacheDir, repoRoot } from '../paths.js';
-import type { DeviceName } from './model.js';
+import { matrixDevices, type DeviceName } from './model.js';
 
 /** What one guest run measures; every size in MiB. */
 export interface GuestPlan {
@@ -73,6 +73,7 @@ function guestEnv(plan: GuestPlan, vdoDir: string): NodeJS.ProcessEnv {
     // path (.cache -> elsewhere) would not resolve.
     UBLK_VM_CACHE: process.env.UBLK_VM_CACHE ?? realpathOf(join(root, '.cache/vm')),
     SUITE_DEVICES: plan.devices.join(' '),
+    SUITE_MATRIX_DEVICES: matrixDevices(plan.devices).join(' '),
     SUITE_ROUNDS: String(plan.rounds),
     SUITE_SPEED_MB: String(plan.speedMb),
     SUITE_RUNTIME_S: String(plan.runtimeS),

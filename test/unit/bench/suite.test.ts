@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { packedPlan, packedResult } from '../../../bench/packed.js';
 import { ratioTable, renderPackedReport } from '../../../bench/packed-report.js';
 import { buildReport, spaceSets, suiteOptions } from '../../../bench/suite/index.js';
-import { DEVICES, WORKLOADS, summarizeSpace, summarizeSpeed, type SpeedRow } from '../../../bench/suite/model.js';
+import { DEVICES, WORKLOADS, devicesOf, summarizeSpace, summarizeSpeed, type SpeedRow } from '../../../bench/suite/model.js';
 import { renderCharts, renderMarkdown } from '../../../bench/suite/render.js';
 import { validateReport } from '../../../bench/suite/schema.js';
 
@@ -27,8 +27,8 @@ function guestOutput(skip?: string): string {
       if (d === 'packed' || d === 'direct') out.push(`SUITE-RSS {"round":${round},"device":"${d}","peakRssBytes":${100e6 * round}}`);
     });
   }
-  for (const ds of ['fio-d45c60', 'zero']) {
-    DEVICES.forEach((d, i) => {
+  for (const ds of ['fio-d45c60', 'zero', 'fio-d90c0']) {
+    devicesOf(ds).forEach((d, i) => {
       const physical = ds === 'zero' && d === 'zram' ? 0 : 1024 * 1024 * (i + 1);
       out.push(`SUITE-SPACE {"device":"${d}","dataset":"${ds}","logicalBytes":8388608,"seconds":1.5,"physicalBytes":${physical},"dataBytes":${physical}}`);
     });
@@ -46,7 +46,7 @@ describe('bench suite report', () => {
     expect(o.out).toBe('/nonexistent');
     expect(() => suiteOptions(['--rounds', '1'])).toThrow(/rounds/);
     expect(() => suiteOptions(['--bogus'])).toThrow(/bogus/);
-    expect(o.sets).toEqual(['fio-d45c60', 'tree', 'zero']);
+    expect(o.sets).toEqual(['fio-d45c60', 'tree']);
     expect(suiteOptions(['--cells', 'd0c0,d45c60']).sets).toEqual(['fio-d45c60', 'tree', 'vm-images', 'zero', 'same-fill', 'fio-d0c0']);
     expect(() => suiteOptions(['--cells', 'd45c61'])).toThrow(/d45c61/);
   });
@@ -59,6 +59,16 @@ describe('bench suite report', () => {
     expect(s?.value).toEqual({ mean: 20, min: 10, max: 30 });
     expect(s?.vsZram).toEqual({ mean: 0.75, min: 0.5, max: 1 });
     expect(s?.vsVdo).toEqual({ mean: 2.5, min: 2, max: 3 });
+  });
+
+  it('runs the matrix beyond the speed cell on the compressing devices only', () => {
+    expect(devicesOf('fio-d0c90')).toEqual(['packed', 'zram', 'vdo']);
+    expect(devicesOf('fio-d45c60')).toEqual([...DEVICES]);
+    expect(devicesOf('tree-deleted-trimmed')).toEqual([...DEVICES]);
+    const r = buildReport(guestOutput(), o, Date.now(), [1, 1, 1]);
+    expect(r.space.filter((s) => s.dataset === 'fio-d90c0').map((s) => s.device)).toEqual(['packed', 'zram', 'vdo']);
+    const problems = validateReport(JSON.parse(JSON.stringify({ ...r, space: r.space.filter((s) => !(s.dataset === 'fio-d90c0' && s.device === 'vdo')) })));
+    expect(problems).toEqual(['space vdo/fio-d90c0: missing']);
   });
 
   it('floors physical bytes at one block so an empty device keeps a finite ratio', () => {
@@ -74,6 +84,8 @@ describe('bench suite report', () => {
     const charts = renderCharts(r);
     const md = renderMarkdown(r, Object.keys(charts));
     expect(md).not.toMatch(/\bNaN\b|undefined|\| n\/a/);
+    // The matrix beyond the speed cell: compressing devices only, the others '-'.
+    expect(md).toMatch(/\| fio-d90c0 \| 8\.0 \| [\d.]+ \([\d.]+\) · [\d.]+ \| - \| [\d.]+ .* \| - \| - \|/);
     for (const name of Object.keys(charts)) expect(md).toContain(`(${name})`);
     expect(r.summary.packed).toMatch(/^ublk-compress packed: leads in .*; trails in .*\.$/);
     expect(md).toMatch(/\| 4 KiB randread QD16, IOPS \| 0\.\d+ \| 0\.\d+ \| 0\.\d+ \| >= 0\.35 \|/);
