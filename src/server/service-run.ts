@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { formatBytes } from '../util/units.js';
 import type { StatsSnapshot } from './targets/packed-stats.js';
 import { hostFsOf, type DeviceReport } from './device-report.js';
-import { renderPrometheus } from './prometheus.js';
 import { watchPoolFilesystem } from './fs-watch.js';
 import { startMetricsServer, type ListenAddress } from './metrics-http.js';
 import { openServiceLogger, type LogSink } from './log-destination.js';
@@ -101,7 +100,10 @@ export class ServiceRun {
       closed = true;
       void close?.();
     });
-    startMetricsServer(address, () => renderPrometheus([ownReport(figures)])).then(
+    // prom-client is loaded only here: a device without --metrics starts without it
+    // (about 100 modules, seconds of start-up in an emulated guest).
+    const render = async (): Promise<string> => (await import('./prometheus.js')).renderPrometheus([ownReport(figures)]);
+    startMetricsServer(address, render).then(
       (server) => {
         close = server.close;
         if (closed) void close();

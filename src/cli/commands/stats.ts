@@ -16,7 +16,6 @@ import { UcError } from '../../util/errors.js';
 import { listDeviceIds, openControl } from '../../device/control.js';
 import { reportDevice, type DeviceReport } from '../device-reports.js';
 import { renderOverview } from '../render/overview.js';
-import { renderPrometheus } from '../../server/prometheus.js';
 
 const TIMEOUT_MS = 10_000;
 const FORMATS = ['table', 'json', 'prometheus'];
@@ -107,7 +106,8 @@ async function reportText(devId: number | undefined, format: StatsFormat, watch:
   if (devId !== undefined && reports.length === 0) {
     throw new UcError('UC_DEVICE_NOT_FOUND', `no ublk device with id ${devId} (see 'ublk-compress list')`);
   }
-  if (format === 'prometheus') return renderPrometheus(reports);
+  // Loaded on demand: every CLI start would otherwise load prom-client.
+  if (format === 'prometheus') return (await import('../../server/prometheus.js')).renderPrometheus(reports);
   if (format === 'json') return `${JSON.stringify(reports, null, watch ? undefined : 2)}\n`;
   return renderOverview(reports);
 }
