@@ -45,7 +45,9 @@ Napi::Function UblkQueueWrap::Init(Napi::Env env) {
 }
 
 // new UblkQueue(ring, cdevFd, queueId, depth, maxIoBufBytes, ioctlEncode,
-//               batch, onBatch, onAbort, onError)
+//               batch, onBatch, onAbort, onError, zeroCopySlots)
+// zeroCopySlots: 0, or the size of the ring's fixed-buffer table shared by
+// every queue of the device (queue q uses slots q * depth .. q * depth + depth - 1).
 UblkQueueWrap::UblkQueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UblkQueueWrap>(info) {
   Napi::Env env = info.Env();
   Napi::Object ring_obj = info[0].As<Napi::Object>();
@@ -73,6 +75,19 @@ UblkQueueWrap::UblkQueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   on_batch_ = Napi::Persistent(info[7].As<Napi::Function>());
   on_abort_ = Napi::Persistent(info[8].As<Napi::Function>());
   on_error_ = Napi::Persistent(info[9].As<Napi::Function>());
+  uint32_t zc_slots = info.Length() > 10 && info[10].IsNumber() ? info[10].As<Napi::Number>().Uint32Value() : 0;
+  if (zc_slots != 0) {
+    buf_index_base_ = static_cast<uint32_t>(queue_id_) * depth;
+    if (buf_index_base_ + depth > zc_slots || zc_slots > 0x10000) {
+      throw Napi::RangeError::New(env, "zeroCopySlots must cover every queue's tags (at most 65536)");
+    }
+    try {
+      ring_owner_->ring(env).ring().RegisterSparseBuffers(zc_slots);
+    } catch (const SysError& e) {
+      throw MakeErrnoError(env, e.err, std::string(e.what) + " for zero copy");
+    }
+    zero_copy_ = true;
+  }
 
   // Descriptors of queue q start at q * round_up(4096 * 24, PAGE) in the cdev.
   size_t page = PageSize();
@@ -132,7 +147,15 @@ void UblkQueueWrap::IssueIoCmd(Napi::Env env, uint32_t nr, uint16_t tag, int32_t
   cmd->q_id = queue_id_;
   cmd->tag = tag;
   cmd->result = result;
-  cmd->addr = reinterpret_cast<uint64_t>(bufs_[tag]);
+  if (zero_copy_) {
+    // Where the kernel registers the next request's pages; with FALLBACK a
+    // failed registration delivers the request flagged NEED_REG_BUF instead
+    // of failing it (the JS path then serves it by user copy).
+    cmd->addr = 0;
+    sqe->addr = AutoBufRegAddr(static_cast<uint16_t>(buf_index_base_ + tag), kAutoBufRegFallback);
+  } else {
+    cmd->addr = reinterpret_cast<uint64_t>(bufs_[tag]);
+  }
   ring.Track(sqe, &completions_[tag]);
   in_kernel_ += 1;
 }
@@ -164,6 +187,14 @@ Napi::Value UblkQueueWrap::Commit(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "commit: tag " + std::to_string(tag) + " is not owned by JS (state " +
                                     std::to_string(static_cast<int>(states_[tag])) + ")");
   }
+  if (zero_copy_ && result > 0) {
+    int err = CopyOut(static_cast<uint16_t>(tag), result);
+    if (err != 0) {
+      errors_.emplace_back(static_cast<uint16_t>(tag), -err);
+      ring_owner_->ring(env).MarkReady(this);
+      result = -EIO;
+    }
+  }
   // Issue first: if no SQE can be had the tag stays with JS and commit() may be retried.
   IssueIoCmd(env, kIoCommitAndFetchReq, static_cast<uint16_t>(tag), result);
   if (direct_ != nullptr) direct_->JsDone(static_cast<uint16_t>(tag));
@@ -179,11 +210,11 @@ void UblkQueueWrap::OnTagCqe(Napi::Env env, uint16_t tag, int32_t res) {
       Transition(tag, TagState::kInKernel, TagState::kNative);
       // DirectDone or DirectToJs follows, on the backing CQE or at once.
       if (direct_->Start(env, ring_owner_->ring(env), tag, Iod(tag), bufs_[tag])) return;
-      Transition(tag, TagState::kNative, TagState::kOwnedByJs);
     } else {
-      Transition(tag, TagState::kInKernel, TagState::kOwnedByJs);
+      Transition(tag, TagState::kInKernel, TagState::kNative);
     }
-    AppendToBatch(tag);
+    ToJs(env, tag);
+    return;
   } else {
     Transition(tag, TagState::kInKernel, TagState::kAborted);
     aborted_ += 1;
@@ -219,10 +250,59 @@ void UblkQueueWrap::DirectDone(Napi::Env env, uint16_t tag, int32_t result) {
   if (direct_->has_errors()) ring_owner_->ring(env).MarkReady(this);
 }
 
-void UblkQueueWrap::DirectToJs(Napi::Env env, uint16_t tag) {
+void UblkQueueWrap::DirectToJs(Napi::Env env, uint16_t tag) { ToJs(env, tag); }
+
+// Hands a tag the native side holds to the JS target, with a WRITE's data in
+// its buffer on the zero-copy path.
+void UblkQueueWrap::ToJs(Napi::Env env, uint16_t tag) {
+  int err = zero_copy_ ? CopyIn(tag) : 0;
+  if (err != 0) {
+    // JS must not write a buffer that does not hold the data: fail the request.
+    errors_.emplace_back(tag, -err);
+    try {
+      IssueIoCmd(env, kIoCommitAndFetchReq, tag, -EIO);
+      if (direct_ != nullptr) direct_->JsDone(tag);
+      Transition(tag, TagState::kNative, TagState::kInKernel);
+    } catch (const Napi::Error&) {
+      // No SQE either: the tag stays native and is lost, like an aborted one.
+    }
+    ring_owner_->ring(env).MarkReady(this);
+    return;
+  }
   Transition(tag, TagState::kNative, TagState::kOwnedByJs);
   AppendToBatch(tag);
   ring_owner_->ring(env).MarkReady(this);
+}
+
+// The request's pages of `tag` are where JS cannot see them: copy a WRITE's
+// data into the per-tag buffer (user copy). 0 or a positive errno.
+int UblkQueueWrap::CopyIn(uint16_t tag) {
+  const ublksrv_io_desc& iod = Iod(tag);
+  if ((iod.op_flags & 0xff) != kIoOpWrite) return 0;
+  size_t len = static_cast<size_t>(iod.nr_sectors) << 9;
+  if (len == 0 || len > max_io_buf_bytes_) return 0;  // JS refuses it without reading the buffer
+  ssize_t n;
+  do {
+    n = pread(cdev_fd_, bufs_[tag], len, static_cast<off_t>(UserCopyPos(queue_id_, tag)));
+  } while (n < 0 && errno == EINTR);
+  user_copies_ += 1;
+  if (n < 0) return errno;
+  return static_cast<size_t>(n) == len ? 0 : EIO;
+}
+
+// After JS served a READ of `tag`: its data to the request's pages.
+int UblkQueueWrap::CopyOut(uint16_t tag, int32_t bytes) {
+  const ublksrv_io_desc& iod = Iod(tag);
+  if ((iod.op_flags & 0xff) != kIoOpRead) return 0;
+  size_t len = static_cast<size_t>(bytes);
+  if (len > max_io_buf_bytes_ || len > (static_cast<size_t>(iod.nr_sectors) << 9)) return EINVAL;
+  ssize_t n;
+  do {
+    n = pwrite(cdev_fd_, bufs_[tag], len, static_cast<off_t>(UserCopyPos(queue_id_, tag)));
+  } while (n < 0 && errno == EINTR);
+  user_copies_ += 1;
+  if (n < 0) return errno;
+  return static_cast<size_t>(n) == len ? 0 : EIO;
 }
 
 void UblkQueueWrap::Deliver(Napi::Env env) {
@@ -281,6 +361,9 @@ Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   DirectConfig config;
   config.size_bytes = static_cast<uint64_t>(size);
   config.inline_rw = info.Length() > 3 && info[3].ToBoolean().Value();
+  if (config.inline_rw && zero_copy_) throw Napi::Error::New(env, "setDirect: inline copies cannot reach zero-copy pages");
+  config.zero_copy = zero_copy_;
+  config.buf_index_base = buf_index_base_;
   Napi::Object map;
   if (info.Length() > 4 && info[4].IsObject()) {
     map = info[4].As<Napi::Object>();
@@ -312,6 +395,9 @@ Napi::Value UblkQueueWrap::DirectStats(const Napi::CallbackInfo& info) {
   set("toJs", c.to_js);
   set("rawReads", c.raw_reads);
   set("rawWrites", c.raw_writes);
+  set("zeroCopyReads", c.zero_copy_reads);
+  set("zeroCopyWrites", c.zero_copy_writes);
+  set("userCopies", user_copies_);
   set("inflight", direct_->inflight());
   return o;
 }

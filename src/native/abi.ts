@@ -194,6 +194,11 @@ export interface DirectPathStats {
   /** Of reads / writes: served on the raw device under the file (direct-mapped). */
   rawReads: number;
   rawWrites: number;
+  /** Of reads / writes: on the request's own pages (zero copy, UBLK_F_AUTO_BUF_REG). */
+  zeroCopyReads: number;
+  zeroCopyWrites: number;
+  /** Zero copy on, but the data went through the per-tag buffer by user copy (requests JS served). */
+  userCopies: number;
 }
 
 /** The direct-mapped path's extent map (DirectMap.stats()). */

@@ -86,6 +86,7 @@ export interface NativeModule {
     onBatch: (count: number) => void,
     onAbort: () => void,
     onError: (err: NativeError) => void,
+    zeroCopySlots: number,
   ) => NativeQueueHandle;
   fiemap(fd: number, sync: boolean): Float64Array;
   blkDiscard(fd: number, offsetBytes: number, lengthBytes: number): void;

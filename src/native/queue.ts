@@ -21,6 +21,13 @@ export interface UblkQueueOptions {
   onAbort?: () => void;
   /** A FETCH/COMMIT failed with an unexpected errno (protocol misuse); the tag is lost. */
   onError?: (err: NativeError) => void;
+  /**
+   * Zero copy (the device negotiated AUTO_BUF_REG and USER_COPY): the size of
+   * the ring's fixed-buffer table, shared by every queue of the device (queue
+   * q uses slots q*depth..q*depth+depth-1; registered by the first queue).
+   * 0 or absent: requests arrive in the per-tag buffers.
+   */
+  zeroCopySlots?: number;
 }
 
 // ---------------------------------------------------------------- queue
@@ -64,6 +71,7 @@ export class UblkQueue {
       },
       options.onAbort ?? (() => {}),
       options.onError ?? (() => {}),
+      options.zeroCopySlots ?? 0,
     );
     this.buffers = this.#handle.buffers;
   }

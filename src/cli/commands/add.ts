@@ -37,6 +37,7 @@ export const addCommand: Command = {
     const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
     if (!packed) rejectPackedOnlyOptions(args);
     else if (cfg.preallocate) throw new UcError('UC_INVALID_ARGUMENT', 'option --preallocate applies to --layout direct only');
+    else if (args.values.has('zero-copy')) throw new UcError('UC_INVALID_ARGUMENT', 'option --zero-copy applies to --layout direct only');
     // Serving modules load on demand: the parent `add` of a direct device never
     // needs the storage engine, and every module costs start-up time.
     const target: ServeTarget = packed

@@ -37,6 +37,7 @@ export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: bo
     devId: record.devId,
     foreground: opts.foreground,
     preallocate: false,
+    zeroCopy: 'off', // packed: never
     logPath: opts.logPath ?? record.logPath ?? defaultLogPath(record.devId),
     startTimeoutMs: opts.startTimeoutMs,
     readyFd: undefined,

@@ -6,7 +6,7 @@
 // and where the file's extents allow, on the raw device under it
 // (direct-mapped.ts, docs/direct-paths.md).
 
-import { ringEntries } from '../../device/index.js';
+import { ringEntries, type ZeroCopyWish } from '../../device/index.js';
 import type { DispatchStats } from '../../device/queue-dispatch.js';
 import { DirectTarget } from '../../direct/direct-target.js';
 import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
@@ -16,6 +16,7 @@ import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/in
 import { UcError } from '../../util/errors.js';
 import { loggedTarget } from '../logged-target.js';
 import { NoSpaceEpisode } from '../no-space-episode.js';
+import type { ZeroCopyChoice } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
@@ -25,6 +26,7 @@ import {
   nativeWritesOf,
   requestPathFromEnv,
   serveStats,
+  zeroCopyWish,
   type BackingIo,
   type DirectRequestPath,
   type DirectServeStats,
@@ -45,6 +47,8 @@ export interface DirectDeviceOptions extends DeviceGeometry, StartHooks {
   readonly requestPath?: DirectRequestPath;
   /** Write zeros over the backing file's holes and unwritten extents first, so the whole file maps. */
   readonly preallocate?: boolean;
+  /** `--zero-copy` (default auto). */
+  readonly zeroCopyChoice?: ZeroCopyChoice;
 }
 
 /** The backing file as the device serves it: the ring, the JS target, the native path's descriptor. */
@@ -56,6 +60,8 @@ interface DirectBacking {
   nativeFd: number | undefined;
   readonly inlineRw: boolean;
   readonly backingIo: BackingIo;
+  /** What ADD_DEV is asked for zero copy. */
+  readonly zeroCopy: ZeroCopyWish;
   /** Set once the device's session exists (its log); closed before nativeFd. */
   mapped?: DirectMappedPath;
 }
@@ -73,10 +79,13 @@ async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequest
   }
   const direct = new DirectTarget(file, opts.sizeBytes);
   try {
-    const inlineRw = requestPath === 'native' && isMemoryFile(opts.backing);
+    const memory = isMemoryFile(opts.backing);
+    const zeroCopy = zeroCopyWish(opts.zeroCopyChoice ?? 'auto', requestPath, memory);
+    // Inline copies cannot reach the request's pages: zero copy goes through the ring.
+    const inlineRw = requestPath === 'native' && memory && zeroCopy === 'off';
     const nativeFd = requestPath === 'native' && !inlineRw ? openDirectIo(opts.backing, opts.lockedAs) : undefined;
     const backingIo: BackingIo = inlineRw ? 'memory file, inline copy' : nativeFd === undefined ? 'buffered file' : 'O_DIRECT file';
-    return { ring, file, direct, nativeFd, inlineRw, backingIo };
+    return { ring, file, direct, nativeFd, inlineRw, backingIo, zeroCopy };
   } catch (err) {
     await direct.close().catch(() => {});
     ring.close();
@@ -100,8 +109,9 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
   const requestPath = opts.requestPath ?? requestPathFromEnv();
   const b = await openBacking(opts, requestPath);
   const queues: UblkQueue[] = [];
+  let zeroCopy = false;
   const stats = (js: DispatchStats): DirectServeStats =>
-    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, b.mapped?.report());
+    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, zeroCopy, b.mapped?.report());
   const session: DeviceSession = new DeviceSession(opts.log, {
     beforeStop: () => b.direct.flush().catch((err: unknown) => session.log.error({ err }, 'flush before stop failed')),
     drained: (device) => session.log.info(stats(device.stats), 'request paths'),
@@ -112,7 +122,8 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
   // One full-filesystem episode for both paths: a write that succeeds on either ends it.
   const noSpace = new NoSpaceEpisode();
   try {
-    const device = await session.add(opts, opts);
+    const device = await session.add({ ...opts, zeroCopy: b.zeroCopy }, opts);
+    zeroCopy = device.zeroCopy;
     await device.start(loggedTarget(b.direct, session.log, noSpace), {
       ...session.serveOptions(opts.startTimeoutMs),
       ring: b.ring,
@@ -126,7 +137,7 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
     });
     const pathStats = (): DirectServeStats => stats(device.stats);
     await session.serveControl({ directStats: pathStats }, opts.statsGid);
-    session.log.info({ requestPath, backingIo: pathStats().backingIo }, 'serving');
+    session.log.info({ requestPath, backingIo: pathStats().backingIo, zeroCopy }, 'serving');
     return { ...session.served(), requestPath, pathStats };
   } catch (err) {
     await session.shutdownAfterFailure();

@@ -3,7 +3,9 @@
 // request counts that say which I/O serves the device (`stats -n ID` and
 // the `list` columns render them: src/cli/direct-status.ts).
 
+import type { ZeroCopyWish } from '../../device/index.js';
 import type { DispatchStats } from '../../device/queue-dispatch.js';
+import type { ZeroCopyChoice } from '../config.js';
 import { UBLK_IO_OP, type DirectMapStats, type DirectPathStats, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { Logger } from '../logger.js';
@@ -28,10 +30,24 @@ export interface DirectServeStats {
   backingIo: BackingIo;
   /** Absent on the JS path and for files in memory. */
   mapping?: MappingReport;
+  /** The device negotiated zero copy (AUTO_BUF_REG + USER_COPY): native reads and writes use the request's pages. */
+  zeroCopy: boolean;
   /** Requests completed by the native path, by kind (zeros on the JS path). */
   native: DirectPathStats;
   /** Requests the JS target served (all of them on the JS path; the unusual ones otherwise). */
   js: DispatchStats;
+}
+
+/**
+ * What the device asks of ADD_DEV for `--zero-copy`: 'on' requires it (a
+ * memory file then goes through the ring too); 'auto' asks where the native
+ * path reads and writes through the ring (not the JS path, not the inline
+ * copies of a memory file: docs/kernels.md says why).
+ */
+export function zeroCopyWish(choice: ZeroCopyChoice, requestPath: DirectRequestPath, memoryFile: boolean): ZeroCopyWish {
+  if (choice === 'on') return 'required';
+  if (choice === 'off') return 'off';
+  return requestPath === 'native' && !memoryFile ? 'if-offered' : 'off';
 }
 
 /** UBLK_DIRECT_PATH=js forces the JS request path (to compare the two in one boot). */
@@ -50,6 +66,9 @@ const ZERO_NATIVE: DirectPathStats = {
   inflight: 0,
   rawReads: 0,
   rawWrites: 0,
+  zeroCopyReads: 0,
+  zeroCopyWrites: 0,
+  userCopies: 0,
 };
 
 const OP_NAMES: Record<number, string> = {
@@ -127,6 +146,7 @@ export function serveStats(
   backingIo: BackingIo,
   queues: readonly UblkQueue[],
   js: DispatchStats,
+  zeroCopy: boolean,
   mapping?: MappingReport,
 ): DirectServeStats {
   const native = { ...ZERO_NATIVE };
@@ -135,5 +155,5 @@ export function serveStats(
     if (s === null) continue;
     for (const k of Object.keys(native) as Array<keyof DirectPathStats>) native[k] += s[k];
   }
-  return { requestPath, backingIo, ...(mapping ? { mapping } : {}), native, js: { ...js } };
+  return { requestPath, backingIo, ...(mapping ? { mapping } : {}), zeroCopy, native, js: { ...js } };
 }

@@ -65,6 +65,7 @@ async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, annou
         lockedAs: lock,
         sizeBytes: plan.sizeBytes,
         preallocate: cfg.preallocate,
+        zeroCopyChoice: cfg.zeroCopy,
       }),
     abort: async (device) => {
       if (device) await device.shutdown().catch((e: unknown) => log.error({ err: e }, 'cleanup failed'));
