@@ -275,19 +275,13 @@ void UblkQueueWrap::ToJs(Napi::Env env, uint16_t tag) {
 }
 
 // The request's pages of `tag` are where JS cannot see them: copy a WRITE's
-// data into the per-tag buffer (user copy). 0 or a positive errno.
+// data into the per-tag buffer. 0 or a positive errno.
 int UblkQueueWrap::CopyIn(uint16_t tag) {
   const ublksrv_io_desc& iod = Iod(tag);
   if ((iod.op_flags & 0xff) != kIoOpWrite) return 0;
   size_t len = static_cast<size_t>(iod.nr_sectors) << 9;
   if (len == 0 || len > max_io_buf_bytes_) return 0;  // JS refuses it without reading the buffer
-  ssize_t n;
-  do {
-    n = pread(cdev_fd_, bufs_[tag], len, static_cast<off_t>(UserCopyPos(queue_id_, tag)));
-  } while (n < 0 && errno == EINTR);
-  user_copies_ += 1;
-  if (n < 0) return errno;
-  return static_cast<size_t>(n) == len ? 0 : EIO;
+  return UserCopy(tag, len, false);
 }
 
 // After JS served a READ of `tag`: its data to the request's pages.
@@ -296,9 +290,16 @@ int UblkQueueWrap::CopyOut(uint16_t tag, int32_t bytes) {
   if ((iod.op_flags & 0xff) != kIoOpRead) return 0;
   size_t len = static_cast<size_t>(bytes);
   if (len > max_io_buf_bytes_ || len > (static_cast<size_t>(iod.nr_sectors) << 9)) return EINVAL;
+  return UserCopy(tag, len, true);
+}
+
+// User copy: `len` bytes between the per-tag buffer and the request's pages
+// (pread/pwrite of /dev/ublkcN at the tag's offset). 0 or a positive errno.
+int UblkQueueWrap::UserCopy(uint16_t tag, size_t len, bool to_pages) {
+  off_t pos = static_cast<off_t>(UserCopyPos(queue_id_, tag));
   ssize_t n;
   do {
-    n = pwrite(cdev_fd_, bufs_[tag], len, static_cast<off_t>(UserCopyPos(queue_id_, tag)));
+    n = to_pages ? pwrite(cdev_fd_, bufs_[tag], len, pos) : pread(cdev_fd_, bufs_[tag], len, pos);
   } while (n < 0 && errno == EINTR);
   user_copies_ += 1;
   if (n < 0) return errno;

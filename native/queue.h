@@ -67,6 +67,7 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   void ToJs(Napi::Env env, uint16_t tag);
   int CopyIn(uint16_t tag);
   int CopyOut(uint16_t tag, int32_t bytes);
+  int UserCopy(uint16_t tag, size_t len, bool to_pages);
   void DeliverDirectErrors(Napi::Env env);
 
   IoRingWrap* ring_owner_ = nullptr;

@@ -25,8 +25,7 @@ LOG=$W/daemon.log
 M=$W/mnt
 mkdir -p "$M"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
-fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
-ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
+. test/e2e/support/steps.sh
 cleanup() {
   mountpoint -q "$M" && umount -l "$M" || true
   "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true

@@ -16,12 +16,12 @@ M=$W/mnt
 R=$W/brd
 mkdir -p "$M" "$R"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
-fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
-ok() { echo "OK $*"; echo "[$SECONDS s] zc $1" >&2; }
+. test/e2e/support/steps.sh
 cleanup() {
   mountpoint -q "$M" && umount -l "$M" || true
   "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true
   mountpoint -q "$R" && umount -l "$R" || true
+  rmdir "$M" "$R" 2>/dev/null || true
 }
 trap cleanup EXIT
 pid_of() { node -e "console.log(require('/run/ublk-compress/$1.json').pid)"; }
