@@ -60,7 +60,7 @@ run_one() {
            cpuUsPerIo: (($cpu / $hz) * 1e6 / (.ioBytes / (if (.workload | endswith("1m")) then 1048576 else 4096 end)) * 10 | round / 10)}
     ' <<<"$line" | tee -a "$OUT" | sed 's/^/BENCH /'
   done
-  echo "STATS $backing/$mode $round $("${CLI[@]}" stats -n "$id" --json 2>/dev/null | jq -c '.direct | {backingIo, zeroCopy, native: {reads: .native.reads, writes: .native.writes, zeroCopyReads: .native.zeroCopyReads, rawReads: .native.rawReads}}')"
+  echo "STATS $backing/$mode $round $("${CLI[@]}" stats -n "$id" --json 2>/dev/null | jq -c '{backingIo, zeroCopy, native: {reads: .native.reads, writes: .native.writes, zeroCopyReads: .native.zeroCopyReads, rawReads: .native.rawReads}}')"
   "${CLI[@]}" del -n "$id" >/dev/null 2>&1
   umount "$W/b"
 }

@@ -25,8 +25,9 @@ cleanup() {
 }
 trap cleanup EXIT
 pid_of() { node -e "console.log(require('/run/ublk-compress/$1.json').pid)"; }
-# stat_of ID LABEL: the value column of one `stats -n ID` row.
-stat_of() { "${CLI[@]}" stats -n "$1" | sed -n "s/^ *$2  *//p"; }
+# stat_of ID JQ: a jq expression over the daemon's `stats -n ID --json` report.
+stat_of() { "${CLI[@]}" stats -n "$1" --json | jq -r "$2"; }
+zc_counts() { stat_of "$1" '"\(.native.zeroCopyReads) / \(.native.zeroCopyWrites)"'; }
 flags_of() {
   "${CLI[@]}" list --json | node -e "const v = JSON.parse(require('fs').readFileSync(0, 'utf8')).find((d) => d.id === $1); console.log(v.flagNames.join(','))"
 }
@@ -48,7 +49,7 @@ head -c $((4 << 20)) /dev/urandom >"$W/fua.bin"
 dd if="$W/fua.bin" of="$dev" bs=1M seek=100 oflag=direct,dsync conv=fsync status=none || fail "dd FUA"
 dd if="$B" bs=1M skip=100 count=4 iflag=direct status=none | cmp - "$W/fua.bin" || fail "FUA data not in the backing file"
 dd if="$dev" bs=1M skip=100 count=4 iflag=direct status=none | cmp - "$W/fua.bin" || fail "FUA data read back"
-flushes=$(stat_of "$id" 'native flushes / discards / write-zeroes' | cut -d/ -f1 | tr -d ' ')
+flushes=$(stat_of "$id" .native.flushes)
 [ "${flushes:-0}" -ge 1 ] || fail "no native FLUSH counted"
 ok "FUA + FLUSH: 4 MiB in the backing file, $flushes native flushes"
 
@@ -61,7 +62,7 @@ fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --iodepth=16 \
   --rw=randwrite --bsrange=4k-128k --offset=64M --size=16M --verify=crc32c \
   --do_verify=1 --verify_fatal=1 --randrepeat=0 --output="$W/fio.out" || fail "fio: $(tail -20 "$W/fio.out")"
 grep -q "err= 0" "$W/fio.out" || fail "fio reported errors"
-zc=$(stat_of "$id" '  zero copy (request pages)')
+zc=$(zc_counts "$id")
 ok "fio verify=crc32c randwrite 4k-128k over 16 MiB; zero-copy reads / writes $zc"
 
 mkfs.ext4 -q -F "$dev" && mount "$dev" "$M" || fail "mkfs/mount"
@@ -81,8 +82,8 @@ kill -9 "$pid"
 echo after >"$M/after.txt" && sync
 umount "$M"
 e2fsck -fn "$dev" >"$W/fsck.out" 2>&1 || fail "e2fsck after recover: $(tail -5 "$W/fsck.out")"
-[[ "$(stat_of "$id" 'request path')" == native* ]] || fail "recovered daemon not on the native path"
-zc=$(stat_of "$id" '  zero copy (request pages)')
+[ "$(stat_of "$id" '"\(.requestPath) \(.zeroCopy)"')" = "native true" ] || fail "recovered daemon not native with zero copy"
+zc=$(zc_counts "$id")
 [[ "$zc" =~ ^[1-9][0-9]*\ /\ [0-9]+$ ]] || fail "recovered daemon serves without zero copy ($zc)"
 ok "kill -9 + recover: all $(wc -l <"$W/sums") checksums match, e2fsck -fn clean, zero copy $zc"
 "${CLI[@]}" del -n "$id" >/dev/null 2>&1 || fail "del"
@@ -94,7 +95,7 @@ id=${dev#/dev/ublkb}
 fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 --iodepth=8 \
   --rw=randwrite --bsrange=4k-64k --size=8M --verify=crc32c \
   --do_verify=1 --verify_fatal=1 --randrepeat=0 --output="$W/fio2.out" || fail "fio js path: $(tail -20 "$W/fio2.out")"
-copies=$(stat_of "$id" 'user copies (JS-served data)')
+copies=$(stat_of "$id" .native.userCopies)
 [ "${copies:-0}" -gt 0 ] || fail "no user copies counted on the JS path"
 ok "JS path + zero copy: fio verify through $copies user copies"
 "${CLI[@]}" del -n "$id" >/dev/null 2>&1 || fail "del js path"
@@ -107,6 +108,6 @@ head -c $((8 << 20)) /dev/urandom >"$W/m.bin"
 dd if="$W/m.bin" of="$dev" bs=1M oflag=direct conv=fsync status=none || fail "dd memory file"
 dd if="$dev" bs=1M count=8 iflag=direct status=none | cmp - "$W/m.bin" || fail "memory file round trip"
 cmp -n $((8 << 20)) "$W/mem.img" "$W/m.bin" || fail "memory file backing"
-ok "memory file + zero copy: 8 MiB round trip ($(stat_of "$id" '  zero copy (request pages)'))"
+ok "memory file + zero copy: 8 MiB round trip ($(zc_counts "$id"))"
 "${CLI[@]}" del -n "$id" >/dev/null 2>&1 || fail "del memory file"
 ok "zero copy done"
