@@ -50,10 +50,10 @@ run_one() {
   pid=$(node -e "console.log(require('/run/ublk-compress/$id.json').pid)")
   hz=$(getconf CLK_TCK)
   for w in ${WORKLOADS//,/ }; do
-    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    read -r u0 s0 <<<"$(awk '{print $14, $15}' "/proc/$pid/stat")"
     line=$(taskset -c 0 bash bench/guest/fio-baseline.sh --size-mib "$SIZE_MB" --runtime "$RUNTIME" \
       --workloads "$w" "$dev" "$backing/$mode")
-    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    read -r u1 s1 <<<"$(awk '{print $14, $15}' "/proc/$pid/stat")"
     jq -c --argjson round "$round" --arg backing "$backing" --arg mode "$mode" \
       --argjson cpu $(( (u1 - u0) + (s1 - s0) )) --argjson hz "$hz" '
       . + {round: $round, backing: $backing, mode: $mode,
