@@ -263,5 +263,7 @@ export interface UblkAbi {
   ioctl: Record<string, number>;
   /** legacy command numbers by name */
   legacy: Record<string, number>;
+  /** Zero-copy encodings, sampled: FETCH's sqe->addr for slot 5 with FALLBACK, the user-copy offset of queue 2 tag 3. */
+  zeroCopy: { autoBufRegAddr: number; userCopyPos: number; needRegBuf: number; readFixed: number; writeFixed: number };
 }
 
