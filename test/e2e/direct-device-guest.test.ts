@@ -35,7 +35,7 @@ const EXPECTED_STEPS = [
   /^OK fio verify=crc32c/m,
   /^OK stats: native path over the memory file, inline copy: [1-9]\d* reads, [1-9]\d* writes; JS path 0 reads\+writes$/m,
   /^OK UBLK_DIRECT_PATH=js: fio verify=crc32c over 16 MiB, served by the JS path$/m,
-  /^OK ext4 backing: fio verify=crc32c over 16 MiB, served natively, direct-mapped to the RAM disk, zero copy (on|off)$/m,
+  /^OK ext4 backing: fio verify=crc32c over 16 MiB, served natively, direct-mapped to the RAM disk, copying \(zero copy auto\)$/m,
   /^OK blkdiscard 32 MiB: reads zeros, backing released \d+ MiB$/m,
   /^OK kill -9 daemon then del: done in \d+s/m,
   /^OK all done$/m,

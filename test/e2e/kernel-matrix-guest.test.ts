@@ -22,6 +22,8 @@ const EXPECTED_STEPS = [
   // What the device layer negotiates from (docs/kernels.md): 6.16+ offers UPDATE_SIZE.
   /^OK features=0x[0-9a-f]+ .*\bUSER_RECOVERY_REISSUE\b.*\bCMD_IOCTL_ENCODE\b.*\bUPDATE_SIZE\b/m,
   /^OK grow ext4 1 GiB -> 2 GiB online \(resize \+ resize2fs mounted in [\d.]+ s\): \d+ files verify, e2fsck -fn clean, 2 GiB after del \+ add$/m,
+  // --zero-copy auto on a file in memory (the guest's /tmp): zero copy where offered.
+  /^OK 1:1 negotiated flags: 0x[0-9a-f]+ .*\bUSER_COPY\b.*\bAUTO_BUF_REG\b/m,
   /^OK 1:1 add \+ mkfs \+ e2fsck -fn clean \+ del \+ re-add \/dev\/ublkb\d+: all \d+ checksums match$/m,
   /^OK 1:1 fio verify=crc32c/m,
   /^OK 1:1 kill -9 daemon then del$/m,

@@ -39,15 +39,17 @@ export interface DirectServeStats {
 }
 
 /**
- * What the device asks of ADD_DEV for `--zero-copy`: 'on' requires it (a
- * memory file then goes through the ring too); 'auto' asks where the native
- * path reads and writes through the ring (not the JS path, not the inline
- * copies of a memory file: docs/kernels.md says why).
+ * What the device asks of ADD_DEV for `--zero-copy`: 'on' requires it; 'auto'
+ * asks where it was measured to win (docs/kernels.md, "Zero copy on the 1:1
+ * path"): a file in memory, whose reads and writes then go through the ring
+ * on the request's pages instead of inline copies. A file on a disk
+ * filesystem or a block device copies (copy won 1 MiB writes and 4 KiB
+ * reads there); the JS path gains nothing from it.
  */
 export function zeroCopyWish(choice: ZeroCopyChoice, requestPath: DirectRequestPath, memoryFile: boolean): ZeroCopyWish {
   if (choice === 'on') return 'required';
   if (choice === 'off') return 'off';
-  return requestPath === 'native' && !memoryFile ? 'if-offered' : 'off';
+  return requestPath === 'native' && memoryFile ? 'if-offered' : 'off';
 }
 
 /** UBLK_DIRECT_PATH=js forces the JS request path (to compare the two in one boot). */

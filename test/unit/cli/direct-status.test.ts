@@ -101,15 +101,15 @@ describe('labels and table', () => {
 });
 
 describe('--zero-copy', () => {
-  it('on requires it, off never asks, auto asks where the native path uses the ring', () => {
+  it('on requires it, off never asks, auto asks where it was measured to win (a file in memory)', () => {
     expect(zeroCopyWish('on', 'native', false)).toBe('required');
     expect(zeroCopyWish('on', 'native', true)).toBe('required');
     expect(zeroCopyWish('on', 'js', false)).toBe('required');
-    expect(zeroCopyWish('off', 'native', false)).toBe('off');
-    expect(zeroCopyWish('auto', 'native', false)).toBe('if-offered');
-    // A memory file's inline copies, and the JS path, gain nothing from it.
-    expect(zeroCopyWish('auto', 'native', true)).toBe('off');
-    expect(zeroCopyWish('auto', 'js', false)).toBe('off');
+    expect(zeroCopyWish('off', 'native', true)).toBe('off');
+    expect(zeroCopyWish('auto', 'native', true)).toBe('if-offered');
+    // A disk backing copies (copy won there), and the JS path gains nothing.
+    expect(zeroCopyWish('auto', 'native', false)).toBe('off');
+    expect(zeroCopyWish('auto', 'js', true)).toBe('off');
   });
 });
 
