@@ -34,7 +34,7 @@ export const ADD_OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     valueName: 'MODE',
     choices: ZERO_COPY_CHOICES,
-    help: 'direct layout: backing I/O on the request\'s own pages (Linux 6.16+): auto (default), on (fail without it), off',
+    help: 'direct layout: backing I/O on the request\'s own pages (Linux 6.16+): auto (default: for a file in memory), on (fail without it), off',
   },
   { name: 'foreground', short: 'f', kind: 'boolean', help: 'serve in this process instead of a background daemon' },
   { name: 'log', kind: 'string', valueName: 'FILE', help: 'log file (default /var/log/ublk-compress/ublkbN.log)' },
