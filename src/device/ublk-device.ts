@@ -127,6 +127,16 @@ export class UblkDevice {
     }
   }
 
+  /** GET_FEATURES of this kernel (null before 6.5): to plan a device before ADD_DEV. */
+  static async kernelFeatures(options: UblkDeviceOpenOptions = {}): Promise<bigint | null> {
+    const control = options.control ?? openControl();
+    try {
+      return await control.getFeatures({ timeoutMs: options.commandTimeoutMs ?? 10_000 });
+    } finally {
+      if (options.control === undefined) control.close();
+    }
+  }
+
   /** An existing device by id (GET_DEV_INFO + GET_PARAMS): for recover(), delete(), inspection. */
   static async open(devId: number, options: UblkDeviceOpenOptions = {}): Promise<UblkDevice> {
     assert(Number.isInteger(devId) && devId >= 0, 'devId');

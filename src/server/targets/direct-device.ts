@@ -6,7 +6,7 @@
 // and where the file's extents allow, on the raw device under it
 // (direct-mapped.ts, docs/direct-paths.md).
 
-import { ringEntries, UblkDevice, type ServeOptions, type ZeroCopyWish } from '../../device/index.js';
+import { hasZeroCopy, ringEntries, UblkDevice, type ServeOptions, type ZeroCopyWish } from '../../device/index.js';
 import type { DispatchStats } from '../../device/queue-dispatch.js';
 import { DirectTarget } from '../../direct/direct-target.js';
 import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
@@ -69,6 +69,9 @@ interface DirectBacking {
 }
 
 async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequestPath, existing?: UblkDevice): Promise<DirectBacking> {
+  // A device being recovered keeps the request path its flags imply.
+  const choice = existing === undefined ? (opts.zeroCopyChoice ?? 'auto') : existing.zeroCopy ? 'on' : 'off';
+  const offered = choice === 'auto' && hasZeroCopy(await UblkDevice.kernelFeatures());
   if (opts.preallocate) opts.log.info({ bytes: preallocate(opts.backing, opts.sizeBytes, opts.lockedAs) }, 'preallocated');
   // Every tag's command plus one backing-file operation per request.
   const ring = new IoRing({ entries: ringEntries(2 * opts.queues * opts.depth) });
@@ -82,9 +85,7 @@ async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequest
   const direct = new DirectTarget(file, opts.sizeBytes);
   try {
     const memory = isMemoryFile(opts.backing);
-    // A device being recovered keeps the request path its flags imply.
-    const choice = existing === undefined ? (opts.zeroCopyChoice ?? 'auto') : existing.zeroCopy ? 'on' : 'off';
-    const zeroCopy = zeroCopyWish(choice, requestPath, memory);
+    const zeroCopy = zeroCopyWish(choice, requestPath, memory, offered);
     // Inline copies cannot reach the request's pages: zero copy goes through the ring.
     const inlineRw = requestPath === 'native' && memory && zeroCopy === 'off';
     const nativeFd = requestPath === 'native' && !inlineRw ? openDirectIo(opts.backing, opts.lockedAs) : undefined;

@@ -44,11 +44,17 @@ export interface DirectServeStats {
  * path"): a file in memory, whose reads and writes then go through the ring
  * on the request's pages instead of inline copies. A file on a disk
  * filesystem or a block device copies (copy won 1 MiB writes and 4 KiB
- * reads there); the JS path gains nothing from it.
+ * reads there); the JS path gains nothing from it. `offered`: the kernel
+ * offers it (else a memory file keeps its inline copies).
  */
-export function zeroCopyWish(choice: ZeroCopyChoice, requestPath: DirectRequestPath, memoryFile: boolean): ZeroCopyWish {
+export function zeroCopyWish(
+  choice: ZeroCopyChoice,
+  requestPath: DirectRequestPath,
+  memoryFile: boolean,
+  offered: boolean,
+): ZeroCopyWish {
   if (choice === 'on') return 'required';
-  if (choice === 'off') return 'off';
+  if (choice === 'off' || !offered) return 'off';
   return requestPath === 'native' && memoryFile ? 'if-offered' : 'off';
 }
 

@@ -102,14 +102,16 @@ describe('labels and table', () => {
 
 describe('--zero-copy', () => {
   it('on requires it, off never asks, auto asks where it was measured to win (a file in memory)', () => {
-    expect(zeroCopyWish('on', 'native', false)).toBe('required');
-    expect(zeroCopyWish('on', 'native', true)).toBe('required');
-    expect(zeroCopyWish('on', 'js', false)).toBe('required');
-    expect(zeroCopyWish('off', 'native', true)).toBe('off');
-    expect(zeroCopyWish('auto', 'native', true)).toBe('if-offered');
+    expect(zeroCopyWish('on', 'native', false, false)).toBe('required');
+    expect(zeroCopyWish('on', 'native', true, true)).toBe('required');
+    expect(zeroCopyWish('on', 'js', false, true)).toBe('required');
+    expect(zeroCopyWish('off', 'native', true, true)).toBe('off');
+    expect(zeroCopyWish('auto', 'native', true, true)).toBe('if-offered');
+    // Not offered (6.12): a memory file keeps its inline copies.
+    expect(zeroCopyWish('auto', 'native', true, false)).toBe('off');
     // A disk backing copies (copy won there), and the JS path gains nothing.
-    expect(zeroCopyWish('auto', 'native', false)).toBe('off');
-    expect(zeroCopyWish('auto', 'js', true)).toBe('off');
+    expect(zeroCopyWish('auto', 'native', false, true)).toBe('off');
+    expect(zeroCopyWish('auto', 'js', true, true)).toBe('off');
   });
 });
 
