@@ -133,6 +133,12 @@ Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// With zero copy, on either request path: the requests whose data went
+// through the per-tag buffer by user copy (those JS served).
+Napi::Value UblkQueueWrap::UserCopies(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(user_copies_));
+}
+
 Napi::Value UblkQueueWrap::DirectStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (direct_ == nullptr) return env.Null();
@@ -152,7 +158,6 @@ Napi::Value UblkQueueWrap::DirectStats(const Napi::CallbackInfo& info) {
   set("rawWrites", c.raw_writes);
   set("zeroCopyReads", c.zero_copy_reads);
   set("zeroCopyWrites", c.zero_copy_writes);
-  set("userCopies", user_copies_);
   set("inflight", direct_->inflight());
   return o;
 }

@@ -41,6 +41,7 @@ Napi::Function UblkQueueWrap::Init(Napi::Env env) {
                          InstanceMethod<&UblkQueueWrap::Close>("close"),
                          InstanceMethod<&UblkQueueWrap::SetDirect>("setDirect"),
                          InstanceMethod<&UblkQueueWrap::DirectStats>("directStats"),
+                         InstanceMethod<&UblkQueueWrap::UserCopies>("userCopies"),
                      });
 }
 

@@ -44,7 +44,8 @@ export interface NativeQueueHandle {
     inlineRw: boolean,
     map: NativeDirectMapHandle | undefined,
   ): void;
-  directStats(): DirectPathStats | null;
+  directStats(): Omit<DirectPathStats, 'userCopies'> | null;
+  userCopies(): number;
 }
 
 export interface NativeDirectMapHandle {

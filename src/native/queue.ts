@@ -110,8 +110,13 @@ export class UblkQueue {
   }
 
   /** The native direct path's counters, or null when setDirect() was not called. */
-  directStats(): DirectPathStats | null {
+  directStats(): Omit<DirectPathStats, 'userCopies'> | null {
     return this.#handle.directStats();
+  }
+
+  /** Zero copy: requests whose data moved by user copy (those the JS target served), on either request path. */
+  userCopies(): number {
+    return this.#handle.userCopies();
   }
 
   tagState(tag: number): TagStateValue {

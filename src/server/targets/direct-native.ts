@@ -159,9 +159,10 @@ export function serveStats(
 ): DirectServeStats {
   const native = { ...ZERO_NATIVE };
   for (const q of queues) {
+    native.userCopies += q.userCopies(); // JS-served requests: on the JS path too
     const s = q.directStats();
     if (s === null) continue;
-    for (const k of Object.keys(native) as Array<keyof DirectPathStats>) native[k] += s[k];
+    for (const k of Object.keys(s) as Array<keyof typeof s>) native[k] += s[k];
   }
   return { requestPath, backingIo, ...(mapping ? { mapping } : {}), zeroCopy, native, js: { ...js } };
 }
