@@ -9,6 +9,7 @@
         "native/io-ring.cc",
         "native/ctrl.cc",
         "native/queue.cc",
+        "native/queue-direct.cc",
         "native/fiemap.cc",
         "native/file-lock.cc",
         "native/direct-path.cc",

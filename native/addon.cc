@@ -100,6 +100,7 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   OFF(sqe, io_uring_sqe, addr);
   OFF(sqe, io_uring_sqe, len);
   OFF(sqe, io_uring_sqe, user_data);
+  OFF(sqe, io_uring_sqe, buf_index);
   OFF(sqe, io_uring_sqe, cmd);
   sqe.Set("IORING_OP_URING_CMD", Napi::Number::New(env, IORING_OP_URING_CMD));
   structs.Set("sqe", Layout(env, sizeof(io_uring_sqe), sqe));
@@ -125,10 +126,20 @@ Napi::Value Abi(const Napi::CallbackInfo& info) {
   legacy.Set("FETCH_REQ", Napi::Number::New(env, kIoFetchReq));
   legacy.Set("COMMIT_AND_FETCH_REQ", Napi::Number::New(env, kIoCommitAndFetchReq));
 
+  // Zero copy: sqe->addr of FETCH/COMMIT for slot 5 with FALLBACK, and the
+  // user-copy offset of queue 2, tag 3 (samples the test checks).
+  Napi::Object zc = Napi::Object::New(env);
+  zc.Set("autoBufRegAddr", Napi::Number::New(env, static_cast<double>(AutoBufRegAddr(5, kAutoBufRegFallback))));
+  zc.Set("userCopyPos", Napi::Number::New(env, static_cast<double>(UserCopyPos(2, 3))));
+  zc.Set("needRegBuf", Napi::Number::New(env, kIoFNeedRegBuf));
+  zc.Set("readFixed", Napi::Number::New(env, IORING_OP_READ_FIXED));
+  zc.Set("writeFixed", Napi::Number::New(env, IORING_OP_WRITE_FIXED));
+
   Napi::Object abi = Napi::Object::New(env);
   abi.Set("structs", structs);
   abi.Set("ioctl", ioctl);
   abi.Set("legacy", legacy);
+  abi.Set("zeroCopy", zc);
   return abi;
 }
 

@@ -24,6 +24,7 @@ constexpr uint32_t kSectorShift = 9;
 DirectPath::DirectPath(DirectHost* host, uint16_t depth, const DirectConfig& config, Fd file)
     : host_(host), config_(config), file_(std::move(file)), ops_(depth) {
   assert(file_.get() >= 0);
+  assert(!(config_.zero_copy && config_.inline_rw));
   for (uint16_t tag = 0; tag < depth; ++tag) {
     ops_[tag].path = this;
     ops_[tag].tag = tag;
@@ -80,6 +81,12 @@ bool DirectPath::Start(Napi::Env env, EventRing& ring, uint16_t tag, const ublks
       break;
     default:
       return false;  // JS answers -EOPNOTSUPP
+  }
+  if (config_.zero_copy && (iod.op_flags & kIoFNeedRegBuf) != 0) {
+    // The kernel could not register the pages (the slot was taken): the JS
+    // path serves it through the per-tag buffer (the queue's user copy).
+    HandOff(op);
+    return false;
   }
   // FUA: the data is durable when the write completes (as the JS path's RWF_DSYNC).
   op.rw_flags = (op.op == kIoOpWrite && (iod.op_flags & kIoFlagFua) != 0) ? RWF_DSYNC : 0;
@@ -154,8 +161,15 @@ bool DirectPath::Issue(Napi::Env env, TagOp& op) {
       uint64_t phys = 0;
       ExtentMap* map = config_.map;
       op.raw = map != nullptr && map->Lookup(op.offset, op.length, &phys);
-      sqe->opcode = op.op == kIoOpRead ? IORING_OP_READ : IORING_OP_WRITE;
-      sqe->addr = reinterpret_cast<uint64_t>(op.buf);
+      if (config_.zero_copy) {
+        // The request's pages, registered by the kernel; addr is the offset in them.
+        sqe->opcode = op.op == kIoOpRead ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
+        sqe->buf_index = static_cast<uint16_t>(config_.buf_index_base + op.tag);
+        sqe->addr = 0;
+      } else {
+        sqe->opcode = op.op == kIoOpRead ? IORING_OP_READ : IORING_OP_WRITE;
+        sqe->addr = reinterpret_cast<uint64_t>(op.buf);
+      }
       sqe->len = op.expect;
       sqe->off = op.offset;
       sqe->rw_flags = op.rw_flags;
@@ -263,11 +277,13 @@ void DirectPath::Count(const TagOp& op, bool raw) {
   switch (op.op) {
     case kIoOpRead:
       counters_.raw_reads += raw ? 1 : 0;
+      counters_.zero_copy_reads += config_.zero_copy ? 1 : 0;
       counters_.reads += 1;
       counters_.read_bytes += op.expect;
       break;
     case kIoOpWrite:
       counters_.raw_writes += raw ? 1 : 0;
+      counters_.zero_copy_writes += config_.zero_copy ? 1 : 0;
       counters_.writes += 1;
       counters_.write_bytes += op.expect;
       break;

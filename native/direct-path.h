@@ -44,6 +44,11 @@ struct DirectConfig {
   // The direct-mapped path: READ/WRITE whose whole range the map proves go
   // to map->dev_fd() at the physical offset. Shared by the device's queues.
   ExtentMap* map = nullptr;
+  // Zero copy (UBLK_F_AUTO_BUF_REG): the kernel registered the request's
+  // pages as fixed buffer buf_index_base + tag of the ring; READ/WRITE
+  // become READ_FIXED/WRITE_FIXED on it. Excludes inline_rw.
+  bool zero_copy = false;
+  uint32_t buf_index_base = 0;
 };
 
 // Counters since setDirect(), read by JS on demand.
@@ -60,6 +65,9 @@ struct DirectCounters {
   // Of reads / writes above: served on the raw device (direct-mapped).
   uint64_t raw_reads = 0;
   uint64_t raw_writes = 0;
+  // Of reads / writes above: on the request's own pages (zero copy).
+  uint64_t zero_copy_reads = 0;
+  uint64_t zero_copy_writes = 0;
 };
 
 // One backing failure committed natively, for JS to log and count.

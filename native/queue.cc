@@ -41,11 +41,14 @@ Napi::Function UblkQueueWrap::Init(Napi::Env env) {
                          InstanceMethod<&UblkQueueWrap::Close>("close"),
                          InstanceMethod<&UblkQueueWrap::SetDirect>("setDirect"),
                          InstanceMethod<&UblkQueueWrap::DirectStats>("directStats"),
+                         InstanceMethod<&UblkQueueWrap::UserCopies>("userCopies"),
                      });
 }
 
 // new UblkQueue(ring, cdevFd, queueId, depth, maxIoBufBytes, ioctlEncode,
-//               batch, onBatch, onAbort, onError)
+//               batch, onBatch, onAbort, onError, zeroCopySlots)
+// zeroCopySlots: 0, or the size of the ring's fixed-buffer table shared by
+// every queue of the device (queue q uses slots q * depth .. q * depth + depth - 1).
 UblkQueueWrap::UblkQueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UblkQueueWrap>(info) {
   Napi::Env env = info.Env();
   Napi::Object ring_obj = info[0].As<Napi::Object>();
@@ -73,6 +76,19 @@ UblkQueueWrap::UblkQueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   on_batch_ = Napi::Persistent(info[7].As<Napi::Function>());
   on_abort_ = Napi::Persistent(info[8].As<Napi::Function>());
   on_error_ = Napi::Persistent(info[9].As<Napi::Function>());
+  uint32_t zc_slots = info.Length() > 10 && info[10].IsNumber() ? info[10].As<Napi::Number>().Uint32Value() : 0;
+  if (zc_slots != 0) {
+    buf_index_base_ = static_cast<uint32_t>(queue_id_) * depth;
+    if (buf_index_base_ + depth > zc_slots || zc_slots > 0x10000) {
+      throw Napi::RangeError::New(env, "zeroCopySlots must cover every queue's tags (at most 65536)");
+    }
+    try {
+      ring_owner_->ring(env).ring().RegisterSparseBuffers(zc_slots);
+    } catch (const SysError& e) {
+      throw MakeErrnoError(env, e.err, std::string(e.what) + " for zero copy");
+    }
+    zero_copy_ = true;
+  }
 
   // Descriptors of queue q start at q * round_up(4096 * 24, PAGE) in the cdev.
   size_t page = PageSize();
@@ -132,7 +148,15 @@ void UblkQueueWrap::IssueIoCmd(Napi::Env env, uint32_t nr, uint16_t tag, int32_t
   cmd->q_id = queue_id_;
   cmd->tag = tag;
   cmd->result = result;
-  cmd->addr = reinterpret_cast<uint64_t>(bufs_[tag]);
+  if (zero_copy_) {
+    // Where the kernel registers the next request's pages; with FALLBACK a
+    // failed registration delivers the request flagged NEED_REG_BUF instead
+    // of failing it (the JS path then serves it by user copy).
+    cmd->addr = 0;
+    sqe->addr = AutoBufRegAddr(static_cast<uint16_t>(buf_index_base_ + tag), kAutoBufRegFallback);
+  } else {
+    cmd->addr = reinterpret_cast<uint64_t>(bufs_[tag]);
+  }
   ring.Track(sqe, &completions_[tag]);
   in_kernel_ += 1;
 }
@@ -164,6 +188,14 @@ Napi::Value UblkQueueWrap::Commit(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "commit: tag " + std::to_string(tag) + " is not owned by JS (state " +
                                     std::to_string(static_cast<int>(states_[tag])) + ")");
   }
+  if (zero_copy_ && result > 0) {
+    int err = CopyOut(static_cast<uint16_t>(tag), result);
+    if (err != 0) {
+      errors_.emplace_back(static_cast<uint16_t>(tag), -err);
+      ring_owner_->ring(env).MarkReady(this);
+      result = -EIO;
+    }
+  }
   // Issue first: if no SQE can be had the tag stays with JS and commit() may be retried.
   IssueIoCmd(env, kIoCommitAndFetchReq, static_cast<uint16_t>(tag), result);
   if (direct_ != nullptr) direct_->JsDone(static_cast<uint16_t>(tag));
@@ -179,11 +211,11 @@ void UblkQueueWrap::OnTagCqe(Napi::Env env, uint16_t tag, int32_t res) {
       Transition(tag, TagState::kInKernel, TagState::kNative);
       // DirectDone or DirectToJs follows, on the backing CQE or at once.
       if (direct_->Start(env, ring_owner_->ring(env), tag, Iod(tag), bufs_[tag])) return;
-      Transition(tag, TagState::kNative, TagState::kOwnedByJs);
     } else {
-      Transition(tag, TagState::kInKernel, TagState::kOwnedByJs);
+      Transition(tag, TagState::kInKernel, TagState::kNative);
     }
-    AppendToBatch(tag);
+    ToJs(env, tag);
+    return;
   } else {
     Transition(tag, TagState::kInKernel, TagState::kAborted);
     aborted_ += 1;
@@ -205,26 +237,6 @@ void UblkQueueWrap::AppendToBatch(uint16_t tag) {
   b_nr_[i] = iod.nr_sectors;
 }
 
-void UblkQueueWrap::DirectDone(Napi::Env env, uint16_t tag, int32_t result) {
-  try {
-    IssueIoCmd(env, kIoCommitAndFetchReq, tag, result);
-  } catch (const Napi::Error&) {
-    // No SQE to be had: JS serves the request again and commits it through
-    // commit(), which reports a failure where it can be handled.
-    direct_->HandOffTag(tag);
-    DirectToJs(env, tag);
-    return;
-  }
-  Transition(tag, TagState::kNative, TagState::kInKernel);
-  if (direct_->has_errors()) ring_owner_->ring(env).MarkReady(this);
-}
-
-void UblkQueueWrap::DirectToJs(Napi::Env env, uint16_t tag) {
-  Transition(tag, TagState::kNative, TagState::kOwnedByJs);
-  AppendToBatch(tag);
-  ring_owner_->ring(env).MarkReady(this);
-}
-
 void UblkQueueWrap::Deliver(Napi::Env env) {
   if (batch_count_ > 0) {
     uint32_t count = batch_count_;
@@ -244,76 +256,6 @@ void UblkQueueWrap::Deliver(Napi::Env env) {
     abort_reported_ = true;
     on_abort_.Call({});
   }
-}
-
-void UblkQueueWrap::DeliverDirectErrors(Napi::Env env) {
-  std::vector<DirectError> errors = direct_->TakeErrors();
-  Napi::Array list = Napi::Array::New(env, errors.size());
-  for (uint32_t i = 0; i < errors.size(); ++i) {
-    const DirectError& e = errors[i];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("op", Napi::Number::New(env, e.op));
-    o.Set("startSector", Napi::Number::New(env, static_cast<double>(e.start_sector)));
-    o.Set("nrSectors", Napi::Number::New(env, e.nr_sectors));
-    o.Set("errno", Napi::Number::New(env, e.err));
-    list[i] = o;
-  }
-  if (!on_direct_errors_.IsEmpty()) on_direct_errors_.Call({list});
-}
-
-// setDirect(fileFd, sizeBytes, onErrors, inlineRw, map?): serve READ/WRITE/
-// FLUSH/DISCARD/WRITE_ZEROES natively on fileFd from the next request on
-// (with inlineRw, reads and writes by pread/pwrite on this thread; with a
-// DirectMap, reads and writes it maps on its raw device). The path serves on
-// its own duplicate of fileFd (closed with the queue): the caller may close
-// fileFd whenever it likes, and a reused fd number never receives guest data.
-Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
-  if (direct_ != nullptr) throw Napi::Error::New(env, "setDirect: already set");
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction()) {
-    throw Napi::TypeError::New(env, "setDirect(fileFd, sizeBytes, onErrors, inlineRw, map?)");
-  }
-  int caller_fd = info[0].As<Napi::Number>().Int32Value();
-  double size = info[1].As<Napi::Number>().DoubleValue();
-  if (caller_fd < 0) throw Napi::RangeError::New(env, "setDirect: bad fd");
-  if (!(size > 0) || size > 9007199254740991.0) throw Napi::RangeError::New(env, "setDirect: bad size");
-  DirectConfig config;
-  config.size_bytes = static_cast<uint64_t>(size);
-  config.inline_rw = info.Length() > 3 && info[3].ToBoolean().Value();
-  Napi::Object map;
-  if (info.Length() > 4 && info[4].IsObject()) {
-    map = info[4].As<Napi::Object>();
-    config.map = ExtentMapWrap::Unwrap(map)->map();
-    if (config.map->file_fd() != caller_fd) throw Napi::Error::New(env, "setDirect: the map is of another fd");
-  }
-  Fd file(fcntl(caller_fd, F_DUPFD_CLOEXEC, 0));
-  if (file.get() < 0) throw MakeErrnoError(env, errno, "setDirect: fcntl F_DUPFD_CLOEXEC of the backing file");
-  on_direct_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
-  if (!map.IsEmpty()) direct_map_ref_ = Napi::Persistent(map);
-  direct_ = std::make_unique<DirectPath>(this, depth_, config, std::move(file));
-  return env.Undefined();
-}
-
-Napi::Value UblkQueueWrap::DirectStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (direct_ == nullptr) return env.Null();
-  const DirectCounters& c = direct_->counters();
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* key, uint64_t v) { o.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
-  set("reads", c.reads);
-  set("writes", c.writes);
-  set("flushes", c.flushes);
-  set("discards", c.discards);
-  set("writeZeroes", c.write_zeroes);
-  set("readBytes", c.read_bytes);
-  set("writeBytes", c.write_bytes);
-  set("errors", c.errors);
-  set("toJs", c.to_js);
-  set("rawReads", c.raw_reads);
-  set("rawWrites", c.raw_writes);
-  set("inflight", direct_->inflight());
-  return o;
 }
 
 Napi::Value UblkQueueWrap::GetTagState(const Napi::CallbackInfo& info) {

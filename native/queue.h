@@ -59,11 +59,16 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetDirect(const Napi::CallbackInfo& info);
   Napi::Value DirectStats(const Napi::CallbackInfo& info);
+  Napi::Value UserCopies(const Napi::CallbackInfo& info);
 
   void Transition(uint16_t tag, TagState from, TagState to);
   void IssueIoCmd(Napi::Env env, uint32_t nr, uint16_t tag, int32_t result);
   const ublksrv_io_desc& Iod(uint16_t tag) const;
   void AppendToBatch(uint16_t tag);
+  void ToJs(Napi::Env env, uint16_t tag);
+  int CopyIn(uint16_t tag);
+  int CopyOut(uint16_t tag, int32_t bytes);
+  int UserCopy(uint16_t tag, size_t len, bool to_pages);
   void DeliverDirectErrors(Napi::Env env);
 
   IoRingWrap* ring_owner_ = nullptr;
@@ -73,6 +78,14 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   uint16_t depth_ = 0;
   uint32_t max_io_buf_bytes_ = 0;
   bool ioctl_encode_ = true;
+  // Zero copy (UBLK_F_AUTO_BUF_REG with USER_COPY): the kernel registers each
+  // request's pages as fixed buffer buf_index_base_ + tag of the ring, and no
+  // data reaches bufs_ by itself. A request the JS target serves gets its
+  // data by user copy (pread/pwrite of /dev/ublkcN) at the hand-off and at
+  // commit(): JS sees the per-tag buffer exactly as without zero copy.
+  bool zero_copy_ = false;
+  uint32_t buf_index_base_ = 0;
+  uint64_t user_copies_ = 0;
   bool closed_ = false;
   bool held_ = false;
   Mapping iods_;

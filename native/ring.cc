@@ -184,6 +184,20 @@ void Ring::RegisterEventfd(int efd) {
   }
 }
 
+void Ring::RegisterSparseBuffers(uint32_t count) {
+  if (count <= buffer_slots_) return;
+  // The kernel refuses a second table (EBUSY): sized once, by the first caller.
+  if (buffer_slots_ != 0) throw SysError{EBUSY, "io_uring_register(BUFFERS2): a smaller table is registered"};
+  io_uring_rsrc_register reg;
+  memset(&reg, 0, sizeof reg);
+  reg.nr = count;
+  reg.flags = IORING_RSRC_REGISTER_SPARSE;
+  if (SysIoUringRegister(fd_.get(), IORING_REGISTER_BUFFERS2, &reg, sizeof reg) < 0) {
+    throw SysError{errno, "io_uring_register(BUFFERS2, sparse)"};
+  }
+  buffer_slots_ = count;
+}
+
 void Ring::UnregisterEventfd() {
   if (SysIoUringRegister(fd_.get(), IORING_UNREGISTER_EVENTFD, nullptr, 0) < 0) {
     throw SysError{errno, "io_uring_register(UNREGISTER_EVENTFD)"};

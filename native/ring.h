@@ -85,6 +85,11 @@ class Ring {
 
   void RegisterEventfd(int efd);
   void UnregisterEventfd();
+  // A sparse fixed-buffer table of at least `count` slots (empty until the
+  // kernel fills a slot, e.g. ublk's automatic buffer registration). Once
+  // per ring: a later call with a count that fits is a no-op.
+  void RegisterSparseBuffers(uint32_t count);
+  uint32_t buffer_slots() const { return buffer_slots_; }
 
   int fd() const { return fd_.get(); }
   bool sqe128() const { return sqe128_; }
@@ -101,6 +106,7 @@ class Ring {
   uint32_t features_ = 0;
   uint32_t sq_entries_ = 0;
   uint32_t cq_entries_ = 0;
+  uint32_t buffer_slots_ = 0;  // fixed-buffer table size, 0: none registered
   // SQ ring pointers
   uint32_t* sq_head_ = nullptr;
   uint32_t* sq_tail_ = nullptr;

@@ -16,7 +16,8 @@
 #     --dedupe PCT      dedupe_percentage (default 30; -1 leaves it unset)
 #     --no-refill       do not pass refill_buffers
 #     --ioengine E      libaio (default) or io_uring
-#     --workloads LIST  comma list of seqwrite-1m,randread-4k,randwrite-4k (default all, in order)
+#     --workloads LIST  comma list of seqwrite-1m,randread-4k,randwrite-4k (default all, in order);
+#                       seqread-1m (1 MiB sequential read, QD4, after seqwrite-1m) on request
 #
 # Workloads (direct=1): seqwrite-1m: 1 MiB sequential write, QD4, over the
 # region, end_fsync; randread-4k: 4 KiB random read, QD16, time based, over
@@ -107,6 +108,7 @@ for w in ${workloads//,/ }; do
       [ "$seq_runtime_s" = 0 ] || seq=(--runtime="$seq_runtime_s")
       run "$w" --rw=write --bs=1M --iodepth=4 --end_fsync=1 "${seq[@]}" "${data[@]}"
       ;;
+    seqread-1m) run "$w" --rw=read --bs=1M --iodepth=4 ;;
     randread-4k) run "$w" --rw=randread --bs=4k --iodepth=16 --runtime="$runtime_s" --time_based --randrepeat=0 ;;
     randwrite-4k) run "$w" --rw=randwrite --bs=4k --iodepth=16 --runtime="$runtime_s" --time_based --randrepeat=0 "${data[@]}" ;;
     *) die "unknown workload $w" ;;

@@ -50,6 +50,27 @@ constexpr uint64_t kFUnprivilegedDev = 1ULL << 5;
 constexpr uint64_t kFCmdIoctlEncode = 1ULL << 6;
 constexpr uint64_t kFUserCopy = 1ULL << 7;
 constexpr uint64_t kFZoned = 1ULL << 8;
+constexpr uint64_t kFAutoBufReg = 1ULL << 11;  // 6.16+
+
+// ---- automatic buffer registration (UBLK_F_AUTO_BUF_REG): FETCH and
+// COMMIT_AND_FETCH carry struct ublk_auto_buf_reg in sqe->addr (bits 0-15
+// index into the ring's fixed-buffer table, 16-23 flags, the rest zero), and
+// ublksrv_io_cmd.addr must be 0.
+constexpr uint64_t kAutoBufRegFallback = 1;  // deliver with kIoFNeedRegBuf instead of failing the request
+constexpr uint32_t kIoFNeedRegBuf = 1u << 17;
+constexpr uint64_t AutoBufRegAddr(uint16_t index, uint8_t flags) {
+  return static_cast<uint64_t>(index) | (static_cast<uint64_t>(flags) << 16);
+}
+
+// ---- user copy (UBLK_F_USER_COPY): pread/pwrite on /dev/ublkcN at this
+// offset reach the request's pages of (queue, tag).
+constexpr uint64_t kUserCopyOffset = 0x80000000ULL;
+constexpr uint32_t kUserCopyTagShift = 25;
+constexpr uint32_t kUserCopyQueueShift = 41;
+constexpr uint64_t UserCopyPos(uint16_t queue, uint16_t tag) {
+  return kUserCopyOffset + (static_cast<uint64_t>(queue) << kUserCopyQueueShift) +
+         (static_cast<uint64_t>(tag) << kUserCopyTagShift);
+}
 
 // ---- device states
 constexpr uint16_t kStateDead = 0;

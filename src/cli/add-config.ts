@@ -6,7 +6,15 @@
 import { resolve } from 'node:path';
 import { getFlag, getNumber, getString, requireOption, type OptionSpec, type ParsedArgs } from './args.js';
 import { HELP_OPTION } from './command.js';
-import { DEFAULT_DEPTH, DEFAULT_QUEUES, LAYOUTS, type AddConfig, type Layout } from '../server/config.js';
+import {
+  DEFAULT_DEPTH,
+  DEFAULT_QUEUES,
+  LAYOUTS,
+  ZERO_COPY_CHOICES,
+  type AddConfig,
+  type Layout,
+  type ZeroCopyChoice,
+} from '../server/config.js';
 import { validateDeviceSize } from '../server/preflight.js';
 import { UcError } from '../util/errors.js';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from '../server/metrics-http.js';
@@ -21,6 +29,13 @@ export const ADD_OPTIONS: readonly OptionSpec[] = [
   { name: 'depth', short: 'd', kind: 'int', valueName: 'N', min: 1, max: 4096, help: `queue depth (default ${DEFAULT_DEPTH})` },
   { name: 'id', short: 'n', kind: 'int', valueName: 'N', min: 0, max: 0xfffffffe, help: 'device id to use (default: the kernel picks one)' },
   { name: 'preallocate', kind: 'boolean', help: 'direct layout: write zeros over the backing file\'s holes first, so all of it maps to the disk' },
+  {
+    name: 'zero-copy',
+    kind: 'string',
+    valueName: 'MODE',
+    choices: ZERO_COPY_CHOICES,
+    help: 'direct layout: backing I/O on the request\'s own pages (Linux 6.16+): auto (default: for a file in memory), on (fail without it), off',
+  },
   { name: 'foreground', short: 'f', kind: 'boolean', help: 'serve in this process instead of a background daemon' },
   { name: 'log', kind: 'string', valueName: 'FILE', help: 'log file (default /var/log/ublk-compress/ublkbN.log)' },
   { name: 'start-timeout', kind: 'int', valueName: 'SECONDS', min: 1, max: 3600, help: 'bound on device start-up (default 120)' },
@@ -64,6 +79,7 @@ export function addConfigOf(args: ParsedArgs): AddConfig {
     devId: getNumber(args, 'id'),
     foreground: getFlag(args, 'foreground'),
     preallocate: getFlag(args, 'preallocate'),
+    zeroCopy: (getString(args, 'zero-copy') ?? 'auto') as ZeroCopyChoice,
     logPath: optionalPath(getString(args, 'log'), 'log'),
     startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
     metrics: metricsOf(getString(args, 'metrics')),
@@ -80,6 +96,7 @@ export function daemonArgv(cfg: AddConfig, logPath: string, logProvisional: bool
   argv.push('--queues', String(cfg.queues), '--depth', String(cfg.depth));
   if (cfg.devId !== undefined) argv.push('--id', String(cfg.devId));
   if (cfg.preallocate) argv.push('--preallocate');
+  if (cfg.layout === 'direct') argv.push('--zero-copy', cfg.zeroCopy);
   argv.push('--start-timeout', String(cfg.startTimeoutMs / 1000));
   if (cfg.metrics) argv.push('--metrics', formatListenAddress(cfg.metrics));
   if (cfg.statsGid !== undefined) argv.push('--stats-group', String(cfg.statsGid));

@@ -2,7 +2,7 @@
 // existing one for recovery, and serving it.
 
 import type { IoRing, UblkControl, UblkQueue } from '../native/index.js';
-import type { DiscardOptions, RecoveryMode } from './params.js';
+import type { DiscardOptions, RecoveryMode, ZeroCopyWish } from './params.js';
 
 export interface UblkDeviceCreateOptions extends DiscardOptions {
   /** Wanted device id; -1 or absent: the kernel picks one. */
@@ -15,6 +15,8 @@ export interface UblkDeviceCreateOptions extends DiscardOptions {
   attrs?: number;
   /** Default 'reissue' (in-flight I/O replayed after a server restart). */
   recovery?: RecoveryMode;
+  /** Default 'off'. 'required' fails (UC_KERNEL_UNSUPPORTED) where the kernel cannot. */
+  zeroCopy?: ZeroCopyWish;
   /** Bound on each control command except START_DEV (default 10 s). */
   commandTimeoutMs?: number;
   /** A shared control handle; otherwise the device opens (and closes) its own. */

@@ -3,8 +3,8 @@ export { UblkDevice } from './ublk-device.js';
 export type { UblkDeviceCreateOptions, UblkDeviceOpenOptions, ServeOptions } from './ublk-device.js';
 export { DeviceState, transition, canTransition } from './lifecycle.js';
 export type { DeviceStateValue, DeviceEvent } from './lifecycle.js';
-export { buildParams, negotiateFlags, describeFlags, DEVICE_BYTES_MIN, MAX_IO_BUF_BYTES_DEFAULT } from './params.js';
-export type { RecoveryMode, DiscardOptions } from './params.js';
+export { buildParams, hasZeroCopy, negotiateFlags, ZERO_COPY_FLAGS, describeFlags, DEVICE_BYTES_MIN, MAX_IO_BUF_BYTES_DEFAULT } from './params.js';
+export type { RecoveryMode, DiscardOptions, ZeroCopyWish } from './params.js';
 export { controlError } from './control-errors.js';
 export {
   openControl,

@@ -17,6 +17,24 @@ const BLOCK_SHIFT = 12;
 
 export type RecoveryMode = 'none' | 'recovery' | 'reissue';
 
+/**
+ * Zero copy for the 1:1 layout (docs/kernels.md, "Zero copy"): never, where
+ * the kernel offers it, or required (ADD_DEV is not even tried without it).
+ */
+export type ZeroCopyWish = 'off' | 'if-offered' | 'required';
+
+/**
+ * Zero copy as we do it: the kernel registers each request's pages as an
+ * io_uring fixed buffer (AUTO_BUF_REG, 6.16+), and user copy (USER_COPY)
+ * brings the data of the few requests the JS target serves to its buffer.
+ */
+export const ZERO_COPY_FLAGS: bigint = UBLK_F.AUTO_BUF_REG | UBLK_F.USER_COPY;
+
+/** True when `flags` (GET_FEATURES, or what ADD_DEV granted) hold every zero-copy flag. */
+export function hasZeroCopy(flags: bigint | null): boolean {
+  return flags !== null && (flags & ZERO_COPY_FLAGS) === ZERO_COPY_FLAGS;
+}
+
 export interface DiscardOptions {
   /** Advertise DISCARD (default true). */
   discard?: boolean;
@@ -85,11 +103,20 @@ export const OPTIONAL_FLAGS: bigint = UBLK_F.UPDATE_SIZE;
  * the kernel silently clears what it lacks and ADD_DEV returns the truth.
  * The optional (newer) flags are requested only where offered.
  */
-export function negotiateFlags(features: bigint | null, recovery: RecoveryMode): bigint {
+export function negotiateFlags(features: bigint | null, recovery: RecoveryMode, zeroCopy: ZeroCopyWish = 'off'): bigint {
   let wish = UBLK_F.CMD_IOCTL_ENCODE;
   if (recovery !== 'none') wish |= UBLK_F.USER_RECOVERY;
   if (recovery === 'reissue') wish |= UBLK_F.USER_RECOVERY_REISSUE;
+  if (zeroCopy === 'required' && !hasZeroCopy(features)) {
+    throw new UcError(
+      'UC_KERNEL_UNSUPPORTED',
+      'zero copy needs UBLK_F_AUTO_BUF_REG and UBLK_F_USER_COPY (Linux 6.16 or later); ' +
+        `this kernel offers ${features === null ? 'no GET_FEATURES' : `0x${features.toString(16)}`}: use --zero-copy auto or off`,
+    );
+  }
   if (features === null) return wish;
+  // Both zero-copy flags or neither: one without the other serves nothing.
+  if (zeroCopy !== 'off' && hasZeroCopy(features)) wish |= ZERO_COPY_FLAGS;
   return (wish | OPTIONAL_FLAGS) & features;
 }
 

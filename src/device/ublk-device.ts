@@ -32,6 +32,7 @@ import { DeviceState, transition, type DeviceEvent, type DeviceStateValue } from
 import {
   MAX_IO_BUF_BYTES_DEFAULT,
   buildParams,
+  hasZeroCopy,
   negotiateFlags,
   validateGeometry,
 } from './params.js';
@@ -99,7 +100,7 @@ export class UblkDevice {
     const wantedId = options.devId ?? -1;
     try {
       const features = await control.getFeatures({ timeoutMs });
-      const flags = negotiateFlags(features, options.recovery ?? 'reissue');
+      const flags = negotiateFlags(features, options.recovery ?? 'reissue', options.zeroCopy);
       let info: DevInfo;
       try {
         info = await control.addDev(
@@ -108,6 +109,10 @@ export class UblkDevice {
         );
       } catch (err) {
         throw controlError(err, 'ADD_DEV', wantedId);
+      }
+      if (options.zeroCopy === 'required' && !hasZeroCopy(info.flags)) {
+        await control.delDev(info.devId, { timeoutMs }).catch(() => {});
+        throw new UcError('UC_KERNEL_UNSUPPORTED', `ADD_DEV did not grant zero copy (flags 0x${info.flags.toString(16)})`);
       }
       try {
         await control.setParams(info.devId, params, { timeoutMs });
@@ -119,6 +124,16 @@ export class UblkDevice {
     } catch (err) {
       if (ownsControl) control.close();
       throw err;
+    }
+  }
+
+  /** GET_FEATURES of this kernel (null before 6.5): to plan a device before ADD_DEV. */
+  static async kernelFeatures(options: UblkDeviceOpenOptions = {}): Promise<bigint | null> {
+    const control = options.control ?? openControl();
+    try {
+      return await control.getFeatures({ timeoutMs: options.commandTimeoutMs ?? 10_000 });
+    } finally {
+      if (options.control === undefined) control.close();
     }
   }
 
@@ -159,6 +174,11 @@ export class UblkDevice {
     const basic = this.params.basic;
     assert(basic !== undefined, 'device has no BASIC params');
     return basic.devSectors * SECTOR_BYTES;
+  }
+
+  /** True when requests reach the 1:1 path zero-copy (AUTO_BUF_REG and USER_COPY negotiated). */
+  get zeroCopy(): boolean {
+    return hasZeroCopy(this.info.flags);
   }
 
   /** True when this device can change size while live (UBLK_F_UPDATE_SIZE negotiated, 6.16+). */
@@ -282,6 +302,8 @@ export class UblkDevice {
     const sizeBlocks = this.sizeBytes / BLOCK_BYTES;
     const onError = options.onError ?? (() => {});
     const ioctlEncode = (this.info.flags & UBLK_F.CMD_IOCTL_ENCODE) !== 0n;
+    // From the device's flags, so a recovering server serves it as it was added.
+    const zeroCopySlots = this.zeroCopy ? nrHwQueues * queueDepth : 0;
     const queues: UblkQueue[] = [];
     const dispatchers: QueueDispatcher[] = [];
     const abortedEach: Array<Promise<void>> = [];
@@ -300,6 +322,7 @@ export class UblkDevice {
           onBatch: dispatcher.onBatch,
           onAbort,
           onError: (err) => onError(err, `queue ${q}`),
+          zeroCopySlots,
         });
         dispatcher.attach(queue);
         queues.push(queue);

@@ -194,6 +194,11 @@ export interface DirectPathStats {
   /** Of reads / writes: served on the raw device under the file (direct-mapped). */
   rawReads: number;
   rawWrites: number;
+  /** Of reads / writes: on the request's own pages (zero copy, UBLK_F_AUTO_BUF_REG). */
+  zeroCopyReads: number;
+  zeroCopyWrites: number;
+  /** Zero copy on, but the data went through the per-tag buffer by user copy (requests JS served). */
+  userCopies: number;
 }
 
 /** The direct-mapped path's extent map (DirectMap.stats()). */
@@ -258,5 +263,7 @@ export interface UblkAbi {
   ioctl: Record<string, number>;
   /** legacy command numbers by name */
   legacy: Record<string, number>;
+  /** Zero-copy encodings, sampled: FETCH's sqe->addr for slot 5 with FALLBACK, the user-copy offset of queue 2 tag 3. */
+  zeroCopy: { autoBufRegAddr: number; userCopyPos: number; needRegBuf: number; readFixed: number; writeFixed: number };
 }
 

@@ -44,7 +44,8 @@ export interface NativeQueueHandle {
     inlineRw: boolean,
     map: NativeDirectMapHandle | undefined,
   ): void;
-  directStats(): DirectPathStats | null;
+  directStats(): Omit<DirectPathStats, 'userCopies'> | null;
+  userCopies(): number;
 }
 
 export interface NativeDirectMapHandle {
@@ -86,6 +87,7 @@ export interface NativeModule {
     onBatch: (count: number) => void,
     onAbort: () => void,
     onError: (err: NativeError) => void,
+    zeroCopySlots: number,
   ) => NativeQueueHandle;
   fiemap(fd: number, sync: boolean): Float64Array;
   blkDiscard(fd: number, offsetBytes: number, lengthBytes: number): void;

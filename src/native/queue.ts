@@ -21,6 +21,13 @@ export interface UblkQueueOptions {
   onAbort?: () => void;
   /** A FETCH/COMMIT failed with an unexpected errno (protocol misuse); the tag is lost. */
   onError?: (err: NativeError) => void;
+  /**
+   * Zero copy (the device negotiated AUTO_BUF_REG and USER_COPY): the size of
+   * the ring's fixed-buffer table, shared by every queue of the device (queue
+   * q uses slots q*depth..q*depth+depth-1; registered by the first queue).
+   * 0 or absent: requests arrive in the per-tag buffers.
+   */
+  zeroCopySlots?: number;
 }
 
 // ---------------------------------------------------------------- queue
@@ -64,6 +71,7 @@ export class UblkQueue {
       },
       options.onAbort ?? (() => {}),
       options.onError ?? (() => {}),
+      options.zeroCopySlots ?? 0,
     );
     this.buffers = this.#handle.buffers;
   }
@@ -102,8 +110,13 @@ export class UblkQueue {
   }
 
   /** The native direct path's counters, or null when setDirect() was not called. */
-  directStats(): DirectPathStats | null {
+  directStats(): Omit<DirectPathStats, 'userCopies'> | null {
     return this.#handle.directStats();
+  }
+
+  /** Zero copy: requests whose data moved by user copy (those the JS target served), on either request path. */
+  userCopies(): number {
+    return this.#handle.userCopies();
   }
 
   tagState(tag: number): TagStateValue {

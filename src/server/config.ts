@@ -10,6 +10,9 @@ export type DedupChoice = 'off' | 'on' | 'verify';
 export type CompressChoice = 'lz4' | 'none';
 
 export const LAYOUTS: readonly Layout[] = ['direct', 'packed'];
+/** `--zero-copy` (direct layout): docs/kernels.md, "Zero copy on the 1:1 path". */
+export type ZeroCopyChoice = 'auto' | 'on' | 'off';
+export const ZERO_COPY_CHOICES: readonly ZeroCopyChoice[] = ['auto', 'on', 'off'];
 export const DEDUP_CHOICES: readonly DedupChoice[] = ['off', 'on', 'verify'];
 export const COMPRESS_CHOICES: readonly CompressChoice[] = ['lz4', 'none'];
 export const DEFAULT_QUEUES = 1;
@@ -26,6 +29,8 @@ export interface AddConfig {
   readonly foreground: boolean;
   /** Direct layout: fill the backing file's holes at start (docs/direct-paths.md). */
   readonly preallocate: boolean;
+  /** Direct layout: zero copy where the kernel offers it (auto), required (on), never (off). */
+  readonly zeroCopy: ZeroCopyChoice;
   /** Absolute, when given. */
   readonly logPath: string | undefined;
   readonly startTimeoutMs: number;

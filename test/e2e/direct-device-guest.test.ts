@@ -21,6 +21,9 @@ const EXPECTED_STEPS = [
   /^OK exit 3: .*must be run as root/m,
   /^OK exit 6: .*no ublk device with id 77/m,
   /^OK errors left nothing behind$/m,
+  // Zero copy: `--zero-copy on` fails clearly where the kernel lacks AUTO_BUF_REG (6.12).
+  /^OK (exit 4: .*zero copy needs UBLK_F_AUTO_BUF_REG.*--zero-copy auto or off|zero copy offered by )/m,
+  /^OK exit 2: .*--zero-copy applies to --layout direct only/m,
   /^OK add: \/dev\/ublkb\d+, daemon \d+/m,
   /^OK list and list --json$/m,
   /^OK exit 5: .*already exists/m,
@@ -32,7 +35,7 @@ const EXPECTED_STEPS = [
   /^OK fio verify=crc32c/m,
   /^OK stats: native path over the memory file, inline copy: [1-9]\d* reads, [1-9]\d* writes; JS path 0 reads\+writes$/m,
   /^OK UBLK_DIRECT_PATH=js: fio verify=crc32c over 16 MiB, served by the JS path$/m,
-  /^OK ext4 backing: fio verify=crc32c over 16 MiB, served natively, direct-mapped to the RAM disk$/m,
+  /^OK ext4 backing: fio verify=crc32c over 16 MiB, served natively, direct-mapped to the RAM disk, copying \(zero copy auto\)$/m,
   /^OK blkdiscard 32 MiB: reads zeros, backing released \d+ MiB$/m,
   /^OK kill -9 daemon then del: done in \d+s/m,
   /^OK all done$/m,

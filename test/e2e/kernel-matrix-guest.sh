@@ -6,8 +6,10 @@
 # recover (stage recover: completed direct writes read back; a mounted ext4
 # under an fsync'ing writer carries on, e2fsck clean), then the 1:1
 # layout: add, ext4 with files, e2fsck, del + re-add with every checksum, fio
-# verify, kill -9 then del. The packed main stage runs on the LTS kernel
-# (packed-device-guest); test/e2e/recover-loop.sh repeats recover cycles.
+# verify, kill -9 then del, and its zero-copy path (zero-copy-guest.sh: FUA +
+# FLUSH, discard, fio verify, kill -9 + recover, user copy). The packed main
+# stage runs on the LTS kernel (packed-device-guest); test/e2e/recover-loop.sh
+# repeats recover cycles.
 # Prints "OK <step>" per verified step, "FAIL <why>" and exits non-zero on the
 # first failed check.
 set -euo pipefail
@@ -26,8 +28,7 @@ LOG=$W/daemon.log
 M=$W/mnt
 mkdir -p "$M"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
-fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
-ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
+. test/e2e/support/steps.sh
 cleanup() {
   mountpoint -q "$M" && umount -l "$M" || true
   "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true
@@ -64,4 +65,5 @@ kill -9 "$pid"
 timeout 60 "${CLI[@]}" del -n "$id" 2>"$W/del.err" || fail "del after kill -9: $? $(cat "$W/del.err")"
 [ ! -e "/sys/class/ublk-char/ublkc$id" ] || fail "device $id still exists after kill -9 + del"
 ok "1:1 kill -9 daemon then del"
+bash test/e2e/zero-copy-guest.sh || fail "zero copy on the 1:1 path"
 ok "matrix done"

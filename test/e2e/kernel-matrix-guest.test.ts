@@ -3,7 +3,8 @@
 // kernel (prepare.sh --kernel new, resolved by name when the cache is built)
 // and runs a bounded subset there in one boot: online grow of a mounted ext4
 // on a packed device (resize + resize2fs, e2fsck, del + add), and
-// the 1:1 layout (add, files, del + re-add, fio verify, kill -9 + del). It always runs in the guest, even on a
+// the 1:1 layout (add, files, del + re-add, fio verify, kill -9 + del; zero
+// copy: FUA/FLUSH, discard, fio verify, kill -9 + recover). It always runs in the guest, even on a
 // host with ublk, because the point is that kernel; it fails when the kernel
 // cannot be fetched or booted (UBLK_SKIP_GUEST=1 is the only opt-out).
 import { readFileSync } from 'node:fs';
@@ -21,9 +22,20 @@ const EXPECTED_STEPS = [
   // What the device layer negotiates from (docs/kernels.md): 6.16+ offers UPDATE_SIZE.
   /^OK features=0x[0-9a-f]+ .*\bUSER_RECOVERY_REISSUE\b.*\bCMD_IOCTL_ENCODE\b.*\bUPDATE_SIZE\b/m,
   /^OK grow ext4 1 GiB -> 2 GiB online \(resize \+ resize2fs mounted in [\d.]+ s\): \d+ files verify, e2fsck -fn clean, 2 GiB after del \+ add$/m,
+  // --zero-copy auto on a file in memory (the guest's /tmp): zero copy where offered.
+  /^OK 1:1 negotiated flags: 0x[0-9a-f]+ .*\bUSER_COPY\b.*\bAUTO_BUF_REG\b/m,
   /^OK 1:1 add \+ mkfs \+ e2fsck -fn clean \+ del \+ re-add \/dev\/ublkb\d+: all \d+ checksums match$/m,
   /^OK 1:1 fio verify=crc32c/m,
   /^OK 1:1 kill -9 daemon then del$/m,
+  // Zero copy on the 1:1 path (test/e2e/zero-copy-guest.sh).
+  /^OK zero-copy add \/dev\/ublkb\d+ on ext4\/brd: .*\bUSER_COPY\b.*\bAUTO_BUF_REG\b/m,
+  /^OK FUA \+ FLUSH: 4 MiB in the backing file, [1-9]\d* native flushes$/m,
+  /^OK discard reads back zeros, the data beside it intact$/m,
+  /^OK fio verify=crc32c randwrite 4k-128k over 16 MiB; zero-copy reads \/ writes [1-9]\d* \/ [1-9]\d*$/m,
+  /^OK kill -9 \+ recover: all \d+ checksums match, e2fsck -fn clean, zero copy [1-9]\d* \/ \d+$/m,
+  /^OK JS path \+ zero copy: fio verify through [1-9]\d* user copies$/m,
+  /^OK memory file \+ zero copy: 8 MiB round trip \([1-9]\d* \/ [1-9]\d*\)$/m,
+  /^OK zero copy done$/m,
   /^OK matrix done$/m,
 ];
 
@@ -39,7 +51,7 @@ function newKernelVersion(): string {
 describe.skipIf(skipGuest)('kernel matrix guest e2e (newest trixie-backports kernel)', () => {
   beforeAll(() => guestRequired('guest', 'new'), GUEST_PREPARE_TIMEOUT_MS);
 
-  it('packed online grow, 1:1 path with fio verify and kill -9 on the newer kernel', async () => {
+  it('packed online grow, 1:1 path with fio verify, kill -9 and zero copy on the newer kernel', async () => {
     const kver = newKernelVersion();
     expect(kver).not.toMatch(/^6\.12\./);
     const r = await runInGuest('bash test/e2e/kernel-matrix-guest.sh', {

@@ -22,7 +22,7 @@ describe('ublk ABI of the addon', () => {
     });
     expect(abi.structs.ioDesc).toEqual({ size: 24, offsets: { op_flags: 0, nr_sectors: 4, start_sector: 8, addr: 16 } });
     expect(abi.structs.ioCmd).toEqual({ size: 16, offsets: { q_id: 0, tag: 2, result: 4, addr: 8 } });
-    expect(abi.structs.sqe.offsets).toMatchObject({ opcode: 0, fd: 4, cmd_op: 8, addr: 16, len: 24, user_data: 32, cmd: 48 });
+    expect(abi.structs.sqe.offsets).toMatchObject({ opcode: 0, fd: 4, cmd_op: 8, addr: 16, len: 24, user_data: 32, buf_index: 40, cmd: 48 });
     expect(abi.structs.sqe.size).toBe(64);
   });
 
@@ -35,6 +35,16 @@ describe('ublk ABI of the addon', () => {
     });
     expect(abi.legacy).toMatchObject({ ADD_DEV: 0x04, START_DEV: 0x06, END_USER_RECOVERY: 0x11, FETCH_REQ: 0x20 });
     expect(abi.legacy.GET_FEATURES).toBeUndefined(); // never existed in legacy form
+  });
+
+  it('zero copy: ublk_auto_buf_reg in sqe->addr, the user-copy offsets, the fixed-buffer opcodes', () => {
+    // bits 0-15 index, 16-23 flags (UBLK_AUTO_BUF_REG_FALLBACK = 1), the rest zero.
+    expect(abi.zeroCopy.autoBufRegAddr).toBe(0x10005);
+    // UBLKSRV_IO_BUF_OFFSET + (q << UBLK_QID_OFF 41) + (tag << UBLK_TAG_OFF 25).
+    expect(abi.zeroCopy.userCopyPos).toBe(0x80000000 + 2 * 2 ** 41 + 3 * 2 ** 25);
+    expect(abi.zeroCopy.needRegBuf).toBe(1 << 17);
+    expect(abi.zeroCopy.readFixed).toBe(4);
+    expect(abi.zeroCopy.writeFixed).toBe(5);
   });
 
   it('encodes a control SQE: URING_CMD, cmd_op, ctrl_cmd at byte 48', () => {

@@ -2,7 +2,8 @@
 // serving daemon and print /dev/ublkbN once it is usable, or (--foreground)
 // serve in this process.
 
-import type { ParsedArgs } from '../args.js';
+import { getFlag, type ParsedArgs } from '../args.js';
+import type { AddConfig } from '../../server/config.js';
 import { ADD_OPTIONS, addConfigOf } from '../add-config.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../exit-codes.js';
@@ -12,6 +13,13 @@ import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv, rejectPackedOnlyOptio
 import { startLogPath } from '../../server/logger.js';
 import { UcError } from '../../util/errors.js';
 import type { ServeTarget } from '../../server/serve-target.js';
+
+/** `--recover` (set by `recover` for a 1:1 device's new daemon): needs the device's --id. */
+function directRecover(cfg: AddConfig, args: ParsedArgs): boolean {
+  const recover = getFlag(args, 'recover');
+  if (recover && cfg.devId === undefined) throw new UcError('UC_INVALID_ARGUMENT', '--recover needs --id');
+  return recover;
+}
 
 export const addCommand: Command = {
   name: 'add',
@@ -37,11 +45,12 @@ export const addCommand: Command = {
     const packed = cfg.layout === 'packed' ? packedConfigOf(cfg, args) : undefined;
     if (!packed) rejectPackedOnlyOptions(args);
     else if (cfg.preallocate) throw new UcError('UC_INVALID_ARGUMENT', 'option --preallocate applies to --layout direct only');
+    else if (args.values.has('zero-copy')) throw new UcError('UC_INVALID_ARGUMENT', 'option --zero-copy applies to --layout direct only');
     // Serving modules load on demand: the parent `add` of a direct device never
     // needs the storage engine, and every module costs start-up time.
     const target: ServeTarget = packed
       ? (await import('../../server/targets/packed.js')).packedTarget(cfg, packed)
-      : (await import('../../server/targets/direct.js')).directTarget(cfg);
+      : (await import('../../server/targets/direct.js')).directTarget(cfg, directRecover(cfg, args));
     target.preflight();
     if (cfg.foreground) return (await import('../serve-here.js')).serveHere(cfg, target, io);
     const { spawnDaemon } = await import('../spawn.js');

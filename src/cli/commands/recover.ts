@@ -1,17 +1,19 @@
-// `recover -n ID`: after a packed device's daemon died (kill -9, crash), start
+// `recover -n ID`: after a device's daemon died (kill -9, crash), start
 // a new daemon that re-attaches to the same /dev/ublkbN through ublk user
 // recovery (START_USER_RECOVERY, FETCH every tag, END_USER_RECOVERY), so a
 // mounted filesystem keeps working. Requests the dead daemon had in flight
 // are reissued by the kernel; the engine's writes and discards are
-// idempotent, so replaying them is harmless. The pool, metadata directory and
-// options come from the device's run record.
+// idempotent, so replaying them is harmless (a 1:1 device's reads, writes
+// and fallocates are too). The backing, the packed pool's metadata directory
+// and options come from the device's run record.
 
 import { deviceIdInUse, requireUblk } from '../../device/control.js';
 import type { AddConfig, CompressChoice, DedupChoice, PackedConfig } from '../../server/config.js';
 import { defaultLogPath } from '../../server/logger.js';
 import { parseListenAddress } from '../../server/metrics-http.js';
 import { requireRoot } from '../../server/preflight.js';
-import { readRunRecord, recordedDaemonAlive, type PackedRunRecord } from '../../server/run-file.js';
+import { readRunRecord, recordedDaemonAlive, type PackedRunRecord, type RunRecord } from '../../server/run-file.js';
+import { directTarget } from '../../server/targets/direct.js';
 import { packedTarget } from '../../server/targets/packed.js';
 import { UcError } from '../../util/errors.js';
 import { CACHE_MIB_DEFAULT } from '../../util/limits.js';
@@ -23,15 +25,18 @@ import { packedDaemonArgv } from '../packed-options.js';
 import { serveHere } from '../serve-here.js';
 import { spawnDaemon } from '../spawn.js';
 
-/** The config of the new daemon, from the run record the dead one left. */
-export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: boolean; logPath?: string; startTimeoutMs: number }): {
-  cfg: AddConfig;
-  packed: PackedConfig;
-} {
-  const cfg: AddConfig = {
+interface RecoveryOptions {
+  foreground: boolean;
+  logPath?: string;
+  startTimeoutMs: number;
+}
+
+/** What every layout's new daemon takes from the run record. */
+function commonConfigOf(record: RunRecord, opts: RecoveryOptions): AddConfig {
+  return {
     backing: record.backing,
     sizeBytes: undefined,
-    layout: 'packed',
+    layout: record.layout,
     queues: record.queues,
     depth: record.depth,
     devId: record.devId,
@@ -44,7 +49,22 @@ export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: bo
     // The dead daemon's /metrics comes back with the new one (a record without it: none).
     metrics: record.metrics === undefined ? undefined : parseListenAddress(record.metrics),
     statsGid: record.statsGid,
+    // The device's own flags decide zero copy when it is served again.
+    zeroCopy: 'auto',
   };
+}
+
+/** The config of the new daemon of a 1:1 device: the backing at the device's size. */
+export function directRecoveryConfigOf(record: RunRecord, opts: RecoveryOptions): AddConfig {
+  return { ...commonConfigOf(record, opts), sizeBytes: record.sizeBytes };
+}
+
+/** The config of the new daemon, from the run record the dead one left. */
+export function recoveryConfigOf(record: PackedRunRecord, opts: RecoveryOptions): {
+  cfg: AddConfig;
+  packed: PackedConfig;
+} {
+  const cfg = commonConfigOf(record, opts);
   const packed: PackedConfig = {
     poolPath: record.backing,
     metaDir: record.metaDir,
@@ -58,12 +78,12 @@ export function recoveryConfigOf(record: PackedRunRecord, opts: { foreground: bo
 }
 
 /** The run record of a device that needs recovery, or a UcError saying why not. */
-export function recoverableRecord(devId: number): PackedRunRecord {
+export function recoverableRecord(devId: number): RunRecord {
   if (!deviceIdInUse(devId)) throw new UcError('UC_DEVICE_NOT_FOUND', `no ublk device with id ${devId} (see 'ublk-compress list')`);
-  const record = readRunRecord(devId) as PackedRunRecord | undefined;
+  const record = readRunRecord(devId);
   if (!record) throw new UcError('UC_DEVICE_NOT_FOUND', `/dev/ublkb${devId} has no run record: it was not added by ublk-compress`);
-  if (record.layout !== 'packed' || typeof record.metaDir !== 'string') {
-    throw new UcError('UC_INVALID_ARGUMENT', `/dev/ublkb${devId} uses the ${record.layout} layout; recover supports packed devices`);
+  if (record.layout === 'packed' && typeof (record as PackedRunRecord).metaDir !== 'string') {
+    throw new UcError('UC_INVALID_ARGUMENT', `/dev/ublkb${devId}: its run record names no metadata directory`);
   }
   if (recordedDaemonAlive(record)) {
     throw new UcError('UC_DEVICE_EXISTS', `/dev/ublkb${devId} is still served by daemon ${record.pid}: nothing to recover`);
@@ -90,11 +110,19 @@ export const recoverCommand: Command = {
     requireRoot();
     requireUblk();
     const record = recoverableRecord(devId);
-    const { cfg, packed } = recoveryConfigOf(record, {
+    const opts: RecoveryOptions = {
       foreground: getFlag(args, 'foreground'),
       logPath: getString(args, 'log'),
       startTimeoutMs: (getNumber(args, 'start-timeout') ?? 120) * 1000,
-    });
+    };
+    if (record.layout === 'direct') {
+      const cfg = directRecoveryConfigOf(record, opts);
+      if (cfg.foreground) return serveHere(cfg, directTarget(cfg, true), io);
+      const outcome = await spawnDaemon(cfg, cfg.logPath as string, false, io, ['--recover']);
+      io.out(`${outcome.path}\n`);
+      return EXIT_OK;
+    }
+    const { cfg, packed } = recoveryConfigOf(record as PackedRunRecord, opts);
     if (cfg.foreground) return serveHere(cfg, packedTarget(cfg, packed), io);
     const outcome = await spawnDaemon(cfg, cfg.logPath as string, false, io, packedDaemonArgv(packed));
     io.out(`${outcome.path}\n`);

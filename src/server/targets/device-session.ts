@@ -9,7 +9,7 @@
 // DEL_DEV comes last: a ring or mapping still referencing /dev/ublkcN would
 // make it wait forever. A device deleted from outside meanwhile is no error.
 
-import { MAX_IO_BUF_BYTES_DEFAULT, UblkDevice, type ServeOptions } from '../../device/index.js';
+import { MAX_IO_BUF_BYTES_DEFAULT, UblkDevice, type ServeOptions, type ZeroCopyWish } from '../../device/index.js';
 import type { IoRing } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { controlSocketPath, statsSocketPath } from '../control-protocol.js';
@@ -23,6 +23,8 @@ export interface DeviceGeometry {
   readonly queues: number;
   readonly depth: number;
   readonly sizeBytes: number;
+  /** Default 'off' (the packed layout must read every block). */
+  readonly zeroCopy?: ZeroCopyWish;
 }
 
 export interface SessionParts {
@@ -65,6 +67,7 @@ export class DeviceSession {
       depth: geometry.depth,
       sizeBytes: geometry.sizeBytes,
       maxIoBufBytes: MAX_IO_BUF_BYTES_DEFAULT,
+      zeroCopy: geometry.zeroCopy,
     });
     this.device = device;
     this.log = this.log.child({ devId: device.devId });

@@ -6,7 +6,7 @@
 // and where the file's extents allow, on the raw device under it
 // (direct-mapped.ts, docs/direct-paths.md).
 
-import { ringEntries } from '../../device/index.js';
+import { hasZeroCopy, ringEntries, UblkDevice, type ServeOptions, type ZeroCopyWish } from '../../device/index.js';
 import type { DispatchStats } from '../../device/queue-dispatch.js';
 import { DirectTarget } from '../../direct/direct-target.js';
 import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
@@ -16,6 +16,7 @@ import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/in
 import { UcError } from '../../util/errors.js';
 import { loggedTarget } from '../logged-target.js';
 import { NoSpaceEpisode } from '../no-space-episode.js';
+import type { ZeroCopyChoice } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
@@ -25,6 +26,7 @@ import {
   nativeWritesOf,
   requestPathFromEnv,
   serveStats,
+  zeroCopyWish,
   type BackingIo,
   type DirectRequestPath,
   type DirectServeStats,
@@ -45,6 +47,10 @@ export interface DirectDeviceOptions extends DeviceGeometry, StartHooks {
   readonly requestPath?: DirectRequestPath;
   /** Write zeros over the backing file's holes and unwritten extents first, so the whole file maps. */
   readonly preallocate?: boolean;
+  /** `--zero-copy` (default auto); when recovering, the device's flags decide. */
+  readonly zeroCopyChoice?: ZeroCopyChoice;
+  /** Re-attach to device devId (user recovery) instead of adding one. */
+  readonly recover?: boolean;
 }
 
 /** The backing file as the device serves it: the ring, the JS target, the native path's descriptor. */
@@ -56,11 +62,16 @@ interface DirectBacking {
   nativeFd: number | undefined;
   readonly inlineRw: boolean;
   readonly backingIo: BackingIo;
+  /** What ADD_DEV is asked for zero copy. */
+  readonly zeroCopy: ZeroCopyWish;
   /** Set once the device's session exists (its log); closed before nativeFd. */
   mapped?: DirectMappedPath;
 }
 
-async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequestPath): Promise<DirectBacking> {
+async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequestPath, existing?: UblkDevice): Promise<DirectBacking> {
+  // A device being recovered keeps the request path its flags imply.
+  const choice = existing === undefined ? (opts.zeroCopyChoice ?? 'auto') : existing.zeroCopy ? 'on' : 'off';
+  const offered = choice === 'auto' && hasZeroCopy(await UblkDevice.kernelFeatures());
   if (opts.preallocate) opts.log.info({ bytes: preallocate(opts.backing, opts.sizeBytes, opts.lockedAs) }, 'preallocated');
   // Every tag's command plus one backing-file operation per request.
   const ring = new IoRing({ entries: ringEntries(2 * opts.queues * opts.depth) });
@@ -73,10 +84,13 @@ async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequest
   }
   const direct = new DirectTarget(file, opts.sizeBytes);
   try {
-    const inlineRw = requestPath === 'native' && isMemoryFile(opts.backing);
+    const memory = isMemoryFile(opts.backing);
+    const zeroCopy = zeroCopyWish(choice, requestPath, memory, offered);
+    // Inline copies cannot reach the request's pages: zero copy goes through the ring.
+    const inlineRw = requestPath === 'native' && memory && zeroCopy === 'off';
     const nativeFd = requestPath === 'native' && !inlineRw ? openDirectIo(opts.backing, opts.lockedAs) : undefined;
     const backingIo: BackingIo = inlineRw ? 'memory file, inline copy' : nativeFd === undefined ? 'buffered file' : 'O_DIRECT file';
-    return { ring, file, direct, nativeFd, inlineRw, backingIo };
+    return { ring, file, direct, nativeFd, inlineRw, backingIo, zeroCopy };
   } catch (err) {
     await direct.close().catch(() => {});
     ring.close();
@@ -96,12 +110,34 @@ async function closeBacking(b: DirectBacking, log: Logger): Promise<void> {
   closeRingWhenIdle(b.ring, log);
 }
 
+/** The device to re-attach to, after checking it is this backing's (its size). */
+async function openForRecovery(opts: DirectDeviceOptions): Promise<UblkDevice> {
+  if (opts.devId === undefined) throw new UcError('UC_INVALID_ARGUMENT', 'recovery needs a device id');
+  const device = await UblkDevice.open(opts.devId);
+  if (device.sizeBytes !== opts.sizeBytes) {
+    device.close();
+    throw new UcError(
+      'UC_INVALID_ARGUMENT',
+      `${device.path} is ${device.sizeBytes} bytes but backing ${opts.backing} is served as ${opts.sizeBytes}: not this backing's device`,
+    );
+  }
+  return device;
+}
+
 export async function startDirectDevice(opts: DirectDeviceOptions): Promise<ServedDirectDevice> {
   const requestPath = opts.requestPath ?? requestPathFromEnv();
-  const b = await openBacking(opts, requestPath);
+  const existing = opts.recover ? await openForRecovery(opts) : undefined;
+  let b: DirectBacking;
+  try {
+    b = await openBacking(opts, requestPath, existing);
+  } catch (err) {
+    existing?.close();
+    throw err;
+  }
   const queues: UblkQueue[] = [];
+  let zeroCopy = false;
   const stats = (js: DispatchStats): DirectServeStats =>
-    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, b.mapped?.report());
+    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, zeroCopy, b.mapped?.report());
   const session: DeviceSession = new DeviceSession(opts.log, {
     beforeStop: () => b.direct.flush().catch((err: unknown) => session.log.error({ err }, 'flush before stop failed')),
     drained: (device) => session.log.info(stats(device.stats), 'request paths'),
@@ -112,8 +148,9 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
   // One full-filesystem episode for both paths: a write that succeeds on either ends it.
   const noSpace = new NoSpaceEpisode();
   try {
-    const device = await session.add(opts, opts);
-    await device.start(loggedTarget(b.direct, session.log, noSpace), {
+    const device = existing ?? (await session.add({ ...opts, zeroCopy: b.zeroCopy }, opts));
+    zeroCopy = device.zeroCopy;
+    const serve: ServeOptions = {
       ...session.serveOptions(opts.startTimeoutMs),
       ring: b.ring,
       onQueue: (queue) => {
@@ -123,13 +160,31 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
           logNativeErrors(session.log, errors, noSpace, nativeWritesOf(queues));
         queue.setDirect(b.nativeFd ?? b.file.fd, opts.sizeBytes, onErrors, { inlineRw: b.inlineRw, map: b.mapped?.map });
       },
-    });
+    };
+    const target = loggedTarget(b.direct, session.log, noSpace);
+    if (existing) {
+      session.device = existing;
+      session.log = session.log.child({ devId: existing.devId });
+      session.log.info({ flags: `0x${existing.info.flags.toString(16)}`, state: existing.info.state }, 'recovering');
+      await existing.recover(target, serve);
+    } else {
+      await device.start(target, serve);
+    }
     const pathStats = (): DirectServeStats => stats(device.stats);
     await session.serveControl({ directStats: pathStats }, opts.statsGid);
-    session.log.info({ requestPath, backingIo: pathStats().backingIo }, 'serving');
+    session.log.info({ requestPath, backingIo: pathStats().backingIo, zeroCopy }, 'serving');
     return { ...session.served(), requestPath, pathStats };
   } catch (err) {
-    await session.shutdownAfterFailure();
+    if (existing) await abandonRecovery(session, b);
+    else await session.shutdownAfterFailure();
     throw err;
   }
+}
+
+/** A failed recovery leaves the device as it was found (quiesced) for another attempt or `del`. */
+async function abandonRecovery(session: DeviceSession, b: DirectBacking): Promise<void> {
+  const device = session.device;
+  if (device && device.state !== 'idle') await device.stop().catch(() => undefined);
+  await closeBacking(b, session.log).catch(() => undefined);
+  await session.closeControl();
 }

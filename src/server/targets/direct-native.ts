@@ -3,7 +3,9 @@
 // request counts that say which I/O serves the device (`stats -n ID` and
 // the `list` columns render them: src/cli/direct-status.ts).
 
+import type { ZeroCopyWish } from '../../device/index.js';
 import type { DispatchStats } from '../../device/queue-dispatch.js';
+import type { ZeroCopyChoice } from '../config.js';
 import { UBLK_IO_OP, type DirectMapStats, type DirectPathStats, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { Logger } from '../logger.js';
@@ -28,10 +30,32 @@ export interface DirectServeStats {
   backingIo: BackingIo;
   /** Absent on the JS path and for files in memory. */
   mapping?: MappingReport;
+  /** The device negotiated zero copy (AUTO_BUF_REG + USER_COPY): native reads and writes use the request's pages. */
+  zeroCopy: boolean;
   /** Requests completed by the native path, by kind (zeros on the JS path). */
   native: DirectPathStats;
   /** Requests the JS target served (all of them on the JS path; the unusual ones otherwise). */
   js: DispatchStats;
+}
+
+/**
+ * What the device asks of ADD_DEV for `--zero-copy`: 'on' requires it; 'auto'
+ * asks where it was measured to win (docs/kernels.md, "Zero copy on the 1:1
+ * path"): a file in memory, whose reads and writes then go through the ring
+ * on the request's pages instead of inline copies. A file on a disk
+ * filesystem or a block device copies (copy won 1 MiB writes and 4 KiB
+ * reads there); the JS path gains nothing from it. `offered`: the kernel
+ * offers it (else a memory file keeps its inline copies).
+ */
+export function zeroCopyWish(
+  choice: ZeroCopyChoice,
+  requestPath: DirectRequestPath,
+  memoryFile: boolean,
+  offered: boolean,
+): ZeroCopyWish {
+  if (choice === 'on') return 'required';
+  if (choice === 'off' || !offered) return 'off';
+  return requestPath === 'native' && memoryFile ? 'if-offered' : 'off';
 }
 
 /** UBLK_DIRECT_PATH=js forces the JS request path (to compare the two in one boot). */
@@ -50,6 +74,9 @@ const ZERO_NATIVE: DirectPathStats = {
   inflight: 0,
   rawReads: 0,
   rawWrites: 0,
+  zeroCopyReads: 0,
+  zeroCopyWrites: 0,
+  userCopies: 0,
 };
 
 const OP_NAMES: Record<number, string> = {
@@ -127,13 +154,15 @@ export function serveStats(
   backingIo: BackingIo,
   queues: readonly UblkQueue[],
   js: DispatchStats,
+  zeroCopy: boolean,
   mapping?: MappingReport,
 ): DirectServeStats {
   const native = { ...ZERO_NATIVE };
   for (const q of queues) {
+    native.userCopies += q.userCopies(); // JS-served requests: on the JS path too
     const s = q.directStats();
     if (s === null) continue;
-    for (const k of Object.keys(native) as Array<keyof DirectPathStats>) native[k] += s[k];
+    for (const k of Object.keys(s) as Array<keyof typeof s>) native[k] += s[k];
   }
-  return { requestPath, backingIo, ...(mapping ? { mapping } : {}), native, js: { ...js } };
+  return { requestPath, backingIo, ...(mapping ? { mapping } : {}), zeroCopy, native, js: { ...js } };
 }

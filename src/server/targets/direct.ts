@@ -1,6 +1,7 @@
-// The 1:1 layout's part of serving (`add --layout direct`): the checks, the
-// backing file (locked, created sparse or extended as planned, the change
-// undone when the start fails) and the device over it (direct-device.ts).
+// The 1:1 layout's part of serving (`add --layout direct`, and `recover`):
+// the checks, the backing file (locked, created sparse or extended as
+// planned, the change undone when the start fails) and the device over it
+// (direct-device.ts). A failed recovery leaves the device quiesced.
 
 import { unlinkIfSame } from '../../io/index.js';
 import { requireUblk } from '../../device/control.js';
@@ -19,10 +20,10 @@ import { startDirectDevice } from './direct-device.js';
  * the daemon (which may start a moment later): root, ublk, free id, usable
  * backing path and size, backing not already served (its lock).
  */
-export function preflightDirect(cfg: AddConfig): BackingPlan {
+export function preflightDirect(cfg: AddConfig, recover = false): BackingPlan {
   requireRoot();
   requireUblk();
-  if (cfg.devId !== undefined) requireFreeDeviceId(cfg.devId);
+  if (cfg.devId !== undefined && !recover) requireFreeDeviceId(cfg.devId);
   const plan = planDirectBacking(cfg.backing, cfg.sizeBytes);
   probeBacking(plan.path);
   return plan;
@@ -37,7 +38,13 @@ function undoQuietly(undo: (() => void) | undefined, log: Logger): void {
   }
 }
 
-async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, announce: (n: BackingNote) => void): Promise<OpenedTarget> {
+async function openDirect(
+  cfg: AddConfig,
+  recover: boolean,
+  first: BackingPlan,
+  log: Logger,
+  announce: (n: BackingNote) => void,
+): Promise<OpenedTarget> {
   const { lock, plan } = claimDirectBacking(first, cfg.sizeBytes);
   let undo: (() => void) | undefined = lock.created ? () => unlinkIfSame(plan.path, lock) : undefined;
   try {
@@ -65,6 +72,8 @@ async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, annou
         lockedAs: lock,
         sizeBytes: plan.sizeBytes,
         preallocate: cfg.preallocate,
+        zeroCopyChoice: cfg.zeroCopy,
+        recover,
       }),
     abort: async (device) => {
       if (device) await device.shutdown().catch((e: unknown) => log.error({ err: e }, 'cleanup failed'));
@@ -73,14 +82,14 @@ async function openDirect(cfg: AddConfig, first: BackingPlan, log: Logger, annou
   };
 }
 
-export function directTarget(cfg: AddConfig): ServeTarget {
+export function directTarget(cfg: AddConfig, recover = false): ServeTarget {
   let plan: BackingPlan | undefined;
   return {
     layout: 'direct',
-    recovering: false,
+    recovering: recover,
     preflight: () => {
-      plan = preflightDirect(cfg);
+      plan = preflightDirect(cfg, recover);
     },
-    open: (log, announce) => openDirect(cfg, plan ?? preflightDirect(cfg), log, announce),
+    open: (log, announce) => openDirect(cfg, recover, plan ?? preflightDirect(cfg, recover), log, announce),
   };
 }

@@ -41,6 +41,21 @@ describe('ready channel', () => {
     expect(argv[0]).toBe('add');
     const back = addConfigOf(parseArgs(argv.slice(1), ADD_OPTIONS));
     expect(back).toMatchObject({ backing: '/p.img', sizeBytes: 64 << 20, layout: 'direct', devId: 4, foreground: true, readyFd: 3, logPath: '/var/log/x.log', logProvisional: true });
+    expect(back.zeroCopy).toBe('auto');
+  });
+
+  it('--zero-copy: auto by default, on/off kept for the daemon, anything else refused', () => {
+    const direct = ['--backing', '/p.img', '--size', '64M', '--layout', 'direct'];
+    for (const mode of ['on', 'off', 'auto'] as const) {
+      const cfg = addConfigOf(parseArgs([...direct, '--zero-copy', mode], ADD_OPTIONS));
+      expect(cfg.zeroCopy).toBe(mode);
+      const argv = daemonArgv(cfg, '/l', false);
+      expect(addConfigOf(parseArgs(argv.slice(1), ADD_OPTIONS)).zeroCopy).toBe(mode);
+    }
+    expect(() => addConfigOf(parseArgs([...direct, '--zero-copy', 'yes'], ADD_OPTIONS))).toThrow(/zero-copy/);
+    // The packed daemon's command line never carries it.
+    const packed = addConfigOf(parseArgs(['--backing', '/p.img', '--size', '64M'], ADD_OPTIONS));
+    expect(daemonArgv(packed, '/l', false)).not.toContain('--zero-copy');
   });
 });
 

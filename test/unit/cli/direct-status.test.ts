@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { controlCall } from '../../../src/cli/control-client.js';
 import { controlSocketPath } from '../../../src/server/control-protocol.js';
 import { startControlServer, type ControlServer } from '../../../src/server/control-server.js';
-import { logNativeErrors, requestPathFromEnv } from '../../../src/server/targets/direct-native.js';
+import { logNativeErrors, requestPathFromEnv, zeroCopyWish } from '../../../src/server/targets/direct-native.js';
 import {
   ioPathLabel,
   queryDirectStats,
@@ -27,9 +27,11 @@ import { UcError } from '../../../src/util/errors.js';
 const STATS: DirectServeStats = {
   requestPath: 'native',
   backingIo: 'O_DIRECT file',
+  zeroCopy: false,
   native: {
     reads: 10, writes: 20, flushes: 3, discards: 1, writeZeroes: 2,
     readBytes: 40960, writeBytes: 81920, errors: 0, toJs: 1, inflight: 0,
+    rawReads: 0, rawWrites: 0, zeroCopyReads: 0, zeroCopyWrites: 0, userCopies: 0,
   },
   js: { reads: 0, writes: 1, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 },
 };
@@ -86,6 +88,30 @@ describe('labels and table', () => {
     expect(t).toMatch(/^native reads \/ writes +10 \/ 20 \(40960 \/ 81920 bytes\)$/m);
     expect(t).toMatch(/^native errors \/ handed to JS +0 \/ 1$/m);
     expect(t).toMatch(/^JS reads \/ writes +0 \/ 1$/m);
+    expect(t).toMatch(/^ +zero copy \(request pages\) +off$/m);
+    expect(t).not.toMatch(/user copies/);
+  });
+
+  it('renders the zero-copy counts of a zero-copy device', () => {
+    const zc: DirectServeStats = { ...STATS, zeroCopy: true, native: { ...STATS.native, zeroCopyReads: 10, zeroCopyWrites: 20, userCopies: 1 } };
+    const t = renderDirectStats(zc);
+    expect(t).toMatch(/^ +zero copy \(request pages\) +10 \/ 20$/m);
+    expect(t).toMatch(/^user copies \(JS-served data\) +1$/m);
+  });
+});
+
+describe('--zero-copy', () => {
+  it('on requires it, off never asks, auto asks where it was measured to win (a file in memory)', () => {
+    expect(zeroCopyWish('on', 'native', false, false)).toBe('required');
+    expect(zeroCopyWish('on', 'native', true, true)).toBe('required');
+    expect(zeroCopyWish('on', 'js', false, true)).toBe('required');
+    expect(zeroCopyWish('off', 'native', true, true)).toBe('off');
+    expect(zeroCopyWish('auto', 'native', true, true)).toBe('if-offered');
+    // Not offered (6.12): a memory file keeps its inline copies.
+    expect(zeroCopyWish('auto', 'native', true, false)).toBe('off');
+    // A disk backing copies (copy won there), and the JS path gains nothing.
+    expect(zeroCopyWish('auto', 'native', false, true)).toBe('off');
+    expect(zeroCopyWish('auto', 'js', true, true)).toBe('off');
   });
 });
 

@@ -7,7 +7,7 @@ import type { DeviceView } from '../../../src/cli/devices.js';
 import { spawn } from 'node:child_process';
 import { isOurDaemon } from '../../../src/cli/devices.js';
 import { daemonArgv } from '../../../src/cli/add-config.js';
-import { recoveryConfigOf } from '../../../src/cli/commands/recover.js';
+import { directRecoveryConfigOf, recoveryConfigOf } from '../../../src/cli/commands/recover.js';
 import {
   listRunRecords,
   processAlive,
@@ -121,6 +121,14 @@ describe('recover from a run record', () => {
     const argv = daemonArgv(cfg, '/var/log/x.log', false);
     expect(argv.slice(argv.indexOf('--metrics'), argv.indexOf('--metrics') + 2)).toEqual(['--metrics', '127.0.0.1:9104']);
     expect(recoveryConfigOf(packed, opts).cfg.metrics).toBeUndefined();
+  });
+
+  it('a 1:1 device: its backing at the recorded size, the same id, flagged --recover for the daemon', () => {
+    const direct = { ...record(6, 1), layout: 'direct' as const, backing: '/data/d.img', sizeBytes: 128 << 20 };
+    const cfg = directRecoveryConfigOf(direct, { foreground: false, startTimeoutMs: 60_000 });
+    expect(cfg).toMatchObject({ layout: 'direct', backing: '/data/d.img', sizeBytes: 128 << 20, devId: 6, startTimeoutMs: 60_000 });
+    const argv = [...daemonArgv(cfg, '/var/log/d.log', false), '--recover'];
+    expect(argv).toEqual(expect.arrayContaining(['--layout', 'direct', '--id', '6', '--size', String(128 << 20), '--recover']));
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildParams, describeFlags, negotiateFlags } from '../../../src/device/params.js';
+import { buildParams, describeFlags, hasZeroCopy, negotiateFlags, ZERO_COPY_FLAGS } from '../../../src/device/params.js';
 import { controlError } from '../../../src/device/control-errors.js';
 import { UBLK_ATTR, UBLK_F, UBLK_PARAM_TYPE } from '../../../src/native/index.js';
 import { UcError } from '../../../src/util/errors.js';
@@ -57,6 +57,39 @@ describe('device params', () => {
     // Never the zero-copy, quiesce or per-I/O-daemon modes: they change how we serve.
     expect(negotiateFlags(0xfffffn, 'reissue') & (UBLK_F.SUPPORT_ZERO_COPY | UBLK_F.AUTO_BUF_REG | UBLK_F.QUIESCE)).toBe(0n);
     expect(describeFlags((1n << 10n) | (1n << 40n))).toEqual(['UPDATE_SIZE', 'BIT_40']);
+  });
+
+  it('asks for zero copy (AUTO_BUF_REG + USER_COPY) only when wished and offered', () => {
+    const base = UBLK_F.CMD_IOCTL_ENCODE | UBLK_F.USER_RECOVERY | UBLK_F.USER_RECOVERY_REISSUE;
+    const k612 = 0x1fen;
+    const k618 = 0x7fffn;
+    const k73 = 0x1fffffn;
+    expect(negotiateFlags(k618, 'reissue', 'if-offered')).toBe(base | UBLK_F.UPDATE_SIZE | ZERO_COPY_FLAGS);
+    expect(negotiateFlags(k73, 'reissue', 'required')).toBe(base | UBLK_F.UPDATE_SIZE | ZERO_COPY_FLAGS);
+    expect(negotiateFlags(k618, 'reissue', 'off') & ZERO_COPY_FLAGS).toBe(0n);
+    expect(negotiateFlags(k618, 'reissue') & ZERO_COPY_FLAGS).toBe(0n);
+    // 6.12 has USER_COPY but no AUTO_BUF_REG: 'if-offered' asks for neither half.
+    expect(negotiateFlags(k612, 'reissue', 'if-offered')).toBe(base);
+    expect(negotiateFlags(null, 'reissue', 'if-offered')).toBe(base);
+    // Never the other zero-copy mode (REGISTER_IO_BUF commands).
+    expect(negotiateFlags(k73, 'reissue', 'if-offered') & UBLK_F.SUPPORT_ZERO_COPY).toBe(0n);
+  });
+
+  it('refuses required zero copy on a kernel without it, naming the flags and the way out', () => {
+    for (const features of [0x1fen, null, UBLK_F.AUTO_BUF_REG]) {
+      let err: unknown;
+      try {
+        negotiateFlags(features, 'reissue', 'required');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(UcError);
+      expect((err as UcError).code).toBe('UC_KERNEL_UNSUPPORTED');
+      expect((err as UcError).message).toMatch(/AUTO_BUF_REG.*6\.16.*--zero-copy auto or off/);
+    }
+    expect(hasZeroCopy(ZERO_COPY_FLAGS)).toBe(true);
+    expect(hasZeroCopy(UBLK_F.AUTO_BUF_REG)).toBe(false);
+    expect(hasZeroCopy(null)).toBe(false);
   });
 
   it('maps control errnos to user-facing codes', () => {
