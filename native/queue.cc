@@ -41,6 +41,7 @@ Napi::Function UblkQueueWrap::Init(Napi::Env env) {
                          InstanceMethod<&UblkQueueWrap::Close>("close"),
                          InstanceMethod<&UblkQueueWrap::SetDirect>("setDirect"),
                          InstanceMethod<&UblkQueueWrap::DirectStats>("directStats"),
+                         InstanceMethod<&UblkQueueWrap::SetDirectSize>("setDirectSize"),
                      });
 }
 
@@ -285,13 +286,27 @@ Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   if (info.Length() > 4 && info[4].IsObject()) {
     map = info[4].As<Napi::Object>();
     config.map = ExtentMapWrap::Unwrap(map)->map();
-    if (config.map->file_fd() != caller_fd) throw Napi::Error::New(env, "setDirect: the map is of another fd");
+    if (!config.map->IsOf(caller_fd)) throw Napi::Error::New(env, "setDirect: the map is of another file");
   }
   Fd file(fcntl(caller_fd, F_DUPFD_CLOEXEC, 0));
   if (file.get() < 0) throw MakeErrnoError(env, errno, "setDirect: fcntl F_DUPFD_CLOEXEC of the backing file");
   on_direct_errors_ = Napi::Persistent(info[2].As<Napi::Function>());
   if (!map.IsEmpty()) direct_map_ref_ = Napi::Persistent(map);
   direct_ = std::make_unique<DirectPath>(this, depth_, config, std::move(file));
+  return env.Undefined();
+}
+
+// setDirectSize(sizeBytes): the native path accepts requests up to the new
+// size (an online grow, before UPDATE_SIZE; the backing holds it already).
+// Never smaller: requests in flight may reach the old end.
+Napi::Value UblkQueueWrap::SetDirectSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (direct_ == nullptr) throw Napi::Error::New(env, "setDirectSize: no direct path");
+  double size = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(size > 0) || size > 9007199254740991.0 || static_cast<uint64_t>(size) < direct_->size_bytes()) {
+    throw Napi::RangeError::New(env, "setDirectSize: bad size (it never shrinks)");
+  }
+  direct_->SetSize(static_cast<uint64_t>(size));
   return env.Undefined();
 }
 

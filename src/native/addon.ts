@@ -45,10 +45,12 @@ export interface NativeQueueHandle {
     map: NativeDirectMapHandle | undefined,
   ): void;
   directStats(): DirectPathStats | null;
+  setDirectSize(sizeBytes: number): void;
 }
 
 export interface NativeDirectMapHandle {
   remap(): number;
+  remapRange(offset: number, length: number): number;
   stats(): DirectMapStats;
   clear(): void;
 }

@@ -16,10 +16,12 @@ import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/in
 import { UcError } from '../../util/errors.js';
 import { loggedTarget } from '../logged-target.js';
 import { NoSpaceEpisode } from '../no-space-episode.js';
+import type { ResizeResult } from '../control-protocol.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { startDirectMapped, type DirectMappedPath } from './direct-mapped.js';
+import { growDirectOnline } from './direct-resize.js';
 import {
   logNativeErrors,
   nativeWritesOf,
@@ -61,7 +63,7 @@ interface DirectBacking {
 }
 
 async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequestPath): Promise<DirectBacking> {
-  if (opts.preallocate) opts.log.info({ bytes: preallocate(opts.backing, opts.sizeBytes, opts.lockedAs) }, 'preallocated');
+  if (opts.preallocate) opts.log.info({ bytes: await preallocate(opts.backing, opts.sizeBytes, opts.lockedAs) }, 'preallocated');
   // Every tag's command plus one backing-file operation per request.
   const ring = new IoRing({ entries: ringEntries(2 * opts.queues * opts.depth) });
   let file: BackingFile;
@@ -96,6 +98,16 @@ async function closeBacking(b: DirectBacking, log: Logger): Promise<void> {
   closeRingWhenIdle(b.ring, log);
 }
 
+/** `fn` runs after the previous call has settled (two resizes never interleave). */
+function oneAtATime<A, R>(fn: (arg: A) => Promise<R>): (arg: A) => Promise<R> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (arg) => {
+    const run = last.then(() => fn(arg));
+    last = run.catch(() => undefined);
+    return run;
+  };
+}
+
 export async function startDirectDevice(opts: DirectDeviceOptions): Promise<ServedDirectDevice> {
   const requestPath = opts.requestPath ?? requestPathFromEnv();
   const b = await openBacking(opts, requestPath);
@@ -125,7 +137,13 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
       },
     });
     const pathStats = (): DirectServeStats => stats(device.stats);
-    await session.serveControl({ directStats: pathStats }, opts.statsGid);
+    const accept = (sizeBytes: number): void => {
+      b.direct.growTo(sizeBytes);
+      if (requestPath === 'native') for (const q of queues) q.setDirectSize(sizeBytes);
+    };
+    const grow = (sizeBytes: number): Promise<ResizeResult> =>
+      growDirectOnline({ device, file: b.file, preallocate: opts.preallocate ?? false, remapRange: b.mapped?.remapRange, accept, log: session.log }, sizeBytes);
+    await session.serveControl({ directStats: pathStats, resize: oneAtATime(grow) }, opts.statsGid);
     session.log.info({ requestPath, backingIo: pathStats().backingIo }, 'serving');
     return { ...session.served(), requestPath, pathStats };
   } catch (err) {

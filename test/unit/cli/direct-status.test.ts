@@ -42,7 +42,8 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'direct-ctl-'));
   process.env.UBLK_COMPRESS_RUN_DIR = dir;
   const log = { error: () => {} } as unknown as Logger;
-  server = await startControlServer(controlSocketPath(5), { directStats: () => STATS }, log);
+  const resize = async (sizeBytes: number): Promise<{ fromBytes: number; toBytes: number }> => ({ fromBytes: 1 << 20, toBytes: sizeBytes });
+  server = await startControlServer(controlSocketPath(5), { directStats: () => STATS, resize }, log);
 });
 
 afterEach(async () => {
@@ -59,6 +60,11 @@ describe('1:1 daemon control channel', () => {
     expect(reply.direct).toEqual(STATS);
     expect(reply.stats).toBeUndefined();
     expect(await queryDirectStats(5, 2000)).toEqual(STATS);
+  });
+
+  it('answers resize (online grow of a 1:1 device)', async () => {
+    const reply = await controlCall(5, { op: 'resize', sizeBytes: 2 << 20 }, { timeoutMs: 2000 });
+    expect(reply.resize).toEqual({ fromBytes: 1 << 20, toBytes: 2 << 20 });
   });
 
   it('refuses compaction', async () => {
