@@ -4,7 +4,8 @@
 # packed device's add, ext4 with files, online grow of the mounted ext4, e2fsck,
 # del + add at the new size (packed-device-guest.sh stage resize), then the 1:1
 # layout: add, ext4 with files, e2fsck, del + re-add with every checksum, fio
-# verify, kill -9 then del. The packed main and recover stages run on the LTS
+# verify, kill -9 then del, and its online grow over ext4 on a RAM disk
+# (direct-grow-guest.sh). The packed main and recover stages run on the LTS
 # kernel (packed-device-guest) and, for recover, in test/e2e/recover-loop.sh.
 # Prints "OK <step>" per verified step, "FAIL <why>" and exits non-zero on the
 # first failed check.
@@ -62,4 +63,5 @@ kill -9 "$pid"
 timeout 60 "${CLI[@]}" del -n "$id" 2>"$W/del.err" || fail "del after kill -9: $? $(cat "$W/del.err")"
 [ ! -e "/sys/class/ublk-char/ublkc$id" ] || fail "device $id still exists after kill -9 + del"
 ok "1:1 kill -9 daemon then del"
+bash test/e2e/direct-grow-guest.sh
 ok "matrix done"
