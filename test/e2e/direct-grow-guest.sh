@@ -18,16 +18,10 @@ E=$W/ext4
 M=$W/mnt
 mkdir -p "$M" "$E"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
-G1=$((1 << 30)) G2=$((2 << 30)) MiB=$((1 << 20))
+G2=$((2 << 30)) MiB=$((1 << 20))
 
-fail() {
-  echo "FAIL $*"
-  echo "FAIL $*" >&2
-  local log
-  log=$(ls -t "$W"/*.log 2>/dev/null | head -1)
-  [ -n "$log" ] && tail -n 20 "$log" | sed 's/^/  log: /' >&2
-  exit 1
-}
+# shellcheck source=support/direct.sh
+. test/e2e/support/direct.sh
 ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
 cleanup() {
   mountpoint -q "$M" && umount -l "$M" || true
@@ -37,18 +31,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# add NAME BACKING [ARGS...]: a 1:1 device, its path printed; its log is $W/NAME.log.
-add() {
-  local name=$1 backing=$2
-  shift 2
-  "${CLI[@]}" add --backing "$backing" --layout direct --log "$W/$name.log" "$@" 2>"$W/$name.err" || fail "add $name: $(cat "$W/$name.err")"
-}
 # stats DEV JQ: `stats --json` must make the jq filter true (jq, not node: each node start costs seconds under TCG).
 stats() {
   "${CLI[@]}" stats -n "${1#/dev/ublkb}" --json >"$W/stats.json" 2>&1 || fail "stats: $(cat "$W/stats.json")"
   jq -e "$2" "$W/stats.json" >/dev/null || fail "stats: not $2: $(cat "$W/stats.json")"
 }
-# resize DEV SIZE FROM TO: grows online and checks what it printed and the size the kernel shows.
+# resize DEV SIZE FROM TO: grows online; it must print "grew DEV from FROM to TO".
 resize() {
   "${CLI[@]}" resize -n "${1#/dev/ublkb}" --size "$2" >"$W/resize.txt" 2>&1 || fail "resize $1 $2: $(cat "$W/resize.txt")"
   grep -qx "grew $1 from $3 to $4" "$W/resize.txt" || fail "resize said: $(cat "$W/resize.txt")"

@@ -6,10 +6,9 @@
 // The device side is the members the grow uses; the kernel side (UPDATE_SIZE)
 // and the direct-mapped path over a real disk are tested in the guest
 // (kernel-matrix-guest: test/e2e/direct-grow-guest.sh).
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DirectTarget } from '../../../src/direct/direct-target.js';
 import { unwrittenRanges } from '../../../src/direct/preallocate.js';
 import { openBackingFile, type BackingFile } from '../../../src/io/index.js';
@@ -17,21 +16,12 @@ import { fiemap } from '../../../src/native/index.js';
 import { silentLogger } from '../../../src/server/logger.js';
 import { readRunRecord, writeRunRecord } from '../../../src/server/run-file.js';
 import { growDirectOnline, type DirectGrowParts, type GrowableFile } from '../../../src/server/targets/direct-resize.js';
-import { rejection } from './support.js';
+import { rejection, tempRunDir } from './support.js';
 
 const MiB = 1 << 20;
 
-let dir: string;
-const prevRunDir = process.env.UBLK_COMPRESS_RUN_DIR;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'uc-dgrow-'));
-  process.env.UBLK_COMPRESS_RUN_DIR = dir;
-});
-afterEach(() => {
-  if (prevRunDir === undefined) delete process.env.UBLK_COMPRESS_RUN_DIR;
-  else process.env.UBLK_COMPRESS_RUN_DIR = prevRunDir;
-  rmSync(dir, { recursive: true, force: true });
-});
+/** Holds the backing file too. */
+const runDir = tempRunDir('uc-dgrow-');
 
 interface Rig {
   parts: DirectGrowParts;
@@ -43,7 +33,7 @@ interface Rig {
 
 /** A 2 MiB device over a 2 MiB file whose first MiB is data and second a hole. */
 async function rig(opts: { canGrowLive?: boolean; preallocate?: boolean; file?: GrowableFile } = {}): Promise<Rig> {
-  const path = join(dir, 'b.img');
+  const path = join(runDir(), 'b.img');
   writeFileSync(path, Buffer.alloc(MiB, 7));
   const file = await openBackingFile(path, { transport: 'node' });
   await file.grow(2 * MiB);
