@@ -10,7 +10,9 @@
 
 import type { UblkDevice } from '../../device/index.js';
 import { zeroFillUnwritten } from '../../direct/preallocate.js';
+import { ioError } from '../../io/errors.js';
 import type { BackingFile } from '../../io/index.js';
+import { ENOSPC, errnoOf } from '../../util/errno.js';
 import { UcError } from '../../util/errors.js';
 import { formatBytes } from '../../util/units.js';
 import type { ResizeResult } from '../control-protocol.js';
@@ -40,13 +42,23 @@ function refuseBeyondDevice(file: GrowableFile, sizeBytes: number): void {
   );
 }
 
-/** ftruncate (a file smaller than the new size), zeros with --preallocate, and fdatasync: durable. */
+/**
+ * ftruncate (a file smaller than the new size), zeros with --preallocate, and
+ * fdatasync: durable. A failure (a full filesystem: UC_NO_SPACE) leaves the
+ * kernel's size as it was; the file may be larger, its added range reading zeros.
+ */
 async function growBacking(p: DirectGrowParts, fromBytes: number, sizeBytes: number): Promise<void> {
   const { file } = p;
   if (file.isBlockDevice) return;
-  await file.grow(sizeBytes);
-  if (p.preallocate) p.log.info({ bytes: await zeroFillUnwritten(file.fd, fromBytes, sizeBytes) }, 'preallocated the added range');
-  else await file.fdatasync();
+  try {
+    await file.grow(sizeBytes);
+    if (p.preallocate) p.log.info({ bytes: await zeroFillUnwritten(file.fd, fromBytes, sizeBytes) }, 'preallocated the added range');
+    else await file.fdatasync();
+  } catch (err) {
+    const what = `cannot grow ${file.path} to ${formatBytes(sizeBytes)}`;
+    if (errnoOf(err) !== ENOSPC) throw ioError(what, err);
+    throw new UcError('UC_NO_SPACE', `${what}: its filesystem is full`, { cause: err, errno: ENOSPC });
+  }
 }
 
 /** Grows the backing, then the device; the run record follows. Call one at a time. */

@@ -15,6 +15,7 @@ import { openBackingFile, type BackingFile } from '../../../src/io/index.js';
 import { fiemap } from '../../../src/native/index.js';
 import { silentLogger } from '../../../src/server/logger.js';
 import { readRunRecord, writeRunRecord } from '../../../src/server/run-file.js';
+import { EIO, ENOSPC } from '../../../src/util/errno.js';
 import { growDirectOnline, type DirectGrowParts, type GrowableFile } from '../../../src/server/targets/direct-resize.js';
 import { rejection, tempRunDir } from './support.js';
 
@@ -64,6 +65,11 @@ async function rig(opts: { canGrowLive?: boolean; preallocate?: boolean; file?: 
   return { parts, file, target, steps };
 }
 
+/** The file's members the grow uses, as a plain object (to replace one). */
+function pick(f: BackingFile): GrowableFile {
+  return { path: f.path, fd: f.fd, isBlockDevice: f.isBlockDevice, sizeBytes: f.sizeBytes, grow: (n) => f.grow(n), fdatasync: () => f.fdatasync() };
+}
+
 async function close(r: Rig): Promise<void> {
   await r.target.close();
 }
@@ -105,6 +111,23 @@ describe('online grow of a 1:1 device', () => {
     expect(r.steps).toEqual([]);
     expect(await growDirectOnline(r.parts, 8 * MiB)).toEqual({ fromBytes: 2 * MiB, toBytes: 8 * MiB });
     expect(r.steps.map((s) => s.split(' ').slice(0, 2).join(' '))).toEqual([`map ${2 * MiB}+${6 * MiB}`, `accept ${8 * MiB}`, `kernel ${8 * MiB}`]);
+    await close(r);
+  });
+
+  it('a backing that cannot be made durable: the grow fails before the kernel hears of it', async () => {
+    const r = await rig();
+    const failing = (code: string, errno: number): DirectGrowParts => {
+      const err = Object.assign(new Error(`${code}: fdatasync`), { code, errno: -errno });
+      return { ...r.parts, file: { ...pick(r.file), fdatasync: () => Promise.reject(err) } };
+    };
+    const eio = await rejection(growDirectOnline(failing('EIO', EIO), 4 * MiB));
+    expect([eio.code, eio.errno]).toEqual(['UC_IO', EIO]);
+    expect(eio.message).toMatch(/^cannot grow .*b\.img to 4\.00 MiB: Error: EIO/);
+    const full = await rejection(growDirectOnline(failing('ENOSPC', ENOSPC), 4 * MiB));
+    expect([full.code, full.errno]).toEqual(['UC_NO_SPACE', ENOSPC]);
+    expect(full.message).toMatch(/to 4\.00 MiB: its filesystem is full$/);
+    expect(r.steps).toEqual([]);
+    expect((await rejection(r.target.read(512, 1, Buffer.alloc(4096)))).message).toMatch(/past the end/);
     await close(r);
   });
 

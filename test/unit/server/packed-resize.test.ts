@@ -73,6 +73,7 @@ describe('online grow of a packed pool', () => {
     expect(await growPackedOnline(r.parts, 4 * MiB)).toEqual({ fromBytes: 2 * MiB, toBytes: 4 * MiB });
     expect(r.grown.map((g) => g.sizeBytes)).toEqual([4 * MiB]);
     expect(readRunRecord(3)?.sizeBytes).toBe(4 * MiB);
+    expect(r.parts.engine.stats().logicalBytes).toBe(4 * MiB); // what stats and /metrics render (logical_bytes)
     // Durable before the device was told: a crash at that moment reopens at the new size.
     const reopened = await openEngine(r.grown[0].disk, r.grown[0].meta, OPTS);
     expect(reopened.logicalBytes).toBe(4 * MiB);
