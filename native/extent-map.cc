@@ -254,7 +254,9 @@ Napi::Value ExtentMapWrap::RemapRange(const Napi::CallbackInfo& info) {
   }
   double off = info[0].As<Napi::Number>().DoubleValue();
   double len = info[1].As<Napi::Number>().DoubleValue();
-  if (!(off >= 0) || !(len > 0) || off + len > 9007199254740991.0) throw Napi::RangeError::New(env, "remapRange: bad range");
+  if (!(off >= 0) || !(len > 0) || off + len > 9007199254740991.0) {
+    throw Napi::RangeError::New(env, "remapRange: bad range");
+  }
   int fd = map_->file_fd();
   if (fdatasync(fd) < 0) throw MakeErrnoError(env, errno, "fdatasync of the backing file");
   int rc = posix_fadvise(fd, static_cast<off_t>(off), static_cast<off_t>(len), POSIX_FADV_DONTNEED);

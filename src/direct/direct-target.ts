@@ -52,7 +52,8 @@ export class DirectTarget {
 
   /** An online grow: accepts requests up to `sizeBytes`; the file holds it already. Never shrinks. */
   growTo(sizeBytes: number): void {
-    assert(Number.isSafeInteger(sizeBytes) && sizeBytes % BLOCK_BYTES === 0 && sizeBytes / BLOCK_BYTES >= this.blockCount);
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes % BLOCK_BYTES === 0, 'whole blocks');
+    assert(sizeBytes / BLOCK_BYTES >= this.blockCount, 'a device never shrinks');
     this.blockCount = sizeBytes / BLOCK_BYTES;
   }
 

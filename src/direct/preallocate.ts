@@ -54,7 +54,8 @@ export async function zeroFillUnwritten(fd: number, fromBytes: number, toBytes: 
   let written = 0;
   for (const r of ranges) {
     for (let off = r.offsetBytes; off < r.offsetBytes + r.lengthBytes; ) {
-      const { bytesWritten } = await write(fd, zeros, 0, Math.min(CHUNK_BYTES, r.offsetBytes + r.lengthBytes - off), off);
+      const length = Math.min(CHUNK_BYTES, r.offsetBytes + r.lengthBytes - off);
+      const { bytesWritten } = await write(fd, zeros, 0, length, off);
       off += bytesWritten;
       written += bytesWritten;
     }

@@ -141,8 +141,9 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
       b.direct.growTo(sizeBytes);
       if (requestPath === 'native') for (const q of queues) q.setDirectSize(sizeBytes);
     };
+    const parts = { device, file: b.file, preallocate: opts.preallocate ?? false, accept, log: session.log };
     const grow = (sizeBytes: number): Promise<ResizeResult> =>
-      growDirectOnline({ device, file: b.file, preallocate: opts.preallocate ?? false, remapRange: b.mapped?.remapRange, accept, log: session.log }, sizeBytes);
+      growDirectOnline({ ...parts, remapRange: b.mapped?.remapRange }, sizeBytes);
     await session.serveControl({ directStats: pathStats, resize: oneAtATime(grow) }, opts.statsGid);
     session.log.info({ requestPath, backingIo: pathStats().backingIo }, 'serving');
     return { ...session.served(), requestPath, pathStats };

@@ -55,7 +55,8 @@ export function startDirectMapped(
     remapRange: (offsetBytes, lengthBytes) => {
       if (mapping === undefined) return;
       try {
-        log().info({ offsetBytes, lengthBytes, mappedBytes: mapping.map.remapRange(offsetBytes, lengthBytes) }, 'direct-mapped the added range');
+        const mappedBytes = mapping.map.remapRange(offsetBytes, lengthBytes);
+        log().info({ offsetBytes, lengthBytes, mappedBytes }, 'direct-mapped the added range');
       } catch (err) {
         log().warn({ err }, 'could not map the added range: the file path serves it'); // the map is unchanged
       }

@@ -52,8 +52,12 @@ async function growBacking(p: DirectGrowParts, fromBytes: number, sizeBytes: num
   if (file.isBlockDevice) return;
   try {
     await file.grow(sizeBytes);
-    if (p.preallocate) p.log.info({ bytes: await zeroFillUnwritten(file.fd, fromBytes, sizeBytes) }, 'preallocated the added range');
-    else await file.fdatasync();
+    if (p.preallocate) {
+      const bytes = await zeroFillUnwritten(file.fd, fromBytes, sizeBytes);
+      p.log.info({ bytes }, 'preallocated the added range');
+    } else {
+      await file.fdatasync();
+    }
   } catch (err) {
     const what = `cannot grow ${file.path} to ${formatBytes(sizeBytes)}`;
     if (errnoOf(err) !== ENOSPC) throw ioError(what, err);
@@ -65,7 +69,8 @@ async function growBacking(p: DirectGrowParts, fromBytes: number, sizeBytes: num
 export async function growDirectOnline(p: DirectGrowParts, sizeBytes: number): Promise<ResizeResult> {
   const { device } = p;
   const fromBytes = device.sizeBytes;
-  if (sameSizeOrGrowing(device, fromBytes, sizeBytes, 'a device never shrinks')) return { fromBytes, toBytes: sizeBytes };
+  const result = { fromBytes, toBytes: sizeBytes };
+  if (sameSizeOrGrowing(device, fromBytes, sizeBytes, 'a device never shrinks')) return result;
   refuseBeyondDevice(p.file, sizeBytes);
   requireLiveGrow(device, `--layout direct --backing ${p.file.path} --size ${sizeBytes}`);
   await growBacking(p, fromBytes, sizeBytes);
@@ -73,5 +78,5 @@ export async function growDirectOnline(p: DirectGrowParts, sizeBytes: number): P
   p.accept(sizeBytes);
   await device.grow(sizeBytes);
   recordGrown(device, fromBytes, sizeBytes, p.log);
-  return { fromBytes, toBytes: sizeBytes };
+  return result;
 }

@@ -17,7 +17,12 @@ export type GrowableDevice = Pick<UblkDevice, 'devId' | 'path' | 'canGrowLive' |
  * Refuses a size that is not whole 4 KiB blocks or smaller than the device
  * (`never`: why it cannot shrink); true when the size is already `fromBytes`.
  */
-export function sameSizeOrGrowing(device: GrowableDevice, fromBytes: number, sizeBytes: number, never: string): boolean {
+export function sameSizeOrGrowing(
+  device: GrowableDevice,
+  fromBytes: number,
+  sizeBytes: number,
+  never: string,
+): boolean {
   validateDeviceSize(sizeBytes);
   if (sizeBytes < fromBytes) {
     throw new UcError(

@@ -23,10 +23,11 @@ export interface GrowParts {
 /** Grows the pool, then the device; the run record follows. Call serialized with compaction. */
 export async function growPackedOnline(p: GrowParts, sizeBytes: number): Promise<ResizeResult> {
   const fromBytes = p.engine.logicalBytes;
-  if (sameSizeOrGrowing(p.device, fromBytes, sizeBytes, 'a pool never shrinks')) return { fromBytes, toBytes: sizeBytes };
+  const result = { fromBytes, toBytes: sizeBytes };
+  if (sameSizeOrGrowing(p.device, fromBytes, sizeBytes, 'a pool never shrinks')) return result;
   requireLiveGrow(p.device, `--backing ${p.poolPath} --size ${sizeBytes}`);
   await p.engine.resize(sizeBytes);
   await p.device.grow(sizeBytes);
   recordGrown(p.device, fromBytes, sizeBytes, p.log);
-  return { fromBytes, toBytes: sizeBytes };
+  return result;
 }
