@@ -69,7 +69,8 @@ head -c $((8 * MiB)) /dev/urandom >"$M/after-grow.bin" && sync
 sums "$M" >"$W/sums"
 umount "$M"
 e2fsck -fn "$dev" >"$W/fsck.txt" 2>&1 || fail "e2fsck after the grow: $(tail -n 5 "$W/fsck.txt")"
-stats "$dev" '.backingIo == "direct-mapped" and .mapping.device == "/dev/ram0" and .native.rawReads > 0 and .native.rawWrites > 0'
+stats "$dev" '.sizeBytes == 2147483648 and .backingIo == "direct-mapped" and .mapping.device == "/dev/ram0"
+  and .native.rawReads > 0 and .native.rawWrites > 0'
 "${CLI[@]}" del -n "${dev#/dev/ublkb}" || fail "del after the grow"
 dev=$(add ext4-readd "$B")
 [ "$(size_of "$dev")" = "$G2" ] || fail "size after del + add $(size_of "$dev")"

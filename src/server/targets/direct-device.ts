@@ -112,8 +112,9 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
   const requestPath = opts.requestPath ?? requestPathFromEnv();
   const b = await openBacking(opts, requestPath);
   const queues: UblkQueue[] = [];
+  const sizeNow = (): number | undefined => session.device?.sizeBytes; // an online grow changes it
   const stats = (js: DispatchStats): DirectServeStats =>
-    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, b.mapped?.report());
+    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, b.mapped?.report(), sizeNow());
   const session: DeviceSession = new DeviceSession(opts.log, {
     beforeStop: () => b.direct.flush().catch((err: unknown) => session.log.error({ err }, 'flush before stop failed')),
     drained: (device) => session.log.info(stats(device.stats), 'request paths'),

@@ -23,6 +23,8 @@ export interface MappingReport {
 }
 
 export interface DirectServeStats {
+  /** The device's size now (after any online grow); absent from daemons before it was reported. */
+  sizeBytes?: number;
   requestPath: DirectRequestPath;
   /** How the native path reaches the backing (the JS path always uses a buffered descriptor). */
   backingIo: BackingIo;
@@ -128,6 +130,7 @@ export function serveStats(
   queues: readonly UblkQueue[],
   js: DispatchStats,
   mapping?: MappingReport,
+  sizeBytes?: number,
 ): DirectServeStats {
   const native = { ...ZERO_NATIVE };
   for (const q of queues) {
@@ -135,5 +138,6 @@ export function serveStats(
     if (s === null) continue;
     for (const k of Object.keys(native) as Array<keyof DirectPathStats>) native[k] += s[k];
   }
-  return { requestPath, backingIo, ...(mapping ? { mapping } : {}), native, js: { ...js } };
+  const size = sizeBytes === undefined ? {} : { sizeBytes };
+  return { ...size, requestPath, backingIo, ...(mapping ? { mapping } : {}), native, js: { ...js } };
 }

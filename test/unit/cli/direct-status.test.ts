@@ -25,6 +25,7 @@ import { ENOSPC } from '../../../src/util/errno.js';
 import { UcError } from '../../../src/util/errors.js';
 
 const STATS: DirectServeStats = {
+  sizeBytes: 3 * 2 ** 30,
   requestPath: 'native',
   backingIo: 'O_DIRECT file',
   native: {
@@ -88,7 +89,7 @@ describe('labels and table', () => {
 
   it('renders per-path counts', () => {
     const t = renderDirectStats(STATS);
-    expect(t).toMatch(/^request path +native, O_DIRECT file$/m);
+    expect(t).toMatch(/^size +3\.00 GiB\nrequest path +native, O_DIRECT file$/m);
     expect(t).toMatch(/^native reads \/ writes +10 \/ 20 \(40960 \/ 81920 bytes\)$/m);
     expect(t).toMatch(/^native errors \/ handed to JS +0 \/ 1$/m);
     expect(t).toMatch(/^JS reads \/ writes +0 \/ 1$/m);
