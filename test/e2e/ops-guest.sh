@@ -128,7 +128,7 @@ kill -9 "$pid"
 wait_for 30 bash -c "! kill -0 $pid 2>/dev/null" || fail "daemon $pid did not die"
 env -u UBLK_COMPRESS_NAME "${CLI[@]}" recover -n "$id2" > "$W/recover.out" 2> "$W/recover.err" || fail "recover -n $id2: $(cat "$W/recover.err")"
 pid=$(jf .pid < "/run/ublk-compress/$id2.json")
-tr '\0' '\n' < "/proc/$pid/environ" | grep -qx 'UBLK_COMPRESS_NAME=data' || fail "recovered daemon $pid serves under no name"
+tr '\0' '\n' < "/proc/$pid/environ" | grep -x 'UBLK_COMPRESS_NAME=data' >/dev/null || fail "recovered daemon $pid serves under no name"
 [ "$(readlink /dev/ublk-compress/data)" = "$dev2" ] && [ "$(cat "/run/ublk-compress/names/ublkb$id2")" = data ] || fail "name after recover -n"
 cat "$M/after-recover" > /dev/null || fail "read after recover -n"
 ok "kill -9 + recover -n $id2: the new daemon serves as 'data' (its name tag), link and tag kept"
