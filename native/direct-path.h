@@ -93,6 +93,10 @@ class DirectPath : public RawWaiter {
   // Requests started here whose backing I/O is still in flight.
   uint32_t inflight() const { return inflight_; }
   const DirectCounters& counters() const { return counters_; }
+  // The device's size: requests past it go to JS (which refuses them).
+  uint64_t size_bytes() const { return config_.size_bytes; }
+  // An online grow: the backing already holds the new size.
+  void SetSize(uint64_t size_bytes) { config_.size_bytes = size_bytes; }
   // Failures committed since the last call.
   std::vector<DirectError> TakeErrors();
   bool has_errors() const { return !errors_.empty(); }

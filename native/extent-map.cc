@@ -5,6 +5,7 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -35,6 +36,12 @@ bool ExtentMap::Lookup(uint64_t off, uint64_t len, uint64_t* phys) const {
   return true;
 }
 
+bool ExtentMap::IsOf(int fd) const {
+  struct stat mine {}, theirs {};
+  if (fstat(file_fd(), &mine) < 0 || fstat(fd, &theirs) < 0) return false;
+  return mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
+}
+
 bool ExtentMap::IsBlocked(uint64_t begin, uint64_t end) const {
   for (const Range& r : blocked_) {
     if (Overlaps(begin, end, r.begin, r.end)) return true;
@@ -58,7 +65,7 @@ int ExtentMap::Refresh(uint64_t off, uint64_t len, bool sync) {
     fm->fm_length = end - start;
     fm->fm_flags = sync ? FIEMAP_FLAG_SYNC : 0;
     fm->fm_extent_count = kExtentsPerCall;
-    if (ioctl(file_fd_, FS_IOC_FIEMAP, fm) < 0) return -errno;
+    if (ioctl(file_fd(), FS_IOC_FIEMAP, fm) < 0) return -errno;
     if (fm->fm_mapped_extents == 0) break;
     bool last = false;
     for (uint32_t i = 0; i < fm->fm_mapped_extents; ++i) {
@@ -124,7 +131,7 @@ void ExtentMap::Cut(uint64_t b, uint64_t e) {
 
 void ExtentMap::DropPageCache() const {
   // Clean pages only; a failure leaves them, and they are never read raw.
-  (void)posix_fadvise(file_fd_, 0, 0, POSIX_FADV_DONTNEED);
+  (void)posix_fadvise(file_fd(), 0, 0, POSIX_FADV_DONTNEED);
 }
 
 void ExtentMap::Clear() {
@@ -194,15 +201,16 @@ Napi::Function ExtentMapWrap::Init(Napi::Env env) {
   return DefineClass(env, "DirectMap",
                      {
                          InstanceMethod<&ExtentMapWrap::Remap>("remap"),
+                         InstanceMethod<&ExtentMapWrap::RemapRange>("remapRange"),
                          InstanceMethod<&ExtentMapWrap::Stats>("stats"),
                          InstanceMethod<&ExtentMapWrap::Clear>("clear"),
                      });
 }
 
-// new DirectMap(fileFd, devFd, jsFd): all stay the caller's, open until every
-// queue using the map is closed. jsFd (the JS path's buffered descriptor, or
-// -1) gets no readahead: pages it would read ahead over mapped ranges would
-// go stale under raw writes.
+// new DirectMap(fileFd, devFd, jsFd): the map serves on its own duplicates of
+// fileFd and devFd (closed with it), so the caller may close its own at any
+// time. jsFd (the JS path's buffered descriptor, or -1) gets no readahead:
+// pages it would read ahead over mapped ranges would go stale under raw writes.
 ExtentMapWrap::ExtentMapWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ExtentMapWrap>(info) {
   Napi::Env env = info.Env();
   int file_fd = info[0].As<Napi::Number>().Int32Value();
@@ -213,7 +221,11 @@ ExtentMapWrap::ExtentMapWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     int rc = posix_fadvise(js_fd, 0, 0, POSIX_FADV_RANDOM);
     if (rc != 0) throw MakeErrnoError(env, rc, "posix_fadvise RANDOM of the backing file");
   }
-  map_ = std::make_unique<ExtentMap>(file_fd, dev_fd);
+  Fd file(fcntl(file_fd, F_DUPFD_CLOEXEC, 0));
+  if (file.get() < 0) throw MakeErrnoError(env, errno, "DirectMap: fcntl F_DUPFD_CLOEXEC of the backing file");
+  Fd dev(fcntl(dev_fd, F_DUPFD_CLOEXEC, 0));
+  if (dev.get() < 0) throw MakeErrnoError(env, errno, "DirectMap: fcntl F_DUPFD_CLOEXEC of the raw device");
+  map_ = std::make_unique<ExtentMap>(std::move(file), std::move(dev));
 }
 
 // remap(): writes the file's dirty pages back, drops its page cache (raw
@@ -228,6 +240,28 @@ Napi::Value ExtentMapWrap::Remap(const Napi::CallbackInfo& info) {
   map_->Clear();
   map_->Enable();
   rc = map_->Refresh(0, UINT64_MAX, true);
+  if (rc < 0) throw MakeErrnoError(env, -rc, "ioctl FS_IOC_FIEMAP of the backing file");
+  return Napi::Number::New(env, static_cast<double>(map_->stats().mapped_bytes));
+}
+
+// remapRange(offset, length): the same for a range no request can reach yet
+// (the part an online grow adds, before the kernel sees the new size): its
+// dirty pages written back and dropped, then mapped. -> mapped bytes (all).
+Napi::Value ExtentMapWrap::RemapRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "remapRange(offset, length)");
+  }
+  double off = info[0].As<Napi::Number>().DoubleValue();
+  double len = info[1].As<Napi::Number>().DoubleValue();
+  if (!(off >= 0) || !(len > 0) || off + len > 9007199254740991.0) {
+    throw Napi::RangeError::New(env, "remapRange: bad range");
+  }
+  int fd = map_->file_fd();
+  if (fdatasync(fd) < 0) throw MakeErrnoError(env, errno, "fdatasync of the backing file");
+  int rc = posix_fadvise(fd, static_cast<off_t>(off), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
+  if (rc != 0) throw MakeErrnoError(env, rc, "posix_fadvise DONTNEED of the backing file");
+  rc = map_->Refresh(static_cast<uint64_t>(off), static_cast<uint64_t>(len), true);
   if (rc < 0) throw MakeErrnoError(env, -rc, "ioctl FS_IOC_FIEMAP of the backing file");
   return Napi::Number::New(env, static_cast<double>(map_->stats().mapped_bytes));
 }

@@ -23,7 +23,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <utility>
 #include <vector>
+
+#include "ring.h"
 
 namespace ublk {
 
@@ -46,12 +49,16 @@ struct ExtentMapStats {
 
 class ExtentMap {
  public:
-  ExtentMap(int file_fd, int dev_fd) : file_fd_(file_fd), dev_fd_(dev_fd) {}
+  // Takes its own descriptors (duplicates the caller made): a caller that
+  // closes its fds cannot leave the map with numbers another open reused.
+  ExtentMap(Fd file, Fd dev) : file_(std::move(file)), dev_(std::move(dev)) {}
   ExtentMap(const ExtentMap&) = delete;
   ExtentMap& operator=(const ExtentMap&) = delete;
 
-  int file_fd() const { return file_fd_; }
-  int dev_fd() const { return dev_fd_; }
+  int file_fd() const { return file_.get(); }
+  int dev_fd() const { return dev_.get(); }
+  // True when `fd` is open on the same file as the map's (same inode).
+  bool IsOf(int fd) const;
 
   // The device offset of [off, off+len) when one mapped run holds all of it.
   bool Lookup(uint64_t off, uint64_t len, uint64_t* phys) const;
@@ -99,8 +106,8 @@ class ExtentMap {
   void Cut(uint64_t begin, uint64_t end);
   bool IsBlocked(uint64_t begin, uint64_t end) const;
 
-  int file_fd_;
-  int dev_fd_;
+  Fd file_;
+  Fd dev_;
   std::map<uint64_t, Run> runs_;  // keyed by logical start; disjoint
   std::vector<Range> blocked_;
   std::vector<Range> raw_;
@@ -110,7 +117,8 @@ class ExtentMap {
   std::function<void()> drain_hook_;
 };
 
-// JS handle: new DirectMap(fileFd, devFd); remap() -> mapped bytes; stats().
+// JS handle: new DirectMap(fileFd, devFd, jsFd); remap() and remapRange(off, len)
+// -> mapped bytes; stats(); clear().
 class ExtentMapWrap : public Napi::ObjectWrap<ExtentMapWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -119,6 +127,7 @@ class ExtentMapWrap : public Napi::ObjectWrap<ExtentMapWrap> {
 
  private:
   Napi::Value Remap(const Napi::CallbackInfo& info);
+  Napi::Value RemapRange(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Clear(const Napi::CallbackInfo& info);
   std::unique_ptr<ExtentMap> map_;

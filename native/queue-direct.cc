@@ -123,7 +123,7 @@ Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   if (info.Length() > 4 && info[4].IsObject()) {
     map = info[4].As<Napi::Object>();
     config.map = ExtentMapWrap::Unwrap(map)->map();
-    if (config.map->file_fd() != caller_fd) throw Napi::Error::New(env, "setDirect: the map is of another fd");
+    if (!config.map->IsOf(caller_fd)) throw Napi::Error::New(env, "setDirect: the map is of another file");
   }
   Fd file(fcntl(caller_fd, F_DUPFD_CLOEXEC, 0));
   if (file.get() < 0) throw MakeErrnoError(env, errno, "setDirect: fcntl F_DUPFD_CLOEXEC of the backing file");

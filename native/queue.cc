@@ -42,6 +42,7 @@ Napi::Function UblkQueueWrap::Init(Napi::Env env) {
                          InstanceMethod<&UblkQueueWrap::SetDirect>("setDirect"),
                          InstanceMethod<&UblkQueueWrap::DirectStats>("directStats"),
                          InstanceMethod<&UblkQueueWrap::UserCopies>("userCopies"),
+                         InstanceMethod<&UblkQueueWrap::SetDirectSize>("setDirectSize"),
                      });
 }
 
@@ -256,6 +257,20 @@ void UblkQueueWrap::Deliver(Napi::Env env) {
     abort_reported_ = true;
     on_abort_.Call({});
   }
+}
+
+// setDirectSize(sizeBytes): the native path accepts requests up to the new
+// size (an online grow, before UPDATE_SIZE; the backing holds it already).
+// Never smaller: requests in flight may reach the old end.
+Napi::Value UblkQueueWrap::SetDirectSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (direct_ == nullptr) throw Napi::Error::New(env, "setDirectSize: no direct path");
+  double size = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(size > 0) || size > 9007199254740991.0 || static_cast<uint64_t>(size) < direct_->size_bytes()) {
+    throw Napi::RangeError::New(env, "setDirectSize: bad size (it never shrinks)");
+  }
+  direct_->SetSize(static_cast<uint64_t>(size));
+  return env.Undefined();
 }
 
 Napi::Value UblkQueueWrap::GetTagState(const Napi::CallbackInfo& info) {

@@ -60,6 +60,7 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   Napi::Value SetDirect(const Napi::CallbackInfo& info);
   Napi::Value DirectStats(const Napi::CallbackInfo& info);
   Napi::Value UserCopies(const Napi::CallbackInfo& info);
+  Napi::Value SetDirectSize(const Napi::CallbackInfo& info);
 
   void Transition(uint16_t tag, TagState from, TagState to);
   void IssueIoCmd(Napi::Env env, uint32_t nr, uint16_t tag, int32_t result);

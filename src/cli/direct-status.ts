@@ -4,6 +4,7 @@
 // file (O_DIRECT or buffered), and per-path request counts. The daemon's
 // side: src/server/targets/direct-native.ts.
 
+import { formatBytes } from '../util/units.js';
 import { controlCall } from './control-client.js';
 import type { DirectServeStats } from '../server/targets/direct-native.js';
 
@@ -40,6 +41,7 @@ export function renderDirectStats(s: DirectServeStats): string {
     rows.push(['mapped extents / bytes', `${m.map.extents} / ${m.map.mappedBytes}`]);
     rows.push(['map refreshes / drops / parked punches', `${m.map.refreshes} / ${m.map.drops} / ${m.map.parked}`]);
   }
+  if (s.sizeBytes !== undefined) rows.unshift(['size', formatBytes(s.sizeBytes)]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
 }

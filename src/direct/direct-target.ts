@@ -29,7 +29,7 @@ export interface DirectTargetStats {
 }
 
 export class DirectTarget {
-  readonly sizeBlocks: number;
+  private blockCount: number;
   readonly stats: DirectTargetStats = { punchFallbacks: 0 };
   private inFlight = 0;
   private closed = false;
@@ -43,7 +43,18 @@ export class DirectTarget {
   ) {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0);
     assert(sizeBytes % BLOCK_BYTES === 0, 'device size must be whole blocks');
-    this.sizeBlocks = sizeBytes / BLOCK_BYTES;
+    this.blockCount = sizeBytes / BLOCK_BYTES;
+  }
+
+  get sizeBlocks(): number {
+    return this.blockCount;
+  }
+
+  /** An online grow: accepts requests up to `sizeBytes`; the file holds it already. Never shrinks. */
+  growTo(sizeBytes: number): void {
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes % BLOCK_BYTES === 0, 'whole blocks');
+    assert(sizeBytes / BLOCK_BYTES >= this.blockCount, 'a device never shrinks');
+    this.blockCount = sizeBytes / BLOCK_BYTES;
   }
 
   // read and write are the hot path: one file call and one promise reaction

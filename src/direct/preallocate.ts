@@ -2,23 +2,28 @@
 // file's holes and unwritten extents (both read as zeros, so the content is
 // unchanged) so that FIEMAP maps the whole file as written data and every
 // request can take the direct-mapped path. Shared and other extents are
-// left alone: they hold data.
+// left alone: they hold data. An online grow fills only the range it adds
+// (no request can reach it yet), never a hole the device may be writing.
 
-import { closeSync, constants, fdatasyncSync, fstatSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fstatSync, write as writeCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { openLocked, type FileIdentity } from '../io/file-identity.js';
 import { FIEMAP_EXTENT, fiemap, type FiemapExtent } from '../native/index.js';
 
 const CHUNK_BYTES = 1024 * 1024;
+const write = promisify(writeCb);
+const datasync = promisify(fdatasync);
 
 export interface ZeroRange {
   readonly offsetBytes: number;
   readonly lengthBytes: number;
 }
 
-/** The ranges of [0, sizeBytes) that read as zeros without being written data: holes and unwritten extents. */
-export function unwrittenRanges(extents: readonly FiemapExtent[], sizeBytes: number): ZeroRange[] {
+/** The ranges of [fromBytes, sizeBytes) that read as zeros without being written data: holes and unwritten extents. */
+export function unwrittenRanges(extents: readonly FiemapExtent[], sizeBytes: number, fromBytes = 0): ZeroRange[] {
   const out: ZeroRange[] = [];
-  const add = (from: number, to: number): void => {
+  const add = (start: number, to: number): void => {
+    const from = Math.max(start, fromBytes);
     const end = Math.min(to, sizeBytes);
     if (end <= from) return;
     const last = out[out.length - 1];
@@ -40,26 +45,34 @@ export function unwrittenRanges(extents: readonly FiemapExtent[], sizeBytes: num
 }
 
 /**
+ * Fills the holes and unwritten extents of the regular file `fd` in
+ * [fromBytes, toBytes) with written zeros, durably. -> bytes written.
+ */
+export async function zeroFillUnwritten(fd: number, fromBytes: number, toBytes: number): Promise<number> {
+  const ranges = unwrittenRanges(fiemap(fd, { sync: true }), toBytes, fromBytes);
+  const zeros = Buffer.alloc(CHUNK_BYTES);
+  let written = 0;
+  for (const r of ranges) {
+    for (let off = r.offsetBytes; off < r.offsetBytes + r.lengthBytes; ) {
+      const length = Math.min(CHUNK_BYTES, r.offsetBytes + r.lengthBytes - off);
+      const { bytesWritten } = await write(fd, zeros, 0, length, off);
+      off += bytesWritten;
+      written += bytesWritten;
+    }
+  }
+  await datasync(fd);
+  return written;
+}
+
+/**
  * Fills the holes and unwritten extents of `path` below `sizeBytes` with
  * written zeros. -> bytes written (0 for a block device: it has no holes).
  * Refuses a file that is not `lockedAs`.
  */
-export function preallocate(path: string, sizeBytes: number, lockedAs?: FileIdentity): number {
+export async function preallocate(path: string, sizeBytes: number, lockedAs?: FileIdentity): Promise<number> {
   const fd = openLocked(path, constants.O_RDWR, lockedAs);
   try {
-    if (!fstatSync(fd).isFile()) return 0;
-    const ranges = unwrittenRanges(fiemap(fd, { sync: true }), sizeBytes);
-    const zeros = Buffer.alloc(CHUNK_BYTES);
-    let written = 0;
-    for (const r of ranges) {
-      for (let off = r.offsetBytes; off < r.offsetBytes + r.lengthBytes; ) {
-        const n = writeSync(fd, zeros, 0, Math.min(CHUNK_BYTES, r.offsetBytes + r.lengthBytes - off), off);
-        off += n;
-        written += n;
-      }
-    }
-    fdatasyncSync(fd);
-    return written;
+    return fstatSync(fd).isFile() ? await zeroFillUnwritten(fd, 0, sizeBytes) : 0;
   } finally {
     closeSync(fd);
   }

@@ -46,10 +46,12 @@ export interface NativeQueueHandle {
   ): void;
   directStats(): Omit<DirectPathStats, 'userCopies'> | null;
   userCopies(): number;
+  setDirectSize(sizeBytes: number): void;
 }
 
 export interface NativeDirectMapHandle {
   remap(): number;
+  remapRange(offset: number, length: number): number;
   stats(): DirectMapStats;
   clear(): void;
 }

@@ -13,7 +13,8 @@ export class DirectMap {
   /**
    * `fileFd` (the native path's descriptor), `devFd` (O_DIRECT on the raw
    * device) and `jsFd` (the JS path's buffered descriptor, which loses its
-   * readahead) stay the caller's.
+   * readahead) stay the caller's: the map serves on its own duplicates of
+   * the first two, so closing them early never leaves it a reused number.
    */
   constructor(fileFd: number, devFd: number, jsFd: number) {
     assert(Number.isInteger(fileFd) && fileFd >= 0, 'fileFd');
@@ -28,6 +29,17 @@ export class DirectMap {
    */
   remap(): number {
     return this.handle.remap();
+  }
+
+  /**
+   * The same as remap() for [offsetBytes, +lengthBytes) only: the range an
+   * online grow adds, before the kernel sees it (no request reaches it yet).
+   * A cleared map stays empty. -> mapped bytes (the whole map).
+   */
+  remapRange(offsetBytes: number, lengthBytes: number): number {
+    assert(Number.isSafeInteger(offsetBytes) && offsetBytes >= 0, 'offsetBytes');
+    assert(Number.isSafeInteger(lengthBytes) && lengthBytes > 0, 'lengthBytes');
+    return this.handle.remapRange(offsetBytes, lengthBytes);
   }
 
   /** Nothing is served raw any more, and nothing is mapped again until remap(). */

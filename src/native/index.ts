@@ -32,7 +32,7 @@
 //     .buffers[tag]          the tag's io buffer (zero copy, see below)
 //     .close()               munmap descriptors; call after every tag aborted
 //   fiemap(fd, { sync? }) -> FiemapExtent[]
-//   new DirectMap(fileFd, devFd) .remap() .clear() .stats()
+//   new DirectMap(fileFd, devFd, jsFd) .remap() .remapRange() .clear() .stats()
 //                          the direct-mapped path's extent map (UblkQueue.setDirect)
 //   encodeCtrlSqe(name, devId, data0, addr, len, legacy) -> the 128-byte SQE
 //   lockFile(path, { exclusive?, create?, mode?, claimDevice? }) -> FileLock

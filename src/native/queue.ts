@@ -109,6 +109,15 @@ export class UblkQueue {
     this.#handle.setDirect(fileFd, sizeBytes, onErrors, options.inlineRw ?? false, options.map?.handle);
   }
 
+  /**
+   * An online grow: the native path accepts requests up to `sizeBytes` (never
+   * smaller than before). The backing must hold the new size already.
+   */
+  setDirectSize(sizeBytes: number): void {
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0, 'sizeBytes');
+    this.#handle.setDirectSize(sizeBytes);
+  }
+
   /** The native direct path's counters, or null when setDirect() was not called. */
   directStats(): Omit<DirectPathStats, 'userCopies'> | null {
     return this.#handle.directStats();

@@ -36,14 +36,14 @@ export interface ControlLimits {
   readonly connectionsMax: number;
 }
 
-/** A packed daemon answers stats, compact and resize; a 1:1 daemon only directStats. */
+/** A packed daemon answers stats, compact and resize; a 1:1 daemon stats (directStats) and resize. */
 export type ControlHandlers =
   | {
       stats(): StatsSnapshot;
       compact(liveFraction: number, onProgress: (p: CompactProgress) => void): Promise<CompactResult>;
       resize(sizeBytes: number): Promise<ResizeResult>;
     }
-  | { directStats(): DirectServeStats };
+  | { directStats(): DirectServeStats; resize(sizeBytes: number): Promise<ResizeResult> };
 
 export interface ControlServer {
   close(): Promise<void>;
@@ -57,13 +57,13 @@ async function answer(sock: Socket, line: string, h: ControlHandlers, statsOnly:
   try {
     const req = parseControlRequest(line);
     if (statsOnly && req.op !== 'stats') throw new UcError('UC_PERMISSION_DENIED', 'the stats socket answers stats only');
-    if ('directStats' in h) {
+    if (req.op === 'resize') {
+      send(sock, { type: 'result', resize: await h.resize(req.sizeBytes) });
+    } else if ('directStats' in h) {
       if (req.op !== 'stats') throw new UcError('UC_INVALID_ARGUMENT', `${req.op} is for packed devices only`);
       send(sock, { type: 'result', direct: h.directStats() });
     } else if (req.op === 'stats') {
       send(sock, { type: 'result', stats: h.stats() });
-    } else if (req.op === 'resize') {
-      send(sock, { type: 'result', resize: await h.resize(req.sizeBytes) });
     } else {
       const compact = await h.compact(req.liveFraction, (p) => send(sock, p));
       send(sock, { type: 'result', compact });

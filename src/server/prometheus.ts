@@ -112,6 +112,9 @@ export async function renderPrometheus(reports: readonly DeviceReport[]): Promis
       backing: r.view.backing ?? '',
     }, 1);
     m.add('daemon_up', 'gauge', '1 when the daemon serving the device is running.', device, r.view.daemonAlive ? 1 : 0);
+    if (r.view.sizeBytes !== null) {
+      m.add('size_bytes', 'gauge', 'Size of the block device (after any online grow).', device, r.view.sizeBytes);
+    }
     if (r.hostFs) {
       const fs = { ...device, path: r.hostFs.path };
       m.add('host_fs_size_bytes', 'gauge', 'Size of the filesystem holding the pool or backing file.', fs, r.hostFs.sizeBytes);

@@ -19,6 +19,8 @@ export interface ServedDevice {
   readonly stopped: Promise<void>;
   /** Stops the device, closes the target (durably), deletes the device. Idempotent. */
   shutdown(): Promise<void>;
+  /** The device's size now (an online grow changes it). */
+  sizeBytes(): number;
   /** The packed device's figures (`stats`, /metrics, the systemd STATUS line). */
   stats?(): StatsSnapshot;
 }

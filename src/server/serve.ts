@@ -125,7 +125,8 @@ function onAdded(run: Run, opened: OpenedTarget, devId: number): void {
 function liveOptions(run: Run, opened: OpenedTarget, device: ServedDevice): LiveOptions {
   const snapshot = device.stats?.bind(device);
   const onFile = !opened.backing.startsWith('/dev/');
-  const figures = { devId: device.devId, backing: opened.backing, layout: run.target.layout, sizeBytes: opened.sizeBytes, snapshot };
+  const sizeBytes = (): number => device.sizeBytes(); // an online grow changes it
+  const figures = { devId: device.devId, backing: opened.backing, layout: run.target.layout, sizeBytes, snapshot };
   return {
     status: snapshot && (() => packedStatusLine(snapshot())),
     watchDir: onFile ? dirname(opened.backing) : undefined,

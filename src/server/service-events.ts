@@ -5,11 +5,20 @@
 // or a stop: a problem is logged and the device keeps serving.
 //
 // The name comes from `up NAME`, which sets UBLK_COMPRESS_NAME for the daemon
-// it starts (or itself, with --foreground); a plain `add` has none.
+// it starts (or itself, with --foreground); a plain `add` has none. A plain
+// `recover -n ID` takes the name the dead daemon left in its tag.
 
 import type { Logger } from './logger.js';
 import { sdNotify } from './sd-notify.js';
-import { linkStableName, removeNameTag, stableNamePath, unlinkStableName, validateDeviceName, writeNameTag } from './stable-name.js';
+import {
+  linkStableName,
+  readNameTag,
+  removeNameTag,
+  stableNamePath,
+  unlinkStableName,
+  validateDeviceName,
+  writeNameTag,
+} from './stable-name.js';
 
 export const NAME_ENV = 'UBLK_COMPRESS_NAME';
 
@@ -25,6 +34,19 @@ export function serviceName(log?: Logger, env: NodeJS.ProcessEnv = process.env):
   }
 }
 
+/**
+ * For `recover -n ID`: the new daemon serves under the name device `devId`
+ * had (the tag its dead daemon left), unless one is set already (`up NAME`).
+ * -> the name, if any.
+ */
+export function inheritServiceName(devId: number, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const set = env[NAME_ENV];
+  if (set !== undefined && set !== '') return set;
+  const tagged = readNameTag(devId);
+  if (tagged !== undefined && tagged !== '') env[NAME_ENV] = tagged;
+  return env[NAME_ENV];
+}
+
 function attempt(log: Logger, what: string, fn: () => void): void {
   try {
     fn();
@@ -34,8 +56,8 @@ function attempt(log: Logger, what: string, fn: () => void): void {
 }
 
 /** After ADD_DEV, before START_DEV: the udev rule finds the name when the disk appears. */
-export function serviceDeviceAdded(devId: number, log: Logger): void {
-  const name = serviceName(log);
+export function serviceDeviceAdded(devId: number, log: Logger, env: NodeJS.ProcessEnv = process.env): void {
+  const name = serviceName(log, env);
   if (name !== undefined) attempt(log, 'could not write the name tag', () => writeNameTag(devId, name));
 }
 
@@ -59,9 +81,9 @@ export function serviceStatus(status: string, log: Logger): void {
 }
 
 /** Shutdown begins: STOPPING=1, and the stable name no longer leads here. */
-export function serviceStopping(devId: number, path: string, log: Logger): void {
+export function serviceStopping(devId: number, path: string, log: Logger, env: NodeJS.ProcessEnv = process.env): void {
   attempt(log, 'sd_notify STOPPING failed', () => sdNotify({ stopping: true, status: `stopping ${path}` }));
-  const name = serviceName(log);
+  const name = serviceName(log, env);
   if (name === undefined) return;
   attempt(log, 'could not remove the stable name', () => {
     unlinkStableName(name, path);

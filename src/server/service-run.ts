@@ -24,7 +24,8 @@ export interface ServedFigures {
   readonly devId: number;
   readonly backing: string;
   readonly layout: 'direct' | 'packed';
-  readonly sizeBytes: number;
+  /** The device's size now: an online grow (`resize`) changes it. */
+  readonly sizeBytes: () => number;
   /** The packed daemon's snapshot (undefined for a 1:1 device). */
   readonly snapshot?: () => StatsSnapshot;
 }
@@ -33,7 +34,7 @@ export interface ServedFigures {
 export function ownReport(f: ServedFigures): DeviceReport {
   return {
     view: {
-      id: f.devId, device: `/dev/ublkb${f.devId}`, state: 'LIVE', sizeBytes: f.sizeBytes, layout: f.layout, backing: f.backing,
+      id: f.devId, device: `/dev/ublkb${f.devId}`, state: 'LIVE', sizeBytes: f.sizeBytes(), layout: f.layout, backing: f.backing,
       pid: process.pid, daemonAlive: true, queues: null, depth: null, flags: null, flagNames: [], logPath: null,
     },
     name: serviceName(),

@@ -12,15 +12,8 @@ mkdir -p "$M" "$W/ext4" "$W/xfs"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
 
 # No process substitution here: the guest's /dev has no /dev/fd.
-# Also on stderr: a check inside $(...) would otherwise lose its FAIL line.
-fail() {
-  local log
-  echo "FAIL $*"
-  echo "FAIL $*" >&2
-  log=$(ls -t "$W"/*.log 2>/dev/null | head -1)
-  [ -n "$log" ] && tail -n 20 "$log" | sed 's/^/  log: /' >&2
-  exit 1
-}
+# shellcheck source=support/direct.sh
+. test/e2e/support/direct.sh
 ok() { echo "OK $*"; echo "   (${SECONDS}s)"; }
 cleanup() {
   mountpoint -q "$M" && umount "$M" || true
@@ -31,12 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# add NAME BACKING [ARGS...]: starts a device, prints its path; its log is $W/NAME.log.
-add() {
-  local name=$1 backing=$2
-  shift 2
-  "${CLI[@]}" add --backing "$backing" --layout direct --log "$W/$name.log" "$@" 2>"$W/$name.err" || fail "add $name: $(cat "$W/$name.err")"
-}
 # stat_json DEV EXPR: evaluates EXPR over `stats --json` as `s` (prints what EXPR returns; throws to fail).
 stat_json() {
   local id=${1#/dev/ublkb}

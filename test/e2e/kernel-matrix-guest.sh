@@ -6,9 +6,10 @@
 # recover (stage recover: completed direct writes read back; a mounted ext4
 # under an fsync'ing writer carries on, e2fsck clean), then the 1:1
 # layout: add, ext4 with files, e2fsck, del + re-add with every checksum, fio
-# verify, kill -9 then del, and its zero-copy path (zero-copy-guest.sh: FUA +
-# FLUSH, discard, fio verify, kill -9 + recover, user copy). The packed main
-# stage runs on the LTS kernel (packed-device-guest); test/e2e/recover-loop.sh
+# verify, kill -9 then del, its zero-copy path (zero-copy-guest.sh: FUA +
+# FLUSH, discard, fio verify, kill -9 + recover, user copy) and its online
+# grow over ext4 on a RAM disk (direct-grow-guest.sh). The packed main stage
+# runs on the LTS kernel (packed-device-guest); test/e2e/recover-loop.sh
 # repeats recover cycles.
 # Prints "OK <step>" per verified step, "FAIL <why>" and exits non-zero on the
 # first failed check.
@@ -66,4 +67,5 @@ timeout 60 "${CLI[@]}" del -n "$id" 2>"$W/del.err" || fail "del after kill -9: $
 [ ! -e "/sys/class/ublk-char/ublkc$id" ] || fail "device $id still exists after kill -9 + del"
 ok "1:1 kill -9 daemon then del"
 bash test/e2e/zero-copy-guest.sh || fail "zero copy on the 1:1 path"
+bash test/e2e/direct-grow-guest.sh
 ok "matrix done"

@@ -5,7 +5,8 @@
 # only once the device answers and `list` shows it live, mkfs + mount through
 # /dev/ublk-compress/NAME, SIGHUP ignored, `down` (STOPPING=1), `up` again as
 # a daemon ("reboot"): files verify and stats totals persist; `up` of a live
-# device is a no-op; kill -9 + `up` re-attaches under the mount; `stats` of
+# device is a no-op; kill -9 + `up` re-attaches under the mount, and after
+# another kill -9 a plain `recover -n ID` keeps the stable name; `stats` of
 # two devices as a table and in the Prometheus format.
 # Prints "OK <step>" after each verified step; "FAIL <why>" and exit 1 otherwise.
 set -euo pipefail
@@ -120,6 +121,17 @@ grep -q "lost its daemon" "$W/up4.err" || fail "up after kill -9 said: $(cat "$W
 sums "$M" | cmp -s - "$W/sums" || fail "checksums differ after kill -9 + up"
 echo more > "$M/after-recover" && sync || fail "write after recover"
 ok "kill -9 + up data: re-attached to $dev3 under the mount, files verify"
+
+# ---- it dies again; a plain recover -n (no name given) keeps the stable name (the tag says it)
+pid=$(jf .pid < "/run/ublk-compress/$id2.json")
+kill -9 "$pid"
+wait_for 30 bash -c "! kill -0 $pid 2>/dev/null" || fail "daemon $pid did not die"
+env -u UBLK_COMPRESS_NAME "${CLI[@]}" recover -n "$id2" > "$W/recover.out" 2> "$W/recover.err" || fail "recover -n $id2: $(cat "$W/recover.err")"
+pid=$(jf .pid < "/run/ublk-compress/$id2.json")
+tr '\0' '\n' < "/proc/$pid/environ" | grep -x 'UBLK_COMPRESS_NAME=data' >/dev/null || fail "recovered daemon $pid serves under no name"
+[ "$(readlink /dev/ublk-compress/data)" = "$dev2" ] && [ "$(cat "/run/ublk-compress/names/ublkb$id2")" = data ] || fail "name after recover -n"
+cat "$M/after-recover" > /dev/null || fail "read after recover -n"
+ok "kill -9 + recover -n $id2: the new daemon serves as 'data' (its name tag), link and tag kept"
 
 # ---- two devices in one stats table, and in the Prometheus format
 dev4=$("${CLI[@]}" up --config-dir "$ETC" scratch 2> "$W/up5.err") || fail "up scratch: $(cat "$W/up5.err")"

@@ -18,6 +18,7 @@ const EXPECTED_STEPS = [
   /^OK down data: STOPPING=1, \/dev\/ublkb\d+ and \/dev\/ublk-compress\/data gone; a second down is a no-op$/m,
   /^OK up data again: \/dev\/ublkb\d+, all \d+ checksums match, same totals/m,
   /^OK kill -9 \+ up data: re-attached to \/dev\/ublkb\d+ under the mount, files verify$/m,
+  /^OK kill -9 \+ recover -n \d+: the new daemon serves as 'data' \(its name tag\), link and tag kept$/m,
   /^OK \/metrics answered while fio ran; written_bytes_total = 32 MiB, what fio wrote$/m,
   /^OK stats: both devices in one table; prometheus: \d+ samples, scratch written_bytes_total = 32 MiB$/m,
   /^OK all done$/m,

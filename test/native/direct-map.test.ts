@@ -53,4 +53,43 @@ describe('DirectMap', () => {
       closeSync(fd);
     }
   });
+
+  it('serves on its own descriptors: the caller closing its fd leaves the map working', () => {
+    const path = join(dir, 'd');
+    const fd = openSync(path, 'w+');
+    ftruncateSync(fd, 4 * MiB);
+    writeSync(fd, Buffer.alloc(MiB, 3), 0, MiB, 0);
+    const devFd = openSync('/dev/null', 'r');
+    const map = new DirectMap(fd, devFd, -1);
+    closeSync(fd);
+    closeSync(devFd);
+    // The numbers are free now; a new open may reuse them. The map still maps its own file.
+    const other = openSync(join(dir, 'other'), 'w+');
+    try {
+      expect(map.remap()).toBe(MiB);
+    } finally {
+      closeSync(other);
+    }
+  });
+
+  it('remapRange maps the range an online grow adds, and nothing of a cleared map', () => {
+    const fd = openSync(join(dir, 'g'), 'w+');
+    const devFd = openSync('/dev/null', 'r');
+    try {
+      ftruncateSync(fd, 2 * MiB);
+      writeSync(fd, Buffer.alloc(MiB, 1), 0, MiB, 0);
+      const map = new DirectMap(fd, devFd, -1);
+      expect(map.remap()).toBe(MiB);
+      ftruncateSync(fd, 6 * MiB); // the grow: a hole first, then written zeros (--preallocate)
+      expect(map.remapRange(2 * MiB, 4 * MiB)).toBe(MiB);
+      writeSync(fd, Buffer.alloc(2 * MiB), 0, 2 * MiB, 4 * MiB);
+      expect(map.remapRange(2 * MiB, 4 * MiB)).toBe(3 * MiB); // written back by remapRange itself
+      map.clear();
+      expect(map.remapRange(2 * MiB, 4 * MiB)).toBe(0);
+      expect(() => map.remapRange(-1, MiB)).toThrow(/offsetBytes/);
+    } finally {
+      closeSync(devFd);
+      closeSync(fd);
+    }
+  });
 });

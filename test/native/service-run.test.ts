@@ -55,9 +55,9 @@ describe('ServiceRun', () => {
     delete process.env.NOTIFY_SOCKET;
     process.env[NAME_ENV] = 'web';
     run = ServiceRun.open(join(dir, 'log', 'metrics.log'));
-    run.live(6, '/dev/ublkb6', {
-      metrics: { address: { host: '127.0.0.1', port: 0 }, figures: { devId: 6, backing: join(dir, 'pool.img'), layout: 'packed', sizeBytes: 1 << 30 } },
-    });
+    let sizeBytes = 1 << 30;
+    const figures = { devId: 6, backing: join(dir, 'pool.img'), layout: 'packed' as const, sizeBytes: () => sizeBytes };
+    run.live(6, '/dev/ublkb6', { metrics: { address: { host: '127.0.0.1', port: 0 }, figures } });
     let port: number | undefined;
     for (let i = 0; i < 100 && port === undefined; i += 1) {
       await new Promise((r) => setTimeout(r, 50));
@@ -69,6 +69,10 @@ describe('ServiceRun', () => {
     expect(text).toContain('ublk_compress_device_info{device="/dev/ublkb6",name="web",layout="packed",state="LIVE"');
     expect(text).toMatch(/^ublk_compress_daemon_up\{device="\/dev\/ublkb6"\} 1$/m);
     expect(text).toMatch(/^ublk_compress_host_fs_avail_bytes\{device="\/dev\/ublkb6",path="[^"]+"\} \d+$/m);
+    expect(text).toMatch(/^ublk_compress_size_bytes\{device="\/dev\/ublkb6"\} 1073741824$/m);
+    sizeBytes = 2 * 2 ** 30; // an online grow: the next render shows it
+    const grown = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(grown).toMatch(/^ublk_compress_size_bytes\{device="\/dev\/ublkb6"\} 2147483648$/m);
     run.stopping(6, '/dev/ublkb6');
     await new Promise((r) => setTimeout(r, 100));
     await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();

@@ -50,7 +50,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'resize',
-    summary: 'grow a served packed device online (kernel 6.16+; else del + add --size)',
+    summary: 'grow a served device online (kernel 6.16+; else del + add --size)',
     load: async () => (await import('./resize.js')).resizeCommand,
   },
   {

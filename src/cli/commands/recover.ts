@@ -4,14 +4,17 @@
 // mounted filesystem keeps working. Requests the dead daemon had in flight
 // are reissued by the kernel; the engine's writes and discards are
 // idempotent, so replaying them is harmless (a 1:1 device's reads, writes
-// and fallocates are too). The backing, the packed pool's metadata directory
-// and options come from the device's run record.
+// and fallocates are too); a packed pool first replays its write journal. The
+// backing, the packed pool's metadata directory and options come from the
+// device's run record, the stable name from the tag the dead daemon left
+// (/run/ublk-compress/names/ublkbN).
 
 import { deviceIdInUse, requireUblk } from '../../device/control.js';
 import type { AddConfig, CompressChoice, DedupChoice, PackedConfig } from '../../server/config.js';
 import { defaultLogPath } from '../../server/logger.js';
 import { parseListenAddress } from '../../server/metrics-http.js';
 import { requireRoot } from '../../server/preflight.js';
+import { inheritServiceName } from '../../server/service-events.js';
 import { readRunRecord, recordedDaemonAlive, type PackedRunRecord, type RunRecord } from '../../server/run-file.js';
 import { directTarget } from '../../server/targets/direct.js';
 import { packedTarget } from '../../server/targets/packed.js';
@@ -110,6 +113,7 @@ export const recoverCommand: Command = {
     requireRoot();
     requireUblk();
     const record = recoverableRecord(devId);
+    inheritServiceName(devId); // the stable name and its tag stay this device's
     const opts: RecoveryOptions = {
       foreground: getFlag(args, 'foreground'),
       logPath: getString(args, 'log'),

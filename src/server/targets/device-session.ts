@@ -114,7 +114,13 @@ export class DeviceSession {
   served(): ServedDevice {
     const device = this.device;
     if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
-    return { devId: device.devId, path: device.path, stopped: device.stopped, shutdown: () => this.shutdown() };
+    return {
+      devId: device.devId,
+      path: device.path,
+      stopped: device.stopped,
+      shutdown: () => this.shutdown(),
+      sizeBytes: () => device.sizeBytes,
+    };
   }
 
   async #shutdown(): Promise<void> {

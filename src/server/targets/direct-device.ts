@@ -17,10 +17,12 @@ import { UcError } from '../../util/errors.js';
 import { loggedTarget } from '../logged-target.js';
 import { NoSpaceEpisode } from '../no-space-episode.js';
 import type { ZeroCopyChoice } from '../config.js';
+import type { ResizeResult } from '../control-protocol.js';
 import type { Logger } from '../logger.js';
 import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { startDirectMapped, type DirectMappedPath } from './direct-mapped.js';
+import { growDirectOnline } from './direct-resize.js';
 import {
   logNativeErrors,
   nativeWritesOf,
@@ -72,7 +74,7 @@ async function openBacking(opts: DirectDeviceOptions, requestPath: DirectRequest
   // A device being recovered keeps the request path its flags imply.
   const choice = existing === undefined ? (opts.zeroCopyChoice ?? 'auto') : existing.zeroCopy ? 'on' : 'off';
   const offered = choice === 'auto' && hasZeroCopy(await UblkDevice.kernelFeatures());
-  if (opts.preallocate) opts.log.info({ bytes: preallocate(opts.backing, opts.sizeBytes, opts.lockedAs) }, 'preallocated');
+  if (opts.preallocate) opts.log.info({ bytes: await preallocate(opts.backing, opts.sizeBytes, opts.lockedAs) }, 'preallocated');
   // Every tag's command plus one backing-file operation per request.
   const ring = new IoRing({ entries: ringEntries(2 * opts.queues * opts.depth) });
   let file: BackingFile;
@@ -124,6 +126,16 @@ async function openForRecovery(opts: DirectDeviceOptions): Promise<UblkDevice> {
   return device;
 }
 
+/** `fn` runs after the previous call has settled (two resizes never interleave). */
+function oneAtATime<A, R>(fn: (arg: A) => Promise<R>): (arg: A) => Promise<R> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (arg) => {
+    const run = last.then(() => fn(arg));
+    last = run.catch(() => undefined);
+    return run;
+  };
+}
+
 export async function startDirectDevice(opts: DirectDeviceOptions): Promise<ServedDirectDevice> {
   const requestPath = opts.requestPath ?? requestPathFromEnv();
   const existing = opts.recover ? await openForRecovery(opts) : undefined;
@@ -136,8 +148,9 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
   }
   const queues: UblkQueue[] = [];
   let zeroCopy = false;
+  const sizeNow = (): number | undefined => session.device?.sizeBytes; // an online grow changes it
   const stats = (js: DispatchStats): DirectServeStats =>
-    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, zeroCopy, b.mapped?.report());
+    serveStats(requestPath, b.mapped?.backingIo(b.backingIo) ?? b.backingIo, queues, js, zeroCopy, b.mapped?.report(), sizeNow());
   const session: DeviceSession = new DeviceSession(opts.log, {
     beforeStop: () => b.direct.flush().catch((err: unknown) => session.log.error({ err }, 'flush before stop failed')),
     drained: (device) => session.log.info(stats(device.stats), 'request paths'),
@@ -171,7 +184,14 @@ export async function startDirectDevice(opts: DirectDeviceOptions): Promise<Serv
       await device.start(target, serve);
     }
     const pathStats = (): DirectServeStats => stats(device.stats);
-    await session.serveControl({ directStats: pathStats }, opts.statsGid);
+    const accept = (sizeBytes: number): void => {
+      b.direct.growTo(sizeBytes);
+      if (requestPath === 'native') for (const q of queues) q.setDirectSize(sizeBytes);
+    };
+    const parts = { device, file: b.file, preallocate: opts.preallocate ?? false, accept, log: session.log };
+    const grow = (sizeBytes: number): Promise<ResizeResult> =>
+      growDirectOnline({ ...parts, remapRange: b.mapped?.remapRange }, sizeBytes);
+    await session.serveControl({ directStats: pathStats, resize: oneAtATime(grow) }, opts.statsGid);
     session.log.info({ requestPath, backingIo: pathStats().backingIo, zeroCopy }, 'serving');
     return { ...session.served(), requestPath, pathStats };
   } catch (err) {

@@ -12,6 +12,8 @@ export interface DirectMappedPath {
   readonly map: DirectMap | undefined;
   backingIo(fileIo: BackingIo): BackingIo;
   report(): MappingReport;
+  /** An online grow: maps the added range before any request can reach it. Never throws. */
+  remapRange(offsetBytes: number, lengthBytes: number): void;
   /** After every queue is closed. */
   close(): void;
 }
@@ -49,6 +51,15 @@ export function startDirectMapped(
     report: () => {
       if (mapping === undefined) return { reason };
       return { device: mapping.device.path, reason: ended(), map: mapping.map.stats() };
+    },
+    remapRange: (offsetBytes, lengthBytes) => {
+      if (mapping === undefined) return;
+      try {
+        const mappedBytes = mapping.map.remapRange(offsetBytes, lengthBytes);
+        log().info({ offsetBytes, lengthBytes, mappedBytes }, 'direct-mapped the added range');
+      } catch (err) {
+        log().warn({ err }, 'could not map the added range: the file path serves it'); // the map is unchanged
+      }
     },
     close: () => {
       const m = mapping;

@@ -25,6 +25,8 @@ export interface MappingReport {
 }
 
 export interface DirectServeStats {
+  /** The device's size now (after any online grow); absent from daemons before it was reported. */
+  sizeBytes?: number;
   requestPath: DirectRequestPath;
   /** How the native path reaches the backing (the JS path always uses a buffered descriptor). */
   backingIo: BackingIo;
@@ -156,6 +158,7 @@ export function serveStats(
   js: DispatchStats,
   zeroCopy: boolean,
   mapping?: MappingReport,
+  sizeBytes?: number,
 ): DirectServeStats {
   const native = { ...ZERO_NATIVE };
   for (const q of queues) {
@@ -164,5 +167,6 @@ export function serveStats(
     if (s === null) continue;
     for (const k of Object.keys(s) as Array<keyof typeof s>) native[k] += s[k];
   }
-  return { requestPath, backingIo, ...(mapping ? { mapping } : {}), zeroCopy, native, js: { ...js } };
+  const size = sizeBytes === undefined ? {} : { sizeBytes };
+  return { ...size, requestPath, backingIo, ...(mapping ? { mapping } : {}), zeroCopy, native, js: { ...js } };
 }

@@ -25,6 +25,7 @@ import { ENOSPC } from '../../../src/util/errno.js';
 import { UcError } from '../../../src/util/errors.js';
 
 const STATS: DirectServeStats = {
+  sizeBytes: 3 * 2 ** 30,
   requestPath: 'native',
   backingIo: 'O_DIRECT file',
   zeroCopy: false,
@@ -44,7 +45,8 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'direct-ctl-'));
   process.env.UBLK_COMPRESS_RUN_DIR = dir;
   const log = { error: () => {} } as unknown as Logger;
-  server = await startControlServer(controlSocketPath(5), { directStats: () => STATS }, log);
+  const resize = async (sizeBytes: number): Promise<{ fromBytes: number; toBytes: number }> => ({ fromBytes: 1 << 20, toBytes: sizeBytes });
+  server = await startControlServer(controlSocketPath(5), { directStats: () => STATS, resize }, log);
 });
 
 afterEach(async () => {
@@ -61,6 +63,11 @@ describe('1:1 daemon control channel', () => {
     expect(reply.direct).toEqual(STATS);
     expect(reply.stats).toBeUndefined();
     expect(await queryDirectStats(5, 2000)).toEqual(STATS);
+  });
+
+  it('answers resize (online grow of a 1:1 device)', async () => {
+    const reply = await controlCall(5, { op: 'resize', sizeBytes: 2 << 20 }, { timeoutMs: 2000 });
+    expect(reply.resize).toEqual({ fromBytes: 1 << 20, toBytes: 2 << 20 });
   });
 
   it('refuses compaction', async () => {
@@ -84,7 +91,7 @@ describe('labels and table', () => {
 
   it('renders per-path counts', () => {
     const t = renderDirectStats(STATS);
-    expect(t).toMatch(/^request path +native, O_DIRECT file$/m);
+    expect(t).toMatch(/^size +3\.00 GiB\nrequest path +native, O_DIRECT file$/m);
     expect(t).toMatch(/^native reads \/ writes +10 \/ 20 \(40960 \/ 81920 bytes\)$/m);
     expect(t).toMatch(/^native errors \/ handed to JS +0 \/ 1$/m);
     expect(t).toMatch(/^JS reads \/ writes +0 \/ 1$/m);

@@ -34,7 +34,7 @@ describe('opens of a locked path refuse another inode', () => {
     const { path, locked } = swapped('a.img');
     expectReplaced(await openBackingFile(path, { lockedAs: locked, transport: 'node' }).catch((e: unknown) => e));
     expectReplaced((() => { try { return openDirectIo(path, locked); } catch (e) { return e; } })());
-    expectReplaced((() => { try { return preallocate(path, 1 << 20, locked); } catch (e) { return e; } })());
+    expectReplaced(await preallocate(path, 1 << 20, locked).catch((e: unknown) => e));
     expect(readFileSync(path, 'utf8')).toBe('other file');
   });
 

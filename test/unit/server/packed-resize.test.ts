@@ -4,32 +4,19 @@
 // then rewrites the daemon's run record. The device side is the three members
 // the grow uses; the kernel side (UPDATE_SIZE) is tested in the guest
 // (kernel-matrix-guest, packed-device-guest stage resize).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatEngine, openEngine, type BlockEngine } from '../../../src/engine/index.js';
 import { silentLogger } from '../../../src/server/logger.js';
 import { readRunRecord, writeRunRecord } from '../../../src/server/run-file.js';
 import { growPackedOnline, type GrowableDevice, type GrowParts } from '../../../src/server/targets/packed-resize.js';
 import { MemMetaStore } from '../../../src/testing/mem-store.js';
 import { SimDisk } from '../../../src/testing/sim-disk.js';
-import { rejection } from './support.js';
+import { rejection, tempRunDir } from './support.js';
 
 const MiB = 1 << 20;
 const OPTS = { flushDelayMs: 0, backgroundCompaction: false };
 
-let dir: string;
-const prevRunDir = process.env.UBLK_COMPRESS_RUN_DIR;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'uc-resize-'));
-  process.env.UBLK_COMPRESS_RUN_DIR = dir;
-});
-afterEach(() => {
-  if (prevRunDir === undefined) delete process.env.UBLK_COMPRESS_RUN_DIR;
-  else process.env.UBLK_COMPRESS_RUN_DIR = prevRunDir;
-  rmSync(dir, { recursive: true, force: true });
-});
+tempRunDir('uc-resize-');
 
 interface Rig {
   parts: GrowParts;
@@ -86,6 +73,7 @@ describe('online grow of a packed pool', () => {
     expect(await growPackedOnline(r.parts, 4 * MiB)).toEqual({ fromBytes: 2 * MiB, toBytes: 4 * MiB });
     expect(r.grown.map((g) => g.sizeBytes)).toEqual([4 * MiB]);
     expect(readRunRecord(3)?.sizeBytes).toBe(4 * MiB);
+    expect(r.parts.engine.stats().logicalBytes).toBe(4 * MiB); // what stats and /metrics render (logical_bytes)
     // Durable before the device was told: a crash at that moment reopens at the new size.
     const reopened = await openEngine(r.grown[0].disk, r.grown[0].meta, OPTS);
     expect(reopened.logicalBytes).toBe(4 * MiB);

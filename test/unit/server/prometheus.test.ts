@@ -202,6 +202,7 @@ describe('prometheus exposition', () => {
       { device: '/dev/ublkb2', name: '', layout: 'direct', state: 'LIVE', backing: '/srv/pool "2"\\x' },
     ]);
     expect(families.get('ublk_compress_daemon_up')!.samples.map((s) => s.value)).toEqual([1, 1, 0]);
+    expect(families.get('ublk_compress_size_bytes')!.samples.map((s) => s.value)).toEqual([1 << 30, 1 << 30, 1 << 30]);
     expect(families.get('ublk_compress_written_bytes_total')!.samples[0].value).toBe(30_000 * 4096);
     expect(families.get('ublk_compress_written_bytes_total')!.type).toBe('counter');
     expect(families.get('ublk_compress_requests_total')!.samples.filter((s) => s.labels.device === '/dev/ublkb1').map((s) => [s.labels.op, s.value])).toEqual([

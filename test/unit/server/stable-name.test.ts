@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   linkStableName, nameTagPath, readNameTag, readStableName, removeNameTag, stableNamePath, unlinkStableName, writeNameTag,
 } from '../../../src/server/stable-name.js';
+import { inheritServiceName, NAME_ENV, serviceDeviceAdded, serviceStopping } from '../../../src/server/service-events.js';
+import { silentLogger } from '../../../src/server/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uc-names-'));
 const saved = { names: process.env.UBLK_COMPRESS_NAME_DIR, run: process.env.UBLK_COMPRESS_RUN_DIR };
@@ -41,5 +43,27 @@ describe('stable names', () => {
     removeNameTag(7);
     expect(readNameTag(7)).toBeUndefined();
     removeNameTag(7); // absent: fine
+  });
+
+  it('recover -n ID serves under the name the dead daemon had (its tag), so stopping removes link and tag', () => {
+    const deadDaemon = { [NAME_ENV]: 'web' };
+    serviceDeviceAdded(9, silentLogger(), deadDaemon); // the daemon then dies (kill -9): the tag stays
+    linkStableName('web', '/dev/ublkb9');
+    const recovering: NodeJS.ProcessEnv = {};
+    expect(inheritServiceName(9, recovering)).toBe('web');
+    expect(recovering[NAME_ENV]).toBe('web');
+    serviceStopping(9, '/dev/ublkb9', silentLogger(), recovering);
+    expect(readStableName('web')).toBeUndefined();
+    expect(readNameTag(9)).toBeUndefined();
+  });
+
+  it('a name already set (up NAME) wins over the tag; no tag and no name: none', () => {
+    writeNameTag(10, 'old');
+    const up: NodeJS.ProcessEnv = { [NAME_ENV]: 'new' };
+    expect(inheritServiceName(10, up)).toBe('new');
+    removeNameTag(10);
+    const plain: NodeJS.ProcessEnv = {};
+    expect(inheritServiceName(11, plain)).toBeUndefined();
+    expect(plain[NAME_ENV]).toBeUndefined();
   });
 });

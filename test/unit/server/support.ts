@@ -1,6 +1,9 @@
 // Helpers shared by the server's unit tests: catching a refusal (thrown or
-// rejected), and the configs a packed pool is claimed with.
-import { expect } from 'vitest';
+// rejected), a private run directory, and the configs a packed pool is claimed with.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect } from 'vitest';
 import type { AddConfig, PackedConfig } from '../../../src/server/config.js';
 import { UcError } from '../../../src/util/errors.js';
 
@@ -20,6 +23,22 @@ export async function rejection(p: Promise<unknown>): Promise<UcError> {
   const err = await p.then(() => undefined, (e: unknown) => e);
   expect(err).toBeInstanceOf(UcError);
   return err as UcError;
+}
+
+/** A fresh UBLK_COMPRESS_RUN_DIR for each test (run records land there), removed after it. -> its path now. */
+export function tempRunDir(prefix: string): () => string {
+  let dir = '';
+  const prev = process.env.UBLK_COMPRESS_RUN_DIR;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    process.env.UBLK_COMPRESS_RUN_DIR = dir;
+  });
+  afterEach(() => {
+    if (prev === undefined) delete process.env.UBLK_COMPRESS_RUN_DIR;
+    else process.env.UBLK_COMPRESS_RUN_DIR = prev;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return () => dir;
 }
 
 /** `add --backing BACKING [--size]` of a packed device, in the foreground. */
