@@ -14,6 +14,7 @@ import { applyLogCut, crc32c, findLogCut, scanLog } from '../../../src/meta/log-
 import { UcError } from '../../../src/util/errors.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 import { dirDigest } from './dir-digest.js';
+import { copyLiveTree } from '../support/live-copy.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-metaguard-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -181,7 +182,7 @@ describe('a power loss that wrote the unsynced log pages back out of order', () 
 
   /** A crash image of a pool left open: every byte the page cache held, LOCK left out. */
   function crashImage(from: string, to: string): void {
-    fs.cpSync(from, to, { recursive: true, filter: (src) => path.basename(src) !== 'LOCK' });
+    copyLiveTree(from, to, (name) => name === 'LOCK');
   }
 
   it('ends the log at the gap: flushed blocks intact, later ones a prefix of the writes, check clean', async () => {

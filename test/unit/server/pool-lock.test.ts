@@ -20,6 +20,7 @@ import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { openBackingFile, type BackingOpener } from '../../../src/io/index.js';
 import { UcError } from '../../../src/util/errors.js';
 import { cfgOf, packedOf, rejection as refusal } from './support.js';
+import { copyLiveTree } from '../support/live-copy.js';
 
 let dir: string;
 const mounts: string[] = [];
@@ -63,7 +64,7 @@ describe('aliases of a served pool are refused, nothing modified', () => {
     const served = await serve(pool);
     await served.opened.engine.write(2000, 1, Buffer.alloc(4096, 0xa5), true);
     const copy = join(dir, 'copied.meta');
-    cpSync(`${pool}.meta`, copy, { recursive: true });
+    copyLiveTree(`${pool}.meta`, copy);
     symlinkSync(pool, join(dir, 'alias.img'));
     linkSync(pool, join(dir, 'hard.img'));
     const bind = join(dir, 'bind');
