@@ -122,7 +122,18 @@ find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name '*.so*' -size +200k -pr
 dd if=/dev/zero of="$M/zeros.bin" bs=1M count=8 status=none
 seq 1 1500000 >"$M/numbers.txt"
 mkdir "$M/small" "$M/lib"
-for i in $(seq 1 200); do head -c $(( (i * 7919) % 60000 + 1 )) "$M/libs.bin" | tail -c $(( (i * 104729) % 50000 + 1 )) >"$M/small/f$i"; done
+# 200 small files of varied sizes cut from libs.bin, in one process (two per
+# file cost half a minute under TCG).
+node -e '
+  const fs = require("fs");
+  const head = Buffer.alloc(60000);
+  const fd = fs.openSync(process.argv[1], "r");
+  fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  for (let i = 1; i <= 200; i++) {
+    const end = (i * 7919) % 60000 + 1, len = (i * 104729) % 50000 + 1;
+    fs.writeFileSync(`${process.argv[2]}/f${i}`, head.subarray(Math.max(0, end - len), end));
+  }' "$M/libs.bin" "$M/small"
 cp -r /usr/include/linux "$M/include-linux"
 for f in /usr/lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/libstdc++.so.6; do
   [ -f "$f" ] && cp -L "$f" "$M/lib/"

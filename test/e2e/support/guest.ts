@@ -13,6 +13,7 @@
  *   the promise REJECTS with that reason, so a test cannot pass on a guest
  *   that never ran. In the guest, /tmp is a fresh tmpfs and the rest of the
  *   file system is the host's (writes land on the host at once).
+ *   Every run logs its wall time and the script's "[N s] step" stderr lines.
  * - `hasNativeUblk()`: true when /dev/ublk-control exists or `modprobe
  *   ublk_drv` creates it; then `runInGuest` runs scripts natively (no QEMU).
  * - `ublkMode()`: 'native' | 'guest'. UBLK_E2E_MODE=native|guest forces it.
@@ -180,7 +181,18 @@ export async function runInGuest(script: string, opts: GuestRunOptions): Promise
     throw new Error(`guest harness failed: ${harnessLine}${oops.length > 0 ? `\n${oops.join('\n')}` : ''}`);
   }
   const timedOut = r.timedOut || (r.code === TIMEOUT_CODE && harnessLine?.startsWith('vm-run: timed out') === true);
+  logStepTimes(script, r);
   return { ...r, timedOut };
+}
+
+/**
+ * Prints the "[N s] step" lines the scripts' ok() writes to stderr, with the
+ * whole run's wall time: the test log then shows where a guest run's time
+ * went (the test time budget is spent there).
+ */
+function logStepTimes(script: string, r: { stderr: string; durationMs: number }): void {
+  const steps = r.stderr.split('\n').filter((l) => /^\[\d+ s\] /.test(l));
+  console.log(`${script}: ${(r.durationMs / 1000).toFixed(0)} s in all${steps.length > 0 ? `\n  ${steps.join('\n  ')}` : ''}`);
 }
 
 interface ProcessOptions {
