@@ -42,3 +42,32 @@ export async function openJournalFiles(metaDir: string, open: BackingOpener = op
     throw err;
   }
 }
+
+/**
+ * Opens both journal files of `metaDir` read-only, for `check`; a missing
+ * file reads as empty (a pool formatted before the journal existed).
+ */
+export async function openJournalFilesReadOnly(metaDir: string): Promise<[JournalFile, JournalFile]> {
+  const opened: JournalFile[] = [];
+  try {
+    for (const p of journalPaths(metaDir)) {
+      opened.push(fs.existsSync(p) ? journalFileOf(await openBackingFile(p, { readOnly: true })) : EMPTY_FILE);
+    }
+  } catch (err) {
+    await Promise.all(opened.map((f) => f.close()));
+    throw err;
+  }
+  return [opened[0], opened[1]];
+}
+
+const EMPTY_FILE: JournalFile = {
+  pread: async (buf, offset, length) => {
+    buf.fill(0, offset, offset + length);
+  },
+  pwrite: async () => {
+    throw new UcError('UC_IO', 'the missing journal file is not written');
+  },
+  fdatasync: async () => undefined,
+  close: async () => undefined,
+  truncate: async () => undefined,
+};

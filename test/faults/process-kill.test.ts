@@ -3,7 +3,8 @@
 // flushing, prints each write as it completes, and is killed with SIGKILL at
 // an unplanned moment. The kernel and its page cache live on, as they do when
 // a ublk server dies. Reopened, every printed write must read back exactly:
-// the write journal replays what the group commit had not written yet.
+// the write journal replays what the group commit had not written yet, and
+// `check` beforehand counts exactly the records that replay.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPool } from '../../src/engine/index.js';
+import { checkPool } from '../../src/engine/check.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WRITER = path.join(HERE, 'fixtures/journal-writer.mjs');
@@ -66,7 +68,11 @@ describe('process kill with the write journal', () => {
         if (i % 97 === 0) for (let k = 0; k < 4; k++) expected.set(((i * 4) + 8 + k) % 16384, Buffer.alloc(BLOCK));
       }
       next = done[done.length - 1] + 1;
+      // check, offline, sees the state before the replay: consistent, and exactly the records open replays.
+      const checked = await checkPool({ backingPath: pool });
+      expect(checked.problems).toEqual([]);
       const engine = await openPool({ backingPath: pool });
+      expect(checked.pendingJournal.records, `round ${round}: records check saw pending`).toBe(engine.replayed.records);
       replayed += engine.replayed.records;
       const out = Buffer.alloc(BLOCK);
       for (const [lba, want] of expected) {

@@ -63,6 +63,10 @@ export const checkCommand: Command = {
           `  segments in use ${c.usedSegments}, live ${formatBytes(c.liveBytes)}, ` +
           `payload ${formatBytes(c.storedPayloadBytes)}\n`,
       );
+      const j = report.pendingJournal;
+      if (j.records > 0) {
+        io.out(`  write journal: ${j.records} completed write(s)/discard(s), ${j.blocks} blocks, replayed at the next add/recover\n`);
+      }
       for (const p of report.problems) io.out(`  problem: ${p}\n`);
       if (report.problems.length < report.problemCount) {
         io.out(`  ... and ${report.problemCount - report.problems.length} more\n`);
