@@ -65,6 +65,12 @@ export class MetaCache {
     return { kind: 'fill', pattern };
   }
 
+  /** Whether the map value of `lba` is cached (no hit or miss counted). */
+  hasMap(lba: number): boolean {
+    setNumberKey(this.maps, lba);
+    return this.maps.has();
+  }
+
   /** Records the store's map value of `lba`; null (deleted) forgets it. */
   putMap(lba: number, value: MapValue | null): void {
     const t = this.maps;
@@ -108,6 +114,12 @@ export class MetaCache {
       id, segment: v[o], offset: v[o + 1], storedBytes: v[o + 2] & 0xffff, codecId: v[o + 2] >>> 16, refs: v[o + 3],
       fingerprint,
     };
+  }
+
+  /** Whether extent `id` is cached (no hit or miss counted). */
+  hasExtent(id: number): boolean {
+    setNumberKey(this.extents, id);
+    return this.extents.has();
   }
 
   putExtent(e: Extent): void {
