@@ -86,7 +86,7 @@ export class BlockEngine {
     let prepared: PreparedWrite | undefined;
     if (blocks <= PREPARED_BLOCKS_MAX) {
       staging = c.stagingPool.take(blocks);
-      const preparing = this.prepare(lba, buf, blocks, staging);
+      const preparing = this.prepare(buf, blocks, staging);
       this.preparing.add(preparing);
       try {
         prepared = await preparing;
@@ -125,11 +125,8 @@ export class BlockEngine {
 
   /** Phases 1-2 of a write outside the mutex; close() waits for these, so a write
    * it was called after still queues ahead of the last commit. */
-  private async prepare(lba: number, buf: Buffer, blocks: number, staging: Buffer): Promise<PreparedWrite> {
+  private async prepare(buf: Buffer, blocks: number, staging: Buffer): Promise<PreparedWrite> {
     const c = this.core;
-    // The old map values and extents phase 3 looks up, loaded in range scans.
-    const prefetch = c.prefetchMeta(lba, blocks);
-    if (prefetch !== undefined) await prefetch;
     if (c.metaReopening !== undefined) await c.metaReopening; // the lookups need the store open
     return prepareWrite(c, buf, blocks, staging);
   }

@@ -24,7 +24,6 @@ import { confirmUnmapped, scanMapped } from './mapped-scan.js';
 import { DedupFilter, scanDedup } from './dedup-filter.js';
 import { MetaCache } from './meta-cache.js';
 import { MetaView } from './meta-view.js';
-import { prefetchRange } from './meta-prefetch.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
@@ -190,12 +189,6 @@ export class EngineCore {
   /** Confirms a getMap miss while the open scan still runs (see mapped-scan.ts). */
   confirmUnmapped(lba: number): Promise<undefined> {
     return confirmUnmapped(this.meta, this.mapped, lba);
-  }
-
-  /** Loads the clean map and extent records of a range into the cache with range
-   * scans (meta-prefetch.ts); undefined when there is nothing worth loading. */
-  prefetchMeta(lba: number, blocks: number): Promise<void> | undefined {
-    return prefetchRange(this.view, lba, blocks);
   }
 
   /** The extent record (a copy: changing it changes nothing). */

@@ -134,16 +134,6 @@ export class MetaView {
     if (extentId !== null) this.filter.add(fingerprint);
   }
 
-  /** Whether an overlay (current or frozen) holds a map entry for `lba`. */
-  hasPendingMap(lba: number): boolean {
-    return this.cur.maps.has(lba) || (this.frozen?.maps.has(lba) ?? false);
-  }
-
-  /** Whether an overlay (current or frozen) holds an extent entry for `id`. */
-  hasPendingExtent(id: number): boolean {
-    return this.cur.extents.has(id) || (this.frozen?.extents.has(id) ?? false);
-  }
-
   get pendingRecords(): number {
     return this.cur.maps.size + this.cur.extents.size + this.cur.dedup.size;
   }

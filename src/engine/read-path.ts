@@ -56,8 +56,6 @@ interface Plan {
 }
 
 export async function readBlocks(core: EngineCore, lba: number, blocks: number, out: Buffer): Promise<void> {
-  const prefetch = core.prefetchMeta(lba, blocks);
-  if (prefetch !== undefined) await prefetch;
   // The metadata store is closed for a moment while it reopens after a failed batch.
   if (core.metaReopening !== undefined) await core.metaReopening;
   const token = core.guard.enter();

@@ -74,11 +74,6 @@ export class SlotTable {
     return this.place(this.key, 0, true);
   }
 
-  /** Whether `key` is present, without counting a hit or a miss or marking it referenced. */
-  has(): boolean {
-    return this.locate(this.key, 0) >= 0;
-  }
-
   /** Forgets `key` if present. */
   remove(): void {
     const slot = this.locate(this.key, 0);

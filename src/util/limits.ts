@@ -66,10 +66,3 @@ export const SEQ_RECORD_INTERVAL_MS = 50;
 /** Bytes each of the write journal's two files may hold (a record holds at most
  * one write chunk, 4 MiB; a full file forces a durable commit). */
 export const JOURNAL_FILE_BYTES = 64 * 1024 * 1024;
-/** A read or write whose range has at least this many map records neither pending nor
- * cached loads them (and the extents they point at) with range scans first: a LevelDB
- * point lookup costs several times a scanned entry, a scan one hop to the thread pool. */
-export const PREFETCH_RECORDS_MIN = 8;
-/** Extent ids at most this far apart are loaded by one scan (the ids between are read
- * and dropped): extents written together have neighbouring ids. */
-export const PREFETCH_EXTENT_GAP = 16;

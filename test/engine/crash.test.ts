@@ -175,8 +175,8 @@ async function mutated(e: BlockEngine, m: CrashModel, p: Promise<void>, lba = 0,
 
 /** Writes to disjoint ranges started together (each classified and its dedup
  * candidates read before it takes the mutex), with a compaction step among them
- * when the case compacts, and a read of 8-39 blocks that prefetches metadata
- * (meta-prefetch.ts) while their applies and commits change it. */
+ * when the case compacts, and a read of 8-39 blocks that resolves its blocks
+ * while their applies and commits change the metadata. */
 async function concurrentWrites(e: BlockEngine, m: CrashModel, w: Workload, r: () => number, c: Case): Promise<void> {
   const epoch = m.epoch;
   const k = 2 + randInt(r, 3);

@@ -6,11 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { DedupFilter, scanDedup } from '../../../src/engine/dedup-filter.js';
 import { MappedBits } from '../../../src/engine/mapped-bits.js';
 import { MetaCache } from '../../../src/engine/meta-cache.js';
-import { prefetchRange } from '../../../src/engine/meta-prefetch.js';
 import { MetaView } from '../../../src/engine/meta-view.js';
 import { SlotTable } from '../../../src/engine/slot-table.js';
 import { hKey } from '../../../src/meta/keys.js';
-import type { MetaOp } from '../../../src/meta/store.js';
 import { encodeU64, type Extent, type MapValue } from '../../../src/meta/records.js';
 import { MemMetaStore } from '../../../src/testing/mem-store.js';
 import { randInt, rng } from '../../engine/helpers.js';
@@ -175,23 +173,11 @@ interface Truth {
   dedup: Map<number, number | undefined>;
 }
 
-/** A store whose range scans take their snapshot when called but answer a few
- * event-loop turns later: batches applied meanwhile race the prefetch (meta-prefetch.ts). */
-class SlowScanStore extends MemMetaStore {
-  override async scan(gte: Buffer, lt: Buffer, limit: number): Promise<Array<[Buffer, Buffer]>> {
-    const out = await super.scan(gte, lt, limit);
-    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
-    return out;
-  }
-}
-
 describe('MetaView over the cache', () => {
   // 1 KiB: 16 map slots for 200 keys, constant eviction; 1 MiB: everything stays.
-  // Range prefetches run concurrently with the changes and batches.
   it.each([1024, 1 << 20])('answers the latest value through evictions, applied batches and failed ones (thaw), %i B', async (budget) => {
     const r = rng(77);
-    const meta = new SlowScanStore();
-    const prefetches: Array<Promise<void>> = [];
+    const meta = new MemMetaStore();
     const view = new MetaView(meta, new MappedBits(256), new MetaCache(budget), new DedupFilter(256));
     view.filter.complete = true;
     view.mapped.complete = true;
@@ -224,21 +210,16 @@ describe('MetaView over the cache', () => {
           view.thaw(); // the batch failed: nothing of it reached the store
           inflight = undefined;
         } else {
-          await applyBatch(meta, inflight.ops);
+          await meta.batch(inflight.ops, false);
           view.dropFrozen(r() < 0.3);
           inflight = undefined;
         }
-      } else if (x < 0.55) {
-        const p = prefetchRange(view, randInt(r, 160), 40);
-        if (p !== undefined) prefetches.push(p);
       } else {
         expect(view.getMap(k), `L ${k} at step ${step}`).toEqual(t.maps.get(k));
         expect(view.getExtent(k + 1), `E ${k + 1} at step ${step}`).toEqual(t.extents.get(k + 1));
         expect(view.getDedup(fp(k)), `H ${k} at step ${step}`).toEqual(t.dedup.get(k));
       }
     }
-    await Promise.all(prefetches);
-    expect(prefetches.length).toBeGreaterThan(50);
     const s = view.cache.stats();
     if (budget < 4096) expect(s.evictions).toBeGreaterThan(100);
     expect(s.hits).toBeGreaterThan(100);
@@ -246,10 +227,3 @@ describe('MetaView over the cache', () => {
     expect(view.filter.certainlyNew).toBeGreaterThan(0);
   });
 });
-
-/** Applies a batch and lets a turn of the event loop pass, so that prefetch scans
- * started before it answer after it (with the snapshot they took). */
-async function applyBatch(meta: MemMetaStore, ops: MetaOp[]): Promise<void> {
-  await meta.batch(ops, false);
-  await new Promise((resolve) => setImmediate(resolve));
-}
