@@ -19,7 +19,7 @@ import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
 import { compactionStats, engineStats } from './engine-stats.js';
 import { readBlocks } from './read-path.js';
-import { ensureSpace } from './space.js';
+import { ensureSpace, hasSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { PREPARED_BLOCKS_MAX } from './staging-pool.js';
 import type { JournalOp } from './write-journal.js';
@@ -100,13 +100,15 @@ export class BlockEngine {
     let recorded: Array<Promise<void>>;
     try {
       recorded = await this.exclusive(async () => {
-        await c.checkWritable();
+        // The checks below await only when they have work to do: a write is
+        // mostly these steps, and each await is a promise and a microtask turn.
+        if (!c.writableNow()) await c.checkWritable();
         const appends: Array<Promise<void>> = [];
         for (let done = 0; done < blocks; done += WRITE_CHUNK_BLOCKS) {
           const n = Math.min(WRITE_CHUNK_BLOCKS, blocks - done);
-          await ensureSpace(c, this.compactor, n);
+          if (!hasSpace(c, n)) await ensureSpace(c, this.compactor, n);
           const part = buf.subarray(done * BLOCK_BYTES, (done + n) * BLOCK_BYTES);
-          await this.journalRoom(part.length);
+          if (!this.journalFits(part.length)) await this.journalRoom(part.length);
           if (prepared !== undefined) applyWrite(c, lba, n, part, prepared);
           else await writeBlocks(c, lba + done, n, part);
           // Applied: record it before any freeze can run (we hold the mutex).
@@ -151,8 +153,8 @@ export class BlockEngine {
 
   private async unmap(lba: number, blocks: number): Promise<void> {
     const recorded = await this.exclusive(async () => {
-      await this.core.checkWritable();
-      await this.journalRoom(0);
+      if (!this.core.writableNow()) await this.core.checkWritable();
+      if (!this.journalFits(0)) await this.journalRoom(0);
       await unmapRange(this.core, lba, blocks);
       // In an array: a promise returned bare would be awaited under the mutex.
       return [this.record('unmap', lba, blocks)];
@@ -166,6 +168,11 @@ export class BlockEngine {
   private async recorded(appends: Array<Promise<void>>): Promise<void> {
     const results = await Promise.allSettled(appends);
     if (results.some((r) => r.status === 'rejected')) await this.exclusive(() => this.core.commit(true));
+  }
+
+  /** Whether the write journal (if any) takes a record of `payloadBytes` now. */
+  private journalFits(payloadBytes: number): boolean {
+    return this.core.journal?.fits(payloadBytes) ?? true;
   }
 
   /** [mutex] Makes room in the write journal for a record of `payloadBytes`: a

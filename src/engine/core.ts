@@ -385,6 +385,11 @@ export class EngineCore {
     return this.commits.checkWritable();
   }
 
+  /** True when checkWritable() has nothing to do (no stall, no broken store). */
+  writableNow(): boolean {
+    return this.commits.writableNow();
+  }
+
   settleReclaims(): Promise<void> {
     return this.commits.settleReclaims();
   }

@@ -7,6 +7,7 @@
 import { keySuccessor, PREFIX_H } from '../meta/keys.js';
 import type { MetaStore } from '../meta/store.js';
 import { SCAN_CHUNK_ENTRIES } from '../util/limits.js';
+import { u32le } from '../util/bytes.js';
 
 const HASHES = 4;
 /** Bits per fingerprint a layer is sized for (with 4 hashes: ~0.25% false positives). */
@@ -114,7 +115,7 @@ function hashes(fp: Buffer): [number, number] {
   let a = 0x243f6a88;
   let b = 0x85a308d3;
   for (let o = 0; o + 4 <= fp.length; o += 4) {
-    const w = fp.readUInt32LE(o);
+    const w = u32le(fp, o);
     a = Math.imul(a ^ w, 0xcc9e2d51);
     a ^= a >>> 15;
     b = Math.imul(b ^ w, 0x1b873593);
@@ -131,10 +132,10 @@ export function scanDedup(meta: MetaStore, filter: DedupFilter): Promise<void> {
     let from: Buffer = Buffer.from([PREFIX_H]);
     const end = Buffer.from([PREFIX_H + 1]);
     for (;;) {
-      const entries = await meta.scan(from, end, SCAN_CHUNK_ENTRIES);
-      for (const [k] of entries) filter.add(k.subarray(1));
-      if (entries.length < SCAN_CHUNK_ENTRIES) break;
-      from = keySuccessor(entries[entries.length - 1][0]);
+      const keys = await meta.scanKeys(from, end, SCAN_CHUNK_ENTRIES);
+      for (const k of keys) filter.add(k.subarray(1));
+      if (keys.length < SCAN_CHUNK_ENTRIES) break;
+      from = keySuccessor(keys[keys.length - 1]);
     }
     filter.complete = true;
   })().catch(() => undefined);

@@ -218,6 +218,11 @@ export class GroupCommit {
   }
 
   /** Before a mutation: fails fast while stalled, retrying the commit when one is due. */
+  /** True when checkWritable() would return at once. */
+  writableNow(): boolean {
+    return this.health.broken === undefined && this.health.stalled === undefined;
+  }
+
   async checkWritable(): Promise<void> {
     if (this.health.broken !== undefined) throw this.health.broken;
     if (this.health.stalled === undefined) return;

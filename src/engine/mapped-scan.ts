@@ -11,10 +11,12 @@ export function scanMapped(meta: MetaStore, mapped: MappedBits): Promise<void> {
   return (async () => {
     let from = lKey(0);
     for (;;) {
-      const entries = await meta.scan(from, prefixEnd(PREFIX_L), SCAN_CHUNK_ENTRIES);
-      for (const [k] of entries) mapped.seen(lbaOfKey(k));
-      if (entries.length < SCAN_CHUNK_ENTRIES) break;
-      from = keySuccessor(entries[entries.length - 1][0]);
+      // Keys only: a value is a second buffer copied out of LevelDB per entry, and
+      // the scan competes with the first reads after open for the same core.
+      const keys = await meta.scanKeys(from, prefixEnd(PREFIX_L), SCAN_CHUNK_ENTRIES);
+      for (const k of keys) mapped.seen(lbaOfKey(k));
+      if (keys.length < SCAN_CHUNK_ENTRIES) break;
+      from = keySuccessor(keys[keys.length - 1]);
     }
     mapped.complete = true;
   })().catch(() => undefined);

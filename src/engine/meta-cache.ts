@@ -9,6 +9,7 @@
 // when a failed batch makes the overlays authoritative again (thaw). Absent
 // keys are never cached (MappedBits and the dedup filter answer those).
 import type { Extent, MapValue } from '../meta/records.js';
+import { setU32le, u32le } from '../util/bytes.js';
 import { SlotTable } from './slot-table.js';
 
 /** Share of the budget per kind: the map and extents are read on every write. */
@@ -34,10 +35,11 @@ function setNumberKey(t: SlotTable, n: number): void {
 }
 
 function setFingerprintKey(t: SlotTable, fp: Buffer): void {
-  t.key[0] = fp.readUInt32LE(0);
-  t.key[1] = fp.readUInt32LE(4);
-  t.key[2] = fp.readUInt32LE(8);
-  t.key[3] = fp.readUInt32LE(12);
+  const k = t.key;
+  k[0] = u32le(fp, 0);
+  k[1] = u32le(fp, 4);
+  k[2] = u32le(fp, 8);
+  k[3] = u32le(fp, 12);
 }
 
 export class MetaCache {
@@ -100,10 +102,10 @@ export class MetaCache {
     const v = t.values;
     const o = slot * 8;
     const fingerprint = Buffer.allocUnsafe(16);
-    fingerprint.writeUInt32LE(v[o + 4], 0);
-    fingerprint.writeUInt32LE(v[o + 5], 4);
-    fingerprint.writeUInt32LE(v[o + 6], 8);
-    fingerprint.writeUInt32LE(v[o + 7], 12);
+    setU32le(fingerprint, 0, v[o + 4]);
+    setU32le(fingerprint, 4, v[o + 5]);
+    setU32le(fingerprint, 8, v[o + 6]);
+    setU32le(fingerprint, 12, v[o + 7]);
     return {
       id, segment: v[o], offset: v[o + 1], storedBytes: v[o + 2] & 0xffff, codecId: v[o + 2] >>> 16, refs: v[o + 3],
       fingerprint,
@@ -119,10 +121,11 @@ export class MetaCache {
     v[o + 1] = e.offset;
     v[o + 2] = (e.storedBytes & 0xffff) | (e.codecId << 16);
     v[o + 3] = e.refs;
-    v[o + 4] = e.fingerprint.readUInt32LE(0);
-    v[o + 5] = e.fingerprint.readUInt32LE(4);
-    v[o + 6] = e.fingerprint.readUInt32LE(8);
-    v[o + 7] = e.fingerprint.readUInt32LE(12);
+    const f = e.fingerprint;
+    v[o + 4] = u32le(f, 0);
+    v[o + 5] = u32le(f, 4);
+    v[o + 6] = u32le(f, 8);
+    v[o + 7] = u32le(f, 12);
   }
 
   forgetExtent(id: number): void {

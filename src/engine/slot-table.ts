@@ -14,6 +14,7 @@ const REFERENCED = 2;
 /** Slots a table starts with (when its budget allows). */
 const INITIAL_SLOTS = 1024;
 const GROWTH = 4;
+const TWO32 = 0x1_0000_0000;
 
 export class SlotTable {
   /** Scratch key: callers fill it before find/insert/remove. */
@@ -56,7 +57,7 @@ export class SlotTable {
 
   /** The slot holding `key`, or -1; a hit marks the slot referenced. Counts hits and misses. */
   find(): number {
-    const slot = this.locate(this.setOf(this.key, 0) * WAYS, this.key, 0);
+    const slot = this.locate(this.key, 0);
     if (slot < 0) {
       this.misses += 1;
       return -1;
@@ -68,14 +69,14 @@ export class SlotTable {
 
   /** The slot for `key` (its own, an empty one, or an evicted one); the caller writes its value. */
   insert(): number {
-    const own = this.locate(this.setOf(this.key, 0) * WAYS, this.key, 0);
+    const own = this.locate(this.key, 0);
     if (own >= 0) return own;
     return this.place(this.key, 0, true);
   }
 
   /** Forgets `key` if present. */
   remove(): void {
-    const slot = this.locate(this.setOf(this.key, 0) * WAYS, this.key, 0);
+    const slot = this.locate(this.key, 0);
     if (slot >= 0) this.state[slot] = EMPTY;
   }
 
@@ -108,8 +109,8 @@ export class SlotTable {
   }
 
   private allocate(capacity: number): void {
-    this.capacity = capacity;
-    this.sets = capacity / WAYS;
+    this.capacity = capacity | 0;
+    this.sets = (capacity / WAYS) | 0;
     this.keys = new Uint32Array(capacity * this.keyWords);
     this.values = new Uint32Array(capacity * this.valueWords);
     this.state = new Uint8Array(capacity);
@@ -146,26 +147,39 @@ export class SlotTable {
     }
   }
 
-  private locate(base: number, src: Uint32Array, off: number): number {
+  /** The slot holding the key at src[off..], or -1. Hot: locals, and the two key
+   * widths the cache uses compared without an inner loop. */
+  private locate(src: Uint32Array, off: number): number {
+    const base = this.setOf(src, off) * WAYS;
+    const state = this.state;
+    const keys = this.keys;
     const kw = this.keyWords;
-    for (let w = 0; w < WAYS; w++) {
-      const slot = base + w;
-      if (this.state[slot] === EMPTY) continue;
-      let i = 0;
-      while (i < kw && this.keys[slot * kw + i] === src[off + i]) i++;
+    const k0 = src[off];
+    const k1 = kw > 1 ? src[off + 1] : 0;
+    for (let slot = base; slot < base + WAYS; slot++) {
+      if (state[slot] === EMPTY) continue;
+      const at = slot * kw;
+      if (keys[at] !== k0) continue;
+      if (kw === 1) return slot;
+      if (keys[at + 1] !== k1) continue;
+      let i = 2;
+      while (i < kw && keys[at + i] === src[off + i]) i++;
       if (i === kw) return slot;
     }
     return -1;
   }
 
+  /** The key's set: a mixed hash, range-reduced by a multiply (a `%` by a set count
+   * that is not a small integer costs a floating-point division per lookup). */
   private setOf(src: Uint32Array, off: number): number {
     let h = 0x9e3779b9;
-    for (let i = 0; i < this.keyWords; i++) {
+    const kw = this.keyWords;
+    for (let i = 0; i < kw; i++) {
       h = Math.imul(h ^ src[off + i], 0x85ebca6b);
       h ^= h >>> 13;
     }
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
-    return (h >>> 0) % this.sets;
+    return Math.floor((h >>> 0) * this.sets / TWO32);
   }
 }

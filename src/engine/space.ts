@@ -10,9 +10,19 @@ import type { EngineCore } from './core.js';
 /** Liveness under which a segment is worth cleaning when space runs out. */
 const URGENT_LIVE_FRACTION = 0.95;
 
+/** Free segments a batch of `blocks` needs before it may start. */
+function segmentsNeeded(core: EngineCore, blocks: number): number {
+  return Math.ceil((blocks * FRAGMENT_BYTES_MAX) / core.segments.segmentBytes) + 1 + RESERVED_SEGMENTS;
+}
+
+/** Whether the fragments of `blocks` fit now (then ensureSpace has nothing to do). */
+export function hasSpace(core: EngineCore, blocks: number): boolean {
+  return core.segments.freeCount >= segmentsNeeded(core, blocks);
+}
+
 export async function ensureSpace(core: EngineCore, compactor: Compactor, blocks: number): Promise<void> {
   const segs = core.segments;
-  const need = Math.ceil((blocks * FRAGMENT_BYTES_MAX) / segs.segmentBytes) + 1 + RESERVED_SEGMENTS;
+  const need = segmentsNeeded(core, blocks);
   if (segs.freeCount >= need) return;
   await core.commit(true);
   await core.settleReclaims();

@@ -67,6 +67,10 @@ export class LevelMetaStore implements MetaStore {
     return await this.db.iterator({ gte, lt, limit }).all();
   }
 
+  async scanKeys(gte: Buffer, lt: Buffer, limit: number): Promise<Buffer[]> {
+    return await this.db.keys({ gte, lt, limit }).all();
+  }
+
   async sizeBytes(): Promise<number> {
     let total = 0;
     for (const name of await fs.promises.readdir(this.dir)) {

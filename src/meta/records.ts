@@ -41,7 +41,9 @@ export function decodeExtent(id: number, v: Buffer): Extent {
     storedBytes: v.readUInt16BE(8),
     codecId: v.readUInt8(10),
     refs: v.readUInt32BE(11),
-    fingerprint: Buffer.from(v.subarray(15, 31)),
+    // A view, not a copy: a record's buffer is the caller's (a store lookup or scan
+    // result) and fingerprints are never written to; a cold read decodes one per block.
+    fingerprint: v.subarray(15, 31),
   };
 }
 

@@ -15,6 +15,8 @@ export interface MetaStore {
   batch(ops: MetaOp[], sync: boolean): Promise<void>;
   /** Up to `limit` entries with gte <= key < lt, in key order. */
   scan(gte: Buffer, lt: Buffer, limit: number): Promise<Array<[Buffer, Buffer]>>;
+  /** The keys scan() would return, without their values (half the copies per entry). */
+  scanKeys(gte: Buffer, lt: Buffer, limit: number): Promise<Buffer[]>;
   /** Bytes the store occupies on its medium (approximate; for stats and benchmarks). */
   sizeBytes(): Promise<number>;
   /** Waits for pending batches and releases the store. */

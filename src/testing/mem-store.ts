@@ -84,6 +84,10 @@ export class MemMetaStore implements MetaStore {
     return out;
   }
 
+  async scanKeys(gte: Buffer, lt: Buffer, limit: number): Promise<Buffer[]> {
+    return (await this.scan(gte, lt, limit)).map(([k]) => k);
+  }
+
   async sizeBytes(): Promise<number> {
     let total = 0;
     for (const [k, v] of this.current) total += k.length + v.length;

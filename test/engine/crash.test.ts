@@ -175,12 +175,13 @@ async function mutated(e: BlockEngine, m: CrashModel, p: Promise<void>, lba = 0,
 
 /** Writes to disjoint ranges started together (each classified and its dedup
  * candidates read before it takes the mutex), with a compaction step among them
- * when the case compacts: they interleave with each other's apply and commits. */
+ * when the case compacts, and a read of 8-39 blocks that resolves its blocks
+ * while their applies and commits change the metadata. */
 async function concurrentWrites(e: BlockEngine, m: CrashModel, w: Workload, r: () => number, c: Case): Promise<void> {
   const epoch = m.epoch;
   const k = 2 + randInt(r, 3);
   const region = Math.floor(LOGICAL_BLOCKS / k);
-  const ops: Array<Promise<unknown>> = [];
+  const ops: Array<Promise<unknown>> = [concurrentRead(e, m, r)];
   for (let j = 0; j < k; j++) {
     const blocks = 1 + randInt(r, Math.min(12, region));
     const lba = j * region + randInt(r, region - blocks + 1);
@@ -195,6 +196,25 @@ async function concurrentWrites(e: BlockEngine, m: CrashModel, w: Workload, r: (
     }
   }
   await Promise.all(ops);
+}
+
+/** Reads a range while writes run; each block must hold what it held before or after them. */
+async function concurrentRead(e: BlockEngine, m: CrashModel, r: () => number): Promise<void> {
+  const epoch = m.epoch;
+  const n = 8 + randInt(r, 32);
+  const lba = randInt(r, LOGICAL_BLOCKS - n);
+  const before = Array.from({ length: n }, (_, i) => m.latest.get(lba + i) ?? ZERO_BLOCK);
+  const out = Buffer.alloc(n * BLOCK_BYTES);
+  // Let the writes started beside this read reach their applies first.
+  for (let i = randInt(r, 4); i > 0; i--) await Promise.resolve();
+  await e.read(lba, n, out);
+  await Promise.resolve();
+  for (let i = 0; i < n && m.epoch === epoch; i++) {
+    const got = out.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
+    const now = m.latest.get(lba + i) ?? ZERO_BLOCK;
+    const ok = got.equals(before[i]) || got.equals(now) || (m.faultSeen && (m.allowed.get(lba + i) ?? []).some((b) => b.equals(got)));
+    expect(ok, `read of lba ${lba + i} during concurrent writes`).toBe(true);
+  }
 }
 
 async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number, c: Case): Promise<void> {

@@ -22,7 +22,7 @@ const makers: Array<[string, () => Promise<MetaStore>]> = [
 
 for (const [name, make] of makers) {
   describe(`${name} conformance`, () => {
-    it('batches, gets and scans in big-endian key order', async () => {
+    it('batches, gets and scans (entries and keys) in big-endian key order', async () => {
       const s = await make();
       await s.batch([
         { type: 'put', key: lKey(300), value: Buffer.from('c') },
@@ -36,6 +36,8 @@ for (const [name, make] of makers) {
       expect(all.map(([, v]) => v.toString())).toEqual(['a', 'b', 'c']);
       const limited = await s.scan(lKey(3), lKey(1000), 1);
       expect(limited.map(([, v]) => v.toString())).toEqual(['b']);
+      expect(await s.scanKeys(lKey(0), prefixEnd(PREFIX_L), 10)).toEqual(all.map(([k]) => k));
+      expect(await s.scanKeys(lKey(3), lKey(1000), 1)).toEqual([lKey(256)]);
       await s.batch([{ type: 'del', key: lKey(256) }], true);
       expect((await s.scan(lKey(0), lKey(1000), 10)).length).toBe(2);
       expect(await s.sizeBytes()).toBeGreaterThan(0);
