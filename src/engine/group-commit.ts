@@ -217,12 +217,12 @@ export class GroupCommit {
     await this.inflight;
   }
 
-  /** Before a mutation: fails fast while stalled, retrying the commit when one is due. */
   /** True when checkWritable() would return at once. */
   writableNow(): boolean {
     return this.health.broken === undefined && this.health.stalled === undefined;
   }
 
+  /** Before a mutation: fails fast while stalled, retrying the commit when one is due. */
   async checkWritable(): Promise<void> {
     if (this.health.broken !== undefined) throw this.health.broken;
     if (this.health.stalled === undefined) return;
