@@ -14,7 +14,7 @@ mkdir -p "$M"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
 
 fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
-ok() { echo "OK $*"; echo "   (${SECONDS}s)"; }
+ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
 cleanup() {
   mountpoint -q "$M" && umount "$M" || true
   mountpoint -q "$W/ext4" && umount "$W/ext4" || true
