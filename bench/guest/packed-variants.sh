@@ -3,7 +3,8 @@
 # the QEMU guest (test/vm/vm-run --modules zram) or natively as root with
 # ublk_drv and zram. fio on vCPU 0, the daemon on vCPU 1, as
 # `npm run bench -- packed` pins them. Interleaved rounds: each round runs
-# zram, every variant in order, then zram again, each on a fresh device with
+# zram, every variant (the order rotated by one each round), then zram again,
+# each on a fresh device with
 # the packed benchmark's workloads (1 MiB sequential write over the whole
 # region, 4 KiB random read and write at QD16, 60% compressible and 30%
 # duplicate data). Every figure is then a ratio to the mean of its round's two
@@ -12,10 +13,11 @@
 # SETTINGS: node flags for the daemon, comma separated, and/or VAR=value
 # entries for its environment, e.g. 'stgc=--single-threaded-gc'
 # 'uv1=UV_THREADPOOL_SIZE=1' 'both=--single-threaded-gc,--max-semi-space-size=64'.
-# Without any, a default list (VARIANTS in this file). `base` is always first.
+# Without any, a default list (VARIANTS in this file). `base` (no flags) is always in the list.
 # Environment: VARIANTS_ROUNDS (2), VARIANTS_SIZE_MB (64), VARIANTS_RUNTIME_S (10),
 # VARIANTS_ADD_ARGS (more `add` flags).
-# Writes OUT_DIR/fio.jsonl (fio-baseline lines + round, variant) and prints
+# Writes OUT_DIR/fio.jsonl (fio-baseline lines + round, variant), rss.jsonl
+# (the daemon's peak RSS per variant and round) and prints
 # OUT_DIR/ratios.txt: per variant and workload, the ratio to zram per round
 # and their mean, and the 4 KiB write p99 in ms.
 set -euo pipefail
@@ -39,6 +41,7 @@ VARIANTS=("$@")
 VARIANTS=(base= "${VARIANTS[@]}")
 mkdir -p "$OUT"
 : >"$OUT/fio.jsonl"
+: >"$OUT/rss.jsonl"
 W=$(mktemp -d /run/packed-variants.XXXXXX)
 mkdir -p "$W/fs"
 mount -t tmpfs -o size=2g packed-variants "$W/fs"
@@ -91,15 +94,22 @@ run_packed() {
   done
   read -r dev <"$out"
   fio_jobs "$round" "$name" "$dev" "$PID"
+  # The daemon's peak RSS over the three workloads.
+  jq -nc --argjson round "$round" --arg variant "$name" --argjson kib "$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")" \
+    '{round: $round, variant: $variant, peakRssMiB: ($kib / 1024 | round)}' >>"$OUT/rss.jsonl"
   kill -TERM "$PID"
   wait "$PID" || { echo "packed-variants: $name exited with $?" >&2; }
   PID=
   rm -rf "$W/fs/pool.img" "$W/fs/pool.img.meta"
 }
 
+# Round r starts at variant r-1 (rotated): no variant always runs right after
+# zram or late in a round.
+n=${#VARIANTS[@]}
 for round in $(seq "$ROUNDS"); do
   run_zram "$round"
-  for v in "${VARIANTS[@]}"; do
+  for k in $(seq 0 $((n - 1))); do
+    v=${VARIANTS[$(((k + round - 1) % n))]}
     run_packed "$round" "${v%%=*}" "${v#*=}" || echo "packed-variants: round $round ${v%%=*} failed" >&2
   done
   run_zram "$round"
@@ -119,3 +129,5 @@ jq -rs '
        (map(.ratio) | add / length | r3),
        (if .[0].workload == "randwrite-4k" then (map(.latUsP99 / 1000 | r3) | map(tostring) | join(" ")) else "" end)])
   | @tsv' "$OUT/fio.jsonl" | column -t -s $'\t' | tee "$OUT/ratios.txt"
+jq -rs 'group_by(.variant)[] | "peak RSS \(.[0].variant): \(map(.peakRssMiB | tostring) | join(" ")) MiB"' \
+  "$OUT/rss.jsonl" | tee -a "$OUT/ratios.txt"
