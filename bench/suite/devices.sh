@@ -7,7 +7,6 @@
 #   dev_server_pids NAME    pids whose CPU is the device's server (empty: in-kernel only)
 #   dev_rss NAME            our daemon's peak RSS in bytes (empty for others)
 #   dev_down NAME
-CLI=(node "$PWD/bin/ublk-compress.js")
 DEV= UBLK_PID= UBLK_ERR= VDO_LOOP= BRD_FREE0= CUR=
 VDO_BLOCKS=1310720 # 5 GiB sparse backing file: the index and metadata reserve fit
 
@@ -19,12 +18,24 @@ mem_free() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemFree/ {printf "%.0
 # started here: one node start per device instead of three (add, its daemon,
 # del), which under emulation is most of a small data set's time. It prints
 # /dev/ublkbN once the device is usable; SIGTERM flushes, stops and deletes it.
+# The node flags `add` gives the daemon it spawns on vCPU 1 alone
+# (src/cli/daemon-flags.ts): a foreground server takes them only on its own
+# command line. Asked once per boot, under the same pinning.
+DAEMON_FLAGS=
+daemon_flags() { # sets DAEMON_FLAGS once ("-": none)
+  [ -n "$DAEMON_FLAGS" ] || DAEMON_FLAGS="$(taskset -c 1 node --input-type=module -e \
+    "import { daemonNodeFlags } from '$PWD/dist/src/cli/daemon-flags.js'; console.log(daemonNodeFlags().join(' ') || '-')")"
+}
+
 ublk_up() { # LAYOUT FILE SIZE
-  local args=(add --foreground --backing "$W/fs/$2" --size "$3M" --log "$W/$2.log") out=$W/$2.dev
+  local args=(add --foreground --backing "$W/fs/$2" --size "$3M" --log "$W/$2.log") out=$W/$2.dev flags
   [ "$1" = direct ] && args+=(--layout direct)
   UBLK_ERR=$W/$2.err
   : >"$out"
-  taskset -c 1 "${CLI[@]}" "${args[@]}" >"$out" 2>"$UBLK_ERR" &
+  daemon_flags
+  flags=()
+  [ "$DAEMON_FLAGS" = - ] || read -ra flags <<<"$DAEMON_FLAGS"
+  taskset -c 1 node "${flags[@]}" "$PWD/bin/ublk-compress.js" "${args[@]}" >"$out" 2>"$UBLK_ERR" &
   UBLK_PID=$!
   until [ -s "$out" ]; do
     kill -0 "$UBLK_PID" 2>/dev/null || { echo "$1: add failed: $(cat "$UBLK_ERR")" >&2; UBLK_PID=; return 1; }

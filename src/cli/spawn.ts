@@ -18,6 +18,7 @@ import { readMessages, type DaemonMessage } from '../server/ready-channel.js';
 import { removeRunRecord } from '../server/run-file.js';
 import { UcError, type UcCode } from '../util/errors.js';
 import { daemonArgv } from './add-config.js';
+import { daemonNodeFlags } from './daemon-flags.js';
 import { detachUblkMounts } from './daemon-mounts.js';
 import type { CliIo } from './io.js';
 
@@ -106,15 +107,6 @@ export function daemonEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/**
- * Node flags for the daemon from UBLK_COMPRESS_DAEMON_NODE_ARGS (whitespace
- * separated), for measuring it: `--cpu-prof --cpu-prof-dir=DIR`, `--trace-gc`...
- * are refused in NODE_OPTIONS, and the daemon is not started by the user.
- */
-export function daemonNodeArgs(env: NodeJS.ProcessEnv = process.env): string[] {
-  return (env.UBLK_COMPRESS_DAEMON_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
-}
-
 /** Starts the daemon detached, its stdio to the log, fd 3 the ready channel. */
 function launch(nodeArgs: readonly string[], logPath: string, unshared: boolean): ChildProcess {
   const logFd = openLogFd(logPath); // O_NOFOLLOW|O_APPEND, 0600
@@ -150,7 +142,7 @@ export async function spawnDaemon(
   extraArgv: readonly string[] = [],
 ): Promise<SpawnOutcome> {
   const unshared = canUnshareMounts();
-  const child = launch([...daemonNodeArgs(), binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv], logPath, unshared);
+  const child = launch([...daemonNodeFlags(), binPath(), ...daemonArgv(cfg, logPath, logProvisional), ...extraArgv], logPath, unshared);
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   spawnError.catch(() => {});
   const pipe = child.stdio[3] as Readable;

@@ -1,5 +1,6 @@
 // The daemon's plumbing that runs without a device: the readiness pipe
 // protocol and the request-logging target wrapper.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { daemonArgv, addConfigOf, ADD_OPTIONS } from '../../../src/cli/add-config.js';
 import { parseArgs } from '../../../src/cli/args.js';
 import { loggedTarget } from '../../../src/server/logged-target.js';
-import { daemonEnv, daemonNodeArgs } from '../../../src/cli/spawn.js';
+import { daemonNodeArgs, daemonNodeFlags, ONE_CPU_FLAGS } from '../../../src/cli/daemon-flags.js';
+import { daemonEnv } from '../../../src/cli/spawn.js';
 import { PACKED_OPTIONS, packedConfigOf, packedDaemonArgv } from '../../../src/cli/packed-options.js';
 import { readMessages, type DaemonMessage } from '../../../src/server/ready-channel.js';
 import { openLogger } from '../../../src/server/logger.js';
@@ -98,6 +100,23 @@ describe('daemonNodeArgs', () => {
     expect(daemonNodeArgs({ UBLK_COMPRESS_DAEMON_NODE_ARGS: ' --cpu-prof\t--cpu-prof-dir=/tmp/p  --trace-gc ' })).toEqual([
       '--cpu-prof', '--cpu-prof-dir=/tmp/p', '--trace-gc',
     ]);
+  });
+});
+
+describe('daemonNodeFlags', () => {
+  it('starts a daemon confined to one CPU with ONE_CPU_FLAGS, then the environment\'s flags (later ones win)', () => {
+    const env = { UBLK_COMPRESS_DAEMON_NODE_ARGS: '--no-single-threaded-gc --cpu-prof' };
+    expect(ONE_CPU_FLAGS.length).toBeGreaterThan(0);
+    expect(daemonNodeFlags(env, 1)).toEqual([...ONE_CPU_FLAGS, '--no-single-threaded-gc', '--cpu-prof']);
+    expect(daemonNodeFlags({}, 1)).toEqual([...ONE_CPU_FLAGS]);
+    expect(daemonNodeFlags(env, 2)).toEqual(['--no-single-threaded-gc', '--cpu-prof']);
+    expect(daemonNodeFlags({}, 8)).toEqual([]);
+  });
+
+  it('are flags this node accepts on its command line', () => {
+    const r = spawnSync(process.execPath, [...ONE_CPU_FLAGS, '-e', 'process.exit(0)'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });
 

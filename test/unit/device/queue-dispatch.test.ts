@@ -117,4 +117,24 @@ describe('QueueDispatcher', () => {
     expect(commits.sort((a, b) => a[0] - b[0])).toEqual([[0, -28], [1, -5], [2, -22], [3, -22], [4, -95]]);
     expect(errors).toHaveLength(2);
   });
+
+  it('hands each request a view of its own length over the tag buffer and commits each request once', async () => {
+    const { target, commits, buffers, d } = setup();
+    const views: Buffer[] = [];
+    const read = target.read.bind(target);
+    target.read = (lba, blocks, buf) => {
+      views.push(buf);
+      return read(lba, blocks, buf);
+    };
+    // Sectors per request on tag 5; 4: misaligned, refused with -EINVAL, and
+    // the next request must not commit that refusal again.
+    for (const [i, nr] of [8, 8, 16, 8, 4, 8].entries()) {
+      d.onBatch(makeBatch([[5, UBLK_IO_OP.READ, 0, i * 16, nr]]));
+      await d.idle();
+    }
+    expect(commits).toEqual([[5, 4096], [5, 4096], [5, 8192], [5, 4096], [5, -22], [5, 4096]]);
+    expect(views.map((v) => v.length)).toEqual([4096, 4096, 8192, 4096, 4096]);
+    for (const v of views) expect([v.buffer, v.byteOffset]).toEqual([buffers[5].buffer, buffers[5].byteOffset]);
+    expect(target.calls).toHaveLength(5);
+  });
 });
