@@ -1,46 +1,60 @@
 # Sourced by bench/suite/guest.sh: set-up, space and tear-down of the six
-# devices. One device at a time; dev_up sets DEV. Needs W (a work dir with a
-# tmpfs at $W/fs) and SUITE_VDO_DIR (bench/guest/vdo-tools.sh's cache).
+# devices. One device measured at a time; dev_up sets DEV. Needs W (a work dir
+# with a tmpfs at $W/fs) and SUITE_VDO_DIR (bench/guest/vdo-tools.sh's cache).
 #   dev_up NAME SIZE_MIB [space]
 #                           packed | direct | zram | vdo | loop | brd; "space": dev_space follows
+#   ublk_start NAME SIZE_MIB
+#                           packed | direct: start its server ahead of its turn (dev_up then waits for it)
 #   dev_space NAME          {"physicalBytes","dataBytes",...} of the device now
 #   dev_server_pids NAME    pids whose CPU is the device's server (empty: in-kernel only)
 #   dev_rss NAME            our daemon's peak RSS in bytes (empty for others)
 #   dev_down NAME
 CLI=(node "$PWD/bin/ublk-compress.js")
-DEV= UBLK_PID= UBLK_ERR= VDO_LOOP= BRD_FREE0= CUR=
+DEV= VDO_LOOP= BRD_FREE0= CUR=
+# Our servers by layout (packed | direct): pid, while it runs.
+declare -A UPID=()
 VDO_BLOCKS=1310720 # 5 GiB sparse backing file: the index and metadata reserve fit
 
 vdo_tool() { bash bench/guest/vdo-run.sh "$SUITE_VDO_DIR" "$@"; }
 alloc_bytes() { du -sB1 "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 mem_free() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemFree/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo; }
+ublk_file() { [ "$1" = packed ] && echo pool.img || echo direct.img; }
 
 # The server runs as `add --foreground` (what `add` spawns as its daemon),
 # started here: one node start per device instead of three (add, its daemon,
 # del), which under emulation is most of a small data set's time. It prints
 # /dev/ublkbN once the device is usable; SIGTERM flushes, stops and deletes it.
-ublk_up() { # LAYOUT FILE SIZE
-  local args=(add --foreground --backing "$W/fs/$2" --size "$3M" --log "$W/$2.log") out=$W/$2.dev
+# ublk_start only launches it (the space part starts it while the kernel
+# devices fill); ublk_ready waits for the device and sets DEV.
+ublk_start() { # LAYOUT SIZE_MIB
+  local file
+  file=$(ublk_file "$1")
+  local args=(add --foreground --backing "$W/fs/$file" --size "$2M" --log "$W/$1.log")
   [ "$1" = direct ] && args+=(--layout direct)
-  UBLK_ERR=$W/$2.err
-  : >"$out"
-  taskset -c 1 "${CLI[@]}" "${args[@]}" >"$out" 2>"$UBLK_ERR" &
-  UBLK_PID=$!
-  until [ -s "$out" ]; do
-    kill -0 "$UBLK_PID" 2>/dev/null || { echo "$1: add failed: $(cat "$UBLK_ERR")" >&2; UBLK_PID=; return 1; }
-    sleep 0.1
-  done
-  read -r DEV <"$out"
+  : >"$W/$1.dev"
+  taskset -c 1 "${CLI[@]}" "${args[@]}" >"$W/$1.dev" 2>"$W/$1.err" &
+  UPID[$1]=$!
 }
 
-ublk_down() {
-  local rc=0
-  [ -n "$UBLK_PID" ] || return 0
-  kill -TERM "$UBLK_PID"
-  wait "$UBLK_PID" || rc=$?
-  [ "$rc" = 0 ] || echo "ublk server $UBLK_PID exited with $rc: $(cat "$UBLK_ERR")" >&2
-  [ ! -e "$DEV" ] || { echo "$DEV still exists after its server stopped" >&2; rc=1; }
-  UBLK_PID=
+ublk_ready() { # LAYOUT
+  until [ -s "$W/$1.dev" ]; do
+    kill -0 "${UPID[$1]}" 2>/dev/null || { echo "$1: add failed: $(cat "$W/$1.err")" >&2; unset "UPID[$1]"; return 1; }
+    sleep 0.1
+  done
+  read -r DEV <"$W/$1.dev"
+}
+
+ublk_down() { # LAYOUT
+  local rc=0 pid=${UPID[$1]:-} file dev
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || echo "ublk server $pid exited with $rc: $(cat "$W/$1.err")" >&2
+  dev=$(head -n 1 "$W/$1.dev")
+  [ -z "$dev" ] || [ ! -e "$dev" ] || { echo "$dev still exists after its server stopped" >&2; rc=1; }
+  unset "UPID[$1]"
+  file=$(ublk_file "$1")
+  rm -rf "$W/fs/$file" "$W/fs/$file.meta"
   return "$rc"
 }
 
@@ -48,8 +62,10 @@ dev_up() {
   local name=$1 size=$2 space=${3:-}
   CUR=$name
   case "$name" in
-    packed) ublk_up packed pool.img "$size" ;;
-    direct) ublk_up direct direct.img "$size" ;;
+    packed | direct)
+      [ -n "${UPID[$name]:-}" ] || ublk_start "$name" "$size"
+      ublk_ready "$name"
+      ;;
     zram) DEV=$(bash bench/guest/baseline-dev.sh zram "$size") ;;
     loop) DEV=$(bash bench/guest/baseline-dev.sh loop "$size") ;;
     brd)
@@ -78,7 +94,7 @@ dev_up() {
 
 dev_server_pids() {
   case "$1" in
-    packed | direct) echo "$UBLK_PID" ;;
+    packed | direct) echo "${UPID[$1]}" ;;
     vdo) pgrep '^vdo[0-9]' | tr '\n' ' ' ;;
     *) echo ;;
   esac
@@ -86,7 +102,7 @@ dev_server_pids() {
 
 dev_rss() {
   case "$1" in
-    packed | direct) awk '/VmHWM/ {printf "%.0f\n", $2 * 1024}' "/proc/$UBLK_PID/status" ;;
+    packed | direct) awk '/VmHWM/ {printf "%.0f\n", $2 * 1024}' "/proc/${UPID[$1]}/status" ;;
     *) echo ;;
   esac
 }
@@ -128,10 +144,7 @@ dev_space() {
 
 dev_down() {
   case "$1" in
-    packed | direct)
-      ublk_down
-      rm -rf "$W/fs/pool.img" "$W/fs/pool.img.meta" "$W/fs/direct.img"
-      ;;
+    packed | direct) ublk_down "$1" ;;
     zram | loop | brd) bash bench/guest/baseline-dev.sh remove "$DEV" ;;
     vdo)
       dmsetup remove suite-vdo
@@ -142,4 +155,10 @@ dev_down() {
   CUR= DEV=
 }
 
-dev_down_any() { [ -z "$CUR" ] || dev_down "$CUR"; }
+# The current device and any server started ahead of its turn.
+dev_down_any() {
+  local n rc=0
+  [ -z "$CUR" ] || dev_down "$CUR" || rc=1
+  for n in "${!UPID[@]}"; do ublk_down "$n" || rc=1; done
+  return "$rc"
+}

@@ -2,6 +2,8 @@
 // what the host derives from them (means, spread over rounds, ratios to zram
 // and dm-vdo of the same round, CPU per GiB, per-device summary lines).
 
+import type { Timings } from './timing.js';
+
 export const DEVICES = ['packed', 'direct', 'zram', 'vdo', 'loop', 'brd'] as const;
 export type DeviceName = (typeof DEVICES)[number];
 export const DEVICE_TITLES: Record<DeviceName, string> = {
@@ -136,6 +138,8 @@ export interface SuiteReport {
   peakRssBytes: Partial<Record<DeviceName, number>>;
   ceiling: Ceiling;
   summary: Record<DeviceName, string>;
+  /** Where the run's wall time went. */
+  timings: Timings;
 }
 
 export function spread(values: number[]): Spread {
