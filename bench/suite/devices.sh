@@ -10,14 +10,24 @@
 #   dev_rss NAME            our daemon's peak RSS in bytes (empty for others)
 #   dev_down NAME
 CLI=(node "$PWD/bin/ublk-compress.js")
-DEV= VDO_LOOP= BRD_FREE0= CUR=
+DEV= VDO_LOOP= BRD_MEM0= CUR=
 # Our servers by layout (packed | direct): pid, while it runs.
 declare -A UPID=()
 VDO_BLOCKS=1310720 # 5 GiB sparse backing file: the index and metadata reserve fit
 
 vdo_tool() { bash bench/guest/vdo-run.sh "$SUITE_VDO_DIR" "$@"; }
 alloc_bytes() { du -sB1 "$@" | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
-mem_free() { sync; echo 3 >/proc/sys/vm/drop_caches; awk '/MemFree/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo; }
+# Guest memory that no /proc/meminfo counter accounts for, in bytes: MemTotal
+# less free, page cache, anonymous, slab, kernel stack, page table, per-cpu and
+# vmalloc memory. brd's pages are in none of them, so its growth around a fill
+# is what brd took; nothing is dropped from the page cache (which would make
+# the next node start re-read the shared root under emulation).
+mem_unaccounted() {
+  sync
+  awk '/^MemTotal:/ { m += $2 }
+    /^(MemFree|Buffers|Cached|SwapCached|AnonPages|Slab|KernelStack|PageTables|SecPageTables|Percpu|VmallocUsed):/ { m -= $2 }
+    END { printf "%.0f\n", m * 1024 }' /proc/meminfo
+}
 ublk_file() { [ "$1" = packed ] && echo pool.img || echo direct.img; }
 
 # The server runs as `add --foreground` (what `add` spawns as its daemon),
@@ -69,8 +79,7 @@ dev_up() {
     zram) DEV=$(bash bench/guest/baseline-dev.sh zram "$size") ;;
     loop) DEV=$(bash bench/guest/baseline-dev.sh loop "$size") ;;
     brd)
-      # Dropping the caches makes the next node start read from virtio-fs again: only when needed.
-      [ -z "$space" ] || BRD_FREE0=$(mem_free)
+      [ -z "$space" ] || BRD_MEM0=$(mem_unaccounted)
       DEV=$(bash bench/guest/baseline-dev.sh brd "$size")
       ;;
     vdo)
@@ -125,7 +134,7 @@ dev_space() {
       echo "{\"physicalBytes\":$used,\"dataBytes\":$compr}"
       ;;
     brd)
-      p=$((BRD_FREE0 - $(mem_free)))
+      p=$(($(mem_unaccounted) - BRD_MEM0))
       [ "$p" -ge 0 ] || p=0
       echo "{\"physicalBytes\":$p,\"dataBytes\":$p}"
       ;;
