@@ -136,6 +136,7 @@ run_ublk() {
   if [ "$variant" = ublk-mapped ]; then ext4_file_remove; else umount "$W"; fi
 }
 
+echo "KERNEL $(uname -r)"
 for round in $(seq "$ROUNDS"); do
   run_loop "$round"
   for v in $VARIANTS; do

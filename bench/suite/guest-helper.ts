@@ -6,6 +6,7 @@
 //                                         to a device or file
 //   guest-helper.js mutate DIR K N        rewrites every N-th file (from the K-th) under DIR with seeded bytes
 //   guest-helper.js vm-copies ROOT C N    mutate ROOT/vmK K N for K = 1..C: C copies of one tree made different
+// Several commands separated by `--` run in one process.
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -98,15 +99,35 @@ function positive(v: string | undefined, what: string): number {
   return n;
 }
 
-function main(): void {
-  const [cmd, a, b, c] = process.argv.slice(2);
+const USAGE = 'usage: guest-helper.js ceiling FILE | same-fill DEV MIB | mutate DIR K N | vm-copies ROOT C N [-- another command]...\n';
+
+/** One command; false when it is not one. */
+function runCommand([cmd, a, b, c]: string[]): boolean {
   if (cmd === 'ceiling' && a) ceiling(a);
   else if (cmd === 'same-fill' && a) sameFill(a, positive(b, 'MIB'));
   else if (cmd === 'mutate' && a) mutate(a, positive(b, 'K'), Math.max(1, positive(c, 'N')));
   else if (cmd === 'vm-copies' && a) vmCopies(a, positive(b, 'C'), Math.max(1, positive(c, 'N')));
-  else {
-    process.stderr.write('usage: guest-helper.js ceiling FILE | same-fill DEV MIB | mutate DIR K N | vm-copies ROOT C N\n');
-    process.exitCode = 2;
+  else return false;
+  return true;
+}
+
+/** Commands separated by `--` run in one process: a node start costs seconds under emulation. */
+export function splitCommands(argv: readonly string[]): string[][] {
+  const out: string[][] = [[]];
+  for (const arg of argv) {
+    if (arg === '--') out.push([]);
+    else out[out.length - 1].push(arg);
+  }
+  return out;
+}
+
+function main(): void {
+  for (const command of splitCommands(process.argv.slice(2))) {
+    if (!runCommand(command)) {
+      process.stderr.write(USAGE);
+      process.exitCode = 2;
+      return;
+    }
   }
 }
 

@@ -60,16 +60,21 @@ trap cleanup EXIT
 trap 'echo "guest.sh: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
 
 emit() { echo "SUITE-$1 $2"; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.2f", b - a }'; } # START [END]
-# time_line PART DEVICE SECONDS [SETUP_SECONDS]: where the run's time went.
-time_line() {
-  emit TIME "$(jq -cn --arg p "$1" --arg d "$2" --argjson s "$3" --argjson u "${4:-null}" \
-    '{part: $p, device: (if $d == "" then null else $d end), seconds: $s, setupS: $u}')"
+# Times in µs from bash itself: a process start costs a lot under emulation.
+now() { echo "${EPOCHREALTIME/./}"; }
+since() { # START [END] -> seconds, two decimals
+  local d=$((${2:-${EPOCHREALTIME/./}} - $1))
+  printf '%d.%02d' $((d / 1000000)) $((d % 1000000 / 10000))
 }
-T0=$(date +%s)
+# time_line PART DEVICE SECONDS [SETUP_SECONDS [TEARDOWN_SECONDS]]: where the run's time went.
+time_line() {
+  local d=null
+  [ -z "$2" ] || d="\"$2\""
+  emit TIME "{\"part\":\"$1\",\"device\":$d,\"seconds\":$3,\"setupS\":${4:-null},\"teardownS\":${5:-null}}"
+}
+T0=$EPOCHSECONDS
 START=$(now)
-progress() { echo "guest.sh: +$(($(date +%s) - T0)) s: $*" >&2; }
+progress() { echo "guest.sh: +$((EPOCHSECONDS - T0)) s: $*" >&2; }
 
 fio_speed() {
   taskset -c 0 bash bench/guest/fio-baseline.sh --size-mib "$SPEED_MB" --runtime "$RUNTIME" --seq-runtime "$SEQ_RUNTIME" \
@@ -86,7 +91,7 @@ speed_jobs() {
 # sequential write runs alone first: the speed cell's space is taken after it,
 # and on brd the engine's ceiling is measured over exactly the bytes written.
 speed() {
-  local round=$1 name=$2 dev seq cell= t0 t1 start up
+  local round=$1 name=$2 dev seq cell= t0 t1 start up down
   progress "speed round $round $name"
   start=$(now)
   [ "$round" != 1 ] || [ "$SEQ_RUNTIME" != 0 ] || cell=space
@@ -112,8 +117,9 @@ speed() {
   local rss
   rss=$(dev_rss "$name")
   [ -n "$rss" ] && emit RSS "{\"round\":$round,\"device\":\"$name\",\"peakRssBytes\":$rss}"
+  down=$(now)
   dev_down "$name"
-  time_line "speed round $round" "$name" "$(since "$start")" "$up"
+  time_line "speed round $round" "$name" "$(since "$start")" "$up" "$(since "$down")"
 }
 
 # space_line DEVICE DATASET LOGICAL SECONDS
@@ -128,7 +134,7 @@ fs_logical() { du -sB1 "$M" | cut -f1; }
 
 # space DEVICE DATASET: one fresh device, the data set written, its space.
 space() {
-  local name=$1 set=$2 dev t0 d c start up
+  local name=$1 set=$2 dev t0 d c start up down
   progress "space $set $name"
   start=$(now)
   dev_up "$name" "$DEV_MB" space
@@ -178,8 +184,9 @@ space() {
       ;;
     *) echo "unknown data set $set" >&2; exit 2 ;;
   esac
+  down=$(now)
   dev_down "$name"
-  time_line "space $set" "$name" "$(since "$start")" "$up"
+  time_line "space $set" "$name" "$(since "$start")" "$up" "$(since "$down")"
 }
 
 # The space data built once on the tmpfs, for the data sets that need it:
@@ -192,17 +199,20 @@ prepare_data() {
   if [[ " $SETS " == *" tree "* ]]; then
     taskset -c 0 tar -cf "$W/fs/tree.tar" --no-recursion -T "$SUITE_TREE_LIST" 2>/dev/null
   fi
+  # One node start for both helper jobs (seconds each under emulation).
+  local jobs=()
   if [[ " $SETS " == *" vm-images "* ]]; then
-    mkdir "$W/fs/vm"
-    for k in $(seq "$VM_COPIES"); do
-      mkdir "$W/fs/vm/vm$k"
-      taskset -c 0 tar -cf - --no-recursion -T "$SUITE_VM_LIST" 2>/dev/null | taskset -c 0 tar -xf - -C "$W/fs/vm/vm$k"
-    done
-    taskset -c 0 "${HELPER[@]}" vm-copies "$W/fs/vm" "$VM_COPIES" 16
+    mkdir -p "$W/fs/vm/vm1"
+    taskset -c 0 tar -cf - --no-recursion -T "$SUITE_VM_LIST" 2>/dev/null | taskset -c 0 tar -xf - -C "$W/fs/vm/vm1"
+    for k in $(seq 2 "$VM_COPIES"); do cp -a "$W/fs/vm/vm1" "$W/fs/vm/vm$k"; done
+    jobs+=(vm-copies "$W/fs/vm" "$VM_COPIES" 16 --)
+  fi
+  [[ " $SETS " != *" same-fill "* ]] || jobs+=(same-fill "$W/fs/same-fill.bin" "$FILL_MB" --)
+  [ "${#jobs[@]}" = 0 ] || taskset -c 0 "${HELPER[@]}" "${jobs[@]:0:${#jobs[@]}-1}"
+  if [ -d "$W/fs/vm" ]; then
     taskset -c 0 tar -cf "$W/fs/vm.tar" -C "$W/fs/vm" .
     rm -rf "$W/fs/vm"
   fi
-  [[ " $SETS " != *" same-fill "* ]] || taskset -c 0 "${HELPER[@]}" same-fill "$W/fs/same-fill.bin" "$FILL_MB"
   time_line "prepare data" "" "$(since "$start")"
 }
 

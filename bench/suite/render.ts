@@ -133,11 +133,12 @@ function speedTables(r: SuiteReport): string[] {
 /** Where the run's wall time went, part by part, with the device set-ups in it. */
 function timeTable(r: SuiteReport): string[] {
   const t = r.timings;
-  const rows = t.parts.map((p) => [p.part, p.seconds.toFixed(0), p.setupS > 0 ? p.setupS.toFixed(0) : '']);
-  rows.push(['total (`npm run bench`, report included)', t.totalS.toFixed(0), '']);
+  const s = (x: number): string => (x > 0 ? x.toFixed(0) : '');
+  const rows = t.parts.map((p) => [p.part, p.seconds.toFixed(0), s(p.setupS), s(p.teardownS)]);
+  rows.push(['total (`npm run bench`, report included)', t.totalS.toFixed(0), '', '']);
   const setups = r.devices.filter((d) => t.setupByDevice[d] !== undefined).map((d) => `${DEVICE_TITLES[d]} ${(t.setupByDevice[d] as number).toFixed(0)} s`);
   return [
-    markdownTable(['part', 'seconds', 'of which device set-ups'], rows),
+    markdownTable(['part', 'seconds', 'of which device set-ups', 'and tear-downs'], rows),
     '',
     `Set-up (until the device is usable) per device over the run: ${setups.join(', ')}. In the space part our servers start while the kernel devices of the same data set fill: their set-up is the wait left.`,
   ];

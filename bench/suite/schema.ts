@@ -77,7 +77,7 @@ export function validateReport(r: unknown): string[] {
   }
   const parts = isObj(r.timings) && Array.isArray(r.timings.parts) ? (r.timings.parts as unknown[]).filter(isObj) : [];
   if (parts.length === 0) p.push('timings missing');
-  for (const t of parts) need(p, `timings ${String(t.part)}`, t, ['seconds', 'setupS']);
+  for (const t of parts) need(p, `timings ${String(t.part)}`, t, ['seconds', 'setupS', 'teardownS']);
   if (!isObj(r.ceiling)) p.push('ceiling missing');
   else need(p, 'ceiling', r.ceiling, ['writeMBps', 'readMBps', 'deviceWriteMBps', 'deviceReadMBps', 'writeShare', 'readShare'], true);
   return p;

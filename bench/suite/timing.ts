@@ -10,6 +10,8 @@ export interface TimeRow {
   seconds: number;
   /** From set-up start to a usable device (for our servers started ahead: the wait left). */
   setupS: number | null;
+  /** Stopping and removing the device (absent from older lines). */
+  teardownS?: number | null;
 }
 
 /** What the host measured around the guest run. */
@@ -23,8 +25,9 @@ export interface HostTimes {
 export interface TimePart {
   part: string;
   seconds: number;
-  /** Device set-up seconds within the part. */
+  /** Device set-up and tear-down seconds within the part. */
   setupS: number;
+  teardownS: number;
 }
 
 export interface Timings {
@@ -38,6 +41,7 @@ export interface Timings {
 export const GUEST_TOTAL_PART = 'guest';
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
+const plain = (part: string, seconds: number): TimePart => ({ part, seconds, setupS: 0, teardownS: 0 });
 
 export function summarizeTimes(rows: readonly TimeRow[], host: HostTimes | undefined, totalS: number): Timings {
   const parts: TimePart[] = [];
@@ -45,20 +49,21 @@ export function summarizeTimes(rows: readonly TimeRow[], host: HostTimes | undef
   const guestTotal = rows.find((r) => r.part === GUEST_TOTAL_PART)?.seconds;
   for (const r of rows.filter((x) => x.part !== GUEST_TOTAL_PART)) {
     let p = parts.find((x) => x.part === r.part);
-    if (p === undefined) parts.push((p = { part: r.part, seconds: 0, setupS: 0 }));
+    if (p === undefined) parts.push((p = { part: r.part, seconds: 0, setupS: 0, teardownS: 0 }));
     p.seconds += r.seconds;
     p.setupS += r.setupS ?? 0;
+    p.teardownS += r.teardownS ?? 0;
     if (r.device !== null && r.setupS !== null) setupByDevice[r.device] = (setupByDevice[r.device] ?? 0) + r.setupS;
   }
   const inGuest = parts.reduce((a, p) => a + p.seconds, 0);
   const before: TimePart[] = [];
   if (host !== undefined) {
-    before.push({ part: 'dm-vdo user space (host; cached after the first run)', seconds: host.vdoToolsS, setupS: 0 });
-    if (guestTotal !== undefined) before.push({ part: 'guest boot and shutdown', seconds: host.guestS - guestTotal, setupS: 0 });
+    before.push(plain('dm-vdo user space (host; cached after the first run)', host.vdoToolsS));
+    if (guestTotal !== undefined) before.push(plain('guest boot and shutdown', host.guestS - guestTotal));
   }
-  const after = guestTotal === undefined ? [] : [{ part: 'other steps in the guest', seconds: guestTotal - inGuest, setupS: 0 }];
+  const after = guestTotal === undefined ? [] : [plain('other steps in the guest', guestTotal - inGuest)];
   return {
-    parts: [...before, ...parts, ...after].map((p) => ({ ...p, seconds: round1(p.seconds), setupS: round1(p.setupS) })),
+    parts: [...before, ...parts, ...after].map((p) => ({ ...p, seconds: round1(p.seconds), setupS: round1(p.setupS), teardownS: round1(p.teardownS) })),
     setupByDevice: Object.fromEntries(Object.entries(setupByDevice).map(([d, s]) => [d, round1(s)])),
     totalS,
   };

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mutate, sameFill, vmCopies } from '../../../bench/suite/guest-helper.js';
+import { mutate, sameFill, splitCommands, vmCopies } from '../../../bench/suite/guest-helper.js';
 
 describe('bench guest helper', () => {
   const dir = mkdtempSync(join(tmpdir(), 'guest-helper-'));
@@ -46,5 +46,13 @@ describe('bench guest helper', () => {
     const changed = (k: number): string[] => names.filter((n) => !readFileSync(join(root, `vm${k}`, n)).equals(Buffer.alloc(64, 1)));
     expect(changed(1)).toEqual(['b']);
     expect(changed(2)).toEqual(['c']);
+  });
+
+  it('runs several commands separated by -- in one process', () => {
+    expect(splitCommands(['vm-copies', 'R', '3', '16', '--', 'same-fill', 'F', '8'])).toEqual([
+      ['vm-copies', 'R', '3', '16'],
+      ['same-fill', 'F', '8'],
+    ]);
+    expect(splitCommands(['ceiling', 'F'])).toEqual([['ceiling', 'F']]);
   });
 });

@@ -21,7 +21,7 @@ function guestOutput(skip?: string): string {
   out.push('SUITE-TIME {"part":"prepare data","device":null,"seconds":4.5,"setupS":null}');
   for (const round of [1, 2]) {
     DEVICES.forEach((d, i) => {
-      out.push(`SUITE-TIME {"part":"speed round ${round}","device":"${d}","seconds":20,"setupS":${i}}`);
+      out.push(`SUITE-TIME {"part":"speed round ${round}","device":"${d}","seconds":20,"setupS":${i},"teardownS":1}`);
       for (const w of WORKLOADS) {
         if (`${d}/${w}` === skip) continue;
         out.push(`SUITE-SPEED ${JSON.stringify(speedRow(d, w, round, (i + 1) * round))}`);
@@ -96,15 +96,15 @@ describe('bench suite report', () => {
   it('says where the time went: host, boot, each part with its set-ups, the rest', () => {
     const r = buildReport({ stdout: guestOutput(), host: { vdoToolsS: 2, guestS: 400 } }, o, Date.now(), [1, 1, 1]);
     expect(r.timings.parts).toEqual([
-      { part: 'dm-vdo user space (host; cached after the first run)', seconds: 2, setupS: 0 },
-      { part: 'guest boot and shutdown', seconds: 100, setupS: 0 },
-      { part: 'prepare data', seconds: 4.5, setupS: 0 },
-      { part: 'speed round 1', seconds: 120, setupS: 15 },
-      { part: 'speed round 2', seconds: 120, setupS: 15 },
-      { part: 'other steps in the guest', seconds: 55.5, setupS: 0 },
+      { part: 'dm-vdo user space (host; cached after the first run)', seconds: 2, setupS: 0, teardownS: 0 },
+      { part: 'guest boot and shutdown', seconds: 100, setupS: 0, teardownS: 0 },
+      { part: 'prepare data', seconds: 4.5, setupS: 0, teardownS: 0 },
+      { part: 'speed round 1', seconds: 120, setupS: 15, teardownS: 6 },
+      { part: 'speed round 2', seconds: 120, setupS: 15, teardownS: 6 },
+      { part: 'other steps in the guest', seconds: 55.5, setupS: 0, teardownS: 0 },
     ]);
     expect(r.timings.setupByDevice.brd).toBe(10);
-    expect(renderMarkdown(r, [])).toMatch(/\| guest boot and shutdown \| 100 \| {2}\|\n\| prepare data \| 5 \|/);
+    expect(renderMarkdown(r, [])).toMatch(/\| guest boot and shutdown \| 100 \| {2}\| {2}\|\n\| prepare data \| 5 \|/);
   });
 
   it('names the missing cell when a device lacks a figure', () => {
