@@ -67,12 +67,23 @@ trap 'rm -rf "$out"' EXIT
 # CPU ticks (clock ticks) of the kernel on all CPUs (system + irq + softirq)
 # and of FIO_BASELINE_PIDS (a device's server processes), taken right around
 # fio so nothing else in this script is counted.
-kernel_ticks() { awk '$1 == "cpu" {print $4 + $7 + $8}' /proc/stat; }
+# Read with bash builtins: under emulation every process start costs tenths of a second.
+kernel_ticks() {
+  local _ user nice sys idle iowait irq softirq
+  read -r _ user nice sys idle iowait irq softirq _ </proc/stat
+  echo $((sys + irq + softirq))
+}
 server_ticks() {
-  local t=0 p
-  for p in ${FIO_BASELINE_PIDS:-}; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  local t=0 p s f
+  for p in ${FIO_BASELINE_PIDS:-}; do
+    [ -r "/proc/$p/stat" ] || continue
+    s=$(<"/proc/$p/stat")
+    read -ra f <<<"${s##*) }" # the fields after "(comm) ": state is f[0], utime f[11], stime f[12]
+    t=$((t + f[11] + f[12]))
+  done
   echo "$t"
 }
+hz=$(getconf CLK_TCK)
 run() {
   local name=$1 k0 s0 k1 s1
   shift
@@ -84,7 +95,7 @@ run() {
   k1=$(kernel_ticks) s1=$(server_ticks)
   # jq, not node: under emulation on a loaded host a node start costs seconds.
   jq -c --arg lab "$label" --arg workload "$name" --argjson sizeMiB "$size_mib" \
-    --argjson kt $((k1 - k0)) --argjson st $((s1 - s0)) --argjson hz "$(getconf CLK_TCK)" \
+    --argjson kt $((k1 - k0)) --argjson st $((s1 - s0)) --argjson hz "$hz" \
     --arg hasServer "${FIO_BASELINE_PIDS:+1}" '
     def r(n): . * pow(10; n) | round / pow(10; n);
     def pct(p): (.clat_ns.percentile // {})[p] | if . == null then null else . / 1000 | r(1) end;
