@@ -5,6 +5,8 @@
 #                           packed | direct | zram | vdo | loop | brd; "space": dev_space follows
 #   ublk_start NAME SIZE_MIB
 #                           packed | direct: start its server ahead of its turn (dev_up then waits for it)
+#   vdo_start SIZE_MIB      the same for dm-vdo (formatted and created in the background)
+#   vdo_reap                wait for a dm-vdo removed in the background (dev_down with ASYNC_DOWN=1)
 #   dev_space NAME          {"physicalBytes","dataBytes",...} of the device now
 #   dev_server_pids NAME    pids whose CPU is the device's server (empty: in-kernel only)
 #   dev_rss NAME            our daemon's peak RSS in bytes (empty for others)
@@ -68,6 +70,62 @@ ublk_down() { # LAYOUT
   return "$rc"
 }
 
+# dm-vdo over a loop device on a sparse file: vdo_start formats and creates it
+# in the background (the space part starts it while other devices fill),
+# vdo_ready waits for it and sets DEV; vdo_stop removes it in the background
+# (its index is saved at removal), vdo_reap waits for that.
+VDO_JOB= VDO_DOWN_JOB=
+vdo_start() { # SIZE_MIB
+  vdo_reap
+  : >"$W/vdo.loop"
+  (
+    taskset -pc 1 "$BASHPID" >/dev/null
+    truncate -s $((VDO_BLOCKS * 4096)) "$W/fs/vdo.img"
+    loop=$(losetup -f --show "$W/fs/vdo.img") || { echo "vdo: losetup failed" >&2; exit 1; }
+    echo "$loop" >"$W/vdo.loop"
+    vdo_tool vdoformat --force --logical-size="${1}M" --slab-bits=15 --uds-memory-size=0.25 "$loop" >/dev/null \
+      || { echo "vdo: vdoformat failed" >&2; exit 1; }
+    dmsetup create --noudevsync suite-vdo --table \
+      "0 $(($1 * 2048)) vdo V4 $loop $VDO_BLOCKS 4096 32768 16380 compression on deduplication on" \
+      || { echo "vdo: dmsetup create failed" >&2; exit 1; }
+    dmsetup mknodes suite-vdo
+  ) &
+  VDO_JOB=$!
+}
+
+vdo_ready() {
+  local rc=0 p
+  wait "$VDO_JOB" || rc=$?
+  VDO_JOB=
+  VDO_LOOP=$(cat "$W/vdo.loop")
+  [ "$rc" = 0 ] || return 1
+  DEV=/dev/mapper/suite-vdo
+  # Its worker threads are the server: onto vCPU 1 like the user-space ones.
+  for p in $(pgrep '^vdo[0-9]'); do taskset -pc 1 "$p" >/dev/null 2>&1 || true; done
+}
+
+vdo_stop() {
+  local loop=$VDO_LOOP
+  (
+    rc=0
+    [ ! -e /dev/mapper/suite-vdo ] || dmsetup remove suite-vdo || rc=1
+    [ -z "$loop" ] || losetup -d "$loop" || rc=1
+    rm -f "$W/fs/vdo.img"
+    exit "$rc"
+  ) &
+  VDO_DOWN_JOB=$!
+  VDO_LOOP=
+}
+
+vdo_reap() {
+  local rc=0
+  [ -n "$VDO_DOWN_JOB" ] || return 0
+  wait "$VDO_DOWN_JOB" || rc=$?
+  VDO_DOWN_JOB=
+  [ "$rc" = 0 ] || echo "vdo: removal failed" >&2
+  return "$rc"
+}
+
 dev_up() {
   local name=$1 size=$2 space=${3:-}
   CUR=$name
@@ -83,18 +141,8 @@ dev_up() {
       DEV=$(bash bench/guest/baseline-dev.sh brd "$size")
       ;;
     vdo)
-      truncate -s $((VDO_BLOCKS * 4096)) "$W/fs/vdo.img"
-      VDO_LOOP=$(losetup -f --show "$W/fs/vdo.img") || { echo "vdo: losetup failed" >&2; return 1; }
-      vdo_tool vdoformat --force --logical-size="${size}M" --slab-bits=15 --uds-memory-size=0.25 "$VDO_LOOP" >/dev/null \
-        || { echo "vdo: vdoformat failed" >&2; return 1; }
-      dmsetup create --noudevsync suite-vdo --table \
-        "0 $((size * 2048)) vdo V4 $VDO_LOOP $VDO_BLOCKS 4096 32768 16380 compression on deduplication on" \
-        || { echo "vdo: dmsetup create failed" >&2; return 1; }
-      dmsetup mknodes suite-vdo
-      DEV=/dev/mapper/suite-vdo
-      # Its worker threads are the server: onto vCPU 1 like the user-space ones.
-      local p
-      for p in $(pgrep '^vdo[0-9]'); do taskset -pc 1 "$p" >/dev/null 2>&1 || true; done
+      [ -n "$VDO_JOB" ] || vdo_start "$size"
+      vdo_ready
       ;;
     *) echo "unknown device $name" >&2; return 2 ;;
   esac
@@ -156,9 +204,8 @@ dev_down() {
     packed | direct) ublk_down "$1" ;;
     zram | loop | brd) bash bench/guest/baseline-dev.sh remove "$DEV" ;;
     vdo)
-      dmsetup remove suite-vdo
-      losetup -d "$VDO_LOOP"
-      rm -f "$W/fs/vdo.img"
+      vdo_stop
+      [ -n "${ASYNC_DOWN:-}" ] || vdo_reap
       ;;
   esac
   CUR= DEV=
@@ -169,5 +216,11 @@ dev_down_any() {
   local n rc=0
   [ -z "$CUR" ] || dev_down "$CUR" || rc=1
   for n in "${!UPID[@]}"; do ublk_down "$n" || rc=1; done
+  if [ -n "$VDO_JOB" ]; then
+    wait "$VDO_JOB" || true
+    VDO_JOB= VDO_LOOP=$(cat "$W/vdo.loop")
+    vdo_stop
+  fi
+  vdo_reap || rc=1
   return "$rc"
 }

@@ -13,9 +13,11 @@
 #     The data (tree, VM images, same-fill blocks) is built once on the
 #     guest's tmpfs first, so every device gets the same bytes without
 #     re-reading the shared root or starting node per device. Our servers
-#     (packed, 1:1) start while the kernel devices of the same data set fill
-#     (after brd, which measures free memory): their start-up, seconds of node
-#     under emulation, is hidden rather than measured.
+#     (packed, 1:1) and dm-vdo start while the other devices of the same data
+#     set fill (after brd, whose figure is memory), and dm-vdo is removed in
+#     the background: set-ups and tear-downs (node starts, vdoformat, dm-vdo
+#     saving its index), seconds each under emulation, overlap the fills;
+#     only bytes are measured here.
 #     The speed cell of the fio matrix (fio-d<SPEED_DEDUPE>c60, when in
 #     SUITE_SETS) is the same sequential fill as round 1's 1 MiB sequential
 #     write on its fresh device: its space is taken there (the write then
@@ -23,7 +25,7 @@
 #     The other cells of the matrix run on SUITE_MATRIX_DEVICES only (the
 #     compressing ones: the others store every block as written).
 # Prints "SUITE-<KIND> {json}" lines (SUITE-TIME: the wall time of each part
-# and device, and of its set-up) and SUITE-DONE at the end.
+# and device, of its set-up and of its tear-down) and SUITE-DONE at the end.
 # Environment (set by bench/suite/run-guest.ts): SUITE_DEVICES, SUITE_MATRIX_DEVICES, SUITE_ROUNDS,
 # SUITE_SPEED_MB, SUITE_RUNTIME_S, SUITE_SPEED_DEDUPE, SUITE_SETS (space data
 # sets, in order), SUITE_CELL_MB, SUITE_FILL_MB, SUITE_TREE_LIST, SUITE_VM_LIST,
@@ -216,11 +218,14 @@ prepare_data() {
   time_line "prepare data" "" "$(since "$start")"
 }
 
-# Starts our servers among DEVICES ahead of their turn in a data set.
+# Starts our servers and dm-vdo among DEVICES ahead of their turn in a data set.
 prestart() {
   local n
   for n in "$@"; do
-    case "$n" in packed | direct) ublk_start "$n" "$DEV_MB" ;; esac
+    case "$n" in
+      packed | direct) ublk_start "$n" "$DEV_MB" ;;
+      vdo) vdo_start "$DEV_MB" ;;
+    esac
   done
 }
 
@@ -232,7 +237,11 @@ prepare_data
 for round in $(seq "$ROUNDS"); do
   for name in $DEVICES; do speed "$round" "$name"; done
 done
+# In the space part dm-vdo is removed in the background (it saves its index).
+ASYNC_DOWN=1
 for set in $SETS; do
+  # brd's figure is memory: nothing may still be freeing any.
+  vdo_reap
   devices=$DEVICES
   if [ "$set" = "$SPEED_CELL" ]; then
     [ "$SEQ_RUNTIME" != 0 ] || continue
@@ -241,7 +250,7 @@ for set in $SETS; do
   fi
   started=
   for name in $devices; do
-    # brd's space is the free memory it takes: nothing else starts meanwhile.
+    # brd's space is the memory it takes: nothing else starts meanwhile.
     if [ -z "$started" ] && [ "$name" != brd ]; then
       # shellcheck disable=SC2086
       prestart $devices
@@ -250,6 +259,7 @@ for set in $SETS; do
     space "$name" "$set"
   done
 done
+vdo_reap
 progress done
 time_line guest "" "$(since "$START")"
 echo SUITE-DONE

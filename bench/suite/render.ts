@@ -140,7 +140,7 @@ function timeTable(r: SuiteReport): string[] {
   return [
     markdownTable(['part', 'seconds', 'of which device set-ups', 'and tear-downs'], rows),
     '',
-    `Set-up (until the device is usable) per device over the run: ${setups.join(', ')}. In the space part our servers start while the kernel devices of the same data set fill: their set-up is the wait left.`,
+    `Set-up (until the device is usable) per device over the run: ${setups.join(', ')}. In the space part our servers and dm-vdo start while the other devices of the same data set fill (their set-up is the wait left) and dm-vdo is removed in the background.`,
   ];
 }
 
