@@ -61,6 +61,7 @@ export function parseKernel(stdout: string): string {
 }
 
 export function renderPathTable(paths: readonly DirectPathReport[]): string {
+  if (paths.length === 0) return 'Not recorded in this run.\n';
   const lines = [
     '| device | round | request path | backing I/O | zero copy | native reads / writes | on the raw device | on the request pages | JS reads / writes |',
     '|---|---|---|---|---|---|---|---|---|',

@@ -141,7 +141,7 @@ function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
 
-function ratiosOf(rows: readonly DirectBenchRow[], variants: readonly string[]): Record<string, number> {
+export function ratiosOf(rows: readonly DirectBenchRow[], variants: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of variants) {
     for (const job of JOBS) {
@@ -173,6 +173,16 @@ export function renderDirectTable(result: DirectBenchResult): string {
     }
   }
   return lines.join('\n') + '\n';
+}
+
+export function renderDirectMarkdown(result: DirectBenchResult): string {
+  const r = result;
+  return (
+    `# 1:1 ublk device vs loop (${r.mode}, kernel ${r.kernel}, ${r.sizeMb} MiB, ${r.rounds} interleaved rounds, fio on CPU 0, daemon on CPU 1)\n\n` +
+    `${renderDirectTable(r)}\n` +
+    `## Main thread CPU per request, µs (mean of the rounds)\n\n${renderCpuPerRequest(r.rows, r.variants, JOBS)}\n` +
+    `## How the ublk devices were served (their daemons' counters at the end of each round)\n\n${renderPathTable(r.paths)}`
+  );
 }
 
 export async function runDirectBench(args: readonly string[]): Promise<DirectBenchResult> {
@@ -210,12 +220,7 @@ export async function runDirectBench(args: readonly string[]): Promise<DirectBen
   const table = renderDirectTable(result);
   mkdirSync(benchReportDir(), { recursive: true });
   writeFileSync(join(benchReportDir(), 'direct.json'), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(
-    join(benchReportDir(), 'direct.md'),
-    `# 1:1 ublk device vs loop (${o.mode}, kernel ${result.kernel}, ${o.sizeMb} MiB, ${o.rounds} interleaved rounds, fio on CPU 0, daemon on CPU 1)\n\n${table}\n` +
-      `## Main thread CPU per request, µs (mean of the rounds)\n\n${renderCpuPerRequest(rows, o.variants, JOBS)}\n` +
-      `## How the ublk devices were served (their daemons' counters at the end of each round)\n\n${renderPathTable(result.paths)}`,
-  );
+  writeFileSync(join(benchReportDir(), 'direct.md'), renderDirectMarkdown(result));
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`${table}\n${JSON.stringify(result, null, 2)}\n`);
   return result;

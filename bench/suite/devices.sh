@@ -6,7 +6,7 @@
 #   ublk_start NAME SIZE_MIB
 #                           packed | direct: start its server ahead of its turn (dev_up then waits for it)
 #   vdo_start SIZE_MIB      the same for dm-vdo (formatted and created in the background)
-#   vdo_reap                wait for a dm-vdo removed in the background (dev_down with ASYNC_DOWN=1)
+#   reap_all                wait for the devices removed in the background (dev_down with ASYNC_DOWN=1)
 #   dev_space NAME          {"physicalBytes","dataBytes",...} of the device now
 #   dev_server_pids NAME    pids whose CPU is the device's server (empty: in-kernel only)
 #   dev_rss NAME            our daemon's peak RSS in bytes (empty for others)
@@ -30,43 +30,66 @@ mem_unaccounted() {
     /^(MemFree|Buffers|Cached|SwapCached|AnonPages|Slab|KernelStack|PageTables|SecPageTables|Percpu|VmallocUsed):/ { m -= $2 }
     END { printf "%.0f\n", m * 1024 }' /proc/meminfo
 }
-ublk_file() { [ "$1" = packed ] && echo pool.img || echo direct.img; }
-
 # The server runs as `add --foreground` (what `add` spawns as its daemon),
 # started here: one node start per device instead of three (add, its daemon,
 # del), which under emulation is most of a small data set's time. It prints
 # /dev/ublkbN once the device is usable; SIGTERM flushes, stops and deletes it.
-# ublk_start only launches it (the space part starts it while the kernel
-# devices fill); ublk_ready waits for the device and sets DEV.
+# ublk_start only launches it (the space part starts it while other devices
+# fill); ublk_ready waits for the device and sets DEV. ublk_stop sends SIGTERM,
+# ublk_reap waits for every stopped server and removes its files. Each start
+# has its own files ($W/uN.*, $W/fs/NAME-N.img), so a server can start while
+# the previous one of its layout still stops.
+USEQ=0
+declare -A UCUR=()   # layout -> N of its running server
+declare -A USTOP=()  # pid -> N of a server stopping
+ublk_img() { echo "$W/fs/$1-${UCUR[$1]}.img"; } # LAYOUT: the running server's backing file
+
 ublk_start() { # LAYOUT SIZE_MIB
-  local file
-  file=$(ublk_file "$1")
-  local args=(add --foreground --backing "$W/fs/$file" --size "$2M" --log "$W/$1.log")
+  local n=$((++USEQ))
+  local args=(add --foreground --backing "$W/fs/$1-$n.img" --size "$2M" --log "$W/u$n.log")
   [ "$1" = direct ] && args+=(--layout direct)
-  : >"$W/$1.dev"
-  taskset -c 1 "${CLI[@]}" "${args[@]}" >"$W/$1.dev" 2>"$W/$1.err" &
+  : >"$W/u$n.dev"
+  taskset -c 1 "${CLI[@]}" "${args[@]}" >"$W/u$n.dev" 2>"$W/u$n.err" &
   UPID[$1]=$!
+  UCUR[$1]=$n
 }
 
 ublk_ready() { # LAYOUT
-  until [ -s "$W/$1.dev" ]; do
-    kill -0 "${UPID[$1]}" 2>/dev/null || { echo "$1: add failed: $(cat "$W/$1.err")" >&2; unset "UPID[$1]"; return 1; }
+  local n=${UCUR[$1]}
+  until [ -s "$W/u$n.dev" ]; do
+    kill -0 "${UPID[$1]}" 2>/dev/null || { echo "$1: add failed: $(cat "$W/u$n.err")" >&2; unset "UPID[$1]"; return 1; }
     sleep 0.1
   done
-  read -r DEV <"$W/$1.dev"
+  read -r DEV <"$W/u$n.dev"
 }
 
-ublk_down() { # LAYOUT
-  local rc=0 pid=${UPID[$1]:-} file dev
+ublk_stop() { # LAYOUT
+  local pid=${UPID[$1]:-}
   [ -n "$pid" ] || return 0
   kill -TERM "$pid"
-  wait "$pid" || rc=$?
-  [ "$rc" = 0 ] || echo "ublk server $pid exited with $rc: $(cat "$W/$1.err")" >&2
-  dev=$(head -n 1 "$W/$1.dev")
-  [ -z "$dev" ] || [ ! -e "$dev" ] || { echo "$dev still exists after its server stopped" >&2; rc=1; }
+  USTOP[$pid]=${UCUR[$1]}
   unset "UPID[$1]"
-  file=$(ublk_file "$1")
-  rm -rf "$W/fs/$file" "$W/fs/$file.meta"
+}
+
+ublk_reap() {
+  local rc=0 pid n dev r
+  for pid in "${!USTOP[@]}"; do
+    n=${USTOP[$pid]} r=0
+    wait "$pid" || r=$?
+    [ "$r" = 0 ] || { echo "ublk server $pid exited with $r: $(cat "$W/u$n.err")" >&2; rc=1; }
+    dev=$(head -n 1 "$W/u$n.dev")
+    [ -z "$dev" ] || [ ! -e "$dev" ] || { echo "$dev still exists after its server stopped" >&2; rc=1; }
+    rm -rf "$W"/fs/*-"$n".img "$W"/fs/*-"$n".img.meta
+    unset "USTOP[$pid]"
+  done
+  return "$rc"
+}
+
+# Waits for every device stopped in the background (dev_down with ASYNC_DOWN=1).
+reap_all() {
+  local rc=0
+  ublk_reap || rc=1
+  vdo_reap || rc=1
   return "$rc"
 }
 
@@ -137,7 +160,10 @@ dev_up() {
     zram) DEV=$(bash bench/guest/baseline-dev.sh zram "$size") ;;
     loop) DEV=$(bash bench/guest/baseline-dev.sh loop "$size") ;;
     brd)
-      [ -z "$space" ] || BRD_MEM0=$(mem_unaccounted)
+      if [ -n "$space" ]; then
+        reap_all # nothing may still be freeing memory
+        BRD_MEM0=$(mem_unaccounted)
+      fi
       DEV=$(bash bench/guest/baseline-dev.sh brd "$size")
       ;;
     vdo)
@@ -170,11 +196,11 @@ dev_space() {
   case "$name" in
     packed)
       # Pool file + LevelDB directory as allocated on the tmpfs.
-      p=$(alloc_bytes "$W/fs/pool.img") d=$(alloc_bytes "$W/fs/pool.img.meta")
+      p=$(alloc_bytes "$(ublk_img packed)") d=$(alloc_bytes "$(ublk_img packed).meta")
       echo "{\"physicalBytes\":$((p + d)),\"dataBytes\":$p,\"metaBytes\":$d}"
       ;;
     direct | loop)
-      [ "$name" = direct ] && p=$(alloc_bytes "$W/fs/direct.img") || p=$(alloc_bytes "$(cat "/run/ublk-baseline/${DEV##*/}")/backing.img")
+      [ "$name" = direct ] && p=$(alloc_bytes "$(ublk_img direct)") || p=$(alloc_bytes "$(cat "/run/ublk-baseline/${DEV##*/}")/backing.img")
       echo "{\"physicalBytes\":$p,\"dataBytes\":$p}"
       ;;
     zram)
@@ -201,7 +227,10 @@ dev_space() {
 
 dev_down() {
   case "$1" in
-    packed | direct) ublk_down "$1" ;;
+    packed | direct)
+      ublk_stop "$1"
+      [ -n "${ASYNC_DOWN:-}" ] || ublk_reap
+      ;;
     zram | loop | brd) bash bench/guest/baseline-dev.sh remove "$DEV" ;;
     vdo)
       vdo_stop
@@ -215,7 +244,8 @@ dev_down() {
 dev_down_any() {
   local n rc=0
   [ -z "$CUR" ] || dev_down "$CUR" || rc=1
-  for n in "${!UPID[@]}"; do ublk_down "$n" || rc=1; done
+  for n in "${!UPID[@]}"; do ublk_stop "$n"; done
+  ublk_reap || rc=1
   if [ -n "$VDO_JOB" ]; then
     wait "$VDO_JOB" || true
     VDO_JOB= VDO_LOOP=$(cat "$W/vdo.loop")

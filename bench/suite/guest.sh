@@ -98,6 +98,8 @@ speed() {
   start=$(now)
   [ "$round" != 1 ] || [ "$SEQ_RUNTIME" != 0 ] || cell=space
   dev_up "$name" "$SPEED_MB" $cell
+  # The previous device's tear-down overlapped this set-up; nothing else runs while measuring.
+  reap_all
   up=$(since "$start")
   dev=$DEV
   if [ "$round" = 1 ] && { [ -n "$cell" ] || [ "$name" = brd ]; }; then
@@ -233,15 +235,16 @@ emit INFO "$(jq -cn --arg k "$(uname -r)" --argjson cpus "$(nproc)" \
   --argjson mem "$(awk '/MemTotal/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo)" \
   --arg fio "$(fio --version)" '{kernel: $k, cpus: $cpus, memBytes: $mem, fio: $fio}')"
 
+# Devices are removed in the background (dm-vdo saves its index, our servers
+# flush): the next set-up overlaps it, and reap_all waits before any measurement.
+ASYNC_DOWN=1
 prepare_data
 for round in $(seq "$ROUNDS"); do
   for name in $DEVICES; do speed "$round" "$name"; done
 done
-# In the space part dm-vdo is removed in the background (it saves its index).
-ASYNC_DOWN=1
 for set in $SETS; do
   # brd's figure is memory: nothing may still be freeing any.
-  vdo_reap
+  reap_all
   devices=$DEVICES
   if [ "$set" = "$SPEED_CELL" ]; then
     [ "$SEQ_RUNTIME" != 0 ] || continue
@@ -259,7 +262,7 @@ for set in $SETS; do
     space "$name" "$set"
   done
 done
-vdo_reap
+reap_all
 progress done
 time_line guest "" "$(since "$START")"
 echo SUITE-DONE
