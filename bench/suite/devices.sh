@@ -71,6 +71,12 @@ ublk_stop() { # LAYOUT
   unset "UPID[$1]"
 }
 
+# The devices our running servers serve (an id freed by a stopped server may be one of them).
+ublk_serving() {
+  local l
+  for l in "${!UPID[@]}"; do head -n 1 "$W/u${UCUR[$l]}.dev"; done
+}
+
 ublk_reap() {
   local rc=0 pid n dev r
   for pid in "${!USTOP[@]}"; do
@@ -78,7 +84,10 @@ ublk_reap() {
     wait "$pid" || r=$?
     [ "$r" = 0 ] || { echo "ublk server $pid exited with $r: $(cat "$W/u$n.err")" >&2; rc=1; }
     dev=$(head -n 1 "$W/u$n.dev")
-    [ -z "$dev" ] || [ ! -e "$dev" ] || { echo "$dev still exists after its server stopped" >&2; rc=1; }
+    if [ -n "$dev" ] && [ -e "$dev" ] && ! ublk_serving | grep -qx "$dev"; then
+      echo "$dev still exists after its server stopped" >&2
+      rc=1
+    fi
     rm -rf "$W"/fs/*-"$n".img "$W"/fs/*-"$n".img.meta
     unset "USTOP[$pid]"
   done
