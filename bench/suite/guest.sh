@@ -83,15 +83,16 @@ fio_speed() {
     --dedupe "$SPEED_DEDUPE" --compress 60 "$@"
 }
 
-# speed_jobs ROUND DEVICE DEV WORKLOADS: fio-baseline's lines as SUITE-SPEED.
+# speed_jobs ROUND DEVICE DEV WORKLOADS [fio-baseline options]: its lines as SUITE-SPEED.
 speed_jobs() {
-  FIO_BASELINE_PIDS="$(dev_server_pids "$2")" fio_speed --workloads "$4" "$3" "$2" \
+  FIO_BASELINE_PIDS="$(dev_server_pids "$2")" fio_speed --workloads "$4" "${@:5}" "$3" "$2" \
     | jq -c --argjson round "$1" '"SUITE-SPEED " + (. + {round: $round, device: .label} | tojson)' -r
 }
 
-# speed ROUND DEVICE: the three workloads on one fresh device. In round 1 the
-# sequential write runs alone first: the speed cell's space is taken after it,
-# and on brd the engine's ceiling is measured over exactly the bytes written.
+# speed ROUND DEVICE: the three workloads on one fresh device. The sequential
+# write runs alone (its CPU per GiB is the report's; in round 1 the speed
+# cell's space is taken after it, and on brd the engine's ceiling is measured
+# over exactly the bytes written), then both random ones in one fio process.
 speed() {
   local round=$1 name=$2 dev seq cell= t0 t1 start up down
   progress "speed round $round $name"
@@ -102,11 +103,11 @@ speed() {
   reap_all
   up=$(since "$start")
   dev=$DEV
-  if [ "$round" = 1 ] && { [ -n "$cell" ] || [ "$name" = brd ]; }; then
-    t0=$(now)
-    seq=$(speed_jobs "$round" "$name" "$dev" seqwrite-1m)
-    t1=$(now)
-    echo "$seq"
+  t0=$(now)
+  seq=$(speed_jobs "$round" "$name" "$dev" seqwrite-1m)
+  t1=$(now)
+  echo "$seq"
+  if [ "$round" = 1 ]; then
     [ -z "$cell" ] || space_line "$name" "$SPEED_CELL" "$(jq .ioBytes <<<"${seq#* }")" "$(since "$t0" "$t1")"
     if [ "$name" = brd ]; then
       # On the server's vCPU, like every server.
@@ -114,10 +115,8 @@ speed() {
       emit CEILING "$(taskset -c 1 "${HELPER[@]}" ceiling "$W/fs/speed.bin")"
       rm -f "$W/fs/speed.bin"
     fi
-    speed_jobs "$round" "$name" "$dev" randread-4k,randwrite-4k
-  else
-    speed_jobs "$round" "$name" "$dev" seqwrite-1m,randread-4k,randwrite-4k
   fi
+  speed_jobs "$round" "$name" "$dev" randread-4k,randwrite-4k --one-fio
   local rss
   rss=$(dev_rss "$name")
   [ -n "$rss" ] && emit RSS "{\"round\":$round,\"device\":\"$name\",\"peakRssBytes\":$rss}"
