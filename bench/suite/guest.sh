@@ -8,7 +8,8 @@
 #     1 MiB sequential write, 4 KiB random read and write at QD16 on fio
 #     compress 60% data (dedupe SUITE_SPEED_DEDUPE%, default 45), with latency
 #     percentiles, CPU seconds (server and kernel, from /proc) and our
-#     daemon's peak RSS.
+#     daemon's peak RSS. A device's tear-down overlaps the next one's set-up;
+#     nothing else runs while a device is measured.
 #  2. Space: per device and data set a fresh device; logical and physical bytes.
 #     The data (tree, VM images, same-fill blocks) is built once on the
 #     guest's tmpfs first, so every device gets the same bytes without
