@@ -131,11 +131,12 @@ run_ublk() {
   id=${dev#/dev/ublkb}
   pid=$(node -e "console.log(require('/run/ublk-compress/$id.json').pid)")
   fio_with_cpu "$round" "$variant" "$dev" "$pid"
-  echo "STATS $variant $round $("${CLI[@]}" stats -n "$id" --json 2>/dev/null | tr -d '\n ')"
+  echo "STATS $variant $round $("${CLI[@]}" stats -n "$id" --json 2>/dev/null | tr -d '\n')"
   "${CLI[@]}" del -n "$id" 2>/dev/null
   if [ "$variant" = ublk-mapped ]; then ext4_file_remove; else umount "$W"; fi
 }
 
+echo "KERNEL $(uname -r)"
 for round in $(seq "$ROUNDS"); do
   run_loop "$round"
   for v in $VARIANTS; do

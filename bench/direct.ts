@@ -19,6 +19,7 @@ import {
   usageOf,
   type BenchMode,
 } from './device-bench.js';
+import { parseKernel, parseStatsLines, renderCpuPerRequest, renderPathTable, type DirectPathReport } from './direct-report.js';
 import type { BenchModule, BenchOutcome } from './module.js';
 import { benchReportDir, repoRoot } from './paths.js';
 
@@ -44,8 +45,16 @@ export interface DirectBenchRow {
 
 const JOBS = ['seqwrite-1m', 'randread-4k', 'randwrite-4k'] as const;
 const VARIANTS = ['ublk-direct', 'ublk-direct-js', 'null', 'loop-dio', 'brd', 'ublk-mapped', 'loop-dio-ext4'];
-/** What a variant's ratio compares against (when that baseline ran): the same backing's loop. */
-const BASELINE: Record<string, string> = { 'ublk-mapped': 'loop-dio-ext4' };
+/**
+ * What a variant's ratio compares against (when that baseline ran): loop with
+ * direct I/O over the same kind of backing, else the buffered loop.
+ */
+const BASELINE: Record<string, string> = {
+  'ublk-mapped': 'loop-dio-ext4',
+  'ublk-direct': 'loop-dio',
+  'ublk-direct-js': 'loop-dio',
+  null: 'loop-dio',
+};
 const baselineOf = (variant: string, ran: readonly string[]): string =>
   BASELINE[variant] !== undefined && ran.includes(BASELINE[variant]) ? BASELINE[variant] : 'loop';
 
@@ -107,10 +116,13 @@ export function parseBenchLines(stdout: string): DirectBenchRow[] {
 export interface DirectBenchResult {
   rows: DirectBenchRow[];
   /**
-   * `${variant} ${job}` -> variant / its baseline (loop; loop-dio-ext4 for
-   * ublk-mapped when it ran), means over the rounds (IOPS for random jobs, MB/s for sequential).
+   * `${variant} ${job}` -> variant / its baseline (loop-dio, loop-dio-ext4 for
+   * ublk-mapped, when it ran; else loop), means over the rounds (IOPS for random jobs, MB/s for sequential).
    */
   ratios: Record<string, number>;
+  /** How each ublk variant's requests were served (its daemon's counters after each round). */
+  paths: DirectPathReport[];
+  kernel: string;
   variants: string[];
   rounds: number;
   mode: string;
@@ -129,7 +141,7 @@ function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
 
-function ratiosOf(rows: readonly DirectBenchRow[], variants: readonly string[]): Record<string, number> {
+export function ratiosOf(rows: readonly DirectBenchRow[], variants: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of variants) {
     for (const job of JOBS) {
@@ -163,6 +175,16 @@ export function renderDirectTable(result: DirectBenchResult): string {
   return lines.join('\n') + '\n';
 }
 
+export function renderDirectMarkdown(result: DirectBenchResult): string {
+  const r = result;
+  return (
+    `# 1:1 ublk device vs loop (${r.mode}, kernel ${r.kernel}, ${r.sizeMb} MiB, ${r.rounds} interleaved rounds, fio on CPU 0, daemon on CPU 1)\n\n` +
+    `${renderDirectTable(r)}\n` +
+    `## Main thread CPU per request, µs (mean of the rounds)\n\n${renderCpuPerRequest(r.rows, r.variants, JOBS)}\n` +
+    `## How the ublk devices were served (their daemons' counters at the end of each round)\n\n${renderPathTable(r.paths)}`
+  );
+}
+
 export async function runDirectBench(args: readonly string[]): Promise<DirectBenchResult> {
   const o = parseOptions(args);
   const env = {
@@ -186,6 +208,8 @@ export async function runDirectBench(args: readonly string[]): Promise<DirectBen
   const result: DirectBenchResult = {
     rows,
     ratios: ratiosOf(rows, o.variants),
+    paths: parseStatsLines(r.stdout),
+    kernel: parseKernel(r.stdout),
     variants: o.variants,
     rounds: o.rounds,
     mode: o.mode,
@@ -196,10 +220,7 @@ export async function runDirectBench(args: readonly string[]): Promise<DirectBen
   const table = renderDirectTable(result);
   mkdirSync(benchReportDir(), { recursive: true });
   writeFileSync(join(benchReportDir(), 'direct.json'), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(
-    join(benchReportDir(), 'direct.md'),
-    `# 1:1 ublk device vs loop (${o.mode}, tmpfs-backed files, ${o.sizeMb} MiB, ${o.rounds} interleaved rounds, fio on CPU 0, daemon on CPU 1)\n\n${table}`,
-  );
+  writeFileSync(join(benchReportDir(), 'direct.md'), renderDirectMarkdown(result));
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`${table}\n${JSON.stringify(result, null, 2)}\n`);
   return result;

@@ -3,7 +3,10 @@
 //   guest-helper.js ceiling FILE          the engine's lz4+XXH128 ceiling over FILE (one JSON line),
 //                                         with the batch codec calls the engine makes (liblz4 + libxxhash)
 //   guest-helper.js same-fill DEV MIB     writes MIB of same-filled 4 KiB blocks (8-byte pattern = block index)
+//                                         to a device or file
 //   guest-helper.js mutate DIR K N        rewrites every N-th file (from the K-th) under DIR with seeded bytes
+//   guest-helper.js vm-copies ROOT C N    mutate ROOT/vmK K N for K = 1..C: C copies of one tree made different
+// Several commands separated by `--` run in one process.
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -83,20 +86,48 @@ export function mutate(dir: string, k: number, n: number): number {
   return changed;
 }
 
+/** The VM-image-like set: copy k of one tree (ROOT/vm<k>) gets its own 1/n of the files rewritten. */
+export function vmCopies(root: string, copies: number, n: number): number {
+  let changed = 0;
+  for (let k = 1; k <= copies; k += 1) changed += mutate(join(root, `vm${k}`), k, n);
+  return changed;
+}
+
 function positive(v: string | undefined, what: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a non-negative integer`);
   return n;
 }
 
-function main(): void {
-  const [cmd, a, b, c] = process.argv.slice(2);
+const USAGE = 'usage: guest-helper.js ceiling FILE | same-fill DEV MIB | mutate DIR K N | vm-copies ROOT C N [-- another command]...\n';
+
+/** One command; false when it is not one. */
+function runCommand([cmd, a, b, c]: string[]): boolean {
   if (cmd === 'ceiling' && a) ceiling(a);
   else if (cmd === 'same-fill' && a) sameFill(a, positive(b, 'MIB'));
   else if (cmd === 'mutate' && a) mutate(a, positive(b, 'K'), Math.max(1, positive(c, 'N')));
-  else {
-    process.stderr.write('usage: guest-helper.js ceiling FILE | same-fill DEV MIB | mutate DIR K N\n');
-    process.exitCode = 2;
+  else if (cmd === 'vm-copies' && a) vmCopies(a, positive(b, 'C'), Math.max(1, positive(c, 'N')));
+  else return false;
+  return true;
+}
+
+/** Commands separated by `--` run in one process: a node start costs seconds under emulation. */
+export function splitCommands(argv: readonly string[]): string[][] {
+  const out: string[][] = [[]];
+  for (const arg of argv) {
+    if (arg === '--') out.push([]);
+    else out[out.length - 1].push(arg);
+  }
+  return out;
+}
+
+function main(): void {
+  for (const command of splitCommands(process.argv.slice(2))) {
+    if (!runCommand(command)) {
+      process.stderr.write(USAGE);
+      process.exitCode = 2;
+      return;
+    }
   }
 }
 

@@ -16,7 +16,8 @@ import {
   type Ceiling, type DeviceName, type SpaceRow, type SpeedRow, type SuiteReport,
 } from './model.js';
 import { renderCharts, renderMarkdown } from './render.js';
-import { runGuest, suiteLines as lines, type GuestPlan } from './run-guest.js';
+import { runGuest, suiteLines as lines, type GuestOutput, type GuestPlan } from './run-guest.js';
+import { summarizeTimes, type TimeRow } from './timing.js';
 import { validateReport } from './schema.js';
 
 export interface SuiteOptions extends GuestPlan {
@@ -82,7 +83,9 @@ export function suiteOptions(argv: readonly string[]): SuiteOptions {
   };
 }
 
-export function buildReport(stdout: string, o: SuiteOptions, started: number, loadStart: number[], incomplete?: string): SuiteReport {
+export function buildReport(guest: GuestOutput, o: SuiteOptions, started: number, loadStart: number[]): SuiteReport {
+  const { stdout, incomplete } = guest;
+  const durationS = Math.round((Date.now() - started) / 1000);
   const info = lines<{ kernel: string; cpus: number; memBytes: number; fio: string }>(stdout, 'INFO')[0];
   const speedRaw = lines<SpeedRow>(stdout, 'SPEED');
   const spaceRows = lines<SpaceRow>(stdout, 'SPACE');
@@ -113,7 +116,7 @@ export function buildReport(stdout: string, o: SuiteOptions, started: number, lo
     date: new Date(started).toISOString(),
     quick: o.quick,
     mode: o.mode,
-    durationS: Math.round((Date.now() - started) / 1000),
+    durationS,
     machine: { hostKernel: release(), hostCpu: cpus()[0]?.model ?? 'unknown', hostCpus: cpus().length, loadAvgStart: loadStart, loadAvgEnd: loadavg() },
     guest: {
       kernel: info?.kernel ?? 'unknown',
@@ -132,6 +135,7 @@ export function buildReport(stdout: string, o: SuiteOptions, started: number, lo
     peakRssBytes,
     ceiling,
     summary,
+    timings: summarizeTimes(lines<TimeRow>(stdout, 'TIME'), guest.host, durationS),
   };
 }
 
@@ -139,8 +143,7 @@ export async function runSuite(args: readonly string[]): Promise<{ report: Suite
   const o = suiteOptions(args);
   const started = Date.now();
   const loadStart = loadavg();
-  const { stdout, incomplete } = await runGuest(o);
-  const report = buildReport(stdout, o, started, loadStart, incomplete);
+  const report = buildReport(await runGuest(o), o, started, loadStart);
   const bad = report.speedRaw.filter((r) => r.errors !== 0 || !(headline(r) > 0));
   if (bad.length > 0) throw new Error(`fio reported errors or no I/O: ${JSON.stringify(bad)}`);
   const problems = validateReport(JSON.parse(JSON.stringify(report)));

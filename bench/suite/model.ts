@@ -2,6 +2,8 @@
 // what the host derives from them (means, spread over rounds, ratios to zram
 // and dm-vdo of the same round, CPU per GiB, per-device summary lines).
 
+import type { Timings } from './timing.js';
+
 export const DEVICES = ['packed', 'direct', 'zram', 'vdo', 'loop', 'brd'] as const;
 export type DeviceName = (typeof DEVICES)[number];
 export const DEVICE_TITLES: Record<DeviceName, string> = {
@@ -62,8 +64,8 @@ export interface SpeedRow {
   errors: number;
   /** CPU seconds of the device's server over the workload; null: no server outside the kernel. */
   serverCpuS: number | null;
-  /** System + irq + softirq seconds of all guest CPUs over the workload (fio's syscalls included). */
-  kernelCpuS: number;
+  /** System + irq + softirq seconds of all guest CPUs over the workload (fio's syscalls included); null when it shared its fio process. */
+  kernelCpuS: number | null;
 }
 
 export interface Spread {
@@ -136,6 +138,8 @@ export interface SuiteReport {
   peakRssBytes: Partial<Record<DeviceName, number>>;
   ceiling: Ceiling;
   summary: Record<DeviceName, string>;
+  /** Where the run's wall time went. */
+  timings: Timings;
 }
 
 export function spread(values: number[]): Spread {
@@ -189,7 +193,7 @@ export function summarizeCpu(rows: SpeedRow[], devices: readonly DeviceName[]): 
     const seq = rows.filter((r) => r.device === device && r.workload === 'seqwrite-1m' && r.ioBytes > 0);
     const perGiB = (f: (r: SpeedRow) => number): number => spread(seq.map((r) => f(r) / (r.ioBytes / GIB))).mean;
     const server = seq.every((r) => r.serverCpuS !== null) && seq.length > 0 ? perGiB((r) => r.serverCpuS ?? 0) : null;
-    return { device, serverCpuSPerGiB: server, kernelCpuSPerGiB: perGiB((r) => r.kernelCpuS) };
+    return { device, serverCpuSPerGiB: server, kernelCpuSPerGiB: perGiB((r) => r.kernelCpuS ?? NaN) };
   });
 }
 

@@ -130,6 +130,20 @@ function speedTables(r: SuiteReport): string[] {
   return out;
 }
 
+/** Where the run's wall time went, part by part, with the device set-ups in it. */
+function timeTable(r: SuiteReport): string[] {
+  const t = r.timings;
+  const s = (x: number): string => (x > 0 ? x.toFixed(0) : '');
+  const rows = t.parts.map((p) => [p.part, p.seconds.toFixed(0), s(p.setupS), s(p.teardownS)]);
+  rows.push(['total (`npm run bench`, report included)', t.totalS.toFixed(0), '', '']);
+  const setups = r.devices.filter((d) => t.setupByDevice[d] !== undefined).map((d) => `${DEVICE_TITLES[d]} ${(t.setupByDevice[d] as number).toFixed(0)} s`);
+  return [
+    markdownTable(['part', 'seconds', 'of which device set-ups', 'and tear-downs'], rows),
+    '',
+    `Set-up (until the device is usable) per device over the run: ${setups.join(', ')}. In the space part our servers and dm-vdo start while the other devices of the same data set fill (their set-up is the wait left) and dm-vdo is removed in the background.`,
+  ];
+}
+
 function cpuTable(r: SuiteReport): string[] {
   const rows = r.cpu.map((c) => [
     DEVICE_TITLES[c.device],
@@ -163,7 +177,7 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
     `- All six devices ran in ${r.mode === 'guest' ? 'one boot of a QEMU guest under emulation (TCG)' : 'one session on this host'}, one after the other, on the same data. ` +
       'Guest figures are several times below real hardware and compare **only within this report**: read the ratios (x zram, x dm-vdo), which divide by the reference device of the same round.',
     `- Speed: ${r.options.rounds} interleaved rounds (every device, then every device again); each cell is the mean with the range over the rounds. fio runs on vCPU 0, every server (our daemon, dm-vdo's threads) on vCPU 1.`,
-    '- Space: ratio = logical / physical bytes, physical in MiB in brackets (higher ratio saves more). Physical is what the device really holds: ours = pool file allocated + metadata (LevelDB); zram = mem_used_total; dm-vdo = its backing file allocated (data, index and metadata); loop and 1:1 = backing file allocated; brd = the guest memory it took. Each data set runs on a fresh device. ' +
+    '- Space: ratio = logical / physical bytes, physical in MiB in brackets (higher ratio saves more). Physical is what the device really holds: ours = pool file allocated + metadata (LevelDB); zram = mem_used_total; dm-vdo = its backing file allocated (data, index and metadata); loop and 1:1 = backing file allocated; brd = the guest memory it took (memory no /proc/meminfo counter accounts for, before and after). Each data set runs on a fresh device. ' +
       'After the dot: the data-only ratio (ours: pool file; zram: compr_data_size; dm-vdo: vdostats data blocks). dm-vdo allocates ~128 MiB of index and metadata at format time whatever the data, which dominates data sets this small: compare dm-vdo on the data-only ratio (the summary lines do).',
     '- CPU s/GiB: over the sequential write; server = our daemon\'s (or dm-vdo\'s kernel threads\') user + system time; kernel = system + irq + softirq time of all vCPUs (includes fio\'s own syscalls).',
     `- Machine: ${m.hostCpu}, ${m.hostCpus} cores, host kernel ${m.hostKernel}, load average ${m.loadAvgStart.map((x) => x.toFixed(1)).join('/')} at the start and ${m.loadAvgEnd.map((x) => x.toFixed(1)).join('/')} at the end (other work shared the machine). Guest: kernel ${g.kernel}, ${g.cpus} vCPUs, ${mib(g.memBytes)} MiB, ${g.fio}; ${g.settings}.`,
@@ -203,6 +217,10 @@ export function renderMarkdown(r: SuiteReport, charts: string[]): string {
       `and ${f2(c.deviceReadMBps)} MB/s in 4 KiB random reads (${(c.readShare * 100).toFixed(1)}%).`,
     '',
     '![ceiling](engine-ceiling.svg)',
+    '',
+    '## Where the time went',
+    '',
+    ...timeTable(r),
     '',
     '## Files',
     '',

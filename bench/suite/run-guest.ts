@@ -7,6 +7,7 @@ import { DEFAULT_FS_SOURCES, listFiles, pickFiles, type FsSource } from '../corp
 import * as device from '../device-bench.js';
 import { benchCacheDir, repoRoot } from '../paths.js';
 import { matrixDevices, type DeviceName } from './model.js';
+import type { HostTimes } from './timing.js';
 
 /** What one guest run measures; every size in MiB. */
 export interface GuestPlan {
@@ -34,6 +35,7 @@ export interface GuestOutput {
   stdout: string;
   /** Why the run ended early; undefined when it printed SUITE-DONE. */
   incomplete?: string;
+  host?: HostTimes;
 }
 
 /** A stable list of real files (seeded order) summing to about `mb` MiB, cached for the guest. */
@@ -90,7 +92,9 @@ function guestEnv(plan: GuestPlan, vdoDir: string): NodeJS.ProcessEnv {
 }
 
 export async function runGuest(plan: GuestPlan): Promise<GuestOutput> {
+  const t0 = performance.now();
   const env = guestEnv(plan, await vdoTools(plan));
+  const t1 = performance.now();
   const modules = ['zram', 'loop', ...(plan.devices.includes('vdo') ? ['dm-vdo'] : [])];
   const script = 'bash bench/suite/guest.sh';
   const r =
@@ -102,12 +106,13 @@ export async function runGuest(plan: GuestPlan): Promise<GuestOutput> {
           env,
           { echo: true },
         );
+  const host = { vdoToolsS: (t1 - t0) / 1000, guestS: (performance.now() - t1) / 1000 };
   const complete = r.code === 0 && r.stdout.includes('SUITE-DONE');
   if (!complete && !r.stdout.includes('SUITE-SPEED')) {
     throw new Error(`bench/suite/guest.sh failed (exit ${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
   }
   // A run cut short (timeout on a loaded machine) still reports what it measured.
-  return { stdout: r.stdout, incomplete: complete ? undefined : `the guest run ended early (exit ${r.code}${r.code === 124 ? ', timeout' : ''})` };
+  return { stdout: r.stdout, host, incomplete: complete ? undefined : `the guest run ended early (exit ${r.code}${r.code === 124 ? ', timeout' : ''})` };
 }
 
 /** The SUITE-KIND {json} lines of one kind. */

@@ -75,6 +75,9 @@ export function validateReport(r: unknown): string[] {
     const line = isObj(r.summary) ? r.summary[d] : undefined;
     if (typeof line !== 'string' || line.length < 10) p.push(`summary ${d}: missing`);
   }
+  const parts = isObj(r.timings) && Array.isArray(r.timings.parts) ? (r.timings.parts as unknown[]).filter(isObj) : [];
+  if (parts.length === 0) p.push('timings missing');
+  for (const t of parts) need(p, `timings ${String(t.part)}`, t, ['seconds', 'setupS', 'teardownS']);
   if (!isObj(r.ceiling)) p.push('ceiling missing');
   else need(p, 'ceiling', r.ceiling, ['writeMBps', 'readMBps', 'deviceWriteMBps', 'deviceReadMBps', 'writeShare', 'readShare'], true);
   return p;

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mutate, sameFill } from '../../../bench/suite/guest-helper.js';
+import { mutate, sameFill, splitCommands, vmCopies } from '../../../bench/suite/guest-helper.js';
 
 describe('bench guest helper', () => {
   const dir = mkdtempSync(join(tmpdir(), 'guest-helper-'));
@@ -33,5 +33,26 @@ describe('bench guest helper', () => {
     const changed = names.filter((n) => !readFileSync(join(tree, n)).equals(Buffer.alloc(100, 7)));
     expect(changed).toEqual(['b', 'sub/e']);
     for (const n of names) expect(readFileSync(join(tree, n)).length).toBe(100);
+  });
+
+  it('vm-copies makes copy k of one tree differ from the others in its own files', () => {
+    const root = join(dir, 'vm');
+    const names = ['a', 'b', 'c', 'd'];
+    for (const k of [1, 2]) {
+      mkdirSync(join(root, `vm${k}`), { recursive: true });
+      for (const n of names) writeFileSync(join(root, `vm${k}`, n), Buffer.alloc(64, 1));
+    }
+    expect(vmCopies(root, 2, 4)).toBe(2);
+    const changed = (k: number): string[] => names.filter((n) => !readFileSync(join(root, `vm${k}`, n)).equals(Buffer.alloc(64, 1)));
+    expect(changed(1)).toEqual(['b']);
+    expect(changed(2)).toEqual(['c']);
+  });
+
+  it('runs several commands separated by -- in one process', () => {
+    expect(splitCommands(['vm-copies', 'R', '3', '16', '--', 'same-fill', 'F', '8'])).toEqual([
+      ['vm-copies', 'R', '3', '16'],
+      ['same-fill', 'F', '8'],
+    ]);
+    expect(splitCommands(['ceiling', 'F'])).toEqual([['ceiling', 'F']]);
   });
 });

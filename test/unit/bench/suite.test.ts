@@ -18,8 +18,10 @@ function speedRow(device: string, workload: string, round: number, value: number
 function guestOutput(skip?: string): string {
   const out = ['SUITE-INFO {"kernel":"6.12","cpus":2,"memBytes":3000000000,"fio":"fio-3.33"}'];
   out.push('SUITE-CEILING {"bytes":8388608,"writeMBps":200,"readMBps":800}');
+  out.push('SUITE-TIME {"part":"prepare data","device":null,"seconds":4.5,"setupS":null}');
   for (const round of [1, 2]) {
     DEVICES.forEach((d, i) => {
+      out.push(`SUITE-TIME {"part":"speed round ${round}","device":"${d}","seconds":20,"setupS":${i},"teardownS":1}`);
       for (const w of WORKLOADS) {
         if (`${d}/${w}` === skip) continue;
         out.push(`SUITE-SPEED ${JSON.stringify(speedRow(d, w, round, (i + 1) * round))}`);
@@ -33,7 +35,7 @@ function guestOutput(skip?: string): string {
       out.push(`SUITE-SPACE {"device":"${d}","dataset":"${ds}","logicalBytes":8388608,"seconds":1.5,"physicalBytes":${physical},"dataBytes":${physical}}`);
     });
   }
-  out.push('SUITE-DONE');
+  out.push('SUITE-TIME {"part":"guest","device":null,"seconds":300,"setupS":null}', 'SUITE-DONE');
   return out.join('\n');
 }
 
@@ -65,7 +67,7 @@ describe('bench suite report', () => {
     expect(devicesOf('fio-d0c90')).toEqual(['packed', 'zram', 'vdo']);
     expect(devicesOf('fio-d45c60')).toEqual([...DEVICES]);
     expect(devicesOf('tree-deleted-trimmed')).toEqual([...DEVICES]);
-    const r = buildReport(guestOutput(), o, Date.now(), [1, 1, 1]);
+    const r = buildReport({ stdout: guestOutput() }, o, Date.now(), [1, 1, 1]);
     expect(r.space.filter((s) => s.dataset === 'fio-d90c0').map((s) => s.device)).toEqual(['packed', 'zram', 'vdo']);
     const problems = validateReport(JSON.parse(JSON.stringify({ ...r, space: r.space.filter((s) => !(s.dataset === 'fio-d90c0' && s.device === 'vdo')) })));
     expect(problems).toEqual(['space vdo/fio-d90c0: missing']);
@@ -77,7 +79,7 @@ describe('bench suite report', () => {
   });
 
   it('builds a report that passes its schema and renders without empty cells', () => {
-    const r = buildReport(guestOutput(), o, Date.now(), [1, 1, 1]);
+    const r = buildReport({ stdout: guestOutput() }, o, Date.now(), [1, 1, 1]);
     expect(validateReport(JSON.parse(JSON.stringify(r)))).toEqual([]);
     expect(r.peakRssBytes.packed).toBe(200e6);
     expect(r.ceiling.writeShare).toBeCloseTo(r.ceiling.deviceWriteMBps / 200);
@@ -91,8 +93,22 @@ describe('bench suite report', () => {
     expect(md).toMatch(/\| 4 KiB randread QD16, IOPS \| 0\.\d+ \| 0\.\d+ \| 0\.\d+ \| >= 0\.35 \|/);
   });
 
+  it('says where the time went: host, boot, each part with its set-ups, the rest', () => {
+    const r = buildReport({ stdout: guestOutput(), host: { vdoToolsS: 2, guestS: 400 } }, o, Date.now(), [1, 1, 1]);
+    expect(r.timings.parts).toEqual([
+      { part: 'dm-vdo user space (host; cached after the first run)', seconds: 2, setupS: 0, teardownS: 0 },
+      { part: 'guest boot and shutdown', seconds: 100, setupS: 0, teardownS: 0 },
+      { part: 'prepare data', seconds: 4.5, setupS: 0, teardownS: 0 },
+      { part: 'speed round 1', seconds: 120, setupS: 15, teardownS: 6 },
+      { part: 'speed round 2', seconds: 120, setupS: 15, teardownS: 6 },
+      { part: 'other steps in the guest', seconds: 55.5, setupS: 0, teardownS: 0 },
+    ]);
+    expect(r.timings.setupByDevice.brd).toBe(10);
+    expect(renderMarkdown(r, [])).toMatch(/\| guest boot and shutdown \| 100 \| {2}\| {2}\|\n\| prepare data \| 5 \|/);
+  });
+
   it('names the missing cell when a device lacks a figure', () => {
-    const r = buildReport(guestOutput('vdo/randread-4k'), o, Date.now(), [1, 1, 1], 'the guest run ended early (exit 124, timeout)');
+    const r = buildReport({ stdout: guestOutput('vdo/randread-4k'), incomplete: 'the guest run ended early (exit 124, timeout)' }, o, Date.now(), [1, 1, 1]);
     const problems = validateReport(JSON.parse(JSON.stringify(r)));
     expect(r.complete).toBe(false);
     expect(problems).toContain('run incomplete: the guest run ended early (exit 124, timeout)');
