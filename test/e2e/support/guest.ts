@@ -192,7 +192,8 @@ export async function runInGuest(script: string, opts: GuestRunOptions): Promise
  */
 function logStepTimes(script: string, r: { stderr: string; durationMs: number }): void {
   const steps = r.stderr.split('\n').filter((l) => /^\[\d+ s\] /.test(l));
-  console.log(`${script}: ${(r.durationMs / 1000).toFixed(0)} s in all${steps.length > 0 ? `\n  ${steps.join('\n  ')}` : ''}`);
+  const name = script.length <= 80 && !script.includes('\n') ? script : `${script.split('\n')[0].slice(0, 60)} ...`;
+  console.log(`${name}: ${(r.durationMs / 1000).toFixed(0)} s in all${steps.length > 0 ? `\n  ${steps.join('\n  ')}` : ''}`);
 }
 
 interface ProcessOptions {
