@@ -4,9 +4,8 @@
 // an extent id. Deleted fingerprints stay in it: a false positive only costs the
 // store lookup the filter would otherwise have saved. Until the scan completes
 // (or if it fails) the filter vouches for nothing and every lookup asks the store.
-import { keySuccessor, PREFIX_H } from '../meta/keys.js';
-import type { MetaStore } from '../meta/store.js';
-import { SCAN_CHUNK_ENTRIES } from '../util/limits.js';
+import { PREFIX_H } from '../meta/keys.js';
+import { forEachKey, type MetaStore } from '../meta/store.js';
 import { u32le } from '../util/bytes.js';
 
 const HASHES = 4;
@@ -129,14 +128,7 @@ function hashes(fp: Buffer): [number, number] {
 /** Adds every H key of the store to `filter`, then marks it complete; on failure it stays incomplete. */
 export function scanDedup(meta: MetaStore, filter: DedupFilter): Promise<void> {
   return (async () => {
-    let from: Buffer = Buffer.from([PREFIX_H]);
-    const end = Buffer.from([PREFIX_H + 1]);
-    for (;;) {
-      const keys = await meta.scanKeys(from, end, SCAN_CHUNK_ENTRIES);
-      for (const k of keys) filter.add(k.subarray(1));
-      if (keys.length < SCAN_CHUNK_ENTRIES) break;
-      from = keySuccessor(keys[keys.length - 1]);
-    }
+    await forEachKey(meta, Buffer.from([PREFIX_H]), Buffer.from([PREFIX_H + 1]), (k) => filter.add(k.subarray(1)));
     filter.complete = true;
   })().catch(() => undefined);
 }

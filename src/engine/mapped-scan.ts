@@ -1,23 +1,16 @@
 // Fills the mapped-block bitmap (MappedBits) from the store's L keys in the
 // background at open, and confirms point-lookup misses while it runs.
-import { keySuccessor, lbaOfKey, lKey, PREFIX_L, prefixEnd } from '../meta/keys.js';
-import type { MetaStore } from '../meta/store.js';
+import { lbaOfKey, lKey, PREFIX_L, prefixEnd } from '../meta/keys.js';
+import { forEachKey, type MetaStore } from '../meta/store.js';
 import { UcError } from '../util/errors.js';
-import { SCAN_CHUNK_ENTRIES } from '../util/limits.js';
 import type { MappedBits } from './mapped-bits.js';
 
 /** Scans every L key into `mapped`; on failure the bitmap stays incomplete (lookups still work). */
 export function scanMapped(meta: MetaStore, mapped: MappedBits): Promise<void> {
   return (async () => {
-    let from = lKey(0);
-    for (;;) {
-      // Keys only: a value is a second buffer copied out of LevelDB per entry, and
-      // the scan competes with the first reads after open for the same core.
-      const keys = await meta.scanKeys(from, prefixEnd(PREFIX_L), SCAN_CHUNK_ENTRIES);
-      for (const k of keys) mapped.seen(lbaOfKey(k));
-      if (keys.length < SCAN_CHUNK_ENTRIES) break;
-      from = keySuccessor(keys[keys.length - 1]);
-    }
+    // Keys only: a value is a second buffer copied out of LevelDB per entry, and
+    // the scan competes with the first reads after open for the same core.
+    await forEachKey(meta, lKey(0), prefixEnd(PREFIX_L), (k) => mapped.seen(lbaOfKey(k)));
     mapped.complete = true;
   })().catch(() => undefined);
 }

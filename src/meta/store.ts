@@ -6,6 +6,9 @@
 // batch before it. After a crash, a suffix of the batches written without sync
 // since the last synced one may be lost; nothing else is.
 
+import { keySuccessor } from './keys.js';
+import { SCAN_CHUNK_ENTRIES } from '../util/limits.js';
+
 export type MetaOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 export interface MetaStore {
@@ -24,4 +27,15 @@ export interface MetaStore {
   /** Closes and reopens the store after a failed batch (LevelDB refuses every later
    * write after some failures). Must fail without closing when it cannot reopen now. */
   reopen?(): Promise<void>;
+}
+
+/** Calls `each` with every key in [gte, lt), in order, reading SCAN_CHUNK_ENTRIES keys per scan. */
+export async function forEachKey(meta: MetaStore, gte: Buffer, lt: Buffer, each: (key: Buffer) => void): Promise<void> {
+  let from = gte;
+  for (;;) {
+    const keys = await meta.scanKeys(from, lt, SCAN_CHUNK_ENTRIES);
+    for (const k of keys) each(k);
+    if (keys.length < SCAN_CHUNK_ENTRIES) return;
+    from = keySuccessor(keys[keys.length - 1]);
+  }
 }
