@@ -32,32 +32,28 @@ function journalFileOf(f: BackingFile): JournalFile {
 }
 
 /** Opens (creating) both journal files of the pool whose metadata is in `metaDir`. */
-export async function openJournalFiles(metaDir: string, open: BackingOpener = openBackingFile): Promise<[JournalFile, JournalFile]> {
-  const [a, b] = journalPaths(metaDir);
-  const first = await open(a, { create: true });
-  try {
-    return [journalFileOf(first), journalFileOf(await open(b, { create: true }))];
-  } catch (err) {
-    await first.close();
-    throw err;
-  }
+export function openJournalFiles(metaDir: string, open: BackingOpener = openBackingFile): Promise<[JournalFile, JournalFile]> {
+  return openBoth(metaDir, async (p) => journalFileOf(await open(p, { create: true })));
 }
 
 /**
  * Opens both journal files of `metaDir` read-only, for `check`; a missing
  * file reads as empty (a pool formatted before the journal existed).
  */
-export async function openJournalFilesReadOnly(metaDir: string): Promise<[JournalFile, JournalFile]> {
-  const opened: JournalFile[] = [];
+export function openJournalFilesReadOnly(metaDir: string): Promise<[JournalFile, JournalFile]> {
+  return openBoth(metaDir, async (p) => (fs.existsSync(p) ? journalFileOf(await openBackingFile(p, { readOnly: true })) : EMPTY_FILE));
+}
+
+/** Both files through `openOne`; the first is closed again when the second fails. */
+async function openBoth(metaDir: string, openOne: (path: string) => Promise<JournalFile>): Promise<[JournalFile, JournalFile]> {
+  const [a, b] = journalPaths(metaDir);
+  const first = await openOne(a);
   try {
-    for (const p of journalPaths(metaDir)) {
-      opened.push(fs.existsSync(p) ? journalFileOf(await openBackingFile(p, { readOnly: true })) : EMPTY_FILE);
-    }
+    return [first, await openOne(b)];
   } catch (err) {
-    await Promise.all(opened.map((f) => f.close()));
+    await first.close();
     throw err;
   }
-  return [opened[0], opened[1]];
 }
 
 const EMPTY_FILE: JournalFile = {
