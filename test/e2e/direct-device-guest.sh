@@ -13,8 +13,7 @@ M=$W/mnt
 mkdir -p "$M"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
 
-fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
-ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
+. test/e2e/support/steps.sh
 cleanup() {
   mountpoint -q "$M" && umount "$M" || true
   mountpoint -q "$W/ext4" && umount "$W/ext4" || true

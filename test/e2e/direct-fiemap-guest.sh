@@ -14,7 +14,6 @@ export UBLK_COMPRESS_LOG_DIR=$W/logs
 # No process substitution here: the guest's /dev has no /dev/fd.
 # shellcheck source=support/direct.sh
 . test/e2e/support/direct.sh
-ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
 cleanup() {
   mountpoint -q "$M" && umount "$M" || true
   "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true

@@ -22,7 +22,6 @@ G2=$((2 << 30)) MiB=$((1 << 20))
 
 # shellcheck source=support/direct.sh
 . test/e2e/support/direct.sh
-ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
 cleanup() {
   mountpoint -q "$M" && umount -l "$M" || true
   "${CLI[@]}" del --all --timeout 20 >/dev/null 2>&1 || true

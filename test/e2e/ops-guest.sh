@@ -20,8 +20,7 @@ export UBLK_COMPRESS_LOG_DIR=$W/logs
 LOG=$W/data.log
 TREE=(/usr/include/linux /usr/include/x86_64-linux-gnu)
 PY=/usr/bin/python3
-fail() { echo "FAIL $*"; [ -f "$LOG" ] && tail -n 20 "$LOG" | sed 's/^/  log: /'; exit 1; }
-ok() { echo "OK $*"; echo "[$SECONDS s] $1" >&2; }
+. test/e2e/support/steps.sh
 cleanup() {
   mountpoint -q "$M" && umount -l "$M" || true
   [ -n "${RECV:-}" ] && kill "$RECV" 2>/dev/null || true

@@ -1,6 +1,10 @@
 # Shell helpers of the 1:1 layout's guest scripts (direct-fiemap-guest.sh,
-# direct-grow-guest.sh). The caller sets CLI (the ublk-compress argv) and W
-# (its work directory, holding one log per device) before sourcing.
+# direct-grow-guest.sh): ok from steps.sh, a fail of their own. The caller
+# sets CLI (the ublk-compress argv) and W (its work directory, holding one log
+# per device) before sourcing.
+
+# shellcheck source=steps.sh
+. test/e2e/support/steps.sh  # ok
 
 # fail WHY: "FAIL WHY" on stdout and stderr (a check inside $(...) would
 # otherwise lose its line), the newest log's tail, exit 1.
