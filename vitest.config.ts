@@ -9,11 +9,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
-    // Two lanes on these 2-core machines, each one file at a time: the guest
-    // files, and beside them the host suites. One guest keeps ~1.25 cores
-    // busy (two vCPU threads that often wait), so a host file mostly fills the
-    // idle share. Two guests at once were slower than one after the other
-    // (descheduled vCPUs stall each other), hence never two guest files.
+    // Two projects, each one file at a time. `npm test` (scripts/test-lanes.sh)
+    // runs them as two vitest runs at once: the guest files one after the
+    // other, the host suites beside them. `npx vitest run` runs both in turn.
     projects: [
       { extends: true, test: { name: 'guest', include: [GUEST_FILES], fileParallelism: false } },
       { extends: true, test: { name: 'host', include: ['test/**/*.test.ts'], exclude: [GUEST_FILES], fileParallelism: false } },
