@@ -18,6 +18,7 @@ import { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
 import { compactionStats, engineStats } from './engine-stats.js';
+import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { readBlocks } from './read-path.js';
 import { ensureSpace, hasSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
@@ -69,6 +70,12 @@ export class BlockEngine {
   /** Sends engine events (read verification failures, ENOSPC) to `handler`. */
   setEventHandler(handler: ((event: EngineEvent) => void) | undefined): void {
     this.core.eventHandler = handler;
+  }
+
+  /** Lets a native read path serve reads from the pool file (native-reads.ts);
+   * undefined: it cannot here. Call once, before the device serves. */
+  shareNativeReads(tables: NativeReadTables): NativeReadGeometry | undefined {
+    return this.core.shareNativeReads(tables);
   }
 
   async read(lba: number, blocks: number, buf: Buffer): Promise<void> {

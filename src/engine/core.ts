@@ -6,6 +6,7 @@
 // holds it. Lookups and counters need no mutex (JavaScript runs them whole).
 import assert from 'node:assert';
 import { codecByName, stagingBytes, type Codec } from '../compress/index.js';
+import { xxh128 } from '../dedup/index.js';
 import { KEY_C, KEY_S } from '../meta/keys.js';
 import { encodeState, type Extent, type MapValue, type MetaState } from '../meta/records.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
@@ -24,6 +25,7 @@ import { confirmUnmapped, scanMapped } from './mapped-scan.js';
 import { DedupFilter, scanDedup } from './dedup-filter.js';
 import { MetaCache } from './meta-cache.js';
 import { MetaView } from './meta-view.js';
+import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
@@ -169,6 +171,18 @@ export class EngineCore {
 
   segmentPosition(segment: number): number {
     return this.sb.dataOffset + segment * this.sb.segmentBytes;
+  }
+
+  /** Shares the clean-record tables, the segments in RAM and the read guard with
+   * a native reader (native-reads.ts); undefined when it cannot verify what it
+   * reads (an injected fingerprint function) or the pool has no descriptor. */
+  shareNativeReads(tables: NativeReadTables): NativeReadGeometry | undefined {
+    const fd = (this.pool as { fd?: unknown }).fd;
+    if (this.opts.fingerprint !== xxh128 || typeof fd !== 'number' || fd < 0) return undefined;
+    this.guard.attachNative(tables);
+    this.writer.shareResident((segment, resident) => tables.setResident(segment, resident));
+    this.cache.share(tables);
+    return { poolFd: fd, dataOffset: this.sb.dataOffset, segmentBytes: this.sb.segmentBytes };
   }
 
   cacheStats(): MetaCacheStats {
