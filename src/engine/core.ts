@@ -174,15 +174,16 @@ export class EngineCore {
   }
 
   /** Shares the clean-record tables, the segments in RAM and the read guard with
-   * a native reader (native-reads.ts); undefined when it cannot verify what it
-   * reads (an injected fingerprint function) or the pool has no descriptor. */
+   * a native reader (native-reads.ts); undefined when it could not verify what
+   * it reads (an injected fingerprint function). poolFd -1: a pool without one. */
   shareNativeReads(tables: NativeReadTables): NativeReadGeometry | undefined {
+    if (this.opts.fingerprint !== xxh128) return undefined;
     const fd = (this.pool as { fd?: unknown }).fd;
-    if (this.opts.fingerprint !== xxh128 || typeof fd !== 'number' || fd < 0) return undefined;
     this.guard.attachNative(tables);
     this.writer.shareResident((segment, resident) => tables.setResident(segment, resident));
     this.cache.share(tables);
-    return { poolFd: fd, dataOffset: this.sb.dataOffset, segmentBytes: this.sb.segmentBytes };
+    const poolFd = typeof fd === 'number' && fd >= 0 ? fd : -1;
+    return { poolFd, dataOffset: this.sb.dataOffset, segmentBytes: this.sb.segmentBytes };
   }
 
   cacheStats(): MetaCacheStats {

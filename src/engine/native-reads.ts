@@ -23,7 +23,7 @@ export interface NativeReadTables {
 
 /** Where a native reader finds the pool's segments. */
 export interface NativeReadGeometry {
-  /** The pool's descriptor (the reader duplicates it). */
+  /** The pool's descriptor (the reader duplicates it); -1 when the pool has none (a test disk). */
   poolFd: number;
   dataOffset: number;
   segmentBytes: number;

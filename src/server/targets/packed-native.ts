@@ -36,7 +36,8 @@ export class PackedNativeReads {
     if (path === 'js') return new PackedNativeReads(undefined, undefined);
     const tables = new PackedTables();
     const geometry = engine.shareNativeReads(tables);
-    return new PackedNativeReads(geometry === undefined ? undefined : tables, geometry);
+    if (geometry === undefined || geometry.poolFd < 0) return new PackedNativeReads(undefined, undefined);
+    return new PackedNativeReads(tables, geometry);
   }
 
   get path(): PackedReadPath {

@@ -1,0 +1,91 @@
+// The packed native read path's view of an engine (PackedTables reading the
+// engine's clean-record tables in place), checked against the engine's own
+// JS view: what the crash simulation asserts after every operation, and a
+// native read held in flight across a compaction (the read guard must keep
+// its fragment's segment from being punched or reused until it ends).
+import { expect } from 'vitest';
+import type { BlockEngine, NativeReadGeometry } from '../../src/engine/index.js';
+import type { EngineCore } from '../../src/engine/core.js';
+import { PackedTables } from '../../src/native/index.js';
+import type { PoolStore } from '../../src/pool/store.js';
+
+export interface SharedTables {
+  tables: PackedTables;
+  geometry: NativeReadGeometry;
+}
+
+function coreOf(e: BlockEngine): EngineCore {
+  return (e as unknown as { core: EngineCore }).core;
+}
+
+export function shareTables(e: BlockEngine): SharedTables {
+  const tables = new PackedTables();
+  const geometry = e.shareNativeReads(tables);
+  if (geometry === undefined) throw new Error('the engine did not share its tables');
+  return { tables, geometry };
+}
+
+/** Every LBA the native side resolves resolves the same way in the JS view, to a
+ * segment no longer in RAM. Returns how many LBAs it resolved. */
+export function checkNativeTables(e: BlockEngine, s: SharedTables, blocks: number): number {
+  const core = coreOf(e);
+  let hits = 0;
+  for (let lba = 0; lba < blocks; lba++) {
+    const loc = s.tables.lookup(lba);
+    if (loc === undefined) continue;
+    hits += 1;
+    expect(core.getMap(lba), `native map entry of lba ${lba}`).toEqual({ kind: 'extent', id: loc.extentId });
+    const x = core.getExtent(loc.extentId);
+    expect(x, `native extent ${loc.extentId} of lba ${lba}`).toMatchObject({
+      segment: loc.segment, offset: loc.offset, storedBytes: loc.storedBytes, codecId: loc.codecId,
+    });
+    expect(core.unwritten(loc.segment), `segment ${loc.segment} of lba ${lba} is still in RAM`).toBeUndefined();
+  }
+  return hits;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The extent id in the fragment header at (segment, offset). */
+async function headerExtent(pool: PoolStore, g: NativeReadGeometry, segment: number, offset: number): Promise<number> {
+  const h = Buffer.alloc(16);
+  await pool.pread(h, 0, 16, g.dataOffset + segment * g.segmentBytes + offset);
+  return h.readUInt32BE(8) * 0x1_0000_0000 + h.readUInt32BE(12);
+}
+
+/**
+ * Holds a native read of the first LBA the tables resolve from `from` on (as
+ * the addon does: a read sequence number taken when the location is resolved)
+ * while `compact` runs. While held, the fragment must stay where the read
+ * found it; when its segment was freed meanwhile, the compaction (which
+ * awaits the reclaim) must not finish before the read ends. Returns true when
+ * the held segment was freed, false when it was not (or nothing resolved).
+ */
+export async function heldAcrossCompaction(
+  e: BlockEngine, s: SharedTables, from: number, blocks: number, compact: () => Promise<boolean>,
+): Promise<boolean> {
+  let lba = from;
+  let loc = s.tables.lookup(lba);
+  for (let k = 1; loc === undefined && k < blocks; k++) loc = s.tables.lookup((lba = (from + k) % blocks));
+  if (loc === undefined) return false;
+  const core = coreOf(e);
+  const seq = s.tables.handle.beginForTest();
+  let done: boolean | undefined; // the compaction's outcome once it settled: committed or not
+  const run = compact().then((ok) => {
+    done = ok;
+  });
+  let freed = false;
+  try {
+    for (let i = 0; i < 10 && done === undefined; i++) await sleep(2);
+    const now = core.getExtent(loc.extentId);
+    freed = now === undefined || now.segment !== loc.segment;
+    // A committed compaction awaits its reclaims, and a reclaim waits for this read.
+    if (freed) expect(done, 'a compaction that freed a segment under a native read finished before the read').not.toBe(true);
+    const id = await headerExtent(e.pool, s.geometry, loc.segment, loc.offset);
+    expect(id, `lba ${lba}: the fragment under a native read in flight was punched or overwritten`).toBe(loc.extentId);
+  } finally {
+    s.tables.handle.endForTest(seq);
+  }
+  await run;
+  return freed && done === true;
+}
