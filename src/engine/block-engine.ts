@@ -78,6 +78,12 @@ export class BlockEngine {
     return this.core.shareNativeReads(tables);
   }
 
+  /** Blocks a native read path served since its last report: counted as read (totals persist with the next commit). */
+  countNativeReads(blocks: number): void {
+    assert(Number.isSafeInteger(blocks) && blocks >= 0);
+    if (blocks > 0) this.core.count('blocksRead', blocks);
+  }
+
   async read(lba: number, blocks: number, buf: Buffer): Promise<void> {
     this.checkRange(lba, blocks, buf);
     await readBlocks(this.core, lba, blocks, buf);

@@ -63,6 +63,7 @@ function snapshotOf(
   opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: number, latency: RequestLatency, reads: PackedNativeReads,
 ): StatsSnapshot {
   const { engine, packed } = opts;
+  reads.countInto(engine);
   const e = engine.stats();
   const nativeRead = reads.report();
   return buildStatsSnapshot({
@@ -76,9 +77,9 @@ function snapshotOf(
     compression: packed.compression,
     engine: e,
     totals: e.totals,
-    // Reads served natively never reach the engine's counters or the dispatch.
-    sessionBlocksRead: e.blocksRead + nativeRead.blocks,
+    sessionBlocksRead: e.blocksRead,
     sessionBlocksWritten: e.blocksWritten,
+    // Reads served natively never reach the dispatch's counts.
     requests: { ...device.stats, reads: device.stats.reads + nativeRead.requests },
     nativeRead,
     poolAllocatedBytes: fileAllocatedBytes(packed.poolPath),
@@ -140,6 +141,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     // close the engine, which flushes and commits durably.
     release: async () => {
       await compaction.idle();
+      reads.countInto(engine);
       await engine.close().catch((err: unknown) => session.log.error({ err }, 'closing the pool failed'));
       closeRingWhenIdle(opts.ring, session.log);
     },

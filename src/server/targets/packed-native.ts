@@ -25,6 +25,8 @@ export function packedReadPathFromEnv(env: NodeJS.ProcessEnv = process.env): Pac
 /** One device's native reads: the tables its engine shares, and its queues. */
 export class PackedNativeReads {
   private readonly queues: UblkQueue[] = [];
+  /** Blocks already reported to the engine's counters. */
+  private blocksCounted = 0;
 
   private constructor(
     private readonly tables: PackedTables | undefined,
@@ -50,6 +52,13 @@ export class PackedNativeReads {
     if (this.tables === undefined || g === undefined || zeroCopy) return;
     queue.setPackedRead(this.tables, g.poolFd, g.dataOffset, g.segmentBytes);
     this.queues.push(queue);
+  }
+
+  /** Counts the blocks served natively since the last call in the engine's totals (before stats, and before close). */
+  countInto(engine: BlockEngine): void {
+    const blocks = this.report().blocks;
+    engine.countNativeReads(blocks - this.blocksCounted);
+    this.blocksCounted = blocks;
   }
 
   report(): NativeReadReport {
