@@ -58,6 +58,7 @@ Napi::Value PackedReadProbe(const Napi::CallbackInfo& info) {
   uint64_t lba = static_cast<uint64_t>(info[5].As<Napi::Number>().DoubleValue());
   uint32_t blocks = info[6].As<Napi::Number>().Uint32Value();
   Napi::Buffer<uint8_t> out = info[7].As<Napi::Buffer<uint8_t>>();
+  config.max_request_bytes = out.Length();
   if (blocks == 0 || out.Length() < static_cast<size_t>(blocks) * 4096 || config.segment_bytes == 0) {
     throw Napi::RangeError::New(env, "packedReadProbe: bad blocks, out or segmentBytes");
   }

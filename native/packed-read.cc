@@ -38,7 +38,8 @@ bool PackedReadPath::Start(Napi::Env env, EventRing& ring, uint16_t tag, const u
   assert(tag < reads_.size());
   if ((iod.op_flags & 0xff) != kIoOpRead) return false;
   // Whole blocks, else JS answers as it always did.
-  if (iod.nr_sectors == 0 || iod.start_sector % kSectorsPerBlock != 0 || iod.nr_sectors % kSectorsPerBlock != 0) {
+  if (iod.nr_sectors == 0 || iod.start_sector % kSectorsPerBlock != 0 || iod.nr_sectors % kSectorsPerBlock != 0 ||
+      (static_cast<uint64_t>(iod.nr_sectors) << 9) > config_.max_request_bytes) {
     counters_.to_js += 1;
     return false;
   }

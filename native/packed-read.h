@@ -31,6 +31,7 @@ namespace ublk {
 struct PackedReadConfig {
   uint64_t data_offset = 0;    // the pool's first segment, bytes into the file
   uint64_t segment_bytes = 0;
+  uint64_t max_request_bytes = 0;  // the per-tag io buffer: larger requests go to JS
 };
 
 // Counters since setPackedRead(), read by JS on demand.

@@ -33,6 +33,7 @@ Napi::Value UblkQueueWrap::SetPackedRead(const Napi::CallbackInfo& info) {
   PackedReadConfig config;
   config.data_offset = static_cast<uint64_t>(data_offset);
   config.segment_bytes = static_cast<uint64_t>(segment_bytes);
+  config.max_request_bytes = max_io_buf_bytes_;
   packed_tables_ref_ = Napi::Persistent(tables_obj);
   packed_ = std::make_unique<PackedReadPath>(this, depth_, tables, std::move(pool), config);
   return env.Undefined();
