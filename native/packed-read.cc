@@ -1,6 +1,7 @@
 #include "packed-read.h"
 
 #include <cassert>
+#include <cstring>
 #include <utility>
 
 #include "codec-batch.h"
@@ -53,6 +54,12 @@ bool PackedReadPath::Start(Napi::Env env, EventRing& ring, uint16_t tag, const u
     return false;
   }
   PlanRuns(t);
+  if (t.runs.empty()) {
+    // Every block unmapped: zeros, completed at once (as the 1:1 path's inline reads).
+    for (size_t i = 0; i < t.frags.size(); ++i) memset(t.buf + i * kBlockBytes, 0, kBlockBytes);
+    Decoded(env, t);
+    return true;
+  }
   // The locations were resolved now: reads the engine must wait for before it reuses their space.
   t.seq = tables_->BeginRead();
   t.pending = Submit(env, ring, t);
@@ -71,6 +78,8 @@ bool PackedReadPath::Resolve(TagRead& t, uint64_t lba, uint32_t blocks) {
   t.frags.resize(blocks);
   for (uint32_t i = 0; i < blocks; ++i) {
     Frag& f = t.frags[i];
+    f.zero = tables_->IsClear(lba + i);
+    if (f.zero) continue;
     uint64_t id = 0;
     if (!tables_->LookupMap(lba + i, &id) || !tables_->LookupExtent(id, &f.loc)) return false;
     // A segment still in RAM may not be in the file yet: the JS path reads it from memory.
@@ -90,6 +99,7 @@ void PackedReadPath::PlanRuns(TagRead& t) {
   if (t.runs.size() < t.frags.size()) t.runs.resize(t.frags.size());
   RunOp* last = nullptr;
   for (Frag& f : t.frags) {
+    if (f.zero) continue;
     bool joins = last != nullptr && last->segment == f.loc.segment && last->start + last->expect == f.loc.offset &&
                  last->expect + static_cast<uint64_t>(f.bytes) <= kRunBytesMax;
     if (joins) {
@@ -160,6 +170,10 @@ void PackedReadPath::Finish(Napi::Env env, TagRead& t) {
   }
   for (size_t i = 0; i < t.frags.size(); ++i) {
     const Frag& f = t.frags[i];
+    if (f.zero) {
+      memset(t.buf + i * kBlockBytes, 0, kBlockBytes);
+      continue;
+    }
     const ExtentLocation& loc = f.loc;
     DecodeStatus st = DecodeStored(t.scratch.get() + f.scratch_at, f.bytes, loc.id, loc.codec_id, loc.stored_bytes,
                                    loc.fingerprint, t.buf + i * kBlockBytes);
@@ -171,6 +185,10 @@ void PackedReadPath::Finish(Napi::Env env, TagRead& t) {
       return;
     }
   }
+  Decoded(env, t);
+}
+
+void PackedReadPath::Decoded(Napi::Env env, TagRead& t) {
   counters_.requests += 1;
   counters_.blocks += t.frags.size();
   host_->DirectDone(env, t.tag, static_cast<int32_t>(t.frags.size() * kBlockBytes));

@@ -6,9 +6,10 @@
 // into the tag's io buffer (header, extent id, codec, XXH128: the checks of
 // CodecDecode), and the request is committed.
 //
+// A block the engine's bitmap proves unmapped reads zeros here too.
 // Everything else goes to the JS target, which serves the request from
 // scratch through the engine: any other operation, a block that misses
-// (unmapped, a same-fill block, a record not in the tables, a segment still
+// (a same-fill block, a record not in the tables, a segment still
 // in RAM), and any failure (no SQE, a short or failed read, a fragment that
 // does not verify). The JS path then reports what it finds itself: a damaged
 // fragment is counted, logged and failed with EIO there, exactly as before.
@@ -66,6 +67,7 @@ class PackedReadPath {
   // One fragment to decode: its record (copied at Start: the table may
   // change while the read is in flight) and where its bytes land in scratch.
   struct Frag {
+    bool zero = false;  // certainly unmapped: reads zeros, nothing to fetch
     ExtentLocation loc;
     size_t scratch_at = 0;
     uint32_t bytes = 0;  // fragmentBytes(stored_bytes)
@@ -99,6 +101,7 @@ class PackedReadPath {
   uint32_t Submit(Napi::Env env, EventRing& ring, TagRead& t);
   void OnRun(Napi::Env env, TagRead& t, bool ok);
   void Finish(Napi::Env env, TagRead& t);
+  void Decoded(Napi::Env env, TagRead& t);
 
   DirectHost* host_;
   PackedTables* tables_;

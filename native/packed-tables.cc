@@ -102,6 +102,8 @@ Napi::Function PackedTablesWrap::Init(Napi::Env env) {
   return DefineClass(env, "PackedTables",
                      {
                          InstanceMethod<&PackedTablesWrap::Attach>("attach"),
+                         InstanceMethod<&PackedTablesWrap::AttachMapped>("attachMapped"),
+                         InstanceMethod<&PackedTablesWrap::Unmapped>("unmapped"),
                          InstanceMethod<&PackedTablesWrap::SetResident>("setResident"),
                          InstanceMethod<&PackedTablesWrap::SetEnabled>("setEnabled"),
                          InstanceMethod<&PackedTablesWrap::Started>("started"),
@@ -150,6 +152,24 @@ Napi::Value PackedTablesWrap::Attach(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < 3; ++i) refs_[kind][i] = Napi::Persistent(info[1 + i].As<Napi::Object>());
   tables_.Attach(static_cast<PackedTables::Kind>(kind), view);
   return env.Undefined();
+}
+
+// attachMapped(bits, blocks, complete): the engine's MappedBits bitmap.
+Napi::Value PackedTablesWrap::AttachMapped(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "attachMapped(bits, blocks, complete)");
+  double blocks = info[1].As<Napi::Number>().DoubleValue();
+  if (!(blocks >= 0) || blocks > 9007199254740991.0) throw Napi::RangeError::New(env, "attachMapped: bad blocks");
+  size_t bytes = static_cast<size_t>((static_cast<uint64_t>(blocks) + 7) / 8);
+  const uint8_t* bits = ArrayOf<uint8_t>(env, info[0], napi_uint8_array, bytes, "bits");
+  mapped_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+  tables_.AttachMapped(bits, static_cast<uint64_t>(blocks), info[2].ToBoolean().Value());
+  return env.Undefined();
+}
+
+Napi::Value PackedTablesWrap::Unmapped(const Napi::CallbackInfo& info) {
+  double lba = info[0].As<Napi::Number>().DoubleValue();
+  return Napi::Boolean::New(info.Env(), lba >= 0 && tables_.IsClear(static_cast<uint64_t>(lba)));
 }
 
 Napi::Value PackedTablesWrap::SetResident(const Napi::CallbackInfo& info) {

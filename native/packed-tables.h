@@ -53,6 +53,18 @@ class PackedTables {
   bool LookupMap(uint64_t lba, uint64_t* extent_id);
   bool LookupExtent(uint64_t id, ExtentLocation* out);
 
+  // MappedBits (src/engine/mapped-bits.ts): once complete, a clear bit means
+  // the LBA was never written or was discarded: it reads zeros.
+  void AttachMapped(const uint8_t* bits, uint64_t blocks, bool complete) {
+    mapped_bits_ = bits;
+    mapped_blocks_ = blocks;
+    mapped_complete_ = complete;
+  }
+  bool IsClear(uint64_t lba) const {
+    return enabled_ && mapped_complete_ && mapped_bits_ != nullptr && lba < mapped_blocks_ &&
+           (mapped_bits_[lba >> 3] & (1u << (lba & 7))) == 0;
+  }
+
   void SetResident(uint32_t segment, bool resident);
   bool Resident(uint32_t segment) const;
 
@@ -69,6 +81,9 @@ class PackedTables {
 
   View maps_;
   View extents_;
+  const uint8_t* mapped_bits_ = nullptr;
+  uint64_t mapped_blocks_ = 0;
+  bool mapped_complete_ = false;
   bool enabled_ = true;
   std::vector<uint32_t> resident_;  // a handful: the open segment and sealed ones being written
   uint64_t started_ = 0;
@@ -85,6 +100,8 @@ class PackedTablesWrap : public Napi::ObjectWrap<PackedTablesWrap> {
 
  private:
   Napi::Value Attach(const Napi::CallbackInfo& info);
+  Napi::Value AttachMapped(const Napi::CallbackInfo& info);
+  Napi::Value Unmapped(const Napi::CallbackInfo& info);
   Napi::Value SetResident(const Napi::CallbackInfo& info);
   Napi::Value SetEnabled(const Napi::CallbackInfo& info);
   Napi::Value Started(const Napi::CallbackInfo& info);
@@ -97,6 +114,7 @@ class PackedTablesWrap : public Napi::ObjectWrap<PackedTablesWrap> {
   PackedTables tables_;
   // The attached arrays, kept alive while the tables point into them.
   Napi::ObjectReference refs_[2][3];
+  Napi::ObjectReference mapped_ref_;
 };
 
 }  // namespace ublk

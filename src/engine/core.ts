@@ -181,6 +181,7 @@ export class EngineCore {
     const fd = (this.pool as { fd?: unknown }).fd;
     this.guard.attachNative(tables);
     this.writer.shareResident((segment, resident) => tables.setResident(segment, resident));
+    this.mapped.share((bits, blocks, complete) => tables.attachMapped(bits, blocks, complete));
     this.cache.share(tables);
     const poolFd = typeof fd === 'number' && fd >= 0 ? fd : -1;
     return { poolFd, dataOffset: this.sb.dataOffset, segmentBytes: this.sb.segmentBytes };

@@ -1,7 +1,7 @@
 // What the engine shares with a native read path (the packed layout's, in the
 // addon: native/packed-tables.h) without importing it: the arrays of the
-// clean-record cache's map and extent tables, read in place (one copy), the
-// segments still in RAM (a native read treats their records as a miss), and
+// clean-record cache's map and extent tables and the bitmap of mapped blocks,
+// read in place (one copy), the segments still in RAM (a native read treats their records as a miss), and
 // a count of native reads whose locations the read guard must outlive.
 //
 // Why the tables may be read outside JS: an entry is absent or equal to what
@@ -14,6 +14,8 @@
 export interface NativeReadTables {
   /** kind 0: the map table (L), 1: the extent table (E); called after every reallocation. */
   attach(kind: 0 | 1, keys: Uint32Array, values: Uint32Array, state: Uint8Array): void;
+  /** The bitmap of LBAs that may be mapped (mapped-bits.ts): with `complete`, a clear bit reads zeros. */
+  attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void;
   setResident(segment: number, resident: boolean): void;
   /** Native reads started so far (a barrier for busyUpTo). */
   started(): number;

@@ -184,7 +184,7 @@ export interface PackedReadStats {
   blocks: number;
   /** READs handed to the JS path, for any of the reasons below. */
   toJs: number;
-  /** A block the tables did not resolve (unmapped, same-fill, not cached, segment in RAM). */
+  /** A block the tables did not resolve (same-fill, not cached, segment in RAM, not yet known unmapped). */
   misses: number;
   /** A pool read failed, was short, or found no SQE. */
   ioFailures: number;

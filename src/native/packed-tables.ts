@@ -24,6 +24,15 @@ export class PackedTables {
     this.handle.attach(kind, keys, values, state);
   }
 
+  attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void {
+    this.handle.attachMapped(bits, blocks, complete);
+  }
+
+  /** True when a native read of `lba` would return zeros (certainly unmapped). */
+  unmapped(lba: number): boolean {
+    return this.handle.unmapped(lba);
+  }
+
   setResident(segment: number, resident: boolean): void {
     this.handle.setResident(segment, resident);
   }

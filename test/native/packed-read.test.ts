@@ -100,8 +100,23 @@ describe('packed native read path (host, no ublk)', () => {
     expect(served).toBeGreaterThan(0);
   });
 
-  it('hands unmapped, same-fill and in-RAM blocks to JS', async () => {
-    expect((await probe(LOGICAL_BLOCKS - 1, 1)).r).toBe('js'); // never written
+  it('reads never-written and discarded blocks as zeros natively', async () => {
+    expect(tables.unmapped(LOGICAL_BLOCKS - 1)).toBe(true);
+    const never = await probe(LOGICAL_BLOCKS - 8, 8);
+    expect(never.r).toBe(8 * BLOCK_BYTES);
+    expect(never.out.equals(Buffer.alloc(8 * BLOCK_BYTES))).toBe(true);
+    // A discarded block inside a range of stored ones: zeros there, the rest decoded.
+    let lba = 64;
+    while (tables.lookup(lba) === undefined || tables.lookup(lba + 2) === undefined) lba += 4;
+    await engine.discard(lba + 1, 1);
+    expect(tables.unmapped(lba + 1)).toBe(true);
+    const mixed = await probe(lba, 3);
+    expect(mixed.r).toBe(3 * BLOCK_BYTES);
+    expect(mixed.out.equals(await jsRead(engine, lba, 3))).toBe(true);
+    expect(mixed.out.subarray(BLOCK_BYTES, 2 * BLOCK_BYTES).equals(Buffer.alloc(BLOCK_BYTES))).toBe(true);
+  });
+
+  it('hands same-fill and in-RAM blocks to JS', async () => {
     expect((await probe(RANDOM_BLOCKS, 1)).r).toBe('js'); // same-fill: JS expands it
     const last = RANDOM_BLOCKS - 1; // in the open segment, still in RAM
     expect(tables.lookup(last)).toBeUndefined();
