@@ -31,21 +31,27 @@ export function shareTables(e: BlockEngine): SharedTables {
 export function checkNativeTables(e: BlockEngine, s: SharedTables, blocks: number): number {
   const core = coreOf(e);
   let hits = 0;
+  // Plain comparisons, not expect(): this runs for every LBA after every operation.
+  const fail = (lba: number, what: string): never => {
+    throw new Error(`native tables disagree with the engine at lba ${lba}: ${what}`);
+  };
   for (let lba = 0; lba < blocks; lba++) {
     if (s.tables.unmapped(lba)) {
-      expect(core.getMap(lba), `lba ${lba} reads zeros natively`).toBeUndefined();
+      const v = core.getMap(lba);
+      if (v !== undefined) fail(lba, `reads zeros natively but maps to ${JSON.stringify(v)}`);
       hits += 1;
       continue;
     }
     const loc = s.tables.lookup(lba);
     if (loc === undefined) continue;
     hits += 1;
-    expect(core.getMap(lba), `native map entry of lba ${lba}`).toEqual({ kind: 'extent', id: loc.extentId });
+    const v = core.getMap(lba);
+    if (v?.kind !== 'extent' || v.id !== loc.extentId) fail(lba, `native extent ${loc.extentId}, engine ${JSON.stringify(v)}`);
     const x = core.getExtent(loc.extentId);
-    expect(x, `native extent ${loc.extentId} of lba ${lba}`).toMatchObject({
-      segment: loc.segment, offset: loc.offset, storedBytes: loc.storedBytes, codecId: loc.codecId,
-    });
-    expect(core.unwritten(loc.segment), `segment ${loc.segment} of lba ${lba} is still in RAM`).toBeUndefined();
+    if (x === undefined || x.segment !== loc.segment || x.offset !== loc.offset || x.storedBytes !== loc.storedBytes || x.codecId !== loc.codecId) {
+      fail(lba, `native location ${JSON.stringify(loc)}, engine ${JSON.stringify(x)}`);
+    }
+    if (core.unwritten(loc.segment) !== undefined) fail(lba, `segment ${loc.segment} is still in RAM`);
   }
   return hits;
 }
