@@ -14,6 +14,8 @@
 #include "io-ring.h"
 #include "notify.h"
 #include "open-guard.h"
+#include "packed-read.h"
+#include "packed-tables.h"
 #include "queue.h"
 #include "uapi/ublk_cmd.h"
 
@@ -153,6 +155,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fiemap", Napi::Function::New(env, Fiemap, "fiemap"));
   exports.Set("DirectMap", ExtentMapWrap::Init(env));
   exports.Set("OpenGuard", OpenGuardWrap::Init(env));
+  exports.Set("PackedTables", PackedTablesWrap::Init(env));
+  exports.Set("packedReadProbe", Napi::Function::New(env, PackedReadProbe, "packedReadProbe"));
   exports.Set("encodeCtrlSqe", Napi::Function::New(env, EncodeCtrlSqe, "encodeCtrlSqe"));
   exports.Set("setIoFlusher", Napi::Function::New(env, SetIoFlusher, "setIoFlusher"));
   exports.Set("blkDiscard", Napi::Function::New(env, BlkDiscard, "blkDiscard"));

@@ -279,6 +279,19 @@ Napi::Value CodecInfo(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+DecodeStatus DecodeStored(const uint8_t* frag, size_t avail, uint64_t extent_id, uint32_t codec_id,
+                          uint32_t stored_bytes, const uint8_t* fingerprint, uint8_t* out) {
+  DecodeEntry e{0, 0, static_cast<double>(extent_id), static_cast<double>(codec_id), static_cast<double>(stored_bytes), 0};
+  DecodeStatus st = DecodeFragment(Span<uint8_t>{const_cast<uint8_t*>(frag), avail}, e, out);
+  if (st == kDecodeOk && fingerprint != nullptr) {
+    uint8_t fp[kFingerprintBytes];
+    Fingerprint(out, fp);
+    if (memcmp(fp, fingerprint, kFingerprintBytes) != 0) st = kDecodeFingerprint;
+  }
+  if (st != kDecodeOk) memset(out, 0, kBlockBytes);
+  return st;
+}
+
 void InitCodecBatch(Napi::Env env, Napi::Object exports) {
   exports.Set("codecScan", Napi::Function::New(env, CodecScan, "codecScan"));
   exports.Set("codecCompress", Napi::Function::New(env, CodecCompress, "codecCompress"));

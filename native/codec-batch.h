@@ -11,6 +11,9 @@
 
 #include <napi.h>
 
+#include <cstddef>
+#include <cstdint>
+
 namespace ublk {
 
 // Per-block results of CodecDecode (mirrored in src/compress/native-codec.ts).
@@ -23,6 +26,13 @@ enum DecodeStatus : int32_t {
   kDecodeUnknownCodec = 5,   // codec id this build does not know
   kDecodeFingerprint = 6,    // decoded, but XXH128 differs from the record
 };
+
+// One stored fragment (header + payload, `avail` bytes from `frag`) checked
+// against its extent record and decoded into out[0, 4096), then, when
+// `fingerprint` is given, its XXH128 compared with those 16 bytes. On any
+// failure out is zero-filled. The native packed read path uses it.
+DecodeStatus DecodeStored(const uint8_t* frag, size_t avail, uint64_t extent_id, uint32_t codec_id,
+                          uint32_t stored_bytes, const uint8_t* fingerprint, uint8_t* out);
 
 // Registers codecScan, codecCompress, codecDecode, codecMatch and codecInfo on exports.
 void InitCodecBatch(Napi::Env env, Napi::Object exports);

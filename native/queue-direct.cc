@@ -17,12 +17,13 @@ void UblkQueueWrap::DirectDone(Napi::Env env, uint16_t tag, int32_t result) {
   } catch (const Napi::Error&) {
     // No SQE to be had: JS serves the request again and commits it through
     // commit(), which reports a failure where it can be handled.
-    direct_->HandOffTag(tag);
+    if (direct_ != nullptr) direct_->HandOffTag(tag);
+    if (packed_ != nullptr) packed_->CountHandOff();
     DirectToJs(env, tag);
     return;
   }
   Transition(tag, TagState::kNative, TagState::kInKernel);
-  if (direct_->has_errors()) ring_owner_->ring(env).MarkReady(this);
+  if (direct_ != nullptr && direct_->has_errors()) ring_owner_->ring(env).MarkReady(this);
 }
 
 void UblkQueueWrap::DirectToJs(Napi::Env env, uint16_t tag) { ToJs(env, tag); }
@@ -105,7 +106,7 @@ void UblkQueueWrap::DeliverDirectErrors(Napi::Env env) {
 Napi::Value UblkQueueWrap::SetDirect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
-  if (direct_ != nullptr) throw Napi::Error::New(env, "setDirect: already set");
+  if (direct_ != nullptr || packed_ != nullptr) throw Napi::Error::New(env, "setDirect: a native path is already set");
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction()) {
     throw Napi::TypeError::New(env, "setDirect(fileFd, sizeBytes, onErrors, inlineRw, map?)");
   }

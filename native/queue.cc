@@ -43,6 +43,8 @@ Napi::Function UblkQueueWrap::Init(Napi::Env env) {
                          InstanceMethod<&UblkQueueWrap::DirectStats>("directStats"),
                          InstanceMethod<&UblkQueueWrap::UserCopies>("userCopies"),
                          InstanceMethod<&UblkQueueWrap::SetDirectSize>("setDirectSize"),
+                         InstanceMethod<&UblkQueueWrap::SetPackedRead>("setPackedRead"),
+                         InstanceMethod<&UblkQueueWrap::PackedReadStats>("packedReadStats"),
                      });
 }
 
@@ -123,6 +125,7 @@ UblkQueueWrap::~UblkQueueWrap() {
   // Held (Ref) from fetchAll() until close(), so nothing is in the kernel here.
   assert(in_kernel_ == 0);
   assert(direct_ == nullptr || direct_->inflight() == 0);
+  assert(packed_ == nullptr || packed_->inflight() == 0);
   EventRing* ring = ring_owner_ == nullptr ? nullptr : ring_owner_->ring_if_open();
   if (ring != nullptr) ring->ForgetSink(this);
 }
@@ -212,6 +215,10 @@ void UblkQueueWrap::OnTagCqe(Napi::Env env, uint16_t tag, int32_t res) {
       Transition(tag, TagState::kInKernel, TagState::kNative);
       // DirectDone or DirectToJs follows, on the backing CQE or at once.
       if (direct_->Start(env, ring_owner_->ring(env), tag, Iod(tag), bufs_[tag])) return;
+    } else if (packed_ != nullptr) {
+      Transition(tag, TagState::kInKernel, TagState::kNative);
+      // DirectDone or DirectToJs follows, once the pool reads complete.
+      if (packed_->Start(env, ring_owner_->ring(env), tag, Iod(tag), bufs_[tag])) return;
     } else {
       Transition(tag, TagState::kInKernel, TagState::kNative);
     }
@@ -290,14 +297,15 @@ Napi::Value UblkQueueWrap::Close(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(env, "UblkQueue.close: " + std::to_string(in_kernel_) +
                                     " tags still in the kernel (stop the device and wait for abort)");
   }
-  if (direct_ != nullptr && direct_->inflight() > 0) {
-    throw Napi::Error::New(env, "UblkQueue.close: " + std::to_string(direct_->inflight()) +
-                                    " native requests still in flight");
+  uint32_t native_inflight = (direct_ != nullptr ? direct_->inflight() : 0) + (packed_ != nullptr ? packed_->inflight() : 0);
+  if (native_inflight > 0) {
+    throw Napi::Error::New(env, "UblkQueue.close: " + std::to_string(native_inflight) + " native requests still in flight");
   }
   EventRing* ring = ring_owner_->ring_if_open();
   if (ring != nullptr) ring->ForgetSink(this);
   iods_.Reset();  // the mapping holds a reference on /dev/ublkcN
   if (direct_ != nullptr) direct_->CloseFile();  // nothing in flight, and no request can arrive now
+  if (packed_ != nullptr) packed_->CloseFile();
   closed_ = true;
   if (held_) {
     held_ = false;

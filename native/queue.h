@@ -20,6 +20,7 @@
 #include "direct-path.h"
 #include "event-ring.h"
 #include "io-ring.h"
+#include "packed-read.h"
 #include "uapi/ublk_cmd.h"
 
 namespace ublk {
@@ -27,7 +28,8 @@ namespace ublk {
 // Exactly one side owns a tag: the kernel from FETCH/COMMIT_AND_FETCH until
 // its CQE, JS from the batch that delivered it until commit(). ABORT (-ENODEV)
 // ends a tag for good: it is never re-issued. With a direct path set, the
-// native side owns a tag (kNative) while its backing I/O is in flight.
+// native side owns a tag (kNative) while its backing I/O is in flight; so
+// does the packed read path (packed-read.h) while its pool reads are.
 enum class TagState : uint8_t { kIdle = 0, kInKernel = 1, kOwnedByJs = 2, kAborted = 3, kNative = 4 };
 
 class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, public DirectHost {
@@ -61,6 +63,8 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   Napi::Value DirectStats(const Napi::CallbackInfo& info);
   Napi::Value UserCopies(const Napi::CallbackInfo& info);
   Napi::Value SetDirectSize(const Napi::CallbackInfo& info);
+  Napi::Value SetPackedRead(const Napi::CallbackInfo& info);
+  Napi::Value PackedReadStats(const Napi::CallbackInfo& info);
 
   void Transition(uint16_t tag, TagState from, TagState to);
   void IssueIoCmd(Napi::Env env, uint32_t nr, uint16_t tag, int32_t result);
@@ -100,6 +104,8 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   std::unique_ptr<DirectPath> direct_;  // the native request path, when set
   Napi::FunctionReference on_direct_errors_;
   Napi::ObjectReference direct_map_ref_;  // keeps the shared ExtentMap alive
+  std::unique_ptr<PackedReadPath> packed_;  // the packed layout's native reads, when set
+  Napi::ObjectReference packed_tables_ref_;  // keeps the shared PackedTables alive
 
   // Batch views (JS typed arrays of length depth) and their raw pointers.
   Napi::ObjectReference batch_ref_;

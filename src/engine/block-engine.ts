@@ -18,6 +18,7 @@ import { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
 import { compactionStats, engineStats } from './engine-stats.js';
+import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { readBlocks } from './read-path.js';
 import { ensureSpace, hasSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
@@ -69,6 +70,18 @@ export class BlockEngine {
   /** Sends engine events (read verification failures, ENOSPC) to `handler`. */
   setEventHandler(handler: ((event: EngineEvent) => void) | undefined): void {
     this.core.eventHandler = handler;
+  }
+
+  /** Lets a native read path serve reads from the pool file (native-reads.ts);
+   * undefined: it cannot here. Call once, before the device serves. */
+  shareNativeReads(tables: NativeReadTables): NativeReadGeometry | undefined {
+    return this.core.shareNativeReads(tables);
+  }
+
+  /** Blocks a native read path served since its last report: counted as read (totals persist with the next commit). */
+  countNativeReads(blocks: number): void {
+    assert(Number.isSafeInteger(blocks) && blocks >= 0);
+    if (blocks > 0) this.core.count('blocksRead', blocks);
   }
 
   async read(lba: number, blocks: number, buf: Buffer): Promise<void> {

@@ -6,6 +6,7 @@
 // holds it. Lookups and counters need no mutex (JavaScript runs them whole).
 import assert from 'node:assert';
 import { codecByName, stagingBytes, type Codec } from '../compress/index.js';
+import { xxh128 } from '../dedup/index.js';
 import { KEY_C, KEY_S } from '../meta/keys.js';
 import { encodeState, type Extent, type MapValue, type MetaState } from '../meta/records.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
@@ -24,6 +25,7 @@ import { confirmUnmapped, scanMapped } from './mapped-scan.js';
 import { DedupFilter, scanDedup } from './dedup-filter.js';
 import { MetaCache } from './meta-cache.js';
 import { MetaView } from './meta-view.js';
+import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
@@ -169,6 +171,20 @@ export class EngineCore {
 
   segmentPosition(segment: number): number {
     return this.sb.dataOffset + segment * this.sb.segmentBytes;
+  }
+
+  /** Shares the clean-record tables, the segments in RAM and the read guard with
+   * a native reader (native-reads.ts); undefined when it could not verify what
+   * it reads (an injected fingerprint function). poolFd -1: a pool without one. */
+  shareNativeReads(tables: NativeReadTables): NativeReadGeometry | undefined {
+    if (this.opts.fingerprint !== xxh128) return undefined;
+    const fd = (this.pool as { fd?: unknown }).fd;
+    this.guard.attachNative(tables);
+    this.writer.shareResident((segment, resident) => tables.setResident(segment, resident));
+    this.mapped.share((bits, blocks, complete) => tables.attachMapped(bits, blocks, complete));
+    this.cache.share(tables);
+    const poolFd = typeof fd === 'number' && fd >= 0 ? fd : -1;
+    return { poolFd, dataOffset: this.sb.dataOffset, segmentBytes: this.sb.segmentBytes };
   }
 
   cacheStats(): MetaCacheStats {

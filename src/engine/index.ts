@@ -60,6 +60,7 @@ export { defaultMetaDir, formatEngine, formatPool, openEngine, openPool, type Po
 export { auditPool, checkPool, repairSuperblock, type CheckReport } from './check.js';
 export { defaultCapacityBytes } from './capacity.js';
 export { COUNTER_NAMES, zeroCounters, type CounterName, type Counters } from './counters.js';
+export type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 export type { CompactionStats, EngineEvent, EngineOptions, EngineStats, FormatOptions, MetaCacheStats } from './types.js';
 export type { ReadCacheStats } from './read-cache.js';
 export type { PoolStore } from '../pool/store.js';

@@ -17,7 +17,25 @@ import { UcError } from '../util/errors.js';
 export class MappedBits {
   private bits: Uint8Array;
   private touched: Uint8Array;
-  complete = false;
+  private scanned = false;
+  /** Told the bitmap, its size and completeness whenever one changes (a native reader reads it in place). */
+  private onChange: ((bits: Uint8Array, blocks: number, complete: boolean) => void) | undefined;
+
+  /** Clear bits are certain: the open scan finished. */
+  get complete(): boolean {
+    return this.scanned;
+  }
+
+  set complete(done: boolean) {
+    this.scanned = done;
+    this.onChange?.(this.bits, this.blocks, done);
+  }
+
+  /** Hands the bitmap to `fn` now and after every change of array or completeness. */
+  share(fn: (bits: Uint8Array, blocks: number, complete: boolean) => void): void {
+    this.onChange = fn;
+    fn(this.bits, this.blocks, this.scanned);
+  }
 
   constructor(private blocks: number) {
     this.bits = new Uint8Array(Math.ceil(blocks / 8));
@@ -70,6 +88,7 @@ export class MappedBits {
     t.set(this.touched.subarray(0, Math.min(t.length, this.touched.length)));
     this.touched = t;
     this.blocks = blocks;
+    this.onChange?.(this.bits, this.blocks, this.scanned);
   }
 
   get sizeBytes(): number {

@@ -10,6 +10,7 @@
 // keys are never cached (MappedBits and the dedup filter answer those).
 import type { Extent, MapValue } from '../meta/records.js';
 import { setU32le, u32le } from '../util/bytes.js';
+import type { NativeReadTables } from './native-reads.js';
 import { SlotTable } from './slot-table.js';
 
 /** Share of the budget per kind: the map and extents are read on every write. */
@@ -156,6 +157,12 @@ export class MetaCache {
   forgetDedup(fingerprint: Buffer): void {
     setFingerprintKey(this.dedup, fingerprint);
     this.dedup.remove();
+  }
+
+  /** Lets a native reader read the map and extent tables in place (native-reads.ts). */
+  share(tables: NativeReadTables): void {
+    this.maps.share((keys, values, state) => tables.attach(0, keys, values, state));
+    this.extents.share((keys, values, state) => tables.attach(1, keys, values, state));
   }
 
   clear(): void {

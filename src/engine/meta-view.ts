@@ -180,12 +180,15 @@ export class MetaView {
     }
   }
 
-  /** An applied batch's values are now the store's: the cache may hold them. */
+  /** An applied batch's values are now the store's: the cache may hold them,
+   * except where the current overlay already changed the key again (a native
+   * reader reads the cache without the overlays: native-reads.ts). */
   private refreshCache(o: Overlay): void {
-    for (const [lba, v] of o.maps) this.cache.putMap(lba, v);
+    const cur = this.cur;
+    for (const [lba, v] of o.maps) if (!cur.maps.has(lba)) this.cache.putMap(lba, v);
     for (const [id, e] of o.extents) {
       if (e === null) this.cache.forgetExtent(id);
-      else this.cache.putExtent(e);
+      else if (!cur.extents.has(id)) this.cache.putExtent(e);
     }
     for (const d of o.dedup.values()) this.cache.putDedup(d.fingerprint, d.extentId);
   }

@@ -2,12 +2,31 @@
 // location into it is still in flight. Reads run without the engine's mutex:
 // a read resolves lba -> extent -> (segment, offset) synchronously and then
 // awaits its pread; a segment freed meanwhile must keep its bytes until then.
+// Native reads (native-reads.ts) count too: drain() also waits for every one
+// started before it, polled while any is in flight (they end in microseconds).
 import assert from 'node:assert';
+import type { NativeReadTables } from './native-reads.js';
+
+/** How often drain() looks again while native reads it waits for are in flight. */
+const NATIVE_POLL_MS = 1;
+
+interface Waiter {
+  barrier: number;
+  nativeBarrier: number;
+  resolve: () => void;
+}
 
 export class ReadGuard {
   private generation = 0;
   private readonly active = new Map<number, number>();
-  private waiters: Array<{ barrier: number; resolve: () => void }> = [];
+  private waiters: Waiter[] = [];
+  private native: Pick<NativeReadTables, 'started' | 'busyUpTo'> | undefined;
+  private polling = false;
+
+  /** Native reads from now on count as reads (attach before the first one starts). */
+  attachNative(native: Pick<NativeReadTables, 'started' | 'busyUpTo'>): void {
+    this.native = native;
+  }
 
   /** Called when a read starts; returns the token for leave(). */
   enter(): number {
@@ -28,22 +47,37 @@ export class ReadGuard {
   drain(): Promise<void> {
     const barrier = this.generation;
     this.generation += 1;
-    if (!this.busyUpTo(barrier)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ barrier, resolve }));
+    const nativeBarrier = this.native?.started() ?? 0;
+    if (!this.busy(barrier, nativeBarrier)) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.waiters.push({ barrier, nativeBarrier, resolve }));
+    this.poll();
+    return done;
   }
 
-  private busyUpTo(barrier: number): boolean {
+  private busy(barrier: number, nativeBarrier: number): boolean {
     for (const g of this.active.keys()) if (g <= barrier) return true;
-    return false;
+    return this.native?.busyUpTo(nativeBarrier) ?? false;
   }
 
   private wake(): void {
     if (this.waiters.length === 0) return;
-    const still: typeof this.waiters = [];
+    const still: Waiter[] = [];
     for (const w of this.waiters) {
-      if (this.busyUpTo(w.barrier)) still.push(w);
+      if (this.busy(w.barrier, w.nativeBarrier)) still.push(w);
       else w.resolve();
     }
     this.waiters = still;
+  }
+
+  /** Native reads end without telling JS: look again until no waiter is left. */
+  private poll(): void {
+    if (this.native === undefined || this.polling) return;
+    this.polling = true;
+    const tick = (): void => {
+      this.wake();
+      if (this.waiters.length > 0) setTimeout(tick, NATIVE_POLL_MS);
+      else this.polling = false;
+    };
+    setTimeout(tick, NATIVE_POLL_MS);
   }
 }

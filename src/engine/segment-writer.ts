@@ -41,6 +41,8 @@ export class SegmentWriter {
   private readonly spare: Buffer[] = [];
   /** Bytes whose pwrite completed since the last takeWritten(). */
   private writtenSinceSync = 0;
+  /** Told when a segment enters or leaves RAM (a native reader must not read it from the pool meanwhile). */
+  private onResident: ((segment: number, resident: boolean) => void) | undefined;
 
   constructor(
     private readonly pool: PoolStore,
@@ -68,6 +70,12 @@ export class SegmentWriter {
   /** The in-RAM copy of a segment that may not be fully in the pool yet. */
   lookup(segment: number): Buffer | undefined {
     return this.inMemory.get(segment)?.buf;
+  }
+
+  /** Reports every segment in RAM now, then each one that enters or leaves. */
+  shareResident(fn: (segment: number, resident: boolean) => void): void {
+    this.onResident = fn;
+    for (const segment of this.inMemory.keys()) fn(segment, true);
   }
 
   get openSegment(): number | undefined {
@@ -123,6 +131,7 @@ export class SegmentWriter {
     }
     if (m.sealed && m.writtenBytes === m.fillBytes && this.inMemory.get(m.segment) === m) {
       this.inMemory.delete(m.segment);
+      this.onResident?.(m.segment, false);
       if (this.spare.length < SEGMENT_BUFFERS_POOLED) this.spare.push(m.buf);
     }
   }
@@ -134,6 +143,7 @@ export class SegmentWriter {
     const m: MemSegment = { segment, buf, fillBytes: 0, writtenBytes: 0, sealed: false, chain: Promise.resolve() };
     assert(!this.inMemory.has(segment));
     this.inMemory.set(segment, m);
+    this.onResident?.(segment, true);
     this.open = m;
   }
 

@@ -177,6 +177,22 @@ export const TagState = {
 } as const;
 export type TagStateValue = (typeof TagState)[keyof typeof TagState];
 
+/** Counters of a queue's packed native read path (UblkQueue.setPackedRead). */
+export interface PackedReadStats {
+  /** READs served without JS, and their 4 KiB blocks. */
+  requests: number;
+  blocks: number;
+  /** READs handed to the JS path, for any of the reasons below. */
+  toJs: number;
+  /** A block the tables did not resolve (same-fill, not cached, segment in RAM, not yet known unmapped). */
+  misses: number;
+  /** A pool read failed, was short, or found no SQE. */
+  ioFailures: number;
+  /** A fragment did not verify (the JS path reads it again and reports it). */
+  verifyFailures: number;
+  inflight: number;
+}
+
 /** Counters of a queue's native direct path (UblkQueue.setDirect). */
 export interface DirectPathStats {
   reads: number;

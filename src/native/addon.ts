@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DirectMapStats, DirectPathStats, DirectRequestError, NativeError, UblkAbi } from './abi.js';
+import type { DirectMapStats, DirectPathStats, DirectRequestError, NativeError, PackedReadStats, UblkAbi } from './abi.js';
 
 // ---------------------------------------------------------------- addon
 
@@ -47,6 +47,22 @@ export interface NativeQueueHandle {
   directStats(): Omit<DirectPathStats, 'userCopies'> | null;
   userCopies(): number;
   setDirectSize(sizeBytes: number): void;
+  setPackedRead(tables: NativePackedTablesHandle, poolFd: number, dataOffset: number, segmentBytes: number): void;
+  packedReadStats(): PackedReadStats | null;
+}
+
+export interface NativePackedTablesHandle {
+  attach(kind: 0 | 1, keys: Uint32Array, values: Uint32Array, state: Uint8Array): void;
+  attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void;
+  unmapped(lba: number): boolean;
+  setResident(segment: number, resident: boolean): void;
+  setEnabled(enabled: boolean): void;
+  started(): number;
+  busyUpTo(barrier: number): boolean;
+  inflight(): number;
+  lookup(lba: number): [number, number, number, number, number] | null;
+  beginForTest(): number;
+  endForTest(seq: number): void;
 }
 
 export interface NativeDirectMapHandle {
@@ -75,6 +91,7 @@ export interface NativeFileLockOptions {
 export interface NativeModule {
   FileLock: new (path: string, options: NativeFileLockOptions) => NativeFileLockHandle;
   DirectMap: new (fileFd: number, devFd: number, jsFd: number) => NativeDirectMapHandle;
+  PackedTables: new () => NativePackedTablesHandle;
   OpenGuard: new (path: string, map: NativeDirectMapHandle, onForeignOpen: (pids: number[]) => void) => { close(): void };
   IoRing: new (entries: number, cqEntries: number, flags: number) => NativeIoRingHandle;
   CtrlRing: new (path: string) => NativeCtrlHandle;
@@ -91,6 +108,16 @@ export interface NativeModule {
     onError: (err: NativeError) => void,
     zeroCopySlots: number,
   ) => NativeQueueHandle;
+  packedReadProbe(
+    tables: NativePackedTablesHandle,
+    ring: NativeIoRingHandle,
+    poolFd: number,
+    dataOffset: number,
+    segmentBytes: number,
+    lba: number,
+    blocks: number,
+    out: Buffer,
+  ): Promise<number | 'js'>;
   fiemap(fd: number, sync: boolean): Float64Array;
   blkDiscard(fd: number, offsetBytes: number, lengthBytes: number): void;
   blockDeviceBytes(fd: number): number;

@@ -59,4 +59,5 @@ export { UblkControl, encodeCtrlSqe, type CtrlName } from './control.js';
 export { UblkQueue, type UblkQueueOptions } from './queue.js';
 export { blkDiscard, blockDeviceBytes, fiemap, setIoFlusher, ublkAbi } from './system.js';
 export { DirectMap } from './direct-map.js';
+export { PackedTables } from './packed-tables.js';
 export { lockFile, type FileLock, type LockFileOptions } from './file-lock.js';

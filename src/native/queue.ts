@@ -2,7 +2,8 @@
 
 import assert from 'node:assert';
 import type { DirectMap } from './direct-map.js';
-import type { DirectPathStats, DirectRequestError, NativeError, QueueBatch, TagStateValue } from './abi.js';
+import type { DirectPathStats, DirectRequestError, NativeError, PackedReadStats, QueueBatch, TagStateValue } from './abi.js';
+import type { PackedTables } from './packed-tables.js';
 import { native, type NativeQueueHandle } from './addon.js';
 import type { IoRing } from './io-ring.js';
 
@@ -116,6 +117,25 @@ export class UblkQueue {
   setDirectSize(sizeBytes: number): void {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0, 'sizeBytes');
     this.#handle.setDirectSize(sizeBytes);
+  }
+
+  /**
+   * The packed layout's native read path, from the next request on: a READ
+   * whose blocks `tables` all resolve to fragments in the pool file (read
+   * through the addon's own duplicate of `poolFd`) is decoded, verified and
+   * committed in the addon; everything else still reaches onBatch. Not with
+   * zero copy, nor together with setDirect().
+   */
+  setPackedRead(tables: PackedTables, poolFd: number, dataOffset: number, segmentBytes: number): void {
+    assert(Number.isInteger(poolFd) && poolFd >= 0, 'poolFd');
+    assert(Number.isSafeInteger(dataOffset) && dataOffset >= 0, 'dataOffset');
+    assert(Number.isSafeInteger(segmentBytes) && segmentBytes > 0, 'segmentBytes');
+    this.#handle.setPackedRead(tables.handle, poolFd, dataOffset, segmentBytes);
+  }
+
+  /** The packed native read path's counters, or null when setPackedRead() was not called. */
+  packedReadStats(): PackedReadStats | null {
+    return this.#handle.packedReadStats();
   }
 
   /** The native direct path's counters, or null when setDirect() was not called. */

@@ -192,8 +192,12 @@ if has_stage fio; then
     --buffer_compress_percentage=60 --dedupe_percentage=30 --refill_buffers --randrepeat=1 \
     --output="$W/fio.txt" || fail "fio verify: $(tail -n 20 "$W/fio.txt")"
   grep -q "err= 0" "$W/fio.txt" || fail "fio reported errors: $(cat "$W/fio.txt")"
-  r=$(stats_json "$id" | jf .ratio.combined | xargs printf %.2f)
-  ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1"
+  s=$(stats_json "$id")
+  r=$(jf .ratio.combined <<<"$s" | xargs printf %.2f)
+  # The verify pass read what was written: the addon's native read path must have served reads.
+  nr=$(jf .nativeRead.requests <<<"$s")
+  [[ "$(jf .nativeRead.path <<<"$s")" == native && "$nr" -gt 0 ]] || fail "no native reads: $(jf .nativeRead <<<"$s")"
+  ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1, native reads $nr requests ($(jf .nativeRead.toJs <<<"$s") to JS)"
   "${CLI[@]}" del -n "$id" 2>/dev/null || fail del
 fi
 

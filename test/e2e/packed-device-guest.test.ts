@@ -4,7 +4,8 @@
 // tree (ratio > 1.5, dedup hits, checksums across del + re-add, same stats
 // totals), bad input leaving the pool untouched, a relative --backing from a
 // subdirectory (and a symlink alias of it refused), delete + fstrim + compact
-// shrinking the pool, fio verify on the raw device, and kill -9 of the daemon
+// shrinking the pool, fio verify on the raw device (its reads served by the
+// addon's native read path), and kill -9 of the daemon
 // during an fsync'ing workload followed by `recover` (whose daemon must not
 // hold a copy of the caller's mount of the device) or by del + add, and
 // growing a mounted ext4 (offline on this kernel: it lacks UPDATE_SIZE).
@@ -28,7 +29,7 @@ const EXPECTED_STEPS = [
   /^OK exit 7: .*alias\.img is already served by \/dev\/ublkb\d+ \(daemon pid \d+/m,
   /^OK relative --backing rel\/pool\.img from \S+ served \S+ \(0600\/0700, locked, nothing under \/, writes land in it\)$/m,
   /^OK deleted \d+x2 files, fstrim freed \d+ B physical, compact: pool du fell by \d+ B; \d+ remaining files verify$/m,
-  /^OK fio verify=crc32c randwrite 4k-128k/m,
+  /^OK fio verify=crc32c randwrite 4k-128k .*, native reads [1-9]\d* requests/m,
   // 6.12 has no UPDATE_SIZE: resize refuses with the offline path, which works.
   /^OK exit 4: .*cannot resize a live ublk device/m,
   /^OK grow ext4 1 GiB -> 2 GiB offline \(del \+ add --size \+ resize2fs\): \d+ files verify, e2fsck -fn clean, 2 GiB after del \+ add$/m,

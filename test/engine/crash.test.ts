@@ -19,6 +19,11 @@
 // The cases without the tiny read cache run with a metadata cache (meta-cache.ts)
 // far smaller than their working set, so records are evicted and paged in from
 // the store all the time.
+// The packed native read path's tables (the same cache, read in place by the
+// addon) are attached throughout: after every operation each LBA they resolve
+// must resolve the same way in the engine's view, to a segment out of RAM; and
+// now and then a native read is held in flight across a compaction, which must
+// leave its fragment in place until the read ends (native-tables.ts).
 //   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
 //   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
 //                     the out-of-order run's case)
@@ -34,6 +39,7 @@ import type { JournalFile } from '../../src/engine/write-journal.js';
 import { ENOSPC } from '../../src/util/errno.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 import { randInt, rng, Workload, ZERO_BLOCK } from './helpers.js';
+import { checkNativeTables, heldAcrossCompaction, shareTables } from './native-tables.js';
 
 const LOGICAL_BLOCKS = 384;
 const SEGMENT_BYTES = 64 * 1024;
@@ -283,6 +289,10 @@ let segmentsCleaned = 0;
 let cacheEvictions = 0;
 /** Write-journal records replayed at reopen (proves the journal was exercised). */
 let replayedRecords = 0;
+/** LBAs the native tables resolved at the checks, and native reads held while a
+ * compaction freed their segment (prove both checks bit). */
+let nativeHits = 0;
+let heldFreed = 0;
 
 /** Runs one case; returns the number of crash points it exercised. */
 async function runCase(c: Case): Promise<number> {
@@ -296,6 +306,7 @@ async function runCase(c: Case): Promise<number> {
   const opts = { ...OPTS, readCacheBytes: c.readCacheBytes, cacheMib: c.cacheMib, journalBytes: c.journalBytes };
   const fmt = { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts, journalFiles: journalFiles() };
   let e = await formatEngine(disk, meta, fmt);
+  let shared = shareTables(e);
   const clearFaults = (): void => {
     disk.failWrites = undefined;
     meta.failBatches = undefined;
@@ -316,6 +327,11 @@ async function runCase(c: Case): Promise<number> {
         else journal[randInt(r, 2)].failWrites = enospc();
       }
       await runOp(e, m, w, r, c);
+      nativeHits += checkNativeTables(e, shared, LOGICAL_BLOCKS);
+      if (c.compaction && r() < 0.05) {
+        const compact = (): Promise<boolean> => mutated(e, m, e.compact({ liveFraction: 1, maxSegments: 4 }).then(() => undefined));
+        if (await heldAcrossCompaction(e, shared, randInt(r, LOGICAL_BLOCKS), LOGICAL_BLOCKS, compact)) heldFreed += 1;
+      }
       if (faultOps > 0 && --faultOps === 0) clearFaults();
     }
     clearFaults();
@@ -333,9 +349,11 @@ async function runCase(c: Case): Promise<number> {
     journal = [journal[0].crash(fate, () => r() < 0.5), journal[1].crash(fate, () => r() < 0.5)];
     meta = meta.crash(c.processCrash ? meta.pendingBatches : randInt(r, meta.pendingBatches + 1));
     e = await openEngine(disk, meta, { ...opts, journalFiles: journalFiles() });
+    shared = shareTables(e);
     replayedRecords += e.replayed.records;
     m.checkCounters(e.stats().totals);
     await verifyAfterCrash(e, m, c);
+    nativeHits += checkNativeTables(e, shared, LOGICAL_BLOCKS);
     if (c.cacheMib !== undefined) cacheEvictions += e.stats().cache.evictions;
     const audit = await auditPool(disk, meta);
     // A superblock copy torn by the crash is legal: the other one is valid and the
@@ -450,14 +468,19 @@ describe('crash simulation', () => {
       stalls = 0;
       cacheEvictions = 0;
       replayedRecords = 0;
+      nativeHits = 0;
+      heldFreed = 0;
       let crashed = 0;
       const started = Date.now();
       for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed, reorder));
       const took = ((Date.now() - started) / 1000).toFixed(1);
       console.log(
         `crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ` +
-          `${cacheEvictions} cache evictions in the tiny-cache cases, ${replayedRecords} journal records replayed, ${took} s`,
+          `${cacheEvictions} cache evictions in the tiny-cache cases, ${replayedRecords} journal records replayed, ` +
+          `${nativeHits} native table hits checked, ${heldFreed} segments freed under a held native read, ${took} s`,
       );
+      expect(nativeHits, 'the native tables resolved LBAs').toBeGreaterThan(0);
+      expect(heldFreed, 'compactions freed a segment under a native read').toBeGreaterThan(0);
       expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
       expect(segmentsCleaned).toBeGreaterThan(0);
       expect(cacheEvictions, 'tiny-cache cases evicted records').toBeGreaterThan(0);

@@ -129,5 +129,8 @@ describe(`fault campaign (seed ${SEED})`, () => {
     const control = cases.filter((c) => c.kind === 'control').map((c) => results.get(c.index)?.outcome);
     expect(control.length).toBeGreaterThan(0);
     expect(control.every((o: Outcome | undefined) => o === 'intact')).toBe(true);
+    // ...and the native read path served blocks of them itself (its check is not vacuous).
+    const native = cases.filter((c) => c.kind === 'control').map((c) => results.get(c.index)?.nativeBlocks ?? 0);
+    expect(Math.min(...native)).toBeGreaterThan(0);
   });
 });

@@ -7,6 +7,9 @@
 // Anything else is a failure, listed in `failures` (wrong bytes, EIO on an
 // undamaged block, an undocumented error, a refusal or check that modified files,
 // a hang, a check that calls damaged data clean).
+// An opened pool is then read once more through the packed native read path
+// (the addon's lookups, pool reads and checks, without ublk): each block it
+// serves itself must hold the right bytes; damaged ones must go to JS.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +17,7 @@ import { exitCodeOf, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../src/cli/exi
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { openPool, type BlockEngine } from '../../src/engine/index.js';
+import { IoRing, PackedTables } from '../../src/native/index.js';
 import { UcError } from '../../src/util/errors.js';
 import { SUPERBLOCK_BYTES } from '../../src/pool/format.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
@@ -51,6 +55,8 @@ export interface CaseResult {
   eioBlocks: number;
   /** Damaged blocks that still read back exactly right (e.g. an lz4 flip that decodes the same). */
   damagedCorrect?: number;
+  /** Blocks the native read path served itself (the rest it handed to JS). */
+  nativeBlocks?: number;
   checkExit: number;
   failures: string[];
 }
@@ -172,6 +178,31 @@ async function readAll(e: BlockEngine, p: Pristine, c: FaultCase, failures: stri
   return { eio, damagedCorrect };
 }
 
+/** Reads every LBA through the native read path; returns the blocks it served itself. */
+async function readAllNative(e: BlockEngine, tables: PackedTables, p: Pristine, failures: string[]): Promise<number> {
+  const geometry = e.shareNativeReads(tables);
+  if (geometry === undefined || geometry.poolFd < 0) {
+    failures.push('[native-unavailable] the engine did not share its tables with a pool descriptor');
+    return 0;
+  }
+  const ring = new IoRing({ entries: 8 });
+  const bad = new ReadFailures();
+  let served = 0;
+  try {
+    const got = Buffer.alloc(BLOCK_BYTES);
+    for (let lba = 0; lba < LOGICAL_BLOCKS; lba++) {
+      const r = await bounded(tables.probeRead(ring, geometry, lba, 1, got), `native read of lba ${lba}`);
+      if (r === 'js') continue;
+      served += 1;
+      if (!got.equals(p.expected[lba])) bad.add('WRONG-BYTES-NATIVE', lba, 'the native read path returned wrong bytes');
+    }
+  } finally {
+    ring.close();
+  }
+  bad.flush(failures);
+  return served;
+}
+
 /** `phase` is told each step before it starts (a worker that dies then says where). */
 export async function runCase(ctx: CaseContext, c: FaultCase, dir: string, phase: (what: string) => void = () => undefined): Promise<CaseResult> {
   const p = ctx.pristine;
@@ -199,9 +230,13 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string, phase
   }
   let eioBlocks = 0;
   let damagedCorrect = 0;
+  let nativeBlocks = 0;
+  const tables = new PackedTables();
   phase('reading every block');
   try {
     ({ eio: eioBlocks, damagedCorrect } = await readAll(engine, p, c, failures));
+    phase('reading every block natively');
+    nativeBlocks = await readAllNative(engine, tables, p, failures);
   } finally {
     phase('close');
     await bounded(engine.close(), 'close').catch((err: unknown) => failures.push(`[close-failed] close failed: ${describeError(err)}`));
@@ -217,5 +252,5 @@ export async function runCase(ctx: CaseContext, c: FaultCase, dir: string, phase
   }
   if (c.kind === 'control' && checkExit !== EXIT_OK) failures.push(`[check-false-alarm] check exited ${checkExit} on an undamaged pool`);
   const outcome: Outcome = failures.length > 0 ? 'FAILED' : eioBlocks > 0 ? 'eio' : 'intact';
-  return { outcome, eioBlocks, damagedCorrect, checkExit, failures };
+  return { outcome, eioBlocks, damagedCorrect, nativeBlocks, checkExit, failures };
 }

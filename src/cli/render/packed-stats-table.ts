@@ -19,6 +19,12 @@ function cacheText(c: StatsSnapshot['metadataCache']): string {
     `${c.evictions} evicted, ${c.filterNew} certainly new${c.filterReady ? '' : ' (filter loading)'} (since start)`;
 }
 
+function nativeReadText(n: NonNullable<StatsSnapshot['nativeRead']>): string {
+  if (n.path === 'js') return 'off (every read through the engine in JS)';
+  return `${n.requests} requests (${n.blocks} blocks) native, ${n.toJs} to JS (${n.misses} misses, ` +
+    `${n.ioFailures} I/O, ${n.verifyFailures} verify) (since start)`;
+}
+
 /** Two aligned columns: label, value. */
 export function renderStatsTable(s: StatsSnapshot): string {
   const rows: Array<[string, string]> = [
@@ -48,6 +54,7 @@ export function renderStatsTable(s: StatsSnapshot): string {
         `${formatBytes(s.compactor.reclaimedBytes)} reclaimed`,
     ],
     ['metadata cache', cacheText(s.metadataCache)],
+    ...(s.nativeRead ? [['native reads', nativeReadText(s.nativeRead)] as [string, string]] : []),
     ['IOPS', `${s.session.iops.toFixed(0)} (since start)`],
     ['MB/s', `read ${s.session.readMBps.toFixed(1)}, write ${s.session.writeMBps.toFixed(1)} (since start)`],
   ];

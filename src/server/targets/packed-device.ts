@@ -11,7 +11,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeFlags, UblkDevice, type BlockTarget } from '../../device/index.js';
 import type { BlockEngine } from '../../engine/index.js';
-import type { IoRing } from '../../native/index.js';
+import type { IoRing, UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import type { PackedConfig } from '../config.js';
 import type { ResizeResult } from '../control-protocol.js';
@@ -23,6 +23,7 @@ import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { compactionRunner } from './packed-compaction.js';
 import { growPackedOnline } from './packed-resize.js';
+import { PackedNativeReads, packedReadPathFromEnv } from './packed-native.js';
 import { buildStatsSnapshot, type StatsSnapshot } from './packed-stats.js';
 
 export interface PackedDeviceOptions extends Omit<DeviceGeometry, 'sizeBytes'>, StartHooks {
@@ -58,9 +59,13 @@ function fileAllocatedBytes(path: string): number {
 }
 
 /** The `stats` snapshot: engine state and totals, request counts, sizes on disk. */
-function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: number, latency: RequestLatency): StatsSnapshot {
+function snapshotOf(
+  opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: number, latency: RequestLatency, reads: PackedNativeReads,
+): StatsSnapshot {
   const { engine, packed } = opts;
+  reads.countInto(engine);
   const e = engine.stats();
+  const nativeRead = reads.report();
   return buildStatsSnapshot({
     devId: device.devId,
     pid: process.pid,
@@ -74,7 +79,9 @@ function snapshotOf(opts: PackedDeviceOptions, device: UblkDevice, startedAtMs: 
     totals: e.totals,
     sessionBlocksRead: e.blocksRead,
     sessionBlocksWritten: e.blocksWritten,
-    requests: device.stats,
+    // Reads served natively never reach the dispatch's counts.
+    requests: { ...device.stats, reads: device.stats.reads + nativeRead.requests },
+    nativeRead,
     poolAllocatedBytes: fileAllocatedBytes(packed.poolPath),
     metadataBytes: allocatedBytesOf(packed.metaDir),
     latency: latency.snapshot(),
@@ -91,7 +98,9 @@ function logEngineEvents(engine: BlockEngine, log: () => Logger): void {
 }
 
 /** Re-attaches to device `devId` (user recovery) after checking it is this pool's. */
-async function recoverDevice(session: DeviceSession, opts: PackedDeviceOptions, target: BlockTarget): Promise<void> {
+async function recoverDevice(
+  session: DeviceSession, opts: PackedDeviceOptions, target: BlockTarget, reads: PackedNativeReads,
+): Promise<void> {
   const id = opts.devId;
   if (id === undefined) throw new UcError('UC_INVALID_ARGUMENT', 'recovery needs a device id');
   const device = await UblkDevice.open(id);
@@ -106,7 +115,9 @@ async function recoverDevice(session: DeviceSession, opts: PackedDeviceOptions, 
   session.device = device;
   session.log = session.log.child({ devId: id });
   session.log.info({ flags: `0x${device.info.flags.toString(16)}`, state: device.info.state }, 'recovering');
-  await device.recover(target, { ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring });
+  await device.recover(target, {
+    ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring, onQueue: (q) => reads.onQueue(q, device.zeroCopy),
+  });
 }
 
 /** A failed recovery leaves the device as it was found (quiesced) for another attempt or `del`. */
@@ -122,12 +133,15 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   const startedAtMs = Date.now();
   const logNow = (): Logger => session.log;
   const compaction = compactionRunner(engine);
+  // Before any queue exists: the engine shares its tables once.
+  const reads = PackedNativeReads.start(engine, packedReadPathFromEnv());
   logEngineEvents(engine, logNow);
   const session: DeviceSession = new DeviceSession(opts.log, {
     // Stop first (the queues drain: no request is left in the engine), then
     // close the engine, which flushes and commits durably.
     release: async () => {
       await compaction.idle();
+      reads.countInto(engine);
       await engine.close().catch((err: unknown) => session.log.error({ err }, 'closing the pool failed'));
       closeRingWhenIdle(opts.ring, session.log);
     },
@@ -135,7 +149,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   const stats = (): StatsSnapshot => {
     const device = session.device;
     if (device === undefined) throw new UcError('UC_DEVICE_NOT_FOUND', 'the device is not started yet');
-    return snapshotOf(opts, device, startedAtMs, latency);
+    return snapshotOf(opts, device, startedAtMs, latency, reads);
   };
   const latency = new RequestLatency();
   const resize = (sizeBytes: number): Promise<ResizeResult> =>
@@ -146,11 +160,13 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
     });
   const target = loggedTarget(engine, opts.log, new NoSpaceEpisode(), latency);
   try {
-    if (packed.recover) await recoverDevice(session, opts, target);
+    if (packed.recover) await recoverDevice(session, opts, target, reads);
     else {
       const device = await session.add({ ...opts, sizeBytes: engine.logicalBytes }, opts);
-      await device.start(target, { ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring });
+      const onQueue = (q: UblkQueue): void => reads.onQueue(q, device.zeroCopy);
+      await device.start(target, { ...session.serveOptions(opts.startTimeoutMs), ring: opts.ring, onQueue });
     }
+    session.log.info({ readPath: reads.path }, 'packed reads');
     await session.serveControl({ stats, compact: compaction.compact, resize }, opts.statsGid);
   } catch (err) {
     if (packed.recover) await abandonRecovery(session, engine);

@@ -17,6 +17,7 @@
 import type { Counters, MetaCacheStats } from '../../engine/index.js';
 import type { DispatchStats } from '../../device/index.js';
 import type { LatencySnapshot } from '../latency.js';
+import type { NativeReadReport } from './packed-native.js';
 
 /** Requests served by this daemon, by kind (the queue dispatch counts them). */
 export type RequestCounters = DispatchStats;
@@ -54,6 +55,8 @@ export interface StatsSnapshot {
   session: RequestCounters & { iops: number; readMBps: number; writeMBps: number };
   /** Request latency histograms of this daemon, by operation (absent from older daemons). */
   latency?: LatencySnapshot;
+  /** The native read path: which serves READs, and its counts since start (absent from older daemons). */
+  nativeRead?: NativeReadReport;
 }
 
 /** The engine figures the snapshot needs (a subset of EngineStats). */
@@ -91,6 +94,7 @@ export interface SnapshotInput {
   latency?: LatencySnapshot;
   /** Negotiated UBLK_F_* names (default none known). */
   ublkFlags?: readonly string[];
+  nativeRead?: NativeReadReport;
 }
 
 const BLOCK = 4096;
@@ -151,5 +155,6 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
       writeMBps: perSec((i.sessionBlocksWritten * BLOCK) / 1e6),
     },
     ...(i.latency ? { latency: i.latency } : {}),
+    ...(i.nativeRead ? { nativeRead: { ...i.nativeRead } } : {}),
   };
 }

@@ -70,6 +70,16 @@ describe('packed stats snapshot', () => {
     expect(renderStatsTable(buildStatsSnapshot(input({ ublkFlags: undefined })))).toMatch(/^ublk flags +-$/m);
     expect(text).toMatch(/^metadata cache +3\.00 MiB \+ filter 1\.00 MiB, 900 hits, 100 misses, 5 evicted, 40 certainly new \(since start\)$/m);
     expect(text).toMatch(/^compactor +idle, 2 candidate segments, 3 cleaned, 12\.00 MiB reclaimed$/m);
+    expect(text).not.toMatch(/^native reads/m); // a daemon from before the native read path
+  });
+
+  it('shows the native read path and its counts', () => {
+    const nativeRead = { path: 'native' as const, requests: 70, blocks: 90, toJs: 9, misses: 7, ioFailures: 1, verifyFailures: 1 };
+    const s = buildStatsSnapshot(input({ nativeRead }));
+    expect(s.nativeRead).toEqual(nativeRead);
+    expect(renderStatsTable(s)).toMatch(/^native reads +70 requests \(90 blocks\) native, 9 to JS \(7 misses, 1 I\/O, 1 verify\) \(since start\)$/m);
+    const off = buildStatsSnapshot(input({ nativeRead: { ...nativeRead, path: 'js' } }));
+    expect(renderStatsTable(off)).toMatch(/^native reads +off \(every read through the engine in JS\)$/m);
   });
 });
 

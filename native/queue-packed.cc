@@ -1,0 +1,58 @@
+// UblkQueueWrap's side of the packed layout's native read path
+// (packed-read.h): setPackedRead() and its counters.
+#include <errno.h>
+#include <fcntl.h>
+
+#include "packed-tables.h"
+#include "queue.h"
+
+namespace ublk {
+
+// setPackedRead(tables, poolFd, dataOffset, segmentBytes): serve READs whose
+// blocks the PackedTables resolve from the pool file (fragments in scratch,
+// decoded into the tag's buffer) from the next request on. The path reads
+// through its own duplicate of poolFd, closed with the queue.
+Napi::Value UblkQueueWrap::SetPackedRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
+  if (direct_ != nullptr || packed_ != nullptr) throw Napi::Error::New(env, "setPackedRead: a native path is already set");
+  if (zero_copy_) throw Napi::Error::New(env, "setPackedRead: the packed read path decodes into the per-tag buffers (no zero copy)");
+  if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    throw Napi::TypeError::New(env, "setPackedRead(tables, poolFd, dataOffset, segmentBytes)");
+  }
+  Napi::Object tables_obj = info[0].As<Napi::Object>();
+  PackedTables* tables = PackedTablesWrap::Unwrap(tables_obj)->tables();
+  int caller_fd = info[1].As<Napi::Number>().Int32Value();
+  double data_offset = info[2].As<Napi::Number>().DoubleValue();
+  double segment_bytes = info[3].As<Napi::Number>().DoubleValue();
+  if (caller_fd < 0) throw Napi::RangeError::New(env, "setPackedRead: bad fd");
+  if (!(data_offset >= 0) || data_offset > 9007199254740991.0) throw Napi::RangeError::New(env, "setPackedRead: bad dataOffset");
+  if (!(segment_bytes > 0) || segment_bytes > 4294967295.0) throw Napi::RangeError::New(env, "setPackedRead: bad segmentBytes");
+  Fd pool(fcntl(caller_fd, F_DUPFD_CLOEXEC, 0));
+  if (pool.get() < 0) throw MakeErrnoError(env, errno, "setPackedRead: fcntl F_DUPFD_CLOEXEC of the pool file");
+  PackedReadConfig config;
+  config.data_offset = static_cast<uint64_t>(data_offset);
+  config.segment_bytes = static_cast<uint64_t>(segment_bytes);
+  config.max_request_bytes = max_io_buf_bytes_;
+  packed_tables_ref_ = Napi::Persistent(tables_obj);
+  packed_ = std::make_unique<PackedReadPath>(this, depth_, tables, std::move(pool), config);
+  return env.Undefined();
+}
+
+Napi::Value UblkQueueWrap::PackedReadStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (packed_ == nullptr) return env.Null();
+  const PackedReadCounters& c = packed_->counters();
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* key, uint64_t v) { o.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
+  set("requests", c.requests);
+  set("blocks", c.blocks);
+  set("toJs", c.to_js);
+  set("misses", c.misses);
+  set("ioFailures", c.io_failures);
+  set("verifyFailures", c.verify_failures);
+  set("inflight", packed_->inflight());
+  return o;
+}
+
+}  // namespace ublk

@@ -1,0 +1,80 @@
+// The daemon's side of the packed layout's native read path: choosing it
+// (UBLK_PACKED_READ), handing each queue the engine's shared tables, and the
+// counters `stats` shows (docs/packed.md, "Native reads").
+
+import type { BlockEngine, NativeReadGeometry } from '../../engine/index.js';
+import { PackedTables, type PackedReadStats, type UblkQueue } from '../../native/index.js';
+import { UcError } from '../../util/errors.js';
+
+/** UBLK_PACKED_READ=js forces every READ through the JS engine (to compare the two in one boot). */
+export const PACKED_READ_ENV = 'UBLK_PACKED_READ';
+
+export type PackedReadPath = 'native' | 'js';
+
+export interface NativeReadReport extends Omit<PackedReadStats, 'inflight'> {
+  path: PackedReadPath;
+}
+
+export function packedReadPathFromEnv(env: NodeJS.ProcessEnv = process.env): PackedReadPath {
+  const v = env[PACKED_READ_ENV];
+  if (v === undefined || v === '' || v === 'native') return 'native';
+  if (v === 'js') return 'js';
+  throw new UcError('UC_INVALID_ARGUMENT', `${PACKED_READ_ENV} must be 'native' or 'js' (got '${v}')`);
+}
+
+/** One device's native reads: the tables its engine shares, and its queues. */
+export class PackedNativeReads {
+  private readonly queues: UblkQueue[] = [];
+  /** Blocks already reported to the engine's counters. */
+  private blocksCounted = 0;
+
+  private constructor(
+    private readonly tables: PackedTables | undefined,
+    private readonly geometry: NativeReadGeometry | undefined,
+  ) {}
+
+  /** Shares the engine's tables unless the JS path is asked for or the engine cannot. */
+  static start(engine: BlockEngine, path: PackedReadPath): PackedNativeReads {
+    if (path === 'js') return new PackedNativeReads(undefined, undefined);
+    const tables = new PackedTables();
+    const geometry = engine.shareNativeReads(tables);
+    if (geometry === undefined || geometry.poolFd < 0) return new PackedNativeReads(undefined, undefined);
+    return new PackedNativeReads(tables, geometry);
+  }
+
+  get path(): PackedReadPath {
+    return this.geometry === undefined ? 'js' : 'native';
+  }
+
+  /** Each queue as it is created; with zero copy the JS path serves (the path decodes into the per-tag buffers). */
+  onQueue(queue: UblkQueue, zeroCopy: boolean): void {
+    const g = this.geometry;
+    if (this.tables === undefined || g === undefined || zeroCopy) return;
+    queue.setPackedRead(this.tables, g.poolFd, g.dataOffset, g.segmentBytes);
+    this.queues.push(queue);
+  }
+
+  /** Counts the blocks served natively since the last call in the engine's totals (before stats, and before close). */
+  countInto(engine: BlockEngine): void {
+    const blocks = this.report().blocks;
+    engine.countNativeReads(blocks - this.blocksCounted);
+    this.blocksCounted = blocks;
+  }
+
+  report(): NativeReadReport {
+    const r: NativeReadReport = {
+      path: this.queues.length > 0 ? 'native' : 'js', requests: 0, blocks: 0, toJs: 0, misses: 0, ioFailures: 0, verifyFailures: 0,
+    };
+    for (const q of this.queues) {
+      const s = q.packedReadStats();
+      if (s === null) continue;
+      r.requests += s.requests;
+      r.blocks += s.blocks;
+      r.toJs += s.toJs;
+      r.misses += s.misses;
+      r.ioFailures += s.ioFailures;
+      r.verifyFailures += s.verifyFailures;
+    }
+    return r;
+  }
+}
