@@ -3,10 +3,10 @@
 // kernel (prepare.sh --kernel new, resolved by name when the cache is built)
 // and runs a bounded subset there in one boot: online grow of a mounted ext4
 // on a packed device (resize + resize2fs, e2fsck, del + add), kill -9 +
-// recover of a packed device (completed writes read back, a mounted ext4
-// carries on), and the 1:1 layout (defaults: add, files, del + re-add; zero
-// copy on ext4/brd: FUA/FLUSH, discard, fio verify, kill -9 + recover;
-// online grow: a mounted ext4, the added range direct-mapped, --preallocate).
+// recover of a packed device (a mounted ext4 carries on), and the 1:1 layout
+// (the flags its defaults negotiate; zero copy on ext4/brd: files, FUA/FLUSH,
+// discard, fio verify, kill -9 + recover; online grow: a mounted ext4, the
+// added range direct-mapped, --preallocate, del + add).
 // It always runs in the guest, even on a host with ublk, because the point is
 // that kernel; it fails when the kernel cannot be fetched or booted
 // (UBLK_SKIP_GUEST=1 is the only opt-out).
@@ -26,12 +26,10 @@ const EXPECTED_STEPS = [
   // What the device layer negotiates from (docs/kernels.md): 6.16+ offers UPDATE_SIZE.
   /^OK features=0x[0-9a-f]+ .*\bUSER_RECOVERY_REISSUE\b.*\bCMD_IOCTL_ENCODE\b.*\bUPDATE_SIZE\b/m,
   /^OK grow ext4 1 GiB -> 2 GiB online \(resize \+ resize2fs mounted in [\d.]+ s\): \d+ files verify, e2fsck -fn clean, 2 GiB after del \+ add$/m,
-  // A packed daemon killed: no completed write lost (the write journal), ext4 carries on.
-  /^OK kill -9 right after 6 MiB of completed direct writes, recover: every byte reads back/m,
+  // A packed daemon killed under a mounted ext4 and an fsync'ing writer: it carries on.
   /^OK kill -9 after \d+ fsync'ed files, recover: same device, workload finished, e2fsck -fn clean/m,
   // --zero-copy auto on a file in memory (the guest's /tmp): zero copy where offered.
   /^OK 1:1 negotiated flags: 0x[0-9a-f]+ .*\bUSER_COPY\b.*\bAUTO_BUF_REG\b/m,
-  /^OK 1:1 add \+ mkfs \+ e2fsck -fn clean \+ del \+ re-add \/dev\/ublkb\d+: all \d+ checksums match$/m,
   // Zero copy on the 1:1 path (test/e2e/zero-copy-guest.sh).
   /^OK zero-copy add \/dev\/ublkb\d+ on ext4\/brd: .*\bUSER_COPY\b.*\bAUTO_BUF_REG\b/m,
   /^OK FUA \+ FLUSH: 4 MiB in the backing file, [1-9]\d* native flushes$/m,
@@ -59,7 +57,7 @@ function newKernelVersion(): string {
 describe.skipIf(skipGuest)('kernel matrix guest e2e (newest trixie-backports kernel)', () => {
   beforeAll(() => guestRequired('guest', 'new'), GUEST_PREPARE_TIMEOUT_MS);
 
-  it('packed grow and kill -9 + recover; 1:1 re-add, zero copy (fio verify, kill -9 + recover) and online grow on the newer kernel', async () => {
+  it('packed grow and kill -9 + recover; 1:1 flags, zero copy (fio verify, kill -9 + recover) and online grow on the newer kernel', async () => {
     const kver = newKernelVersion();
     expect(kver).not.toMatch(/^6\.12\./);
     const r = await runInGuest('bash test/e2e/kernel-matrix-guest.sh', {

@@ -3,7 +3,7 @@
 # CLI, run by packed-device-guest.test.ts inside the QEMU guest (or natively
 # where the host has ublk_drv). Prints "OK <step>" after each verified step;
 # the first failed check prints "FAIL <why>" and exits non-zero.
-# PACKED_E2E_STAGES (default "main bad compact fio resize recover crash") picks stages;
+# PACKED_E2E_STAGES (default "main bad compact fio resize journal recover crash") picks stages;
 # bad and compact reuse the pool that main leaves behind.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +14,7 @@ LOG=$W/daemon.log
 M=$W/mnt
 mkdir -p "$M"
 export UBLK_COMPRESS_LOG_DIR=$W/logs
-STAGES=${PACKED_E2E_STAGES:-main bad compact fio resize recover crash}
+STAGES=${PACKED_E2E_STAGES:-main bad compact fio resize journal recover crash}
 # A real tree (C headers: compressible text), ~11 MiB: small enough for TCG,
 # big enough that compression and dedup show (it is copied twice).
 # PACKED_E2E_TREE (directories, space-separated) picks a smaller one.
@@ -364,9 +364,11 @@ completed_writes_survive_kill() {
   "${CLI[@]}" del -n "$id" 2>/dev/null || fail del
 }
 
-if has_stage recover; then
+if has_stage journal; then
   completed_writes_survive_kill
   ok "kill -9 right after 6 MiB of completed direct writes, recover: every byte reads back (journal replay: ${KR_REPLAY:-none needed})"
+fi
+if has_stage recover; then
   kill_test recover
   ok "kill -9 after $KT_K fsync'ed files, recover: same device, workload finished, e2fsck -fn clean, all $KT_N files verify"
   ok "after recover the daemon's mount namespace held no mount of the device; umount released it everywhere; del succeeded"
