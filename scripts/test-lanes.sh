@@ -2,8 +2,9 @@
 # `npm test`: the guest files and the host suites as two vitest runs at once
 # (projects "guest" and "host" of vitest.config.ts), each one file at a time.
 # A guest keeps ~1.25 of the two cores busy (its two vCPU threads often wait),
-# so the host suites mostly use the idle share; two guests at once were slower
-# than one after the other, so the guest files never overlap each other.
+# so the host suites mostly use the idle share. Guest files never overlap each
+# other: guests whose vCPUs get descheduled stall each other (three at once
+# took 2.4-3.2 times as long each, more than the shared cores explain).
 # With arguments it is a plain `vitest run ARGS` (one file, a directory, ...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
