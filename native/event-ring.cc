@@ -24,6 +24,12 @@ Napi::Error MakeErrnoError(Napi::Env env, int err, const std::string& what) {
   return error;
 }
 
+Napi::Object MakeCounters(Napi::Env env, std::initializer_list<std::pair<const char*, uint64_t>> counters) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& [key, value] : counters) o.Set(key, Napi::Number::New(env, static_cast<double>(value)));
+  return o;
+}
+
 EventRing::EventRing(Napi::Env env, const Ring::Options& options)
     : env_(env), async_context_(env, "ublk-ring") {
   assert((options.flags & IORING_SETUP_DEFER_TASKRUN) == 0);  // eventfd would fire before the CQE exists

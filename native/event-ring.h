@@ -10,8 +10,10 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ring.h"
@@ -88,6 +90,9 @@ class EventRing {
 // Converts a SysError or an errno into a JS Error with errno (positive), code
 // (errno name) and a message saying what failed.
 Napi::Error MakeErrnoError(Napi::Env env, int err, const std::string& what);
+
+// A JS object of named counters (each a Number): what the stats() calls return.
+Napi::Object MakeCounters(Napi::Env env, std::initializer_list<std::pair<const char*, uint64_t>> counters);
 
 }  // namespace ublk
 

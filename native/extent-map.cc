@@ -269,16 +269,15 @@ Napi::Value ExtentMapWrap::RemapRange(const Napi::CallbackInfo& info) {
 Napi::Value ExtentMapWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ExtentMapStats s = map_->stats();
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* key, uint64_t v) { o.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
-  set("extents", s.extents);
-  set("mappedBytes", s.mapped_bytes);
-  set("refreshes", s.refreshes);
-  set("refreshedBytes", s.refreshed_bytes);
-  set("drops", s.drops);
-  set("parked", s.parked);
-  set("rawInflight", s.raw_inflight);
-  return o;
+  return MakeCounters(env, {
+      {"extents", s.extents},
+      {"mappedBytes", s.mapped_bytes},
+      {"refreshes", s.refreshes},
+      {"refreshedBytes", s.refreshed_bytes},
+      {"drops", s.drops},
+      {"parked", s.parked},
+      {"rawInflight", s.raw_inflight},
+  });
 }
 
 // clear(): nothing is served raw any more (from the next request on), and

@@ -144,23 +144,22 @@ Napi::Value UblkQueueWrap::DirectStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (direct_ == nullptr) return env.Null();
   const DirectCounters& c = direct_->counters();
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* key, uint64_t v) { o.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
-  set("reads", c.reads);
-  set("writes", c.writes);
-  set("flushes", c.flushes);
-  set("discards", c.discards);
-  set("writeZeroes", c.write_zeroes);
-  set("readBytes", c.read_bytes);
-  set("writeBytes", c.write_bytes);
-  set("errors", c.errors);
-  set("toJs", c.to_js);
-  set("rawReads", c.raw_reads);
-  set("rawWrites", c.raw_writes);
-  set("zeroCopyReads", c.zero_copy_reads);
-  set("zeroCopyWrites", c.zero_copy_writes);
-  set("inflight", direct_->inflight());
-  return o;
+  return MakeCounters(env, {
+      {"reads", c.reads},
+      {"writes", c.writes},
+      {"flushes", c.flushes},
+      {"discards", c.discards},
+      {"writeZeroes", c.write_zeroes},
+      {"readBytes", c.read_bytes},
+      {"writeBytes", c.write_bytes},
+      {"errors", c.errors},
+      {"toJs", c.to_js},
+      {"rawReads", c.raw_reads},
+      {"rawWrites", c.raw_writes},
+      {"zeroCopyReads", c.zero_copy_reads},
+      {"zeroCopyWrites", c.zero_copy_writes},
+      {"inflight", direct_->inflight()},
+  });
 }
 
 }  // namespace ublk

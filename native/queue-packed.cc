@@ -43,16 +43,15 @@ Napi::Value UblkQueueWrap::PackedReadStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (packed_ == nullptr) return env.Null();
   const PackedReadCounters& c = packed_->counters();
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* key, uint64_t v) { o.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
-  set("requests", c.requests);
-  set("blocks", c.blocks);
-  set("toJs", c.to_js);
-  set("misses", c.misses);
-  set("ioFailures", c.io_failures);
-  set("verifyFailures", c.verify_failures);
-  set("inflight", packed_->inflight());
-  return o;
+  return MakeCounters(env, {
+      {"requests", c.requests},
+      {"blocks", c.blocks},
+      {"toJs", c.to_js},
+      {"misses", c.misses},
+      {"ioFailures", c.io_failures},
+      {"verifyFailures", c.verify_failures},
+      {"inflight", packed_->inflight()},
+  });
 }
 
 }  // namespace ublk
