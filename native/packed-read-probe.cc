@@ -40,8 +40,8 @@ std::vector<std::unique_ptr<Probe>> probes;
 
 }  // namespace
 
-// packedReadProbe(tables, ring, poolFd, dataOffset, segmentBytes, lba, blocks, out)
-//   -> Promise<bytes | 'js'>
+// packedReadProbe(tables, ring, poolFd, dataOffset, segmentBytes, lba, blocks, out,
+//   inlineReads) -> Promise<bytes | 'js'>
 Napi::Value PackedReadProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   for (size_t i = 0; i < probes.size();) {
@@ -59,6 +59,7 @@ Napi::Value PackedReadProbe(const Napi::CallbackInfo& info) {
   uint32_t blocks = info[6].As<Napi::Number>().Uint32Value();
   Napi::Buffer<uint8_t> out = info[7].As<Napi::Buffer<uint8_t>>();
   config.max_request_bytes = out.Length();
+  config.inline_reads = info.Length() > 8 && info[8].ToBoolean().Value();
   if (blocks == 0 || out.Length() < static_cast<size_t>(blocks) * 4096 || config.segment_bytes == 0) {
     throw Napi::RangeError::New(env, "packedReadProbe: bad blocks, out or segmentBytes");
   }

@@ -1,5 +1,8 @@
 #include "packed-read.h"
 
+#include <errno.h>
+#include <unistd.h>
+
 #include <cassert>
 #include <cstring>
 #include <utility>
@@ -62,6 +65,13 @@ bool PackedReadPath::Start(Napi::Env env, EventRing& ring, uint16_t tag, const u
   }
   // The locations were resolved now: reads the engine must wait for before it reuses their space.
   t.seq = tables_->BeginRead();
+  if (config_.inline_reads) {
+    // Done before Start returns: no other request can run in between.
+    t.failed = !ReadInline(t);
+    inflight_ += 1;
+    Finish(env, t);
+    return true;
+  }
   t.pending = Submit(env, ring, t);
   if (t.pending == 0) {
     tables_->EndRead(t.seq);
@@ -145,6 +155,20 @@ uint32_t PackedReadPath::Submit(Napi::Env env, EventRing& ring, TagRead& t) {
     queued += 1;
   }
   return queued;
+}
+
+// The runs by pread(2) into scratch; false at the first failed or short read.
+bool PackedReadPath::ReadInline(TagRead& t) const {
+  for (const RunOp& r : t.runs) {
+    uint8_t* at = t.scratch.get() + r.scratch_at;
+    off_t off = static_cast<off_t>(config_.data_offset + static_cast<uint64_t>(r.segment) * config_.segment_bytes + r.start);
+    ssize_t n = 0;
+    do {
+      n = pread(pool_.get(), at, r.expect, off);
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(r.expect)) return false;
+  }
+  return true;
 }
 
 void PackedReadPath::OnRun(Napi::Env env, TagRead& t, bool ok) {

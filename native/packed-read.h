@@ -33,6 +33,10 @@ struct PackedReadConfig {
   uint64_t data_offset = 0;    // the pool's first segment, bytes into the file
   uint64_t segment_bytes = 0;
   uint64_t max_request_bytes = 0;  // the per-tag io buffer: larger requests go to JS
+  // A pool in memory (tmpfs): read it by pread on this thread. A ring read of
+  // a tmpfs file is always handed to an io-wq worker, which costs more than
+  // the copy on the daemon's one CPU.
+  bool inline_reads = false;
 };
 
 // Counters since setPackedRead(), read by JS on demand.
@@ -99,6 +103,7 @@ class PackedReadPath {
   bool Resolve(TagRead& t, uint64_t lba, uint32_t blocks);
   void PlanRuns(TagRead& t);
   uint32_t Submit(Napi::Env env, EventRing& ring, TagRead& t);
+  bool ReadInline(TagRead& t) const;
   void OnRun(Napi::Env env, TagRead& t, bool ok);
   void Finish(Napi::Env env, TagRead& t);
   void Decoded(Napi::Env env, TagRead& t);

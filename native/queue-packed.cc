@@ -8,17 +8,18 @@
 
 namespace ublk {
 
-// setPackedRead(tables, poolFd, dataOffset, segmentBytes): serve READs whose
-// blocks the PackedTables resolve from the pool file (fragments in scratch,
-// decoded into the tag's buffer) from the next request on. The path reads
-// through its own duplicate of poolFd, closed with the queue.
+// setPackedRead(tables, poolFd, dataOffset, segmentBytes, inlineReads): serve
+// READs whose blocks the PackedTables resolve from the pool file (fragments in
+// scratch, decoded into the tag's buffer) from the next request on. The path
+// reads through its own duplicate of poolFd, closed with the queue; with
+// inlineReads (a pool in memory) by pread on this thread, else on the ring.
 Napi::Value UblkQueueWrap::SetPackedRead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
   if (direct_ != nullptr || packed_ != nullptr) throw Napi::Error::New(env, "setPackedRead: a native path is already set");
   if (zero_copy_) throw Napi::Error::New(env, "setPackedRead: the packed read path decodes into the per-tag buffers (no zero copy)");
   if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    throw Napi::TypeError::New(env, "setPackedRead(tables, poolFd, dataOffset, segmentBytes)");
+    throw Napi::TypeError::New(env, "setPackedRead(tables, poolFd, dataOffset, segmentBytes, inlineReads)");
   }
   Napi::Object tables_obj = info[0].As<Napi::Object>();
   PackedTables* tables = PackedTablesWrap::Unwrap(tables_obj)->tables();
@@ -34,6 +35,7 @@ Napi::Value UblkQueueWrap::SetPackedRead(const Napi::CallbackInfo& info) {
   config.data_offset = static_cast<uint64_t>(data_offset);
   config.segment_bytes = static_cast<uint64_t>(segment_bytes);
   config.max_request_bytes = max_io_buf_bytes_;
+  config.inline_reads = info.Length() > 4 && info[4].ToBoolean().Value();
   packed_tables_ref_ = Napi::Persistent(tables_obj);
   packed_ = std::make_unique<PackedReadPath>(this, depth_, tables, std::move(pool), config);
   return env.Undefined();

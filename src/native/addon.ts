@@ -47,7 +47,7 @@ export interface NativeQueueHandle {
   directStats(): Omit<DirectPathStats, 'userCopies'> | null;
   userCopies(): number;
   setDirectSize(sizeBytes: number): void;
-  setPackedRead(tables: NativePackedTablesHandle, poolFd: number, dataOffset: number, segmentBytes: number): void;
+  setPackedRead(tables: NativePackedTablesHandle, poolFd: number, dataOffset: number, segmentBytes: number, inlineReads: boolean): void;
   packedReadStats(): PackedReadStats | null;
 }
 
@@ -117,6 +117,7 @@ export interface NativeModule {
     lba: number,
     blocks: number,
     out: Buffer,
+    inlineReads: boolean,
   ): Promise<number | 'js'>;
   fiemap(fd: number, sync: boolean): Float64Array;
   blkDiscard(fd: number, offsetBytes: number, lengthBytes: number): void;

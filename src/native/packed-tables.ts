@@ -65,12 +65,14 @@ export class PackedTables {
   /**
    * Runs the native read path itself without ublk (host tests): a READ of
    * `blocks` at `lba` decoded into `out` (resolves to its byte count), or
-   * 'js' where a device would hand the request to the JS path.
+   * 'js' where a device would hand the request to the JS path. `inlineReads`
+   * as UblkQueue.setPackedRead's.
    */
   probeRead(
     ring: IoRing, geometry: { poolFd: number; dataOffset: number; segmentBytes: number }, lba: number, blocks: number, out: Buffer,
+    inlineReads = false,
   ): Promise<number | 'js'> {
     const g = geometry;
-    return native().packedReadProbe(this.handle, ring.handle, g.poolFd, g.dataOffset, g.segmentBytes, lba, blocks, out);
+    return native().packedReadProbe(this.handle, ring.handle, g.poolFd, g.dataOffset, g.segmentBytes, lba, blocks, out, inlineReads);
   }
 }

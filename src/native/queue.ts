@@ -124,13 +124,16 @@ export class UblkQueue {
    * whose blocks `tables` all resolve to fragments in the pool file (read
    * through the addon's own duplicate of `poolFd`) is decoded, verified and
    * committed in the addon; everything else still reaches onBatch. Not with
-   * zero copy, nor together with setDirect().
+   * zero copy, nor together with setDirect(). `inlineReads` (a pool in
+   * memory): the pool is read by pread on this thread, not on the ring.
    */
-  setPackedRead(tables: PackedTables, poolFd: number, dataOffset: number, segmentBytes: number): void {
+  setPackedRead(
+    tables: PackedTables, poolFd: number, dataOffset: number, segmentBytes: number, options: { inlineReads?: boolean } = {},
+  ): void {
     assert(Number.isInteger(poolFd) && poolFd >= 0, 'poolFd');
     assert(Number.isSafeInteger(dataOffset) && dataOffset >= 0, 'dataOffset');
     assert(Number.isSafeInteger(segmentBytes) && segmentBytes > 0, 'segmentBytes');
-    this.#handle.setPackedRead(tables.handle, poolFd, dataOffset, segmentBytes);
+    this.#handle.setPackedRead(tables.handle, poolFd, dataOffset, segmentBytes, options.inlineReads ?? false);
   }
 
   /** The packed native read path's counters, or null when setPackedRead() was not called. */

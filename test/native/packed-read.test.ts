@@ -3,6 +3,8 @@
 // packedReadProbe runs the path's lookups, pool reads on an IoRing, decode and
 // verification into a buffer. Every answer is compared with the engine's JS
 // read of the same pool; anything the native side cannot prove must go to JS.
+// Both ways of reading the pool: on the ring, and inline (pread on the
+// calling thread, what a pool in memory uses).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,7 +37,10 @@ async function jsRead(engine: BlockEngine, lba: number, blocks: number): Promise
   return out;
 }
 
-describe('packed native read path (host, no ublk)', () => {
+describe.each([
+  { how: 'ring reads', inlineReads: false },
+  { how: 'inline reads', inlineReads: true },
+])('packed native read path (host, no ublk), $how', ({ inlineReads }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uc-nread-'));
   const backingPath = path.join(dir, 'pool.img');
   const ring = new IoRing({ entries: 64 });
@@ -45,7 +50,7 @@ describe('packed native read path (host, no ublk)', () => {
 
   const probe = async (lba: number, blocks: number): Promise<{ r: number | 'js'; out: Buffer }> => {
     const out = Buffer.alloc(blocks * BLOCK_BYTES, 0xee);
-    const r = await tables.probeRead(ring, g, lba, blocks, out);
+    const r = await tables.probeRead(ring, g, lba, blocks, out, inlineReads);
     return { r, out };
   };
 
