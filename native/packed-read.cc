@@ -58,9 +58,10 @@ bool PackedReadPath::Start(Napi::Env env, EventRing& ring, uint16_t tag, const u
   }
   PlanRuns(t);
   if (t.runs.empty()) {
-    // Every block unmapped: zeros, completed at once (as the 1:1 path's inline reads).
-    for (size_t i = 0; i < t.frags.size(); ++i) memset(t.buf + i * kBlockBytes, 0, kBlockBytes);
-    Decoded(env, t);
+    // Nothing to read from the pool (unmapped blocks, fragments in RAM): done now.
+    t.seq = tables_->BeginRead();
+    inflight_ += 1;
+    Finish(env, t);
     return true;
   }
   // The locations were resolved now: reads the engine must wait for before it reuses their space.
@@ -92,17 +93,24 @@ bool PackedReadPath::Resolve(TagRead& t, uint64_t lba, uint32_t blocks) {
     if (f.zero) continue;
     uint64_t id = 0;
     if (!tables_->LookupMap(lba + i, &id) || !tables_->LookupExtent(id, &f.loc)) return false;
-    // A segment still in RAM may not be in the file yet: the JS path reads it from memory.
-    if (tables_->Resident(f.loc.segment)) return false;
     if (f.loc.stored_bytes == 0 || f.loc.stored_bytes > kBlockBytes) return false;
     f.bytes = FragmentBytes(f.loc.stored_bytes);
     if (f.loc.offset + static_cast<uint64_t>(f.bytes) > config_.segment_bytes) return false;
+    // A segment still in RAM may not be in the file yet: its bytes come from the RAM copy.
+    size_t resident_bytes = 0;
+    const uint8_t* mem = tables_->Resident(f.loc.segment, &resident_bytes);
+    f.mem = nullptr;
+    if (mem != nullptr) {
+      if (f.loc.offset + static_cast<uint64_t>(f.bytes) > resident_bytes) return false;
+      f.mem = mem + f.loc.offset;
+    }
   }
   return true;
 }
 
-// Groups the fragments into runs of adjacent bytes of one segment, each with
-// its place in scratch (grown, never shrunk: untouched pages cost nothing).
+// Groups the fragments in the pool file into runs of adjacent bytes of one
+// segment, each with its place in scratch (grown, never shrunk: untouched
+// pages cost nothing), and copies those in RAM into scratch now.
 void PackedReadPath::PlanRuns(TagRead& t) {
   size_t nruns = 0;
   size_t total = 0;
@@ -110,6 +118,12 @@ void PackedReadPath::PlanRuns(TagRead& t) {
   RunOp* last = nullptr;
   for (Frag& f : t.frags) {
     if (f.zero) continue;
+    if (f.mem != nullptr) {
+      f.scratch_at = total;
+      total += f.bytes;
+      last = nullptr;
+      continue;
+    }
     bool joins = last != nullptr && last->segment == f.loc.segment && last->start + last->expect == f.loc.offset &&
                  last->expect + static_cast<uint64_t>(f.bytes) <= kRunBytesMax;
     if (joins) {
@@ -131,6 +145,10 @@ void PackedReadPath::PlanRuns(TagRead& t) {
   if (t.scratch_bytes < total) {
     t.scratch.reset(new uint8_t[total]);
     t.scratch_bytes = total;
+  }
+  // The RAM copy may be recycled for another segment once this call returns.
+  for (const Frag& f : t.frags) {
+    if (f.mem != nullptr) memcpy(t.scratch.get() + f.scratch_at, f.mem, f.bytes);
   }
 }
 

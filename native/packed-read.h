@@ -6,12 +6,14 @@
 // into the tag's io buffer (header, extent id, codec, XXH128: the checks of
 // CodecDecode), and the request is committed.
 //
-// A block the engine's bitmap proves unmapped reads zeros here too.
-// Everything else goes to the JS target, which serves the request from
-// scratch through the engine: any other operation, a block that misses
-// (a same-fill block, a record not in the tables, a segment still
-// in RAM), and any failure (no SQE, a short or failed read, a fragment that
-// does not verify). The JS path then reports what it finds itself: a damaged
+// A block the engine's bitmap proves unmapped reads zeros here too, and a
+// fragment in a segment still in RAM (its bytes may not be in the pool file
+// yet) is copied from the engine's segment buffer when the request starts,
+// as the JS path reads it from memory. Everything else goes to the JS
+// target, which serves the request from scratch through the engine: any
+// other operation, a block that misses (a same-fill block, a record not in
+// the tables), and any failure (no SQE, a short or failed read, a fragment
+// that does not verify). The JS path then reports what it finds itself: a damaged
 // fragment is counted, logged and failed with EIO there, exactly as before.
 #ifndef UBLK_NATIVE_PACKED_READ_H_
 #define UBLK_NATIVE_PACKED_READ_H_
@@ -72,6 +74,8 @@ class PackedReadPath {
   // change while the read is in flight) and where its bytes land in scratch.
   struct Frag {
     bool zero = false;  // certainly unmapped: reads zeros, nothing to fetch
+    // In a segment's RAM copy (valid only until Start returns: copied into scratch there).
+    const uint8_t* mem = nullptr;
     ExtentLocation loc;
     size_t scratch_at = 0;
     uint32_t bytes = 0;  // fragmentBytes(stored_bytes)

@@ -73,14 +73,20 @@ bool PackedTables::LookupExtent(uint64_t id, ExtentLocation* out) {
   return true;
 }
 
-void PackedTables::SetResident(uint32_t segment, bool resident) {
-  auto it = std::find(resident_.begin(), resident_.end(), segment);
-  if (resident && it == resident_.end()) resident_.push_back(segment);
-  if (!resident && it != resident_.end()) resident_.erase(it);
+void PackedTables::SetResident(uint32_t segment, const uint8_t* data, size_t bytes) {
+  auto it = std::find_if(resident_.begin(), resident_.end(), [segment](const ResidentSegment& r) { return r.segment == segment; });
+  if (it != resident_.end()) resident_.erase(it);
+  if (data != nullptr) resident_.push_back({segment, data, bytes});
 }
 
-bool PackedTables::Resident(uint32_t segment) const {
-  return std::find(resident_.begin(), resident_.end(), segment) != resident_.end();
+const uint8_t* PackedTables::Resident(uint32_t segment, size_t* bytes) const {
+  for (const ResidentSegment& r : resident_) {
+    if (r.segment != segment) continue;
+    *bytes = r.bytes;
+    return r.data;
+  }
+  *bytes = 0;
+  return nullptr;
 }
 
 uint64_t PackedTables::BeginRead() {
@@ -172,9 +178,21 @@ Napi::Value PackedTablesWrap::Unmapped(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), lba >= 0 && tables_.IsClear(static_cast<uint64_t>(lba)));
 }
 
+// setResident(segment, buffer | undefined): the segment's RAM copy (its
+// whole length), or undefined once it left RAM.
 Napi::Value PackedTablesWrap::SetResident(const Napi::CallbackInfo& info) {
-  tables_.SetResident(info[0].As<Napi::Number>().Uint32Value(), info[1].ToBoolean().Value());
-  return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setResident(segment, buffer?)");
+  uint32_t segment = info[0].As<Napi::Number>().Uint32Value();
+  if (info.Length() > 1 && info[1].IsBuffer()) {
+    Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
+    resident_refs_[segment] = Napi::Persistent(buf.As<Napi::Object>());
+    tables_.SetResident(segment, buf.Data(), buf.Length());
+  } else {
+    tables_.SetResident(segment, nullptr, 0);
+    resident_refs_.erase(segment);
+  }
+  return env.Undefined();
 }
 
 Napi::Value PackedTablesWrap::SetEnabled(const Napi::CallbackInfo& info) {
@@ -196,14 +214,14 @@ Napi::Value PackedTablesWrap::Inflight(const Napi::CallbackInfo& info) {
 }
 
 // lookup(lba) -> [extentId, segment, offset, storedBytes, codecId] the native
-// path would read, or null (a miss, a fill, a segment in RAM, or not ready).
+// path would read (from the pool file or a segment's RAM copy), or null (a
+// miss, a fill, or not ready).
 Napi::Value PackedTablesWrap::Lookup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double lba = info[0].As<Napi::Number>().DoubleValue();
   uint64_t id = 0;
   ExtentLocation loc;
-  if (!tables_.ready() || !tables_.LookupMap(static_cast<uint64_t>(lba), &id) || !tables_.LookupExtent(id, &loc) ||
-      tables_.Resident(loc.segment)) {
+  if (!tables_.ready() || !tables_.LookupMap(static_cast<uint64_t>(lba), &id) || !tables_.LookupExtent(id, &loc)) {
     return env.Null();
   }
   Napi::Array a = Napi::Array::New(env, 5);

@@ -8,7 +8,8 @@
 // The cache rule makes an entry safe to serve from: it is absent or equal to
 // the value every JS lookup would answer (MetaView keeps keys with a pending
 // overlay value out of it). Besides the tables: the segments still in RAM
-// (their records are a miss here: JS reads them from memory), and the read
+// (their bytes may not be in the pool file yet: a read copies them from the
+// engine's own segment buffer, as the JS path does), and the read
 // sequence that lets the engine's ReadGuard wait for native reads in flight
 // before it reuses or punches freed space.
 #ifndef UBLK_NATIVE_PACKED_TABLES_H_
@@ -17,6 +18,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -65,8 +67,11 @@ class PackedTables {
            (mapped_bits_[lba >> 3] & (1u << (lba & 7))) == 0;
   }
 
-  void SetResident(uint32_t segment, bool resident);
-  bool Resident(uint32_t segment) const;
+  // `data` (`bytes` long): the segment's buffer in RAM from now on; nullptr:
+  // it left RAM (its buffer may be reused for another segment at once).
+  void SetResident(uint32_t segment, const uint8_t* data, size_t bytes);
+  // The segment's buffer in RAM and its length, or nullptr when it is only in the pool file.
+  const uint8_t* Resident(uint32_t segment, size_t* bytes) const;
 
   // Native reads: a sequence number per read, taken when its locations
   // were resolved. BusyUpTo(b): a read numbered <= b is still in flight.
@@ -85,7 +90,12 @@ class PackedTables {
   uint64_t mapped_blocks_ = 0;
   bool mapped_complete_ = false;
   bool enabled_ = true;
-  std::vector<uint32_t> resident_;  // a handful: the open segment and sealed ones being written
+  struct ResidentSegment {
+    uint32_t segment;
+    const uint8_t* data;
+    size_t bytes;
+  };
+  std::vector<ResidentSegment> resident_;  // a handful: the open segment and sealed ones being written
   uint64_t started_ = 0;
   std::multiset<uint64_t> inflight_;
 };
@@ -115,6 +125,8 @@ class PackedTablesWrap : public Napi::ObjectWrap<PackedTablesWrap> {
   // The attached arrays, kept alive while the tables point into them.
   Napi::ObjectReference refs_[2][3];
   Napi::ObjectReference mapped_ref_;
+  // The buffers of the segments in RAM, kept alive while the tables point into them.
+  std::map<uint32_t, Napi::ObjectReference> resident_refs_;
 };
 
 }  // namespace ublk

@@ -180,7 +180,7 @@ export class EngineCore {
     if (this.opts.fingerprint !== xxh128) return undefined;
     const fd = (this.pool as { fd?: unknown }).fd;
     this.guard.attachNative(tables);
-    this.writer.shareResident((segment, resident) => tables.setResident(segment, resident));
+    this.writer.shareResident((segment, buf) => tables.setResident(segment, buf));
     this.mapped.share((bits, blocks, complete) => tables.attachMapped(bits, blocks, complete));
     this.cache.share(tables);
     const poolFd = typeof fd === 'number' && fd >= 0 ? fd : -1;

@@ -1,7 +1,8 @@
 // What the engine shares with a native read path (the packed layout's, in the
 // addon: native/packed-tables.h) without importing it: the arrays of the
 // clean-record cache's map and extent tables and the bitmap of mapped blocks,
-// read in place (one copy), the segments still in RAM (a native read treats their records as a miss), and
+// read in place (one copy), the buffers of the segments still in RAM (a native
+// read copies their fragments from there, as the JS path does), and
 // a count of native reads whose locations the read guard must outlive.
 //
 // Why the tables may be read outside JS: an entry is absent or equal to what
@@ -16,7 +17,8 @@ export interface NativeReadTables {
   attach(kind: 0 | 1, keys: Uint32Array, values: Uint32Array, state: Uint8Array): void;
   /** The bitmap of LBAs that may be mapped (mapped-bits.ts): with `complete`, a clear bit reads zeros. */
   attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void;
-  setResident(segment: number, resident: boolean): void;
+  /** The segment's buffer while it is in RAM; undefined once it left (the buffer may be reused at once). */
+  setResident(segment: number, buf: Buffer | undefined): void;
   /** Native reads started so far (a barrier for busyUpTo). */
   started(): number;
   /** True while a native read numbered <= barrier is in flight. */

@@ -41,8 +41,9 @@ export class SegmentWriter {
   private readonly spare: Buffer[] = [];
   /** Bytes whose pwrite completed since the last takeWritten(). */
   private writtenSinceSync = 0;
-  /** Told when a segment enters or leaves RAM (a native reader must not read it from the pool meanwhile). */
-  private onResident: ((segment: number, resident: boolean) => void) | undefined;
+  /** Told when a segment enters RAM (with its buffer) or leaves it (undefined): a
+   * native reader copies its fragments from the buffer meanwhile, not from the pool. */
+  private onResident: ((segment: number, buf: Buffer | undefined) => void) | undefined;
 
   constructor(
     private readonly pool: PoolStore,
@@ -73,9 +74,9 @@ export class SegmentWriter {
   }
 
   /** Reports every segment in RAM now, then each one that enters or leaves. */
-  shareResident(fn: (segment: number, resident: boolean) => void): void {
+  shareResident(fn: (segment: number, buf: Buffer | undefined) => void): void {
     this.onResident = fn;
-    for (const segment of this.inMemory.keys()) fn(segment, true);
+    for (const [segment, m] of this.inMemory) fn(segment, m.buf);
   }
 
   get openSegment(): number | undefined {
@@ -131,7 +132,7 @@ export class SegmentWriter {
     }
     if (m.sealed && m.writtenBytes === m.fillBytes && this.inMemory.get(m.segment) === m) {
       this.inMemory.delete(m.segment);
-      this.onResident?.(m.segment, false);
+      this.onResident?.(m.segment, undefined);
       if (this.spare.length < SEGMENT_BUFFERS_POOLED) this.spare.push(m.buf);
     }
   }
@@ -143,7 +144,7 @@ export class SegmentWriter {
     const m: MemSegment = { segment, buf, fillBytes: 0, writtenBytes: 0, sealed: false, chain: Promise.resolve() };
     assert(!this.inMemory.has(segment));
     this.inMemory.set(segment, m);
-    this.onResident?.(segment, true);
+    this.onResident?.(segment, buf);
     this.open = m;
   }
 

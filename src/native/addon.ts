@@ -55,7 +55,7 @@ export interface NativePackedTablesHandle {
   attach(kind: 0 | 1, keys: Uint32Array, values: Uint32Array, state: Uint8Array): void;
   attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void;
   unmapped(lba: number): boolean;
-  setResident(segment: number, resident: boolean): void;
+  setResident(segment: number, buf: Buffer | undefined): void;
   setEnabled(enabled: boolean): void;
   started(): number;
   busyUpTo(barrier: number): boolean;

@@ -33,8 +33,9 @@ export class PackedTables {
     return this.handle.unmapped(lba);
   }
 
-  setResident(segment: number, resident: boolean): void {
-    this.handle.setResident(segment, resident);
+  /** The segment's buffer while it is in RAM (native reads copy from it); undefined once it left. */
+  setResident(segment: number, buf: Buffer | undefined): void {
+    this.handle.setResident(segment, buf);
   }
 
   /** false: every READ goes to the JS path (lookups miss). */

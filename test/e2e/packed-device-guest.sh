@@ -197,7 +197,9 @@ if has_stage fio; then
   # The verify pass read what was written: the addon's native read path must have served reads.
   nr=$(jf .nativeRead.requests <<<"$s")
   [[ "$(jf .nativeRead.path <<<"$s")" == native && "$nr" -gt 0 ]] || fail "no native reads: $(jf .nativeRead <<<"$s")"
-  ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1, native reads $nr requests ($(jf .nativeRead.toJs <<<"$s") to JS)"
+  # The pool is on the guest's tmpfs: the native path reads it inline.
+  [ "$(jf .nativeRead.poolReads <<<"$s")" = inline ] || fail "pool on tmpfs not read inline: $(jf .nativeRead <<<"$s")"
+  ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1, native reads $nr requests ($(jf .nativeRead.toJs <<<"$s") to JS, pool read inline)"
   "${CLI[@]}" del -n "$id" 2>/dev/null || fail del
 fi
 

@@ -7,6 +7,7 @@ import { expect } from 'vitest';
 import type { BlockEngine, NativeReadGeometry } from '../../src/engine/index.js';
 import type { EngineCore } from '../../src/engine/core.js';
 import { PackedTables } from '../../src/native/index.js';
+import { readFragmentHeader } from '../../src/pool/fragment.js';
 import type { PoolStore } from '../../src/pool/store.js';
 
 export interface SharedTables {
@@ -26,8 +27,9 @@ export function shareTables(e: BlockEngine): SharedTables {
 }
 
 /** Every LBA the native side resolves resolves the same way in the JS view: to
- * zeros (unmapped), or to the same extent in a segment no longer in RAM.
- * Returns how many LBAs it resolved. */
+ * zeros (unmapped), or to the same extent (when its segment is still in RAM,
+ * the RAM copy holds that extent's fragment header there: what a native read
+ * copies). Returns how many LBAs it resolved. */
 export function checkNativeTables(e: BlockEngine, s: SharedTables, blocks: number): number {
   const core = coreOf(e);
   let hits = 0;
@@ -51,18 +53,26 @@ export function checkNativeTables(e: BlockEngine, s: SharedTables, blocks: numbe
     if (x === undefined || x.segment !== loc.segment || x.offset !== loc.offset || x.storedBytes !== loc.storedBytes || x.codecId !== loc.codecId) {
       fail(lba, `native location ${JSON.stringify(loc)}, engine ${JSON.stringify(x)}`);
     }
-    if (core.unwritten(loc.segment) !== undefined) fail(lba, `segment ${loc.segment} is still in RAM`);
+    const mem = core.unwritten(loc.segment);
+    if (mem !== undefined && headerExtentIn(mem, loc.offset) !== loc.extentId) {
+      fail(lba, `segment ${loc.segment} in RAM holds extent ${headerExtentIn(mem, loc.offset)} at ${loc.offset}`);
+    }
   }
   return hits;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The extent id in the fragment header at (segment, offset). */
+/** The extent id in the fragment header at `offset` of `buf` (-1: no header there). */
+function headerExtentIn(buf: Buffer, offset: number): number {
+  return readFragmentHeader(buf, offset)?.extentId ?? -1;
+}
+
+/** The extent id in the fragment header at (segment, offset) of the pool file. */
 async function headerExtent(pool: PoolStore, g: NativeReadGeometry, segment: number, offset: number): Promise<number> {
   const h = Buffer.alloc(16);
   await pool.pread(h, 0, 16, g.dataOffset + segment * g.segmentBytes + offset);
-  return h.readUInt32BE(8) * 0x1_0000_0000 + h.readUInt32BE(12);
+  return headerExtentIn(h, 0);
 }
 
 /**
@@ -76,11 +86,16 @@ async function headerExtent(pool: PoolStore, g: NativeReadGeometry, segment: num
 export async function heldAcrossCompaction(
   e: BlockEngine, s: SharedTables, from: number, blocks: number, compact: () => Promise<boolean>,
 ): Promise<boolean> {
-  let lba = from;
-  let loc = s.tables.lookup(lba);
-  for (let k = 1; loc === undefined && k < blocks; k++) loc = s.tables.lookup((lba = (from + k) % blocks));
-  if (loc === undefined) return false;
   const core = coreOf(e);
+  // A read from the pool file (one from a segment in RAM copies its bytes when it starts).
+  const inFile = (l: number): ReturnType<PackedTables['lookup']> => {
+    const r = s.tables.lookup(l);
+    return r !== undefined && core.unwritten(r.segment) === undefined ? r : undefined;
+  };
+  let lba = from;
+  let loc = inFile(lba);
+  for (let k = 1; loc === undefined && k < blocks; k++) loc = inFile((lba = (from + k) % blocks));
+  if (loc === undefined) return false;
   const seq = s.tables.handle.beginForTest();
   let done: boolean | undefined; // the compaction's outcome once it settled: committed or not
   const run = compact().then((ok) => {

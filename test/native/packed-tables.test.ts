@@ -59,11 +59,6 @@ describe('PackedTables over the metadata cache', () => {
     expect(tables.lookup(lba)).toBeUndefined();
 
     cache.putExtent(extentOf(2 ** 33 + lba * 7));
-    const seg = tables.lookup(lba)!.segment;
-    tables.setResident(seg, true);
-    expect(tables.lookup(lba)).toBeUndefined(); // its segment is still in RAM
-    tables.setResident(seg, false);
-    expect(tables.lookup(lba)).toBeDefined();
     tables.setEnabled(false);
     expect(tables.lookup(lba)).toBeUndefined();
     tables.setEnabled(true);

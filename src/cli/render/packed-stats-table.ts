@@ -21,7 +21,8 @@ function cacheText(c: StatsSnapshot['metadataCache']): string {
 
 function nativeReadText(n: NonNullable<StatsSnapshot['nativeRead']>): string {
   if (n.path === 'js') return 'off (every read through the engine in JS)';
-  return `${n.requests} requests (${n.blocks} blocks) native, ${n.toJs} to JS (${n.misses} misses, ` +
+  const how = n.poolReads === 'inline' ? ', pool read inline' : n.poolReads === 'ring' ? ', pool read on the ring' : '';
+  return `${n.requests} requests (${n.blocks} blocks) native${how}, ${n.toJs} to JS (${n.misses} misses, ` +
     `${n.ioFailures} I/O, ${n.verifyFailures} verify) (since start)`;
 }
 

@@ -2,6 +2,7 @@
 // (UBLK_PACKED_READ), handing each queue the engine's shared tables, and the
 // counters `stats` shows (docs/packed.md, "Native reads").
 
+import { isMemoryFile } from '../../direct/odirect.js';
 import type { BlockEngine, NativeReadGeometry } from '../../engine/index.js';
 import { PackedTables, type PackedReadStats, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
@@ -11,8 +12,14 @@ export const PACKED_READ_ENV = 'UBLK_PACKED_READ';
 
 export type PackedReadPath = 'native' | 'js';
 
+/** How the native path reads the pool: pread on the queue's thread (a pool in
+ * memory: a tmpfs read on the ring always goes to an io-wq worker) or on the ring. */
+export type PoolReads = 'inline' | 'ring';
+
 export interface NativeReadReport extends Omit<PackedReadStats, 'inflight'> {
   path: PackedReadPath;
+  /** Absent on the JS path. */
+  poolReads?: PoolReads;
 }
 
 export function packedReadPathFromEnv(env: NodeJS.ProcessEnv = process.env): PackedReadPath {
@@ -31,6 +38,7 @@ export class PackedNativeReads {
   private constructor(
     private readonly tables: PackedTables | undefined,
     private readonly geometry: NativeReadGeometry | undefined,
+    private readonly poolReads: PoolReads = 'ring',
   ) {}
 
   /** Shares the engine's tables unless the JS path is asked for or the engine cannot. */
@@ -39,7 +47,8 @@ export class PackedNativeReads {
     const tables = new PackedTables();
     const geometry = engine.shareNativeReads(tables);
     if (geometry === undefined || geometry.poolFd < 0) return new PackedNativeReads(undefined, undefined);
-    return new PackedNativeReads(tables, geometry);
+    // The descriptor's link names the pool file (statfs follows it).
+    return new PackedNativeReads(tables, geometry, isMemoryFile(`/proc/self/fd/${geometry.poolFd}`) ? 'inline' : 'ring');
   }
 
   get path(): PackedReadPath {
@@ -50,7 +59,7 @@ export class PackedNativeReads {
   onQueue(queue: UblkQueue, zeroCopy: boolean): void {
     const g = this.geometry;
     if (this.tables === undefined || g === undefined || zeroCopy) return;
-    queue.setPackedRead(this.tables, g.poolFd, g.dataOffset, g.segmentBytes);
+    queue.setPackedRead(this.tables, g.poolFd, g.dataOffset, g.segmentBytes, { inlineReads: this.poolReads === 'inline' });
     this.queues.push(queue);
   }
 
@@ -62,8 +71,10 @@ export class PackedNativeReads {
   }
 
   report(): NativeReadReport {
+    const native = this.queues.length > 0;
     const r: NativeReadReport = {
-      path: this.queues.length > 0 ? 'native' : 'js', requests: 0, blocks: 0, toJs: 0, misses: 0, ioFailures: 0, verifyFailures: 0,
+      path: native ? 'native' : 'js', requests: 0, blocks: 0, toJs: 0, misses: 0, ioFailures: 0, verifyFailures: 0,
+      ...(native ? { poolReads: this.poolReads } : {}),
     };
     for (const q of this.queues) {
       const s = q.packedReadStats();

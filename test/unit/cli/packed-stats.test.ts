@@ -74,10 +74,16 @@ describe('packed stats snapshot', () => {
   });
 
   it('shows the native read path and its counts', () => {
-    const nativeRead = { path: 'native' as const, requests: 70, blocks: 90, toJs: 9, misses: 7, ioFailures: 1, verifyFailures: 1 };
+    const nativeRead = {
+      path: 'native' as const, requests: 70, blocks: 90, toJs: 9, misses: 7, ioFailures: 1, verifyFailures: 1, poolReads: 'inline' as const,
+    };
     const s = buildStatsSnapshot(input({ nativeRead }));
     expect(s.nativeRead).toEqual(nativeRead);
-    expect(renderStatsTable(s)).toMatch(/^native reads +70 requests \(90 blocks\) native, 9 to JS \(7 misses, 1 I\/O, 1 verify\) \(since start\)$/m);
+    expect(renderStatsTable(s)).toMatch(
+      /^native reads +70 requests \(90 blocks\) native, pool read inline, 9 to JS \(7 misses, 1 I\/O, 1 verify\) \(since start\)$/m,
+    );
+    const ring = buildStatsSnapshot(input({ nativeRead: { ...nativeRead, poolReads: 'ring' } }));
+    expect(renderStatsTable(ring)).toMatch(/^native reads +70 requests \(90 blocks\) native, pool read on the ring, 9 to JS/m);
     const off = buildStatsSnapshot(input({ nativeRead: { ...nativeRead, path: 'js' } }));
     expect(renderStatsTable(off)).toMatch(/^native reads +off \(every read through the engine in JS\)$/m);
   });
