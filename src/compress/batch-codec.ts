@@ -38,6 +38,11 @@ export function scannedFingerprint(scan: BatchScan, i: number): Buffer {
   return scan.fps.subarray(i * BATCH_FINGERPRINT_BYTES, (i + 1) * BATCH_FINGERPRINT_BYTES);
 }
 
+/** Arguments and result of a block compressed alone (the call is synchronous: shared). */
+const oneIndex = new Uint32Array(1);
+const oneOffset = new Uint32Array(1);
+const oneSize = new Uint32Array(1);
+
 /**
  * Compresses a batch's blocks for storage: want() the blocks expected to be
  * stored, compressWanted() runs them in one call, encode(i) returns a block's
@@ -66,8 +71,8 @@ export class BatchEncoder {
     assert(blocks * BLOCK_BYTES <= buf.length);
     const n = codecId === CODEC_RAW ? 0 : blocks;
     this.indexes = new Uint32Array(n);
-    this.sizes = new Uint32Array(n + 1); // the last entry serves single-block calls
-    this.offsets = new Uint32Array(n + 1);
+    this.sizes = new Uint32Array(n + 1); // the last entry: a block compressed alone by encode()
+    this.offsets = new Uint32Array(n);
     this.slotOf = new Uint32Array(n);
   }
 
@@ -98,18 +103,52 @@ export class BatchEncoder {
     assert(i >= 0 && i < this.blocks);
     const block = this.buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
     if (this.codecId === CODEC_RAW) return { codecId: CODEC_RAW, payload: block };
-    assert(this.staging !== undefined, 'compressWanted() first');
+    const staging = this.staging;
+    assert(staging !== undefined, 'compressWanted() first');
     let slot = this.slotOf[i] - 1;
     if (slot < 0) {
       slot = this.wanted;
-      this.indexes[0] = i; // indexes is only read by the call below
-      const single = new Uint32Array([this.wanted * COMPRESSED_BYTES_MAX]);
-      nativeCodec().codecCompress(this.buf, this.indexes.subarray(0, 1), 1, this.staging, single, this.sizes.subarray(slot), COMPRESSED_BYTES_MAX);
+      this.sizes[slot] = this.compressOne(i, staging, slot * COMPRESSED_BYTES_MAX);
     }
     const size = this.sizes[slot];
     if (size === 0) return { codecId: CODEC_RAW, payload: block };
     const at = slot * COMPRESSED_BYTES_MAX;
-    return { codecId: CODEC_LZ4, payload: this.staging.subarray(at, at + size) };
+    return { codecId: CODEC_LZ4, payload: staging.subarray(at, at + size) };
+  }
+
+  /**
+   * Writes block i's stored payload to dst[at..] and returns its length
+   * (storedCodec() names its codec): a block compressWanted() compressed is
+   * copied from staging, any other one is compressed straight into dst, with
+   * no staging copy. dst needs BLOCK_BYTES of room at `at` (a raw block).
+   */
+  encodeInto(i: number, dst: Buffer, at: number): number {
+    assert(i >= 0 && i < this.blocks && at + BLOCK_BYTES <= dst.length);
+    const from = i * BLOCK_BYTES;
+    if (this.codecId !== CODEC_RAW) {
+      const slot = this.slotOf[i] - 1;
+      if (slot < 0) {
+        const size = this.compressOne(i, dst, at);
+        if (size > 0) return size;
+      } else if (this.sizes[slot] > 0) {
+        const src = slot * COMPRESSED_BYTES_MAX;
+        return this.staging!.copy(dst, at, src, src + this.sizes[slot]);
+      }
+    }
+    return this.buf.copy(dst, at, from, from + BLOCK_BYTES);
+  }
+
+  /** The codec of a payload encodeInto() wrote: only a raw block is BLOCK_BYTES long. */
+  storedCodec(bytes: number): number {
+    return bytes === BLOCK_BYTES ? CODEC_RAW : this.codecId;
+  }
+
+  /** lz4 of block i alone into dst[at..]; returns its size (0: store raw). */
+  private compressOne(i: number, dst: Buffer, at: number): number {
+    oneIndex[0] = i;
+    oneOffset[0] = at;
+    nativeCodec().codecCompress(this.buf, oneIndex, 1, dst, oneOffset, oneSize, COMPRESSED_BYTES_MAX);
+    return oneSize[0];
   }
 }
 

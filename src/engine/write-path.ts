@@ -8,7 +8,7 @@
 // Phases 1-2 (prepareWrite) need no engine mutex, so a writer waiting for its
 // verify reads does not hold the others up; phase 3 (applyWrite) runs under it,
 // after the caller reserved space for `blocks` fragments.
-import { BatchEncoder, matchStored, scanBlocks, scannedFingerprint } from '../compress/index.js';
+import { BatchEncoder, CODEC_RAW, matchStored, scanBlocks, scannedFingerprint } from '../compress/index.js';
 import { xxh128 } from '../dedup/index.js';
 import { fillValue, type Extent, type MapValue } from '../meta/records.js';
 import { FRAGMENT_HEADER_BYTES, readFragmentHeader } from '../pool/fragment.js';
@@ -79,9 +79,11 @@ export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: B
 }
 
 /**
- * Phase 1. Same-fill + XXH128 of the batch in one native call; the blocks that will
- * be stored (not filled, not indexed, first of their content here) are compressed in
- * a second one. Mispredictions are compressed alone in phase 3.
+ * Phase 1. Same-fill + XXH128 of the batch in one native call; in a batch of
+ * several blocks, the ones that will be stored (not filled, not indexed, first
+ * of their content here) are compressed in a second one, whose payloads phase 3
+ * copies into the open segment. A lone block and mispredictions are compressed
+ * in phase 3, straight into the segment.
  */
 function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Classified {
   const scan = scanBlocks(buf, blocks);
@@ -92,19 +94,21 @@ function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer
   };
   const firstOf = new Set<string>();
   const custom = core.opts.fingerprint !== xxh128;
+  // A block written alone is compressed in phase 3, straight into the open segment.
+  const batched = blocks > 1;
   for (let i = 0; i < blocks; i++) {
     const off = i * BLOCK_BYTES;
     if (c.fills[i] === 1) continue;
     const fp = custom ? core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES)) : scannedFingerprint(scan, i);
     c.fps[i] = fp;
     if (core.opts.dedup === 'off') {
-      c.encoder.want(i);
+      if (batched) c.encoder.want(i);
       continue;
     }
     const key = (c.fpKeys[i] = fp.toString('latin1'));
     const id = core.getDedup(fp, key);
     if (id === undefined) {
-      if (!firstOf.has(key)) c.encoder.want(i);
+      if (batched && !firstOf.has(key)) c.encoder.want(i);
       firstOf.add(key);
       continue;
     }
@@ -138,10 +142,9 @@ function applyBlock(core: EngineCore, c: Classified, i: number, block: Buffer): 
     core.count('dedupHits');
     return core.addReference(dup);
   }
-  const stored = c.encoder.encode(i);
-  core.count(stored.codecId === 0 ? 'rawBlocks' : 'compressedBlocks');
   const index = core.opts.dedup !== 'off' && id === undefined;
-  const e = core.addExtent(stored.codecId, stored.payload, fp, index ? c.fpKeys[i] : undefined);
+  const e = core.addExtent(c.encoder, i, fp, index ? c.fpKeys[i] : undefined);
+  core.count(e.codecId === CODEC_RAW ? 'rawBlocks' : 'compressedBlocks');
   return { kind: 'extent', id: e.id };
 }
 
