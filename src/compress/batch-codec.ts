@@ -32,6 +32,12 @@ export function scanBlocks(buf: Buffer, blocks: number): BatchScan {
   return { fills, fps };
 }
 
+/** dst[at, +16) = XXH128 of src[from, +length), any length: the bytes
+ * xxhash-addon's XXHash128.hash gives, without a Buffer per call. */
+export function hashInto(src: Buffer, from: number, length: number, dst: Buffer, at: number): void {
+  nativeCodec().codecHash(src, from, length, dst, at);
+}
+
 /** Block i's fingerprint from a scan (a view that stays valid). */
 export function scannedFingerprint(scan: BatchScan, i: number): Buffer {
   assert(scan.fills[i] === 0, 'same-filled blocks have no fingerprint');

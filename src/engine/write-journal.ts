@@ -17,6 +17,7 @@
 // (when that one is empty), and a file whose records a written batch covers
 // is emptied (truncated, so its dirty pages never reach the disk).
 import assert from 'node:assert';
+import { hashInto } from '../compress/index.js';
 import { xxh128 } from '../dedup/index.js';
 import type { PoolStore } from '../pool/store.js';
 import { JOURNAL_FILE_BYTES } from '../util/limits.js';
@@ -241,16 +242,18 @@ async function empty(s: FileState): Promise<void> {
   await s.file.truncate(0).catch(() => undefined);
 }
 
+/** A record's header. The checksums come from the addon's XXH128 (no allocation
+ * per record); readRecords checks them with xxhash-addon's, the same function. */
 function encodeHeader(kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined): Buffer {
-  const h = Buffer.alloc(JOURNAL_HEADER_BYTES);
+  const h = Buffer.allocUnsafe(JOURNAL_HEADER_BYTES).fill(0);
   h.writeUInt32LE(MAGIC, 0);
   h[4] = kind;
   writeU64(h, 8, seq);
   writeU64(h, 16, lba);
   h.writeUInt32LE(blocks, 24);
   h.writeUInt32LE(payload?.length ?? 0, 28);
-  if (payload !== undefined) xxh128(payload).copy(h, 32);
-  xxh128(h.subarray(0, HEADER_HASHED_BYTES)).copy(h, HEADER_HASHED_BYTES);
+  if (payload !== undefined) hashInto(payload, 0, payload.length, h, 32);
+  hashInto(h, 0, HEADER_HASHED_BYTES, h, HEADER_HASHED_BYTES);
   return h;
 }
 
