@@ -44,6 +44,7 @@ export function scannedFingerprint(scan: BatchScan, i: number): Buffer {
   return scan.fps.subarray(i * BATCH_FINGERPRINT_BYTES, (i + 1) * BATCH_FINGERPRINT_BYTES);
 }
 
+const NO_WORDS = new Uint32Array(0);
 /** Arguments and result of a block compressed alone (the call is synchronous: shared). */
 const oneIndex = new Uint32Array(1);
 const oneOffset = new Uint32Array(1);
@@ -56,11 +57,13 @@ const oneSize = new Uint32Array(1);
  * encodeBlock: lz4 output over COMPRESSED_BYTES_MAX is stored raw.
  */
 export class BatchEncoder {
-  private readonly indexes: Uint32Array;
-  private readonly sizes: Uint32Array;
-  private readonly offsets: Uint32Array;
+  // Allocated by the first want(): a block written alone wants none (it is
+  // compressed in place by encodeInto), so its batch allocates no array here.
+  private indexes = NO_WORDS;
+  private sizes = NO_WORDS;
+  private offsets = NO_WORDS;
   /** Per block: 0 = not compressed yet, else 1 + its slot in the batch call. */
-  private readonly slotOf: Uint32Array;
+  private slotOf = NO_WORDS;
   private wanted = 0;
   private staging: Buffer | undefined;
 
@@ -75,21 +78,27 @@ export class BatchEncoder {
   ) {
     assert(codecId === CODEC_LZ4 || codecId === CODEC_RAW, `no batch encoder for codec ${codecId}`);
     assert(blocks * BLOCK_BYTES <= buf.length);
-    const n = codecId === CODEC_RAW ? 0 : blocks;
-    this.indexes = new Uint32Array(n);
-    this.sizes = new Uint32Array(n + 1); // the last entry: a block compressed alone by encode()
-    this.offsets = new Uint32Array(n);
-    this.slotOf = new Uint32Array(n);
   }
 
   /** Marks block i for the batch compression (a no-op for the raw codec). */
   want(i: number): void {
     if (this.codecId === CODEC_RAW) return;
-    assert(i >= 0 && i < this.blocks && this.slotOf[i] === 0 && this.staging === undefined);
+    assert(i >= 0 && i < this.blocks && this.slotFor(i) < 0 && this.staging === undefined);
+    if (this.wanted === 0) {
+      this.indexes = new Uint32Array(this.blocks);
+      this.sizes = new Uint32Array(this.blocks);
+      this.offsets = new Uint32Array(this.blocks);
+      this.slotOf = new Uint32Array(this.blocks);
+    }
     this.indexes[this.wanted] = i;
     this.offsets[this.wanted] = this.wanted * COMPRESSED_BYTES_MAX;
     this.wanted += 1;
     this.slotOf[i] = this.wanted;
+  }
+
+  /** Block i's slot in the batch call, or -1 when it was not compressed there. */
+  private slotFor(i: number): number {
+    return this.wanted === 0 ? -1 : this.slotOf[i] - 1;
   }
 
   /** Compresses every wanted block in one native call. */
@@ -111,14 +120,11 @@ export class BatchEncoder {
     if (this.codecId === CODEC_RAW) return { codecId: CODEC_RAW, payload: block };
     const staging = this.staging;
     assert(staging !== undefined, 'compressWanted() first');
-    let slot = this.slotOf[i] - 1;
-    if (slot < 0) {
-      slot = this.wanted;
-      this.sizes[slot] = this.compressOne(i, staging, slot * COMPRESSED_BYTES_MAX);
-    }
-    const size = this.sizes[slot];
+    const slot = this.slotFor(i);
+    // A block compressed alone takes the slot after the batch's.
+    const at = (slot < 0 ? this.wanted : slot) * COMPRESSED_BYTES_MAX;
+    const size = slot < 0 ? this.compressOne(i, staging, at) : this.sizes[slot];
     if (size === 0) return { codecId: CODEC_RAW, payload: block };
-    const at = slot * COMPRESSED_BYTES_MAX;
     return { codecId: CODEC_LZ4, payload: staging.subarray(at, at + size) };
   }
 
@@ -132,7 +138,7 @@ export class BatchEncoder {
     assert(i >= 0 && i < this.blocks && at + BLOCK_BYTES <= dst.length);
     const from = i * BLOCK_BYTES;
     if (this.codecId !== CODEC_RAW) {
-      const slot = this.slotOf[i] - 1;
+      const slot = this.slotFor(i);
       if (slot < 0) {
         const size = this.compressOne(i, dst, at);
         if (size > 0) return size;

@@ -28,7 +28,8 @@ interface Classified {
   fpKeys: string[];
   /** Dedup index answers from phase 1 (store lookups), -1 for none; phase 3 consults
    * the overlay first, since earlier blocks of this batch may have changed the entry. */
-  indexed: Float64Array;
+  indexed: number[];
+  /** Verify reads of dedup candidates (NO_PREFETCH / NO_READS until the first one). */
   prefetch: Map<number, Prefetched>;
   reads: Array<Promise<void>>;
   encoder: BatchEncoder;
@@ -36,6 +37,10 @@ interface Classified {
    * since, an overlay entry `indexed` relied on may have left the overlay. */
   metaEpoch: number;
 }
+
+// Shared while a batch has no verify read: most batches have none.
+const NO_PREFETCH: Map<number, Prefetched> = new Map();
+const NO_READS: Array<Promise<void>> = [];
 
 /** A batch after phases 1-2, ready for applyWrite. */
 export type PreparedWrite = Classified;
@@ -88,14 +93,14 @@ export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: B
 function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Classified {
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
-    fills: scan.fills, fps: new Array(blocks), fpKeys: new Array(blocks), indexed: new Float64Array(blocks).fill(-1),
-    prefetch: new Map(), reads: [], encoder: new BatchEncoder(core.codec.id, buf, blocks, staging),
-    metaEpoch: core.metaEpoch,
+    fills: scan.fills, fps: new Array<Buffer | undefined>(blocks), fpKeys: new Array<string>(blocks),
+    indexed: new Array<number>(blocks).fill(-1), prefetch: NO_PREFETCH, reads: NO_READS,
+    encoder: new BatchEncoder(core.codec.id, buf, blocks, staging), metaEpoch: core.metaEpoch,
   };
-  const firstOf = new Set<string>();
-  const custom = core.opts.fingerprint !== xxh128;
   // A block written alone is compressed in phase 3, straight into the open segment.
   const batched = blocks > 1;
+  const firstOf = batched ? new Set<string>() : undefined;
+  const custom = core.opts.fingerprint !== xxh128;
   for (let i = 0; i < blocks; i++) {
     const off = i * BLOCK_BYTES;
     if (c.fills[i] === 1) continue;
@@ -108,8 +113,10 @@ function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer
     const key = (c.fpKeys[i] = fp.toString('latin1'));
     const id = core.getDedup(fp, key);
     if (id === undefined) {
-      if (batched && !firstOf.has(key)) c.encoder.want(i);
-      firstOf.add(key);
+      if (firstOf !== undefined && !firstOf.has(key)) {
+        c.encoder.want(i);
+        firstOf.add(key);
+      }
       continue;
     }
     c.indexed[i] = id;
@@ -124,6 +131,10 @@ function prefetchCandidate(core: EngineCore, c: Classified, id: number): void {
   const e = core.getExtent(id);
   if (e === undefined || core.unwritten(e.segment) !== undefined) return;
   const p: Prefetched = { segment: e.segment, offset: e.offset, bytes: Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + e.storedBytes) };
+  if (c.prefetch === NO_PREFETCH) {
+    c.prefetch = new Map();
+    c.reads = [];
+  }
   c.prefetch.set(id, p);
   c.reads.push(core.pool.pread(p.bytes, 0, p.bytes.length, core.segmentPosition(e.segment) + e.offset));
 }
