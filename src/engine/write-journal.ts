@@ -39,6 +39,8 @@ const HASH_BYTES = 16;
 /** Header layout: magic u32, kind u8, pad, seq u64, lba u64, blocks u32,
  * payload bytes u32, payload hash 16, header hash 16 (over bytes 0..48). */
 const HEADER_HASHED_BYTES = 48;
+/** One-block record buffers kept for reuse (about the writes in flight at once). */
+const SPARE_RECORDS = 64;
 
 export type JournalOp =
   | { kind: 'write'; seq: number; lba: number; blocks: number; data: Buffer }
@@ -72,6 +74,8 @@ export class WriteJournal {
   private replaying = false;
   /** Highest sequence the load saw (sequences restart above it after replay). */
   private maxLoaded = 0;
+  /** Buffers of one-block records whose write settled, for reuse. */
+  private readonly spare: Buffer[] = [];
 
   private constructor(
     files: [JournalFile, JournalFile],
@@ -167,16 +171,35 @@ export class WriteJournal {
     const at = s.used;
     s.used += JOURNAL_HEADER_BYTES + payloadBytes;
     s.maxSeq = this.seq;
-    const header = encodeHeader(kind === 'write' ? KIND_WRITE : KIND_UNMAP, this.seq, lba, blocks, payload);
-    const writes = [s.file.pwrite(header, 0, header.length, at)];
-    if (payload !== undefined) writes.push(s.file.pwrite(payload, 0, payloadBytes, at + JOURNAL_HEADER_BYTES));
+    const kindCode = kind === 'write' ? KIND_WRITE : KIND_UNMAP;
+    // A one-block record goes out in one write, from a recycled buffer; others
+    // write the header and the caller's payload apart (no copy of a large payload).
+    const joined = payloadBytes === BLOCK_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafe(JOURNAL_HEADER_BYTES + BLOCK_BYTES)) : undefined;
+    const header = joined ?? Buffer.allocUnsafe(JOURNAL_HEADER_BYTES);
+    encodeHeader(header, kindCode, this.seq, lba, blocks, payload);
+    let writes: Array<Promise<void>>;
+    if (joined !== undefined) {
+      payload!.copy(joined, JOURNAL_HEADER_BYTES);
+      writes = [s.file.pwrite(joined, 0, joined.length, at)];
+    } else {
+      writes = [s.file.pwrite(header, 0, JOURNAL_HEADER_BYTES, at)];
+      if (payload !== undefined) writes.push(s.file.pwrite(payload, 0, payloadBytes, at + JOURNAL_HEADER_BYTES));
+    }
     const done = Promise.all([s.tail, ...writes]).then(([earlierWritten]) => {
       // A scan stops at the first record missing: this one could not be found either.
       if (!earlierWritten) throw new UcError('UC_IO', 'an earlier record of this write-journal file was not written');
     });
+    // Settled once its write has (s.tail never rejects): the buffer may serve again.
+    const recycle = (): void => {
+      if (joined !== undefined && this.spare.length < SPARE_RECORDS) this.spare.push(joined);
+    };
     s.tail = done.then(
-      () => true,
+      () => {
+        recycle();
+        return true;
+      },
       async () => {
+        recycle();
         // Cut the file back to the first failed record: on a full filesystem, the
         // partial writes' space goes back to the commit that stands in for them.
         s.failedAt = s.broken ? Math.min(s.failedAt, at) : at;
@@ -244,8 +267,8 @@ async function empty(s: FileState): Promise<void> {
 
 /** A record's header. The checksums come from the addon's XXH128 (no allocation
  * per record); readRecords checks them with xxhash-addon's, the same function. */
-function encodeHeader(kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined): Buffer {
-  const h = Buffer.allocUnsafe(JOURNAL_HEADER_BYTES).fill(0);
+function encodeHeader(h: Buffer, kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined): void {
+  h.fill(0, 0, JOURNAL_HEADER_BYTES);
   h.writeUInt32LE(MAGIC, 0);
   h[4] = kind;
   writeU64(h, 8, seq);
@@ -254,7 +277,6 @@ function encodeHeader(kind: number, seq: number, lba: number, blocks: number, pa
   h.writeUInt32LE(payload?.length ?? 0, 28);
   if (payload !== undefined) hashInto(payload, 0, payload.length, h, 32);
   hashInto(h, 0, HEADER_HASHED_BYTES, h, HEADER_HASHED_BYTES);
-  return h;
 }
 
 /** The file's records from its start up to the first one that is not intact. */
