@@ -189,17 +189,14 @@ export class WriteJournal {
       // A scan stops at the first record missing: this one could not be found either.
       if (!earlierWritten) throw new UcError('UC_IO', 'an earlier record of this write-journal file was not written');
     });
-    // Settled once its write has (s.tail never rejects): the buffer may serve again.
-    const recycle = (): void => {
-      if (joined !== undefined && this.spare.length < SPARE_RECORDS) this.spare.push(joined);
-    };
+    // `done` settles once its write has (s.tail never rejects): the buffer may serve again.
     s.tail = done.then(
       () => {
-        recycle();
+        this.recycle(joined);
         return true;
       },
       async () => {
-        recycle();
+        this.recycle(joined);
         // Cut the file back to the first failed record: on a full filesystem, the
         // partial writes' space goes back to the commit that stands in for them.
         s.failedAt = s.broken ? Math.min(s.failedAt, at) : at;
@@ -211,6 +208,10 @@ export class WriteJournal {
     return done.catch((err: unknown) => {
       throw new UcError(isNoSpace(err) ? 'UC_NO_SPACE' : 'UC_IO', `write journal append failed: ${String(err)}`, { cause: err });
     });
+  }
+
+  private recycle(record: Buffer | undefined): void {
+    if (record !== undefined && this.spare.length < SPARE_RECORDS) this.spare.push(record);
   }
 
   /**
