@@ -159,11 +159,13 @@ export class WriteJournal {
    * and every earlier one of its file are in the file: the mutation may complete then.
    * It rejects when this record or an earlier one of the file was not written
    * (the caller then makes the mutation durable by a commit instead).
+   * `dataHash`, when the caller has it, is XXH128 of `data` (saves hashing it again).
    */
-  append(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer): Promise<void> {
+  append(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer, dataHash?: Buffer): Promise<void> {
     if (this.replaying) return Promise.resolve();
     const payload = kind === 'write' ? data : undefined;
     assert(payload === undefined || payload.length === blocks * BLOCK_BYTES);
+    assert(dataHash === undefined || (payload !== undefined && dataHash.length === HASH_BYTES));
     const payloadBytes = payload?.length ?? 0;
     assert(this.fits(payloadBytes), 'write journal record does not fit (caller checks fits first)');
     this.seq += 1;
@@ -176,7 +178,7 @@ export class WriteJournal {
     // write the header and the caller's payload apart (no copy of a large payload).
     const joined = payloadBytes === BLOCK_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafe(JOURNAL_HEADER_BYTES + BLOCK_BYTES)) : undefined;
     const header = joined ?? Buffer.allocUnsafe(JOURNAL_HEADER_BYTES);
-    encodeHeader(header, kindCode, this.seq, lba, blocks, payload);
+    encodeHeader(header, kindCode, this.seq, lba, blocks, payload, dataHash);
     let writes: Array<Promise<void>>;
     if (joined !== undefined) {
       payload!.copy(joined, JOURNAL_HEADER_BYTES);
@@ -268,7 +270,9 @@ async function empty(s: FileState): Promise<void> {
 
 /** A record's header. The checksums come from the addon's XXH128 (no allocation
  * per record); readRecords checks them with xxhash-addon's, the same function. */
-function encodeHeader(h: Buffer, kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined): void {
+function encodeHeader(
+  h: Buffer, kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined, payloadHash: Buffer | undefined,
+): void {
   h.fill(0, 0, JOURNAL_HEADER_BYTES);
   h.writeUInt32LE(MAGIC, 0);
   h[4] = kind;
@@ -276,7 +280,8 @@ function encodeHeader(h: Buffer, kind: number, seq: number, lba: number, blocks:
   writeU64(h, 16, lba);
   h.writeUInt32LE(blocks, 24);
   h.writeUInt32LE(payload?.length ?? 0, 28);
-  if (payload !== undefined) hashInto(payload, 0, payload.length, h, 32);
+  if (payloadHash !== undefined) payloadHash.copy(h, 32, 0, HASH_BYTES);
+  else if (payload !== undefined) hashInto(payload, 0, payload.length, h, 32);
   hashInto(h, 0, HEADER_HASHED_BYTES, h, HEADER_HASHED_BYTES);
 }
 

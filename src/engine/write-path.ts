@@ -8,7 +8,7 @@
 // Phases 1-2 (prepareWrite) need no engine mutex, so a writer waiting for its
 // verify reads does not hold the others up; phase 3 (applyWrite) runs under it,
 // after the caller reserved space for `blocks` fragments.
-import { BatchEncoder, CODEC_RAW, matchStored, scanBlocks, scannedFingerprint } from '../compress/index.js';
+import { BatchEncoder, CODEC_RAW, matchStored, scanBlocks, scannedFingerprint, type BatchScan } from '../compress/index.js';
 import { xxh128 } from '../dedup/index.js';
 import { fillValue, type Extent, type MapValue } from '../meta/records.js';
 import { FRAGMENT_HEADER_BYTES, readFragmentHeader } from '../pool/fragment.js';
@@ -24,6 +24,8 @@ interface Prefetched {
 /** What phase 1 learnt about a batch. */
 interface Classified {
   fills: Uint8Array;
+  /** The scan's XXH128 of each block (whatever fingerprint function dedup uses). */
+  scan: BatchScan;
   fps: Array<Buffer | undefined>;
   fpKeys: string[];
   /** Dedup index answers from phase 1 (store lookups), -1 for none; phase 3 consults
@@ -72,6 +74,12 @@ export async function prepareWrite(core: EngineCore, buf: Buffer, blocks: number
   return c;
 }
 
+/** XXH128 of a prepared one-block write's block, when the scan computed it (not
+ * for a same-filled block): the write journal's payload checksum. */
+export function scannedHash(c: PreparedWrite, blocks: number): Buffer | undefined {
+  return blocks === 1 && c.fills[0] === 0 ? scannedFingerprint(c.scan, 0) : undefined;
+}
+
 /** Phase 3; the caller holds the engine mutex and has reserved the space. */
 export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: Buffer, c: PreparedWrite): void {
   for (let i = 0; i < blocks; i++) {
@@ -93,7 +101,7 @@ export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: B
 function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Classified {
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
-    fills: scan.fills, fps: new Array<Buffer | undefined>(blocks), fpKeys: new Array<string>(blocks),
+    fills: scan.fills, scan, fps: new Array<Buffer | undefined>(blocks), fpKeys: new Array<string>(blocks),
     indexed: new Array<number>(blocks).fill(-1), prefetch: NO_PREFETCH, reads: NO_READS,
     encoder: new BatchEncoder(core.codec.id, buf, blocks, staging), metaEpoch: core.metaEpoch,
   };
