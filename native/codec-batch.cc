@@ -266,6 +266,25 @@ Napi::Value CodecMatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, memcmp(plain, want, kBlockBytes) == 0 ? 1 : 0);
 }
 
+// codecHash(src, from, length, dst, at): dst[at, at+16) = XXH128 of
+// src[from, from+length) in xxhash-addon's canonical bytes (any length; the
+// write journal's checksums). dst may be src when the ranges do not overlap.
+Napi::Value CodecHash(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Span<uint8_t> src = ArgBytes(info, 0, "src");
+  size_t from = ArgCount(info, 1, "from");
+  size_t length = ArgCount(info, 2, "length");
+  Span<uint8_t> dst = ArgBytes(info, 3, "dst");
+  size_t at = ArgCount(info, 4, "at");
+  Require(env, from <= src.size && length <= src.size - from, "codecHash: source range out of bounds");
+  Require(env, at <= dst.size && kFingerprintBytes <= dst.size - at, "codecHash: destination offset out of range");
+  XXH128_hash_t h = XXH3_128bits(src.data + from, length);
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, h);
+  memcpy(dst.data + at, &c, kFingerprintBytes);
+  return env.Undefined();
+}
+
 // codecInfo() -> the library versions linked in (the bench prints them).
 Napi::Value CodecInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -298,6 +317,7 @@ void InitCodecBatch(Napi::Env env, Napi::Object exports) {
   exports.Set("codecDecode", Napi::Function::New(env, CodecDecode, "codecDecode"));
   exports.Set("codecMatch", Napi::Function::New(env, CodecMatch, "codecMatch"));
   exports.Set("codecInfo", Napi::Function::New(env, CodecInfo, "codecInfo"));
+  exports.Set("codecHash", Napi::Function::New(env, CodecHash, "codecHash"));
 }
 
 }  // namespace ublk

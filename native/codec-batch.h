@@ -4,9 +4,10 @@
 // The engine's byte work over a whole batch of 4 KiB blocks, one call each:
 // same-fill detection + XXH128 (xxHash), lz4 compression (liblz4) into a
 // caller-given buffer, lz4 decompression with fragment-header and fingerprint
-// checks, and the dedup verify compare. No allocation per block; every input
-// is bounds-checked (a caller bug throws a RangeError, damaged stored bytes
-// give a per-block status, never a write outside the caller's buffers).
+// checks, the dedup verify compare, and XXH128 of any range (the write
+// journal's checksums). No allocation per block; every input is bounds-checked
+// (a caller bug throws a RangeError, damaged stored bytes give a per-block
+// status, never a write outside the caller's buffers).
 // The stored format is docs/format.md's; src/compress/native-codec.ts wraps it.
 
 #include <napi.h>

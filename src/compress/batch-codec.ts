@@ -32,11 +32,23 @@ export function scanBlocks(buf: Buffer, blocks: number): BatchScan {
   return { fills, fps };
 }
 
+/** dst[at, +16) = XXH128 of src[from, +length), any length: the bytes
+ * xxhash-addon's XXHash128.hash gives, without a Buffer per call. */
+export function hashInto(src: Buffer, from: number, length: number, dst: Buffer, at: number): void {
+  nativeCodec().codecHash(src, from, length, dst, at);
+}
+
 /** Block i's fingerprint from a scan (a view that stays valid). */
 export function scannedFingerprint(scan: BatchScan, i: number): Buffer {
   assert(scan.fills[i] === 0, 'same-filled blocks have no fingerprint');
   return scan.fps.subarray(i * BATCH_FINGERPRINT_BYTES, (i + 1) * BATCH_FINGERPRINT_BYTES);
 }
+
+const NO_WORDS = new Uint32Array(0);
+/** Arguments and result of a block compressed alone (the call is synchronous: shared). */
+const oneIndex = new Uint32Array(1);
+const oneOffset = new Uint32Array(1);
+const oneSize = new Uint32Array(1);
 
 /**
  * Compresses a batch's blocks for storage: want() the blocks expected to be
@@ -45,11 +57,13 @@ export function scannedFingerprint(scan: BatchScan, i: number): Buffer {
  * encodeBlock: lz4 output over COMPRESSED_BYTES_MAX is stored raw.
  */
 export class BatchEncoder {
-  private readonly indexes: Uint32Array;
-  private readonly sizes: Uint32Array;
-  private readonly offsets: Uint32Array;
+  // Allocated by the first want(): a block written alone wants none (it is
+  // compressed in place by encodeInto), so its batch allocates no array here.
+  private indexes = NO_WORDS;
+  private sizes = NO_WORDS;
+  private offsets = NO_WORDS;
   /** Per block: 0 = not compressed yet, else 1 + its slot in the batch call. */
-  private readonly slotOf: Uint32Array;
+  private slotOf = NO_WORDS;
   private wanted = 0;
   private staging: Buffer | undefined;
 
@@ -64,21 +78,27 @@ export class BatchEncoder {
   ) {
     assert(codecId === CODEC_LZ4 || codecId === CODEC_RAW, `no batch encoder for codec ${codecId}`);
     assert(blocks * BLOCK_BYTES <= buf.length);
-    const n = codecId === CODEC_RAW ? 0 : blocks;
-    this.indexes = new Uint32Array(n);
-    this.sizes = new Uint32Array(n + 1); // the last entry serves single-block calls
-    this.offsets = new Uint32Array(n + 1);
-    this.slotOf = new Uint32Array(n);
   }
 
   /** Marks block i for the batch compression (a no-op for the raw codec). */
   want(i: number): void {
     if (this.codecId === CODEC_RAW) return;
-    assert(i >= 0 && i < this.blocks && this.slotOf[i] === 0 && this.staging === undefined);
+    assert(i >= 0 && i < this.blocks && this.slotFor(i) < 0 && this.staging === undefined);
+    if (this.wanted === 0) {
+      this.indexes = new Uint32Array(this.blocks);
+      this.sizes = new Uint32Array(this.blocks);
+      this.offsets = new Uint32Array(this.blocks);
+      this.slotOf = new Uint32Array(this.blocks);
+    }
     this.indexes[this.wanted] = i;
     this.offsets[this.wanted] = this.wanted * COMPRESSED_BYTES_MAX;
     this.wanted += 1;
     this.slotOf[i] = this.wanted;
+  }
+
+  /** Block i's slot in the batch call, or -1 when it was not compressed there. */
+  private slotFor(i: number): number {
+    return this.wanted === 0 ? -1 : this.slotOf[i] - 1;
   }
 
   /** Compresses every wanted block in one native call. */
@@ -98,18 +118,49 @@ export class BatchEncoder {
     assert(i >= 0 && i < this.blocks);
     const block = this.buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
     if (this.codecId === CODEC_RAW) return { codecId: CODEC_RAW, payload: block };
-    assert(this.staging !== undefined, 'compressWanted() first');
-    let slot = this.slotOf[i] - 1;
-    if (slot < 0) {
-      slot = this.wanted;
-      this.indexes[0] = i; // indexes is only read by the call below
-      const single = new Uint32Array([this.wanted * COMPRESSED_BYTES_MAX]);
-      nativeCodec().codecCompress(this.buf, this.indexes.subarray(0, 1), 1, this.staging, single, this.sizes.subarray(slot), COMPRESSED_BYTES_MAX);
-    }
-    const size = this.sizes[slot];
+    const staging = this.staging;
+    assert(staging !== undefined, 'compressWanted() first');
+    const slot = this.slotFor(i);
+    // A block compressed alone takes the slot after the batch's.
+    const at = (slot < 0 ? this.wanted : slot) * COMPRESSED_BYTES_MAX;
+    const size = slot < 0 ? this.compressOne(i, staging, at) : this.sizes[slot];
     if (size === 0) return { codecId: CODEC_RAW, payload: block };
-    const at = slot * COMPRESSED_BYTES_MAX;
-    return { codecId: CODEC_LZ4, payload: this.staging.subarray(at, at + size) };
+    return { codecId: CODEC_LZ4, payload: staging.subarray(at, at + size) };
+  }
+
+  /**
+   * Writes block i's stored payload to dst[at..] and returns its length
+   * (storedCodec() names its codec): a block compressWanted() compressed is
+   * copied from staging, any other one is compressed straight into dst, with
+   * no staging copy. dst needs BLOCK_BYTES of room at `at` (a raw block).
+   */
+  encodeInto(i: number, dst: Buffer, at: number): number {
+    assert(i >= 0 && i < this.blocks && at + BLOCK_BYTES <= dst.length);
+    const from = i * BLOCK_BYTES;
+    if (this.codecId !== CODEC_RAW) {
+      const slot = this.slotFor(i);
+      if (slot < 0) {
+        const size = this.compressOne(i, dst, at);
+        if (size > 0) return size;
+      } else if (this.sizes[slot] > 0) {
+        const src = slot * COMPRESSED_BYTES_MAX;
+        return this.staging!.copy(dst, at, src, src + this.sizes[slot]);
+      }
+    }
+    return this.buf.copy(dst, at, from, from + BLOCK_BYTES);
+  }
+
+  /** The codec of a payload encodeInto() wrote: only a raw block is BLOCK_BYTES long. */
+  storedCodec(bytes: number): number {
+    return bytes === BLOCK_BYTES ? CODEC_RAW : this.codecId;
+  }
+
+  /** lz4 of block i alone into dst[at..]; returns its size (0: store raw). */
+  private compressOne(i: number, dst: Buffer, at: number): number {
+    oneIndex[0] = i;
+    oneOffset[0] = at;
+    nativeCodec().codecCompress(this.buf, oneIndex, 1, dst, oneOffset, oneSize, COMPRESSED_BYTES_MAX);
+    return oneSize[0];
   }
 }
 

@@ -7,7 +7,7 @@ import { RawCodec } from './none.js';
 export { CODEC_LZ4, CODEC_RAW, encodeBlock, type Codec, type StoredForm } from './codec.js';
 export { Lz4Codec } from './lz4.js';
 export {
-  BatchDecoder, BatchEncoder, matchStored, scanBlocks, scannedFingerprint, stagingBytes, type BatchScan, type DecodeFailure,
+  BatchDecoder, BatchEncoder, hashInto, matchStored, scanBlocks, scannedFingerprint, stagingBytes, type BatchScan, type DecodeFailure,
   type MatchResult, type StoredExtent,
 } from './batch-codec.js';
 export { RawCodec } from './none.js';

@@ -24,7 +24,7 @@ import { ensureSpace, hasSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { PREPARED_BLOCKS_MAX } from './staging-pool.js';
 import type { JournalOp } from './write-journal.js';
-import { applyWrite, prepareWrite, writeBlocks, type PreparedWrite } from './write-path.js';
+import { applyWrite, prepareWrite, scannedHash, writeBlocks, type PreparedWrite } from './write-path.js';
 
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
 const WRITE_CHUNK_BLOCKS = 1024;
@@ -125,7 +125,7 @@ export class BlockEngine {
           if (prepared !== undefined) applyWrite(c, lba, n, part, prepared);
           else await writeBlocks(c, lba + done, n, part);
           // Applied: record it before any freeze can run (we hold the mutex).
-          appends.push(this.record('write', lba + done, n, part));
+          appends.push(this.record('write', lba + done, n, part, prepared !== undefined ? scannedHash(prepared, n) : undefined));
           if (c.needsCommit()) await c.commit(false);
         }
         if (fua) await c.commit(true);
@@ -202,8 +202,8 @@ export class BlockEngine {
 
   /** [mutex, right after the mutation was applied] Appends it to the write journal;
    * the promise settles when the mutation may complete. */
-  private record(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer): Promise<void> {
-    const p = this.core.journal?.append(kind, lba, blocks, data) ?? Promise.resolve();
+  private record(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer, dataHash?: Buffer): Promise<void> {
+    const p = this.core.journal?.append(kind, lba, blocks, data, dataHash) ?? Promise.resolve();
     // Awaited by the caller unless the mutation failed later: never an unhandled rejection.
     p.catch(() => undefined);
     return p;

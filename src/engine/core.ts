@@ -29,7 +29,7 @@ import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
-import { SegmentWriter } from './segment-writer.js';
+import { SegmentWriter, type FragmentEncoder } from './segment-writer.js';
 import { StagingPool } from './staging-pool.js';
 import type { EngineEvent, EngineOptions, MetaCacheStats } from './types.js';
 import type { WriteJournal } from './write-journal.js';
@@ -283,13 +283,16 @@ export class EngineCore {
     if (old?.kind === 'extent') this.dropReference(old.id);
   }
 
-  /** Stores a new extent (one reference) for an encoded block. With `dedupKey`
+  /** Stores block i of `enc`'s batch as a new extent (one reference), its payload
+   * encoded straight into the open segment. With `dedupKey`
    * (fingerprint.toString('latin1')) the dedup index points at it. */
-  addExtent(codecId: number, payload: Buffer, fingerprint: Buffer, dedupKey?: string): Extent {
+  addExtent(enc: FragmentEncoder, i: number, fingerprint: Buffer, dedupKey?: string): Extent {
     const id = this.state.nextExtentId;
+    const at = this.writer.appendEncoded(enc, i, id);
     this.state.nextExtentId += 1;
-    const e: Extent = { id, segment: 0, offset: 0, storedBytes: payload.length, codecId, refs: 1, fingerprint };
-    this.place(e, payload);
+    const e: Extent = { id, segment: at.segment, offset: at.offset, storedBytes: at.storedBytes, codecId: at.codecId, refs: 1, fingerprint };
+    this.segs.addLive(at.segment, at.bytes);
+    this.view.putExtent(e);
     this.state.extentCount += 1;
     if (dedupKey !== undefined) this.view.setDedup(fingerprint, id, dedupKey);
     this.commits.noteChange();

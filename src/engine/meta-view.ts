@@ -26,8 +26,18 @@ import type { MetaCache } from './meta-cache.js';
 interface Overlay {
   maps: Map<number, MapValue | null>;
   extents: Map<number, Extent | null>;
-  dedup: Map<string, { fingerprint: Buffer; extentId: number | null }>;
+  dedup: Map<string, PendingDedup>;
 }
+
+/** A pending H record. `extentId` is NO_EXTENT when the record is deleted: a
+ * number either way, so the field keeps one representation (a field that holds
+ * numbers and then null makes V8 throw away the code that read it). */
+interface PendingDedup {
+  fingerprint: Buffer;
+  extentId: number;
+}
+
+const NO_EXTENT = -1;
 
 function emptyOverlay(): Overlay {
   return { maps: new Map(), extents: new Map(), dedup: new Map() };
@@ -112,7 +122,7 @@ export class MetaView {
   /** `key` is fingerprint.toString('latin1'), passed by callers that already have it. */
   getDedup(fingerprint: Buffer, key = fingerprint.toString('latin1')): number | undefined {
     const d = this.cur.dedup.get(key) ?? this.frozen?.dedup.get(key);
-    if (d !== undefined) return d.extentId ?? undefined;
+    if (d !== undefined) return d.extentId === NO_EXTENT ? undefined : d.extentId;
     if (this.filter.isCertainlyNew(fingerprint)) return undefined;
     const cached = this.cache.getDedup(fingerprint);
     if (cached !== undefined) return cached;
@@ -125,11 +135,13 @@ export class MetaView {
 
   /** The overlay's entry for a fingerprint: an id, null (deleted), or undefined (not in the overlay). */
   pendingDedup(fingerprint: Buffer, key = fingerprint.toString('latin1')): number | null | undefined {
-    return (this.cur.dedup.get(key) ?? this.frozen?.dedup.get(key))?.extentId;
+    const d = this.cur.dedup.get(key) ?? this.frozen?.dedup.get(key);
+    if (d === undefined) return undefined;
+    return d.extentId === NO_EXTENT ? null : d.extentId;
   }
 
   setDedup(fingerprint: Buffer, extentId: number | null, key = fingerprint.toString('latin1')): void {
-    this.cur.dedup.set(key, { fingerprint, extentId });
+    this.cur.dedup.set(key, { fingerprint, extentId: extentId ?? NO_EXTENT });
     this.cache.forgetDedup(fingerprint);
     if (extentId !== null) this.filter.add(fingerprint);
   }
@@ -159,7 +171,7 @@ export class MetaView {
     }
     for (const d of o.dedup.values()) {
       const key = hKey(d.fingerprint);
-      ops.push(d.extentId === null ? { type: 'del', key } : { type: 'put', key, value: encodeU64(d.extentId) });
+      ops.push(d.extentId === NO_EXTENT ? { type: 'del', key } : { type: 'put', key, value: encodeU64(d.extentId) });
     }
     return ops;
   }
@@ -190,7 +202,7 @@ export class MetaView {
       if (e === null) this.cache.forgetExtent(id);
       else if (!cur.extents.has(id)) this.cache.putExtent(e);
     }
-    for (const d of o.dedup.values()) this.cache.putDedup(d.fingerprint, d.extentId);
+    for (const d of o.dedup.values()) this.cache.putDedup(d.fingerprint, d.extentId === NO_EXTENT ? null : d.extentId);
   }
 
   /** Records applied without sync since the last durable commit (kept in RAM until then). */

@@ -10,11 +10,12 @@
 // there and no write in flight reads a buffer that a new segment now fills. A
 // failed write leaves the bytes in RAM; the next writeOut() writes them again.
 import assert from 'node:assert';
-import { FRAGMENT_HEADER_BYTES, fragmentBytes, writeFragmentHeader } from '../pool/fragment.js';
+import { FRAGMENT_BYTES_MAX, FRAGMENT_HEADER_BYTES, fragmentBytes, writeFragmentHeader } from '../pool/fragment.js';
 import type { PoolStore } from '../pool/store.js';
 import type { SegmentTable } from '../pool/segments.js';
 import { SEGMENT_BUFFERS_POOLED } from '../util/limits.js';
 import { UcError } from '../util/errors.js';
+import { BLOCK_BYTES } from '../util/units.js';
 
 interface MemSegment {
   segment: number;
@@ -31,7 +32,18 @@ interface MemSegment {
 export interface Placement {
   segment: number;
   offset: number;
+  /** The fragment's bytes in the segment (header, payload, padding). */
   bytes: number;
+  codecId: number;
+  storedBytes: number;
+}
+
+/** Writes a block's stored payload straight into a segment (BatchEncoder). */
+export interface FragmentEncoder {
+  /** Writes block i's payload to dst[at..] (room for BLOCK_BYTES) and returns its length. */
+  encodeInto(i: number, dst: Buffer, at: number): number;
+  /** The codec of a payload of that length. */
+  storedCodec(bytes: number): number;
 }
 
 export class SegmentWriter {
@@ -39,6 +51,8 @@ export class SegmentWriter {
   /** The open segment and sealed ones whose bytes are not all written yet. */
   private readonly inMemory = new Map<number, MemSegment>();
   private readonly spare: Buffer[] = [];
+  /** A payload encoded where the open segment may not take the largest fragment. */
+  private readonly scratch = Buffer.allocUnsafe(BLOCK_BYTES);
   /** Bytes whose pwrite completed since the last takeWritten(). */
   private writtenSinceSync = 0;
   /** Told when a segment enters RAM (with its buffer) or leaves it (undefined): a
@@ -53,19 +67,44 @@ export class SegmentWriter {
 
   /** Copies a fragment (header + payload) into the open segment. */
   append(codecId: number, payload: Buffer, extentId: number): Placement {
-    const bytes = fragmentBytes(payload.length);
+    const m = this.segmentFor(fragmentBytes(payload.length));
+    payload.copy(m.buf, m.fillBytes + FRAGMENT_HEADER_BYTES);
+    return this.finish(m, codecId, payload.length, extentId);
+  }
+
+  /** Appends block i of `enc` as a fragment, its payload encoded in place in the
+   * open segment. Where the open segment could not take the largest fragment but
+   * may take this one, it goes through a scratch buffer and append(), so that
+   * fragments are placed exactly as append() alone would place them. */
+  appendEncoded(enc: FragmentEncoder, i: number, extentId: number): Placement {
+    const m = this.open;
+    if (m !== undefined && m.fillBytes + FRAGMENT_BYTES_MAX > this.segs.segmentBytes) {
+      const n = enc.encodeInto(i, this.scratch, 0);
+      return this.append(enc.storedCodec(n), this.scratch.subarray(0, n), extentId);
+    }
+    const into = this.segmentFor(FRAGMENT_BYTES_MAX);
+    const n = enc.encodeInto(i, into.buf, into.fillBytes + FRAGMENT_HEADER_BYTES);
+    return this.finish(into, enc.storedCodec(n), n, extentId);
+  }
+
+  /** The open segment with room for `bytes` more (sealing it and opening another when full). */
+  private segmentFor(bytes: number): MemSegment {
     if (this.open === undefined || this.open.fillBytes + bytes > this.segs.segmentBytes) {
       if (this.open !== undefined) this.sealOpen();
       this.openNew();
     }
-    const m = this.open!;
+    return this.open!;
+  }
+
+  /** Completes the fragment whose payload is at m's tail: header, padding, fill. */
+  private finish(m: MemSegment, codecId: number, storedBytes: number, extentId: number): Placement {
     const offset = m.fillBytes;
-    writeFragmentHeader(m.buf, offset, codecId, payload.length, extentId);
-    payload.copy(m.buf, offset + FRAGMENT_HEADER_BYTES);
-    m.buf.fill(0, offset + FRAGMENT_HEADER_BYTES + payload.length, offset + bytes);
+    const bytes = fragmentBytes(storedBytes);
+    writeFragmentHeader(m.buf, offset, codecId, storedBytes, extentId);
+    m.buf.fill(0, offset + FRAGMENT_HEADER_BYTES + storedBytes, offset + bytes);
     m.fillBytes += bytes;
     this.segs.setFill(m.segment, m.fillBytes);
-    return { segment: m.segment, offset, bytes };
+    return { segment: m.segment, offset, bytes, codecId, storedBytes };
   }
 
   /** The in-RAM copy of a segment that may not be fully in the pool yet. */

@@ -17,6 +17,7 @@
 // (when that one is empty), and a file whose records a written batch covers
 // is emptied (truncated, so its dirty pages never reach the disk).
 import assert from 'node:assert';
+import { hashInto } from '../compress/index.js';
 import { xxh128 } from '../dedup/index.js';
 import type { PoolStore } from '../pool/store.js';
 import { JOURNAL_FILE_BYTES } from '../util/limits.js';
@@ -38,6 +39,8 @@ const HASH_BYTES = 16;
 /** Header layout: magic u32, kind u8, pad, seq u64, lba u64, blocks u32,
  * payload bytes u32, payload hash 16, header hash 16 (over bytes 0..48). */
 const HEADER_HASHED_BYTES = 48;
+/** One-block record buffers kept for reuse (about the writes in flight at once). */
+const SPARE_RECORDS = 64;
 
 export type JournalOp =
   | { kind: 'write'; seq: number; lba: number; blocks: number; data: Buffer }
@@ -71,6 +74,8 @@ export class WriteJournal {
   private replaying = false;
   /** Highest sequence the load saw (sequences restart above it after replay). */
   private maxLoaded = 0;
+  /** Buffers of one-block records whose write settled, for reuse. */
+  private readonly spare: Buffer[] = [];
 
   private constructor(
     files: [JournalFile, JournalFile],
@@ -154,11 +159,13 @@ export class WriteJournal {
    * and every earlier one of its file are in the file: the mutation may complete then.
    * It rejects when this record or an earlier one of the file was not written
    * (the caller then makes the mutation durable by a commit instead).
+   * `dataHash`, when the caller has it, is XXH128 of `data` (saves hashing it again).
    */
-  append(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer): Promise<void> {
+  append(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer, dataHash?: Buffer): Promise<void> {
     if (this.replaying) return Promise.resolve();
     const payload = kind === 'write' ? data : undefined;
     assert(payload === undefined || payload.length === blocks * BLOCK_BYTES);
+    assert(dataHash === undefined || (payload !== undefined && dataHash.length === HASH_BYTES));
     const payloadBytes = payload?.length ?? 0;
     assert(this.fits(payloadBytes), 'write journal record does not fit (caller checks fits first)');
     this.seq += 1;
@@ -166,16 +173,32 @@ export class WriteJournal {
     const at = s.used;
     s.used += JOURNAL_HEADER_BYTES + payloadBytes;
     s.maxSeq = this.seq;
-    const header = encodeHeader(kind === 'write' ? KIND_WRITE : KIND_UNMAP, this.seq, lba, blocks, payload);
-    const writes = [s.file.pwrite(header, 0, header.length, at)];
-    if (payload !== undefined) writes.push(s.file.pwrite(payload, 0, payloadBytes, at + JOURNAL_HEADER_BYTES));
+    const kindCode = kind === 'write' ? KIND_WRITE : KIND_UNMAP;
+    // A one-block record goes out in one write, from a recycled buffer; others
+    // write the header and the caller's payload apart (no copy of a large payload).
+    const joined = payloadBytes === BLOCK_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafe(JOURNAL_HEADER_BYTES + BLOCK_BYTES)) : undefined;
+    const header = joined ?? Buffer.allocUnsafe(JOURNAL_HEADER_BYTES);
+    encodeHeader(header, kindCode, this.seq, lba, blocks, payload, dataHash);
+    let writes: Array<Promise<void>>;
+    if (joined !== undefined) {
+      payload!.copy(joined, JOURNAL_HEADER_BYTES);
+      writes = [s.file.pwrite(joined, 0, joined.length, at)];
+    } else {
+      writes = [s.file.pwrite(header, 0, JOURNAL_HEADER_BYTES, at)];
+      if (payload !== undefined) writes.push(s.file.pwrite(payload, 0, payloadBytes, at + JOURNAL_HEADER_BYTES));
+    }
     const done = Promise.all([s.tail, ...writes]).then(([earlierWritten]) => {
       // A scan stops at the first record missing: this one could not be found either.
       if (!earlierWritten) throw new UcError('UC_IO', 'an earlier record of this write-journal file was not written');
     });
+    // `done` settles once its write has (s.tail never rejects): the buffer may serve again.
     s.tail = done.then(
-      () => true,
+      () => {
+        this.recycle(joined);
+        return true;
+      },
       async () => {
+        this.recycle(joined);
         // Cut the file back to the first failed record: on a full filesystem, the
         // partial writes' space goes back to the commit that stands in for them.
         s.failedAt = s.broken ? Math.min(s.failedAt, at) : at;
@@ -187,6 +210,10 @@ export class WriteJournal {
     return done.catch((err: unknown) => {
       throw new UcError(isNoSpace(err) ? 'UC_NO_SPACE' : 'UC_IO', `write journal append failed: ${String(err)}`, { cause: err });
     });
+  }
+
+  private recycle(record: Buffer | undefined): void {
+    if (record !== undefined && this.spare.length < SPARE_RECORDS) this.spare.push(record);
   }
 
   /**
@@ -241,17 +268,21 @@ async function empty(s: FileState): Promise<void> {
   await s.file.truncate(0).catch(() => undefined);
 }
 
-function encodeHeader(kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined): Buffer {
-  const h = Buffer.alloc(JOURNAL_HEADER_BYTES);
+/** A record's header. The checksums come from the addon's XXH128 (no allocation
+ * per record); readRecords checks them with xxhash-addon's, the same function. */
+function encodeHeader(
+  h: Buffer, kind: number, seq: number, lba: number, blocks: number, payload: Buffer | undefined, payloadHash: Buffer | undefined,
+): void {
+  h.fill(0, 0, JOURNAL_HEADER_BYTES);
   h.writeUInt32LE(MAGIC, 0);
   h[4] = kind;
   writeU64(h, 8, seq);
   writeU64(h, 16, lba);
   h.writeUInt32LE(blocks, 24);
   h.writeUInt32LE(payload?.length ?? 0, 28);
-  if (payload !== undefined) xxh128(payload).copy(h, 32);
-  xxh128(h.subarray(0, HEADER_HASHED_BYTES)).copy(h, HEADER_HASHED_BYTES);
-  return h;
+  if (payloadHash !== undefined) payloadHash.copy(h, 32, 0, HASH_BYTES);
+  else if (payload !== undefined) hashInto(payload, 0, payload.length, h, 32);
+  hashInto(h, 0, HEADER_HASHED_BYTES, h, HEADER_HASHED_BYTES);
 }
 
 /** The file's records from its start up to the first one that is not intact. */

@@ -8,7 +8,7 @@
 // Phases 1-2 (prepareWrite) need no engine mutex, so a writer waiting for its
 // verify reads does not hold the others up; phase 3 (applyWrite) runs under it,
 // after the caller reserved space for `blocks` fragments.
-import { BatchEncoder, matchStored, scanBlocks, scannedFingerprint } from '../compress/index.js';
+import { BatchEncoder, CODEC_RAW, matchStored, scanBlocks, scannedFingerprint, type BatchScan } from '../compress/index.js';
 import { xxh128 } from '../dedup/index.js';
 import { fillValue, type Extent, type MapValue } from '../meta/records.js';
 import { FRAGMENT_HEADER_BYTES, readFragmentHeader } from '../pool/fragment.js';
@@ -24,11 +24,14 @@ interface Prefetched {
 /** What phase 1 learnt about a batch. */
 interface Classified {
   fills: Uint8Array;
+  /** The scan's XXH128 of each block (whatever fingerprint function dedup uses). */
+  scan: BatchScan;
   fps: Array<Buffer | undefined>;
   fpKeys: string[];
   /** Dedup index answers from phase 1 (store lookups), -1 for none; phase 3 consults
    * the overlay first, since earlier blocks of this batch may have changed the entry. */
-  indexed: Float64Array;
+  indexed: number[];
+  /** Verify reads of dedup candidates (NO_PREFETCH / NO_READS until the first one). */
   prefetch: Map<number, Prefetched>;
   reads: Array<Promise<void>>;
   encoder: BatchEncoder;
@@ -36,6 +39,10 @@ interface Classified {
    * since, an overlay entry `indexed` relied on may have left the overlay. */
   metaEpoch: number;
 }
+
+// Shared while a batch has no verify read: most batches have none.
+const NO_PREFETCH: Map<number, Prefetched> = new Map();
+const NO_READS: Array<Promise<void>> = [];
 
 /** A batch after phases 1-2, ready for applyWrite. */
 export type PreparedWrite = Classified;
@@ -67,6 +74,12 @@ export async function prepareWrite(core: EngineCore, buf: Buffer, blocks: number
   return c;
 }
 
+/** XXH128 of a prepared one-block write's block, when the scan computed it (not
+ * for a same-filled block): the write journal's payload checksum. */
+export function scannedHash(c: PreparedWrite, blocks: number): Buffer | undefined {
+  return blocks === 1 && c.fills[0] === 0 ? scannedFingerprint(c.scan, 0) : undefined;
+}
+
 /** Phase 3; the caller holds the engine mutex and has reserved the space. */
 export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: Buffer, c: PreparedWrite): void {
   for (let i = 0; i < blocks; i++) {
@@ -79,18 +92,22 @@ export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: B
 }
 
 /**
- * Phase 1. Same-fill + XXH128 of the batch in one native call; the blocks that will
- * be stored (not filled, not indexed, first of their content here) are compressed in
- * a second one. Mispredictions are compressed alone in phase 3.
+ * Phase 1. Same-fill + XXH128 of the batch in one native call; in a batch of
+ * several blocks, the ones that will be stored (not filled, not indexed, first
+ * of their content here) are compressed in a second one, whose payloads phase 3
+ * copies into the open segment. A lone block and mispredictions are compressed
+ * in phase 3, straight into the segment.
  */
 function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Classified {
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
-    fills: scan.fills, fps: new Array(blocks), fpKeys: new Array(blocks), indexed: new Float64Array(blocks).fill(-1),
-    prefetch: new Map(), reads: [], encoder: new BatchEncoder(core.codec.id, buf, blocks, staging),
-    metaEpoch: core.metaEpoch,
+    fills: scan.fills, scan, fps: new Array<Buffer | undefined>(blocks), fpKeys: new Array<string>(blocks),
+    indexed: new Array<number>(blocks).fill(-1), prefetch: NO_PREFETCH, reads: NO_READS,
+    encoder: new BatchEncoder(core.codec.id, buf, blocks, staging), metaEpoch: core.metaEpoch,
   };
-  const firstOf = new Set<string>();
+  // A block written alone is compressed in phase 3, straight into the open segment.
+  const batched = blocks > 1;
+  const firstOf = batched ? new Set<string>() : undefined;
   const custom = core.opts.fingerprint !== xxh128;
   for (let i = 0; i < blocks; i++) {
     const off = i * BLOCK_BYTES;
@@ -98,14 +115,16 @@ function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer
     const fp = custom ? core.opts.fingerprint(buf.subarray(off, off + BLOCK_BYTES)) : scannedFingerprint(scan, i);
     c.fps[i] = fp;
     if (core.opts.dedup === 'off') {
-      c.encoder.want(i);
+      if (batched) c.encoder.want(i);
       continue;
     }
     const key = (c.fpKeys[i] = fp.toString('latin1'));
     const id = core.getDedup(fp, key);
     if (id === undefined) {
-      if (!firstOf.has(key)) c.encoder.want(i);
-      firstOf.add(key);
+      if (firstOf !== undefined && !firstOf.has(key)) {
+        c.encoder.want(i);
+        firstOf.add(key);
+      }
       continue;
     }
     c.indexed[i] = id;
@@ -120,6 +139,10 @@ function prefetchCandidate(core: EngineCore, c: Classified, id: number): void {
   const e = core.getExtent(id);
   if (e === undefined || core.unwritten(e.segment) !== undefined) return;
   const p: Prefetched = { segment: e.segment, offset: e.offset, bytes: Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + e.storedBytes) };
+  if (c.prefetch === NO_PREFETCH) {
+    c.prefetch = new Map();
+    c.reads = [];
+  }
   c.prefetch.set(id, p);
   c.reads.push(core.pool.pread(p.bytes, 0, p.bytes.length, core.segmentPosition(e.segment) + e.offset));
 }
@@ -138,10 +161,9 @@ function applyBlock(core: EngineCore, c: Classified, i: number, block: Buffer): 
     core.count('dedupHits');
     return core.addReference(dup);
   }
-  const stored = c.encoder.encode(i);
-  core.count(stored.codecId === 0 ? 'rawBlocks' : 'compressedBlocks');
   const index = core.opts.dedup !== 'off' && id === undefined;
-  const e = core.addExtent(stored.codecId, stored.payload, fp, index ? c.fpKeys[i] : undefined);
+  const e = core.addExtent(c.encoder, i, fp, index ? c.fpKeys[i] : undefined);
+  core.count(e.codecId === CODEC_RAW ? 'rawBlocks' : 'compressedBlocks');
   return { kind: 'extent', id: e.id };
 }
 

@@ -68,8 +68,10 @@ export function fillValue(block: Buffer, offset: number): MapValue {
 export function encodeMapValue(m: MapValue): Buffer {
   const v = Buffer.allocUnsafe(MAP_VALUE_BYTES);
   if (m.kind === 'extent') {
+    assert(Number.isSafeInteger(m.id) && m.id >= 0);
     v[0] = MAP_TAG_EXTENT;
-    encodeU64(m.id).copy(v, 1);
+    v.writeUInt32BE(Math.floor(m.id / 0x1_0000_0000), 1);
+    v.writeUInt32BE(m.id >>> 0, 5);
     return v;
   }
   assert.equal(m.pattern.length, FILL_PATTERN_BYTES);

@@ -47,6 +47,8 @@ export interface NativeCodecFunctions {
   /** 1 when the payload decodes to exactly block[blockOffset, +4096), 0 when
    * it decodes to other bytes, -1 when it does not decode. */
   codecMatch(payload: Uint8Array, codecId: number, block: Uint8Array, blockOffset: number): number;
+  /** dst[at, +16) = XXH128 (xxhash-addon's canonical bytes) of src[from, +length), any length. */
+  codecHash(src: Uint8Array, from: number, length: number, dst: Uint8Array, at: number): void;
   /** Versions of the linked libraries. */
   codecInfo(): { lz4: string; xxhash: string };
 }

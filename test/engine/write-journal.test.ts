@@ -5,6 +5,7 @@
 // a damaged one.
 import { describe, expect, it } from 'vitest';
 import { JOURNAL_HEADER_BYTES, WriteJournal, type JournalFile } from '../../src/engine/write-journal.js';
+import { xxh128 } from '../../src/dedup/index.js';
 import { SimDisk } from '../../src/testing/sim-disk.js';
 import { simJournalFile } from '../../src/testing/sim-journal.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
@@ -45,6 +46,17 @@ describe('write journal', () => {
     ]);
     const w = ops[1];
     expect(w.kind === 'write' && w.data.equals(Buffer.concat([block(2), block(3)]))).toBe(true);
+  });
+
+  it("takes a one-block record's payload checksum from the caller: the block's XXH128, else the record is lost", async () => {
+    const f = files();
+    const j = await fresh(f);
+    await j.append('write', 5, 1, block(5), xxh128(block(5)));
+    await j.append('write', 6, 1, block(6), xxh128(block(6)));
+    await j.append('write', 7, 1, block(7), xxh128(block(8))); // a wrong checksum: not replayed
+    const { ops } = await WriteJournal.load(over(f), 0, FILE_BYTES);
+    expect(ops.map((o) => o.seq)).toEqual([1, 2]);
+    expect(ops.every((o) => o.kind === 'write' && o.data.equals(block(o.lba)))).toBe(true);
   });
 
   it('ends a file at a damaged record, and never lets the records after it resurface', async () => {

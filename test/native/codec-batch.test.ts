@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  BatchDecoder, BatchEncoder, CODEC_LZ4, CODEC_RAW, encodeBlock, Lz4Codec, matchStored, scanBlocks,
+  BatchDecoder, BatchEncoder, CODEC_LZ4, CODEC_RAW, encodeBlock, hashInto, Lz4Codec, matchStored, scanBlocks,
   scannedFingerprint, stagingBytes, type StoredExtent,
 } from '../../src/compress/index.js';
 import { isSameFill, xxh128 } from '../../src/dedup/index.js';
@@ -92,6 +92,22 @@ describe('native batch codec: scan', () => {
       else expect(scannedFingerprint(scan, i).equals(xxh128(block)), `fingerprint of block ${i}`).toBe(true);
     });
     expect(fills).toBe(5); // zeros, three 8-byte patterns, 'abcdefgh'
+  });
+
+  it('hashes any range as xxhash-addon does (the write journal checksums)', () => {
+    const src = noise(11, 3 * B + 77);
+    for (const [from, length] of [[0, 0], [0, 48], [5, 16], [0, 240], [3, B], [0, 2 * B], [77, 3 * B]]) {
+      const dst = Buffer.alloc(40, 0xa5);
+      hashInto(src, from, length, dst, 12);
+      expect(dst.subarray(12, 28).equals(xxh128(src.subarray(from, from + length))), `${from}+${length}`).toBe(true);
+      expect(dst[11]).toBe(0xa5);
+      expect(dst[28]).toBe(0xa5);
+    }
+    const h = Buffer.from(src.subarray(0, 64));
+    hashInto(h, 0, 48, h, 48); // in place, as the journal header does
+    expect(h.subarray(48).equals(xxh128(src.subarray(0, 48)))).toBe(true);
+    expect(() => hashInto(src, 10, src.length, Buffer.alloc(16), 0)).toThrow(RangeError);
+    expect(() => hashInto(src, 0, 16, Buffer.alloc(16), 1)).toThrow(RangeError);
   });
 
   it('refuses arrays shorter than the count', () => {
