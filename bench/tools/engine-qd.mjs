@@ -10,21 +10,13 @@ import { performance } from 'node:perf_hooks';
 import { formatPool } from '../../dist/src/engine/index.js';
 import { backingOpener } from '../../dist/src/io/index.js';
 import { IoRing } from '../../dist/src/native/index.js';
+import { fioLikeBlocks } from './fio-like-blocks.mjs';
 
 const dir = mkdtempSync(join(process.argv[2] ?? '/tmp', 'engine-qd-'));
 const seconds = Number(process.argv[3] ?? 5);
 const B = 4096;
 const SPAN = 32 * 1024 * 1024;
-let seed = 12345;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-const uniq = [];
-function block() {
-  if (uniq.length > 0 && rnd() < 0.3) return uniq[Math.floor(rnd() * uniq.length)];
-  const b = Buffer.alloc(B);
-  for (let i = 0; i < B * 0.4; i += 4) b.writeUInt32LE((rnd() * 2 ** 32) >>> 0, i);
-  if (uniq.length < 4096) uniq.push(b);
-  return b;
-}
+const { rnd, block } = fioLikeBlocks();
 const ring = new IoRing({ entries: 256 });
 const engine = await formatPool({ backingPath: join(dir, 'pool.img'), logicalBytes: 128 * 1024 * 1024, openBacking: backingOpener(ring) });
 
