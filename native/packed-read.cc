@@ -89,6 +89,8 @@ bool PackedReadPath::Resolve(TagRead& t, uint64_t lba, uint32_t blocks) {
   t.frags.resize(blocks);
   for (uint32_t i = 0; i < blocks; ++i) {
     Frag& f = t.frags[i];
+    // Every field is set anew: the tag's frags are reused from its last request.
+    f.mem = nullptr;
     f.zero = tables_->IsClear(lba + i);
     if (f.zero) continue;
     uint64_t id = 0;
@@ -99,7 +101,6 @@ bool PackedReadPath::Resolve(TagRead& t, uint64_t lba, uint32_t blocks) {
     // A segment still in RAM may not be in the file yet: its bytes come from the RAM copy.
     size_t resident_bytes = 0;
     const uint8_t* mem = tables_->Resident(f.loc.segment, &resident_bytes);
-    f.mem = nullptr;
     if (mem != nullptr) {
       if (f.loc.offset + static_cast<uint64_t>(f.bytes) > resident_bytes) return false;
       f.mem = mem + f.loc.offset;
@@ -148,7 +149,7 @@ void PackedReadPath::PlanRuns(TagRead& t) {
   }
   // The RAM copy may be recycled for another segment once this call returns.
   for (const Frag& f : t.frags) {
-    if (f.mem != nullptr) memcpy(t.scratch.get() + f.scratch_at, f.mem, f.bytes);
+    if (!f.zero && f.mem != nullptr) memcpy(t.scratch.get() + f.scratch_at, f.mem, f.bytes);
   }
 }
 
