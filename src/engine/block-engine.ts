@@ -23,7 +23,8 @@ import { readBlocks } from './read-path.js';
 import { ensureSpace, hasSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { PREPARED_BLOCKS_MAX } from './staging-pool.js';
-import type { JournalOp } from './write-journal.js';
+import { SmallWrites, type SmallWrite } from './small-writes.js';
+import { JOURNAL_HEADER_BYTES, type JournalOp } from './write-journal.js';
 import { applyWrite, prepareWrite, scannedHash, writeBlocks, type PreparedWrite } from './write-path.js';
 
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
@@ -36,6 +37,8 @@ export class BlockEngine {
   private closed = false;
   private readonly compactor: Compactor;
   private readonly background: Background;
+  /** One-block writes of one event-loop turn, applied together (small-writes.ts). */
+  private readonly small = new SmallWrites((lbas, writes, data) => this.writeBatch(lbas, writes, data), PREPARED_BLOCKS_MAX);
   private replayedOps = { records: 0, blocks: 0 };
 
   /** Use openEngine/formatEngine (or openPool/formatPool for files). */
@@ -91,6 +94,7 @@ export class BlockEngine {
 
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
+    if (blocks === 1 && !fua) return this.small.add(lba, buf);
     const c = this.core;
     // A write of up to PREPARED_BLOCKS_MAX is classified and its dedup candidates
     // read before it queues for the mutex (write-path.ts): a writer waiting for
@@ -125,7 +129,7 @@ export class BlockEngine {
           if (prepared !== undefined) applyWrite(c, lba, n, part, prepared);
           else await writeBlocks(c, lba + done, n, part);
           // Applied: record it before any freeze can run (we hold the mutex).
-          appends.push(this.record('write', lba + done, n, part, prepared !== undefined ? scannedHash(prepared, n) : undefined));
+          appends.push(this.record('write', lba + done, n, part, prepared !== undefined && n === 1 ? scannedHash(prepared, 0) : undefined));
           if (c.needsCommit()) await c.commit(false);
         }
         if (fua) await c.commit(true);
@@ -133,6 +137,42 @@ export class BlockEngine {
       });
     } finally {
       if (staging !== undefined) c.stagingPool.give(staging);
+    }
+    this.background.afterMutation();
+    await this.recorded(recorded);
+  }
+
+  /** Coalesced one-block writes: one classification, one mutex turn, a journal
+   * record each. Registers its preparation before its first await (close()). */
+  private async writeBatch(lbas: readonly number[], writes: readonly SmallWrite[], data: Buffer): Promise<void> {
+    const c = this.core;
+    const n = lbas.length;
+    const staging = c.stagingPool.take(n);
+    let recorded: Array<Promise<void>>;
+    try {
+      const preparing = this.prepare(data, n, staging);
+      this.preparing.add(preparing);
+      let prepared: PreparedWrite;
+      try {
+        prepared = await preparing;
+      } finally {
+        this.preparing.delete(preparing);
+      }
+      recorded = await this.exclusive(async () => {
+        if (!c.writableNow()) await c.checkWritable();
+        if (!hasSpace(c, n)) await ensureSpace(c, this.compactor, n);
+        // n records of one block each, as room for one record of their total.
+        const journalBytes = n * BLOCK_BYTES + (n - 1) * JOURNAL_HEADER_BYTES;
+        if (!this.journalFits(journalBytes)) await this.journalRoom(journalBytes);
+        applyWrite(c, lbas, n, data, prepared);
+        // Applied: record them before any freeze can run (we hold the mutex).
+        const appends = writes.map((w, i) =>
+          this.record('write', w.lba, 1, data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES), scannedHash(prepared, i)));
+        if (c.needsCommit()) await c.commit(false);
+        return appends;
+      });
+    } finally {
+      c.stagingPool.give(staging);
     }
     this.background.afterMutation();
     await this.recorded(recorded);
@@ -306,6 +346,7 @@ export class BlockEngine {
     this.closed = true;
     this.background.close();
     let failure: unknown;
+    this.small.flush(); // one-block writes queued this turn join `preparing` now
     await Promise.allSettled([...this.preparing]);
     await this.exclusive(async () => {
       await this.core.commit(true, true);

@@ -74,19 +74,21 @@ export async function prepareWrite(core: EngineCore, buf: Buffer, blocks: number
   return c;
 }
 
-/** XXH128 of a prepared one-block write's block, when the scan computed it (not
- * for a same-filled block): the write journal's payload checksum. */
-export function scannedHash(c: PreparedWrite, blocks: number): Buffer | undefined {
-  return blocks === 1 && c.fills[0] === 0 ? scannedFingerprint(c.scan, 0) : undefined;
+/** XXH128 of block i of a prepared write, when the scan computed it (not for a
+ * same-filled block): a one-block write journal record's payload checksum. */
+export function scannedHash(c: PreparedWrite, i: number): Buffer | undefined {
+  return c.fills[i] === 0 ? scannedFingerprint(c.scan, i) : undefined;
 }
 
-/** Phase 3; the caller holds the engine mutex and has reserved the space. */
-export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: Buffer, c: PreparedWrite): void {
+/** Phase 3; the caller holds the engine mutex and has reserved the space. Block i
+ * goes to `lba + i`, or to `lba[i]` (coalesced one-block writes, in arrival order). */
+export function applyWrite(core: EngineCore, lba: number | readonly number[], blocks: number, buf: Buffer, c: PreparedWrite): void {
   for (let i = 0; i < blocks; i++) {
     const block = buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
+    const at = typeof lba === 'number' ? lba + i : lba[i];
     // Before any reference is added: a lookup that finds damage must change nothing.
-    const old = core.getMap(lba + i);
-    core.setMap(lba + i, applyBlock(core, c, i, block), old);
+    const old = core.getMap(at);
+    core.setMap(at, applyBlock(core, c, i, block), old);
   }
   core.count('blocksWritten', blocks);
 }

@@ -180,16 +180,18 @@ async function mutated(e: BlockEngine, m: CrashModel, p: Promise<void>, lba = 0,
 }
 
 /** Writes to disjoint ranges started together (each classified and its dedup
- * candidates read before it takes the mutex), with a compaction step among them
- * when the case compacts, and a read of 8-39 blocks that resolves its blocks
- * while their applies and commits change the metadata. */
+ * candidates read before it takes the mutex; half the time all of one block,
+ * which the engine applies as one coalesced batch), with a compaction step among
+ * them when the case compacts, and a read of 8-39 blocks that resolves its
+ * blocks while their applies and commits change the metadata. */
 async function concurrentWrites(e: BlockEngine, m: CrashModel, w: Workload, r: () => number, c: Case): Promise<void> {
   const epoch = m.epoch;
   const k = 2 + randInt(r, 3);
   const region = Math.floor(LOGICAL_BLOCKS / k);
   const ops: Array<Promise<unknown>> = [concurrentRead(e, m, r)];
+  const single = r() < 0.5;
   for (let j = 0; j < k; j++) {
-    const blocks = 1 + randInt(r, Math.min(12, region));
+    const blocks = single ? 1 : 1 + randInt(r, Math.min(12, region));
     const lba = j * region + randInt(r, region - blocks + 1);
     const data = Buffer.concat(Array.from({ length: blocks }, () => w.next()));
     m.started(lba, data);
