@@ -25,7 +25,9 @@ import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { PREPARED_BLOCKS_MAX } from './staging-pool.js';
 import { SmallWrites, type SmallWrite } from './small-writes.js';
 import { JOURNAL_HEADER_BYTES, type JournalOp } from './write-journal.js';
-import { applyWrite, prepareWrite, scannedHash, writeBlocks, type PreparedWrite } from './write-path.js';
+import {
+  applyBlocks, applyWrite, classifyWrite, prepareWrite, scannedHash, verifyReads, writeBlocks, type PreparedWrite,
+} from './write-path.js';
 
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
 const WRITE_CHUNK_BLOCKS = 1024;
@@ -38,7 +40,7 @@ export class BlockEngine {
   private readonly compactor: Compactor;
   private readonly background: Background;
   /** One-block writes of one event-loop turn, applied together (small-writes.ts). */
-  private readonly small = new SmallWrites((lbas, writes, data) => this.writeBatch(lbas, writes, data), PREPARED_BLOCKS_MAX);
+  private readonly small = new SmallWrites((batch, data) => this.writeBatch(batch, data), PREPARED_BLOCKS_MAX);
   private replayedOps = { records: 0, blocks: 0 };
 
   /** Use openEngine/formatEngine (or openPool/formatPool for files). */
@@ -142,38 +144,88 @@ export class BlockEngine {
     await this.recorded(recorded);
   }
 
-  /** Coalesced one-block writes: one classification, one mutex turn, a journal
-   * record each. Registers its preparation before its first await (close()). */
-  private async writeBatch(lbas: readonly number[], writes: readonly SmallWrite[], data: Buffer): Promise<void> {
+  /** Coalesced one-block writes (small-writes.ts): one classification, then one
+   * mutex turn for the writes that need no verify read, and one after the reads
+   * for the rest. Its phases register in `preparing` before each await (close()). */
+  private async writeBatch(batch: readonly SmallWrite[], data: Buffer): Promise<void> {
     const c = this.core;
-    const n = lbas.length;
+    const n = batch.length;
+    const lbas = batch.map((w) => w.lba);
     const staging = c.stagingPool.take(n);
-    let recorded: Array<Promise<void>>;
     try {
-      const preparing = this.prepare(data, n, staging);
-      this.preparing.add(preparing);
-      let prepared: PreparedWrite;
+      // As write(): awaited directly, so this batch's mutex turn is queued before
+      // the turn of a close() that waits for `preparing`.
+      const classifying = this.classify(data, n, staging);
+      this.preparing.add(classifying);
+      let classified: Awaited<typeof classifying>;
       try {
-        prepared = await preparing;
+        classified = await classifying;
       } finally {
-        this.preparing.delete(preparing);
+        this.preparing.delete(classifying);
       }
-      recorded = await this.exclusive(async () => {
-        if (!c.writableNow()) await c.checkWritable();
-        if (!hasSpace(c, n)) await ensureSpace(c, this.compactor, n);
-        // n records of one block each, as room for one record of their total.
-        const journalBytes = n * BLOCK_BYTES + (n - 1) * JOURNAL_HEADER_BYTES;
-        if (!this.journalFits(journalBytes)) await this.journalRoom(journalBytes);
-        applyWrite(c, lbas, n, data, prepared);
-        // Applied: record them before any freeze can run (we hold the mutex).
-        const appends = writes.map((w, i) =>
-          this.record('write', w.lba, 1, data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES), scannedHash(prepared, i)));
-        if (c.needsCommit()) await c.commit(false);
-        return appends;
-      });
+      const { prepared, reads } = classified;
+      const { now, later } = splitByWaits(prepared.waits, lbas);
+      const first = this.settle(batch, now, this.applyBatch(lbas, now, data, prepared));
+      if (later.length > 0) {
+        // Counted among the preparations until the later group's mutex turn is queued.
+        const queued = reads.then(() => ({ applied: this.applyBatch(lbas, later, data, prepared) }));
+        this.preparing.add(queued);
+        let applied: Promise<void>;
+        try {
+          applied = (await queued).applied;
+        } catch (err) {
+          applied = Promise.reject(err);
+        } finally {
+          this.preparing.delete(queued);
+        }
+        await this.settle(batch, later, applied);
+      }
+      await first;
     } finally {
       c.stagingPool.give(staging);
     }
+  }
+
+  /** Phase 1, and phase 2 started at once: the verify reads begin under the read guard. */
+  private async classify(data: Buffer, n: number, staging: Buffer): Promise<{ prepared: PreparedWrite; reads: Promise<void> }> {
+    const c = this.core;
+    if (c.metaReopening !== undefined) await c.metaReopening; // the lookups need the store open
+    const prepared = classifyWrite(c, data, n, staging);
+    const reads = verifyReads(c, prepared);
+    reads.catch(() => undefined); // awaited by the writes that wait for them, which fail with it
+    return { prepared, reads };
+  }
+
+  /** Settles writes `indices` of `batch` with `p` (never rejects). */
+  private settle(batch: readonly SmallWrite[], indices: readonly number[], p: Promise<void>): Promise<void> {
+    return p.then(
+      () => {
+        for (const i of indices) batch[i].resolve();
+      },
+      (err: unknown) => {
+        for (const i of indices) batch[i].reject(err);
+      },
+    );
+  }
+
+  /** Blocks `indices` of a coalesced batch, in one mutex turn, a journal record each. */
+  private async applyBatch(lbas: readonly number[], indices: readonly number[], data: Buffer, prepared: PreparedWrite): Promise<void> {
+    const c = this.core;
+    const k = indices.length;
+    if (k === 0) return;
+    const recorded = await this.exclusive(async () => {
+      if (!c.writableNow()) await c.checkWritable();
+      if (!hasSpace(c, k)) await ensureSpace(c, this.compactor, k);
+      // k records of one block each, as room for one record of their total.
+      const journalBytes = k * BLOCK_BYTES + (k - 1) * JOURNAL_HEADER_BYTES;
+      if (!this.journalFits(journalBytes)) await this.journalRoom(journalBytes);
+      applyBlocks(c, lbas, indices, data, prepared);
+      // Applied: record them before any freeze can run (we hold the mutex).
+      const appends = indices.map((i) =>
+        this.record('write', lbas[i], 1, data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES), scannedHash(prepared, i)));
+      if (c.needsCommit()) await c.commit(false);
+      return appends;
+    });
     this.background.afterMutation();
     await this.recorded(recorded);
   }
@@ -395,4 +447,20 @@ export class BlockEngine {
     }
     if (buf !== undefined) assert(buf.length >= blocks * BLOCK_BYTES, 'buffer too small');
   }
+}
+
+/**
+ * Which writes of a coalesced batch go now and which after the verify reads:
+ * a write waits when its block's dedup candidate is being read, or when it
+ * writes an LBA a waiting write also writes (arrival order between them holds).
+ */
+function splitByWaits(waits: Uint8Array | undefined, lbas: readonly number[]): { now: number[]; later: number[] } {
+  const all = lbas.map((_, i) => i);
+  if (waits === undefined) return { now: all, later: [] };
+  const held = new Set<number>();
+  for (const i of all) if (waits[i] === 1) held.add(lbas[i]);
+  const now: number[] = [];
+  const later: number[] = [];
+  for (const i of all) (held.has(lbas[i]) ? later : now).push(i);
+  return { now, later };
 }

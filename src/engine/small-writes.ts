@@ -6,29 +6,30 @@
 // (bench/tools/engine-write-sizes.mjs: ~35 us of CPU per block written one at a
 // time, ~15-20 us in 16-block requests, on the build host).
 //
-// Each write keeps its own journal record and completes with the batch; a
-// batch that fails fails every write in it (a failed write's blocks are
-// undefined, as on any block device). Writes are applied in arrival order, so
-// two writes of one LBA in a batch leave the later one's data.
+// Each write keeps its own journal record. A write whose dedup candidate must
+// be read from the pool for the verify compare does not hold up the others:
+// they are applied and complete first, unless one of them writes an LBA a
+// waiting one also writes (then it waits too, so arrival order holds: two
+// writes of one LBA leave the later one's data). A failed group fails each
+// write in it (a failed write's blocks are undefined, as on any block device).
 import { BLOCK_BYTES } from '../util/units.js';
 
+/** A queued one-block write; the batch runner settles it. */
 export interface SmallWrite {
   readonly lba: number;
   readonly buf: Buffer;
-}
-
-interface Pending extends SmallWrite {
   resolve(): void;
   reject(err: unknown): void;
 }
 
 export class SmallWrites {
-  private pending: Pending[] = [];
+  private pending: SmallWrite[] = [];
   private scheduled = false;
 
-  /** `run` applies a batch (at most `maxBatch` writes) and settles when all of it may complete. */
+  /** `run` applies a batch (at most `maxBatch` writes, their blocks gathered in
+   * `data`) and settles each write once it may complete. */
   constructor(
-    private readonly run: (lbas: readonly number[], writes: readonly SmallWrite[], data: Buffer) => Promise<void>,
+    private readonly run: (batch: readonly SmallWrite[], data: Buffer) => Promise<void>,
     private readonly maxBatch: number,
   ) {}
 
@@ -50,18 +51,13 @@ export class SmallWrites {
     for (let at = 0; at < all.length; at += this.maxBatch) this.send(all.slice(at, at + this.maxBatch));
   }
 
-  private send(batch: Pending[]): void {
-    const lbas = batch.map((w) => w.lba);
+  private send(batch: SmallWrite[]): void {
     // One block needs no gathering copy.
     const data = batch.length === 1 ? batch[0].buf.subarray(0, BLOCK_BYTES) : Buffer.allocUnsafe(batch.length * BLOCK_BYTES);
     if (batch.length > 1) batch.forEach((w, i) => w.buf.copy(data, i * BLOCK_BYTES, 0, BLOCK_BYTES));
-    this.run(lbas, batch, data).then(
-      () => {
-        for (const w of batch) w.resolve();
-      },
-      (err: unknown) => {
-        for (const w of batch) w.reject(err);
-      },
-    );
+    // Settling a write twice is a no-op: whatever the runner left unsettled fails here.
+    this.run(batch, data).catch((err: unknown) => {
+      for (const w of batch) w.reject(err);
+    });
   }
 }

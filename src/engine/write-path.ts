@@ -34,6 +34,8 @@ interface Classified {
   /** Verify reads of dedup candidates (NO_PREFETCH / NO_READS until the first one). */
   prefetch: Map<number, Prefetched>;
   reads: Array<Promise<void>>;
+  /** Blocks whose dedup candidate is being read from the pool (undefined: none). */
+  waits: Uint8Array | undefined;
   encoder: BatchEncoder;
   /** core.metaEpoch at classification: when a batch has been applied to the store
    * since, an overlay entry `indexed` relied on may have left the overlay. */
@@ -63,15 +65,24 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
  */
 export async function prepareWrite(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Promise<PreparedWrite> {
   const c = classify(core, buf, blocks, staging);
-  if (c.reads.length > 0) {
-    const g = core.guard.enter();
-    try {
-      await Promise.all(c.reads);
-    } finally {
-      core.guard.leave(g);
-    }
-  }
+  await verifyReads(core, c);
   return c;
+}
+
+/** Phase 1 alone: the verify reads are started, not awaited (verifyReads). */
+export function classifyWrite(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): PreparedWrite {
+  return classify(core, buf, blocks, staging);
+}
+
+/** Phase 2: the dedup candidates' reads, under the read guard. */
+export async function verifyReads(core: EngineCore, c: PreparedWrite): Promise<void> {
+  if (c.reads.length === 0) return;
+  const g = core.guard.enter();
+  try {
+    await Promise.all(c.reads);
+  } finally {
+    core.guard.leave(g);
+  }
 }
 
 /** XXH128 of block i of a prepared write, when the scan computed it (not for a
@@ -82,15 +93,22 @@ export function scannedHash(c: PreparedWrite, i: number): Buffer | undefined {
 
 /** Phase 3; the caller holds the engine mutex and has reserved the space. Block i
  * goes to `lba + i`, or to `lba[i]` (coalesced one-block writes, in arrival order). */
-export function applyWrite(core: EngineCore, lba: number | readonly number[], blocks: number, buf: Buffer, c: PreparedWrite): void {
-  for (let i = 0; i < blocks; i++) {
-    const block = buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
-    const at = typeof lba === 'number' ? lba + i : lba[i];
-    // Before any reference is added: a lookup that finds damage must change nothing.
-    const old = core.getMap(at);
-    core.setMap(at, applyBlock(core, c, i, block), old);
-  }
+export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: Buffer, c: PreparedWrite): void {
+  for (let i = 0; i < blocks; i++) applyAt(core, c, i, lba + i, buf);
   core.count('blocksWritten', blocks);
+}
+
+/** Phase 3 for blocks `indices` of coalesced one-block writes, block i to `lbas[i]`, in that order. */
+export function applyBlocks(core: EngineCore, lbas: readonly number[], indices: readonly number[], buf: Buffer, c: PreparedWrite): void {
+  for (const i of indices) applyAt(core, c, i, lbas[i], buf);
+  core.count('blocksWritten', indices.length);
+}
+
+function applyAt(core: EngineCore, c: PreparedWrite, i: number, lba: number, buf: Buffer): void {
+  const block = buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
+  // Before any reference is added: a lookup that finds damage must change nothing.
+  const old = core.getMap(lba);
+  core.setMap(lba, applyBlock(core, c, i, block), old);
 }
 
 /**
@@ -104,7 +122,7 @@ function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
     fills: scan.fills, scan, fps: new Array<Buffer | undefined>(blocks), fpKeys: new Array<string>(blocks),
-    indexed: new Array<number>(blocks).fill(-1), prefetch: NO_PREFETCH, reads: NO_READS,
+    indexed: new Array<number>(blocks).fill(-1), prefetch: NO_PREFETCH, reads: NO_READS, waits: undefined,
     encoder: new BatchEncoder(core.codec.id, buf, blocks, staging), metaEpoch: core.metaEpoch,
   };
   // A block written alone is compressed in phase 3, straight into the open segment.
@@ -130,7 +148,9 @@ function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer
       continue;
     }
     c.indexed[i] = id;
-    if (core.opts.dedup === 'verify' && !c.prefetch.has(id)) prefetchCandidate(core, c, id);
+    if (core.opts.dedup !== 'verify') continue;
+    if (!c.prefetch.has(id)) prefetchCandidate(core, c, id);
+    if (c.prefetch.has(id)) (c.waits ??= new Uint8Array(blocks))[i] = 1;
   }
   c.encoder.compressWanted();
   return c;

@@ -10,6 +10,16 @@ import { SimDisk } from '../../src/testing/sim-disk.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 import { makeBlock, rng } from './helpers.js';
 
+/** A SimDisk whose preads wait while `held` is set. */
+class GatedDisk extends SimDisk {
+  held: Promise<void> | undefined;
+
+  override async pread(buf: Buffer, offset: number, length: number, position: number): Promise<void> {
+    if (this.held !== undefined) await this.held;
+    return super.pread(buf, offset, length, position);
+  }
+}
+
 async function fresh(): Promise<{ disk: SimDisk; meta: MemMetaStore; e: Awaited<ReturnType<typeof formatEngine>> }> {
   const disk = new SimDisk(4096 + 64 * 65536);
   const meta = new MemMetaStore();
@@ -54,6 +64,36 @@ describe('coalesced one-block writes', () => {
     expect(results.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((await readBlock(e, 5)).equals(a)).toBe(true);
     expect((await readBlock(e, 6)).equals(b)).toBe(true);
+    await e.close();
+  });
+
+  it('a write waiting for its verify read holds up only itself and later writes of its LBA', async () => {
+    const disk = new GatedDisk(4096 + 16 * 65536);
+    const meta = new MemMetaStore();
+    const opts = { dedup: 'verify' as const, flushDelayMs: 0, backgroundCompaction: false };
+    let e = await formatEngine(disk, meta, { logicalBytes: 64 * BLOCK_BYTES, segmentBytes: 65536, ...opts });
+    const dup = makeBlock(rng(3), 50, 3);
+    await e.write(0, 1, dup, false);
+    await e.close();
+    e = await openEngine(disk, meta, opts); // dup's segment is sealed: verified from the pool
+    let release!: () => void;
+    disk.held = new Promise((resolve) => (release = resolve));
+    const x = makeBlock(rng(4), 50, 4);
+    const y = makeBlock(rng(5), 50, 5);
+    const done: string[] = [];
+    const track = (name: string, p: Promise<void>): Promise<void> => p.then(() => void done.push(name));
+    const waiting = track('waiting', e.write(1, 1, dup, false)); // its candidate is read: waits
+    const free = track('free', e.write(2, 1, x, false));
+    const sameLba = track('sameLba', e.write(1, 1, y, false)); // after `waiting`, same LBA: waits behind it
+    await free;
+    expect(done).toEqual(['free']);
+    disk.held = undefined;
+    release();
+    await Promise.all([waiting, sameLba]);
+    expect(done).toEqual(['free', 'waiting', 'sameLba']);
+    expect((await readBlock(e, 1)).equals(y)).toBe(true); // arrival order: the later write of lba 1 wins
+    expect((await readBlock(e, 2)).equals(x)).toBe(true);
+    expect((await auditPool(disk, meta)).problems).toEqual([]);
     await e.close();
   });
 
