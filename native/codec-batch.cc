@@ -28,6 +28,9 @@ constexpr size_t kDescFields = 6;  // srcIndex, fragOffset, extentId, codecId, s
 constexpr int kCompressBound = LZ4_COMPRESSBOUND(kBlockBytes);
 
 static_assert(sizeof(XXH128_canonical_t) == kFingerprintBytes, "XXH128 is 16 bytes");
+
+// The compressor's stream, one per thread (CodecCompress).
+thread_local LZ4_stream_t stream_storage;
 static_assert(kCompressBound > static_cast<int>(kBlockBytes), "lz4 bound covers a block");
 
 template <typename T>
@@ -142,7 +145,11 @@ Napi::Value CodecCompress(const Napi::CallbackInfo& info) {
   Require(env, count <= indexes.size && count <= offsets.size && count <= sizes.size,
           "codecCompress: indexes, dstOffsets and sizes must hold count entries");
   Require(env, limit > 0 && limit < kBlockBytes, "codecCompress: limitBytes must be in (0, 4096)");
-  static thread_local LZ4_stream_t state;
+  // One stream per thread, set up once: LZ4_compress_fast_extState would zero
+  // its 16 KiB hash table for every 4 KiB block (as much work as compressing
+  // it under emulation); a fast reset starts each block as its own chain
+  // instead, so the output still decodes alone (lz4.h, LZ4_resetStream_fast).
+  static thread_local LZ4_stream_t* state = LZ4_initStream(&stream_storage, sizeof(stream_storage));
   char scratch[kCompressBound];
   uint32_t compressed = 0;
   for (size_t k = 0; k < count; ++k) {
@@ -150,7 +157,8 @@ Napi::Value CodecCompress(const Napi::CallbackInfo& info) {
     size_t at = offsets.data[k];
     Require(env, block < src.size / kBlockBytes, "codecCompress: block index " + std::to_string(block) + " is outside src");
     Require(env, at <= dst.size && limit <= dst.size - at, "codecCompress: dst offset " + std::to_string(at) + " leaves no room");
-    int n = LZ4_compress_fast_extState(&state, reinterpret_cast<const char*>(src.data + block * kBlockBytes), scratch,
+    LZ4_resetStream_fast(state);
+    int n = LZ4_compress_fast_continue(state, reinterpret_cast<const char*>(src.data + block * kBlockBytes), scratch,
                                        static_cast<int>(kBlockBytes), kCompressBound, 1);
     if (n <= 0 || static_cast<size_t>(n) > limit) {
       sizes.data[k] = 0;

@@ -148,6 +148,25 @@ describe('native batch codec: interop with lz4-napi', () => {
     expect([...seen].sort()).toEqual(['compressed', 'near-limit', 'raw']);
   });
 
+  it('compresses every block as its own chain: each decodes alone after a long history on the thread', () => {
+    // The addon keeps one lz4 stream per thread and fast-resets it per block;
+    // a block whose matches reached into an earlier one would not decode alone.
+    for (let call = 0; call < 3; call++) {
+      const blocks = Array.from({ length: 700 }, (_, i) => partly((i * 131 + call * 17) % B, i + call * 1000));
+      const buf = concat(blocks);
+      const enc = new BatchEncoder(CODEC_LZ4, buf, blocks.length);
+      for (let i = 0; i < blocks.length; i++) enc.want(i);
+      enc.compressWanted();
+      blocks.forEach((block, i) => {
+        const stored = enc.encode(i);
+        const out = Buffer.alloc(B);
+        if (stored.codecId === CODEC_RAW) out.set(stored.payload);
+        else lz4napi.decompress(Buffer.from(stored.payload), out, 0);
+        expect(out.equals(block), `call ${call} block ${i}`).toBe(true);
+      });
+    }
+  });
+
   it('reads what lz4-napi wrote, raw and compressed, and verifies the fingerprint', () => {
     const frags: Buffer[] = [];
     const extents: StoredExtent[] = [];
