@@ -8,7 +8,7 @@ import assert from 'node:assert';
 import { codecByName, stagingBytes, type Codec } from '../compress/index.js';
 import { xxh128 } from '../dedup/index.js';
 import { KEY_C, KEY_S } from '../meta/keys.js';
-import { encodeState, type Extent, type MapValue, type MetaState } from '../meta/records.js';
+import { encodeState, extentRecord, type Extent, type MapValue, type MetaState } from '../meta/records.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
 import { fragmentBytes } from '../pool/fragment.js';
 import type { Superblock } from '../pool/format.js';
@@ -290,7 +290,7 @@ export class EngineCore {
     const id = this.state.nextExtentId;
     const at = this.writer.appendEncoded(enc, i, id);
     this.state.nextExtentId += 1;
-    const e: Extent = { id, segment: at.segment, offset: at.offset, storedBytes: at.storedBytes, codecId: at.codecId, refs: 1, fingerprint };
+    const e = extentRecord(id, at.segment, at.offset, at.storedBytes, at.codecId, 1, fingerprint);
     this.segs.addLive(at.segment, at.bytes);
     this.view.putExtent(e);
     this.state.extentCount += 1;

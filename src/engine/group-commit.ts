@@ -67,6 +67,13 @@ export class GroupCommit {
 
   constructor(private readonly p: CommitParts) {
     this.health = new CommitHealth(p.stallRetryMs, (message) => p.emit({ kind: 'no-space', message }));
+    // The fields commits replace are stored once more here, as in MetaView's constructor:
+    // V8 folds a field written only once into optimised code as a constant, and the
+    // first commit's write would throw that code away.
+    this.freedUncommitted = [];
+    this.freedUnsynced = [];
+    this.inflight = undefined;
+    this.unsynced = false;
   }
 
   get stalled(): UcError | undefined {

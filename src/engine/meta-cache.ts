@@ -8,7 +8,7 @@
 // drops an entry when its key changes in the overlay, and clears everything
 // when a failed batch makes the overlays authoritative again (thaw). Absent
 // keys are never cached (MappedBits and the dedup filter answer those).
-import type { Extent, MapValue } from '../meta/records.js';
+import { extentRecord, type Extent, type MapValue } from '../meta/records.js';
 import { setU32le, u32le } from '../util/bytes.js';
 import type { NativeReadTables } from './native-reads.js';
 import { SlotTable } from './slot-table.js';
@@ -107,10 +107,7 @@ export class MetaCache {
     setU32le(fingerprint, 4, v[o + 5]);
     setU32le(fingerprint, 8, v[o + 6]);
     setU32le(fingerprint, 12, v[o + 7]);
-    return {
-      id, segment: v[o], offset: v[o + 1], storedBytes: v[o + 2] & 0xffff, codecId: v[o + 2] >>> 16, refs: v[o + 3],
-      fingerprint,
-    };
+    return extentRecord(id, v[o], v[o + 1], v[o + 2] & 0xffff, v[o + 2] >>> 16, v[o + 3], fingerprint);
   }
 
   putExtent(e: Extent): void {

@@ -15,7 +15,7 @@
 // to a key drops its entry, and thaw() clears it (the store may then have lost
 // batches the cache saw applied). The dedup filter answers "certainly new".
 import {
-  decodeExtent, decodeMapValue, decodeU64, encodeExtent, encodeMapValue, encodeU64, type Extent, type MapValue,
+  copyExtent, decodeExtent, decodeMapValue, decodeU64, encodeExtent, encodeMapValue, encodeU64, type Extent, type MapValue,
 } from '../meta/records.js';
 import { eKey, hKey, lKey } from '../meta/keys.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
@@ -68,7 +68,14 @@ export class MetaView {
     readonly mapped: MappedBits,
     readonly cache: MetaCache,
     readonly filter: DedupFilter,
-  ) {}
+  ) {
+    // Stored a second time before any code runs: V8 treats a field written only
+    // once as a constant, and the first freeze() would then throw away every
+    // optimised function that read it (a recompile costs hundreds of writes
+    // under emulation).
+    this.cur = emptyOverlay();
+    this.frozen = undefined;
+  }
 
   /** Map value of an LBA; undefined = reads zeros. */
   getMap(lba: number): MapValue | undefined {
@@ -99,14 +106,14 @@ export class MetaView {
   getExtent(id: number): Extent | undefined {
     let e = this.cur.extents.get(id);
     if (e === undefined && this.frozen !== undefined) e = this.frozen.extents.get(id);
-    if (e !== undefined) return e === null ? undefined : { ...e };
+    if (e !== undefined) return e === null ? undefined : copyExtent(e);
     const cached = this.cache.getExtent(id);
     if (cached !== undefined) return cached;
     const v = this.store.getSync(eKey(id));
     if (v === undefined) return undefined;
     const stored = decodeExtent(id, v);
     this.cache.putExtent(stored);
-    return { ...stored };
+    return copyExtent(stored);
   }
 
   putExtent(e: Extent): void {

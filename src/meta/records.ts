@@ -15,6 +15,24 @@ export interface Extent {
   fingerprint: Buffer;
 }
 
+/**
+ * Every Extent object comes from here: one object literal gives them all one
+ * V8 hidden class. Objects of one shape built at several places (or copied
+ * with `{ ...e }`, which gives another class) make each optimised function
+ * that reads them throw its code away when the next shape shows up, and under
+ * emulation a recompile costs as much as hundreds of writes.
+ */
+export function extentRecord(
+  id: number, segment: number, offset: number, storedBytes: number, codecId: number, refs: number, fingerprint: Buffer,
+): Extent {
+  return { id, segment, offset, storedBytes, codecId, refs, fingerprint };
+}
+
+/** A copy the caller may change (same hidden class as every other Extent). */
+export function copyExtent(e: Extent): Extent {
+  return extentRecord(e.id, e.segment, e.offset, e.storedBytes, e.codecId, e.refs, e.fingerprint);
+}
+
 export const EXTENT_VALUE_BYTES = 31;
 
 export function encodeExtent(e: Extent): Buffer {
@@ -34,17 +52,11 @@ export function decodeExtent(id: number, v: Buffer): Extent {
   if (v.length !== EXTENT_VALUE_BYTES) {
     throw new UcError('UC_POOL_CORRUPT', `extent ${id}: record is ${v.length} bytes`);
   }
-  return {
-    id,
-    segment: v.readUInt32BE(0),
-    offset: v.readUInt32BE(4),
-    storedBytes: v.readUInt16BE(8),
-    codecId: v.readUInt8(10),
-    refs: v.readUInt32BE(11),
-    // A view, not a copy: a record's buffer is the caller's (a store lookup or scan
-    // result) and fingerprints are never written to; a cold read decodes one per block.
-    fingerprint: v.subarray(15, 31),
-  };
+  // The fingerprint is a view, not a copy: a record's buffer is the caller's (a store lookup
+  // or scan result) and fingerprints are never written to; a cold read decodes one per block.
+  return extentRecord(
+    id, v.readUInt32BE(0), v.readUInt32BE(4), v.readUInt16BE(8), v.readUInt8(10), v.readUInt32BE(11), v.subarray(15, 31),
+  );
 }
 
 /** What an LBA maps to; no L record at all means the block reads as zeros. */
