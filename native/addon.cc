@@ -157,6 +157,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("OpenGuard", OpenGuardWrap::Init(env));
   exports.Set("PackedTables", PackedTablesWrap::Init(env));
   exports.Set("packedReadProbe", Napi::Function::New(env, PackedReadProbe, "packedReadProbe"));
+  exports.Set("packedReadProbeClose", Napi::Function::New(env, PackedReadProbeClose, "packedReadProbeClose"));
   exports.Set("encodeCtrlSqe", Napi::Function::New(env, EncodeCtrlSqe, "encodeCtrlSqe"));
   exports.Set("setIoFlusher", Napi::Function::New(env, SetIoFlusher, "setIoFlusher"));
   exports.Set("blkDiscard", Napi::Function::New(env, BlkDiscard, "blkDiscard"));

@@ -124,6 +124,8 @@ class PackedReadPath {
 // packedReadProbe(tables, ring, poolFd, dataOffset, segmentBytes, lba, blocks,
 // out): the path driven without ublk, for host tests (packed-read-probe.cc).
 Napi::Value PackedReadProbe(const Napi::CallbackInfo& info);
+// packedReadProbeClose(tables): frees the probes of `tables` once idle.
+Napi::Value PackedReadProbeClose(const Napi::CallbackInfo& info);
 
 }  // namespace ublk
 

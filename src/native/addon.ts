@@ -119,6 +119,7 @@ export interface NativeModule {
     out: Buffer,
     inlineReads: boolean,
   ): Promise<number | 'js'>;
+  packedReadProbeClose(tables: NativePackedTablesHandle): boolean;
   fiemap(fd: number, sync: boolean): Float64Array;
   blkDiscard(fd: number, offsetBytes: number, lengthBytes: number): void;
   blockDeviceBytes(fd: number): number;

@@ -76,4 +76,11 @@ export class PackedTables {
     const g = geometry;
     return native().packedReadProbe(this.handle, ring.handle, g.poolFd, g.dataOffset, g.segmentBytes, lba, blocks, out, inlineReads);
   }
+
+  /** Frees the read path probeRead keeps for these tables (one per ring and pool,
+   * reused by every probe, its tags' state included, as a device's is); false
+   * while a probe is still in flight. */
+  closeProbes(): boolean {
+    return native().packedReadProbeClose(this.handle);
+  }
 }

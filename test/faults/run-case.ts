@@ -197,6 +197,7 @@ async function readAllNative(e: BlockEngine, tables: PackedTables, p: Pristine, 
       if (!got.equals(p.expected[lba])) bad.add('WRONG-BYTES-NATIVE', lba, 'the native read path returned wrong bytes');
     }
   } finally {
+    tables.closeProbes(); // false only after a read that never ended (reported above)
     ring.close();
   }
   bad.flush(failures);
