@@ -5,22 +5,9 @@
 // The JS path keeps its own buffered descriptor: its zero-fill fallback and
 // short-transfer loops use buffers and offsets O_DIRECT would refuse.
 
-import { closeSync, constants, statfsSync, statSync } from 'node:fs';
+import { closeSync, constants } from 'node:fs';
 import { openLocked, type FileIdentity } from '../io/file-identity.js';
 import { EINVAL, errnoOf } from '../util/errno.js';
-
-const TMPFS_MAGIC = 0x01021994;
-
-/**
- * True when `path` lives in memory (tmpfs): there the native path copies
- * reads and writes inline, since io_uring would punt each one to a worker
- * thread (tmpfs cannot do non-blocking I/O) and its direct I/O is a copy too.
- * Never a block device: /dev is devtmpfs, whose statfs magic is tmpfs's,
- * but the node's I/O goes to the device.
- */
-export function isMemoryFile(path: string): boolean {
-  return !statSync(path).isBlockDevice() && statfsSync(path).type === TMPFS_MAGIC;
-}
 
 /**
  * Opens `path` read-write with O_DIRECT, or returns undefined when its

@@ -9,9 +9,9 @@
 import { hasZeroCopy, ringEntries, UblkDevice, type ServeOptions, type ZeroCopyWish } from '../../device/index.js';
 import type { DispatchStats } from '../../device/queue-dispatch.js';
 import { DirectTarget } from '../../direct/direct-target.js';
-import { closeFd, isMemoryFile, openDirectIo } from '../../direct/odirect.js';
+import { closeFd, openDirectIo } from '../../direct/odirect.js';
 import { preallocate } from '../../direct/preallocate.js';
-import { openBackingFile, type BackingFile, type FileIdentity } from '../../io/index.js';
+import { isMemoryFile, openBackingFile, type BackingFile, type FileIdentity } from '../../io/index.js';
 import { IoRing, type DirectRequestError, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 import { loggedTarget } from '../logged-target.js';

@@ -2,7 +2,7 @@
 // (UBLK_PACKED_READ), handing each queue the engine's shared tables, and the
 // counters `stats` shows (docs/packed.md, "Native reads").
 
-import { isMemoryFile } from '../../direct/odirect.js';
+import { isMemoryFile } from '../../io/index.js';
 import type { BlockEngine, NativeReadGeometry } from '../../engine/index.js';
 import { PackedTables, type PackedReadStats, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { FIEMAP_EXTENT } from '../../../src/native/index.js';
 import { unwrittenRanges } from '../../../src/direct/preallocate.js';
 import { openRawDevice } from '../../../src/direct/raw-device.js';
-import { isMemoryFile } from '../../../src/direct/odirect.js';
+import { isMemoryFile } from '../../../src/io/index.js';
 import { otherOpeners } from '../../../src/direct/direct-mapping.js';
 
 const MiB = 1024 * 1024;
