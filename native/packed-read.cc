@@ -148,8 +148,9 @@ void PackedReadPath::PlanRuns(TagRead& t) {
     t.scratch_bytes = total;
   }
   // The RAM copy may be recycled for another segment once this call returns.
+  // (An unmapped block's mem is null: Resolve resets it before anything else.)
   for (const Frag& f : t.frags) {
-    if (!f.zero && f.mem != nullptr) memcpy(t.scratch.get() + f.scratch_at, f.mem, f.bytes);
+    if (f.mem != nullptr) memcpy(t.scratch.get() + f.scratch_at, f.mem, f.bytes);
   }
 }
 

@@ -23,7 +23,7 @@ import { readBlocks } from './read-path.js';
 import { ensureSpace, hasSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { PREPARED_BLOCKS_MAX } from './staging-pool.js';
-import { SmallWrites, type SmallWrite } from './small-writes.js';
+import { settleWrites, SmallWrites, splitByWaits, type SmallWrite } from './small-writes.js';
 import { JOURNAL_HEADER_BYTES, type JournalOp } from './write-journal.js';
 import {
   applyBlocks, applyWrite, classifyWrite, prepareWrite, scannedHash, verifyReads, writeBlocks, type PreparedWrite,
@@ -165,7 +165,7 @@ export class BlockEngine {
       }
       const { prepared, reads } = classified;
       const { now, later } = splitByWaits(prepared.waits, lbas);
-      const first = this.settle(batch, now, this.applyBatch(lbas, now, data, prepared));
+      const first = settleWrites(batch, now, this.applyBatch(lbas, now, data, prepared));
       if (later.length > 0) {
         // Counted among the preparations until the later group's mutex turn is queued.
         const queued = reads.then(() => ({ applied: this.applyBatch(lbas, later, data, prepared) }));
@@ -178,7 +178,7 @@ export class BlockEngine {
         } finally {
           this.preparing.delete(queued);
         }
-        await this.settle(batch, later, applied);
+        await settleWrites(batch, later, applied);
       }
       await first;
     } finally {
@@ -194,18 +194,6 @@ export class BlockEngine {
     const reads = verifyReads(c, prepared);
     reads.catch(() => undefined); // awaited by the writes that wait for them, which fail with it
     return { prepared, reads };
-  }
-
-  /** Settles writes `indices` of `batch` with `p` (never rejects). */
-  private settle(batch: readonly SmallWrite[], indices: readonly number[], p: Promise<void>): Promise<void> {
-    return p.then(
-      () => {
-        for (const i of indices) batch[i].resolve();
-      },
-      (err: unknown) => {
-        for (const i of indices) batch[i].reject(err);
-      },
-    );
   }
 
   /** Blocks `indices` of a coalesced batch, in one mutex turn, a journal record each. */
@@ -447,20 +435,4 @@ export class BlockEngine {
     }
     if (buf !== undefined) assert(buf.length >= blocks * BLOCK_BYTES, 'buffer too small');
   }
-}
-
-/**
- * Which writes of a coalesced batch go now and which after the verify reads:
- * a write waits when its block's dedup candidate is being read, or when it
- * writes an LBA a waiting write also writes (arrival order between them holds).
- */
-function splitByWaits(waits: Uint8Array | undefined, lbas: readonly number[]): { now: number[]; later: number[] } {
-  const all = lbas.map((_, i) => i);
-  if (waits === undefined) return { now: all, later: [] };
-  const held = new Set<number>();
-  for (const i of all) if (waits[i] === 1) held.add(lbas[i]);
-  const now: number[] = [];
-  const later: number[] = [];
-  for (const i of all) (held.has(lbas[i]) ? later : now).push(i);
-  return { now, later };
 }

@@ -61,3 +61,31 @@ export class SmallWrites {
     });
   }
 }
+
+/**
+ * Which writes of a coalesced batch go now and which after the verify reads:
+ * a write waits when its block's dedup candidate is being read, or when it
+ * writes an LBA a waiting write also writes (arrival order between them holds).
+ */
+export function splitByWaits(waits: Uint8Array | undefined, lbas: readonly number[]): { now: number[]; later: number[] } {
+  const all = lbas.map((_, i) => i);
+  if (waits === undefined) return { now: all, later: [] };
+  const held = new Set<number>();
+  for (const i of all) if (waits[i] === 1) held.add(lbas[i]);
+  const now: number[] = [];
+  const later: number[] = [];
+  for (const i of all) (held.has(lbas[i]) ? later : now).push(i);
+  return { now, later };
+}
+
+/** Settles writes `indices` of `batch` with `p` (never rejects). */
+export function settleWrites(batch: readonly SmallWrite[], indices: readonly number[], p: Promise<void>): Promise<void> {
+  return p.then(
+    () => {
+      for (const i of indices) batch[i].resolve();
+    },
+    (err: unknown) => {
+      for (const i of indices) batch[i].reject(err);
+    },
+  );
+}

@@ -64,14 +64,9 @@ export async function writeBlocks(core: EngineCore, lba: number, blocks: number,
  * the compressed payloads until applyWrite returns.
  */
 export async function prepareWrite(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Promise<PreparedWrite> {
-  const c = classify(core, buf, blocks, staging);
+  const c = classifyWrite(core, buf, blocks, staging);
   await verifyReads(core, c);
   return c;
-}
-
-/** Phase 1 alone: the verify reads are started, not awaited (verifyReads). */
-export function classifyWrite(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): PreparedWrite {
-  return classify(core, buf, blocks, staging);
 }
 
 /** Phase 2: the dedup candidates' reads, under the read guard. */
@@ -118,7 +113,7 @@ function applyAt(core: EngineCore, c: PreparedWrite, i: number, lba: number, buf
  * copies into the open segment. A lone block and mispredictions are compressed
  * in phase 3, straight into the segment.
  */
-function classify(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Classified {
+export function classifyWrite(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Classified {
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
     fills: scan.fills, scan, fps: new Array<Buffer | undefined>(blocks), fpKeys: new Array<string>(blocks),
