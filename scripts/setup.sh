@@ -5,11 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d node_modules/vitest ] || [ ! -d node_modules/classic-level ] || [ ! -d node_modules/prom-client ]; then
-  echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund
-fi
-
 # Debian packages: the addon's codec libraries (liblz4, libxxhash: headers
 # and the shared libraries it links), the guest harness (qemu, virtiofsd from
 # qemu-system-common, busybox, cpio, xz, zstd, the archive keyring for the
@@ -34,6 +29,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# After the Debian packages: `npm ci` builds the addon, which needs liblz4's
+# and libxxhash's headers.
+if [ ! -d node_modules/vitest ] || [ ! -d node_modules/classic-level ] || [ ! -d node_modules/prom-client ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund
 fi
 
 # The guest kernels, cached: bookworm-backports 6.12 (every guest test) and
