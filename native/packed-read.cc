@@ -85,16 +85,22 @@ bool PackedReadPath::Start(Napi::Env env, EventRing& ring, uint16_t tag, const u
 }
 
 // Every block of [lba, lba + blocks) to a fragment in the pool file, or false.
+// In passes, prefetching each table's sets before probing them.
 bool PackedReadPath::Resolve(TagRead& t, uint64_t lba, uint32_t blocks) {
   t.frags.resize(blocks);
+  for (uint32_t i = 0; i < blocks; ++i) tables_->PrefetchMap(lba + i);
   for (uint32_t i = 0; i < blocks; ++i) {
     Frag& f = t.frags[i];
     // Every field is set anew: the tag's frags are reused from its last request.
     f.mem = nullptr;
     f.zero = tables_->IsClear(lba + i);
     if (f.zero) continue;
-    uint64_t id = 0;
-    if (!tables_->LookupMap(lba + i, &id) || !tables_->LookupExtent(id, &f.loc)) return false;
+    if (!tables_->LookupMap(lba + i, &f.loc.id)) return false;
+    tables_->PrefetchExtent(f.loc.id);
+  }
+  for (Frag& f : t.frags) {
+    if (f.zero) continue;
+    if (!tables_->LookupExtent(f.loc.id, &f.loc)) return false;
     if (f.loc.stored_bytes == 0 || f.loc.stored_bytes > kBlockBytes) return false;
     f.bytes = FragmentBytes(f.loc.stored_bytes);
     if (f.loc.offset + static_cast<uint64_t>(f.bytes) > config_.segment_bytes) return false;

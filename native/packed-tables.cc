@@ -48,6 +48,15 @@ int PackedTables::Locate(View& t, uint32_t key_words, uint32_t k0, uint32_t k1) 
   return -1;
 }
 
+void PackedTables::Prefetch(const View& t, uint64_t key, uint32_t value_words) {
+  uint32_t sets = t.capacity / kWays;
+  if (sets == 0) return;
+  size_t base = static_cast<size_t>(SetOf(static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), sets)) * kWays;
+  __builtin_prefetch(t.state + base);
+  __builtin_prefetch(t.keys + base * kKeyWords);  // a set's keys: 64 bytes
+  __builtin_prefetch(t.values + base * value_words);
+}
+
 bool PackedTables::LookupMap(uint64_t lba, uint64_t* extent_id) {
   int slot = Locate(maps_, kKeyWords, static_cast<uint32_t>(lba), static_cast<uint32_t>(lba >> 32));
   if (slot < 0) return false;

@@ -51,6 +51,11 @@ class PackedTables {
   bool ready() const { return enabled_ && maps_.capacity != 0 && extents_.capacity != 0; }
   void set_enabled(bool on) { enabled_ = on; }
 
+  // Starts loading the set `lba` (PrefetchMap) or extent `id` (PrefetchExtent)
+  // would probe: a request resolves many blocks, and a set is usually not in
+  // the CPU cache (the hash scatters neighbours), so their misses overlap.
+  void PrefetchMap(uint64_t lba) const { Prefetch(maps_, lba, 3); }
+  void PrefetchExtent(uint64_t id) const { Prefetch(extents_, id, 8); }
   // The extent id `lba` maps to; false for a miss, and for a fill value.
   bool LookupMap(uint64_t lba, uint64_t* extent_id);
   bool LookupExtent(uint64_t id, ExtentLocation* out);
@@ -83,6 +88,7 @@ class PackedTables {
 
  private:
   int Locate(View& t, uint32_t key_words, uint32_t k0, uint32_t k1);
+  static void Prefetch(const View& t, uint64_t key, uint32_t value_words);
 
   View maps_;
   View extents_;

@@ -89,7 +89,8 @@ async function runDataset(
     result.readOfCeiling = e.readMBps / ceiling.readMBps;
     result.writeOfCeilingSeparate = e.writeMBps / separate.writeMBps;
     result.readOfCeilingSeparate = e.readMBps / separate.readMBps;
-    log(o, `${ds.name}: engine write ${e.writeMBps.toFixed(1)} MB/s, read ${e.readMBps.toFixed(1)} MB/s, ` +
+    log(o, `${ds.name}: engine write ${e.writeMBps.toFixed(1)} MB/s, read ${e.readMBps.toFixed(1)} MB/s ` +
+      `(${e.readPaths.native} requests native, ${e.readPaths.js} to JS; cache warm-up ${e.loadMs.toFixed(0)} ms before), ` +
       `ratio ${e.ratio.toFixed(3)} in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   }
   return result;

@@ -77,6 +77,12 @@ export class BlockEngine {
     this.core.eventHandler = handler;
   }
 
+  /** Resolves when the scans after open (mapped blocks, dedup filter) and the cache
+   * warm-up (cache-warm.ts) have ended; they never fail. */
+  whenLoaded(): Promise<void> {
+    return this.core.whenLoaded();
+  }
+
   /** Lets a native read path serve reads from the pool file (native-reads.ts);
    * undefined: it cannot here. Call once, before the device serves. */
   shareNativeReads(tables: NativeReadTables): NativeReadGeometry | undefined {
@@ -385,6 +391,7 @@ export class BlockEngine {
     if (this.closed) return;
     this.closed = true;
     this.background.close();
+    this.core.stopScans();
     let failure: unknown;
     this.small.flush(); // one-block writes queued this turn join `preparing` now
     await Promise.allSettled([...this.preparing]);

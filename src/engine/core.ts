@@ -21,10 +21,11 @@ import { BLOCK_BYTES } from '../util/units.js';
 import { addCounters, encodeCounters, zeroCounters, type CounterName, type Counters } from './counters.js';
 import { GroupCommit } from './group-commit.js';
 import { MappedBits } from './mapped-bits.js';
-import { confirmUnmapped, scanMapped } from './mapped-scan.js';
-import { DedupFilter, scanDedup } from './dedup-filter.js';
+import { confirmUnmapped } from './mapped-scan.js';
+import { DedupFilter } from './dedup-filter.js';
 import { MetaCache } from './meta-cache.js';
 import { MetaView } from './meta-view.js';
+import { OpenScans } from './open-scans.js';
 import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
@@ -62,8 +63,8 @@ export class EngineCore {
   private readonly base: Counters;
   /** Counters changed since the last C record was frozen into a batch. */
   private countersDirty = false;
-  /** The open scan of the map (settled at close). */
-  private loading: Promise<void> | undefined;
+  /** The scans and cache warm-up after open (settled at close). */
+  private readonly scans: OpenScans;
   /** [mutex] Compressed payloads of the write batch being applied (see encodeStaging). */
   private staging: Buffer | undefined;
   /** Staging buffers of write batches prepared outside the mutex. */
@@ -95,6 +96,7 @@ export class EngineCore {
     this.cache = new MetaCache(budget * (1 - CACHE_FILTER_SHARE));
     this.filter = new DedupFilter(budget * CACHE_FILTER_SHARE, state.extentCount);
     this.view = new MetaView(meta, this.mapped, this.cache, this.filter);
+    this.scans = new OpenScans(meta, this.mapped, this.filter, this.view, (event) => this.emit(event));
     this.writer = new SegmentWriter(pool, segs, sb.dataOffset);
     this.readCache = new ReadCache(this.opts.readCacheBytes, sb.segmentBytes);
     this.base = { ...(totals ?? zeroCounters()) };
@@ -189,7 +191,7 @@ export class EngineCore {
 
   cacheStats(): MetaCacheStats {
     const f = this.filter;
-    return { ...this.cache.stats(), filterBytes: f.bytes, filterNew: f.certainlyNew, filterReady: f.complete };
+    return { ...this.cache.stats(), filterBytes: f.bytes, filterNew: f.certainlyNew, filterReady: f.complete, warmedRecords: this.scans.warmedRecords };
   }
 
   /** Map value of an LBA; undefined = reads zeros. */
@@ -413,19 +415,22 @@ export class EngineCore {
     return this.commits.settleReclaims();
   }
 
-  /** Fills the mapped-block bitmap and the dedup filter from the store in the background. */
+  /** Starts the background scans after open (open-scans.ts). */
   startScans(fresh: boolean): void {
-    if (fresh) {
-      this.mapped.complete = true;
-      this.filter.complete = true;
-      return;
-    }
-    this.loading = Promise.all([scanMapped(this.meta, this.mapped), scanDedup(this.meta, this.filter)]).then(() => undefined);
+    this.scans.start(fresh);
+  }
+
+  whenLoaded(): Promise<void> {
+    return this.scans.loaded();
+  }
+
+  stopScans(): void {
+    this.scans.stop();
   }
 
   async settleBackground(): Promise<void> {
     await this.commits.settle();
-    await this.loading;
+    await this.scans.loaded();
   }
 
   /** Writes the durable commit sequence a last time (clean close). */

@@ -76,8 +76,21 @@ export class MetaCache {
       t.remove();
       return;
     }
-    const o = t.insert() * 3;
-    const v = t.values;
+    this.writeMap(t.insert(), value);
+  }
+
+  /** putMap for the warm-up after open: false, changing nothing, when the table has no free room. */
+  warmMap(lba: number, value: MapValue): boolean {
+    const t = this.maps;
+    setNumberKey(t, lba);
+    const slot = t.insertIfRoom();
+    if (slot >= 0) this.writeMap(slot, value);
+    return slot >= 0;
+  }
+
+  private writeMap(slot: number, value: MapValue): void {
+    const o = slot * 3;
+    const v = this.maps.values;
     if (value.kind === 'extent') {
       v[o] = TAG_EXTENT;
       v[o + 1] = Math.floor(value.id / TWO32);
@@ -113,8 +126,21 @@ export class MetaCache {
   putExtent(e: Extent): void {
     const t = this.extents;
     setNumberKey(t, e.id);
-    const o = t.insert() * 8;
-    const v = t.values;
+    this.writeExtent(t.insert(), e);
+  }
+
+  /** putExtent for the warm-up after open: false, changing nothing, when the table has no free room. */
+  warmExtent(e: Extent): boolean {
+    const t = this.extents;
+    setNumberKey(t, e.id);
+    const slot = t.insertIfRoom();
+    if (slot >= 0) this.writeExtent(slot, e);
+    return slot >= 0;
+  }
+
+  private writeExtent(slot: number, e: Extent): void {
+    const o = slot * 8;
+    const v = this.extents.values;
     v[o] = e.segment;
     v[o + 1] = e.offset;
     v[o + 2] = (e.storedBytes & 0xffff) | (e.codecId << 16);

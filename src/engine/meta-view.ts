@@ -17,7 +17,7 @@
 import {
   copyExtent, decodeExtent, decodeMapValue, decodeU64, encodeExtent, encodeMapValue, encodeU64, type Extent, type MapValue,
 } from '../meta/records.js';
-import { eKey, hKey, lKey } from '../meta/keys.js';
+import { eKey, extentIdOfKey, hKey, lbaOfKey, lKey } from '../meta/keys.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
 import type { DedupFilter } from './dedup-filter.js';
 import type { MappedBits } from './mapped-bits.js';
@@ -151,6 +151,31 @@ export class MetaView {
     this.cur.dedup.set(key, { fingerprint, extentId: extentId ?? NO_EXTENT });
     this.cache.forgetDedup(fingerprint);
     if (extentId !== null) this.filter.add(fingerprint);
+  }
+
+  /**
+   * Fills the cache with L (`kind` 'maps') or E records a store scan read
+   * (cache-warm.ts); returns how many entries were taken or skipped before the
+   * table ran out of room (all of them when it did not), or -1 ('stale'): the
+   * scan's snapshot was taken while `scanEpoch` was current, and a batch applied
+   * or thawed since may have changed what the store holds, so nothing is taken.
+   * Keys with a pending overlay value are skipped, as for every cache fill.
+   */
+  warm(kind: 'maps' | 'extents', scanEpoch: number, entries: ReadonlyArray<[Buffer, Buffer]>): number {
+    if (scanEpoch !== this.epoch) return -1;
+    for (let i = 0; i < entries.length; i++) {
+      const [k, v] = entries[i];
+      if (kind === 'maps') {
+        const n = lbaOfKey(k);
+        if (this.cur.maps.has(n) || this.frozen?.maps.has(n) === true) continue;
+        if (!this.cache.warmMap(n, decodeMapValue(v))) return i;
+      } else {
+        const n = extentIdOfKey(k);
+        if (this.cur.extents.has(n) || this.frozen?.extents.has(n) === true) continue;
+        if (!this.cache.warmExtent(decodeExtent(n, v))) return i;
+      }
+    }
+    return entries.length;
   }
 
   get pendingRecords(): number {

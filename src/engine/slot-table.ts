@@ -74,7 +74,15 @@ export class SlotTable {
   insert(): number {
     const own = this.locate(this.key, 0);
     if (own >= 0) return own;
-    return this.place(this.key, 0, true);
+    return this.place(this.key, 0, true, true);
+  }
+
+  /** As insert(), but -1 instead of evicting: a table at its budget keeps what it holds
+   * (the cache warm-up after open fills only free room). */
+  insertIfRoom(): number {
+    const own = this.locate(this.key, 0);
+    if (own >= 0) return own;
+    return this.place(this.key, 0, true, false);
   }
 
   /** Forgets `key` if present. */
@@ -87,8 +95,9 @@ export class SlotTable {
     this.state.fill(EMPTY);
   }
 
-  /** A slot for a key known absent (src[off..]): an empty way, else grow, else evict. */
-  private place(src: Uint32Array, off: number, mayGrow: boolean): number {
+  /** A slot for a key known absent (src[off..]): an empty way, else grow, else evict
+   * (-1 when it may not). */
+  private place(src: Uint32Array, off: number, mayGrow: boolean, mayEvict: boolean): number {
     for (;;) {
       const set = this.setOf(src, off);
       const base = set * WAYS;
@@ -103,6 +112,7 @@ export class SlotTable {
         this.grow();
         continue;
       }
+      if (slot < 0 && !mayEvict) return -1;
       if (slot < 0) slot = this.evict(set);
       const kw = this.keyWords;
       for (let i = 0; i < kw; i++) this.keys[slot * kw + i] = src[off + i];
@@ -135,7 +145,7 @@ export class SlotTable {
     const vw = this.valueWords;
     for (let s = 0; s < capacity; s++) {
       if (state[s] === EMPTY) continue;
-      const slot = this.place(keys, s * kw, false);
+      const slot = this.place(keys, s * kw, false, true);
       this.state[slot] = state[s];
       for (let i = 0; i < vw; i++) this.values[slot * vw + i] = values[s * vw + i];
     }

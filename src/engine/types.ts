@@ -47,7 +47,10 @@ export type EngineEvent =
    * writes get UC_NO_SPACE until a retry succeeds. Emitted once per episode. */
   | { kind: 'no-space'; message: string }
   /** The commit that failed for lack of space went through: writes work again. */
-  | { kind: 'no-space-cleared' };
+  | { kind: 'no-space-cleared' }
+  /** The warm-up after open ended (cache-warm.ts): records taken per table, chunks
+   * scanned again, whether a table filled or it was cut short, and how long it took. */
+  | { kind: 'cache-warmed'; maps: number; extents: number; rescans: number; full: boolean; cut: boolean; ms: number };
 
 export interface FormatOptions extends EngineOptions {
   /** Logical size of the device in bytes (a multiple of 4096). */
@@ -82,6 +85,8 @@ export interface MetaCacheStats {
   filterNew: number;
   /** The filter holds every stored fingerprint (its open scan finished). */
   filterReady: boolean;
+  /** Map and extent records the warm-up after open took into the cache (cache-warm.ts). */
+  warmedRecords: number;
 }
 
 /** Counters (src/engine/counters.ts) are since open; `totals` since the pool was formatted. */

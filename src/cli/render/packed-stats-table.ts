@@ -16,7 +16,7 @@ function fmtDuration(sec: number): string {
 
 function cacheText(c: StatsSnapshot['metadataCache']): string {
   return `${formatBytes(c.bytes)} + filter ${formatBytes(c.filterBytes)}, ${c.hits} hits, ${c.misses} misses, ` +
-    `${c.evictions} evicted, ${c.filterNew} certainly new${c.filterReady ? '' : ' (filter loading)'} (since start)`;
+    `${c.evictions} evicted, ${c.warmedRecords} warmed at start, ${c.filterNew} certainly new${c.filterReady ? '' : ' (filter loading)'} (since start)`;
 }
 
 function nativeReadText(n: NonNullable<StatsSnapshot['nativeRead']>): string {

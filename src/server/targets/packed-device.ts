@@ -93,6 +93,7 @@ function snapshotOf(
 function logEngineEvents(engine: BlockEngine, log: () => Logger): void {
   engine.setEventHandler((event) => {
     if (event.kind === 'no-space-cleared') log().info({ event: event.kind }, 'space is available again; writes resume');
+    else if (event.kind === 'cache-warmed') log().info({ ...event, event: event.kind }, 'metadata cache warmed from the store');
     else log().error({ ...event, event: event.kind }, event.kind === 'no-space' ? 'backing store full' : 'read verification failed');
   });
 }

@@ -23,7 +23,7 @@ const prevRunDir = process.env.UBLK_COMPRESS_RUN_DIR;
 
 const SNAPSHOT: StatsSnapshot = buildStatsSnapshot({
   devId: 4, pid: process.pid, startedAtMs: 0, nowMs: 1000, pool: '/p', metaDir: '/m', dedup: 'on', compression: 'lz4',
-  engine: { uuid: 'u', logicalBytes: 1 << 20, segmentBytes: 1 << 16, mappedBlocks: 2, extents: 1, liveBytes: 100, physicalBytes: 1 << 16, compaction: { running: false, candidates: 0 }, cache: { bytes: 3 << 20, hits: 900, misses: 100, evictions: 5, filterBytes: 1 << 20, filterNew: 40, filterReady: true } },
+  engine: { uuid: 'u', logicalBytes: 1 << 20, segmentBytes: 1 << 16, mappedBlocks: 2, extents: 1, liveBytes: 100, physicalBytes: 1 << 16, compaction: { running: false, candidates: 0 }, cache: { bytes: 3 << 20, hits: 900, misses: 100, evictions: 5, filterBytes: 1 << 20, filterNew: 40, filterReady: true, warmedRecords: 0 } },
   totals: zeroCounters(), sessionBlocksRead: 0, sessionBlocksWritten: 0,
   requests: { reads: 0, writes: 0, flushes: 0, discards: 0, writeZeroes: 0, errors: 0 }, poolAllocatedBytes: 0, metadataBytes: 0,
 });

@@ -15,7 +15,7 @@ function input(over: Partial<SnapshotInput> = {}): SnapshotInput {
     engine: {
       uuid: 'u', logicalBytes: 1 << 30, segmentBytes: 4 << 20, mappedBlocks: 1000, extents: 400,
       liveBytes: 400 * 1024, physicalBytes: 8 << 20, readVerifyFailures: 2, compaction: { running: false, candidates: 2 },
-      cache: { bytes: 3 << 20, hits: 900, misses: 100, evictions: 5, filterBytes: 1 << 20, filterNew: 40, filterReady: true },
+      cache: { bytes: 3 << 20, hits: 900, misses: 100, evictions: 5, filterBytes: 1 << 20, filterNew: 40, filterReady: true, warmedRecords: 0 },
     },
     totals: { ...ZERO, blocksWritten: 1200, blocksRead: 500, dedupHits: 600, sameFillBlocks: 200, compressedBlocks: 350, rawBlocks: 50, segmentsCleaned: 3 },
     sessionBlocksRead: 250, sessionBlocksWritten: 1000,
@@ -48,7 +48,7 @@ describe('packed stats snapshot', () => {
 
   it('reports 1:1 for an empty pool, never NaN or Infinity', () => {
     const s = buildStatsSnapshot(input({
-      engine: { uuid: 'u', logicalBytes: 1 << 20, segmentBytes: 1 << 16, mappedBlocks: 0, extents: 0, liveBytes: 0, physicalBytes: 0, readVerifyFailures: 0, compaction: { running: false, candidates: 0 }, cache: { bytes: 3 << 20, hits: 900, misses: 100, evictions: 5, filterBytes: 1 << 20, filterNew: 40, filterReady: true } },
+      engine: { uuid: 'u', logicalBytes: 1 << 20, segmentBytes: 1 << 16, mappedBlocks: 0, extents: 0, liveBytes: 0, physicalBytes: 0, readVerifyFailures: 0, compaction: { running: false, candidates: 0 }, cache: { bytes: 3 << 20, hits: 900, misses: 100, evictions: 5, filterBytes: 1 << 20, filterNew: 40, filterReady: true, warmedRecords: 0 } },
       totals: { ...ZERO }, nowMs: 1_000_000,
     }));
     for (const v of Object.values(s.ratio)) expect(v).toBe(1);
@@ -68,7 +68,7 @@ describe('packed stats snapshot', () => {
     expect(text).toMatch(/^read verify failures +2 \(since start\)$/m);
     expect(text).toMatch(/^ublk flags +USER_RECOVERY UPDATE_SIZE$/m);
     expect(renderStatsTable(buildStatsSnapshot(input({ ublkFlags: undefined })))).toMatch(/^ublk flags +-$/m);
-    expect(text).toMatch(/^metadata cache +3\.00 MiB \+ filter 1\.00 MiB, 900 hits, 100 misses, 5 evicted, 40 certainly new \(since start\)$/m);
+    expect(text).toMatch(/^metadata cache +3\.00 MiB \+ filter 1\.00 MiB, 900 hits, 100 misses, 5 evicted, 0 warmed at start, 40 certainly new \(since start\)$/m);
     expect(text).toMatch(/^compactor +idle, 2 candidate segments, 3 cleaned, 12\.00 MiB reclaimed$/m);
     expect(text).not.toMatch(/^native reads/m); // a daemon from before the native read path
   });

@@ -172,7 +172,7 @@ function packedReport(id: number, name: string | undefined): DeviceReport {
     engine: {
       uuid: 'u', logicalBytes: 1 << 30, segmentBytes: 1 << 20, mappedBlocks: 25_600, extents: 12_800, liveBytes: 30 << 20,
       physicalBytes: 32 << 20, readVerifyFailures: 0, compaction: { running: false, candidates: 2 },
-      cache: { bytes: 3 << 20, hits: 900, misses: 100, evictions: 5, filterBytes: 1 << 20, filterNew: 40, filterReady: true },
+      cache: { bytes: 3 << 20, hits: 900, misses: 100, evictions: 5, filterBytes: 1 << 20, filterNew: 40, filterReady: true, warmedRecords: 0 },
     },
     totals: { ...zeroCounters(), blocksWritten: 30_000, blocksRead: 10, dedupHits: 12_800, compressedBlocks: 12_000, rawBlocks: 800 },
     sessionBlocksRead: 10, sessionBlocksWritten: 30_000,
