@@ -19,6 +19,8 @@
 // The cases without the tiny read cache run with a metadata cache (meta-cache.ts)
 // far smaller than their working set, so records are evicted and paged in from
 // the store all the time.
+// The metadata cache is warmed from the store after each reopen (cache-warm.ts),
+// racing the verification reads and the workload that follows.
 // The packed native read path's tables (the same cache, read in place by the
 // addon) are attached throughout: after every operation each LBA they resolve
 // must resolve the same way in the engine's view, to a segment out of RAM; and
