@@ -15,6 +15,8 @@ export class Background {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private compactScheduled = false;
+  /** A commit is queued to start when the one in flight ends (commitIfDue). */
+  private followUp = false;
 
   constructor(
     private readonly core: EngineCore,
@@ -38,10 +40,38 @@ export class Background {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         if (this.closed) return;
-        this.exclusive(() => c.commit(false)).then(() => this.maybeCompact(), () => undefined);
+        // The commit in flight, if any, is waited for before taking the mutex, not under it.
+        c.settleCommit()
+          .then(() => (this.closed ? undefined : this.exclusive(() => c.commit(false))))
+          .then(() => this.maybeCompact(), () => undefined);
       }, c.opts.flushDelayMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * [mutex] A mutation left the overlay at its bound (core.needsCommit()). A
+   * commit starts now unless one is in flight: waiting for that one here would
+   * hold the mutex, and every writer queued behind it, for a whole pool write,
+   * fdatasync and LevelDB batch. The next commit then starts as soon as it ends,
+   * through the mutex; a writer waits here only once the overlay holds twice the
+   * bound, which keeps it bounded.
+   */
+  async commitIfDue(): Promise<void> {
+    const c = this.core;
+    if (!c.commitInFlight || c.overlayAtHardBound()) {
+      await c.commit(false);
+      return;
+    }
+    if (this.followUp) return;
+    this.followUp = true;
+    const next = async (): Promise<void> => {
+      this.followUp = false;
+      if (!this.closed && c.needsCommit()) await c.commit(false);
+    };
+    c.settleCommit()
+      .then(() => this.exclusive(next))
+      .then(() => this.maybeCompact(), () => undefined);
   }
 
   /** Schedules one background compaction step when a segment qualifies. */

@@ -258,6 +258,15 @@ export class EngineCore {
     return this.view.pendingRecords >= this.opts.commitRecordsMax;
   }
 
+  /** The overlay holds twice its commit bound: writers wait for a commit (Background.commitIfDue). */
+  overlayAtHardBound(): boolean {
+    return this.view.pendingRecords >= 2 * this.opts.commitRecordsMax;
+  }
+
+  get commitInFlight(): boolean {
+    return this.commits.inFlight;
+  }
+
   get hasPendingWork(): boolean {
     return this.commits.hasPendingWork;
   }
