@@ -1,12 +1,17 @@
 // The engine's timers: the delayed (non-durable) commit after a mutation, the
 // retry of a stalled commit, and background compaction. Each runs its work
 // through the engine's mutex (`exclusive`) and never outlives close().
-import { COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
+import { COMMIT_RECORDS_SLACK, COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
 import type { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
 
 /** The background retry of a stalled commit never spins faster than this. */
 const STALL_RETRY_TIMER_MS_MIN = 10;
+
+/** Pending records at which writers wait for a commit even while one runs. */
+export function overlayHardBound(commitRecordsMax: number): number {
+  return Math.ceil(commitRecordsMax * (1 + COMMIT_RECORDS_SLACK));
+}
 
 export type Exclusive = <T>(fn: () => Promise<T>) => Promise<T>;
 
@@ -54,12 +59,12 @@ export class Background {
    * commit starts now unless one is in flight: waiting for that one here would
    * hold the mutex, and every writer queued behind it, for a whole pool write,
    * fdatasync and LevelDB batch. The next commit then starts as soon as it ends,
-   * through the mutex; a writer waits here only once the overlay holds twice the
-   * bound, which keeps it bounded.
+   * through the mutex; a writer waits here only once the overlay reaches
+   * overlayHardBound, which keeps it bounded.
    */
   async commitIfDue(): Promise<void> {
     const c = this.core;
-    if (!c.commitInFlight || c.overlayAtHardBound()) {
+    if (!c.commitInFlight || c.pendingRecords >= overlayHardBound(c.opts.commitRecordsMax)) {
       await c.commit(false);
       return;
     }

@@ -258,9 +258,9 @@ export class EngineCore {
     return this.view.pendingRecords >= this.opts.commitRecordsMax;
   }
 
-  /** The overlay holds twice its commit bound: writers wait for a commit (Background.commitIfDue). */
-  overlayAtHardBound(): boolean {
-    return this.view.pendingRecords >= 2 * this.opts.commitRecordsMax;
+  /** Records changed since the last freeze (the overlay's size). */
+  get pendingRecords(): number {
+    return this.view.pendingRecords;
   }
 
   get commitInFlight(): boolean {

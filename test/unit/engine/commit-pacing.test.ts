@@ -1,10 +1,11 @@
 // When a write leaves the overlay at its commit bound while a commit is still
 // writing (Background.commitIfDue), the writer must not wait for that commit
 // under the engine mutex: the next commit starts when it ends. Only an overlay
-// at twice the bound makes writers wait. The metadata store's batches are held
+// at the hard bound (the bound plus its slack) makes writers wait. The metadata store's batches are held
 // at a gate to keep a commit in flight.
 import { describe, expect, it } from 'vitest';
 import { auditPool, formatEngine, openEngine, type BlockEngine } from '../../../src/engine/index.js';
+import { overlayHardBound } from '../../../src/engine/background.js';
 import type { EngineCore } from '../../../src/engine/core.js';
 import type { MetaOp } from '../../../src/meta/store.js';
 import { MemMetaStore } from '../../../src/testing/mem-store.js';
@@ -12,6 +13,7 @@ import { SimDisk } from '../../../src/testing/sim-disk.js';
 import { BLOCK_BYTES } from '../../../src/util/units.js';
 
 const BOUND = 16;
+const HARD_BOUND = overlayHardBound(BOUND);
 
 /** A store whose batches wait while `held` (the first one waiting counts in `waiting`). */
 class GatedStore extends MemMetaStore {
@@ -44,8 +46,7 @@ function commitInFlight(e: BlockEngine): boolean {
 }
 
 function overlay(e: BlockEngine): number {
-  const core = (e as unknown as { core: { view: { pendingRecords: number } } }).core;
-  return core.view.pendingRecords;
+  return (e as unknown as { core: EngineCore }).core.pendingRecords;
 }
 
 describe('commits started by writes', () => {
@@ -67,9 +68,9 @@ describe('commits started by writes', () => {
     const done = await Promise.race([atBound.then(() => 'done'), new Promise((r) => setTimeout(() => r('waiting'), 50))]);
     expect(done).toBe('done');
     expect(meta.waiting).toBe(1); // no second batch yet: only one commit may be in flight
-    // Past twice the bound a writer waits for the commit.
+    // At the hard bound a writer waits for the commit.
     // (A one-block write adds two records: stop one write short of the hard bound.)
-    for (lba += 1; overlay(e) + 2 < 2 * BOUND; lba += 1) await e.write(lba, 1, block(lba + 1), false);
+    for (lba += 1; overlay(e) + 2 < HARD_BOUND; lba += 1) await e.write(lba, 1, block(lba + 1), false);
     const atHardBound = e.write(lba, 1, block(lba + 1), false);
     const waited = await Promise.race([atHardBound.then(() => 'done'), new Promise((r) => setTimeout(() => r('waiting'), 50))]);
     expect(waited).toBe('waiting');
