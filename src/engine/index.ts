@@ -39,12 +39,15 @@
 //                                                      grow (file pools grow capacity too);
 //                                                      shrink only with allowShrink and no
 //                                                      data beyond the new end
+//     whenLoaded(): Promise<void>                      the scans after open and the metadata
+//                                                      cache warm-up have ended (never rejects)
 //     uuid, logicalBytes, logicalBlocks (getters)
 //   Concurrency: mutating calls are serialized inside the engine (callers may issue
 //   many at once); reads run concurrently with them. Non-durable group commits run in
 //   the background; flush()/fua/close() wait for everything before them.
 //   Memory: LevelDB cache 16 MiB + memtable 8 MiB (x2), up to ~4 segment buffers
-//   (4 MiB each), the overlay (<= commitRecordsMax records), 1 bit per logical block.
+//   (4 MiB each), the overlay (<= commitRecordsMax records, a quarter more while a
+//   commit runs), the metadata cache (cacheMib), 1 bit per logical block.
 //   Stores passed to formatEngine/openEngine stay owned by the caller (close() does
 //   not close them); formatPool/openPool engines close theirs.
 //   Errors: UcError (src/util/errors.ts): UC_INVALID_ARGUMENT (range beyond the end,
