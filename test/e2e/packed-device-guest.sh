@@ -87,9 +87,16 @@ if has_stage main; then
   s=$(stats_json "$id")
   [ "$(echo "$s" | jf .bytesWritten)" = "$written1" ] || fail "bytesWritten $(echo "$s" | jf .bytesWritten) != $written1"
   [ "$(echo "$s" | jf .dedupHits)" = "$hits1" ] || fail "dedupHits differ after re-add"
+  # The metadata cache is warmed from the store after add: reading the tree back
+  # must then be served by the native read path, not by JS and LevelDB lookups.
+  for _ in $(seq 120); do grep -q '"event":"cache-warmed"' "$LOG" && break; sleep 0.5; done
+  grep -q '"event":"cache-warmed"' "$LOG" || fail "no cache-warmed log line within 60 s of re-add"
   mount "$dev" "$M" || fail "mount after re-add"
   sums "$M" | cmp -s - "$W/sums.txt" || fail "checksums differ after re-add"
-  ok "re-add $dev: all $(wc -l < "$W/sums.txt") checksums match, same totals ($written1 bytes written, $hits1 dedup hits)"
+  s=$(stats_json "$id")
+  nr=$(jf .nativeRead.requests <<<"$s") tj=$(jf .nativeRead.toJs <<<"$s") warmed=$(jf .metadataCache.warmedRecords <<<"$s")
+  [[ "$warmed" -gt 0 && "$nr" -gt 0 && $((tj * 10)) -le "$nr" ]] || fail "reads after the warm-up: $(jf .nativeRead <<<"$s"), warmed $warmed"
+  ok "re-add $dev: all $(wc -l < "$W/sums.txt") checksums match, same totals ($written1 bytes written, $hits1 dedup hits); $warmed records warmed, reads $nr native, $tj to JS"
   umount "$M"
   "${CLI[@]}" del -n "$id" 2>/dev/null || fail "del"
 fi
