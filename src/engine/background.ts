@@ -1,17 +1,12 @@
 // The engine's timers: the delayed (non-durable) commit after a mutation, the
 // retry of a stalled commit, and background compaction. Each runs its work
 // through the engine's mutex (`exclusive`) and never outlives close().
-import { COMMIT_RECORDS_SLACK, COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
+import { COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
 import type { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
 
 /** The background retry of a stalled commit never spins faster than this. */
 const STALL_RETRY_TIMER_MS_MIN = 10;
-
-/** Pending records at which writers wait for a commit even while one runs. */
-export function overlayHardBound(commitRecordsMax: number): number {
-  return Math.ceil(commitRecordsMax * (1 + COMMIT_RECORDS_SLACK));
-}
 
 export type Exclusive = <T>(fn: () => Promise<T>) => Promise<T>;
 
@@ -20,8 +15,6 @@ export class Background {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private compactScheduled = false;
-  /** A commit is queued to start when the one in flight ends (commitIfDue). */
-  private followUp = false;
 
   constructor(
     private readonly core: EngineCore,
@@ -45,38 +38,15 @@ export class Background {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         if (this.closed) return;
-        // The commit in flight, if any, is waited for before taking the mutex, not under it.
+        // The commit in flight, if any, is waited for before taking the mutex: commit()
+        // would wait for it under the mutex, holding up every writer for a whole pool
+        // write, fdatasync and LevelDB batch.
         c.settleCommit()
           .then(() => (this.closed ? undefined : this.exclusive(() => c.commit(false))))
           .then(() => this.maybeCompact(), () => undefined);
       }, c.opts.flushDelayMs);
       this.timer.unref();
     }
-  }
-
-  /**
-   * [mutex] A mutation left the overlay at its bound (core.needsCommit()). A
-   * commit starts now unless one is in flight: waiting for that one here would
-   * hold the mutex, and every writer queued behind it, for a whole pool write,
-   * fdatasync and LevelDB batch. The next commit then starts as soon as it ends,
-   * through the mutex; a writer waits here only once the overlay reaches
-   * overlayHardBound, which keeps it bounded.
-   */
-  async commitIfDue(): Promise<void> {
-    const c = this.core;
-    if (!c.commitInFlight || c.pendingRecords >= overlayHardBound(c.opts.commitRecordsMax)) {
-      await c.commit(false);
-      return;
-    }
-    if (this.followUp) return;
-    this.followUp = true;
-    const next = async (): Promise<void> => {
-      this.followUp = false;
-      if (!this.closed && c.needsCommit()) await c.commit(false);
-    };
-    c.settleCommit()
-      .then(() => this.exclusive(next))
-      .then(() => this.maybeCompact(), () => undefined);
   }
 
   /** Schedules one background compaction step when a segment qualifies. */

@@ -138,7 +138,7 @@ export class BlockEngine {
           else await writeBlocks(c, lba + done, n, part);
           // Applied: record it before any freeze can run (we hold the mutex).
           appends.push(this.record('write', lba + done, n, part, prepared !== undefined && n === 1 ? scannedHash(prepared, 0) : undefined));
-          if (c.needsCommit()) await this.background.commitIfDue();
+          if (c.needsCommit()) await c.commit(false);
         }
         if (fua) await c.commit(true);
         return appends;
@@ -217,7 +217,7 @@ export class BlockEngine {
       // Applied: record them before any freeze can run (we hold the mutex).
       const appends = indices.map((i) =>
         this.record('write', lbas[i], 1, data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES), scannedHash(prepared, i)));
-      if (c.needsCommit()) await this.background.commitIfDue();
+      if (c.needsCommit()) await c.commit(false);
       return appends;
     });
     this.background.afterMutation();

@@ -258,14 +258,6 @@ export class EngineCore {
     return this.view.pendingRecords >= this.opts.commitRecordsMax;
   }
 
-  /** Records changed since the last freeze (the overlay's size). */
-  get pendingRecords(): number {
-    return this.view.pendingRecords;
-  }
-
-  get commitInFlight(): boolean {
-    return this.commits.inFlight;
-  }
 
   get hasPendingWork(): boolean {
     return this.commits.hasPendingWork;

@@ -80,11 +80,6 @@ export class GroupCommit {
     return this.health.stalled;
   }
 
-  /** A non-durable commit is still writing (the next one waits for it). */
-  get inFlight(): boolean {
-    return this.inflight !== undefined;
-  }
-
   get hasPendingWork(): boolean {
     return this.unsynced || this.p.writer.hasUnwritten || this.p.view.pendingRecords > 0;
   }

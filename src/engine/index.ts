@@ -46,8 +46,8 @@
 //   many at once); reads run concurrently with them. Non-durable group commits run in
 //   the background; flush()/fua/close() wait for everything before them.
 //   Memory: LevelDB cache 16 MiB + memtable 8 MiB (x2), up to ~4 segment buffers
-//   (4 MiB each), the overlay (<= commitRecordsMax records, a quarter more while a
-//   commit runs), the metadata cache (cacheMib), 1 bit per logical block.
+//   (4 MiB each), the overlay (<= commitRecordsMax records), the metadata cache
+//   (cacheMib), 1 bit per logical block.
 //   Stores passed to formatEngine/openEngine stay owned by the caller (close() does
 //   not close them); formatPool/openPool engines close theirs.
 //   Errors: UcError (src/util/errors.ts): UC_INVALID_ARGUMENT (range beyond the end,

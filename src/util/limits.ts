@@ -16,11 +16,6 @@ export const COMPRESSED_BYTES_MAX = 3584;
  * with 16384 (JS garbage of the big batches and LevelDB's native memory for them) and
  * ~230 MiB with 4096, at no measured cost in write throughput (docs/packed.md, "Memory"). */
 export const COMMIT_RECORDS_MAX = 4096;
-/** Records that may pend beyond that bound while the previous commit still runs, as a
- * share of it, before writers wait for a commit. 1.0 raised the 8 GiB write's peak RSS
- * from ~255 to 264 MiB (larger batches); a quarter covers a commit's time at the
- * guest's write rates. */
-export const COMMIT_RECORDS_SLACK = 0.25;
 /** RAM budget (MiB) of the clean metadata cache and the dedup filter: with 48 MiB the
  * cache holds ~625k map, ~365k extent and ~375k dedup records and the filter 12 MiB.
  * 48, not 64: writing 8 GiB of unique blocks then peaks under 256 MiB of RSS. */
