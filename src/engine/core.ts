@@ -258,7 +258,6 @@ export class EngineCore {
     return this.view.pendingRecords >= this.opts.commitRecordsMax;
   }
 
-
   get hasPendingWork(): boolean {
     return this.commits.hasPendingWork;
   }
