@@ -215,8 +215,9 @@ export class BlockEngine {
       if (!this.journalFits(journalBytes)) await this.journalRoom(journalBytes);
       applyBlocks(c, lbas, indices, data, prepared);
       // Applied: record them before any freeze can run (we hold the mutex).
-      const appends = indices.map((i) =>
-        this.record('write', lbas[i], 1, data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES), scannedHash(prepared, i)));
+      // One journal write for all their records; caught as record() does.
+      const appends = [c.journal?.appendBlocks(lbas, indices, data, (i) => scannedHash(prepared, i)) ?? Promise.resolve()];
+      appends[0].catch(() => undefined);
       if (c.needsCommit()) await c.commit(false);
       return appends;
     });

@@ -4,13 +4,15 @@
 // small and their dirty pages are dropped instead of written back. On tmpfs a
 // record is written inline (pwrite(2) on the calling thread): there io_uring
 // hands every write to a worker thread, which costs more than the copy, and a
-// write to memory never waits for a disk or for writeback.
+// write to memory never waits for a disk or for writeback, and emptying a file
+// keeps its first pages (JOURNAL_KEEP_BYTES) for the next records.
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ioError } from '../io/errors.js';
 import { isMemoryFile, openBackingFile, type BackingFile, type BackingOpener } from '../io/index.js';
 import { UcError } from '../util/errors.js';
+import { JOURNAL_KEEP_BYTES } from '../util/limits.js';
 import type { JournalFile } from './write-journal.js';
 
 const ftruncate = promisify(fs.ftruncate);
@@ -19,10 +21,11 @@ export function journalPaths(metaDir: string): [string, string] {
   return [path.join(metaDir, 'journal-0'), path.join(metaDir, 'journal-1')];
 }
 
-function journalFileOf(f: BackingFile, inlineWrites = false): JournalFile {
+function journalFileOf(f: BackingFile, inMemory = false): JournalFile {
   return {
+    keepBytes: inMemory ? JOURNAL_KEEP_BYTES : undefined,
     pread: (buf, offset, length, position) => f.pread(buf, offset, length, position),
-    pwrite: inlineWrites
+    pwrite: inMemory
       ? (buf, offset, length, position) => writeInline(f, buf, offset, length, position)
       : (buf, offset, length, position) => f.pwrite(buf, offset, length, position),
     fdatasync: () => f.fdatasync(),

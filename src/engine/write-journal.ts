@@ -29,7 +29,13 @@ import { BLOCK_BYTES } from '../util/units.js';
  * zeros), plus `truncate`, which discards everything from `length` on
  * (ftruncate(2) on a real file: its dirty pages never reach the disk, their
  * space is released, and the file stays small). */
-export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & { truncate(length: number): Promise<void> };
+export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & {
+  truncate(length: number): Promise<void>;
+  /** Set for a file in memory (tmpfs): emptying it keeps its first `keepBytes`
+   * (their pages) instead of truncating to 0, so the next records overwrite
+   * pages that are already there rather than allocate and zero new ones. */
+  readonly keepBytes?: number;
+};
 
 export const JOURNAL_HEADER_BYTES = 64;
 const MAGIC = 0x4a43_5531; // "1UCJ" little-endian
@@ -39,8 +45,13 @@ const HASH_BYTES = 16;
 /** Header layout: magic u32, kind u8, pad, seq u64, lba u64, blocks u32,
  * payload bytes u32, payload hash 16, header hash 16 (over bytes 0..48). */
 const HEADER_HASHED_BYTES = 48;
-/** One-block record buffers kept for reuse (about the writes in flight at once). */
+/** Record buffers kept for reuse (about the writes in flight at once). */
 const SPARE_RECORDS = 64;
+const SPARE_BYTES_MAX = 2 * 1024 * 1024;
+/** A one-block write's record: header and block. */
+const ONE_BLOCK_RECORD_BYTES = JOURNAL_HEADER_BYTES + BLOCK_BYTES;
+/** The one block of a one-block append(). */
+const FIRST_BLOCK: readonly number[] = [0];
 
 export type JournalOp =
   | { kind: 'write'; seq: number; lba: number; blocks: number; data: Buffer }
@@ -59,6 +70,8 @@ interface FileState {
   broken: boolean;
   /** Offset of the first record that failed (what the file is cut back to). */
   failedAt: number;
+  /** End of the furthest record written since the file was last cut back (its size, but for a failed write). */
+  written: number;
 }
 
 export class WriteJournal {
@@ -74,8 +87,9 @@ export class WriteJournal {
   private replaying = false;
   /** Highest sequence the load saw (sequences restart above it after replay). */
   private maxLoaded = 0;
-  /** Buffers of one-block records whose write settled, for reuse. */
+  /** Record buffers whose write settled, for reuse (at most SPARE_BYTES_MAX in all). */
   private readonly spare: Buffer[] = [];
+  private spareBytes = 0;
 
   private constructor(
     files: [JournalFile, JournalFile],
@@ -83,7 +97,7 @@ export class WriteJournal {
     /** Bytes each file may hold before it must be emptied. */
     private readonly capacityBytes: number,
   ) {
-    this.f = [files[0], files[1]].map((file) => ({ file, used: 0, maxSeq: 0, tail: Promise.resolve(true), broken: false, failedAt: 0 })) as [
+    this.f = [files[0], files[1]].map((file) => ({ file, used: 0, maxSeq: 0, tail: Promise.resolve(true), broken: false, failedAt: 0, written: 0 })) as [
       FileState,
       FileState,
     ];
@@ -136,6 +150,7 @@ export class WriteJournal {
       await s.file.fdatasync();
       s.used = 0;
       s.maxSeq = 0;
+      s.written = 0;
     }
     this.seq = Math.max(this.seq, this.maxLoaded);
     this.coveredSeq = this.seq;
@@ -166,27 +181,68 @@ export class WriteJournal {
     const payload = kind === 'write' ? data : undefined;
     assert(payload === undefined || payload.length === blocks * BLOCK_BYTES);
     assert(dataHash === undefined || (payload !== undefined && dataHash.length === HASH_BYTES));
+    // A one-block record goes out in one write, from a recycled buffer.
+    if (payload?.length === BLOCK_BYTES) return this.appendBlocks([lba], FIRST_BLOCK, payload, () => dataHash);
+    // Others write the header and the caller's payload apart (no copy of a large payload).
     const payloadBytes = payload?.length ?? 0;
     assert(this.fits(payloadBytes), 'write journal record does not fit (caller checks fits first)');
-    this.seq += 1;
     const s = this.f[this.active];
     const at = s.used;
     s.used += JOURNAL_HEADER_BYTES + payloadBytes;
+    this.seq += 1;
     s.maxSeq = this.seq;
-    const kindCode = kind === 'write' ? KIND_WRITE : KIND_UNMAP;
-    // A one-block record goes out in one write, from a recycled buffer; others
-    // write the header and the caller's payload apart (no copy of a large payload).
-    const joined = payloadBytes === BLOCK_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafe(JOURNAL_HEADER_BYTES + BLOCK_BYTES)) : undefined;
-    const header = joined ?? Buffer.allocUnsafe(JOURNAL_HEADER_BYTES);
-    encodeHeader(header, kindCode, this.seq, lba, blocks, payload, dataHash);
-    let writes: Array<Promise<void>>;
-    if (joined !== undefined) {
-      payload!.copy(joined, JOURNAL_HEADER_BYTES);
-      writes = [s.file.pwrite(joined, 0, joined.length, at)];
-    } else {
-      writes = [s.file.pwrite(header, 0, JOURNAL_HEADER_BYTES, at)];
-      if (payload !== undefined) writes.push(s.file.pwrite(payload, 0, payloadBytes, at + JOURNAL_HEADER_BYTES));
+    const header = Buffer.allocUnsafe(JOURNAL_HEADER_BYTES);
+    encodeHeader(header, kind === 'write' ? KIND_WRITE : KIND_UNMAP, this.seq, lba, blocks, payload, dataHash);
+    const writes = [s.file.pwrite(header, 0, JOURNAL_HEADER_BYTES, at)];
+    if (payload !== undefined) writes.push(s.file.pwrite(payload, 0, payloadBytes, at + JOURNAL_HEADER_BYTES));
+    return this.settle(s, at, writes, undefined);
+  }
+
+  /**
+   * Records one-block writes that were just applied, in order: block i of
+   * `data` to `lbas[i]` for each i of `indices`, a record each (exactly what
+   * as many append() calls would write), in one write to the file: one
+   * system call and one promise for a coalesced batch. `hashOf(i)` is XXH128
+   * of block i when the caller has it. The promise settles as append()'s does,
+   * for all of them together.
+   */
+  appendBlocks(lbas: readonly number[], indices: readonly number[], data: Buffer, hashOf: (i: number) => Buffer | undefined): Promise<void> {
+    if (this.replaying || indices.length === 0) return Promise.resolve();
+    const bytes = indices.length * ONE_BLOCK_RECORD_BYTES;
+    assert(this.fits(bytes - JOURNAL_HEADER_BYTES), 'write journal records do not fit (caller checks fits first)');
+    const s = this.f[this.active];
+    const at = s.used;
+    s.used += bytes;
+    const out = this.spareRecords(bytes);
+    let o = 0;
+    for (const i of indices) {
+      this.seq += 1;
+      const block = data.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
+      encodeHeader(out.subarray(o, o + JOURNAL_HEADER_BYTES), KIND_WRITE, this.seq, lbas[i], 1, block, hashOf(i));
+      block.copy(out, o + JOURNAL_HEADER_BYTES);
+      o += ONE_BLOCK_RECORD_BYTES;
     }
+    s.maxSeq = this.seq;
+    return this.settle(s, at, [s.file.pwrite(out, 0, bytes, at)], out);
+  }
+
+  /** A buffer of at least `bytes` for records: a recycled one when one is large enough. */
+  private spareRecords(bytes: number): Buffer {
+    for (let k = this.spare.length - 1; k >= 0; k--) {
+      const b = this.spare[k];
+      if (b.length < bytes) continue;
+      this.spare[k] = this.spare[this.spare.length - 1];
+      this.spare.pop();
+      this.spareBytes -= b.length;
+      return b;
+    }
+    return Buffer.allocUnsafe(Math.max(bytes, ONE_BLOCK_RECORD_BYTES));
+  }
+
+  /** The promise of the records from `at` to the file's end written by `writes`: it rejects when they or an
+   * earlier record of the file were not written. `buf` is recycled once the writes settle. */
+  private settle(s: FileState, at: number, writes: Array<Promise<void>>, buf: Buffer | undefined): Promise<void> {
+    s.written = Math.max(s.written, s.used);
     const done = Promise.all([s.tail, ...writes]).then(([earlierWritten]) => {
       // A scan stops at the first record missing: this one could not be found either.
       if (!earlierWritten) throw new UcError('UC_IO', 'an earlier record of this write-journal file was not written');
@@ -194,16 +250,17 @@ export class WriteJournal {
     // `done` settles once its write has (s.tail never rejects): the buffer may serve again.
     s.tail = done.then(
       () => {
-        this.recycle(joined);
+        this.recycle(buf);
         return true;
       },
       async () => {
-        this.recycle(joined);
+        this.recycle(buf);
         // Cut the file back to the first failed record: on a full filesystem, the
         // partial writes' space goes back to the commit that stands in for them.
         s.failedAt = s.broken ? Math.min(s.failedAt, at) : at;
         s.broken = true;
         await s.file.truncate(s.failedAt).catch(() => undefined);
+        s.written = Math.min(s.written, s.failedAt);
         return false;
       },
     );
@@ -212,8 +269,10 @@ export class WriteJournal {
     });
   }
 
-  private recycle(record: Buffer | undefined): void {
-    if (record !== undefined && this.spare.length < SPARE_RECORDS) this.spare.push(record);
+  private recycle(records: Buffer | undefined): void {
+    if (records === undefined || this.spare.length >= SPARE_RECORDS || this.spareBytes + records.length > SPARE_BYTES_MAX) return;
+    this.spare.push(records);
+    this.spareBytes += records.length;
   }
 
   /**
@@ -265,7 +324,13 @@ async function empty(s: FileState): Promise<void> {
   s.used = 0;
   s.maxSeq = 0;
   s.broken = false;
-  await s.file.truncate(0).catch(() => undefined);
+  // A file in memory keeps its first keepBytes: the records left there are at
+  // or below a written J, so load() passes over them, and the next records are
+  // written from offset 0 in order (inline), so none is ever read past a gap.
+  const keep = s.file.keepBytes ?? 0;
+  if (s.written <= keep) return;
+  s.written = keep;
+  await s.file.truncate(keep).catch(() => undefined);
 }
 
 /** A record's header. The checksums come from the addon's XXH128 (no allocation
