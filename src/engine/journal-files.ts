@@ -4,15 +4,13 @@
 // small and their dirty pages are dropped instead of written back. On tmpfs a
 // record is written inline (pwrite(2) on the calling thread): there io_uring
 // hands every write to a worker thread, which costs more than the copy, and a
-// write to memory never waits for a disk or for writeback, and emptying a file
-// keeps its first pages (JOURNAL_KEEP_BYTES) for the next records.
+// write to memory never waits for a disk or for writeback.
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ioError } from '../io/errors.js';
 import { isMemoryFile, openBackingFile, type BackingFile, type BackingOpener } from '../io/index.js';
 import { UcError } from '../util/errors.js';
-import { JOURNAL_KEEP_BYTES } from '../util/limits.js';
 import type { JournalFile } from './write-journal.js';
 
 const ftruncate = promisify(fs.ftruncate);
@@ -23,7 +21,6 @@ export function journalPaths(metaDir: string): [string, string] {
 
 function journalFileOf(f: BackingFile, inMemory = false): JournalFile {
   return {
-    keepBytes: inMemory ? JOURNAL_KEEP_BYTES : undefined,
     pread: (buf, offset, length, position) => f.pread(buf, offset, length, position),
     pwrite: inMemory
       ? (buf, offset, length, position) => writeInline(f, buf, offset, length, position)

@@ -29,13 +29,7 @@ import { BLOCK_BYTES } from '../util/units.js';
  * zeros), plus `truncate`, which discards everything from `length` on
  * (ftruncate(2) on a real file: its dirty pages never reach the disk, their
  * space is released, and the file stays small). */
-export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & {
-  truncate(length: number): Promise<void>;
-  /** Set for a file in memory (tmpfs): emptying it keeps its first `keepBytes`
-   * (their pages) instead of truncating to 0, so the next records overwrite
-   * pages that are already there rather than allocate and zero new ones. */
-  readonly keepBytes?: number;
-};
+export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & { truncate(length: number): Promise<void> };
 
 export const JOURNAL_HEADER_BYTES = 64;
 const MAGIC = 0x4a43_5531; // "1UCJ" little-endian
@@ -70,8 +64,6 @@ interface FileState {
   broken: boolean;
   /** Offset of the first record that failed (what the file is cut back to). */
   failedAt: number;
-  /** End of the furthest record written since the file was last cut back (its size, but for a failed write). */
-  written: number;
 }
 
 export class WriteJournal {
@@ -97,7 +89,7 @@ export class WriteJournal {
     /** Bytes each file may hold before it must be emptied. */
     private readonly capacityBytes: number,
   ) {
-    this.f = [files[0], files[1]].map((file) => ({ file, used: 0, maxSeq: 0, tail: Promise.resolve(true), broken: false, failedAt: 0, written: 0 })) as [
+    this.f = [files[0], files[1]].map((file) => ({ file, used: 0, maxSeq: 0, tail: Promise.resolve(true), broken: false, failedAt: 0 })) as [
       FileState,
       FileState,
     ];
@@ -150,7 +142,6 @@ export class WriteJournal {
       await s.file.fdatasync();
       s.used = 0;
       s.maxSeq = 0;
-      s.written = 0;
     }
     this.seq = Math.max(this.seq, this.maxLoaded);
     this.coveredSeq = this.seq;
@@ -242,7 +233,6 @@ export class WriteJournal {
   /** The promise of the records from `at` to the file's end written by `writes`: it rejects when they or an
    * earlier record of the file were not written. `buf` is recycled once the writes settle. */
   private settle(s: FileState, at: number, writes: Array<Promise<void>>, buf: Buffer | undefined): Promise<void> {
-    s.written = Math.max(s.written, s.used);
     const done = Promise.all([s.tail, ...writes]).then(([earlierWritten]) => {
       // A scan stops at the first record missing: this one could not be found either.
       if (!earlierWritten) throw new UcError('UC_IO', 'an earlier record of this write-journal file was not written');
@@ -260,7 +250,6 @@ export class WriteJournal {
         s.failedAt = s.broken ? Math.min(s.failedAt, at) : at;
         s.broken = true;
         await s.file.truncate(s.failedAt).catch(() => undefined);
-        s.written = Math.min(s.written, s.failedAt);
         return false;
       },
     );
@@ -324,13 +313,7 @@ async function empty(s: FileState): Promise<void> {
   s.used = 0;
   s.maxSeq = 0;
   s.broken = false;
-  // A file in memory keeps its first keepBytes: the records left there are at
-  // or below a written J, so load() passes over them, and the next records are
-  // written from offset 0 in order (inline), so none is ever read past a gap.
-  const keep = s.file.keepBytes ?? 0;
-  if (s.written <= keep) return;
-  s.written = keep;
-  await s.file.truncate(keep).catch(() => undefined);
+  await s.file.truncate(0).catch(() => undefined);
 }
 
 /** A record's header. The checksums come from the addon's XXH128 (no allocation

@@ -66,8 +66,3 @@ export const SEQ_RECORD_INTERVAL_MS = 50;
 /** Bytes each of the write journal's two files may hold (a record holds at most
  * one write chunk, 4 MiB; a full file forces a durable commit). */
 export const JOURNAL_FILE_BYTES = 64 * 1024 * 1024;
-
-/** Bytes of a write-journal file on tmpfs kept when it is emptied: the next
- * records overwrite those pages instead of allocating and zeroing new ones
- * (at most 2 x this much of memory stays with the journal). */
-export const JOURNAL_KEEP_BYTES = 8 * 1024 * 1024;

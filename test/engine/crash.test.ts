@@ -77,9 +77,6 @@ interface Case {
   cacheMib: number | undefined;
   /** Bytes of each write-journal file (small ones force durable commits to make room). */
   journalBytes: number;
-  /** Set: the journal files stand for files in memory, whose first bytes emptying keeps
-   * (only with process crashes: a power cut empties memory). */
-  journalKeepBytes: number | undefined;
   /** The crash kills the process only: every write issued survives in page cache,
    * so every mutation that completed must read back exactly (the write journal). */
   processCrash: boolean;
@@ -102,7 +99,6 @@ function caseOf(seed: number, reorder: boolean): Case {
     verifyReadBlocks: seed % 3 === 0 ? LOGICAL_BLOCKS : 12,
     cacheMib: seed % 2 === 1 ? TINY_CACHE_MIB : undefined,
     journalBytes: seed % 5 === 0 ? 96 * 1024 : 1024 * 1024,
-    journalKeepBytes: seed % 8 === 7 ? (seed % 5 === 0 ? 32 * 1024 : 256 * 1024) : undefined,
     processCrash: seed % 4 === 3,
   };
 }
@@ -310,7 +306,7 @@ async function runCase(c: Case): Promise<number> {
   let disk = new SimDisk(POOL_BYTES, undefined, order);
   let meta = new MemMetaStore();
   let journal: [SimDisk, SimDisk] = [new SimDisk(c.journalBytes, undefined, order), new SimDisk(c.journalBytes, undefined, order)];
-  const journalFiles = (): [JournalFile, JournalFile] => [simJournalFile(journal[0], c.journalKeepBytes), simJournalFile(journal[1], c.journalKeepBytes)];
+  const journalFiles = (): [JournalFile, JournalFile] => [simJournalFile(journal[0]), simJournalFile(journal[1])];
   const opts = { ...OPTS, readCacheBytes: c.readCacheBytes, cacheMib: c.cacheMib, journalBytes: c.journalBytes };
   const fmt = { logicalBytes: LOGICAL_BLOCKS * BLOCK_BYTES, segmentBytes: SEGMENT_BYTES, ...opts, journalFiles: journalFiles() };
   let e = await formatEngine(disk, meta, fmt);
@@ -389,7 +385,7 @@ async function runReported(c: Case): Promise<number> {
     console.error(
       `crash case failed: seed ${c.seed} dedupe ${c.dedupePct}% compress ${c.compressPct}% compaction ${c.compaction} ` +
         `reorder ${c.reorder} read cache ${c.readCacheBytes ?? 'default'} cacheMib ${c.cacheMib ?? 'default'} ` +
-        `journal ${c.journalBytes} keep ${c.journalKeepBytes} process crash ${c.processCrash}\n${how}`,
+        `journal ${c.journalBytes} process crash ${c.processCrash}\n${how}`,
     );
     throw new Error(`seed ${c.seed}: ${String(err)} (${how})`, { cause: err });
   }

@@ -16,10 +16,9 @@ function files(): [SimDisk, SimDisk] {
   return [new SimDisk(FILE_BYTES), new SimDisk(FILE_BYTES)];
 }
 
-/** Journal files over the disks: the journal sees them, the test damages the disks.
- * `keepBytes`: files in memory, whose first bytes emptying keeps. */
-function over(f: [SimDisk, SimDisk], keepBytes?: number): [JournalFile, JournalFile] {
-  return [simJournalFile(f[0], keepBytes), simJournalFile(f[1], keepBytes)];
+/** Journal files over the disks: the journal sees them, the test damages the disks. */
+function over(f: [SimDisk, SimDisk]): [JournalFile, JournalFile] {
+  return [simJournalFile(f[0]), simJournalFile(f[1])];
 }
 
 function block(n: number): Buffer {
@@ -33,8 +32,8 @@ async function bytesAt(d: SimDisk, at: number, length: number): Promise<Buffer> 
   return b;
 }
 
-async function fresh(f: [SimDisk, SimDisk], keepBytes?: number): Promise<WriteJournal> {
-  const { journal } = await WriteJournal.load(over(f, keepBytes), 0, FILE_BYTES);
+async function fresh(f: [SimDisk, SimDisk]): Promise<WriteJournal> {
+  const { journal } = await WriteJournal.load(over(f), 0, FILE_BYTES);
   await journal.finishReplay();
   return journal;
 }
@@ -129,33 +128,5 @@ describe('write journal', () => {
     expect((await bytesAt(b[0], 0, bytes)).equals(await bytesAt(a[0], 0, bytes)), 'the same bytes as three append() calls').toBe(true);
     const { ops } = await WriteJournal.load(over(b), 1, FILE_BYTES);
     expect(ops.map((o) => [o.seq, o.lba])).toEqual([[2, 42], [3, 40], [4, 43]]);
-  });
-
-  it('keeps the pages of a file in memory when it empties it; the records left there are never replayed', async () => {
-    const f = files();
-    const keep = 64 * 1024;
-    const j = await fresh(f, keep);
-    for (let n = 1; n <= 6; n++) await j.append('write', n, 1, block(n)); // seq 1..6 in file 0
-    j.rotate();
-    j.covered(6); // a batch with J = 6 was written: file 0 is emptied, its bytes stay
-    await j.ready();
-    expect((await bytesAt(f[0], 0, 4)).readUInt32LE(0), 'file 0 still holds its old records').not.toBe(0);
-    await j.append('write', 100, 1, block(100)); // seq 7, file 1
-    j.rotate(); // back to file 0, from offset 0, over seq 1
-    await j.append('write', 101, 1, block(101)); // seq 8
-    const { ops } = await WriteJournal.load(over(f, keep), 6, FILE_BYTES);
-    expect(ops.map((o) => [o.seq, o.lba])).toEqual([[7, 100], [8, 101]]);
-  });
-
-  it('cuts a file in memory back to keepBytes when it grew past them', async () => {
-    const f = files();
-    const keep = 2 * (JOURNAL_HEADER_BYTES + BLOCK_BYTES);
-    const j = await fresh(f, keep);
-    for (let n = 1; n <= 5; n++) await j.append('write', n, 1, block(n));
-    j.rotate();
-    j.covered(5);
-    await j.ready();
-    expect((await bytesAt(f[0], keep, JOURNAL_HEADER_BYTES)).every((x) => x === 0), 'past keepBytes: zeros').toBe(true);
-    expect((await bytesAt(f[0], 0, 4)).readUInt32LE(0), 'below: kept').not.toBe(0);
   });
 });
