@@ -19,10 +19,10 @@ export function journalPaths(metaDir: string): [string, string] {
   return [path.join(metaDir, 'journal-0'), path.join(metaDir, 'journal-1')];
 }
 
-function journalFileOf(f: BackingFile, inMemory = false): JournalFile {
+function journalFileOf(f: BackingFile, inlineWrites = false): JournalFile {
   return {
     pread: (buf, offset, length, position) => f.pread(buf, offset, length, position),
-    pwrite: inMemory
+    pwrite: inlineWrites
       ? (buf, offset, length, position) => writeInline(f, buf, offset, length, position)
       : (buf, offset, length, position) => f.pwrite(buf, offset, length, position),
     fdatasync: () => f.fdatasync(),

@@ -39,7 +39,8 @@ const HASH_BYTES = 16;
 /** Header layout: magic u32, kind u8, pad, seq u64, lba u64, blocks u32,
  * payload bytes u32, payload hash 16, header hash 16 (over bytes 0..48). */
 const HEADER_HASHED_BYTES = 48;
-/** Record buffers kept for reuse (about the writes in flight at once). */
+/** Record buffers kept for reuse (about the writes in flight at once), and
+ * their bytes at most (a coalesced batch's records take up to ~1 MiB). */
 const SPARE_RECORDS = 64;
 const SPARE_BYTES_MAX = 2 * 1024 * 1024;
 /** A one-block write's record: header and block. */
@@ -230,8 +231,9 @@ export class WriteJournal {
     return Buffer.allocUnsafe(Math.max(bytes, ONE_BLOCK_RECORD_BYTES));
   }
 
-  /** The promise of the records from `at` to the file's end written by `writes`: it rejects when they or an
-   * earlier record of the file were not written. `buf` is recycled once the writes settle. */
+  /** The promise of the records from `at` to the file's end, written by `writes`:
+   * it rejects when they or an earlier record of the file were not written.
+   * `buf` is recycled once the writes settle. */
   private settle(s: FileState, at: number, writes: Array<Promise<void>>, buf: Buffer | undefined): Promise<void> {
     const done = Promise.all([s.tail, ...writes]).then(([earlierWritten]) => {
       // A scan stops at the first record missing: this one could not be found either.
