@@ -214,9 +214,8 @@ export class EngineCore {
     return this.view.getExtent(id);
   }
 
-  /** `key` is fingerprint.toString('latin1'), passed by callers that already have it. */
-  getDedup(fingerprint: Buffer, key?: string): number | undefined {
-    return this.view.getDedup(fingerprint, key);
+  getDedup(fingerprint: Buffer): number | undefined {
+    return this.view.getDedup(fingerprint);
   }
 
   /** Changes whenever metadata entries leave the overlays (see MetaView.epoch). */
@@ -225,8 +224,8 @@ export class EngineCore {
   }
 
   /** The overlay's dedup entry: an id, null (deleted), or undefined (not pending). */
-  pendingDedup(fingerprint: Buffer, key?: string): number | null | undefined {
-    return this.view.pendingDedup(fingerprint, key);
+  pendingDedup(fingerprint: Buffer): number | null | undefined {
+    return this.view.pendingDedup(fingerprint);
   }
 
   /** A segment's bytes while they are still in RAM (open, or not yet written). */
@@ -236,9 +235,7 @@ export class EngineCore {
 
   /** LBAs with a pending (uncommitted) map value in [from, to). */
   pendingMappedIn(from: number, to: number): number[] {
-    const out: number[] = [];
-    for (const [l, v] of this.view.pendingMaps) if (l >= from && l < to && v !== null) out.push(l);
-    return out;
+    return this.view.pendingMappedIn(from, to);
   }
 
   get stalled(): UcError | undefined {
@@ -286,9 +283,8 @@ export class EngineCore {
   }
 
   /** Stores block i of `enc`'s batch as a new extent (one reference), its payload
-   * encoded straight into the open segment. With `dedupKey`
-   * (fingerprint.toString('latin1')) the dedup index points at it. */
-  addExtent(enc: FragmentEncoder, i: number, fingerprint: Buffer, dedupKey?: string): Extent {
+   * encoded straight into the open segment. With `index` the dedup index points at it. */
+  addExtent(enc: FragmentEncoder, i: number, fingerprint: Buffer, index = false): Extent {
     const id = this.state.nextExtentId;
     const at = this.writer.appendEncoded(enc, i, id);
     this.state.nextExtentId += 1;
@@ -296,7 +292,7 @@ export class EngineCore {
     this.segs.addLive(at.segment, at.bytes);
     this.view.putExtent(e);
     this.state.extentCount += 1;
-    if (dedupKey !== undefined) this.view.setDedup(fingerprint, id, dedupKey);
+    if (index) this.view.setDedup(fingerprint, id);
     this.commits.noteChange();
     return e;
   }

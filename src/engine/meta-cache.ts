@@ -8,19 +8,18 @@
 // drops an entry when its key changes in the overlay, and clears everything
 // when a failed batch makes the overlays authoritative again (thaw). Absent
 // keys are never cached (MappedBits and the dedup filter answer those).
-import { extentRecord, type Extent, type MapValue } from '../meta/records.js';
-import { setU32le, u32le } from '../util/bytes.js';
+import type { Extent, MapValue } from '../meta/records.js';
 import type { NativeReadTables } from './native-reads.js';
+import {
+  DEDUP_WORDS, EXTENT_WORDS, FINGERPRINT_KEY_WORDS, MAP_WORDS, NUMBER_KEY_WORDS, readExtentWords, readIdWords, readMapWords,
+  setFingerprintKey, setNumberKey, writeExtentWords, writeIdWords, writeMapWords,
+} from './record-words.js';
 import { SlotTable } from './slot-table.js';
 
 /** Share of the budget per kind: the map and extents are read on every write. */
 const MAP_SHARE = 0.35;
 const EXTENT_SHARE = 0.4;
 const DEDUP_SHARE = 0.25;
-
-const TAG_EXTENT = 1;
-const TAG_FILL = 2;
-const TWO32 = 0x1_0000_0000;
 
 export interface CacheStats {
   /** Bytes the cache's tables hold (fixed at open). */
@@ -30,48 +29,29 @@ export interface CacheStats {
   evictions: number;
 }
 
-function setNumberKey(t: SlotTable, n: number): void {
-  t.key[0] = n >>> 0;
-  t.key[1] = Math.floor(n / TWO32);
-}
-
-function setFingerprintKey(t: SlotTable, fp: Buffer): void {
-  const k = t.key;
-  k[0] = u32le(fp, 0);
-  k[1] = u32le(fp, 4);
-  k[2] = u32le(fp, 8);
-  k[3] = u32le(fp, 12);
-}
-
 export class MetaCache {
   private readonly maps: SlotTable;
   private readonly extents: SlotTable;
   private readonly dedup: SlotTable;
 
   constructor(budgetBytes: number) {
-    this.maps = new SlotTable(2, 3, budgetBytes * MAP_SHARE);
-    this.extents = new SlotTable(2, 8, budgetBytes * EXTENT_SHARE);
-    this.dedup = new SlotTable(4, 2, budgetBytes * DEDUP_SHARE);
+    this.maps = new SlotTable(NUMBER_KEY_WORDS, MAP_WORDS, budgetBytes * MAP_SHARE);
+    this.extents = new SlotTable(NUMBER_KEY_WORDS, EXTENT_WORDS, budgetBytes * EXTENT_SHARE);
+    this.dedup = new SlotTable(FINGERPRINT_KEY_WORDS, DEDUP_WORDS, budgetBytes * DEDUP_SHARE);
   }
 
   getMap(lba: number): MapValue | undefined {
     const t = this.maps;
-    setNumberKey(t, lba);
+    setNumberKey(t.key, lba);
     const slot = t.find();
     if (slot < 0) return undefined;
-    const v = t.values;
-    const o = slot * 3;
-    if (v[o] === TAG_EXTENT) return { kind: 'extent', id: v[o + 1] * TWO32 + v[o + 2] };
-    const pattern = Buffer.allocUnsafe(8);
-    pattern.writeUInt32BE(v[o + 1], 0);
-    pattern.writeUInt32BE(v[o + 2], 4);
-    return { kind: 'fill', pattern };
+    return readMapWords(t.values, slot * MAP_WORDS);
   }
 
   /** Records the store's map value of `lba`; null (deleted) forgets it. */
   putMap(lba: number, value: MapValue | null): void {
     const t = this.maps;
-    setNumberKey(t, lba);
+    setNumberKey(t.key, lba);
     if (value === null) {
       t.remove();
       return;
@@ -82,103 +62,101 @@ export class MetaCache {
   /** putMap for the warm-up after open: false, changing nothing, when the table has no free room. */
   warmMap(lba: number, value: MapValue): boolean {
     const t = this.maps;
-    setNumberKey(t, lba);
+    setNumberKey(t.key, lba);
     const slot = t.insertIfRoom();
     if (slot >= 0) this.writeMap(slot, value);
     return slot >= 0;
   }
 
   private writeMap(slot: number, value: MapValue): void {
-    const o = slot * 3;
-    const v = this.maps.values;
-    if (value.kind === 'extent') {
-      v[o] = TAG_EXTENT;
-      v[o + 1] = Math.floor(value.id / TWO32);
-      v[o + 2] = value.id >>> 0;
-    } else {
-      v[o] = TAG_FILL;
-      v[o + 1] = value.pattern.readUInt32BE(0);
-      v[o + 2] = value.pattern.readUInt32BE(4);
-    }
+    writeMapWords(this.maps.values, slot * MAP_WORDS, value);
+  }
+
+  /** putMap of a value held as words (src[at, +MAP_WORDS): a pending table's). */
+  putMapWords(lba: number, src: Uint32Array, at: number): void {
+    const t = this.maps;
+    setNumberKey(t.key, lba);
+    const slot = t.insert();
+    t.values.set(src.subarray(at, at + MAP_WORDS), slot * MAP_WORDS);
   }
 
   forgetMap(lba: number): void {
-    setNumberKey(this.maps, lba);
+    setNumberKey(this.maps.key, lba);
     this.maps.remove();
   }
 
   /** A fresh copy of the cached extent record (the caller may mutate it). */
   getExtent(id: number): Extent | undefined {
     const t = this.extents;
-    setNumberKey(t, id);
+    setNumberKey(t.key, id);
     const slot = t.find();
     if (slot < 0) return undefined;
-    const v = t.values;
-    const o = slot * 8;
-    const fingerprint = Buffer.allocUnsafe(16);
-    setU32le(fingerprint, 0, v[o + 4]);
-    setU32le(fingerprint, 4, v[o + 5]);
-    setU32le(fingerprint, 8, v[o + 6]);
-    setU32le(fingerprint, 12, v[o + 7]);
-    return extentRecord(id, v[o], v[o + 1], v[o + 2] & 0xffff, v[o + 2] >>> 16, v[o + 3], fingerprint);
+    return readExtentWords(id, t.values, slot * EXTENT_WORDS);
   }
 
   putExtent(e: Extent): void {
     const t = this.extents;
-    setNumberKey(t, e.id);
+    setNumberKey(t.key, e.id);
     this.writeExtent(t.insert(), e);
   }
 
   /** putExtent for the warm-up after open: false, changing nothing, when the table has no free room. */
   warmExtent(e: Extent): boolean {
     const t = this.extents;
-    setNumberKey(t, e.id);
+    setNumberKey(t.key, e.id);
     const slot = t.insertIfRoom();
     if (slot >= 0) this.writeExtent(slot, e);
     return slot >= 0;
   }
 
   private writeExtent(slot: number, e: Extent): void {
-    const o = slot * 8;
-    const v = this.extents.values;
-    v[o] = e.segment;
-    v[o + 1] = e.offset;
-    v[o + 2] = (e.storedBytes & 0xffff) | (e.codecId << 16);
-    v[o + 3] = e.refs;
-    const f = e.fingerprint;
-    v[o + 4] = u32le(f, 0);
-    v[o + 5] = u32le(f, 4);
-    v[o + 6] = u32le(f, 8);
-    v[o + 7] = u32le(f, 12);
+    writeExtentWords(this.extents.values, slot * EXTENT_WORDS, e);
+  }
+
+  /** putExtent of a record held as words (src[at, +EXTENT_WORDS): a pending table's). */
+  putExtentWords(id: number, src: Uint32Array, at: number): void {
+    const t = this.extents;
+    setNumberKey(t.key, id);
+    const slot = t.insert();
+    t.values.set(src.subarray(at, at + EXTENT_WORDS), slot * EXTENT_WORDS);
   }
 
   forgetExtent(id: number): void {
-    setNumberKey(this.extents, id);
+    setNumberKey(this.extents.key, id);
     this.extents.remove();
   }
 
   getDedup(fingerprint: Buffer): number | undefined {
     const t = this.dedup;
-    setFingerprintKey(t, fingerprint);
+    setFingerprintKey(t.key, fingerprint);
     const slot = t.find();
-    return slot < 0 ? undefined : t.values[slot * 2] * TWO32 + t.values[slot * 2 + 1];
+    return slot < 0 ? undefined : readIdWords(t.values, slot * DEDUP_WORDS);
   }
 
   /** Records the store's H value; null (deleted) forgets it. */
   putDedup(fingerprint: Buffer, extentId: number | null): void {
+    setFingerprintKey(this.dedup.key, fingerprint);
+    this.putDedupKeyed(extentId);
+  }
+
+  /** putDedup of a fingerprint held as words (keys[at, +4): a pending table's). */
+  putDedupWords(keys: Uint32Array, at: number, extentId: number | null): void {
+    this.dedup.key.set(keys.subarray(at, at + FINGERPRINT_KEY_WORDS));
+    this.putDedupKeyed(extentId);
+  }
+
+  private putDedupKeyed(extentId: number | null): void {
     const t = this.dedup;
-    setFingerprintKey(t, fingerprint);
     if (extentId === null) {
       t.remove();
       return;
     }
-    const o = t.insert() * 2;
-    t.values[o] = Math.floor(extentId / TWO32);
-    t.values[o + 1] = extentId >>> 0;
+    const slot = t.insert(); // may grow the table: take its arrays after
+    writeIdWords(t.values, slot * DEDUP_WORDS, extentId);
   }
 
   forgetDedup(fingerprint: Buffer): void {
-    setFingerprintKey(this.dedup, fingerprint);
+    setFingerprintKey(this.dedup.key, fingerprint);
     this.dedup.remove();
   }
 

@@ -14,52 +14,48 @@
 // before the store: a store hit fills it, an applied batch refreshes it, a change
 // to a key drops its entry, and thaw() clears it (the store may then have lost
 // batches the cache saw applied). The dedup filter answers "certainly new".
+import assert from 'node:assert';
 import {
-  copyExtent, decodeExtent, decodeMapValue, decodeU64, encodeExtent, encodeMapValue, encodeU64, type Extent, type MapValue,
+  decodeExtent, decodeMapValue, decodeU64, EXTENT_VALUE_BYTES, MAP_VALUE_BYTES, encodeU64, type Extent, type MapValue,
 } from '../meta/records.js';
-import { eKey, extentIdOfKey, hKey, lbaOfKey, lKey } from '../meta/keys.js';
+import { eKey, extentIdOfKey, hKey, lbaOfKey, lKey, PREFIX_H } from '../meta/keys.js';
 import type { MetaOp, MetaStore } from '../meta/store.js';
 import type { DedupFilter } from './dedup-filter.js';
 import type { MappedBits } from './mapped-bits.js';
 import type { MetaCache } from './meta-cache.js';
+import { DELETED, EMPTY, LIVE, PendingTable } from './pending-table.js';
+import {
+  DEDUP_WORDS, EXTENT_WORDS, FINGERPRINT_KEY_WORDS, MAP_WORDS, NUMBER_KEY_WORDS, numberOfKey, readExtentWords, readIdWords,
+  readMapWords, setFingerprintKey, setNumberKey, TAG_FILL, writeExtentWords, writeIdWords, writeMapWords,
+} from './record-words.js';
 
-interface Overlay {
-  maps: Map<number, MapValue | null>;
-  extents: Map<number, Extent | null>;
-  dedup: Map<string, PendingDedup>;
-}
+/** Pending L, E and H records, as words (record-words.ts): a DELETED entry deletes its key. */
+class Overlay {
+  readonly maps = new PendingTable(NUMBER_KEY_WORDS, MAP_WORDS);
+  readonly extents = new PendingTable(NUMBER_KEY_WORDS, EXTENT_WORDS);
+  readonly dedup = new PendingTable(FINGERPRINT_KEY_WORDS, DEDUP_WORDS);
 
-/** A pending H record. `extentId` is NO_EXTENT when the record is deleted: a
- * number either way, so the field keeps one representation (a field that holds
- * numbers and then null makes V8 throw away the code that read it). */
-interface PendingDedup {
-  fingerprint: Buffer;
-  extentId: number;
-}
+  get size(): number {
+    return this.maps.size + this.extents.size + this.dedup.size;
+  }
 
-const NO_EXTENT = -1;
-
-function emptyOverlay(): Overlay {
-  return { maps: new Map(), extents: new Map(), dedup: new Map() };
-}
-
-function overlaySize(o: Overlay): number {
-  return o.maps.size + o.extents.size + o.dedup.size;
-}
-
-/** Copies `from`'s entries over `into`'s (from is the newer). */
-function mergeInto(into: Overlay, from: Overlay): void {
-  for (const [k, v] of from.maps) into.maps.set(k, v);
-  for (const [k, v] of from.extents) into.extents.set(k, v);
-  for (const [k, v] of from.dedup) into.dedup.set(k, v);
+  /** Copies `from`'s entries over this one's (from is the newer). */
+  mergeFrom(from: Overlay): void {
+    this.maps.mergeFrom(from.maps);
+    this.extents.mergeFrom(from.extents);
+    this.dedup.mergeFrom(from.dedup);
+  }
 }
 
 export class MetaView {
-  private cur: Overlay = emptyOverlay();
+  private cur = new Overlay();
   private frozen: Overlay | undefined;
   /** Overlays of batches applied without sync since the last durable commit, oldest first. */
   private unsynced: Overlay[] = [];
   private unsyncedCount = 0;
+  /** Where the last findPending() found its key. */
+  private hitTable: PendingTable;
+  private hitSlot = -1;
   /** Bumped whenever entries leave the overlays (a batch applied, or thawed back). */
   epoch = 0;
 
@@ -73,16 +69,18 @@ export class MetaView {
     // once as a constant, and the first freeze() would then throw away every
     // optimised function that read it (a recompile costs hundreds of writes
     // under emulation).
-    this.cur = emptyOverlay();
+    this.cur = new Overlay();
     this.frozen = undefined;
+    this.hitTable = this.cur.maps;
   }
 
   /** Map value of an LBA; undefined = reads zeros. */
   getMap(lba: number): MapValue | undefined {
     if (this.mapped.isClear(lba)) return undefined;
-    let v = this.cur.maps.get(lba);
-    if (v === undefined && this.frozen !== undefined) v = this.frozen.maps.get(lba);
-    if (v !== undefined) return v ?? undefined;
+    if (this.findPending(this.cur.maps, this.frozen?.maps, lba)) {
+      const t = this.hitTable;
+      return t.state[this.hitSlot] === DELETED ? undefined : readMapWords(t.values, this.hitSlot * MAP_WORDS);
+    }
     const cached = this.cache.getMap(lba);
     if (cached !== undefined) return cached;
     const stored = this.store.getSync(lKey(lba));
@@ -96,7 +94,15 @@ export class MetaView {
   }
 
   setMap(lba: number, value: MapValue | null): void {
-    this.cur.maps.set(lba, value);
+    const t = this.cur.maps;
+    setNumberKey(t.key, lba);
+    const slot = t.upsert();
+    if (value === null) {
+      t.state[slot] = DELETED;
+    } else {
+      t.state[slot] = LIVE;
+      writeMapWords(t.values, slot * MAP_WORDS, value);
+    }
     this.cache.forgetMap(lba);
     if (value === null) this.mapped.clear(lba);
     else this.mapped.set(lba);
@@ -104,32 +110,39 @@ export class MetaView {
 
   /** The extent record; the returned object may be mutated and then passed to putExtent. */
   getExtent(id: number): Extent | undefined {
-    let e = this.cur.extents.get(id);
-    if (e === undefined && this.frozen !== undefined) e = this.frozen.extents.get(id);
-    if (e !== undefined) return e === null ? undefined : copyExtent(e);
+    if (this.findPending(this.cur.extents, this.frozen?.extents, id)) {
+      const t = this.hitTable;
+      return t.state[this.hitSlot] === DELETED ? undefined : readExtentWords(id, t.values, this.hitSlot * EXTENT_WORDS);
+    }
     const cached = this.cache.getExtent(id);
     if (cached !== undefined) return cached;
     const v = this.store.getSync(eKey(id));
     if (v === undefined) return undefined;
     const stored = decodeExtent(id, v);
     this.cache.putExtent(stored);
-    return copyExtent(stored);
+    return stored;
   }
 
   putExtent(e: Extent): void {
-    this.cur.extents.set(e.id, e);
+    const t = this.cur.extents;
+    setNumberKey(t.key, e.id);
+    const slot = t.upsert();
+    t.state[slot] = LIVE;
+    writeExtentWords(t.values, slot * EXTENT_WORDS, e);
     this.cache.forgetExtent(e.id);
   }
 
   deleteExtent(id: number): void {
-    this.cur.extents.set(id, null);
+    const t = this.cur.extents;
+    setNumberKey(t.key, id);
+    const slot = t.upsert(); // may grow the table: take its arrays after
+    t.state[slot] = DELETED;
     this.cache.forgetExtent(id);
   }
 
-  /** `key` is fingerprint.toString('latin1'), passed by callers that already have it. */
-  getDedup(fingerprint: Buffer, key = fingerprint.toString('latin1')): number | undefined {
-    const d = this.cur.dedup.get(key) ?? this.frozen?.dedup.get(key);
-    if (d !== undefined) return d.extentId === NO_EXTENT ? undefined : d.extentId;
+  getDedup(fingerprint: Buffer): number | undefined {
+    const pending = this.pendingDedup(fingerprint);
+    if (pending !== undefined) return pending ?? undefined;
     if (this.filter.isCertainlyNew(fingerprint)) return undefined;
     const cached = this.cache.getDedup(fingerprint);
     if (cached !== undefined) return cached;
@@ -141,14 +154,30 @@ export class MetaView {
   }
 
   /** The overlay's entry for a fingerprint: an id, null (deleted), or undefined (not in the overlay). */
-  pendingDedup(fingerprint: Buffer, key = fingerprint.toString('latin1')): number | null | undefined {
-    const d = this.cur.dedup.get(key) ?? this.frozen?.dedup.get(key);
-    if (d === undefined) return undefined;
-    return d.extentId === NO_EXTENT ? null : d.extentId;
+  pendingDedup(fingerprint: Buffer): number | null | undefined {
+    const cur = this.cur.dedup;
+    setFingerprintKey(cur.key, fingerprint);
+    let t = cur;
+    let slot = cur.find();
+    if (slot < 0 && this.frozen !== undefined) {
+      t = this.frozen.dedup;
+      t.key.set(cur.key);
+      slot = t.find();
+    }
+    if (slot < 0) return undefined;
+    return t.state[slot] === DELETED ? null : readIdWords(t.values, slot * DEDUP_WORDS);
   }
 
-  setDedup(fingerprint: Buffer, extentId: number | null, key = fingerprint.toString('latin1')): void {
-    this.cur.dedup.set(key, { fingerprint, extentId: extentId ?? NO_EXTENT });
+  setDedup(fingerprint: Buffer, extentId: number | null): void {
+    const t = this.cur.dedup;
+    setFingerprintKey(t.key, fingerprint);
+    const slot = t.upsert();
+    if (extentId === null) {
+      t.state[slot] = DELETED;
+    } else {
+      t.state[slot] = LIVE;
+      writeIdWords(t.values, slot * DEDUP_WORDS, extentId);
+    }
     this.cache.forgetDedup(fingerprint);
     if (extentId !== null) this.filter.add(fingerprint);
   }
@@ -167,11 +196,11 @@ export class MetaView {
       const [k, v] = entries[i];
       if (kind === 'maps') {
         const n = lbaOfKey(k);
-        if (this.cur.maps.has(n) || this.frozen?.maps.has(n) === true) continue;
+        if (this.findPending(this.cur.maps, this.frozen?.maps, n)) continue;
         if (!this.cache.warmMap(n, decodeMapValue(v))) return i;
       } else {
         const n = extentIdOfKey(k);
-        if (this.cur.extents.has(n) || this.frozen?.extents.has(n) === true) continue;
+        if (this.findPending(this.cur.extents, this.frozen?.extents, n)) continue;
         if (!this.cache.warmExtent(decodeExtent(n, v))) return i;
       }
     }
@@ -179,12 +208,19 @@ export class MetaView {
   }
 
   get pendingRecords(): number {
-    return this.cur.maps.size + this.cur.extents.size + this.cur.dedup.size;
+    return this.cur.size;
   }
 
-  /** Pending map entries (read-only use: range operations walk them). */
-  get pendingMaps(): ReadonlyMap<number, MapValue | null> {
-    return this.cur.maps;
+  /** LBAs with a pending (uncommitted) map value in [from, to) (range operations walk them). */
+  pendingMappedIn(from: number, to: number): number[] {
+    const t = this.cur.maps;
+    const out: number[] = [];
+    for (let s = 0; s < t.capacity; s++) {
+      if (t.state[s] !== LIVE) continue;
+      const lba = numberOfKey(t.keys, s * NUMBER_KEY_WORDS);
+      if (lba >= from && lba < to) out.push(lba);
+    }
+    return out;
   }
 
   /** Moves the overlay behind a fresh one and returns it as batch operations.
@@ -193,18 +229,20 @@ export class MetaView {
     if (this.frozen !== undefined) throw new Error('a frozen overlay is still being committed');
     const o = this.cur;
     this.frozen = o;
-    this.cur = emptyOverlay();
+    this.cur = new Overlay();
     const ops: MetaOp[] = [];
-    for (const [lba, v] of o.maps) {
-      ops.push(v === null ? { type: 'del', key: lKey(lba) } : { type: 'put', key: lKey(lba), value: encodeMapValue(v) });
-    }
-    for (const [id, e] of o.extents) {
-      ops.push(e === null ? { type: 'del', key: eKey(id) } : { type: 'put', key: eKey(id), value: encodeExtent(e) });
-    }
-    for (const d of o.dedup.values()) {
-      const key = hKey(d.fingerprint);
-      ops.push(d.extentId === NO_EXTENT ? { type: 'del', key } : { type: 'put', key, value: encodeU64(d.extentId) });
-    }
+    eachEntry(o.maps, (s, del) => {
+      const key = lKey(numberOfKey(o.maps.keys, s * NUMBER_KEY_WORDS));
+      ops.push(del ? { type: 'del', key } : { type: 'put', key, value: mapRecord(o.maps.values, s * MAP_WORDS) });
+    });
+    eachEntry(o.extents, (s, del) => {
+      const key = eKey(numberOfKey(o.extents.keys, s * NUMBER_KEY_WORDS));
+      ops.push(del ? { type: 'del', key } : { type: 'put', key, value: extentRecordBytes(o.extents.values, s * EXTENT_WORDS) });
+    });
+    eachEntry(o.dedup, (s, del) => {
+      const key = dedupKey(o.dedup.keys, s * FINGERPRINT_KEY_WORDS);
+      ops.push(del ? { type: 'del', key } : { type: 'put', key, value: encodeU64(readIdWords(o.dedup.values, s * DEDUP_WORDS)) });
+    });
     return ops;
   }
 
@@ -220,7 +258,7 @@ export class MetaView {
       this.unsyncedCount = 0;
     } else if (f !== undefined) {
       this.unsynced.push(f);
-      this.unsyncedCount += overlaySize(f);
+      this.unsyncedCount += f.size;
     }
   }
 
@@ -229,12 +267,20 @@ export class MetaView {
    * reader reads the cache without the overlays: native-reads.ts). */
   private refreshCache(o: Overlay): void {
     const cur = this.cur;
-    for (const [lba, v] of o.maps) if (!cur.maps.has(lba)) this.cache.putMap(lba, v);
-    for (const [id, e] of o.extents) {
-      if (e === null) this.cache.forgetExtent(id);
-      else if (!cur.extents.has(id)) this.cache.putExtent(e);
-    }
-    for (const d of o.dedup.values()) this.cache.putDedup(d.fingerprint, d.extentId === NO_EXTENT ? null : d.extentId);
+    eachEntry(o.maps, (s, del) => {
+      const lba = numberOfKey(o.maps.keys, s * NUMBER_KEY_WORDS);
+      if (this.findPending(cur.maps, undefined, lba)) return;
+      if (del) this.cache.forgetMap(lba);
+      else this.cache.putMapWords(lba, o.maps.values, s * MAP_WORDS);
+    });
+    eachEntry(o.extents, (s, del) => {
+      const id = numberOfKey(o.extents.keys, s * NUMBER_KEY_WORDS);
+      if (del) this.cache.forgetExtent(id);
+      else if (!this.findPending(cur.extents, undefined, id)) this.cache.putExtentWords(id, o.extents.values, s * EXTENT_WORDS);
+    });
+    eachEntry(o.dedup, (s, del) => {
+      this.cache.putDedupWords(o.dedup.keys, s * FINGERPRINT_KEY_WORDS, del ? null : readIdWords(o.dedup.values, s * DEDUP_WORDS));
+    });
   }
 
   /** Records applied without sync since the last durable commit (kept in RAM until then). */
@@ -250,13 +296,65 @@ export class MetaView {
     this.cache.clear();
     this.epoch += 1;
     if (this.frozen === undefined && this.unsynced.length === 0) return;
-    const merged = emptyOverlay();
-    for (const o of this.unsynced) mergeInto(merged, o);
-    if (this.frozen !== undefined) mergeInto(merged, this.frozen);
-    mergeInto(merged, this.cur);
+    const merged = new Overlay();
+    for (const o of this.unsynced) merged.mergeFrom(o);
+    if (this.frozen !== undefined) merged.mergeFrom(this.frozen);
+    merged.mergeFrom(this.cur);
     this.cur = merged;
     this.frozen = undefined;
     this.unsynced = [];
     this.unsyncedCount = 0;
   }
+
+  /** Whether `cur`, else `frozen`, holds number key `n`; if so, where: hitTable and
+   * hitSlot (fields, not a returned pair: the hot path allocates nothing). */
+  private findPending(cur: PendingTable, frozen: PendingTable | undefined, n: number): boolean {
+    setNumberKey(cur.key, n);
+    let slot = cur.find();
+    let t = cur;
+    if (slot < 0 && frozen !== undefined) {
+      setNumberKey(frozen.key, n);
+      slot = frozen.find();
+      t = frozen;
+    }
+    this.hitTable = t;
+    this.hitSlot = slot;
+    return slot >= 0;
+  }
+}
+
+/** Calls fn(slot, deleted) for every entry of t. */
+function eachEntry(t: PendingTable, fn: (slot: number, deleted: boolean) => void): void {
+  for (let s = 0; s < t.capacity; s++) if (t.state[s] !== EMPTY) fn(s, t.state[s] === DELETED);
+}
+
+/** The L record value of map words (encodeMapValue's bytes). */
+function mapRecord(v: Uint32Array, o: number): Buffer {
+  assert(v[o + 1] !== 0 || v[o + 2] !== 0 || v[o] !== TAG_FILL, 'zero blocks are not mapped');
+  const out = Buffer.allocUnsafe(MAP_VALUE_BYTES);
+  out[0] = v[o];
+  out.writeUInt32BE(v[o + 1], 1);
+  out.writeUInt32BE(v[o + 2], 5);
+  return out;
+}
+
+/** The E record value of extent words (encodeExtent's bytes). */
+function extentRecordBytes(v: Uint32Array, o: number): Buffer {
+  assert(v[o + 3] > 0, 'an extent without references is deleted, not stored');
+  const out = Buffer.allocUnsafe(EXTENT_VALUE_BYTES);
+  out.writeUInt32BE(v[o], 0);
+  out.writeUInt32BE(v[o + 1], 4);
+  out.writeUInt16BE(v[o + 2] & 0xffff, 8);
+  out.writeUInt8(v[o + 2] >>> 16, 10);
+  out.writeUInt32BE(v[o + 3], 11);
+  for (let i = 0; i < 4; i++) out.writeUInt32LE(v[o + 4 + i], 15 + 4 * i);
+  return out;
+}
+
+/** The H key of fingerprint words (hKey's bytes). */
+function dedupKey(keys: Uint32Array, at: number): Buffer {
+  const out = Buffer.allocUnsafe(17);
+  out[0] = PREFIX_H;
+  for (let i = 0; i < 4; i++) out.writeUInt32LE(keys[at + i], 1 + 4 * i);
+  return out;
 }

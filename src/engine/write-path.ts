@@ -27,7 +27,6 @@ interface Classified {
   /** The scan's XXH128 of each block (whatever fingerprint function dedup uses). */
   scan: BatchScan;
   fps: Array<Buffer | undefined>;
-  fpKeys: string[];
   /** Dedup index answers from phase 1 (store lookups), -1 for none; phase 3 consults
    * the overlay first, since earlier blocks of this batch may have changed the entry. */
   indexed: number[];
@@ -116,7 +115,7 @@ function applyAt(core: EngineCore, c: PreparedWrite, i: number, lba: number, buf
 export function classifyWrite(core: EngineCore, buf: Buffer, blocks: number, staging: Buffer): Classified {
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
-    fills: scan.fills, scan, fps: new Array<Buffer | undefined>(blocks), fpKeys: new Array<string>(blocks),
+    fills: scan.fills, scan, fps: new Array<Buffer | undefined>(blocks),
     indexed: new Array<number>(blocks).fill(-1), prefetch: NO_PREFETCH, reads: NO_READS, waits: undefined,
     encoder: new BatchEncoder(core.codec.id, buf, blocks, staging), metaEpoch: core.metaEpoch,
   };
@@ -133,10 +132,11 @@ export function classifyWrite(core: EngineCore, buf: Buffer, blocks: number, sta
       if (batched) c.encoder.want(i);
       continue;
     }
-    const key = (c.fpKeys[i] = fp.toString('latin1'));
-    const id = core.getDedup(fp, key);
+    const id = core.getDedup(fp);
     if (id === undefined) {
-      if (firstOf !== undefined && !firstOf.has(key)) {
+      if (firstOf === undefined) continue;
+      const key = fp.toString('latin1');
+      if (!firstOf.has(key)) {
         c.encoder.want(i);
         firstOf.add(key);
       }
@@ -171,7 +171,7 @@ function applyBlock(core: EngineCore, c: Classified, i: number, block: Buffer): 
     return block.readBigUInt64BE(0) === 0n ? null : fillValue(block, 0);
   }
   const fp = c.fps[i]!;
-  const pending = core.opts.dedup === 'off' ? undefined : core.pendingDedup(fp, c.fpKeys[i]);
+  const pending = core.opts.dedup === 'off' ? undefined : core.pendingDedup(fp);
   const id = pending === undefined ? indexedNow(core, c, i, fp) : (pending ?? undefined);
   const dup = id === undefined || core.opts.dedup === 'off' ? undefined : findDuplicate(core, id, block, c.prefetch);
   if (dup !== undefined) {
@@ -179,7 +179,7 @@ function applyBlock(core: EngineCore, c: Classified, i: number, block: Buffer): 
     return core.addReference(dup);
   }
   const index = core.opts.dedup !== 'off' && id === undefined;
-  const e = core.addExtent(c.encoder, i, fp, index ? c.fpKeys[i] : undefined);
+  const e = core.addExtent(c.encoder, i, fp, index);
   core.count(e.codecId === CODEC_RAW ? 'rawBlocks' : 'compressedBlocks');
   return { kind: 'extent', id: e.id };
 }
@@ -188,7 +188,7 @@ function applyBlock(core: EngineCore, c: Classified, i: number, block: Buffer): 
  * was applied since (a write or discard it held may have moved into the store). */
 function indexedNow(core: EngineCore, c: Classified, i: number, fp: Buffer): number | undefined {
   if (core.opts.dedup === 'off') return undefined;
-  if (c.metaEpoch !== core.metaEpoch) return core.getDedup(fp, c.fpKeys[i]);
+  if (c.metaEpoch !== core.metaEpoch) return core.getDedup(fp);
   return c.indexed[i] >= 0 ? c.indexed[i] : undefined;
 }
 
