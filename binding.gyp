@@ -14,6 +14,7 @@
         "native/packed-read.cc",
         "native/packed-read-probe.cc",
         "native/packed-tables.cc",
+        "native/write-apply.cc",
         "native/fiemap.cc",
         "native/file-lock.cc",
         "native/direct-path.cc",

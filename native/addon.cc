@@ -18,6 +18,7 @@
 #include "packed-tables.h"
 #include "queue.h"
 #include "uapi/ublk_cmd.h"
+#include "write-apply.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -156,6 +157,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("DirectMap", ExtentMapWrap::Init(env));
   exports.Set("OpenGuard", OpenGuardWrap::Init(env));
   exports.Set("PackedTables", PackedTablesWrap::Init(env));
+  exports.Set("WriteApply", WriteApplyWrap::Init(env));
   exports.Set("packedReadProbe", Napi::Function::New(env, PackedReadProbe, "packedReadProbe"));
   exports.Set("packedReadProbeClose", Napi::Function::New(env, PackedReadProbeClose, "packedReadProbeClose"));
   exports.Set("encodeCtrlSqe", Napi::Function::New(env, EncodeCtrlSqe, "encodeCtrlSqe"));

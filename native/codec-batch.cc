@@ -145,27 +145,17 @@ Napi::Value CodecCompress(const Napi::CallbackInfo& info) {
   Require(env, count <= indexes.size && count <= offsets.size && count <= sizes.size,
           "codecCompress: indexes, dstOffsets and sizes must hold count entries");
   Require(env, limit > 0 && limit < kBlockBytes, "codecCompress: limitBytes must be in (0, 4096)");
-  // One stream per thread, set up once: LZ4_compress_fast_extState would zero
-  // its 16 KiB hash table for every 4 KiB block (as much work as compressing
-  // it under emulation); a fast reset starts each block as its own chain
-  // instead, so the output still decodes alone (lz4.h, LZ4_resetStream_fast).
-  static thread_local LZ4_stream_t* state = LZ4_initStream(&stream_storage, sizeof(stream_storage));
-  char scratch[kCompressBound];
+  uint8_t scratch[kCompressOutBytes];
   uint32_t compressed = 0;
   for (size_t k = 0; k < count; ++k) {
     size_t block = indexes.data[k];
     size_t at = offsets.data[k];
     Require(env, block < src.size / kBlockBytes, "codecCompress: block index " + std::to_string(block) + " is outside src");
     Require(env, at <= dst.size && limit <= dst.size - at, "codecCompress: dst offset " + std::to_string(at) + " leaves no room");
-    LZ4_resetStream_fast(state);
-    int n = LZ4_compress_fast_continue(state, reinterpret_cast<const char*>(src.data + block * kBlockBytes), scratch,
-                                       static_cast<int>(kBlockBytes), kCompressBound, 1);
-    if (n <= 0 || static_cast<size_t>(n) > limit) {
-      sizes.data[k] = 0;
-      continue;
-    }
-    memcpy(dst.data + at, scratch, static_cast<size_t>(n));
+    size_t n = CompressBlock(src.data + block * kBlockBytes, scratch, limit);
     sizes.data[k] = static_cast<uint32_t>(n);
+    if (n == 0) continue;
+    memcpy(dst.data + at, scratch, n);
     compressed += 1;
   }
   return Napi::Number::New(env, compressed);
@@ -305,6 +295,20 @@ Napi::Value CodecInfo(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+static_assert(kCompressOutBytes == static_cast<size_t>(kCompressBound), "kCompressOutBytes is lz4's bound for 4 KiB");
+
+size_t CompressBlock(const uint8_t* block, uint8_t* out, size_t limit) {
+  // One stream per thread, set up once: LZ4_compress_fast_extState would zero
+  // its 16 KiB hash table for every 4 KiB block (as much work as compressing
+  // it under emulation); a fast reset starts each block as its own chain
+  // instead, so the output still decodes alone (lz4.h, LZ4_resetStream_fast).
+  static thread_local LZ4_stream_t* state = LZ4_initStream(&stream_storage, sizeof(stream_storage));
+  LZ4_resetStream_fast(state);
+  int n = LZ4_compress_fast_continue(state, reinterpret_cast<const char*>(block), reinterpret_cast<char*>(out),
+                                     static_cast<int>(kBlockBytes), kCompressBound, 1);
+  return n <= 0 || static_cast<size_t>(n) > limit ? 0 : static_cast<size_t>(n);
+}
 
 DecodeStatus DecodeStored(const uint8_t* frag, size_t avail, uint64_t extent_id, uint32_t codec_id,
                           uint32_t stored_bytes, const uint8_t* fingerprint, uint8_t* out) {

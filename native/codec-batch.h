@@ -35,6 +35,14 @@ enum DecodeStatus : int32_t {
 DecodeStatus DecodeStored(const uint8_t* frag, size_t avail, uint64_t extent_id, uint32_t codec_id,
                           uint32_t stored_bytes, const uint8_t* fingerprint, uint8_t* out);
 
+// Room CompressBlock needs at `out`: lz4's bound for a 4 KiB block.
+constexpr size_t kCompressOutBytes = 4096 + 4096 / 255 + 16;
+
+// lz4 of one 4 KiB block into out[0, kCompressOutBytes), as codecCompress does
+// it: its length, or 0 when the output would exceed `limit` bytes (the block is
+// then stored raw).
+size_t CompressBlock(const uint8_t* block, uint8_t* out, size_t limit);
+
 // Registers codecScan, codecCompress, codecDecode, codecMatch and codecInfo on exports.
 void InitCodecBatch(Napi::Env env, Napi::Object exports);
 

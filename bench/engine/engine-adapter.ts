@@ -7,7 +7,7 @@
 // it hands back goes to the engine in JavaScript.
 import { formatPool, openPool, type BlockEngine, type EngineStats } from '../../src/engine/index.js';
 import { isMemoryFile } from '../../src/io/index.js';
-import { IoRing, PackedTables } from '../../src/native/index.js';
+import { createWriteApply, IoRing, PackedTables } from '../../src/native/index.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 
 export interface EngineCounters {
@@ -58,6 +58,12 @@ function wrap(engine: BlockEngine, read: EngineUnderTest['read'], readPaths: Eng
   };
 }
 
+/** As packed-device.ts sets a device up: new blocks applied in the addon. */
+function withNativeApply(engine: BlockEngine): BlockEngine {
+  engine.shareNativeApply(createWriteApply());
+  return engine;
+}
+
 function jsOnly(engine: BlockEngine): EngineUnderTest {
   let js = 0;
   const read = (lba: number, out: Buffer): Promise<void> => {
@@ -101,7 +107,7 @@ export async function engineUnavailableReason(): Promise<string | undefined> {
 export async function openEngineFactory(): Promise<EngineFactory> {
   return {
     format: async ({ poolPath, metaDir, logicalBytes }) =>
-      jsOnly(await formatPool({ backingPath: poolPath, metaDir, logicalBytes })),
-    open: async ({ poolPath, metaDir }) => nativeReads(await openPool({ backingPath: poolPath, metaDir }), poolPath),
+      jsOnly(withNativeApply(await formatPool({ backingPath: poolPath, metaDir, logicalBytes }))),
+    open: async ({ poolPath, metaDir }) => nativeReads(withNativeApply(await openPool({ backingPath: poolPath, metaDir })), poolPath),
   };
 }

@@ -96,6 +96,14 @@ export class BatchEncoder {
     this.slotOf[i] = this.wanted;
   }
 
+  /** The batch call's results for the native apply step (native-apply.ts): per block
+   * 0 or 1 + its slot, each slot's compressed size (0: stored raw), their bytes at
+   * slot * COMPRESSED_BYTES_MAX; undefined before compressWanted() or when none. */
+  batchView(): { slotOf: Uint32Array; sizes: Uint32Array; staging: Buffer } | undefined {
+    if (this.staging === undefined || this.wanted === 0) return undefined;
+    return { slotOf: this.slotOf, sizes: this.sizes, staging: this.staging };
+  }
+
   /** Block i's slot in the batch call, or -1 when it was not compressed there. */
   private slotFor(i: number): number {
     return this.wanted === 0 ? -1 : this.slotOf[i] - 1;

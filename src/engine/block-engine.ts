@@ -18,6 +18,7 @@ import { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
 import { compactionStats, engineStats } from './engine-stats.js';
+import type { WriteApplyHandle } from './native-apply.js';
 import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { readBlocks } from './read-path.js';
 import { ensureSpace, hasSpace } from './space.js';
@@ -77,16 +78,19 @@ export class BlockEngine {
     this.core.eventHandler = handler;
   }
 
-  /** Resolves when the scans after open (mapped blocks, dedup filter) and the cache
-   * warm-up (cache-warm.ts) have ended; they never fail. */
+  /** Resolves when the scans after open and the cache warm-up (cache-warm.ts) have ended; never fails. */
   whenLoaded(): Promise<void> {
     return this.core.whenLoaded();
   }
 
-  /** Lets a native read path serve reads from the pool file (native-reads.ts);
-   * undefined: it cannot here. Call once, before the device serves. */
+  /** Lets a native read path serve reads from the pool file (native-reads.ts); undefined: it cannot here. */
   shareNativeReads(tables: NativeReadTables): NativeReadGeometry | undefined {
     return this.core.shareNativeReads(tables);
+  }
+
+  /** Lets the addon apply new unique blocks (native-apply.ts); false: it cannot here. */
+  shareNativeApply(handle: WriteApplyHandle): boolean {
+    return this.core.shareNativeApply(handle);
   }
 
   /** Blocks a native read path served since its last report: counted as read (totals persist with the next commit). */

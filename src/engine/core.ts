@@ -25,6 +25,7 @@ import { confirmUnmapped } from './mapped-scan.js';
 import { DedupFilter } from './dedup-filter.js';
 import { MetaCache } from './meta-cache.js';
 import { MetaView } from './meta-view.js';
+import { NativeApply, type WriteApplyHandle } from './native-apply.js';
 import { OpenScans } from './open-scans.js';
 import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -69,6 +70,8 @@ export class EngineCore {
   private staging: Buffer | undefined;
   /** Staging buffers of write batches prepared outside the mutex. */
   readonly stagingPool = new StagingPool();
+  /** [mutex] The apply step of new unique blocks in the addon (undefined: JavaScript only). */
+  nativeApply: NativeApply | undefined;
 
   constructor(
     readonly pool: PoolStore,
@@ -175,9 +178,8 @@ export class EngineCore {
     return this.sb.dataOffset + segment * this.sb.segmentBytes;
   }
 
-  /** Shares the clean-record tables, the segments in RAM and the read guard with
-   * a native reader (native-reads.ts); undefined when it could not verify what
-   * it reads (an injected fingerprint function). poolFd -1: a pool without one. */
+  /** Shares the clean-record tables, the segments in RAM and the read guard with a native reader
+   * (native-reads.ts); undefined with an injected fingerprint function. poolFd -1: a pool without one. */
   shareNativeReads(tables: NativeReadTables): NativeReadGeometry | undefined {
     if (this.opts.fingerprint !== xxh128) return undefined;
     const fd = (this.pool as { fd?: unknown }).fd;
@@ -187,6 +189,18 @@ export class EngineCore {
     this.cache.share(tables);
     const poolFd = typeof fd === 'number' && fd >= 0 ? fd : -1;
     return { poolFd, dataOffset: this.sb.dataOffset, segmentBytes: this.sb.segmentBytes };
+  }
+
+  /** Lets the addon apply new unique blocks (native-apply.ts); false when it could
+   * not be used here (an injected fingerprint function). */
+  shareNativeApply(handle: WriteApplyHandle): boolean {
+    if (this.opts.fingerprint !== xxh128) return false;
+    this.nativeApply = new NativeApply(handle, {
+      view: this.view, cache: this.cache, mapped: this.mapped, filter: this.filter, segs: this.segs, writer: this.writer,
+      state: this.state, index: this.opts.dedup !== 'off', codecId: this.codec.id, noteChange: () => this.commits.noteChange(),
+      count: (name, n) => this.count(name, n), emptied: (segment) => this.subLive(segment, 0),
+    });
+    return true;
   }
 
   cacheStats(): MetaCacheStats {

@@ -35,5 +35,6 @@ export function engineStats(c: EngineCore, compactor: Compactor): EngineStats {
     compaction: compactionStats(c, compactor),
     readCache: c.readCache.stats,
     cache: c.cacheStats(),
+    nativeAppliedBlocks: c.nativeApply?.applied ?? 0,
   };
 }

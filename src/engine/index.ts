@@ -64,6 +64,7 @@ export { auditPool, checkPool, repairSuperblock, type CheckReport } from './chec
 export { defaultCapacityBytes } from './capacity.js';
 export { COUNTER_NAMES, zeroCounters, type CounterName, type Counters } from './counters.js';
 export type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
+export type { WriteApplyHandle } from './native-apply.js';
 export type { CompactionStats, EngineEvent, EngineOptions, EngineStats, FormatOptions, MetaCacheStats } from './types.js';
 export type { ReadCacheStats } from './read-cache.js';
 export type { PoolStore } from '../pool/store.js';

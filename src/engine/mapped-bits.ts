@@ -19,7 +19,7 @@ export class MappedBits {
   private touched: Uint8Array;
   private scanned = false;
   /** Told the bitmap, its size and completeness whenever one changes (a native reader reads it in place). */
-  private onChange: ((bits: Uint8Array, blocks: number, complete: boolean) => void) | undefined;
+  private readonly onChange: Array<(bits: Uint8Array, blocks: number, complete: boolean) => void> = [];
 
   /** Clear bits are certain: the open scan finished. */
   get complete(): boolean {
@@ -28,12 +28,12 @@ export class MappedBits {
 
   set complete(done: boolean) {
     this.scanned = done;
-    this.onChange?.(this.bits, this.blocks, done);
+    for (const fn of this.onChange) fn(this.bits, this.blocks, done);
   }
 
   /** Hands the bitmap to `fn` now and after every change of array or completeness. */
   share(fn: (bits: Uint8Array, blocks: number, complete: boolean) => void): void {
-    this.onChange = fn;
+    this.onChange.push(fn);
     fn(this.bits, this.blocks, this.scanned);
   }
 
@@ -88,7 +88,7 @@ export class MappedBits {
     t.set(this.touched.subarray(0, Math.min(t.length, this.touched.length)));
     this.touched = t;
     this.blocks = blocks;
-    this.onChange?.(this.bits, this.blocks, this.scanned);
+    for (const fn of this.onChange) fn(this.bits, this.blocks, this.scanned);
   }
 
   get sizeBytes(): number {

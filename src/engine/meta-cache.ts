@@ -29,6 +29,13 @@ export interface CacheStats {
   evictions: number;
 }
 
+/** Stores the value words src[at, +words) under number key n. */
+function putWords(t: SlotTable, n: number, src: Uint32Array, at: number, words: number): void {
+  setNumberKey(t.key, n);
+  const slot = t.insert(); // may grow the table: take its arrays after
+  t.values.set(src.subarray(at, at + words), slot * words);
+}
+
 export class MetaCache {
   private readonly maps: SlotTable;
   private readonly extents: SlotTable;
@@ -74,10 +81,7 @@ export class MetaCache {
 
   /** putMap of a value held as words (src[at, +MAP_WORDS): a pending table's). */
   putMapWords(lba: number, src: Uint32Array, at: number): void {
-    const t = this.maps;
-    setNumberKey(t.key, lba);
-    const slot = t.insert();
-    t.values.set(src.subarray(at, at + MAP_WORDS), slot * MAP_WORDS);
+    putWords(this.maps, lba, src, at, MAP_WORDS);
   }
 
   forgetMap(lba: number): void {
@@ -115,10 +119,7 @@ export class MetaCache {
 
   /** putExtent of a record held as words (src[at, +EXTENT_WORDS): a pending table's). */
   putExtentWords(id: number, src: Uint32Array, at: number): void {
-    const t = this.extents;
-    setNumberKey(t.key, id);
-    const slot = t.insert();
-    t.values.set(src.subarray(at, at + EXTENT_WORDS), slot * EXTENT_WORDS);
+    putWords(this.extents, id, src, at, EXTENT_WORDS);
   }
 
   forgetExtent(id: number): void {
@@ -164,6 +165,11 @@ export class MetaCache {
   share(tables: NativeReadTables): void {
     this.maps.share((keys, values, state) => tables.attach(0, keys, values, state));
     this.extents.share((keys, values, state) => tables.attach(1, keys, values, state));
+  }
+
+  /** Lets the native apply step (native-apply.ts) read all three tables and drop entries in place. */
+  shareAll(fn: (kind: number, keys: Uint32Array, values: Uint32Array, state: Uint8Array) => void): void {
+    [this.maps, this.extents, this.dedup].forEach((t, kind) => t.share((keys, values, state) => fn(kind, keys, values, state)));
   }
 
   clear(): void {

@@ -31,9 +31,16 @@ import {
 
 /** Pending L, E and H records, as words (record-words.ts): a DELETED entry deletes its key. */
 class Overlay {
-  readonly maps = new PendingTable(NUMBER_KEY_WORDS, MAP_WORDS);
-  readonly extents = new PendingTable(NUMBER_KEY_WORDS, EXTENT_WORDS);
-  readonly dedup = new PendingTable(FINGERPRINT_KEY_WORDS, DEDUP_WORDS);
+  readonly maps: PendingTable;
+  readonly extents: PendingTable;
+  readonly dedup: PendingTable;
+
+  /** Tables sized as `like`'s, when given: the overlay after a commit fills up as the one before did. */
+  constructor(like?: Overlay) {
+    this.maps = new PendingTable(NUMBER_KEY_WORDS, MAP_WORDS, like?.maps.capacity);
+    this.extents = new PendingTable(NUMBER_KEY_WORDS, EXTENT_WORDS, like?.extents.capacity);
+    this.dedup = new PendingTable(FINGERPRINT_KEY_WORDS, DEDUP_WORDS, like?.dedup.capacity);
+  }
 
   get size(): number {
     return this.maps.size + this.extents.size + this.dedup.size;
@@ -56,6 +63,8 @@ export class MetaView {
   /** Where the last findPending() found its key. */
   private hitTable: PendingTable;
   private hitSlot = -1;
+  /** Told the current (0) and frozen (1) overlays' tables whenever they change (native-apply.ts). */
+  private onTables: ((layer: number, kind: number, t: PendingTable | undefined) => void) | undefined;
   /** Bumped whenever entries leave the overlays (a batch applied, or thawed back). */
   epoch = 0;
 
@@ -207,6 +216,40 @@ export class MetaView {
     return entries.length;
   }
 
+  /** Hands the overlays' tables to `fn` now and whenever they change: a native writer
+   * (native-apply.ts) reads both and adds to the current one in place. */
+  shareTables(fn: (layer: number, kind: number, t: PendingTable | undefined) => void): void {
+    this.onTables = fn;
+    this.tablesChanged();
+  }
+
+  /** Room for `blocks` blocks' entries in the current overlay: a native writer cannot grow a table. */
+  reserve(blocks: number): void {
+    this.cur.maps.reserve(blocks);
+    this.cur.extents.reserve(2 * blocks);
+    this.cur.dedup.reserve(2 * blocks);
+  }
+
+  /** Entries a native writer added to the current overlay's tables. */
+  addedNatively(maps: number, extents: number, dedup: number): void {
+    this.cur.maps.size += maps;
+    this.cur.extents.size += extents;
+    this.cur.dedup.size += dedup;
+  }
+
+  private tablesChanged(): void {
+    const fn = this.onTables;
+    if (fn === undefined) return;
+    const cur = [this.cur.maps, this.cur.extents, this.cur.dedup];
+    const frozen = this.frozen === undefined ? [] : [this.frozen.maps, this.frozen.extents, this.frozen.dedup];
+    for (let kind = 0; kind < 3; kind++) {
+      cur[kind].onAllocate = (t) => fn(0, kind, t);
+      fn(0, kind, cur[kind]);
+      if (frozen.length > 0) frozen[kind].onAllocate = undefined; // it takes no more entries
+      fn(1, kind, frozen[kind]);
+    }
+  }
+
   get pendingRecords(): number {
     return this.cur.size;
   }
@@ -229,7 +272,8 @@ export class MetaView {
     if (this.frozen !== undefined) throw new Error('a frozen overlay is still being committed');
     const o = this.cur;
     this.frozen = o;
-    this.cur = new Overlay();
+    this.cur = new Overlay(o);
+    this.tablesChanged();
     const ops: MetaOp[] = [];
     eachEntry(o.maps, (s, del) => {
       const key = lKey(numberOfKey(o.maps.keys, s * NUMBER_KEY_WORDS));
@@ -251,6 +295,7 @@ export class MetaView {
   dropFrozen(durable: boolean): void {
     const f = this.frozen;
     this.frozen = undefined;
+    this.tablesChanged();
     this.epoch += 1;
     if (f !== undefined) this.refreshCache(f);
     if (durable) {
@@ -302,6 +347,7 @@ export class MetaView {
     merged.mergeFrom(this.cur);
     this.cur = merged;
     this.frozen = undefined;
+    this.tablesChanged();
     this.unsynced = [];
     this.unsyncedCount = 0;
   }

@@ -1,11 +1,11 @@
 // One kind of MetaView's pending records (map, extent or dedup entries not yet
 // committed) as fixed-width words in typed arrays: open addressing with linear
 // probing, no JS object per entry, so the overlay costs the garbage collector
-// nothing and a native writer can later read and change it in place, as the
-// native read path reads MetaCache's tables. An entry is never removed alone
-// (a deleted record is an entry in state DELETED: the commit deletes its key);
-// the whole table is dropped once its batch is committed. It grows 2x past
-// half full, so a probe stays short.
+// nothing and the addon's apply step (native-apply.ts, native/write-apply.cc)
+// reads and adds to it in place, with the same probing. An entry is never
+// removed alone (a deleted record is an entry in state DELETED: the commit
+// deletes its key); the whole table is dropped once its batch is committed.
+// It grows 2x past half full, so a probe stays short.
 
 export const EMPTY = 0;
 /** The entry holds a value. */
@@ -14,6 +14,8 @@ export const LIVE = 1;
 export const DELETED = 2;
 
 const INITIAL_SLOTS = 256;
+/** The most slots a table starts with (sized after its predecessor: see MetaView.freeze). */
+const START_SLOTS_MAX = 16384;
 
 export class PendingTable {
   /** Scratch key: callers fill it before find/upsert. */
@@ -25,17 +27,23 @@ export class PendingTable {
   /** Entries (LIVE or DELETED). */
   size = 0;
   private mask: number;
+  /** Called with the new arrays after a growth (a native writer holds them: native-apply.ts). */
+  onAllocate: ((t: PendingTable) => void) | undefined;
 
+  /** `startSlots` (rounded to a power of two within [256, 16384]): the capacity to start with. */
   constructor(
     readonly keyWords: number,
     readonly valueWords: number,
+    startSlots = INITIAL_SLOTS,
   ) {
+    let slots = INITIAL_SLOTS;
+    while (slots < Math.min(startSlots, START_SLOTS_MAX)) slots *= 2;
     this.key = new Uint32Array(keyWords);
-    this.capacity = INITIAL_SLOTS;
-    this.mask = INITIAL_SLOTS - 1;
-    this.keys = new Uint32Array(INITIAL_SLOTS * keyWords);
-    this.values = new Uint32Array(INITIAL_SLOTS * valueWords);
-    this.state = new Uint8Array(INITIAL_SLOTS);
+    this.capacity = slots;
+    this.mask = slots - 1;
+    this.keys = new Uint32Array(slots * keyWords);
+    this.values = new Uint32Array(slots * valueWords);
+    this.state = new Uint8Array(slots);
   }
 
   /** The slot holding `key`, or -1. */
@@ -47,6 +55,11 @@ export class PendingTable {
   upsert(): number {
     if ((this.size + 1) * 2 > this.capacity) this.grow();
     return this.probe(this.key, 0, true);
+  }
+
+  /** Grows now, if need be, so that `n` more entries fit without growing. */
+  reserve(n: number): void {
+    while ((this.size + n) * 2 > this.capacity) this.grow();
   }
 
   /** Copies every entry of `from` (same widths) over this table's: `from` is the newer. */
@@ -110,5 +123,6 @@ export class PendingTable {
       this.state[slot] = state[s];
       this.values.set(values.subarray(s * vw, (s + 1) * vw), slot * vw);
     }
+    this.onAllocate?.(this);
   }
 }

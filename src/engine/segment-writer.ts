@@ -107,6 +107,20 @@ export class SegmentWriter {
     return { segment: m.segment, offset, bytes, codecId, storedBytes };
   }
 
+  /** The open segment for the native apply step (native-apply.ts), which appends
+   * fragments to its buffer in place; undefined when none is open. */
+  openForNative(): { readonly segment: number; readonly buf: Buffer; readonly fillBytes: number } | undefined {
+    return this.open;
+  }
+
+  /** The native apply step appended fragments: the open segment is now filled up to `fillBytes`. */
+  appendedNatively(fillBytes: number): void {
+    const m = this.open;
+    assert(m !== undefined && fillBytes >= m.fillBytes && fillBytes <= this.segs.segmentBytes);
+    m.fillBytes = fillBytes;
+    this.segs.setFill(m.segment, fillBytes);
+  }
+
   /** The in-RAM copy of a segment that may not be fully in the pool yet. */
   lookup(segment: number): Buffer | undefined {
     return this.inMemory.get(segment)?.buf;

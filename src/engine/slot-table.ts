@@ -30,9 +30,9 @@ export class SlotTable {
   hits = 0;
   misses = 0;
   evictions = 0;
-  /** Called with the new arrays after every (re)allocation: a reader outside JS
-   * (the native read path, engine/native-reads.ts) reads them in place. */
-  onAllocate: ((keys: Uint32Array, values: Uint32Array, state: Uint8Array) => void) | undefined;
+  /** Called with the new arrays after every (re)allocation: code outside JS (the
+   * native read path, native-reads.ts; the native apply step, native-apply.ts) uses them in place. */
+  private readonly onAllocate: Array<(keys: Uint32Array, values: Uint32Array, state: Uint8Array) => void> = [];
 
   constructor(
     readonly keyWords: number,
@@ -128,12 +128,12 @@ export class SlotTable {
     this.values = new Uint32Array(capacity * this.valueWords);
     this.state = new Uint8Array(capacity);
     this.hands = new Uint8Array(capacity / WAYS);
-    this.onAllocate?.(this.keys, this.values, this.state);
+    for (const fn of this.onAllocate) fn(this.keys, this.values, this.state);
   }
 
   /** Hands the current arrays to `fn` now and after every reallocation. */
   share(fn: (keys: Uint32Array, values: Uint32Array, state: Uint8Array) => void): void {
-    this.onAllocate = fn;
+    this.onAllocate.push(fn);
     fn(this.keys, this.values, this.state);
   }
 

@@ -29,7 +29,7 @@ interface Classified {
   fps: Array<Buffer | undefined>;
   /** Dedup index answers from phase 1 (store lookups), -1 for none; phase 3 consults
    * the overlay first, since earlier blocks of this batch may have changed the entry. */
-  indexed: number[];
+  indexed: Float64Array;
   /** Verify reads of dedup candidates (NO_PREFETCH / NO_READS until the first one). */
   prefetch: Map<number, Prefetched>;
   reads: Array<Promise<void>>;
@@ -88,13 +88,32 @@ export function scannedHash(c: PreparedWrite, i: number): Buffer | undefined {
 /** Phase 3; the caller holds the engine mutex and has reserved the space. Block i
  * goes to `lba + i`, or to `lba[i]` (coalesced one-block writes, in arrival order). */
 export function applyWrite(core: EngineCore, lba: number, blocks: number, buf: Buffer, c: PreparedWrite): void {
-  for (let i = 0; i < blocks; i++) applyAt(core, c, i, lba + i, buf);
-  core.count('blocksWritten', blocks);
+  const lbas = new Array<number>(blocks);
+  const indices = new Array<number>(blocks);
+  for (let i = 0; i < blocks; i++) {
+    lbas[i] = lba + i;
+    indices[i] = i;
+  }
+  applyBlocks(core, lbas, indices, buf, c);
 }
 
-/** Phase 3 for blocks `indices` of coalesced one-block writes, block i to `lbas[i]`, in that order. */
+/** Phase 3 for blocks `indices` of a batch (coalesced one-block writes, or one larger write),
+ * block i to `lbas[i]`, in that order: runs of new unique blocks in the addon where it can
+ * (native-apply.ts), the rest here. */
 export function applyBlocks(core: EngineCore, lbas: readonly number[], indices: readonly number[], buf: Buffer, c: PreparedWrite): void {
-  for (const i of indices) applyAt(core, c, i, lbas[i], buf);
+  for (let k = 0; k < indices.length;) {
+    const i = indices[k];
+    // What the addon cannot apply is not sent there: a same-fill block, a dedup
+    // candidate, lookups answered before a commit applied.
+    const native = c.fills[i] === 0 && c.indexed[i] < 0 && c.metaEpoch === core.metaEpoch;
+    const done = native ? (core.nativeApply?.apply(lbas, indices, k, buf, c) ?? 0) : 0;
+    if (done > 0) {
+      k += done;
+      continue;
+    }
+    applyAt(core, c, i, lbas[i], buf);
+    k += 1;
+  }
   core.count('blocksWritten', indices.length);
 }
 
@@ -116,7 +135,7 @@ export function classifyWrite(core: EngineCore, buf: Buffer, blocks: number, sta
   const scan = scanBlocks(buf, blocks);
   const c: Classified = {
     fills: scan.fills, scan, fps: new Array<Buffer | undefined>(blocks),
-    indexed: new Array<number>(blocks).fill(-1), prefetch: NO_PREFETCH, reads: NO_READS, waits: undefined,
+    indexed: new Float64Array(blocks).fill(-1), prefetch: NO_PREFETCH, reads: NO_READS, waits: undefined,
     encoder: new BatchEncoder(core.codec.id, buf, blocks, staging), metaEpoch: core.metaEpoch,
   };
   // A block written alone is compressed in phase 3, straight into the open segment.

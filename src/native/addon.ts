@@ -88,7 +88,21 @@ export interface NativeFileLockOptions {
   claimDevice: boolean;
 }
 
+/** native/write-apply.h: the apply step of coalesced one-block writes (src/engine/native-apply.ts). */
+export interface NativeWriteApplyHandle {
+  attachPending(layer: number, kind: number, keys?: Uint32Array, values?: Uint32Array, state?: Uint8Array): void;
+  attachCache(unused: 0, kind: number, keys: Uint32Array, values: Uint32Array, state: Uint8Array): void;
+  attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void;
+  attachSegments(liveBytes: Uint32Array, fillBytes: Uint32Array, state: Uint8Array, segmentBytes: number): void;
+  apply(
+    start: number, count: number, data: Uint8Array, lbas: Float64Array, blockOf: Uint32Array, fps: Uint8Array,
+    fills: Uint8Array, indexed: Float64Array, slotOf: Uint32Array, sizes: Uint32Array, staging: Uint8Array,
+    openBuf: Uint8Array | null, index: boolean, io: Float64Array, out: Uint32Array, codecId: number,
+  ): number;
+}
+
 export interface NativeModule {
+  WriteApply: new () => NativeWriteApplyHandle;
   FileLock: new (path: string, options: NativeFileLockOptions) => NativeFileLockHandle;
   DirectMap: new (fileFd: number, devFd: number, jsFd: number) => NativeDirectMapHandle;
   PackedTables: new () => NativePackedTablesHandle;

@@ -60,4 +60,5 @@ export { UblkQueue, type UblkQueueOptions } from './queue.js';
 export { blkDiscard, blockDeviceBytes, fiemap, setIoFlusher, ublkAbi } from './system.js';
 export { DirectMap } from './direct-map.js';
 export { PackedTables } from './packed-tables.js';
+export { createWriteApply } from './write-apply.js';
 export { lockFile, type FileLock, type LockFileOptions } from './file-lock.js';

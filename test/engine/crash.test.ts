@@ -297,6 +297,8 @@ let replayedRecords = 0;
  * compaction freed their segment (prove both checks bit). */
 let nativeHits = 0;
 let heldFreed = 0;
+/** Blocks the addon's apply step wrote (native-apply.ts; proves it ran before the crashes). */
+let nativeApplied = 0;
 
 /** Runs one case; returns the number of crash points it exercised. */
 async function runCase(c: Case): Promise<number> {
@@ -349,6 +351,7 @@ async function runCase(c: Case): Promise<number> {
     // A power cut drops, keeps or tears each unsynced write; a process crash keeps them all.
     const fates: CrashFate[] = c.processCrash ? ['keep'] : ['drop', 'keep', 'tear'];
     const fate = (): CrashFate => fates[randInt(r, fates.length)];
+    nativeApplied += e.stats().nativeAppliedBlocks;
     disk = disk.crash(fate, () => r() < 0.5);
     journal = [journal[0].crash(fate, () => r() < 0.5), journal[1].crash(fate, () => r() < 0.5)];
     meta = meta.crash(c.processCrash ? meta.pendingBatches : randInt(r, meta.pendingBatches + 1));
@@ -474,6 +477,7 @@ describe('crash simulation', () => {
       replayedRecords = 0;
       nativeHits = 0;
       heldFreed = 0;
+      nativeApplied = 0;
       let crashed = 0;
       const started = Date.now();
       for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed, reorder));
@@ -481,10 +485,12 @@ describe('crash simulation', () => {
       console.log(
         `crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ` +
           `${cacheEvictions} cache evictions in the tiny-cache cases, ${replayedRecords} journal records replayed, ` +
-          `${nativeHits} native table hits checked, ${heldFreed} segments freed under a held native read, ${took} s`,
+          `${nativeHits} native table hits checked, ${heldFreed} segments freed under a held native read, ` +
+          `${nativeApplied} blocks applied in the addon, ${took} s`,
       );
       expect(nativeHits, 'the native tables resolved LBAs').toBeGreaterThan(0);
       expect(heldFreed, 'compactions freed a segment under a native read').toBeGreaterThan(0);
+      expect(nativeApplied, 'the addon applied blocks').toBeGreaterThan(0);
       expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
       expect(segmentsCleaned).toBeGreaterThan(0);
       expect(cacheEvictions, 'tiny-cache cases evicted records').toBeGreaterThan(0);

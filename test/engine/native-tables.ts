@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import type { BlockEngine, NativeReadGeometry } from '../../src/engine/index.js';
 import type { EngineCore } from '../../src/engine/core.js';
-import { PackedTables } from '../../src/native/index.js';
+import { createWriteApply, PackedTables } from '../../src/native/index.js';
 import { readFragmentHeader } from '../../src/pool/fragment.js';
 import type { PoolStore } from '../../src/pool/store.js';
 
@@ -19,7 +19,9 @@ function coreOf(e: BlockEngine): EngineCore {
   return (e as unknown as { core: EngineCore }).core;
 }
 
+/** Shares the engine's tables with a native reader, and attaches the addon's apply step, as a daemon does. */
 export function shareTables(e: BlockEngine): SharedTables {
+  if (!e.shareNativeApply(createWriteApply())) throw new Error('the engine did not take the native apply step');
   const tables = new PackedTables();
   const geometry = e.shareNativeReads(tables);
   if (geometry === undefined) throw new Error('the engine did not share its tables');

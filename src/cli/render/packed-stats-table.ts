@@ -56,6 +56,7 @@ export function renderStatsTable(s: StatsSnapshot): string {
     ],
     ['metadata cache', cacheText(s.metadataCache)],
     ...(s.nativeRead ? [['native reads', nativeReadText(s.nativeRead)] as [string, string]] : []),
+    ...(s.nativeAppliedBlocks !== undefined ? [['native apply', `${s.nativeAppliedBlocks} blocks written (since start)`] as [string, string]] : []),
     ['IOPS', `${s.session.iops.toFixed(0)} (since start)`],
     ['MB/s', `read ${s.session.readMBps.toFixed(1)}, write ${s.session.writeMBps.toFixed(1)} (since start)`],
   ];

@@ -23,7 +23,7 @@ import type { ServedDevice, StartHooks } from '../serve-target.js';
 import { closeRingWhenIdle, DeviceSession, type DeviceGeometry } from './device-session.js';
 import { compactionRunner } from './packed-compaction.js';
 import { growPackedOnline } from './packed-resize.js';
-import { PackedNativeReads, packedReadPathFromEnv } from './packed-native.js';
+import { PackedNativeReads, packedReadPathFromEnv, startNativeApply } from './packed-native.js';
 import { buildStatsSnapshot, type StatsSnapshot } from './packed-stats.js';
 
 export interface PackedDeviceOptions extends Omit<DeviceGeometry, 'sizeBytes'>, StartHooks {
@@ -136,6 +136,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   const compaction = compactionRunner(engine);
   // Before any queue exists: the engine shares its tables once.
   const reads = PackedNativeReads.start(engine, packedReadPathFromEnv());
+  startNativeApply(engine);
   logEngineEvents(engine, logNow);
   const session: DeviceSession = new DeviceSession(opts.log, {
     // Stop first (the queues drain: no request is left in the engine), then

@@ -1,10 +1,11 @@
 // The daemon's side of the packed layout's native read path: choosing it
 // (UBLK_PACKED_READ), handing each queue the engine's shared tables, and the
-// counters `stats` shows (docs/packed.md, "Native reads").
+// counters `stats` shows (docs/packed.md, "Native reads"); and of its native
+// apply step for new blocks (UBLK_PACKED_APPLY; "Native apply of new blocks").
 
 import { isMemoryFile } from '../../io/index.js';
 import type { BlockEngine, NativeReadGeometry } from '../../engine/index.js';
-import { PackedTables, type PackedReadStats, type UblkQueue } from '../../native/index.js';
+import { createWriteApply, PackedTables, type PackedReadStats, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 
 /** UBLK_PACKED_READ=js forces every READ through the JS engine (to compare the two in one boot). */
@@ -27,6 +28,19 @@ export function packedReadPathFromEnv(env: NodeJS.ProcessEnv = process.env): Pac
   if (v === undefined || v === '' || v === 'native') return 'native';
   if (v === 'js') return 'js';
   throw new UcError('UC_INVALID_ARGUMENT', `${PACKED_READ_ENV} must be 'native' or 'js' (got '${v}')`);
+}
+
+/** UBLK_PACKED_APPLY=js applies every written block in JavaScript (to compare the two in one boot). */
+export const PACKED_APPLY_ENV = 'UBLK_PACKED_APPLY';
+
+/** Attaches the addon's apply step to the engine unless UBLK_PACKED_APPLY=js; returns whether it did. */
+export function startNativeApply(engine: BlockEngine, env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env[PACKED_APPLY_ENV];
+  if (v === 'js') return false;
+  if (v !== undefined && v !== '' && v !== 'native') {
+    throw new UcError('UC_INVALID_ARGUMENT', `${PACKED_APPLY_ENV} must be 'native' or 'js' (got '${v}')`);
+  }
+  return engine.shareNativeApply(createWriteApply());
 }
 
 /** One device's native reads: the tables its engine shares, and its queues. */

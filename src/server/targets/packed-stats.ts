@@ -57,6 +57,8 @@ export interface StatsSnapshot {
   latency?: LatencySnapshot;
   /** The native read path: which serves READs, and its counts since start (absent from older daemons). */
   nativeRead?: NativeReadReport;
+  /** Blocks of one-block writes the addon applied, since start (absent from older daemons). */
+  nativeAppliedBlocks?: number;
 }
 
 /** The engine figures the snapshot needs (a subset of EngineStats). */
@@ -71,6 +73,7 @@ export interface EngineFigures {
   readVerifyFailures: number;
   compaction: { running: boolean; candidates: number };
   cache: MetaCacheStats;
+  nativeAppliedBlocks: number;
 }
 
 export interface SnapshotInput {
@@ -156,5 +159,6 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
     },
     ...(i.latency ? { latency: i.latency } : {}),
     ...(i.nativeRead ? { nativeRead: { ...i.nativeRead } } : {}),
+    nativeAppliedBlocks: e.nativeAppliedBlocks,
   };
 }

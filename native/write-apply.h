@@ -1,0 +1,70 @@
+// The apply step of coalesced one-block writes in the addon
+// (src/engine/native-apply.ts): for a run of blocks the JavaScript write path
+// has classified and compressed, each new unique block gets its extent, its
+// fragment in the open segment, its dedup entry and its map entry, and the
+// extent it replaces loses a reference, all in the engine's own tables, read
+// and written in place:
+//   - the uncommitted records (MetaView's PendingTables, src/engine/pending-table.ts:
+//     open addressing, linear probing), the current overlay's and the one a
+//     commit in flight is writing (read only);
+//   - the clean-record cache (MetaCache's SlotTables, src/engine/slot-table.ts):
+//     read, and an entry dropped when its key changes, as MetaView does;
+//   - the mapped-block bitmap, and the segments' live and fill bytes.
+// The words of each record are those of src/engine/record-words.ts.
+//
+// A block is applied here only when everything it needs is in those tables
+// and nothing unusual applies; the run stops at the first block that is not
+// (a same-fill block, a dedup candidate, a block not compressed in the batch,
+// a record only LevelDB holds, no room in the open segment, ...), before
+// changing anything for it, and JavaScript applies that block its own way.
+// What the tables cannot hold comes back in `io`/`out`: the engine's
+// counters, the segments touched and freed, the new pending entries.
+#ifndef UBLK_NATIVE_WRITE_APPLY_H_
+#define UBLK_NATIVE_WRITE_APPLY_H_
+
+#include <napi.h>
+
+#include <cstdint>
+
+namespace ublk {
+
+// A table of fixed-width u32 records: keys, values and a state byte per slot.
+struct WordTable {
+  uint32_t* keys = nullptr;
+  uint32_t* values = nullptr;
+  uint8_t* state = nullptr;
+  uint32_t capacity = 0;
+};
+
+class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit WriteApplyWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value AttachPending(const Napi::CallbackInfo& info);
+  Napi::Value AttachCache(const Napi::CallbackInfo& info);
+  Napi::Value AttachMapped(const Napi::CallbackInfo& info);
+  Napi::Value AttachSegments(const Napi::CallbackInfo& info);
+  Napi::Value Apply(const Napi::CallbackInfo& info);
+
+  // [layer][kind]: layer 0 the current overlay, 1 the frozen one; kind 0 maps, 1 extents, 2 dedup.
+  WordTable pending_[2][3];
+  WordTable cache_[3];
+  Napi::ObjectReference pending_refs_[2][3][3];
+  Napi::ObjectReference cache_refs_[3][3];
+  uint8_t* mapped_ = nullptr;
+  uint64_t mapped_blocks_ = 0;
+  bool mapped_complete_ = false;
+  Napi::ObjectReference mapped_ref_;
+  uint32_t* live_ = nullptr;
+  uint32_t* fill_ = nullptr;
+  uint8_t* seg_state_ = nullptr;
+  uint32_t segments_ = 0;
+  uint32_t segment_bytes_ = 0;
+  Napi::ObjectReference seg_refs_[3];
+};
+
+}  // namespace ublk
+
+#endif  // UBLK_NATIVE_WRITE_APPLY_H_

@@ -1,0 +1,153 @@
+// The apply step of new unique blocks in the addon (native/write-apply.h,
+// attached by the host: engine.shareNativeApply): a block's extent, fragment, dedup entry
+// and map entry, and the reference it drops, written straight into the
+// engine's tables (the overlays' PendingTables, MetaCache's SlotTables, the
+// mapped bitmap, the segment table), which it shares with the addon the way
+// the native read path shares the cache. It applies a run of blocks until one
+// needs what only JavaScript does (a dedup compare, a same-fill block, a
+// LevelDB lookup, a new segment...): write-path.ts applies that one and asks
+// again. This module brings back what the tables do not hold: the S record's
+// counters, the open segment's fill, dirty and freed segments, the dedup
+// filter, the engine counters, the bits of MappedBits' `touched` array.
+import type { MetaState } from '../meta/records.js';
+import type { SegmentTable } from '../pool/segments.js';
+import type { CounterName } from './counters.js';
+import type { DedupFilter } from './dedup-filter.js';
+import type { MappedBits } from './mapped-bits.js';
+import type { MetaCache } from './meta-cache.js';
+import type { MetaView } from './meta-view.js';
+import type { SegmentWriter } from './segment-writer.js';
+
+// The io words of native/write-apply.cc.
+const IO_NEXT_EXTENT_ID = 0;
+const IO_EXTENT_COUNT = 1;
+const IO_MAPPED_BLOCKS = 2;
+const IO_OPEN_SEGMENT = 3;
+const IO_OPEN_FILL = 4;
+const IO_COMPRESSED = 5;
+const IO_RAW = 6;
+const IO_TOUCHED = 7;
+const IO_FREED = 8;
+const IO_NEW_MAPS = 9;
+const IO_NEW_EXTENTS = 10;
+const IO_NEW_DEDUP = 11;
+const IO_WORDS = 12;
+
+/** The addon's WriteApply (native/write-apply.h), as the engine uses it: the
+ * engine never imports the addon; its host creates one and attaches it. */
+export interface WriteApplyHandle {
+  attachPending(layer: number, kind: number, keys?: Uint32Array, values?: Uint32Array, state?: Uint8Array): void;
+  attachCache(unused: 0, kind: number, keys: Uint32Array, values: Uint32Array, state: Uint8Array): void;
+  attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void;
+  attachSegments(liveBytes: Uint32Array, fillBytes: Uint32Array, state: Uint8Array, segmentBytes: number): void;
+  apply(
+    start: number, count: number, data: Uint8Array, lbas: Float64Array, blockOf: Uint32Array, fps: Uint8Array,
+    fills: Uint8Array, indexed: Float64Array, slotOf: Uint32Array, sizes: Uint32Array, staging: Uint8Array,
+    openBuf: Uint8Array | null, index: boolean, io: Float64Array, out: Uint32Array, codecId: number,
+  ): number;
+}
+
+/** What the apply step reads of a classified batch (write-path.ts PreparedWrite). */
+export interface ClassifiedBatch {
+  readonly scan: { readonly fps: Buffer };
+  readonly fills: Uint8Array;
+  readonly indexed: Float64Array;
+  readonly encoder: { batchView(): { slotOf: Uint32Array; sizes: Uint32Array; staging: Buffer } | undefined };
+}
+
+/** A batch whose blocks the batch call compressed none of. */
+const NO_BATCH = { slotOf: new Uint32Array(0), sizes: new Uint32Array(0), staging: Buffer.alloc(0) };
+
+/** The parts of the engine core the native step reads and brings up to date. */
+export interface ApplyParts {
+  readonly view: MetaView;
+  readonly cache: MetaCache;
+  readonly mapped: MappedBits;
+  readonly filter: DedupFilter;
+  readonly segs: SegmentTable;
+  readonly writer: SegmentWriter;
+  readonly state: MetaState;
+  /** New extents enter the dedup index (dedup is not off). */
+  readonly index: boolean;
+  /** The codec of new blocks (a block the batch did not compress is compressed in the addon). */
+  readonly codecId: number;
+  noteChange(): void;
+  count(name: CounterName, n: number): void;
+  /** A sealed segment's last live fragment went: free it (core.ts subLive). */
+  emptied(segment: number): void;
+}
+
+export class NativeApply {
+  private readonly io = new Float64Array(IO_WORDS);
+  private lbas = new Float64Array(16);
+  private blockOf = new Uint32Array(16);
+  private out = new Uint32Array(32);
+  private segArrays: Uint32Array | undefined;
+  /** Blocks applied here since open. */
+  applied = 0;
+
+  constructor(
+    private readonly handle: WriteApplyHandle,
+    private readonly p: ApplyParts,
+  ) {
+    p.view.shareTables((layer, kind, t) => this.handle.attachPending(layer, kind, t?.keys, t?.values, t?.state));
+    p.cache.shareAll((kind, keys, values, state) => this.handle.attachCache(0, kind, keys, values, state));
+    p.mapped.share((bits, blocks, complete) => this.handle.attachMapped(bits, blocks, complete));
+  }
+
+  /**
+   * Applies blocks indices[from..] (block i of `buf` to lbas[i]) in the addon while
+   * it can; returns how many it applied (0: the block at `from` is JavaScript's).
+   * The caller holds the engine mutex and reserved space for the blocks.
+   */
+  apply(lbas: readonly number[], indices: readonly number[], from: number, buf: Buffer, c: ClassifiedBatch): number {
+    const n = indices.length - from;
+    const p = this.p;
+    const open = p.writer.openForNative();
+    if (n <= 0 || open === undefined) return 0;
+    const batch = c.encoder.batchView() ?? NO_BATCH;
+    if (this.lbas.length < n) {
+      this.lbas = new Float64Array(n);
+      this.blockOf = new Uint32Array(n);
+      this.out = new Uint32Array(2 * n);
+    }
+    for (let k = 0; k < n; k++) {
+      const i = indices[from + k];
+      this.blockOf[k] = i;
+      this.lbas[k] = lbas[i];
+    }
+    if (this.segArrays !== p.segs.liveBytes) {
+      this.handle.attachSegments(p.segs.liveBytes, p.segs.fillBytes, p.segs.state, p.segs.segmentBytes);
+      this.segArrays = p.segs.liveBytes;
+    }
+    p.view.reserve(n);
+    const io = this.io;
+    const s = p.state;
+    io[IO_NEXT_EXTENT_ID] = s.nextExtentId;
+    io[IO_EXTENT_COUNT] = s.extentCount;
+    io[IO_MAPPED_BLOCKS] = s.mappedBlocks;
+    io[IO_OPEN_SEGMENT] = open.segment;
+    io[IO_OPEN_FILL] = open.fillBytes;
+    const done = this.handle.apply(
+      0, n, buf, this.lbas, this.blockOf, c.scan.fps, c.fills, c.indexed,
+      batch.slotOf, batch.sizes, batch.staging, open.buf, p.index, io, this.out, p.codecId,
+    );
+    if (done === 0) return 0;
+    this.applied += done;
+    s.nextExtentId = io[IO_NEXT_EXTENT_ID];
+    s.extentCount = io[IO_EXTENT_COUNT];
+    s.mappedBlocks = io[IO_MAPPED_BLOCKS];
+    p.writer.appendedNatively(io[IO_OPEN_FILL]);
+    p.view.addedNatively(io[IO_NEW_MAPS], io[IO_NEW_EXTENTS], io[IO_NEW_DEDUP]);
+    for (let k = 0; k < done; k++) {
+      p.mapped.set(this.lbas[k]); // its `touched` bit (the addon set the mapped one)
+      if (p.index) p.filter.add(c.scan.fps.subarray(this.blockOf[k] * 16, this.blockOf[k] * 16 + 16));
+    }
+    for (let t = 0; t < io[IO_TOUCHED]; t++) p.segs.dirty.add(this.out[t]);
+    for (let f = 0; f < io[IO_FREED]; f++) p.emptied(this.out[this.out.length - 1 - f]);
+    p.count('compressedBlocks', io[IO_COMPRESSED]);
+    p.count('rawBlocks', io[IO_RAW]);
+    p.noteChange();
+    return done;
+  }
+}
