@@ -158,6 +158,7 @@ Napi::Function WriteApplyWrap::Init(Napi::Env env) {
                          InstanceMethod<&WriteApplyWrap::AttachCache>("attachCache"),
                          InstanceMethod<&WriteApplyWrap::AttachMapped>("attachMapped"),
                          InstanceMethod<&WriteApplyWrap::AttachSegments>("attachSegments"),
+                         InstanceMethod<&WriteApplyWrap::SetBatch>("setBatch"),
                          InstanceMethod<&WriteApplyWrap::Apply>("apply"),
                      });
 }
@@ -237,43 +238,75 @@ Napi::Value WriteApplyWrap::AttachSegments(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// apply(start, count, data, lbas, blockOf, fps, fills, indexed, slotOf, sizes,
-//       staging, openBuf, index, io, out, codecId) -> blocks applied from `start`.
-// Entry k (start <= k < count) writes block blockOf[k] of `data` to lbas[k];
+// setBatch(data, lbas, blockOf, count, fps, fills, indexed, slotOf, sizes,
+//          staging, index, codecId, io, out): the batch the next apply() calls
+// work on. Entry k (k < count) writes block blockOf[k] of `data` to lbas[k];
 // fps/fills/indexed are the scan's and the dedup lookups' answers per block,
-// slotOf/sizes/staging the batch compression's (BatchEncoder), openBuf the
-// open segment's buffer, `index` whether new extents enter the dedup index,
-// codecId the engine's codec for new blocks (a block the batch did not
-// compress is compressed here, as BatchEncoder.encodeInto does).
+// slotOf/sizes/staging the batch compression's (BatchEncoder), `index`
+// whether new extents enter the dedup index, codecId the engine's codec for
+// new blocks (a block the batch did not compress is compressed here, as
+// BatchEncoder.encodeInto does); io and out as the Io words say. One call per
+// batch: apply() may be called again after each block JavaScript applies.
+Napi::Value WriteApplyWrap::SetBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 14 || !info[3].IsNumber() || !info[11].IsNumber()) throw Napi::TypeError::New(env, "setBatch: 14 arguments");
+  Batch b;
+  b.count = info[3].As<Napi::Number>().Uint32Value();
+  b.data = ArrayArg<uint8_t>(env, info[0], napi_uint8_array, 0, "data", &b.data_blocks);
+  b.data_blocks /= kBlockBytes;
+  b.lbas = ArrayArg<double>(env, info[1], napi_float64_array, b.count, "lbas");
+  b.block_of = ArrayArg<uint32_t>(env, info[2], napi_uint32_array, b.count, "blockOf");
+  b.fps = ArrayArg<uint8_t>(env, info[4], napi_uint8_array, 0, "fps", &b.fps_n);
+  b.fills = ArrayArg<uint8_t>(env, info[5], napi_uint8_array, 0, "fills", &b.fills_n);
+  b.indexed = ArrayArg<double>(env, info[6], napi_float64_array, b.fills_n, "indexed");
+  b.slot_of = ArrayArg<uint32_t>(env, info[7], napi_uint32_array, 0, "slotOf", &b.slots_n);
+  b.sizes = ArrayArg<uint32_t>(env, info[8], napi_uint32_array, 0, "sizes", &b.sizes_n);
+  b.staging = ArrayArg<uint8_t>(env, info[9], napi_uint8_array, 0, "staging", &b.staging_n);
+  b.index = info[10].ToBoolean().Value();
+  b.codec_id = info[11].As<Napi::Number>().Uint32Value();
+  b.io = ArrayArg<double>(env, info[12], napi_float64_array, kIoWords, "io");
+  b.out = ArrayArg<uint32_t>(env, info[13], napi_uint32_array, 0, "out", &b.out_n);
+  if (b.count > b.data_blocks) throw Napi::RangeError::New(env, "setBatch: count exceeds data");
+  batch_ = b;
+  // Kept alive (and in place) while the batch is current.
+  for (uint32_t i = 0; i < kBatchRefs; ++i) {
+    uint32_t arg = i < 3 ? i : i + 1;  // skip count
+    batch_refs_[i] = info[arg].IsObject() ? Napi::Persistent(info[arg].As<Napi::Object>()) : Napi::ObjectReference();
+  }
+  return env.Undefined();
+}
+
+// apply(start, openBuf) -> entries of the current batch applied from `start`;
+// openBuf is the open segment's buffer (null: none is open).
 Napi::Value WriteApplyWrap::Apply(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 16 || !info[15].IsNumber()) throw Napi::TypeError::New(env, "apply: 16 arguments");
+  if (info.Length() < 2 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "apply(start, openBuf)");
+  const Batch& b = batch_;
   uint32_t start = info[0].As<Napi::Number>().Uint32Value();
-  uint32_t count = info[1].As<Napi::Number>().Uint32Value();
-  size_t data_blocks = 0;
-  const uint8_t* data = ArrayArg<uint8_t>(env, info[2], napi_uint8_array, 0, "data", &data_blocks);
-  data_blocks /= kBlockBytes;
-  const double* lbas = ArrayArg<double>(env, info[3], napi_float64_array, count, "lbas");
-  const uint32_t* block_of = ArrayArg<uint32_t>(env, info[4], napi_uint32_array, count, "blockOf");
-  size_t fps_n = 0;
-  const uint8_t* fps = ArrayArg<uint8_t>(env, info[5], napi_uint8_array, 0, "fps", &fps_n);
-  size_t fills_n = 0;
-  const uint8_t* fills = ArrayArg<uint8_t>(env, info[6], napi_uint8_array, 0, "fills", &fills_n);
-  const double* indexed = ArrayArg<double>(env, info[7], napi_float64_array, fills_n, "indexed");
-  size_t slots_n = 0;
-  const uint32_t* slot_of = ArrayArg<uint32_t>(env, info[8], napi_uint32_array, 0, "slotOf", &slots_n);
-  size_t sizes_n = 0;
-  const uint32_t* sizes = ArrayArg<uint32_t>(env, info[9], napi_uint32_array, 0, "sizes", &sizes_n);
-  size_t staging_n = 0;
-  const uint8_t* staging = ArrayArg<uint8_t>(env, info[10], napi_uint8_array, 0, "staging", &staging_n);
+  uint32_t count = b.count;
   size_t open_n = 0;
-  uint8_t* open = info[11].IsTypedArray() ? ArrayArg<uint8_t>(env, info[11], napi_uint8_array, 0, "openBuf", &open_n) : nullptr;
-  bool index = info[12].ToBoolean().Value();
-  uint32_t codec_id = info[15].As<Napi::Number>().Uint32Value();
-  double* io = ArrayArg<double>(env, info[13], napi_float64_array, kIoWords, "io");
-  size_t out_n = 0;
-  uint32_t* out = ArrayArg<uint32_t>(env, info[14], napi_uint32_array, 0, "out", &out_n);
-  if (count > data_blocks || start > count) throw Napi::RangeError::New(env, "apply: bad start or count");
+  uint8_t* open = info[1].IsTypedArray() ? ArrayArg<uint8_t>(env, info[1], napi_uint8_array, 0, "openBuf", &open_n) : nullptr;
+  if (b.io == nullptr || start > count) throw Napi::RangeError::New(env, "apply: no batch, or a bad start");
+  const uint8_t* data = b.data;
+  size_t data_blocks = b.data_blocks;
+  const double* lbas = b.lbas;
+  const uint32_t* block_of = b.block_of;
+  const uint8_t* fps = b.fps;
+  size_t fps_n = b.fps_n;
+  const uint8_t* fills = b.fills;
+  size_t fills_n = b.fills_n;
+  const double* indexed = b.indexed;
+  const uint32_t* slot_of = b.slot_of;
+  size_t slots_n = b.slots_n;
+  const uint32_t* sizes = b.sizes;
+  size_t sizes_n = b.sizes_n;
+  const uint8_t* staging = b.staging;
+  size_t staging_n = b.staging_n;
+  bool index = b.index;
+  uint32_t codec_id = b.codec_id;
+  double* io = b.io;
+  uint32_t* out = b.out;
+  size_t out_n = b.out_n;
 
   for (const WordTable& t : pending_[0]) {
     if (t.capacity == 0) return Napi::Number::New(env, 0);  // not attached yet

@@ -46,7 +46,34 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   Napi::Value AttachCache(const Napi::CallbackInfo& info);
   Napi::Value AttachMapped(const Napi::CallbackInfo& info);
   Napi::Value AttachSegments(const Napi::CallbackInfo& info);
+  Napi::Value SetBatch(const Napi::CallbackInfo& info);
   Napi::Value Apply(const Napi::CallbackInfo& info);
+
+  // The batch setBatch() described: its arrays, read (io and out written) by apply().
+  struct Batch {
+    const uint8_t* data = nullptr;
+    size_t data_blocks = 0;
+    const double* lbas = nullptr;
+    const uint32_t* block_of = nullptr;
+    uint32_t count = 0;
+    const uint8_t* fps = nullptr;
+    size_t fps_n = 0;
+    const uint8_t* fills = nullptr;
+    size_t fills_n = 0;
+    const double* indexed = nullptr;
+    const uint32_t* slot_of = nullptr;
+    size_t slots_n = 0;
+    const uint32_t* sizes = nullptr;
+    size_t sizes_n = 0;
+    const uint8_t* staging = nullptr;
+    size_t staging_n = 0;
+    bool index = false;
+    uint32_t codec_id = 0;
+    double* io = nullptr;
+    uint32_t* out = nullptr;
+    size_t out_n = 0;
+  };
+  static constexpr uint32_t kBatchRefs = 13;  // setBatch's object arguments
 
   // [layer][kind]: layer 0 the current overlay, 1 the frozen one; kind 0 maps, 1 extents, 2 dedup.
   WordTable pending_[2][3];
@@ -63,6 +90,8 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   uint32_t segments_ = 0;
   uint32_t segment_bytes_ = 0;
   Napi::ObjectReference seg_refs_[3];
+  Batch batch_;
+  Napi::ObjectReference batch_refs_[kBatchRefs];
 };
 
 }  // namespace ublk

@@ -40,11 +40,12 @@ export interface WriteApplyHandle {
   attachCache(unused: 0, kind: number, keys: Uint32Array, values: Uint32Array, state: Uint8Array): void;
   attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void;
   attachSegments(liveBytes: Uint32Array, fillBytes: Uint32Array, state: Uint8Array, segmentBytes: number): void;
-  apply(
-    start: number, count: number, data: Uint8Array, lbas: Float64Array, blockOf: Uint32Array, fps: Uint8Array,
-    fills: Uint8Array, indexed: Float64Array, slotOf: Uint32Array, sizes: Uint32Array, staging: Uint8Array,
-    openBuf: Uint8Array | null, index: boolean, io: Float64Array, out: Uint32Array, codecId: number,
-  ): number;
+  setBatch(
+    data: Uint8Array, lbas: Float64Array, blockOf: Uint32Array, count: number, fps: Uint8Array, fills: Uint8Array,
+    indexed: Float64Array, slotOf: Uint32Array, sizes: Uint32Array, staging: Uint8Array, index: boolean, codecId: number,
+    io: Float64Array, out: Uint32Array,
+  ): void;
+  apply(start: number, openBuf: Uint8Array | null): number;
 }
 
 /** What the apply step reads of a classified batch (write-path.ts PreparedWrite). */
@@ -83,6 +84,9 @@ export class NativeApply {
   private blockOf = new Uint32Array(16);
   private out = new Uint32Array(32);
   private segArrays: Uint32Array | undefined;
+  /** The batch the addon holds (setBatch), by identity. */
+  private batch: ClassifiedBatch | undefined;
+  private indices: readonly number[] | undefined;
   /** Blocks applied here since open. */
   applied = 0;
 
@@ -101,26 +105,18 @@ export class NativeApply {
    * The caller holds the engine mutex and reserved space for the blocks.
    */
   apply(lbas: readonly number[], indices: readonly number[], from: number, buf: Buffer, c: ClassifiedBatch): number {
-    const n = indices.length - from;
+    const n = indices.length;
     const p = this.p;
     const open = p.writer.openForNative();
-    if (n <= 0 || open === undefined) return 0;
-    const batch = c.encoder.batchView() ?? NO_BATCH;
-    if (this.lbas.length < n) {
-      this.lbas = new Float64Array(n);
-      this.blockOf = new Uint32Array(n);
-      this.out = new Uint32Array(2 * n);
-    }
-    for (let k = 0; k < n; k++) {
-      const i = indices[from + k];
-      this.blockOf[k] = i;
-      this.lbas[k] = lbas[i];
-    }
+    if (from >= n || open === undefined) return 0;
+    // The batch goes to the addon once: JavaScript applies a block the addon
+    // stops at, then asks again from the next one.
+    if (c !== this.batch || indices !== this.indices) this.setBatch(lbas, indices, buf, c);
     if (this.segArrays !== p.segs.liveBytes) {
       this.handle.attachSegments(p.segs.liveBytes, p.segs.fillBytes, p.segs.state, p.segs.segmentBytes);
       this.segArrays = p.segs.liveBytes;
     }
-    p.view.reserve(n);
+    p.view.reserve(n - from);
     const io = this.io;
     const s = p.state;
     io[IO_NEXT_EXTENT_ID] = s.nextExtentId;
@@ -128,10 +124,7 @@ export class NativeApply {
     io[IO_MAPPED_BLOCKS] = s.mappedBlocks;
     io[IO_OPEN_SEGMENT] = open.segment;
     io[IO_OPEN_FILL] = open.fillBytes;
-    const done = this.handle.apply(
-      0, n, buf, this.lbas, this.blockOf, c.scan.fps, c.fills, c.indexed,
-      batch.slotOf, batch.sizes, batch.staging, open.buf, p.index, io, this.out, p.codecId,
-    );
+    const done = this.handle.apply(from, open.buf);
     if (done === 0) return 0;
     this.applied += done;
     s.nextExtentId = io[IO_NEXT_EXTENT_ID];
@@ -139,7 +132,7 @@ export class NativeApply {
     s.mappedBlocks = io[IO_MAPPED_BLOCKS];
     p.writer.appendedNatively(io[IO_OPEN_FILL]);
     p.view.addedNatively(io[IO_NEW_MAPS], io[IO_NEW_EXTENTS], io[IO_NEW_DEDUP]);
-    for (let k = 0; k < done; k++) {
+    for (let k = from; k < from + done; k++) {
       p.mapped.set(this.lbas[k]); // its `touched` bit (the addon set the mapped one)
       if (p.index) p.filter.add(c.scan.fps.subarray(this.blockOf[k] * 16, this.blockOf[k] * 16 + 16));
     }
@@ -149,5 +142,27 @@ export class NativeApply {
     p.count('rawBlocks', io[IO_RAW]);
     p.noteChange();
     return done;
+  }
+
+  /** Hands the addon a batch's arrays (kept, with the batch, until the next one). */
+  private setBatch(lbas: readonly number[], indices: readonly number[], buf: Buffer, c: ClassifiedBatch): void {
+    const n = indices.length;
+    if (this.lbas.length < n) {
+      this.lbas = new Float64Array(n);
+      this.blockOf = new Uint32Array(n);
+      this.out = new Uint32Array(2 * n);
+    }
+    for (let k = 0; k < n; k++) {
+      const i = indices[k];
+      this.blockOf[k] = i;
+      this.lbas[k] = lbas[i];
+    }
+    const v = c.encoder.batchView() ?? NO_BATCH;
+    const p = this.p;
+    this.handle.setBatch(
+      buf, this.lbas, this.blockOf, n, c.scan.fps, c.fills, c.indexed, v.slotOf, v.sizes, v.staging, p.index, p.codecId, this.io, this.out,
+    );
+    this.batch = c;
+    this.indices = indices;
   }
 }

@@ -94,11 +94,12 @@ export interface NativeWriteApplyHandle {
   attachCache(unused: 0, kind: number, keys: Uint32Array, values: Uint32Array, state: Uint8Array): void;
   attachMapped(bits: Uint8Array, blocks: number, complete: boolean): void;
   attachSegments(liveBytes: Uint32Array, fillBytes: Uint32Array, state: Uint8Array, segmentBytes: number): void;
-  apply(
-    start: number, count: number, data: Uint8Array, lbas: Float64Array, blockOf: Uint32Array, fps: Uint8Array,
-    fills: Uint8Array, indexed: Float64Array, slotOf: Uint32Array, sizes: Uint32Array, staging: Uint8Array,
-    openBuf: Uint8Array | null, index: boolean, io: Float64Array, out: Uint32Array, codecId: number,
-  ): number;
+  setBatch(
+    data: Uint8Array, lbas: Float64Array, blockOf: Uint32Array, count: number, fps: Uint8Array, fills: Uint8Array,
+    indexed: Float64Array, slotOf: Uint32Array, sizes: Uint32Array, staging: Uint8Array, index: boolean, codecId: number,
+    io: Float64Array, out: Uint32Array,
+  ): void;
+  apply(start: number, openBuf: Uint8Array | null): number;
 }
 
 export interface NativeModule {
