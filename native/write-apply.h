@@ -1,4 +1,4 @@
-// The apply step of coalesced one-block writes in the addon
+// The apply step of new unique blocks in the addon
 // (src/engine/native-apply.ts): for a run of blocks the JavaScript write path
 // has classified and compressed, each new unique block gets its extent, its
 // fragment in the open segment, its dedup entry and its map entry, and the
@@ -14,11 +14,13 @@
 //
 // A block is applied here only when everything it needs is in those tables
 // and nothing unusual applies; the run stops at the first block that is not
-// (a same-fill block, a dedup candidate, a block not compressed in the batch,
-// a record only LevelDB holds, no room in the open segment, ...), before
+// (a same-fill block, a dedup candidate, a record only LevelDB holds, no
+// room in the open segment, ...), before
 // changing anything for it, and JavaScript applies that block its own way.
 // What the tables cannot hold comes back in `io`/`out`: the engine's
-// counters, the segments touched and freed, the new pending entries.
+// counters, the segments touched and freed, the new pending entries. A batch
+// is handed over once (setBatch); apply() runs from a given entry, and is
+// called again after each block JavaScript applied itself.
 #ifndef UBLK_NATIVE_WRITE_APPLY_H_
 #define UBLK_NATIVE_WRITE_APPLY_H_
 

@@ -1,6 +1,6 @@
 // The apply step of new unique blocks in the addon (native/write-apply.h,
-// attached by the host: engine.shareNativeApply): a block's extent, fragment, dedup entry
-// and map entry, and the reference it drops, written straight into the
+// attached by the host: engine.shareNativeApply): a block's extent, fragment,
+// dedup entry and map entry, and the reference it drops, written straight into the
 // engine's tables (the overlays' PendingTables, MetaCache's SlotTables, the
 // mapped bitmap, the segment table), which it shares with the addon the way
 // the native read path shares the cache. It applies a run of blocks until one

@@ -113,6 +113,6 @@ export interface EngineStats extends Counters {
   /** The cache of recently read pool bytes, since open. */
   readCache: ReadCacheStats;
   cache: MetaCacheStats;
-  /** Blocks of coalesced one-block writes the addon applied since open (native-apply.ts). */
+  /** Written blocks whose apply step ran in the addon, since open (native-apply.ts). */
   nativeAppliedBlocks: number;
 }
