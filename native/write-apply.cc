@@ -4,25 +4,14 @@
 #include <string>
 
 #include "codec-batch.h"
+#include "word-tables.h"
 
 namespace ublk {
 
+using namespace words;  // NOLINT: the table mirrors' constants and probes
+
 namespace {
 
-// src/engine/pending-table.ts
-constexpr uint8_t kEmpty = 0;
-constexpr uint8_t kLive = 1;
-constexpr uint8_t kDeleted = 2;
-// src/engine/slot-table.ts
-constexpr uint32_t kWays = 8;
-constexpr uint8_t kReferenced = 2;
-// src/engine/record-words.ts
-constexpr uint32_t kKeyWords[3] = {2, 2, 4};
-constexpr uint32_t kValueWords[3] = {3, 8, 2};
-constexpr uint32_t kMaps = 0;
-constexpr uint32_t kExtents = 1;
-constexpr uint32_t kDedup = 2;
-constexpr uint32_t kTagExtent = 1;
 // src/pool/fragment.ts, src/util/limits.ts, src/compress/codec.ts, src/pool/segment-record.ts
 constexpr uint32_t kFragmentHeaderBytes = 16;
 constexpr uint32_t kFragmentAlign = 16;
@@ -49,68 +38,6 @@ enum Io : uint32_t {
   kNewDedup,
   kIoWords,
 };
-
-uint32_t PendingSlotOf(const uint32_t* k) {
-  uint32_t h = (k[0] ^ (k[1] * 0x85ebca6bu)) * 0x9e3779b1u;
-  h ^= h >> 15;
-  return (h * 0x27d4eb2fu) ^ (h >> 13);
-}
-
-// PendingTable.probe without inserting: the slot holding `key`, or -1.
-int PendingFind(const WordTable& t, uint32_t kw, const uint32_t* key) {
-  if (t.capacity == 0) return -1;
-  uint32_t mask = t.capacity - 1;
-  for (uint32_t slot = PendingSlotOf(key) & mask;; slot = (slot + 1) & mask) {
-    if (t.state[slot] == kEmpty) return -1;
-    if (memcmp(t.keys + static_cast<size_t>(slot) * kw, key, kw * 4) == 0) return static_cast<int>(slot);
-  }
-}
-
-// PendingTable.upsert, the table having room (JS reserved it): the key's slot, `fresh` when new.
-uint32_t PendingUpsert(WordTable& t, uint32_t kw, const uint32_t* key, bool* fresh) {
-  uint32_t mask = t.capacity - 1;
-  for (uint32_t slot = PendingSlotOf(key) & mask;; slot = (slot + 1) & mask) {
-    uint32_t* k = t.keys + static_cast<size_t>(slot) * kw;
-    if (t.state[slot] == kEmpty) {
-      memcpy(k, key, kw * 4);
-      *fresh = true;
-      return slot;
-    }
-    if (memcmp(k, key, kw * 4) == 0) {
-      *fresh = false;
-      return slot;
-    }
-  }
-}
-
-// SlotTable.setOf.
-uint32_t SetOf(const uint32_t* key, uint32_t kw, uint32_t sets) {
-  uint32_t h = 0x9e3779b9u;
-  for (uint32_t i = 0; i < kw; ++i) {
-    h = (h ^ key[i]) * 0x85ebca6bu;
-    h ^= h >> 13;
-  }
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return static_cast<uint32_t>((static_cast<uint64_t>(h) * sets) >> 32);
-}
-
-// SlotTable.locate: the slot holding `key`, or -1.
-int CacheLocate(const WordTable& t, uint32_t kw, const uint32_t* key) {
-  uint32_t sets = t.capacity / kWays;
-  if (sets == 0) return -1;
-  uint32_t base = SetOf(key, kw, sets) * kWays;
-  for (uint32_t slot = base; slot < base + kWays; ++slot) {
-    if (t.state[slot] == kEmpty) continue;
-    if (memcmp(t.keys + static_cast<size_t>(slot) * kw, key, kw * 4) == 0) return static_cast<int>(slot);
-  }
-  return -1;
-}
-
-void NumberKey(uint64_t n, uint32_t* key) {
-  key[0] = static_cast<uint32_t>(n);
-  key[1] = static_cast<uint32_t>(n >> 32);
-}
 
 void PutBe16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
@@ -139,15 +66,6 @@ T* ArrayArg(Napi::Env env, Napi::Value v, napi_typedarray_type type, size_t min_
   // ArrayBuffer() moves a small on-heap array off the heap: the pointer stays valid.
   return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
 }
-
-// A record found for a lookup: the table and slot it is in (slot -1: found nowhere the
-// native step may look, so JavaScript must apply the block), or a certain absence.
-struct Found {
-  const WordTable* table = nullptr;
-  int slot = -1;
-  bool absent = false;  // certainly no value (a deleted pending record, an unmapped block)
-  const uint32_t* value(uint32_t vw) const { return table->values + static_cast<size_t>(slot) * vw; }
-};
 
 }  // namespace
 
@@ -287,215 +205,209 @@ Napi::Value WriteApplyWrap::Apply(const Napi::CallbackInfo& info) {
   size_t open_n = 0;
   uint8_t* open = info[1].IsTypedArray() ? ArrayArg<uint8_t>(env, info[1], napi_uint8_array, 0, "openBuf", &open_n) : nullptr;
   if (b.io == nullptr || start > count) throw Napi::RangeError::New(env, "apply: no batch, or a bad start");
-  const uint8_t* data = b.data;
-  size_t data_blocks = b.data_blocks;
-  const double* lbas = b.lbas;
-  const uint32_t* block_of = b.block_of;
-  const uint8_t* fps = b.fps;
-  size_t fps_n = b.fps_n;
-  const uint8_t* fills = b.fills;
-  size_t fills_n = b.fills_n;
-  const double* indexed = b.indexed;
-  const uint32_t* slot_of = b.slot_of;
-  size_t slots_n = b.slots_n;
-  const uint32_t* sizes = b.sizes;
-  size_t sizes_n = b.sizes_n;
-  const uint8_t* staging = b.staging;
-  size_t staging_n = b.staging_n;
-  bool index = b.index;
-  uint32_t codec_id = b.codec_id;
-  double* io = b.io;
-  uint32_t* out = b.out;
-  size_t out_n = b.out_n;
-
   for (const WordTable& t : pending_[0]) {
     if (t.capacity == 0) return Napi::Number::New(env, 0);  // not attached yet
   }
-  uint64_t next_id = static_cast<uint64_t>(io[kNextExtentId]);
-  double extent_count = io[kExtentCount];
-  double mapped_blocks = io[kMappedBlocks];
-  double open_segment = io[kOpenSegment];
-  uint32_t fill = static_cast<uint32_t>(io[kOpenFill]);
-  uint32_t compressed = 0, raw = 0, touched = 0, freed = 0, new_maps = 0, new_extents = 0, new_dedup = 0;
-  // Touched segments go from the front of `out`, freed ones from the back.
-  auto touch = [&](uint32_t seg) {
-    for (uint32_t i = 0; i < touched; ++i) if (out[i] == seg) return;
-    out[touched++] = seg;
-  };
-  WordTable (&cur)[3] = pending_[0];
-
-  // The newest value of `key` outside JS's reach: current overlay, frozen overlay, cache.
-  auto lookup = [&](uint32_t kind, const uint32_t* key) {
-    Found f;
-    for (const WordTable* t : {&pending_[0][kind], &pending_[1][kind]}) {
-      int slot = PendingFind(*t, kKeyWords[kind], key);
-      if (slot < 0) continue;
-      f.table = t;
-      f.slot = slot;
-      f.absent = t->state[slot] == kDeleted;
-      return f;
-    }
-    int slot = CacheLocate(cache_[kind], kKeyWords[kind], key);
-    if (slot >= 0) {
-      cache_[kind].state[slot] = kReferenced;  // as a JS hit: CLOCK keeps what is read
-      f.table = &cache_[kind];
-      f.slot = slot;
-    }
-    return f;
-  };
-  // Sets `key` in the current overlay (value words, or deleted) and drops its cache entry.
-  auto put = [&](uint32_t kind, const uint32_t* key, const uint32_t* value, uint32_t* fresh_count) {
-    bool fresh = false;
-    uint32_t slot = PendingUpsert(cur[kind], kKeyWords[kind], key, &fresh);
-    if (fresh) *fresh_count += 1;
-    cur[kind].state[slot] = value == nullptr ? kDeleted : kLive;
-    if (value != nullptr) memcpy(cur[kind].values + static_cast<size_t>(slot) * kValueWords[kind], value, kValueWords[kind] * 4);
-    int c = CacheLocate(cache_[kind], kKeyWords[kind], key);
-    if (c >= 0) cache_[kind].state[c] = kEmpty;
-  };
-
-  uint8_t scratch[kCompressOutBytes];
+  double* io = b.io;
+  run_ = Run();
+  run_.next_id = static_cast<uint64_t>(io[kNextExtentId]);
+  run_.extent_count = io[kExtentCount];
+  run_.mapped_blocks = io[kMappedBlocks];
+  run_.open_segment = io[kOpenSegment];
+  run_.fill = static_cast<uint32_t>(io[kOpenFill]);
+  run_.open = open;
+  run_.open_n = open_n;
   uint32_t k = start;
-  for (; k < count; ++k) {
-    uint32_t b = block_of[k];
-    double lba_d = lbas[k];
-    if (b >= fills_n || b >= data_blocks || (b + 1) * 16 > fps_n || fills[b] != 0 || !(lba_d >= 0)) break;
-    uint64_t lba = static_cast<uint64_t>(lba_d);
-    const uint8_t* fp = fps + static_cast<size_t>(b) * 16;
-    uint32_t fp_key[4];
-    memcpy(fp_key, fp, 16);
-    // A dedup candidate (pending, or found by the lookups before): JavaScript compares and shares.
-    if (index) {
-      Found d = lookup(kDedup, fp_key);
-      if (d.table == &cache_[kDedup] || (d.table != nullptr && !d.absent)) break;
-      if (d.table == nullptr && indexed[b] >= 0) break;
-    }
-    // The LBA's old value.
-    uint32_t lba_key[2];
-    NumberKey(lba, lba_key);
-    bool old_none = mapped_complete_ && lba < mapped_blocks_ && (mapped_[lba >> 3] & (1u << (lba & 7))) == 0;
-    Found m;
-    if (!old_none) {
-      m = lookup(kMaps, lba_key);
-      if (m.table == nullptr) break;
-      old_none = m.absent;
-    }
-    bool old_extent = !old_none && m.value(kValueWords[kMaps])[0] == kTagExtent;
-    uint64_t old_id = 0;
-    uint32_t old_words[8];
-    uint32_t old_key[2];
-    bool old_dedup_delete = false;
-    if (old_extent) {
-      const uint32_t* mv = m.value(kValueWords[kMaps]);
-      old_id = (static_cast<uint64_t>(mv[1]) << 32) | mv[2];
-      NumberKey(old_id, old_key);
-      Found e = lookup(kExtents, old_key);
-      if (e.table == nullptr || e.absent) break;  // JS reports a missing extent
-      memcpy(old_words, e.value(kValueWords[kExtents]), sizeof(old_words));
-      if (old_words[3] == 0 || old_words[0] >= segments_) break;
-      if (old_words[3] == 1) {
-        if (memcmp(old_words + 4, fp_key, 16) == 0) break;  // its dedup entry is the one this block sets
-        if (live_[old_words[0]] < FragmentBytes(old_words[2] & 0xffff)) break;  // JS asserts
-        Found d = lookup(kDedup, old_words + 4);
-        if (d.table == nullptr) break;  // only the filter or LevelDB knows
-        if (!d.absent) {
-          const uint32_t* dv = d.value(kValueWords[kDedup]);
-          old_dedup_delete = ((static_cast<uint64_t>(dv[0]) << 32) | dv[1]) == old_id;
-        }
-      }
-    }
-    if (touched + freed + 2 > out_n) break;
-    // The stored form: compressed by the batch call, or here as BatchEncoder.encodeInto would.
-    const uint8_t* block = data + static_cast<size_t>(b) * kBlockBytes;
-    const uint8_t* payload = block;
-    uint32_t stored = kBlockBytes;
-    uint32_t codec = kCodecRaw;
-    if (b < slots_n && slot_of[b] != 0) {
-      uint32_t slot = slot_of[b] - 1;
-      if (slot >= sizes_n) break;
-      size_t at = static_cast<size_t>(slot) * kCompressedBytesMax;
-      if (sizes[slot] > 0 && at + sizes[slot] <= staging_n) {
-        payload = staging + at;
-        stored = sizes[slot];
-        codec = kCodecLz4;
-      } else if (sizes[slot] > 0) {
-        break;
-      }
-    } else if (codec_id == kCodecLz4) {
-      size_t n = CompressBlock(block, scratch, kCompressedBytesMax);
-      if (n > 0) {
-        payload = scratch;
-        stored = static_cast<uint32_t>(n);
-        codec = kCodecLz4;
-      }
-    }
-    // Room in the open segment (JavaScript seals it and opens the next).
-    uint32_t frag = FragmentBytes(stored);
-    if (open == nullptr || !(open_segment >= 0) || open_segment >= segments_ || fill + frag > segment_bytes_ ||
-        fill + frag > open_n) {
-      break;
-    }
-
-    // Everything is known: apply (the order of core.ts addExtent, setMap, dropReference).
-    uint32_t seg = static_cast<uint32_t>(open_segment);
-    uint64_t id = next_id++;
-    uint8_t* h = open + fill;
-    PutBe16(h, kFragmentMagic);
-    h[2] = static_cast<uint8_t>(codec);
-    h[3] = 0;
-    PutBe16(h + 4, static_cast<uint16_t>(stored));
-    PutBe16(h + 6, 0);
-    PutBe32(h + 8, static_cast<uint32_t>(id >> 32));
-    PutBe32(h + 12, static_cast<uint32_t>(id));
-    memcpy(h + kFragmentHeaderBytes, payload, stored);
-    memset(h + kFragmentHeaderBytes + stored, 0, frag - kFragmentHeaderBytes - stored);
-    uint32_t at = fill;
-    fill += frag;
-    fill_[seg] = fill;
-    live_[seg] += frag;
-    uint32_t key[4];
-    NumberKey(id, key);
-    uint32_t ev[8] = {seg, at, (stored & 0xffff) | (codec << 16), 1, fp_key[0], fp_key[1], fp_key[2], fp_key[3]};
-    put(kExtents, key, ev, &new_extents);
-    extent_count += 1;
-    if (index) {
-      uint32_t dv[2] = {static_cast<uint32_t>(id >> 32), static_cast<uint32_t>(id)};
-      put(kDedup, fp_key, dv, &new_dedup);
-    }
-    uint32_t mv[3] = {kTagExtent, static_cast<uint32_t>(id >> 32), static_cast<uint32_t>(id)};
-    put(kMaps, lba_key, mv, &new_maps);
-    if (lba < mapped_blocks_) mapped_[lba >> 3] |= static_cast<uint8_t>(1u << (lba & 7));
-    if (old_none) mapped_blocks += 1;
-    if (old_extent) {
-      if (old_words[3] > 1) {
-        old_words[3] -= 1;
-        put(kExtents, old_key, old_words, &new_extents);
-      } else {
-        put(kExtents, old_key, nullptr, &new_extents);
-        extent_count -= 1;
-        if (old_dedup_delete) put(kDedup, old_words + 4, nullptr, &new_dedup);
-        uint32_t old_seg = old_words[0];
-        live_[old_seg] -= FragmentBytes(old_words[2] & 0xffff);
-        touch(old_seg);
-        if (live_[old_seg] == 0 && seg_state_[old_seg] == kSegSealed) out[out_n - 1 - freed++] = old_seg;
-      }
-    }
-    if (codec == kCodecRaw) raw += 1;
-    else compressed += 1;
-  }
-
-  io[kNextExtentId] = static_cast<double>(next_id);
-  io[kExtentCount] = extent_count;
-  io[kMappedBlocks] = mapped_blocks;
-  io[kOpenFill] = fill;
-  io[kCompressed] = compressed;
-  io[kRaw] = raw;
-  io[kTouched] = touched;
-  io[kFreed] = freed;
-  io[kNewMaps] = new_maps;
-  io[kNewExtents] = new_extents;
-  io[kNewDedup] = new_dedup;
+  for (Step step; k < count && Plan(k, &step); ++k) Commit(step);
+  io[kNextExtentId] = static_cast<double>(run_.next_id);
+  io[kExtentCount] = run_.extent_count;
+  io[kMappedBlocks] = run_.mapped_blocks;
+  io[kOpenFill] = run_.fill;
+  io[kCompressed] = run_.compressed;
+  io[kRaw] = run_.raw;
+  io[kTouched] = run_.touched;
+  io[kFreed] = run_.freed;
+  io[kNewMaps] = run_.new_maps;
+  io[kNewExtents] = run_.new_extents;
+  io[kNewDedup] = run_.new_dedup;
   return Napi::Number::New(env, k - start);
+}
+
+// The newest value of `key` the addon may see: current overlay, frozen overlay, cache.
+WriteApplyWrap::Found WriteApplyWrap::Lookup(uint32_t kind, const uint32_t* key) {
+  Found f;
+  for (const WordTable* t : {&pending_[0][kind], &pending_[1][kind]}) {
+    int slot = PendingFind(*t, kKeyWords[kind], key);
+    if (slot < 0) continue;
+    f.table = t;
+    f.slot = slot;
+    f.absent = t->state[slot] == kDeleted;
+    return f;
+  }
+  int slot = CacheLocate(cache_[kind], kKeyWords[kind], key);
+  if (slot >= 0) {
+    cache_[kind].state[slot] = kReferenced;  // as a JS hit: CLOCK keeps what is read
+    f.table = &cache_[kind];
+    f.slot = slot;
+  }
+  return f;
+}
+
+// Sets `key` in the current overlay (value words, or deleted) and drops its cache entry.
+void WriteApplyWrap::Put(uint32_t kind, const uint32_t* key, const uint32_t* value, uint32_t* fresh_count) {
+  WordTable& t = pending_[0][kind];
+  bool fresh = false;
+  uint32_t slot = PendingUpsert(t, kKeyWords[kind], key, &fresh);
+  if (fresh) *fresh_count += 1;
+  t.state[slot] = value == nullptr ? kDeleted : kLive;
+  if (value != nullptr) memcpy(t.values + static_cast<size_t>(slot) * kValueWords[kind], value, kValueWords[kind] * 4);
+  int c = CacheLocate(cache_[kind], kKeyWords[kind], key);
+  if (c >= 0) cache_[kind].state[c] = kEmpty;
+}
+
+// Entry k's step, decided before anything changes; false: JavaScript applies it.
+bool WriteApplyWrap::Plan(uint32_t k, Step* s) {
+  const Batch& b = batch_;
+  s->block = b.block_of[k];
+  double lba = b.lbas[k];
+  if (s->block >= b.fills_n || s->block >= b.data_blocks || (s->block + 1) * 16 > b.fps_n || b.fills[s->block] != 0 ||
+      !(lba >= 0)) {
+    return false;
+  }
+  s->lba = static_cast<uint64_t>(lba);
+  NumberKey(s->lba, s->lba_key);
+  memcpy(s->fp_key, b.fps + static_cast<size_t>(s->block) * 16, 16);
+  // A dedup candidate (pending, or found by the lookups before): JavaScript compares and shares.
+  if (b.index) {
+    Found d = Lookup(kDedup, s->fp_key);
+    if (d.table == &cache_[kDedup] || (d.table != nullptr && !d.absent)) return false;
+    if (d.table == nullptr && b.indexed[s->block] >= 0) return false;
+  }
+  if (!PlanOld(s) || run_.touched + run_.freed + 2 > b.out_n) return false;
+  return PlanStored(s);
+}
+
+// The LBA's old value, and what dropping its extent's reference changes.
+bool WriteApplyWrap::PlanOld(Step* s) {
+  s->old_none = mapped_complete_ && s->lba < mapped_blocks_ && (mapped_[s->lba >> 3] & (1u << (s->lba & 7))) == 0;
+  s->old_extent = false;
+  s->old_dedup_delete = false;
+  if (s->old_none) return true;
+  Found m = Lookup(kMaps, s->lba_key);
+  if (m.table == nullptr) return false;
+  s->old_none = m.absent;
+  if (s->old_none || m.value(kValueWords[kMaps])[0] != kTagExtent) return true;
+  const uint32_t* mv = m.value(kValueWords[kMaps]);
+  s->old_extent = true;
+  s->old_id = (static_cast<uint64_t>(mv[1]) << 32) | mv[2];
+  NumberKey(s->old_id, s->old_key);
+  Found e = Lookup(kExtents, s->old_key);
+  if (e.table == nullptr || e.absent) return false;  // JS reports a missing extent
+  memcpy(s->old_words, e.value(kValueWords[kExtents]), sizeof(s->old_words));
+  if (s->old_words[3] == 0 || s->old_words[0] >= segments_) return false;
+  if (s->old_words[3] > 1) return true;
+  if (memcmp(s->old_words + 4, s->fp_key, 16) == 0) return false;  // its dedup entry is the one this block sets
+  if (live_[s->old_words[0]] < FragmentBytes(s->old_words[2] & 0xffff)) return false;  // JS asserts
+  Found d = Lookup(kDedup, s->old_words + 4);
+  if (d.table == nullptr) return false;  // only the filter or LevelDB knows
+  if (!d.absent) {
+    const uint32_t* dv = d.value(kValueWords[kDedup]);
+    s->old_dedup_delete = ((static_cast<uint64_t>(dv[0]) << 32) | dv[1]) == s->old_id;
+  }
+  return true;
+}
+
+// The stored form (compressed by the batch call, or here as BatchEncoder.encodeInto
+// would) and room for it in the open segment (else JavaScript seals it and opens the next).
+bool WriteApplyWrap::PlanStored(Step* s) {
+  const Batch& b = batch_;
+  const uint8_t* block = b.data + static_cast<size_t>(s->block) * kBlockBytes;
+  s->payload = block;
+  s->stored = kBlockBytes;
+  s->codec = kCodecRaw;
+  if (s->block < b.slots_n && b.slot_of[s->block] != 0) {
+    uint32_t slot = b.slot_of[s->block] - 1;
+    if (slot >= b.sizes_n) return false;
+    size_t at = static_cast<size_t>(slot) * kCompressedBytesMax;
+    if (b.sizes[slot] > 0) {
+      if (at + b.sizes[slot] > b.staging_n) return false;
+      s->payload = b.staging + at;
+      s->stored = b.sizes[slot];
+      s->codec = kCodecLz4;
+    }
+  } else if (b.codec_id == kCodecLz4) {
+    size_t n = CompressBlock(block, scratch_, kCompressedBytesMax);
+    if (n > 0) {
+      s->payload = scratch_;
+      s->stored = static_cast<uint32_t>(n);
+      s->codec = kCodecLz4;
+    }
+  }
+  s->frag = FragmentBytes(s->stored);
+  const Run& r = run_;
+  return r.open != nullptr && r.open_segment >= 0 && r.open_segment < segments_ && r.fill + s->frag <= segment_bytes_ &&
+         r.fill + s->frag <= r.open_n;
+}
+
+// Applies a planned step: the order of core.ts addExtent, setMap, dropReference.
+void WriteApplyWrap::Commit(const Step& s) {
+  Run& r = run_;
+  uint32_t seg = static_cast<uint32_t>(r.open_segment);
+  uint64_t id = r.next_id++;
+  uint8_t* h = r.open + r.fill;
+  PutBe16(h, kFragmentMagic);
+  h[2] = static_cast<uint8_t>(s.codec);
+  h[3] = 0;
+  PutBe16(h + 4, static_cast<uint16_t>(s.stored));
+  PutBe16(h + 6, 0);
+  PutBe32(h + 8, static_cast<uint32_t>(id >> 32));
+  PutBe32(h + 12, static_cast<uint32_t>(id));
+  memcpy(h + kFragmentHeaderBytes, s.payload, s.stored);
+  memset(h + kFragmentHeaderBytes + s.stored, 0, s.frag - kFragmentHeaderBytes - s.stored);
+  uint32_t at = r.fill;
+  r.fill += s.frag;
+  fill_[seg] = r.fill;
+  live_[seg] += s.frag;
+  uint32_t key[2];
+  NumberKey(id, key);
+  const uint32_t* fp = s.fp_key;
+  uint32_t ev[8] = {seg, at, (s.stored & 0xffff) | (s.codec << 16), 1, fp[0], fp[1], fp[2], fp[3]};
+  Put(kExtents, key, ev, &r.new_extents);
+  r.extent_count += 1;
+  if (batch_.index) {
+    uint32_t dv[2] = {static_cast<uint32_t>(id >> 32), static_cast<uint32_t>(id)};
+    Put(kDedup, s.fp_key, dv, &r.new_dedup);
+  }
+  uint32_t mv[3] = {kTagExtent, static_cast<uint32_t>(id >> 32), static_cast<uint32_t>(id)};
+  Put(kMaps, s.lba_key, mv, &r.new_maps);
+  if (s.lba < mapped_blocks_) mapped_[s.lba >> 3] |= static_cast<uint8_t>(1u << (s.lba & 7));
+  if (s.old_none) r.mapped_blocks += 1;
+  if (s.old_extent) DropOld(s);
+  if (s.codec == kCodecRaw) r.raw += 1;
+  else r.compressed += 1;
+}
+
+// The old extent loses this LBA's reference (core.ts dropReference).
+void WriteApplyWrap::DropOld(const Step& s) {
+  Run& r = run_;
+  uint32_t words[8];
+  memcpy(words, s.old_words, sizeof(words));
+  if (words[3] > 1) {
+    words[3] -= 1;
+    Put(kExtents, s.old_key, words, &r.new_extents);
+    return;
+  }
+  Put(kExtents, s.old_key, nullptr, &r.new_extents);
+  r.extent_count -= 1;
+  if (s.old_dedup_delete) Put(kDedup, words + 4, nullptr, &r.new_dedup);
+  uint32_t seg = words[0];
+  live_[seg] -= FragmentBytes(words[2] & 0xffff);
+  // Touched segments go from the front of `out`, freed ones from the back.
+  uint32_t* out = batch_.out;
+  bool seen = false;
+  for (uint32_t i = 0; i < r.touched; ++i) seen = seen || out[i] == seg;
+  if (!seen) out[r.touched++] = seg;
+  if (live_[seg] == 0 && seg_state_[seg] == kSegSealed) out[batch_.out_n - 1 - r.freed++] = seg;
 }
 
 }  // namespace ublk

@@ -28,15 +28,10 @@
 
 #include <cstdint>
 
-namespace ublk {
+#include "codec-batch.h"
+#include "word-tables.h"
 
-// A table of fixed-width u32 records: keys, values and a state byte per slot.
-struct WordTable {
-  uint32_t* keys = nullptr;
-  uint32_t* values = nullptr;
-  uint8_t* state = nullptr;
-  uint32_t capacity = 0;
-};
+namespace ublk {
 
 class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
  public:
@@ -77,6 +72,50 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   };
   static constexpr uint32_t kBatchRefs = 13;  // setBatch's object arguments
 
+  // A record a lookup found: the table and slot it is in (table null: found nowhere the
+  // addon may look, so JavaScript applies the block), or a certain absence.
+  struct Found {
+    const WordTable* table = nullptr;
+    int slot = -1;
+    bool absent = false;  // a deleted pending record
+    const uint32_t* value(uint32_t vw) const { return table->values + static_cast<size_t>(slot) * vw; }
+  };
+  // One entry's apply, decided before anything changes (Plan), then done (Commit).
+  struct Step {
+    uint32_t block = 0;
+    uint64_t lba = 0;
+    uint32_t lba_key[2] = {};
+    uint32_t fp_key[4] = {};
+    bool old_none = false;    // the LBA maps to nothing (unmapped or deleted)
+    bool old_extent = false;  // the LBA maps to an extent: it loses a reference
+    uint64_t old_id = 0;
+    uint32_t old_key[2] = {};
+    uint32_t old_words[8] = {};
+    bool old_dedup_delete = false;  // the old extent goes, and the dedup index points at it
+    const uint8_t* payload = nullptr;
+    uint32_t stored = 0;
+    uint32_t codec = 0;
+    uint32_t frag = 0;
+  };
+  // One apply() call's running state: what `io` brings in and takes back.
+  struct Run {
+    uint64_t next_id = 0;
+    double extent_count = 0;
+    double mapped_blocks = 0;
+    double open_segment = -1;
+    uint32_t fill = 0;
+    uint8_t* open = nullptr;
+    size_t open_n = 0;
+    uint32_t compressed = 0, raw = 0, touched = 0, freed = 0, new_maps = 0, new_extents = 0, new_dedup = 0;
+  };
+  Found Lookup(uint32_t kind, const uint32_t* key);
+  void Put(uint32_t kind, const uint32_t* key, const uint32_t* value, uint32_t* fresh_count);
+  bool Plan(uint32_t k, Step* s);
+  bool PlanOld(Step* s);
+  bool PlanStored(Step* s);
+  void Commit(const Step& s);
+  void DropOld(const Step& s);
+
   // [layer][kind]: layer 0 the current overlay, 1 the frozen one; kind 0 maps, 1 extents, 2 dedup.
   WordTable pending_[2][3];
   WordTable cache_[3];
@@ -94,6 +133,8 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   Napi::ObjectReference seg_refs_[3];
   Batch batch_;
   Napi::ObjectReference batch_refs_[kBatchRefs];
+  Run run_;
+  uint8_t scratch_[kCompressOutBytes];  // a block compressed here
 };
 
 }  // namespace ublk
