@@ -15,6 +15,7 @@
         "native/packed-read-probe.cc",
         "native/packed-tables.cc",
         "native/write-apply.cc",
+        "native/fast-write.cc",
         "native/fiemap.cc",
         "native/file-lock.cc",
         "native/direct-path.cc",

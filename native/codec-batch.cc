@@ -296,6 +296,14 @@ Napi::Value CodecInfo(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+bool IsSameFillBlock(const uint8_t* block) { return IsSameFill(block); }
+
+void FingerprintBlock(const uint8_t* block, uint8_t* out) { Fingerprint(block, out); }
+
+void HashBytes(const uint8_t* src, size_t length, uint8_t* out) {
+  XXH128_canonicalFromHash(reinterpret_cast<XXH128_canonical_t*>(out), XXH3_128bits(src, length));
+}
+
 static_assert(kCompressOutBytes == static_cast<size_t>(kCompressBound), "kCompressOutBytes is lz4's bound for 4 KiB");
 
 size_t CompressBlock(const uint8_t* block, uint8_t* out, size_t limit) {

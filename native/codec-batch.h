@@ -43,6 +43,15 @@ constexpr size_t kCompressOutBytes = 4096 + 4096 / 255 + 16;
 // then stored raw).
 size_t CompressBlock(const uint8_t* block, uint8_t* out, size_t limit);
 
+// A block that repeats its first 8 bytes (a same-fill block: stored as a map value).
+bool IsSameFillBlock(const uint8_t* block);
+
+// XXH128 of a 4 KiB block, canonical (big-endian) form: the dedup fingerprint.
+void FingerprintBlock(const uint8_t* block, uint8_t* out);
+
+// XXH128 of `length` bytes into out[0, 16), canonical form (the journal's checksums).
+void HashBytes(const uint8_t* src, size_t length, uint8_t* out);
+
 // Registers codecScan, codecCompress, codecDecode, codecMatch and codecInfo on exports.
 void InitCodecBatch(Napi::Env env, Napi::Object exports);
 

@@ -14,8 +14,6 @@ namespace ublk {
 
 namespace {
 
-constexpr uint32_t kIoFlagFua = 1u << 13;
-constexpr uint32_t kIoFlagNoUnmap = 1u << 15;
 constexpr uint64_t kSectorsPerBlock = 8;  // the device has 4 KiB logical blocks
 constexpr uint32_t kSectorShift = 9;
 

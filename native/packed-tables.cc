@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "typed-args.h"
+
 namespace ublk {
 
 namespace {
@@ -136,13 +138,7 @@ namespace {
 
 template <typename T>
 T* ArrayOf(Napi::Env env, Napi::Value v, napi_typedarray_type type, size_t min_length, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
-    throw Napi::TypeError::New(env, std::string("attach: ") + what + " has the wrong array type");
-  }
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  if (ta.ElementLength() < min_length) throw Napi::RangeError::New(env, std::string("attach: ") + what + " is too short");
-  // ArrayBuffer() moves a small on-heap array off the heap: the pointer stays valid.
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  return TypedArg<T>(env, v, type, min_length, "attach", what);
 }
 
 }  // namespace

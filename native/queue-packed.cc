@@ -5,6 +5,7 @@
 
 #include "packed-tables.h"
 #include "queue.h"
+#include "write-apply.h"
 
 namespace ublk {
 
@@ -54,6 +55,46 @@ Napi::Value UblkQueueWrap::PackedReadStats(const Napi::CallbackInfo& info) {
       {"verifyFailures", c.verify_failures},
       {"inflight", packed_->inflight()},
   });
+}
+
+// setPackedWrite(writeApply, onWrites): serve one-block WRITEs through the
+// engine's WriteApply (fast-write.h) from the next request on; onWrites() is
+// called before the next batch is delivered whenever some were served.
+Napi::Value UblkQueueWrap::SetPackedWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw Napi::Error::New(env, "UblkQueue is closed");
+  if (direct_ != nullptr || packed_write_ != nullptr) throw Napi::Error::New(env, "setPackedWrite: a native path is already set");
+  if (zero_copy_) throw Napi::Error::New(env, "setPackedWrite: the packed write path reads the per-tag buffers (no zero copy)");
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "setPackedWrite(writeApply, onWrites)");
+  Napi::Object wa = info[0].As<Napi::Object>();
+  packed_write_ = WriteApplyWrap::Unwrap(wa);
+  packed_write_ref_ = Napi::Persistent(wa);
+  on_writes_ = Napi::Persistent(info[1].As<Napi::Function>());
+  return env.Undefined();
+}
+
+Napi::Value UblkQueueWrap::PackedWriteStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (packed_write_ == nullptr) return env.Null();
+  return MakeCounters(env, {{"requests", writes_served_}});
+}
+
+// A 4 KiB WRITE (not FUA) applied and journaled in the addon, then committed;
+// false: nothing changed and the tag is still in the kernel's state for JS.
+bool UblkQueueWrap::ServePackedWrite(Napi::Env env, uint16_t tag) {
+  const ublksrv_io_desc& iod = Iod(tag);
+  if ((iod.op_flags & 0xff) != kIoOpWrite || (iod.op_flags & kIoFlagFua) != 0 || iod.nr_sectors != 8 || iod.start_sector % 8 != 0) {
+    return false;
+  }
+  if (!packed_write_->ServeWrite(iod.start_sector / 8, bufs_[tag], true)) return false;
+  writes_served_ += 1;
+  writes_to_report_ = true;
+  ring_owner_->ring(env).MarkReady(this);
+  Transition(tag, TagState::kInKernel, TagState::kNative);
+  // With no SQE to be had, JS serves the write again: applying it twice is
+  // applying the same data twice (its record is in the journal either way).
+  DirectDone(env, tag, 4096);
+  return true;
 }
 
 }  // namespace ublk

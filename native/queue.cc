@@ -45,6 +45,8 @@ Napi::Function UblkQueueWrap::Init(Napi::Env env) {
                          InstanceMethod<&UblkQueueWrap::SetDirectSize>("setDirectSize"),
                          InstanceMethod<&UblkQueueWrap::SetPackedRead>("setPackedRead"),
                          InstanceMethod<&UblkQueueWrap::PackedReadStats>("packedReadStats"),
+                         InstanceMethod<&UblkQueueWrap::SetPackedWrite>("setPackedWrite"),
+                         InstanceMethod<&UblkQueueWrap::PackedWriteStats>("packedWriteStats"),
                      });
 }
 
@@ -215,6 +217,8 @@ void UblkQueueWrap::OnTagCqe(Napi::Env env, uint16_t tag, int32_t res) {
       Transition(tag, TagState::kInKernel, TagState::kNative);
       // DirectDone or DirectToJs follows, on the backing CQE or at once.
       if (direct_->Start(env, ring_owner_->ring(env), tag, Iod(tag), bufs_[tag])) return;
+    } else if (packed_write_ != nullptr && ServePackedWrite(env, tag)) {
+      return;
     } else if (packed_ != nullptr) {
       Transition(tag, TagState::kInKernel, TagState::kNative);
       // DirectDone or DirectToJs follows, once the pool reads complete.
@@ -246,6 +250,11 @@ void UblkQueueWrap::AppendToBatch(uint16_t tag) {
 }
 
 void UblkQueueWrap::Deliver(Napi::Env env) {
+  // Before the batch: JS takes what the writes served here changed first.
+  if (writes_to_report_) {
+    writes_to_report_ = false;
+    on_writes_.Call({});
+  }
   if (batch_count_ > 0) {
     uint32_t count = batch_count_;
     batch_count_ = 0;

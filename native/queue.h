@@ -25,6 +25,8 @@
 
 namespace ublk {
 
+class WriteApplyWrap;
+
 // Exactly one side owns a tag: the kernel from FETCH/COMMIT_AND_FETCH until
 // its CQE, JS from the batch that delivered it until commit(). ABORT (-ENODEV)
 // ends a tag for good: it is never re-issued. With a direct path set, the
@@ -65,6 +67,9 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   Napi::Value SetDirectSize(const Napi::CallbackInfo& info);
   Napi::Value SetPackedRead(const Napi::CallbackInfo& info);
   Napi::Value PackedReadStats(const Napi::CallbackInfo& info);
+  Napi::Value SetPackedWrite(const Napi::CallbackInfo& info);
+  Napi::Value PackedWriteStats(const Napi::CallbackInfo& info);
+  bool ServePackedWrite(Napi::Env env, uint16_t tag);
 
   void Transition(uint16_t tag, TagState from, TagState to);
   void IssueIoCmd(Napi::Env env, uint32_t nr, uint16_t tag, int32_t result);
@@ -106,6 +111,13 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   Napi::ObjectReference direct_map_ref_;  // keeps the shared ExtentMap alive
   std::unique_ptr<PackedReadPath> packed_;  // the packed layout's native reads, when set
   Napi::ObjectReference packed_tables_ref_;  // keeps the shared PackedTables alive
+  // The packed layout's one-block writes (fast-write.h), when set: the engine's
+  // WriteApply, and JS told once per wake-up that some were applied.
+  WriteApplyWrap* packed_write_ = nullptr;
+  Napi::ObjectReference packed_write_ref_;
+  Napi::FunctionReference on_writes_;
+  bool writes_to_report_ = false;
+  uint64_t writes_served_ = 0;
 
   // Batch views (JS typed arrays of length depth) and their raw pointers.
   Napi::ObjectReference batch_ref_;

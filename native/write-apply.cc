@@ -4,6 +4,7 @@
 #include <string>
 
 #include "codec-batch.h"
+#include "typed-args.h"
 #include "word-tables.h"
 
 namespace ublk {
@@ -57,14 +58,7 @@ uint32_t FragmentBytes(uint32_t stored) {
 
 template <typename T>
 T* ArrayArg(Napi::Env env, Napi::Value v, napi_typedarray_type type, size_t min_length, const char* what, size_t* length = nullptr) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
-    throw Napi::TypeError::New(env, std::string("write apply: ") + what + " has the wrong array type");
-  }
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  if (ta.ElementLength() < min_length) throw Napi::RangeError::New(env, std::string("write apply: ") + what + " is too short");
-  if (length != nullptr) *length = ta.ElementLength();
-  // ArrayBuffer() moves a small on-heap array off the heap: the pointer stays valid.
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  return TypedArg<T>(env, v, type, min_length, "write apply", what, length);
 }
 
 }  // namespace
@@ -78,6 +72,10 @@ Napi::Function WriteApplyWrap::Init(Napi::Env env) {
                          InstanceMethod<&WriteApplyWrap::AttachSegments>("attachSegments"),
                          InstanceMethod<&WriteApplyWrap::SetBatch>("setBatch"),
                          InstanceMethod<&WriteApplyWrap::Apply>("apply"),
+                         InstanceMethod<&WriteApplyWrap::AttachFastWrite>("attachFastWrite"),
+                         InstanceMethod<&WriteApplyWrap::AttachFilter>("attachFilter"),
+                         InstanceMethod<&WriteApplyWrap::OpenGate>("openGate"),
+                         InstanceMethod<&WriteApplyWrap::WriteOne>("writeOne"),
                      });
 }
 
@@ -218,7 +216,7 @@ Napi::Value WriteApplyWrap::Apply(const Napi::CallbackInfo& info) {
   run_.open = open;
   run_.open_n = open_n;
   uint32_t k = start;
-  for (Step step; k < count && Plan(k, &step); ++k) Commit(step);
+  for (Step step; k < count && Plan(b, run_, k, &step); ++k) Commit(b, run_, step);
   io[kNextExtentId] = static_cast<double>(run_.next_id);
   io[kExtentCount] = run_.extent_count;
   io[kMappedBlocks] = run_.mapped_blocks;
@@ -266,8 +264,7 @@ void WriteApplyWrap::Put(uint32_t kind, const uint32_t* key, const uint32_t* val
 }
 
 // Entry k's step, decided before anything changes; false: JavaScript applies it.
-bool WriteApplyWrap::Plan(uint32_t k, Step* s) {
-  const Batch& b = batch_;
+bool WriteApplyWrap::Plan(const Batch& b, const Run& r, uint32_t k, Step* s) {
   s->block = b.block_of[k];
   double lba = b.lbas[k];
   if (s->block >= b.fills_n || s->block >= b.data_blocks || (s->block + 1) * 16 > b.fps_n || b.fills[s->block] != 0 ||
@@ -283,8 +280,8 @@ bool WriteApplyWrap::Plan(uint32_t k, Step* s) {
     if (d.table == &cache_[kDedup] || (d.table != nullptr && !d.absent)) return false;
     if (d.table == nullptr && b.indexed[s->block] >= 0) return false;
   }
-  if (!PlanOld(s) || run_.touched + run_.freed + 2 > b.out_n) return false;
-  return PlanStored(s);
+  if (!PlanOld(s) || r.touched + r.freed + 2 > b.out_n) return false;
+  return PlanStored(b, r, s);
 }
 
 // The LBA's old value, and what dropping its extent's reference changes.
@@ -319,8 +316,7 @@ bool WriteApplyWrap::PlanOld(Step* s) {
 
 // The stored form (compressed by the batch call, or here as BatchEncoder.encodeInto
 // would) and room for it in the open segment (else JavaScript seals it and opens the next).
-bool WriteApplyWrap::PlanStored(Step* s) {
-  const Batch& b = batch_;
+bool WriteApplyWrap::PlanStored(const Batch& b, const Run& r, Step* s) {
   const uint8_t* block = b.data + static_cast<size_t>(s->block) * kBlockBytes;
   s->payload = block;
   s->stored = kBlockBytes;
@@ -344,14 +340,12 @@ bool WriteApplyWrap::PlanStored(Step* s) {
     }
   }
   s->frag = FragmentBytes(s->stored);
-  const Run& r = run_;
   return r.open != nullptr && r.open_segment >= 0 && r.open_segment < segments_ && r.fill + s->frag <= segment_bytes_ &&
          r.fill + s->frag <= r.open_n;
 }
 
 // Applies a planned step: the order of core.ts addExtent, setMap, dropReference.
-void WriteApplyWrap::Commit(const Step& s) {
-  Run& r = run_;
+void WriteApplyWrap::Commit(const Batch& b, Run& r, const Step& s) {
   uint32_t seg = static_cast<uint32_t>(r.open_segment);
   uint64_t id = r.next_id++;
   uint8_t* h = r.open + r.fill;
@@ -374,7 +368,7 @@ void WriteApplyWrap::Commit(const Step& s) {
   uint32_t ev[8] = {seg, at, (s.stored & 0xffff) | (s.codec << 16), 1, fp[0], fp[1], fp[2], fp[3]};
   Put(kExtents, key, ev, &r.new_extents);
   r.extent_count += 1;
-  if (batch_.index) {
+  if (b.index) {
     uint32_t dv[2] = {static_cast<uint32_t>(id >> 32), static_cast<uint32_t>(id)};
     Put(kDedup, s.fp_key, dv, &r.new_dedup);
   }
@@ -382,14 +376,13 @@ void WriteApplyWrap::Commit(const Step& s) {
   Put(kMaps, s.lba_key, mv, &r.new_maps);
   if (s.lba < mapped_blocks_) mapped_[s.lba >> 3] |= static_cast<uint8_t>(1u << (s.lba & 7));
   if (s.old_none) r.mapped_blocks += 1;
-  if (s.old_extent) DropOld(s);
+  if (s.old_extent) DropOld(b, r, s);
   if (s.codec == kCodecRaw) r.raw += 1;
   else r.compressed += 1;
 }
 
 // The old extent loses this LBA's reference (core.ts dropReference).
-void WriteApplyWrap::DropOld(const Step& s) {
-  Run& r = run_;
+void WriteApplyWrap::DropOld(const Batch& b, Run& r, const Step& s) {
   uint32_t words[8];
   memcpy(words, s.old_words, sizeof(words));
   if (words[3] > 1) {
@@ -403,11 +396,11 @@ void WriteApplyWrap::DropOld(const Step& s) {
   uint32_t seg = words[0];
   live_[seg] -= FragmentBytes(words[2] & 0xffff);
   // Touched segments go from the front of `out`, freed ones from the back.
-  uint32_t* out = batch_.out;
+  uint32_t* out = b.out;
   bool seen = false;
   for (uint32_t i = 0; i < r.touched; ++i) seen = seen || out[i] == seg;
   if (!seen) out[r.touched++] = seg;
-  if (live_[seg] == 0 && seg_state_[seg] == kSegSealed) out[batch_.out_n - 1 - r.freed++] = seg;
+  if (live_[seg] == 0 && seg_state_[seg] == kSegSealed) out[b.out_n - 1 - r.freed++] = seg;
 }
 
 }  // namespace ublk

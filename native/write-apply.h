@@ -27,8 +27,11 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "codec-batch.h"
+#include "fast-write.h"
+#include "ring.h"
 #include "word-tables.h"
 
 namespace ublk {
@@ -38,6 +41,10 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   static Napi::Function Init(Napi::Env env);
   explicit WriteApplyWrap(const Napi::CallbackInfo& info);
 
+  // A one-block write of `block` to `lba` applied here (fast-write.h), with its
+  // journal record when `journal`; false: JavaScript serves it (nothing changed).
+  bool ServeWrite(uint64_t lba, const uint8_t* block, bool journal);
+
  private:
   Napi::Value AttachPending(const Napi::CallbackInfo& info);
   Napi::Value AttachCache(const Napi::CallbackInfo& info);
@@ -45,6 +52,11 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   Napi::Value AttachSegments(const Napi::CallbackInfo& info);
   Napi::Value SetBatch(const Napi::CallbackInfo& info);
   Napi::Value Apply(const Napi::CallbackInfo& info);
+  // fast-write.cc
+  Napi::Value AttachFastWrite(const Napi::CallbackInfo& info);
+  Napi::Value AttachFilter(const Napi::CallbackInfo& info);
+  Napi::Value OpenGate(const Napi::CallbackInfo& info);
+  Napi::Value WriteOne(const Napi::CallbackInfo& info);
 
   // The batch setBatch() described: its arrays, read (io and out written) by apply().
   struct Batch {
@@ -110,11 +122,14 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   };
   Found Lookup(uint32_t kind, const uint32_t* key);
   void Put(uint32_t kind, const uint32_t* key, const uint32_t* value, uint32_t* fresh_count);
-  bool Plan(uint32_t k, Step* s);
+  bool Plan(const Batch& b, const Run& r, uint32_t k, Step* s);
   bool PlanOld(Step* s);
-  bool PlanStored(Step* s);
-  void Commit(const Step& s);
-  void DropOld(const Step& s);
+  bool PlanStored(const Batch& b, const Run& r, Step* s);
+  void Commit(const Batch& b, Run& r, const Step& s);
+  void DropOld(const Batch& b, Run& r, const Step& s);
+  Run LoadRun() const;
+  void StoreRun(const Run& r);
+  bool AppendRecord(uint64_t lba, const uint8_t* block, const uint8_t* fp);
 
   // [layer][kind]: layer 0 the current overlay, 1 the frozen one; kind 0 maps, 1 extents, 2 dedup.
   WordTable pending_[2][3];
@@ -135,6 +150,27 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   Napi::ObjectReference batch_refs_[kBatchRefs];
   Run run_;
   uint8_t scratch_[kCompressOutBytes];  // a block compressed here
+
+  // The one-block write path's state (fast-write.cc): the shared words, the
+  // lists JavaScript takes (LBAs, fingerprints, segments touched / freed),
+  // the open segment, the dedup filter and the journal files.
+  struct Fast {
+    double* words = nullptr;
+    double* lbas = nullptr;
+    uint8_t* fps = nullptr;
+    uint32_t capacity = 0;  // entries of lbas / fps
+    uint32_t* out = nullptr;
+    size_t out_n = 0;
+    uint8_t* open = nullptr;
+    size_t open_n = 0;
+    std::vector<FilterLayer> filter;
+    Fd journal[2];
+  };
+  Fast fast_;
+  Napi::ObjectReference fast_refs_[4];
+  Napi::ObjectReference open_ref_;
+  std::vector<Napi::ObjectReference> filter_refs_;
+  uint8_t record_[kJournalRecordBytes];
 };
 
 }  // namespace ublk

@@ -86,6 +86,8 @@ constexpr uint32_t kIoOpWrite = 1;
 constexpr uint32_t kIoOpFlush = 2;
 constexpr uint32_t kIoOpDiscard = 3;
 constexpr uint32_t kIoOpWriteZeroes = 5;
+constexpr uint32_t kIoFlagFua = 1u << 13;     // UBLK_IO_F_FUA
+constexpr uint32_t kIoFlagNoUnmap = 1u << 15;  // UBLK_IO_F_NOUNMAP
 
 // ---- params
 constexpr uint32_t kParamTypeBasic = 1u << 0;

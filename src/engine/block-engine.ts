@@ -19,6 +19,7 @@ import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
 import { compactionStats, engineStats } from './engine-stats.js';
 import type { WriteApplyHandle } from './native-apply.js';
+import type { FastWriteHandle } from './native-writes.js';
 import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { readBlocks } from './read-path.js';
 import { ensureSpace, hasSpace } from './space.js';
@@ -35,6 +36,8 @@ const WRITE_CHUNK_BLOCKS = 1024;
 
 export class BlockEngine {
   private mutex: Promise<unknown> = Promise.resolve();
+  /** Exclusive sections held or queued: the addon's one-block writes wait for none (native-writes.ts). */
+  private holders = 0;
   /** Writes being prepared (classified, candidates read) before they queue for the mutex. */
   private readonly preparing = new Set<Promise<unknown>>();
   private closed = false;
@@ -88,9 +91,24 @@ export class BlockEngine {
     return this.core.shareNativeReads(tables);
   }
 
-  /** Lets the addon apply new unique blocks (native-apply.ts); false: it cannot here. */
-  shareNativeApply(handle: WriteApplyHandle): boolean {
-    return this.core.shareNativeApply(handle);
+  /** Lets the addon apply new unique blocks (native-apply.ts), and with `writes` one-block
+   * writes outside the mutex too (native-writes.ts); false: it cannot here. */
+  shareNativeApply(handle: WriteApplyHandle & FastWriteHandle, writes = true): boolean {
+    if (!this.core.shareNativeApply(handle, writes)) return false;
+    if (this.holders === 0) this.core.nativeWrites?.open();
+    return true;
+  }
+
+  /** After a queue wake-up in which the addon applied one-block writes: their
+   * changes are taken, and a commit is started when one is due. */
+  nativeWritesDone(): void {
+    if ((this.core.nativeWrites?.take() ?? 0) === 0) return;
+    this.afterNativeWrites();
+  }
+
+  private afterNativeWrites(): void {
+    this.background.afterMutation();
+    if (this.core.needsCommit()) this.exclusive(() => this.core.commit(false)).catch(() => undefined);
   }
 
   /** Blocks a native read path served since its last report: counted as read (totals persist with the next commit). */
@@ -106,7 +124,7 @@ export class BlockEngine {
 
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
-    if (blocks === 1 && !fua) return this.small.add(lba, buf);
+    if (blocks === 1 && !fua) return this.writeNative(lba, buf) ?? this.small.add(lba, buf);
     const c = this.core;
     // A write of up to PREPARED_BLOCKS_MAX is classified and its dedup candidates
     // read before it queues for the mutex (write-path.ts): a writer waiting for
@@ -152,6 +170,14 @@ export class BlockEngine {
     }
     this.background.afterMutation();
     await this.recorded(recorded);
+  }
+
+  /** A one-block write applied in the addon, when it can, then journaled; undefined: it could not. */
+  private writeNative(lba: number, buf: Buffer): Promise<void> | undefined {
+    const record = this.core.nativeWrites?.writeOne(lba, buf, (hash) => this.record('write', lba, 1, buf, hash));
+    if (record === undefined) return undefined;
+    this.afterNativeWrites();
+    return this.recorded([record]);
   }
 
   /** Coalesced one-block writes (small-writes.ts): one classification, then one
@@ -395,6 +421,7 @@ export class BlockEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.core.nativeWrites?.close(); // for good: it opens only after an exclusive section of an open engine
     this.background.close();
     this.core.stopScans();
     let failure: unknown;
@@ -429,8 +456,15 @@ export class BlockEngine {
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    // The addon's one-block writes stop before any section is queued, and
+    // resume once none is held or queued (native-writes.ts).
+    if (this.holders++ === 0) this.core.nativeWrites?.close();
     const run = this.mutex.then(fn);
     this.mutex = run.catch(() => undefined);
+    const release = (): void => {
+      if (--this.holders === 0 && !this.closed) this.core.nativeWrites?.open();
+    };
+    run.then(release, release);
     return run;
   }
 

@@ -25,13 +25,15 @@ import { confirmUnmapped } from './mapped-scan.js';
 import { DedupFilter } from './dedup-filter.js';
 import { MetaCache } from './meta-cache.js';
 import { MetaView } from './meta-view.js';
-import { NativeApply, type WriteApplyHandle } from './native-apply.js';
+import { NativeApply, segmentAttacher, type WriteApplyHandle } from './native-apply.js';
+import { NativeWrites, type FastWriteHandle, type FastWriteParts } from './native-writes.js';
 import { OpenScans } from './open-scans.js';
 import type { NativeReadGeometry, NativeReadTables } from './native-reads.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter, type FragmentEncoder } from './segment-writer.js';
+import { hasSpace } from './space.js';
 import { StagingPool } from './staging-pool.js';
 import type { EngineEvent, EngineOptions, MetaCacheStats } from './types.js';
 import type { WriteJournal } from './write-journal.js';
@@ -72,6 +74,8 @@ export class EngineCore {
   readonly stagingPool = new StagingPool();
   /** [mutex] The apply step of new unique blocks in the addon (undefined: JavaScript only). */
   nativeApply: NativeApply | undefined;
+  /** One-block writes applied in the addon outside the mutex (native-writes.ts). */
+  nativeWrites: NativeWrites | undefined;
 
   constructor(
     readonly pool: PoolStore,
@@ -193,13 +197,20 @@ export class EngineCore {
 
   /** Lets the addon apply new unique blocks (native-apply.ts); false when it could
    * not be used here (an injected fingerprint function). */
-  shareNativeApply(handle: WriteApplyHandle): boolean {
+  shareNativeApply(handle: WriteApplyHandle & FastWriteHandle, writes: boolean): boolean {
     if (this.opts.fingerprint !== xxh128) return false;
-    this.nativeApply = new NativeApply(handle, {
+    const parts: FastWriteParts = {
       view: this.view, cache: this.cache, mapped: this.mapped, filter: this.filter, segs: this.segs, writer: this.writer,
       state: this.state, index: this.opts.dedup !== 'off', codecId: this.codec.id, noteChange: () => this.commits.noteChange(),
-      count: (name, n) => this.count(name, n), emptied: (segment) => this.subLive(segment, 0),
-    });
+      count: (name, n) => this.count(name, n), emptied: (segment) => this.subLive(segment, 0), journal: this.journal,
+      hasSpace: (blocks) => hasSpace(this, blocks), writable: () => this.writableNow() && this.metaReopening === undefined,
+      attachSegments: segmentAttacher(handle, this.segs),
+    };
+    this.nativeApply = new NativeApply(handle, parts);
+    if (!writes) return true;
+    const fast = new NativeWrites(handle, parts);
+    this.nativeWrites = fast;
+    this.commits.onFailure = () => fast.close();
     return true;
   }
 

@@ -69,6 +69,8 @@ export class DedupFilter {
   certainlyNew = 0;
   private readonly layers: Layer[] = [];
   private used = 0;
+  /** Told the layers' bit arrays whenever a layer is added (a native prober reads them in place). */
+  private onLayers: ((layers: Uint32Array[]) => void) | undefined;
 
   constructor(
     private readonly budgetBytes: number,
@@ -88,6 +90,17 @@ export class DedupFilter {
     last.add(h1, h2);
   }
 
+  /** Hands the layers' bit arrays to `fn` now and after every new layer. */
+  share(fn: (layers: Uint32Array[]) => void): void {
+    this.onLayers = fn;
+    fn(this.layers.map((l) => l.bits));
+  }
+
+  /** add() of a fingerprint held as 16 bytes at `fps[at..]`. */
+  addAt(fps: Uint8Array, at: number): void {
+    this.add(Buffer.from(fps.buffer, fps.byteOffset + at, 16));
+  }
+
   /** True when the store certainly holds no H record for `fingerprint` (counted). */
   isCertainlyNew(fingerprint: Buffer): boolean {
     if (!this.complete) return false;
@@ -105,6 +118,7 @@ export class DedupFilter {
     else if (words * 4 > left) return false;
     this.layers.push(new Layer(words, (words * 32) / BITS_PER_ENTRY));
     this.used += words * 4;
+    this.onLayers?.(this.layers.map((l) => l.bits));
     return true;
   }
 }

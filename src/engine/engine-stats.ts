@@ -36,5 +36,6 @@ export function engineStats(c: EngineCore, compactor: Compactor): EngineStats {
     readCache: c.readCache.stats,
     cache: c.cacheStats(),
     nativeAppliedBlocks: c.nativeApply?.applied ?? 0,
+    nativeWrittenBlocks: c.nativeWrites?.applied ?? 0,
   };
 }

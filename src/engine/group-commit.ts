@@ -64,6 +64,8 @@ export class GroupCommit {
   metaReopening: Promise<void> | undefined;
   /** Called when a commit failed, so that the engine arms a retry. */
   onStall: (() => void) | undefined;
+  /** Told of every failure (stalled or broken): writes outside the mutex stop at once. */
+  onFailure: (() => void) | undefined;
 
   constructor(private readonly p: CommitParts) {
     this.health = new CommitHealth(p.stallRetryMs, (message) => p.emit({ kind: 'no-space', message }));
@@ -197,6 +199,7 @@ export class GroupCommit {
 
   private stall(err: StageError): UcError {
     const e = this.health.fail(err.stage, err.original);
+    this.onFailure?.();
     if (e !== this.health.broken) this.onStall?.();
     return e;
   }

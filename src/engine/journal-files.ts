@@ -21,6 +21,7 @@ export function journalPaths(metaDir: string): [string, string] {
 
 function journalFileOf(f: BackingFile, inlineWrites = false): JournalFile {
   return {
+    fd: f.fd,
     pread: (buf, offset, length, position) => f.pread(buf, offset, length, position),
     pwrite: inlineWrites
       ? (buf, offset, length, position) => writeInline(f, buf, offset, length, position)

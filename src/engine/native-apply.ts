@@ -76,6 +76,18 @@ export interface ApplyParts {
   count(name: CounterName, n: number): void;
   /** A sealed segment's last live fragment went: free it (core.ts subLive). */
   emptied(segment: number): void;
+  /** Hands the addon the segment table's arrays if they changed since (segmentAttacher). */
+  attachSegments(): void;
+}
+
+/** ApplyParts.attachSegments for `handle`: the arrays go over again after the table grew. */
+export function segmentAttacher(handle: WriteApplyHandle, segs: SegmentTable): () => void {
+  let attached: Uint32Array | undefined;
+  return () => {
+    if (attached === segs.liveBytes) return;
+    handle.attachSegments(segs.liveBytes, segs.fillBytes, segs.state, segs.segmentBytes);
+    attached = segs.liveBytes;
+  };
 }
 
 export class NativeApply {
@@ -83,7 +95,6 @@ export class NativeApply {
   private lbas = new Float64Array(16);
   private blockOf = new Uint32Array(16);
   private out = new Uint32Array(32);
-  private segArrays: Uint32Array | undefined;
   /** The batch the addon holds (setBatch), by identity. */
   private batch: ClassifiedBatch | undefined;
   private indices: readonly number[] | undefined;
@@ -112,10 +123,7 @@ export class NativeApply {
     // The batch goes to the addon once: JavaScript applies a block the addon
     // stops at, then asks again from the next one.
     if (c !== this.batch || indices !== this.indices) this.setBatch(lbas, indices, buf, c);
-    if (this.segArrays !== p.segs.liveBytes) {
-      this.handle.attachSegments(p.segs.liveBytes, p.segs.fillBytes, p.segs.state, p.segs.segmentBytes);
-      this.segArrays = p.segs.liveBytes;
-    }
+    p.attachSegments();
     p.view.reserve(n - from);
     const io = this.io;
     const s = p.state;

@@ -115,4 +115,6 @@ export interface EngineStats extends Counters {
   cache: MetaCacheStats;
   /** Written blocks whose apply step ran in the addon, since open (native-apply.ts). */
   nativeAppliedBlocks: number;
+  /** One-block writes applied in the addon outside the mutex, since open (native-writes.ts). */
+  nativeWrittenBlocks: number;
 }

@@ -29,7 +29,21 @@ import { BLOCK_BYTES } from '../util/units.js';
  * zeros), plus `truncate`, which discards everything from `length` on
  * (ftruncate(2) on a real file: its dirty pages never reach the disk, their
  * space is released, and the file stays small). */
-export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & { truncate(length: number): Promise<void> };
+export type JournalFile = Pick<PoolStore, 'pread' | 'pwrite' | 'fdatasync' | 'close'> & {
+  truncate(length: number): Promise<void>;
+  /** The file's descriptor, when it is a real file (the addon may append to it: native-writes.ts). */
+  readonly fd?: number;
+};
+
+/** What the addon needs to append one-block records itself (native-writes.ts). */
+export interface NativeJournalState {
+  /** It may: nothing is in flight, the file is intact, no replay runs, the file has a descriptor. */
+  readonly ready: boolean;
+  readonly active: number;
+  readonly seq: number;
+  readonly used: number;
+  readonly capacity: number;
+}
 
 export const JOURNAL_HEADER_BYTES = 64;
 const MAGIC = 0x4a43_5531; // "1UCJ" little-endian
@@ -83,6 +97,9 @@ export class WriteJournal {
   /** Record buffers whose write settled, for reuse (at most SPARE_BYTES_MAX in all). */
   private readonly spare: Buffer[] = [];
   private spareBytes = 0;
+  /** Appends whose writes have not settled, and who is told when none is left. */
+  private inflight = 0;
+  private onIdle: (() => void) | undefined;
 
   private constructor(
     files: [JournalFile, JournalFile],
@@ -231,6 +248,43 @@ export class WriteJournal {
     return Buffer.allocUnsafe(Math.max(bytes, ONE_BLOCK_RECORD_BYTES));
   }
 
+  /** The files' descriptors (-1: not a real file). */
+  fds(): [number, number] {
+    return [this.f[0].file.fd ?? -1, this.f[1].file.fd ?? -1];
+  }
+
+  /** `fn` runs whenever the last append in flight settles. */
+  whenIdle(fn: () => void): void {
+    this.onIdle = fn;
+  }
+
+  nativeState(): NativeJournalState {
+    const s = this.f[this.active];
+    const ready = !this.replaying && !s.broken && this.inflight === 0 && (s.file.fd ?? -1) >= 0;
+    return { ready, active: this.active, seq: this.seq, used: s.used, capacity: this.capacityBytes };
+  }
+
+  /** The addon appended records to the active file (written, synchronously) up to `seq`, ending at `used`. */
+  nativeAppended(seq: number, used: number): void {
+    if (seq === this.seq) return;
+    assert(seq > this.seq && !this.replaying, 'native journal records out of sequence');
+    const s = this.f[this.active];
+    s.used = used;
+    s.maxSeq = seq;
+    this.seq = seq;
+  }
+
+  /** The addon could not write a record at `at` of the active file: it takes none until emptied, cut back there. */
+  nativeFailed(at: number): void {
+    const s = this.f[this.active];
+    s.failedAt = s.broken ? Math.min(s.failedAt, at) : at;
+    s.broken = true;
+    s.tail = s.tail.then(async () => {
+      await s.file.truncate(s.failedAt).catch(() => undefined);
+      return false;
+    });
+  }
+
   /** The promise of the records from `at` to the file's end, written by `writes`:
    * it rejects when they or an earlier record of the file were not written.
    * `buf` is recycled once the writes settle. */
@@ -239,6 +293,12 @@ export class WriteJournal {
       // A scan stops at the first record missing: this one could not be found either.
       if (!earlierWritten) throw new UcError('UC_IO', 'an earlier record of this write-journal file was not written');
     });
+    this.inflight += 1;
+    const settled = (): void => {
+      this.inflight -= 1;
+      if (this.inflight === 0) this.onIdle?.();
+    };
+    done.then(settled, settled);
     // `done` settles once its write has (s.tail never rejects): the buffer may serve again.
     s.tail = done.then(
       () => {

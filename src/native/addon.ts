@@ -49,6 +49,8 @@ export interface NativeQueueHandle {
   setDirectSize(sizeBytes: number): void;
   setPackedRead(tables: NativePackedTablesHandle, poolFd: number, dataOffset: number, segmentBytes: number, inlineReads: boolean): void;
   packedReadStats(): PackedReadStats | null;
+  setPackedWrite(writeApply: NativeWriteApplyHandle, onWrites: () => void): void;
+  packedWriteStats(): { requests: number } | null;
 }
 
 export interface NativePackedTablesHandle {
@@ -100,6 +102,10 @@ export interface NativeWriteApplyHandle {
     io: Float64Array, out: Uint32Array,
   ): void;
   apply(start: number, openBuf: Uint8Array | null): number;
+  attachFastWrite(words: Float64Array, lbas: Float64Array, fps: Uint8Array, out: Uint32Array, journalFd0: number, journalFd1: number): void;
+  attachFilter(layers: Uint32Array[]): void;
+  openGate(openBuf: Uint8Array | null): void;
+  writeOne(lba: number, data: Uint8Array, record?: boolean): boolean;
 }
 
 export interface NativeModule {

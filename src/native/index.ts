@@ -61,4 +61,5 @@ export { blkDiscard, blockDeviceBytes, fiemap, setIoFlusher, ublkAbi } from './s
 export { DirectMap } from './direct-map.js';
 export { PackedTables } from './packed-tables.js';
 export { createWriteApply } from './write-apply.js';
+export type { NativeWriteApplyHandle } from './addon.js';
 export { lockFile, type FileLock, type LockFileOptions } from './file-lock.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert';
 import type { DirectMap } from './direct-map.js';
 import type { DirectPathStats, DirectRequestError, NativeError, PackedReadStats, QueueBatch, TagStateValue } from './abi.js';
 import type { PackedTables } from './packed-tables.js';
-import { native, type NativeQueueHandle } from './addon.js';
+import { native, type NativeQueueHandle, type NativeWriteApplyHandle } from './addon.js';
 import type { IoRing } from './io-ring.js';
 
 export interface UblkQueueOptions {
@@ -134,6 +134,23 @@ export class UblkQueue {
     assert(Number.isSafeInteger(dataOffset) && dataOffset >= 0, 'dataOffset');
     assert(Number.isSafeInteger(segmentBytes) && segmentBytes > 0, 'segmentBytes');
     this.#handle.setPackedRead(tables.handle, poolFd, dataOffset, segmentBytes, options.inlineReads ?? false);
+  }
+
+  /**
+   * The packed layout's one-block writes, from the next request on: a 4 KiB
+   * WRITE (not FUA) that `writeApply` (the engine's, attached with
+   * engine.shareNativeApply) can apply is applied, journaled and committed in
+   * the addon; `onWrites` is called before the next batch whenever some were
+   * (the engine takes what they changed: engine.nativeWritesDone). Not with
+   * zero copy, nor together with setDirect().
+   */
+  setPackedWrite(writeApply: NativeWriteApplyHandle, onWrites: () => void): void {
+    this.#handle.setPackedWrite(writeApply, onWrites);
+  }
+
+  /** Requests the packed write path served, or null when setPackedWrite() was not called. */
+  packedWriteStats(): { requests: number } | null {
+    return this.#handle.packedWriteStats();
   }
 
   /** The packed native read path's counters, or null when setPackedRead() was not called. */

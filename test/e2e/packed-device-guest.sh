@@ -206,7 +206,10 @@ if has_stage fio; then
   [[ "$(jf .nativeRead.path <<<"$s")" == native && "$nr" -gt 0 ]] || fail "no native reads: $(jf .nativeRead <<<"$s")"
   # The pool is on the guest's tmpfs: the native path reads it inline.
   [ "$(jf .nativeRead.poolReads <<<"$s")" = inline ] || fail "pool on tmpfs not read inline: $(jf .nativeRead <<<"$s")"
-  ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1, native reads $nr requests ($(jf .nativeRead.toJs <<<"$s") to JS, pool read inline)"
+  # One-block writes of new data were applied and journaled in the addon, without the mutex.
+  nw=$(jf .nativeWrittenBlocks <<<"$s")
+  [ "$nw" -gt 0 ] || fail "no one-block write applied in the addon: $(jf .nativeWrittenBlocks <<<"$s")"
+  ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1, native reads $nr requests ($(jf .nativeRead.toJs <<<"$s") to JS, pool read inline), $nw one-block writes applied in the addon"
   "${CLI[@]}" del -n "$id" 2>/dev/null || fail del
 fi
 
@@ -362,7 +365,12 @@ completed_writes_survive_kill() {
   pid=$(pid_of "$id")
   # kill is a builtin: it lands within milliseconds of the last completion, long
   # before the 200 ms group-commit delay runs out.
-  dd if="$W/acked.bin" of="$dev" bs=256k oflag=direct status=none && kill -9 "$pid" || fail "direct write"
+  # Then MiB 4 again in 4 KiB writes of new data: one-block writes the queue serves
+  # in the addon (their journal records written there), replacing mapped blocks.
+  head -c $((1 << 20)) /dev/urandom > "$W/tail.bin"
+  dd if="$W/tail.bin" of="$W/acked.bin" bs=1M seek=4 conv=notrunc status=none
+  dd if="$W/acked.bin" of="$dev" bs=256k oflag=direct status=none || fail "direct write"
+  dd if="$W/tail.bin" of="$dev" bs=4k seek=1024 oflag=direct status=none && kill -9 "$pid" || fail "direct 4 KiB writes"
   ndev=$("${CLI[@]}" recover -n "$id" 2>>"$W/add.err") || fail "recover after the direct writes: $(tail -n 3 "$W/add.err")"
   [ "$ndev" = "$dev" ] || fail "recover printed '$ndev', expected $dev"
   dd if="$dev" of="$W/readback.bin" bs=256k count=24 iflag=direct status=none || fail "read back after recover"
@@ -375,7 +383,7 @@ completed_writes_survive_kill() {
 
 if has_stage journal; then
   completed_writes_survive_kill
-  ok "kill -9 right after 6 MiB of completed direct writes, recover: every byte reads back (journal replay: ${KR_REPLAY:-none needed})"
+  ok "kill -9 right after 6 MiB of completed direct writes (the last MiB in 4 KiB writes), recover: every byte reads back (journal replay: ${KR_REPLAY:-none needed})"
 fi
 if has_stage recover; then
   kill_test recover

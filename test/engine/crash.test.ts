@@ -25,7 +25,10 @@
 // addon) are attached throughout: after every operation each LBA they resolve
 // must resolve the same way in the engine's view, to a segment out of RAM; and
 // now and then a native read is held in flight across a compaction, which must
-// leave its fragment in place until the read ends (native-tables.ts).
+// leave its fragment in place until the read ends (native-tables.ts). The
+// addon's apply step and its one-block write path (native-writes.ts: applied
+// outside the mutex while no exclusive section is held or queued, the journal
+// record appended right after) are attached too.
 //   CRASH_POINTS=<n>  crash points per completion order (default 540, >= 500)
 //   CRASH_SEED=<n>    replay the one case with that seed (with CRASH_REORDER=1:
 //                     the out-of-order run's case)
@@ -299,6 +302,7 @@ let nativeHits = 0;
 let heldFreed = 0;
 /** Blocks the addon's apply step wrote (native-apply.ts; proves it ran before the crashes). */
 let nativeApplied = 0;
+let nativeWritten = 0;
 
 /** Runs one case; returns the number of crash points it exercised. */
 async function runCase(c: Case): Promise<number> {
@@ -352,6 +356,7 @@ async function runCase(c: Case): Promise<number> {
     const fates: CrashFate[] = c.processCrash ? ['keep'] : ['drop', 'keep', 'tear'];
     const fate = (): CrashFate => fates[randInt(r, fates.length)];
     nativeApplied += e.stats().nativeAppliedBlocks;
+    nativeWritten += e.stats().nativeWrittenBlocks;
     disk = disk.crash(fate, () => r() < 0.5);
     journal = [journal[0].crash(fate, () => r() < 0.5), journal[1].crash(fate, () => r() < 0.5)];
     meta = meta.crash(c.processCrash ? meta.pendingBatches : randInt(r, meta.pendingBatches + 1));
@@ -478,6 +483,7 @@ describe('crash simulation', () => {
       nativeHits = 0;
       heldFreed = 0;
       nativeApplied = 0;
+      nativeWritten = 0;
       let crashed = 0;
       const started = Date.now();
       for (let seed = 1; seed <= cases; seed++) crashed += await runReported(caseOf(seed, reorder));
@@ -486,11 +492,12 @@ describe('crash simulation', () => {
         `crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ` +
           `${cacheEvictions} cache evictions in the tiny-cache cases, ${replayedRecords} journal records replayed, ` +
           `${nativeHits} native table hits checked, ${heldFreed} segments freed under a held native read, ` +
-          `${nativeApplied} blocks applied in the addon, ${took} s`,
+          `${nativeApplied} blocks applied in the addon, ${nativeWritten} one-block writes applied outside the mutex, ${took} s`,
       );
       expect(nativeHits, 'the native tables resolved LBAs').toBeGreaterThan(0);
       expect(heldFreed, 'compactions freed a segment under a native read').toBeGreaterThan(0);
       expect(nativeApplied, 'the addon applied blocks').toBeGreaterThan(0);
+      expect(nativeWritten, 'the addon applied one-block writes outside the mutex').toBeGreaterThan(0);
       expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
       expect(segmentsCleaned).toBeGreaterThan(0);
       expect(cacheEvictions, 'tiny-cache cases evicted records').toBeGreaterThan(0);

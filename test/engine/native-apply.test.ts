@@ -20,10 +20,16 @@ interface Outcome {
   records: Array<[string, string]>;
   pool: Buffer;
   nativeApplied: number;
+  nativeWritten: number;
 }
 
-/** Rounds of one-block writes started together (one coalesced batch each), some flushed. */
-async function run(nativeApply: boolean, seed: number, cacheMib: number, dedupePct: number): Promise<Outcome> {
+/** JavaScript alone; the addon's apply step (under the mutex); that and its one-block write path. */
+type Mode = 'js' | 'apply' | 'writes';
+
+/** Rounds of one-block writes started together (one coalesced batch each), some flushed;
+ * `sequential`: each write awaited before the next starts (so that the one-block path,
+ * which applies a write at once, applies them in the order JavaScript does). */
+async function run(mode: Mode, seed: number, cacheMib: number, dedupePct: number, sequential = false): Promise<Outcome> {
   const disk = new SimDisk(POOL_BYTES);
   const meta = new MemMetaStore();
   const e: BlockEngine = await formatEngine(disk, meta, {
@@ -31,8 +37,9 @@ async function run(nativeApply: boolean, seed: number, cacheMib: number, dedupeP
     // Few commits: the addon's changes stay uncommitted across many rounds.
     commitRecordsMax: 100_000, cacheMib,
   });
-  // Both runs share the tables with a native reader; only one attaches the apply step.
-  if (nativeApply) e.shareNativeApply(createWriteApply());
+  // Both runs share the tables with a native reader; only one attaches the apply step
+  // (without the one-block write path: writes outside the mutex apply in another order).
+  if (mode !== 'js') e.shareNativeApply(createWriteApply(), mode === 'writes');
   const tables = new PackedTables();
   const geometry = e.shareNativeReads(tables);
   if (geometry === undefined) throw new Error('no native reads');
@@ -58,7 +65,11 @@ async function run(nativeApply: boolean, seed: number, cacheMib: number, dedupeP
         block.copy(data, b * BLOCK_BYTES);
         model.set(lba + b, block);
       }
-      writes.push(e.write(lba, blocks, data, false));
+      const write = e.write(lba, blocks, data, false);
+      // A turn of the event loop after each: background work (a freed segment's
+      // reclaim) lands between the same two writes in both runs.
+      if (sequential) await write.then(() => new Promise((resolve) => setImmediate(resolve)));
+      writes.push(write);
     }
     await Promise.all(writes);
     // Before any commit: the tables a native read uses agree with the engine, and reads see the writes.
@@ -70,14 +81,14 @@ async function run(nativeApply: boolean, seed: number, cacheMib: number, dedupeP
     if (r() < 0.15) await e.flush();
   }
   await e.flush();
-  const nativeApplied = e.stats().nativeAppliedBlocks;
+  const { nativeAppliedBlocks: nativeApplied, nativeWrittenBlocks: nativeWritten } = e.stats();
   await e.close();
   const all = await meta.scan(Buffer.from([0]), Buffer.from([0xff]), 1 << 20);
   const kept = new Set([PREFIX_L, PREFIX_E, PREFIX_H, PREFIX_G]);
   const records = all.filter(([k]) => kept.has(k[0])).map(([k, v]): [string, string] => [k.toString('hex'), v.toString('hex')]);
   const pool = Buffer.alloc(POOL_BYTES);
   await disk.pread(pool, 0, POOL_BYTES, 0);
-  return { records, pool, nativeApplied };
+  return { records, pool, nativeApplied, nativeWritten };
 }
 
 describe('native apply of new unique blocks', () => {
@@ -88,12 +99,23 @@ describe('native apply of new unique blocks', () => {
   ] as const) {
     it(`leaves the same pool and metadata as JavaScript alone: ${name}`, async () => {
       for (const seed of [1, 2, 3]) {
-        const js = await run(false, seed, cacheMib, dedupe);
-        const native = await run(true, seed, cacheMib, dedupe);
+        const js = await run('js', seed, cacheMib, dedupe);
+        const native = await run('apply', seed, cacheMib, dedupe);
         expect(js.nativeApplied).toBe(0);
         expect(native.nativeApplied, 'the addon applied blocks').toBeGreaterThan(100);
         expect(native.records).toEqual(js.records);
         // The superblocks hold each pool's own uuid: compare the segments only.
+        expect(native.pool.subarray(SEGMENT_BYTES).equals(js.pool.subarray(SEGMENT_BYTES)), 'segment bytes').toBe(true);
+      }
+    });
+
+    it(`one-block writes applied outside the mutex leave the same pool and metadata: ${name}`, async () => {
+      for (const seed of [4, 5]) {
+        const js = await run('js', seed, cacheMib, dedupe, true);
+        const native = await run('writes', seed, cacheMib, dedupe, true);
+        expect(js.nativeWritten).toBe(0);
+        expect(native.nativeWritten, 'the addon wrote blocks outside the mutex').toBeGreaterThan(100);
+        expect(native.records).toEqual(js.records);
         expect(native.pool.subarray(SEGMENT_BYTES).equals(js.pool.subarray(SEGMENT_BYTES)), 'segment bytes').toBe(true);
       }
     });

@@ -136,7 +136,7 @@ export async function startPackedDevice(opts: PackedDeviceOptions): Promise<Serv
   const compaction = compactionRunner(engine);
   // Before any queue exists: the engine shares its tables once.
   const reads = PackedNativeReads.start(engine, packedReadPathFromEnv());
-  startNativeApply(engine);
+  reads.serveWrites(engine, startNativeApply(engine));
   logEngineEvents(engine, logNow);
   const session: DeviceSession = new DeviceSession(opts.log, {
     // Stop first (the queues drain: no request is left in the engine), then

@@ -5,7 +5,7 @@
 
 import { isMemoryFile } from '../../io/index.js';
 import type { BlockEngine, NativeReadGeometry } from '../../engine/index.js';
-import { createWriteApply, PackedTables, type PackedReadStats, type UblkQueue } from '../../native/index.js';
+import { createWriteApply, PackedTables, type NativeWriteApplyHandle, type PackedReadStats, type UblkQueue } from '../../native/index.js';
 import { UcError } from '../../util/errors.js';
 
 /** UBLK_PACKED_READ=js forces every READ through the JS engine (to compare the two in one boot). */
@@ -30,22 +30,29 @@ export function packedReadPathFromEnv(env: NodeJS.ProcessEnv = process.env): Pac
   throw new UcError('UC_INVALID_ARGUMENT', `${PACKED_READ_ENV} must be 'native' or 'js' (got '${v}')`);
 }
 
-/** UBLK_PACKED_APPLY=js applies every written block in JavaScript (to compare the two in one boot). */
+/** UBLK_PACKED_APPLY=js applies every written block in JavaScript; =batch keeps the addon's
+ * apply step but serves no write outside the engine mutex (to compare the three in one boot). */
 export const PACKED_APPLY_ENV = 'UBLK_PACKED_APPLY';
 
-/** Attaches the addon's apply step to the engine unless UBLK_PACKED_APPLY=js; returns whether it did. */
-export function startNativeApply(engine: BlockEngine, env: NodeJS.ProcessEnv = process.env): boolean {
+/** Attaches the addon's apply step and one-block write path to the engine as
+ * UBLK_PACKED_APPLY says; returns the handle the queues serve writes through, when they may. */
+export function startNativeApply(engine: BlockEngine, env: NodeJS.ProcessEnv = process.env): NativeWriteApplyHandle | undefined {
   const v = env[PACKED_APPLY_ENV];
-  if (v === 'js') return false;
-  if (v !== undefined && v !== '' && v !== 'native') {
-    throw new UcError('UC_INVALID_ARGUMENT', `${PACKED_APPLY_ENV} must be 'native' or 'js' (got '${v}')`);
+  if (v === 'js') return undefined;
+  if (v !== undefined && v !== '' && v !== 'native' && v !== 'batch') {
+    throw new UcError('UC_INVALID_ARGUMENT', `${PACKED_APPLY_ENV} must be 'native', 'batch' or 'js' (got '${v}')`);
   }
-  return engine.shareNativeApply(createWriteApply());
+  const handle = createWriteApply();
+  const writes = v !== 'batch';
+  return engine.shareNativeApply(handle, writes) && writes ? handle : undefined;
 }
 
-/** One device's native reads: the tables its engine shares, and its queues. */
+/** One device's native reads (the tables its engine shares) and one-block writes, and its queues. */
 export class PackedNativeReads {
   private readonly queues: UblkQueue[] = [];
+  /** The engine's WriteApply, when the queues serve one-block writes through it. */
+  private writes: { handle: NativeWriteApplyHandle; done: () => void } | undefined;
+  private readonly writeQueues: UblkQueue[] = [];
   /** Blocks already reported to the engine's counters. */
   private blocksCounted = 0;
 
@@ -69,8 +76,22 @@ export class PackedNativeReads {
     return this.geometry === undefined ? 'js' : 'native';
   }
 
+  /** Queues created from now on serve one-block writes through `handle` (startNativeApply's). */
+  serveWrites(engine: BlockEngine, handle: NativeWriteApplyHandle | undefined): void {
+    this.writes = handle === undefined ? undefined : { handle, done: () => engine.nativeWritesDone() };
+  }
+
+  /** Requests the queues' one-block write path served. */
+  writeRequests(): number {
+    return this.writeQueues.reduce((n, q) => n + (q.packedWriteStats()?.requests ?? 0), 0);
+  }
+
   /** Each queue as it is created; with zero copy the JS path serves (the path decodes into the per-tag buffers). */
   onQueue(queue: UblkQueue, zeroCopy: boolean): void {
+    if (this.writes !== undefined && !zeroCopy) {
+      queue.setPackedWrite(this.writes.handle, this.writes.done);
+      this.writeQueues.push(queue);
+    }
     const g = this.geometry;
     if (this.tables === undefined || g === undefined || zeroCopy) return;
     queue.setPackedRead(this.tables, g.poolFd, g.dataOffset, g.segmentBytes, { inlineReads: this.poolReads === 'inline' });

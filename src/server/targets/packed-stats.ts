@@ -59,6 +59,8 @@ export interface StatsSnapshot {
   nativeRead?: NativeReadReport;
   /** Blocks of one-block writes the addon applied, since start (absent from older daemons). */
   nativeAppliedBlocks?: number;
+  /** One-block writes applied in the addon without the engine mutex (by the queues or engine.write), since start (absent from older daemons). */
+  nativeWrittenBlocks?: number;
 }
 
 /** The engine figures the snapshot needs (a subset of EngineStats). */
@@ -74,6 +76,7 @@ export interface EngineFigures {
   compaction: { running: boolean; candidates: number };
   cache: MetaCacheStats;
   nativeAppliedBlocks: number;
+  nativeWrittenBlocks: number;
 }
 
 export interface SnapshotInput {
@@ -160,5 +163,6 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
     ...(i.latency ? { latency: i.latency } : {}),
     ...(i.nativeRead ? { nativeRead: { ...i.nativeRead } } : {}),
     nativeAppliedBlocks: e.nativeAppliedBlocks,
+    nativeWrittenBlocks: e.nativeWrittenBlocks,
   };
 }

@@ -20,20 +20,24 @@ describe('UBLK_PACKED_READ', () => {
 });
 
 describe('UBLK_PACKED_APPLY', () => {
-  it('attaches the native apply step unless js is asked for, and refuses anything else', async () => {
+  it('attaches the apply step and the one-block write path (batch: the apply step only, js: neither), and refuses anything else', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'packed-apply-'));
     try {
-      for (const [value, attached] of [[undefined, true], ['native', true], ['js', false]] as const) {
+      for (const [value, applied, written] of [[undefined, true, true], ['native', true, true], ['batch', true, false], ['js', false, false]] as const) {
         const path = join(dir, `pool-${value ?? 'default'}.img`);
         const e = await formatPool({ backingPath: path, logicalBytes: 64 * 1024 * 1024 });
-        expect(startNativeApply(e, value === undefined ? {} : { [PACKED_APPLY_ENV]: value })).toBe(attached);
-        // Two one-block writes started together: one coalesced batch of new blocks.
+        expect(startNativeApply(e, value === undefined ? {} : { [PACKED_APPLY_ENV]: value }) !== undefined).toBe(written);
+        // Two one-block writes started together: one coalesced batch of new blocks (no
+        // segment is open before it, so the one-block path waits for it).
         await Promise.all([0, 1].map((lba) => e.write(lba, 1, randomBytes(BLOCK_BYTES), false)));
-        expect(e.stats().nativeAppliedBlocks > 0).toBe(attached);
+        expect(e.stats().nativeAppliedBlocks > 0).toBe(applied);
+        // Then one alone: the addon applies it outside the mutex, when it may.
+        await e.write(2, 1, randomBytes(BLOCK_BYTES), false);
+        expect(e.stats().nativeWrittenBlocks).toBe(written ? 1 : 0);
         await e.close();
       }
       const e = await formatPool({ backingPath: join(dir, 'pool-bad.img'), logicalBytes: 64 * 1024 * 1024 });
-      expect(() => startNativeApply(e, { [PACKED_APPLY_ENV]: 'off' })).toThrow(/must be 'native' or 'js'/);
+      expect(() => startNativeApply(e, { [PACKED_APPLY_ENV]: 'off' })).toThrow(/must be 'native', 'batch' or 'js'/);
       await e.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

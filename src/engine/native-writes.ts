@@ -1,0 +1,175 @@
+// One-block writes applied in the addon (native/fast-write.h), by the queue
+// without a JavaScript call per request, or by engine.write. The addon applies
+// a new unique block the way native-apply.ts does, but outside any exclusive
+// section, so ownership of the write state alternates:
+//   - while no exclusive section is held or queued, the gate is open: the
+//     addon owns the counters in `words` (next extent id, extent and mapped
+//     counts, the open segment's fill, the journal's position) and appends
+//     to the open segment, the overlay tables and the active journal file;
+//   - an exclusive section closes the gate first and takes what the addon
+//     did (take()); when the last one ends, open() hands the state back.
+// JavaScript also takes the addon's work before anything else runs after a
+// queue wake-up (engine.nativeWritesDone), so its view (counts, the dedup
+// filter, the touched bits, dirty and freed segments) is current whenever
+// it runs. The addon only fills the open segment (never takes a free one), and
+// a budget of blocks per opening keeps the overlay tables' room (reserved at
+// open) enough without asking JavaScript.
+import type { WriteJournal } from './write-journal.js';
+import type { ApplyParts } from './native-apply.js';
+
+/** The shared words (native/fast-write.h FastWord). */
+const FW = {
+  GATE: 0, BUDGET: 1, NEXT_ID: 2, EXTENT_COUNT: 3, MAPPED_BLOCKS: 4, OPEN_SEGMENT: 5, OPEN_FILL: 6, BLOCKS: 7,
+  COMPRESSED: 8, RAW: 9, TOUCHED: 10, FREED: 11, NEW_MAPS: 12, NEW_EXTENTS: 13, NEW_DEDUP: 14, FILTER_COMPLETE: 15,
+  INDEX: 16, CODEC: 17, JOURNAL: 18, J_ACTIVE: 19, J_SEQ: 20, J_USED: 21, J_CAPACITY: 22, J_FAILED_AT: 23, J_ERRNO: 24,
+  WORDS: 25,
+} as const;
+/** The words reset when JavaScript takes the addon's work. */
+const ACCUMULATED = [FW.BLOCKS, FW.COMPRESSED, FW.RAW, FW.TOUCHED, FW.FREED, FW.NEW_MAPS, FW.NEW_EXTENTS, FW.NEW_DEDUP];
+
+/** Blocks the addon may apply per opening of the gate (and between two takes). */
+export const NATIVE_WRITE_BUDGET = 256;
+
+/** The addon's side (WriteApply's one-block write methods). */
+export interface FastWriteHandle {
+  attachFastWrite(words: Float64Array, lbas: Float64Array, fps: Uint8Array, out: Uint32Array, journalFd0: number, journalFd1: number): void;
+  attachFilter(layers: Uint32Array[]): void;
+  openGate(openBuf: Uint8Array | null): void;
+  /** `record`: the addon writes the journal record too (the queue's way). */
+  writeOne(lba: number, data: Uint8Array, record?: boolean): boolean;
+}
+
+export interface FastWriteParts extends ApplyParts {
+  readonly journal: WriteJournal | undefined;
+  /** The free segments allow a write of `blocks` (as a JavaScript write checks). */
+  hasSpace(blocks: number): boolean;
+  /** Mutations may run now (not stalled, broken, or reopening the store). */
+  writable(): boolean;
+}
+
+export class NativeWrites {
+  private readonly words = new Float64Array(FW.WORDS);
+  private readonly lbas = new Float64Array(NATIVE_WRITE_BUDGET);
+  private readonly fps = new Uint8Array(NATIVE_WRITE_BUDGET * 16);
+  private readonly out = new Uint32Array(2 * NATIVE_WRITE_BUDGET);
+  /** Blocks applied by this path since open. */
+  applied = 0;
+
+  constructor(
+    private readonly handle: FastWriteHandle,
+    private readonly p: FastWriteParts,
+  ) {
+    const [fd0, fd1] = p.journal?.fds() ?? [-1, -1];
+    this.words[FW.J_FAILED_AT] = -1;
+    handle.attachFastWrite(this.words, this.lbas, this.fps, this.out, fd0, fd1);
+    p.filter.share((layers) => handle.attachFilter(layers));
+    p.journal?.whenIdle(() => this.journalIdle());
+  }
+
+  get isOpen(): boolean {
+    return this.words[FW.GATE] === 1;
+  }
+
+  /** Before an exclusive section: the addon stops, and its work is taken. */
+  close(): void {
+    this.words[FW.GATE] = 0;
+    this.take();
+  }
+
+  /** No exclusive section is held or queued: hands the write state to the addon
+   * and opens the gate, when a segment is open and writes may run. */
+  open(): void {
+    const p = this.p;
+    const w = this.words;
+    this.take();
+    const seg = p.writer.openForNative();
+    if (seg === undefined || !p.writable() || !p.hasSpace(1)) return;
+    p.attachSegments();
+    p.view.reserve(NATIVE_WRITE_BUDGET);
+    const s = p.state;
+    w[FW.BUDGET] = NATIVE_WRITE_BUDGET;
+    w[FW.NEXT_ID] = s.nextExtentId;
+    w[FW.EXTENT_COUNT] = s.extentCount;
+    w[FW.MAPPED_BLOCKS] = s.mappedBlocks;
+    w[FW.OPEN_SEGMENT] = seg.segment;
+    w[FW.OPEN_FILL] = seg.fillBytes;
+    w[FW.FILTER_COMPLETE] = p.filter.complete ? 1 : 0;
+    w[FW.INDEX] = p.index ? 1 : 0;
+    w[FW.CODEC] = p.codecId;
+    this.pushJournal();
+    this.handle.openGate(seg.buf);
+  }
+
+  /**
+   * engine.write's path for a one-block write: applied in the addon if it can,
+   * its work taken, then `record` (the caller's journal append) runs and the
+   * addon learns the journal's new position. undefined: nothing was done.
+   */
+  writeOne<T>(lba: number, buf: Buffer, record: (hash: Buffer) => T): T | undefined {
+    if (!this.isOpen || (this.p.journal !== undefined && !this.p.journal.fits(buf.length))) return undefined;
+    const k = this.words[FW.BLOCKS];
+    if (!this.handle.writeOne(lba, buf)) return undefined;
+    const hash = Buffer.from(this.fps.subarray(k * 16, k * 16 + 16));
+    this.take();
+    const r = record(hash);
+    this.pushJournal();
+    return r;
+  }
+
+  /** Brings JavaScript's view up to date with the addon's work since the last take;
+   * returns how many blocks it applied. Safe at any time on the main thread. */
+  take(): number {
+    const w = this.words;
+    const p = this.p;
+    const n = w[FW.BLOCKS];
+    if (n > 0) {
+      const s = p.state;
+      s.nextExtentId = w[FW.NEXT_ID];
+      s.extentCount = w[FW.EXTENT_COUNT];
+      s.mappedBlocks = w[FW.MAPPED_BLOCKS];
+      p.writer.appendedNatively(w[FW.OPEN_FILL]);
+      p.view.addedNatively(w[FW.NEW_MAPS], w[FW.NEW_EXTENTS], w[FW.NEW_DEDUP]);
+      for (let k = 0; k < n; k++) {
+        p.mapped.set(this.lbas[k]); // its `touched` bit (the addon set the mapped one)
+        if (p.index) p.filter.addAt(this.fps, k * 16);
+      }
+      for (let t = 0; t < w[FW.TOUCHED]; t++) p.segs.dirty.add(this.out[t]);
+      for (let f = 0; f < w[FW.FREED]; f++) p.emptied(this.out[this.out.length - 1 - f]);
+      p.count('compressedBlocks', w[FW.COMPRESSED]);
+      p.count('rawBlocks', w[FW.RAW]);
+      p.count('blocksWritten', n);
+      p.noteChange();
+      p.journal?.nativeAppended(w[FW.J_SEQ], w[FW.J_USED]);
+      for (const i of ACCUMULATED) w[i] = 0;
+      this.applied += n;
+    }
+    if (w[FW.J_FAILED_AT] >= 0) {
+      p.journal?.nativeFailed(w[FW.J_FAILED_AT]);
+      w[FW.J_FAILED_AT] = -1;
+    }
+    return n;
+  }
+
+  /** The journal's position and whether the addon may append to it itself. */
+  private pushJournal(): void {
+    const w = this.words;
+    const j = this.p.journal;
+    if (j === undefined) {
+      w[FW.JOURNAL] = 0;
+      return;
+    }
+    const st = j.nativeState();
+    w[FW.JOURNAL] = st.ready ? 1 : 2;
+    w[FW.J_ACTIVE] = st.active;
+    w[FW.J_SEQ] = st.seq;
+    w[FW.J_USED] = st.used;
+    w[FW.J_CAPACITY] = st.capacity;
+  }
+
+  /** The journal's last append in flight settled: the addon may append again. */
+  private journalIdle(): void {
+    if (!this.isOpen) return;
+    this.take();
+    this.pushJournal();
+  }
+}
