@@ -251,17 +251,8 @@ Napi::Value CodecMatch(const Napi::CallbackInfo& info) {
   Span<uint8_t> block = ArgBytes(info, 2, "block");
   size_t at = ArgCount(info, 3, "blockOffset");
   Require(env, at <= block.size && kBlockBytes <= block.size - at, "codecMatch: block offset out of range");
-  const uint8_t* want = block.data + at;
   if (codec > 0xff) return Napi::Number::New(env, -1);
-  if (codec == kCodecRaw) {
-    if (payload.size != kBlockBytes) return Napi::Number::New(env, -1);
-    return Napi::Number::New(env, memcmp(payload.data, want, kBlockBytes) == 0 ? 1 : 0);
-  }
-  uint8_t plain[kBlockBytes];
-  if (DecodePayload(static_cast<uint8_t>(codec), payload.data, payload.size, plain) != kDecodeOk) {
-    return Napi::Number::New(env, -1);
-  }
-  return Napi::Number::New(env, memcmp(plain, want, kBlockBytes) == 0 ? 1 : 0);
+  return Napi::Number::New(env, MatchStoredBlock(static_cast<uint32_t>(codec), payload.data, payload.size, block.data + at));
 }
 
 // codecHash(src, from, length, dst, at): dst[at, at+16) = XXH128 of
@@ -297,6 +288,17 @@ Napi::Value CodecInfo(const Napi::CallbackInfo& info) {
 }  // namespace
 
 bool IsSameFillBlock(const uint8_t* block) { return IsSameFill(block); }
+
+int MatchStoredBlock(uint32_t codec, const uint8_t* payload, size_t stored, const uint8_t* want) {
+  if (codec > 0xff) return -1;
+  if (codec == kCodecRaw) {
+    if (stored != kBlockBytes) return -1;
+    return memcmp(payload, want, kBlockBytes) == 0 ? 1 : 0;
+  }
+  uint8_t plain[kBlockBytes];
+  if (DecodePayload(static_cast<uint8_t>(codec), payload, stored, plain) != kDecodeOk) return -1;
+  return memcmp(plain, want, kBlockBytes) == 0 ? 1 : 0;
+}
 
 void FingerprintBlock(const uint8_t* block, uint8_t* out) { Fingerprint(block, out); }
 

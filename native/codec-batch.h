@@ -46,6 +46,10 @@ size_t CompressBlock(const uint8_t* block, uint8_t* out, size_t limit);
 // A block that repeats its first 8 bytes (a same-fill block: stored as a map value).
 bool IsSameFillBlock(const uint8_t* block);
 
+// The dedup verify compare: 1 when `stored` payload bytes of `codec` decode to
+// exactly want[0, 4096), 0 when to other bytes, -1 when they do not decode.
+int MatchStoredBlock(uint32_t codec, const uint8_t* payload, size_t stored, const uint8_t* want);
+
 // XXH128 of a 4 KiB block, canonical (big-endian) form: the dedup fingerprint.
 void FingerprintBlock(const uint8_t* block, uint8_t* out);
 

@@ -18,6 +18,16 @@ namespace ublk {
 
 namespace {
 
+using namespace words;  // NOLINT: the table mirrors' constants and probes
+
+// src/pool/fragment.ts
+constexpr uint32_t kFragmentHeaderBytes = 16;
+constexpr uint16_t kFragmentMagic = 0x5546;
+constexpr uint32_t kBlockBytes = 4096;
+
+uint32_t GetBe16(const uint8_t* p) { return (uint32_t{p[0]} << 8) | p[1]; }
+uint32_t GetBe32(const uint8_t* p) { return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]; }
+
 constexpr uint32_t kJournalMagic = 0x4a435531;  // "1UCJ" little-endian
 constexpr uint8_t kJournalKindWrite = 1;
 constexpr size_t kJournalHashedBytes = 48;
@@ -96,31 +106,32 @@ int WriteAll(int fd, const uint8_t* buf, size_t n, uint64_t at) {
   return 0;
 }
 
-// attachFastWrite(words, lbas, fps, out, journalFd0, journalFd1): the shared
-// words (kFwWords), the lists of applied blocks (lbas.length entries; fps 16
-// bytes each), the segments touched / freed (out), and the journal files
-// (-1: none; duplicated here, closed with this object).
+// attachFastWrite(words, lbas, fps, kinds, out, journalFd0, journalFd1): the
+// shared words (kFwWords), the lists of applied blocks (lbas.length entries;
+// fps 16 bytes each; kinds), the segments touched / freed (out), and the
+// journal files (-1: none; duplicated here, closed with this object).
 Napi::Value WriteApplyWrap::AttachFastWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 6 || !info[4].IsNumber() || !info[5].IsNumber()) {
-    throw Napi::TypeError::New(env, "attachFastWrite(words, lbas, fps, out, journalFd0, journalFd1)");
+  if (info.Length() < 7 || !info[5].IsNumber() || !info[6].IsNumber()) {
+    throw Napi::TypeError::New(env, "attachFastWrite(words, lbas, fps, kinds, out, journalFd0, journalFd1)");
   }
   Fast f;
   size_t capacity = 0;
   f.words = FastArg<double>(env, info[0], napi_float64_array, kFwWords, "words");
   f.lbas = FastArg<double>(env, info[1], napi_float64_array, 1, "lbas", &capacity);
   f.fps = FastArg<uint8_t>(env, info[2], napi_uint8_array, capacity * 16, "fps");
-  f.out = FastArg<uint32_t>(env, info[3], napi_uint32_array, 2 * capacity, "out", &f.out_n);
+  f.kinds = FastArg<uint8_t>(env, info[3], napi_uint8_array, capacity, "kinds");
+  f.out = FastArg<uint32_t>(env, info[4], napi_uint32_array, 2 * capacity, "out", &f.out_n);
   f.capacity = static_cast<uint32_t>(capacity);
   for (int i = 0; i < 2; ++i) {
-    int fd = info[4 + i].As<Napi::Number>().Int32Value();
+    int fd = info[5 + i].As<Napi::Number>().Int32Value();
     if (fd < 0) continue;
     f.journal[i] = Fd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (f.journal[i].get() < 0) throw MakeErrnoError(env, errno, "attachFastWrite: fcntl F_DUPFD_CLOEXEC of journal file " + std::to_string(i));
   }
   f.filter = std::move(fast_.filter);
   fast_ = std::move(f);
-  for (int i = 0; i < 4; ++i) fast_refs_[i] = Napi::Persistent(info[i].As<Napi::Object>());
+  for (int i = 0; i < 5; ++i) fast_refs_[i] = Napi::Persistent(info[i].As<Napi::Object>());
   return env.Undefined();
 }
 
@@ -173,6 +184,50 @@ Napi::Value WriteApplyWrap::WriteOne(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, ServeWrite(static_cast<uint64_t>(lba), data, record));
 }
 
+// A block whose fingerprint's dedup entry (d) names a live extent: it shares
+// that extent (core.ts addReference), as write-path.ts findDuplicate would
+// decide: with `verify`, only after the stored bytes, read from the open
+// segment, decode to exactly this block (elsewhere: JavaScript reads them).
+bool WriteApplyWrap::PlanDup(const Batch& b, const Run& r, const Found& d, Step* s) {
+  const uint32_t* dv = d.value(kValueWords[kDedup]);
+  s->dup_id = (static_cast<uint64_t>(dv[0]) << 32) | dv[1];
+  NumberKey(s->dup_id, s->dup_key);
+  Found e = Lookup(kExtents, s->dup_key);
+  if (e.table == nullptr || e.absent) return false;
+  memcpy(s->dup_words, e.value(kValueWords[kExtents]), sizeof(s->dup_words));
+  const uint32_t* w = s->dup_words;
+  if (w[3] == 0 || w[3] == 0xffffffffu || memcmp(w + 4, s->fp_key, 16) != 0) return false;
+  if (b.verify) {
+    uint32_t stored = w[2] & 0xffff;
+    uint32_t codec = w[2] >> 16;
+    if (r.open == nullptr || static_cast<double>(w[0]) != r.open_segment) return false;
+    if (static_cast<uint64_t>(w[1]) + kFragmentHeaderBytes + stored > r.fill || r.fill > r.open_n) return false;
+    const uint8_t* h = r.open + w[1];
+    uint64_t id = (static_cast<uint64_t>(GetBe32(h + 8)) << 32) | GetBe32(h + 12);
+    if (GetBe16(h) != kFragmentMagic || h[2] != codec || GetBe16(h + 4) != stored || id != s->dup_id) return false;
+    const uint8_t* block = b.data + static_cast<size_t>(s->block) * kBlockBytes;
+    if (MatchStoredBlock(codec, h + kFragmentHeaderBytes, stored, block) != 1) return false;
+  }
+  s->dup = true;
+  return true;
+}
+
+// A planned dedup hit: the extent gains this LBA's reference, the map points at
+// it, the old value's extent loses one (the order of addReference, setMap).
+void WriteApplyWrap::CommitDup(const Batch& b, Run& r, const Step& s) {
+  uint32_t words[8];
+  memcpy(words, s.dup_words, sizeof(words));
+  bool same = s.old_extent && s.old_id == s.dup_id;  // gains one, loses one
+  if (!same) words[3] += 1;
+  Put(kExtents, s.dup_key, words, &r.new_extents);
+  uint32_t mv[3] = {kTagExtent, static_cast<uint32_t>(s.dup_id >> 32), static_cast<uint32_t>(s.dup_id)};
+  Put(kMaps, s.lba_key, mv, &r.new_maps);
+  if (s.lba < mapped_blocks_) mapped_[s.lba >> 3] |= static_cast<uint8_t>(1u << (s.lba & 7));
+  if (s.old_none) r.mapped_blocks += 1;
+  if (s.old_extent && !same) DropOld(b, r, s);
+  r.dups += 1;
+}
+
 WriteApplyWrap::Run WriteApplyWrap::LoadRun() const {
   const double* w = fast_.words;
   Run r;
@@ -190,6 +245,7 @@ WriteApplyWrap::Run WriteApplyWrap::LoadRun() const {
   r.new_maps = static_cast<uint32_t>(w[kFwNewMaps]);
   r.new_extents = static_cast<uint32_t>(w[kFwNewExtents]);
   r.new_dedup = static_cast<uint32_t>(w[kFwNewDedup]);
+  r.dups = static_cast<uint32_t>(w[kFwDedupHits]);
   return r;
 }
 
@@ -206,6 +262,7 @@ void WriteApplyWrap::StoreRun(const Run& r) {
   w[kFwNewMaps] = r.new_maps;
   w[kFwNewExtents] = r.new_extents;
   w[kFwNewDedup] = r.new_dedup;
+  w[kFwDedupHits] = r.dups;
 }
 
 // The block's journal record, appended to the active file; false (the failure
@@ -240,7 +297,14 @@ bool WriteApplyWrap::ServeWrite(uint64_t lba, const uint8_t* block, bool journal
   uint8_t* fp = fast_.fps + static_cast<size_t>(n) * 16;
   FingerprintBlock(block, fp);
   bool index = w[kFwIndex] == 1;
-  if (index && (w[kFwFilterComplete] != 1 || FilterMayHold(fast_.filter, fp))) return false;
+  if (index) {
+    // No dedup entry in the tables: the filter must vouch that the store has none.
+    uint32_t key[4];
+    memcpy(key, fp, sizeof(key));
+    Found d = Lookup(kDedup, key);
+    bool candidate = d.table != nullptr && !d.absent;
+    if (!candidate && (w[kFwFilterComplete] != 1 || FilterMayHold(fast_.filter, fp))) return false;
+  }
   const double lba_d = static_cast<double>(lba);
   const uint32_t first = 0;
   const uint8_t not_filled = 0;
@@ -257,6 +321,8 @@ bool WriteApplyWrap::ServeWrite(uint64_t lba, const uint8_t* block, bool journal
   b.fills_n = 1;
   b.indexed = &no_candidate;
   b.index = index;
+  b.share_dups = true;
+  b.verify = w[kFwVerify] == 1;
   b.codec_id = static_cast<uint32_t>(w[kFwCodec]);
   b.out = fast_.out;
   b.out_n = fast_.out_n;
@@ -267,6 +333,7 @@ bool WriteApplyWrap::ServeWrite(uint64_t lba, const uint8_t* block, bool journal
   Commit(b, r, s);
   StoreRun(r);
   fast_.lbas[n] = lba_d;
+  fast_.kinds[n] = s.dup ? 0 : 1;
   w[kFwBlocks] = n + 1;
   w[kFwBudget] -= 1;
   return true;

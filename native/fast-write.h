@@ -4,7 +4,10 @@
 // position) in a shared Float64Array; a 4 KiB write whose block is new
 // (not same-filled, the dedup filter and the tables say no copy exists) and
 // whose old value the tables hold is applied here (write-apply.cc's Plan
-// and Commit), its journal record written with pwrite(2), and completed.
+// and Commit), its journal record written with pwrite(2), and completed. So
+// is a block whose dedup entry the tables hold, when its extent's bytes are
+// in the open segment (the verify compare) or dedup does not verify: it
+// shares that extent.
 // What JavaScript keeps per block (the touched bits, the dedup filter, the
 // counters, the segments touched and freed) is listed here and taken by
 // JavaScript before it runs anything else (the queue calls it once per
@@ -48,6 +51,8 @@ enum FastWord : uint32_t {
   kFwJournalCapacity,
   kFwJournalFailedAt, // out: a record that could not be written started here (-1: none)
   kFwJournalErrno,
+  kFwVerify,          // a dedup hit is shared only after the byte compare (dedup=verify)
+  kFwDedupHits,       // out, accumulated like kFwBlocks: blocks that shared an extent
   kFwWords,
 };
 

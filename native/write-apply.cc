@@ -274,9 +274,14 @@ bool WriteApplyWrap::Plan(const Batch& b, const Run& r, uint32_t k, Step* s) {
   s->lba = static_cast<uint64_t>(lba);
   NumberKey(s->lba, s->lba_key);
   memcpy(s->fp_key, b.fps + static_cast<size_t>(s->block) * 16, 16);
-  // A dedup candidate (pending, or found by the lookups before): JavaScript compares and shares.
+  // A dedup candidate (pending, or found by the lookups before): JavaScript compares and
+  // shares, or the one-block path does when the candidate's bytes are at hand.
+  s->dup = false;
   if (b.index) {
     Found d = Lookup(kDedup, s->fp_key);
+    if (b.share_dups && d.table != nullptr && !d.absent) {
+      return PlanDup(b, r, d, s) && PlanOld(s) && r.touched + r.freed + 2 <= b.out_n;
+    }
     if (d.table == &cache_[kDedup] || (d.table != nullptr && !d.absent)) return false;
     if (d.table == nullptr && b.indexed[s->block] >= 0) return false;
   }
@@ -346,6 +351,7 @@ bool WriteApplyWrap::PlanStored(const Batch& b, const Run& r, Step* s) {
 
 // Applies a planned step: the order of core.ts addExtent, setMap, dropReference.
 void WriteApplyWrap::Commit(const Batch& b, Run& r, const Step& s) {
+  if (s.dup) return CommitDup(b, r, s);
   uint32_t seg = static_cast<uint32_t>(r.open_segment);
   uint64_t id = r.next_id++;
   uint8_t* h = r.open + r.fill;

@@ -77,6 +77,10 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
     const uint8_t* staging = nullptr;
     size_t staging_n = 0;
     bool index = false;
+    // The one-block path (fast-write.cc): a block whose fingerprint has a dedup
+    // entry shares that extent here (after the byte compare when `verify`).
+    bool share_dups = false;
+    bool verify = false;
     uint32_t codec_id = 0;
     double* io = nullptr;
     uint32_t* out = nullptr;
@@ -104,6 +108,10 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
     uint32_t old_key[2] = {};
     uint32_t old_words[8] = {};
     bool old_dedup_delete = false;  // the old extent goes, and the dedup index points at it
+    bool dup = false;               // shares extent dup_id instead of storing the block
+    uint64_t dup_id = 0;
+    uint32_t dup_key[2] = {};
+    uint32_t dup_words[8] = {};
     const uint8_t* payload = nullptr;
     uint32_t stored = 0;
     uint32_t codec = 0;
@@ -118,7 +126,7 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
     uint32_t fill = 0;
     uint8_t* open = nullptr;
     size_t open_n = 0;
-    uint32_t compressed = 0, raw = 0, touched = 0, freed = 0, new_maps = 0, new_extents = 0, new_dedup = 0;
+    uint32_t compressed = 0, raw = 0, touched = 0, freed = 0, new_maps = 0, new_extents = 0, new_dedup = 0, dups = 0;
   };
   Found Lookup(uint32_t kind, const uint32_t* key);
   void Put(uint32_t kind, const uint32_t* key, const uint32_t* value, uint32_t* fresh_count);
@@ -127,6 +135,8 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   bool PlanStored(const Batch& b, const Run& r, Step* s);
   void Commit(const Batch& b, Run& r, const Step& s);
   void DropOld(const Batch& b, Run& r, const Step& s);
+  bool PlanDup(const Batch& b, const Run& r, const Found& d, Step* s);
+  void CommitDup(const Batch& b, Run& r, const Step& s);
   Run LoadRun() const;
   void StoreRun(const Run& r);
   bool AppendRecord(uint64_t lba, const uint8_t* block, const uint8_t* fp);
@@ -158,6 +168,7 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
     double* words = nullptr;
     double* lbas = nullptr;
     uint8_t* fps = nullptr;
+    uint8_t* kinds = nullptr;  // 1: a new extent (its fingerprint enters the filter), 0: a dedup hit
     uint32_t capacity = 0;  // entries of lbas / fps
     uint32_t* out = nullptr;
     size_t out_n = 0;
@@ -167,7 +178,7 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
     Fd journal[2];
   };
   Fast fast_;
-  Napi::ObjectReference fast_refs_[4];
+  Napi::ObjectReference fast_refs_[5];
   Napi::ObjectReference open_ref_;
   std::vector<Napi::ObjectReference> filter_refs_;
   uint8_t record_[kJournalRecordBytes];

@@ -99,6 +99,11 @@ export class BlockEngine {
     return true;
   }
 
+  /** The queues offer one-block writes to the addon (native-writes.ts): write() does not again. */
+  nativeWritesByQueues(): void {
+    if (this.core.nativeWrites !== undefined) this.core.nativeWrites.servedByQueues = true;
+  }
+
   /** After a queue wake-up in which the addon applied one-block writes: their
    * changes are taken, and a commit is started when one is due. */
   nativeWritesDone(): void {

@@ -204,7 +204,7 @@ export class EngineCore {
       state: this.state, index: this.opts.dedup !== 'off', codecId: this.codec.id, noteChange: () => this.commits.noteChange(),
       count: (name, n) => this.count(name, n), emptied: (segment) => this.subLive(segment, 0), journal: this.journal,
       hasSpace: (blocks) => hasSpace(this, blocks), writable: () => this.writableNow() && this.metaReopening === undefined,
-      attachSegments: segmentAttacher(handle, this.segs),
+      attachSegments: segmentAttacher(handle, this.segs), verify: this.opts.dedup === 'verify',
     };
     this.nativeApply = new NativeApply(handle, parts);
     if (!writes) return true;

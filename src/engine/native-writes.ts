@@ -12,8 +12,8 @@
 // queue wake-up (engine.nativeWritesDone), so its view (counts, the dedup
 // filter, the touched bits, dirty and freed segments) is current whenever
 // it runs. The addon only fills the open segment (never takes a free one), and
-// a budget of blocks per opening keeps the overlay tables' room (reserved at
-// open) enough without asking JavaScript.
+// a budget of blocks between two takes keeps the overlay tables' room
+// (reserved at each) enough without asking JavaScript.
 import type { WriteJournal } from './write-journal.js';
 import type { ApplyParts } from './native-apply.js';
 
@@ -22,17 +22,19 @@ const FW = {
   GATE: 0, BUDGET: 1, NEXT_ID: 2, EXTENT_COUNT: 3, MAPPED_BLOCKS: 4, OPEN_SEGMENT: 5, OPEN_FILL: 6, BLOCKS: 7,
   COMPRESSED: 8, RAW: 9, TOUCHED: 10, FREED: 11, NEW_MAPS: 12, NEW_EXTENTS: 13, NEW_DEDUP: 14, FILTER_COMPLETE: 15,
   INDEX: 16, CODEC: 17, JOURNAL: 18, J_ACTIVE: 19, J_SEQ: 20, J_USED: 21, J_CAPACITY: 22, J_FAILED_AT: 23, J_ERRNO: 24,
-  WORDS: 25,
+  VERIFY: 25, DEDUP_HITS: 26, WORDS: 27,
 } as const;
 /** The words reset when JavaScript takes the addon's work. */
-const ACCUMULATED = [FW.BLOCKS, FW.COMPRESSED, FW.RAW, FW.TOUCHED, FW.FREED, FW.NEW_MAPS, FW.NEW_EXTENTS, FW.NEW_DEDUP];
+const ACCUMULATED = [FW.BLOCKS, FW.COMPRESSED, FW.RAW, FW.TOUCHED, FW.FREED, FW.NEW_MAPS, FW.NEW_EXTENTS, FW.NEW_DEDUP, FW.DEDUP_HITS];
 
-/** Blocks the addon may apply per opening of the gate (and between two takes). */
+/** Blocks the addon may apply between two takes. */
 export const NATIVE_WRITE_BUDGET = 256;
 
 /** The addon's side (WriteApply's one-block write methods). */
 export interface FastWriteHandle {
-  attachFastWrite(words: Float64Array, lbas: Float64Array, fps: Uint8Array, out: Uint32Array, journalFd0: number, journalFd1: number): void;
+  attachFastWrite(
+    words: Float64Array, lbas: Float64Array, fps: Uint8Array, kinds: Uint8Array, out: Uint32Array, journalFd0: number, journalFd1: number,
+  ): void;
   attachFilter(layers: Uint32Array[]): void;
   openGate(openBuf: Uint8Array | null): void;
   /** `record`: the addon writes the journal record too (the queue's way). */
@@ -45,15 +47,21 @@ export interface FastWriteParts extends ApplyParts {
   hasSpace(blocks: number): boolean;
   /** Mutations may run now (not stalled, broken, or reopening the store). */
   writable(): boolean;
+  /** A dedup hit is shared only after the byte compare (dedup=verify). */
+  readonly verify: boolean;
 }
 
 export class NativeWrites {
   private readonly words = new Float64Array(FW.WORDS);
   private readonly lbas = new Float64Array(NATIVE_WRITE_BUDGET);
   private readonly fps = new Uint8Array(NATIVE_WRITE_BUDGET * 16);
+  /** 1: the block became a new extent; 0: it shared one (a dedup hit). */
+  private readonly kinds = new Uint8Array(NATIVE_WRITE_BUDGET);
   private readonly out = new Uint32Array(2 * NATIVE_WRITE_BUDGET);
   /** Blocks applied by this path since open. */
   applied = 0;
+  /** The queues offer one-block writes to the addon themselves: engine.write does not again. */
+  servedByQueues = false;
 
   constructor(
     private readonly handle: FastWriteHandle,
@@ -61,7 +69,7 @@ export class NativeWrites {
   ) {
     const [fd0, fd1] = p.journal?.fds() ?? [-1, -1];
     this.words[FW.J_FAILED_AT] = -1;
-    handle.attachFastWrite(this.words, this.lbas, this.fps, this.out, fd0, fd1);
+    handle.attachFastWrite(this.words, this.lbas, this.fps, this.kinds, this.out, fd0, fd1);
     p.filter.share((layers) => handle.attachFilter(layers));
     p.journal?.whenIdle(() => this.journalIdle());
   }
@@ -85,9 +93,8 @@ export class NativeWrites {
     const seg = p.writer.openForNative();
     if (seg === undefined || !p.writable() || !p.hasSpace(1)) return;
     p.attachSegments();
-    p.view.reserve(NATIVE_WRITE_BUDGET);
+    this.refill();
     const s = p.state;
-    w[FW.BUDGET] = NATIVE_WRITE_BUDGET;
     w[FW.NEXT_ID] = s.nextExtentId;
     w[FW.EXTENT_COUNT] = s.extentCount;
     w[FW.MAPPED_BLOCKS] = s.mappedBlocks;
@@ -95,6 +102,7 @@ export class NativeWrites {
     w[FW.OPEN_FILL] = seg.fillBytes;
     w[FW.FILTER_COMPLETE] = p.filter.complete ? 1 : 0;
     w[FW.INDEX] = p.index ? 1 : 0;
+    w[FW.VERIFY] = p.verify ? 1 : 0;
     w[FW.CODEC] = p.codecId;
     this.pushJournal();
     this.handle.openGate(seg.buf);
@@ -106,7 +114,7 @@ export class NativeWrites {
    * addon learns the journal's new position. undefined: nothing was done.
    */
   writeOne<T>(lba: number, buf: Buffer, record: (hash: Buffer) => T): T | undefined {
-    if (!this.isOpen || (this.p.journal !== undefined && !this.p.journal.fits(buf.length))) return undefined;
+    if (!this.isOpen || this.servedByQueues || (this.p.journal !== undefined && !this.p.journal.fits(buf.length))) return undefined;
     const k = this.words[FW.BLOCKS];
     if (!this.handle.writeOne(lba, buf)) return undefined;
     const hash = Buffer.from(this.fps.subarray(k * 16, k * 16 + 16));
@@ -131,23 +139,32 @@ export class NativeWrites {
       p.view.addedNatively(w[FW.NEW_MAPS], w[FW.NEW_EXTENTS], w[FW.NEW_DEDUP]);
       for (let k = 0; k < n; k++) {
         p.mapped.set(this.lbas[k]); // its `touched` bit (the addon set the mapped one)
-        if (p.index) p.filter.addAt(this.fps, k * 16);
+        if (p.index && this.kinds[k] === 1) p.filter.addAt(this.fps, k * 16);
       }
       for (let t = 0; t < w[FW.TOUCHED]; t++) p.segs.dirty.add(this.out[t]);
       for (let f = 0; f < w[FW.FREED]; f++) p.emptied(this.out[this.out.length - 1 - f]);
       p.count('compressedBlocks', w[FW.COMPRESSED]);
       p.count('rawBlocks', w[FW.RAW]);
+      p.count('dedupHits', w[FW.DEDUP_HITS]);
       p.count('blocksWritten', n);
       p.noteChange();
       p.journal?.nativeAppended(w[FW.J_SEQ], w[FW.J_USED]);
       for (const i of ACCUMULATED) w[i] = 0;
       this.applied += n;
+      // The overlay tables make room for another budget (they may move: the addon is told).
+      if (this.isOpen) this.refill();
     }
     if (w[FW.J_FAILED_AT] >= 0) {
       p.journal?.nativeFailed(w[FW.J_FAILED_AT]);
       w[FW.J_FAILED_AT] = -1;
     }
     return n;
+  }
+
+  /** Room in the overlay tables for a budget of blocks, and the budget. */
+  private refill(): void {
+    this.p.view.reserve(NATIVE_WRITE_BUDGET);
+    this.words[FW.BUDGET] = NATIVE_WRITE_BUDGET;
   }
 
   /** The journal's position and whether the addon may append to it itself. */

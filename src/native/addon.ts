@@ -102,7 +102,9 @@ export interface NativeWriteApplyHandle {
     io: Float64Array, out: Uint32Array,
   ): void;
   apply(start: number, openBuf: Uint8Array | null): number;
-  attachFastWrite(words: Float64Array, lbas: Float64Array, fps: Uint8Array, out: Uint32Array, journalFd0: number, journalFd1: number): void;
+  attachFastWrite(
+    words: Float64Array, lbas: Float64Array, fps: Uint8Array, kinds: Uint8Array, out: Uint32Array, journalFd0: number, journalFd1: number,
+  ): void;
   attachFilter(layers: Uint32Array[]): void;
   openGate(openBuf: Uint8Array | null): void;
   writeOne(lba: number, data: Uint8Array, record?: boolean): boolean;

@@ -37,19 +37,24 @@ describe('one-block writes applied in the addon with their journal records', () 
       expect(h.writeOne(7, randomBytes(BLOCK_BYTES), true)).toBe(false);
       await e.write(0, 2, Buffer.concat([put(0), put(1)]), false); // JavaScript: record 1
       for (let lba = 2; lba < 10; lba++) expect(h.writeOne(lba, put(lba), true), `lba ${lba}`).toBe(true); // records 2..9
-      // A same-filled block and a duplicate are JavaScript's.
+      // A same-filled block is JavaScript's; a duplicate of a block in the open
+      // segment shares its extent here, after the byte compare (record 10).
       expect(h.writeOne(20, Buffer.alloc(BLOCK_BYTES, 7), true)).toBe(false);
-      expect(h.writeOne(21, blocks.get(3)!, true)).toBe(false);
+      const hits = e.stats().dedupHits;
+      blocks.set(21, blocks.get(3)!);
+      expect(h.writeOne(21, blocks.get(3)!, true)).toBe(true);
       e.nativeWritesDone();
-      expect(e.stats().nativeWrittenBlocks).toBe(8);
+      expect(e.stats().nativeWrittenBlocks).toBe(9);
+      expect(e.stats().dedupHits).toBe(hits + 1);
+      expect(e.stats().extents).toBe(10);
       // An exclusive section queued (a flush) shuts the gate until it ends.
       const flushing = e.flush();
       expect(h.writeOne(30, randomBytes(BLOCK_BYTES), true)).toBe(false);
       await flushing;
       await new Promise((resolve) => setImmediate(resolve));
-      expect(h.writeOne(10, put(10), true)).toBe(true); // record 10 (after the flush's commit)
+      expect(h.writeOne(10, put(10), true)).toBe(true); // record 11 (after the flush's commit)
       e.nativeWritesDone();
-      await e.write(11, 1, put(11), false); // the engine's own one-block path: record 11
+      await e.write(11, 1, put(11), false); // the engine's own one-block path: record 12
       for (const [lba, want] of blocks) {
         const got = Buffer.alloc(BLOCK_BYTES);
         await e.read(lba, 1, got);

@@ -51,7 +51,7 @@ export function startNativeApply(engine: BlockEngine, env: NodeJS.ProcessEnv = p
 export class PackedNativeReads {
   private readonly queues: UblkQueue[] = [];
   /** The engine's WriteApply, when the queues serve one-block writes through it. */
-  private writes: { handle: NativeWriteApplyHandle; done: () => void } | undefined;
+  private writes: { handle: NativeWriteApplyHandle; done: () => void; byQueues: () => void } | undefined;
   private readonly writeQueues: UblkQueue[] = [];
   /** Blocks already reported to the engine's counters. */
   private blocksCounted = 0;
@@ -78,7 +78,7 @@ export class PackedNativeReads {
 
   /** Queues created from now on serve one-block writes through `handle` (startNativeApply's). */
   serveWrites(engine: BlockEngine, handle: NativeWriteApplyHandle | undefined): void {
-    this.writes = handle === undefined ? undefined : { handle, done: () => engine.nativeWritesDone() };
+    this.writes = handle === undefined ? undefined : { handle, done: () => engine.nativeWritesDone(), byQueues: () => engine.nativeWritesByQueues() };
   }
 
   /** Requests the queues' one-block write path served. */
@@ -90,6 +90,7 @@ export class PackedNativeReads {
   onQueue(queue: UblkQueue, zeroCopy: boolean): void {
     if (this.writes !== undefined && !zeroCopy) {
       queue.setPackedWrite(this.writes.handle, this.writes.done);
+      this.writes.byQueues();
       this.writeQueues.push(queue);
     }
     const g = this.geometry;
