@@ -94,7 +94,7 @@ export class BlockEngine {
   /** Lets the addon apply new unique blocks (native-apply.ts), and with `writes` one-block
    * writes outside the mutex too (native-writes.ts); false: it cannot here. */
   shareNativeApply(handle: WriteApplyHandle & FastWriteHandle, writes = true): boolean {
-    if (!this.core.shareNativeApply(handle, writes)) return false;
+    if (!this.core.shareNativeApply(handle, writes ? { hasSpace: (blocks) => hasSpace(this.core, blocks) } : undefined)) return false;
     if (this.holders === 0) this.core.nativeWrites?.open();
     return true;
   }

@@ -33,7 +33,6 @@ import { resolveOptions, type ResolvedOptions } from './options.js';
 import { ReadCache } from './read-cache.js';
 import { ReadGuard } from './read-guard.js';
 import { SegmentWriter, type FragmentEncoder } from './segment-writer.js';
-import { hasSpace } from './space.js';
 import { StagingPool } from './staging-pool.js';
 import type { EngineEvent, EngineOptions, MetaCacheStats } from './types.js';
 import type { WriteJournal } from './write-journal.js';
@@ -195,19 +194,20 @@ export class EngineCore {
     return { poolFd, dataOffset: this.sb.dataOffset, segmentBytes: this.sb.segmentBytes };
   }
 
-  /** Lets the addon apply new unique blocks (native-apply.ts); false when it could
-   * not be used here (an injected fingerprint function). */
-  shareNativeApply(handle: WriteApplyHandle & FastWriteHandle, writes: boolean): boolean {
+  /** Lets the addon apply new unique blocks (native-apply.ts), and with `writes` one-block
+   * writes outside the mutex (native-writes.ts); false when it could not be used here
+   * (an injected fingerprint function). */
+  shareNativeApply(handle: WriteApplyHandle & FastWriteHandle, writes: { hasSpace(blocks: number): boolean } | undefined): boolean {
     if (this.opts.fingerprint !== xxh128) return false;
     const parts: FastWriteParts = {
       view: this.view, cache: this.cache, mapped: this.mapped, filter: this.filter, segs: this.segs, writer: this.writer,
       state: this.state, index: this.opts.dedup !== 'off', codecId: this.codec.id, noteChange: () => this.commits.noteChange(),
       count: (name, n) => this.count(name, n), emptied: (segment) => this.subLive(segment, 0), journal: this.journal,
-      hasSpace: (blocks) => hasSpace(this, blocks), writable: () => this.writableNow() && this.metaReopening === undefined,
+      hasSpace: (blocks) => writes?.hasSpace(blocks) ?? false, writable: () => this.writableNow() && this.metaReopening === undefined,
       attachSegments: segmentAttacher(handle, this.segs), verify: this.opts.dedup === 'verify',
     };
     this.nativeApply = new NativeApply(handle, parts);
-    if (!writes) return true;
+    if (writes === undefined) return true;
     const fast = new NativeWrites(handle, parts);
     this.nativeWrites = fast;
     this.commits.onFailure = () => fast.close();
