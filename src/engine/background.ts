@@ -1,7 +1,7 @@
 // The engine's timers: the delayed (non-durable) commit after a mutation, the
 // retry of a stalled commit, and background compaction. Each runs its work
 // through the engine's mutex (`exclusive`) and never outlives close().
-import { COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
+import { COMPACT_LOW_FREE_FRACTION, COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
 import type { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
 
@@ -15,6 +15,9 @@ export class Background {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private compactScheduled = false;
+  /** When the last mutation happened (ms, performance.now), and the check waiting for a pause. */
+  private lastMutation = -Infinity;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly core: EngineCore,
@@ -29,11 +32,13 @@ export class Background {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
   }
 
   /** Arms the delayed commit after a mutation. */
   afterMutation(): void {
     const c = this.core;
+    this.lastMutation = performance.now();
     if (c.opts.flushDelayMs > 0 && this.timer === undefined && !this.closed && c.hasPendingWork) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -49,11 +54,22 @@ export class Background {
     }
   }
 
-  /** Schedules one background compaction step when a segment qualifies. */
+  /** Schedules one background compaction step when a segment qualifies, once writes
+   * have paused (or free segments run short: COMPACT_LOW_FREE_FRACTION). */
   maybeCompact(): void {
     const c = this.core;
     if (!c.opts.backgroundCompaction || this.closed || this.compactScheduled) return;
     if (c.segments.candidates(c.opts.compactLiveFraction, 1).length === 0) return;
+    const wait = this.lastMutation + c.opts.compactIdleMs - performance.now();
+    if (wait > 0 && c.segments.freeCount > c.segments.count * COMPACT_LOW_FREE_FRACTION) {
+      if (this.idleTimer !== undefined) return;
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = undefined;
+        this.maybeCompact();
+      }, wait);
+      this.idleTimer.unref();
+      return;
+    }
     this.compactScheduled = true;
     setImmediate(() => {
       const step = { liveFraction: c.opts.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK };

@@ -18,6 +18,9 @@ export interface EngineOptions {
   backgroundCompaction?: boolean;
   /** Live fraction under which a sealed segment is compacted (default 0.5). */
   compactLiveFraction?: number;
+  /** Background compaction waits for this long without writes while more than a quarter
+   * of the segments are free (default 1000; 0 = compact at once). */
+  compactIdleMs?: number;
   /** Pending metadata records that trigger a non-durable group commit. */
   commitRecordsMax?: number;
   /** RAM budget in MiB of the clean metadata cache and dedup filter (default 48;

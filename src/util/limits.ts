@@ -41,6 +41,11 @@ export const RESERVED_SEGMENTS = 2;
 /** Segments cleaned per background compaction tick: bounds the pause foreground I/O sees
  * (one 4 MiB read + copy) while still reclaiming ~100 MiB/s when idle. */
 export const COMPACT_SEGMENTS_PER_TICK = 1;
+/** Background compaction waits until writes have paused this long, unless free segments
+ * fall under COMPACT_LOW_FREE_FRACTION of the pool: a burst of writes is not slowed by
+ * cleaning that can wait (writes short of space compact in the foreground anyway). */
+export const COMPACT_IDLE_MS_DEFAULT = 1000;
+export const COMPACT_LOW_FREE_FRACTION = 0.25;
 /** LevelDB block cache: the dominant fixed RAM cost (G5: <= 128 MiB fixed). */
 export const META_CACHE_BYTES = 16 * 1024 * 1024;
 /** LevelDB memtable size: larger batches absorb random-key inserts before compaction. */
