@@ -120,7 +120,8 @@ export class GroupCommit {
     await journal?.ready();
     // Batches applied without sync stay in RAM until a durable commit (meta-view.ts): bound them.
     if (!sync && view.unsyncedRecords >= UNSYNCED_BATCHES_MAX * this.p.commitRecordsMax) sync = true;
-    const ops: MetaOp[] = view.freeze();
+    const frozen = view.freeze();
+    const ops: MetaOp[] = [];
     const dirty = [...segs.dirty];
     for (const s of dirty) ops.push({ type: 'put', key: gKey(s), value: encodeSegment(segs.record(s)) });
     segs.dirty.clear();
@@ -135,7 +136,7 @@ export class GroupCommit {
     const freed = this.freedUncommitted;
     this.freedUncommitted = [];
     if (sync) this.unsynced = false;
-    const run = this.runCommit(ops, freed, dirty, sync, sealed.seq, journalSeq).catch((err: unknown) => {
+    const run = this.runCommit(chain(frozen, ops), freed, dirty, sync, sealed.seq, journalSeq).catch((err: unknown) => {
       // Nothing of this batch is known durable: make it pending again for the retry.
       view.thaw();
       for (const seg of dirty) segs.dirty.add(seg);
@@ -163,7 +164,7 @@ export class GroupCommit {
   }
 
   private async runCommit(
-    ops: MetaOp[], freed: number[], dirty: number[], sync: boolean, seq: number, journalSeq: number,
+    ops: Iterable<MetaOp>, freed: number[], dirty: number[], sync: boolean, seq: number, journalSeq: number,
   ): Promise<void> {
     const { writer, pool, meta } = this.p;
     if (this.health.broken !== undefined) throw this.health.broken;
@@ -270,4 +271,10 @@ export class GroupCommit {
     await this.inflight;
     await this.settleReclaims();
   }
+}
+
+/** The ops of `a`, then those of `b` (read as the store reads them). */
+function* chain(a: Iterable<MetaOp>, b: Iterable<MetaOp>): Generator<MetaOp> {
+  yield* a;
+  yield* b;
 }

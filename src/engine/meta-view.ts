@@ -266,28 +266,16 @@ export class MetaView {
     return out;
   }
 
-  /** Moves the overlay behind a fresh one and returns it as batch operations.
+  /** Moves the overlay behind a fresh one and returns it as batch operations, made
+   * as they are read (the frozen overlay never changes: the store may take its time).
    * The frozen overlay answers lookups until dropFrozen(). */
-  freeze(): MetaOp[] {
+  freeze(): Iterable<MetaOp> {
     if (this.frozen !== undefined) throw new Error('a frozen overlay is still being committed');
     const o = this.cur;
     this.frozen = o;
     this.cur = new Overlay(o);
     this.tablesChanged();
-    const ops: MetaOp[] = [];
-    eachEntry(o.maps, (s, del) => {
-      const key = lKey(numberOfKey(o.maps.keys, s * NUMBER_KEY_WORDS));
-      ops.push(del ? { type: 'del', key } : { type: 'put', key, value: mapRecord(o.maps.values, s * MAP_WORDS) });
-    });
-    eachEntry(o.extents, (s, del) => {
-      const key = eKey(numberOfKey(o.extents.keys, s * NUMBER_KEY_WORDS));
-      ops.push(del ? { type: 'del', key } : { type: 'put', key, value: extentRecordBytes(o.extents.values, s * EXTENT_WORDS) });
-    });
-    eachEntry(o.dedup, (s, del) => {
-      const key = dedupKey(o.dedup.keys, s * FINGERPRINT_KEY_WORDS);
-      ops.push(del ? { type: 'del', key } : { type: 'put', key, value: encodeU64(readIdWords(o.dedup.values, s * DEDUP_WORDS)) });
-    });
-    return ops;
+    return overlayOps(o);
   }
 
   /** The frozen overlay's batch is applied to the store; `durable`: with sync, so it
@@ -366,6 +354,25 @@ export class MetaView {
     this.hitTable = t;
     this.hitSlot = slot;
     return slot >= 0;
+  }
+}
+
+/** A frozen overlay's records as batch operations: maps, extents, dedup entries. */
+function* overlayOps(o: Overlay): Generator<MetaOp> {
+  for (let s = 0; s < o.maps.capacity; s++) {
+    if (o.maps.state[s] === EMPTY) continue;
+    const key = lKey(numberOfKey(o.maps.keys, s * NUMBER_KEY_WORDS));
+    yield o.maps.state[s] === DELETED ? { type: 'del', key } : { type: 'put', key, value: mapRecord(o.maps.values, s * MAP_WORDS) };
+  }
+  for (let s = 0; s < o.extents.capacity; s++) {
+    if (o.extents.state[s] === EMPTY) continue;
+    const key = eKey(numberOfKey(o.extents.keys, s * NUMBER_KEY_WORDS));
+    yield o.extents.state[s] === DELETED ? { type: 'del', key } : { type: 'put', key, value: extentRecordBytes(o.extents.values, s * EXTENT_WORDS) };
+  }
+  for (let s = 0; s < o.dedup.capacity; s++) {
+    if (o.dedup.state[s] === EMPTY) continue;
+    const key = dedupKey(o.dedup.keys, s * FINGERPRINT_KEY_WORDS);
+    yield o.dedup.state[s] === DELETED ? { type: 'del', key } : { type: 'put', key, value: encodeU64(readIdWords(o.dedup.values, s * DEDUP_WORDS)) };
   }
 }
 

@@ -12,6 +12,8 @@ type Db = ClassicLevel<Buffer, Buffer>;
 
 /** Free space a reopen needs beyond the logs it replays into a table. */
 const REOPEN_SPARE_BYTES = 1024 * 1024;
+/** Ops put into a chained batch per turn of the event loop. */
+const BATCH_OPS_PER_TURN = 512;
 
 function newDb(dir: string, create: boolean): Db {
   return new ClassicLevel<Buffer, Buffer>(dir, {
@@ -50,14 +52,23 @@ export class LevelMetaStore implements MetaStore {
     return this.db.getSync(key);
   }
 
-  async batch(ops: MetaOp[], sync: boolean): Promise<void> {
-    if (ops.length === 0 && !sync) return;
+  async batch(ops: Iterable<MetaOp>, sync: boolean): Promise<void> {
+    if (Array.isArray(ops) && ops.length === 0 && !sync) return;
     // A chained batch costs ~5x less per op than db.batch(array) (measured here:
     // 4.9 vs 33 µs/op on a loaded box): the array form clones and re-validates each op.
     const b = this.db.batch();
-    for (const op of ops) {
-      if (op.type === 'put') b.put(op.key, op.value);
-      else b.del(op.key);
+    try {
+      let n = 0;
+      for (const op of ops) {
+        if (op.type === 'put') b.put(op.key, op.value);
+        else b.del(op.key);
+        // Requests are served between the pieces of a large batch (a group commit of
+        // thousands of records would otherwise hold the thread for tens of ms).
+        if (++n % BATCH_OPS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      await b.close();
+      throw err;
     }
     await b.write({ sync });
   }

@@ -14,8 +14,10 @@ export type MetaOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'
 export interface MetaStore {
   /** Point lookup; synchronous because an awaited get costs ~10x more (deps-bench). */
   getSync(key: Buffer): Buffer | undefined;
-  /** Applies ops atomically, in order after every earlier batch. */
-  batch(ops: MetaOp[], sync: boolean): Promise<void>;
+  /** Applies ops atomically, in order after every earlier batch. The store may read
+   * `ops` over several turns of the event loop (the caller keeps them unchanged until
+   * the promise settles): a large batch does not hold the thread for its whole length. */
+  batch(ops: Iterable<MetaOp>, sync: boolean): Promise<void>;
   /** Up to `limit` entries with gte <= key < lt, in key order. */
   scan(gte: Buffer, lt: Buffer, limit: number): Promise<Array<[Buffer, Buffer]>>;
   /** The keys scan() would return, without their values (half the copies per entry). */

@@ -41,7 +41,7 @@ export class MemMetaStore implements MetaStore {
     return this.current.get(key.toString('latin1'));
   }
 
-  async batch(ops: MetaOp[], sync: boolean): Promise<void> {
+  async batch(ops: Iterable<MetaOp>, sync: boolean): Promise<void> {
     if (this.dead) return;
     if (this.failBatches !== undefined) throw this.failBatches;
     if (sync && this.failSyncLosingUnsynced !== undefined) {
@@ -51,7 +51,7 @@ export class MemMetaStore implements MetaStore {
       this.unsynced = [];
       throw this.failSyncLosingUnsynced;
     }
-    const copy = ops.map((op) =>
+    const copy = Array.from(ops, (op) =>
       op.type === 'put'
         ? { type: 'put' as const, key: Buffer.from(op.key), value: Buffer.from(op.value) }
         : { type: 'del' as const, key: Buffer.from(op.key) },

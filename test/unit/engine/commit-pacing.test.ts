@@ -18,7 +18,7 @@ class GatedStore extends MemMetaStore {
   waiting = 0;
   private release: Array<() => void> = [];
 
-  override async batch(ops: MetaOp[], sync: boolean): Promise<void> {
+  override async batch(ops: Iterable<MetaOp>, sync: boolean): Promise<void> {
     if (this.held) {
       this.waiting += 1;
       await new Promise<void>((resolve) => this.release.push(resolve));

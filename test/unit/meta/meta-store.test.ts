@@ -43,6 +43,23 @@ for (const [name, make] of makers) {
       expect(await s.sizeBytes()).toBeGreaterThan(0);
       await s.close();
     });
+
+    it('takes a batch as ops made while it reads them, atomically: all of a large one, none of a failing one', async () => {
+      const s = await make();
+      function* ops(n: number, failAt = -1): Generator<{ type: 'put'; key: Buffer; value: Buffer }> {
+        for (let i = 0; i < n; i++) {
+          if (i === failAt) throw new Error('made to fail');
+          yield { type: 'put', key: lKey(i), value: Buffer.from(String(i)) };
+        }
+      }
+      // Larger than a store's piece per turn of the event loop (level-store.ts).
+      await s.batch(ops(3000), false);
+      expect((await s.scanKeys(lKey(0), prefixEnd(PREFIX_L), 5000)).length).toBe(3000);
+      expect(s.getSync(lKey(2999))?.toString()).toBe('2999');
+      await expect(s.batch(ops(6000, 4000), false)).rejects.toThrow('made to fail');
+      expect(s.getSync(lKey(3500)), 'nothing of the failed batch').toBeUndefined();
+      await s.close();
+    });
   });
 }
 
