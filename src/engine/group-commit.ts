@@ -177,7 +177,7 @@ export class GroupCommit {
       this.metaNeedsReopen = meta.reopen !== undefined;
       throw new StageError('meta-write', err);
     }
-    this.p.view.dropFrozen(sync);
+    await this.p.view.dropFrozen(sync);
     this.p.journal?.covered(journalSeq);
     if (sync) this.segsSinceDurable.clear();
     else for (const seg of dirty) this.segsSinceDurable.add(seg);

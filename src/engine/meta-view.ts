@@ -279,13 +279,14 @@ export class MetaView {
   }
 
   /** The frozen overlay's batch is applied to the store; `durable`: with sync, so it
-   * and every batch before it are on disk. */
-  dropFrozen(durable: boolean): void {
+   * and every batch before it are on disk. Its values go into the cache first, a
+   * piece per turn of the event loop, while it still answers lookups. */
+  async dropFrozen(durable: boolean): Promise<void> {
     const f = this.frozen;
+    if (f !== undefined) await this.refreshCache(f);
     this.frozen = undefined;
     this.tablesChanged();
     this.epoch += 1;
-    if (f !== undefined) this.refreshCache(f);
     if (durable) {
       this.unsynced = [];
       this.unsyncedCount = 0;
@@ -298,20 +299,20 @@ export class MetaView {
   /** An applied batch's values are now the store's: the cache may hold them,
    * except where the current overlay already changed the key again (a native
    * reader reads the cache without the overlays: native-reads.ts). */
-  private refreshCache(o: Overlay): void {
-    const cur = this.cur;
-    eachEntry(o.maps, (s, del) => {
+  private async refreshCache(o: Overlay): Promise<void> {
+    // Read at each entry: writes may change keys again between the pieces.
+    await eachEntryInPieces(o.maps, (s, del) => {
       const lba = numberOfKey(o.maps.keys, s * NUMBER_KEY_WORDS);
-      if (this.findPending(cur.maps, undefined, lba)) return;
+      if (this.findPending(this.cur.maps, undefined, lba)) return;
       if (del) this.cache.forgetMap(lba);
       else this.cache.putMapWords(lba, o.maps.values, s * MAP_WORDS);
     });
-    eachEntry(o.extents, (s, del) => {
+    await eachEntryInPieces(o.extents, (s, del) => {
       const id = numberOfKey(o.extents.keys, s * NUMBER_KEY_WORDS);
       if (del) this.cache.forgetExtent(id);
-      else if (!this.findPending(cur.extents, undefined, id)) this.cache.putExtentWords(id, o.extents.values, s * EXTENT_WORDS);
+      else if (!this.findPending(this.cur.extents, undefined, id)) this.cache.putExtentWords(id, o.extents.values, s * EXTENT_WORDS);
     });
-    eachEntry(o.dedup, (s, del) => {
+    await eachEntryInPieces(o.dedup, (s, del) => {
       this.cache.putDedupWords(o.dedup.keys, s * FINGERPRINT_KEY_WORDS, del ? null : readIdWords(o.dedup.values, s * DEDUP_WORDS));
     });
   }
@@ -376,9 +377,18 @@ function* overlayOps(o: Overlay): Generator<MetaOp> {
   }
 }
 
-/** Calls fn(slot, deleted) for every entry of t. */
-function eachEntry(t: PendingTable, fn: (slot: number, deleted: boolean) => void): void {
-  for (let s = 0; s < t.capacity; s++) if (t.state[s] !== EMPTY) fn(s, t.state[s] === DELETED);
+/** Entries handled per turn of the event loop by eachEntryInPieces. */
+const ENTRIES_PER_TURN = 512;
+
+/** Calls fn(slot, deleted) for every entry of t, yielding to the event loop between
+ * pieces (requests are served in between); t must not change meanwhile. */
+async function eachEntryInPieces(t: PendingTable, fn: (slot: number, deleted: boolean) => void): Promise<void> {
+  let n = 0;
+  for (let s = 0; s < t.capacity; s++) {
+    if (t.state[s] === EMPTY) continue;
+    fn(s, t.state[s] === DELETED);
+    if (++n % ENTRIES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 /** The L record value of map words (encodeMapValue's bytes). */

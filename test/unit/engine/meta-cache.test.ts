@@ -211,7 +211,7 @@ describe('MetaView over the cache', () => {
           inflight = undefined;
         } else {
           await meta.batch(inflight.ops, false);
-          view.dropFrozen(r() < 0.3);
+          await view.dropFrozen(r() < 0.3);
           inflight = undefined;
         }
       } else {
@@ -227,3 +227,37 @@ describe('MetaView over the cache', () => {
     expect(view.filter.certainlyNew).toBeGreaterThan(0);
   });
 });
+
+describe('a large applied batch', () => {
+  it('moves into the cache in pieces while writes and lookups go on, the newest value winning', async () => {
+    const meta = new MemMetaStore();
+    const view = new MetaView(meta, new MappedBits(4096), new MetaCache(1 << 20), new DedupFilter(4096));
+    view.filter.complete = true;
+    view.mapped.complete = true;
+    const value = (id: number): MapValue => ({ kind: 'extent', id });
+    for (let lba = 0; lba < 3000; lba++) view.setMap(lba, value(lba + 1));
+    await meta.batch(view.freeze(), false);
+    const dropping = view.dropFrozen(false);
+    // Between the pieces (several turns of the event loop): newer values, and lookups.
+    let turns = 0;
+    for (let lba = 0; lba < 3000; lba += 7) {
+      view.setMap(lba, value(100_000 + lba));
+      if (lba % 70 === 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+        turns += 1;
+      }
+      expect(view.getMap(lba + 1), `lba ${lba + 1} while the batch moves`).toEqual(value(lba + 2));
+    }
+    await dropping;
+    expect(turns).toBeGreaterThan(3);
+    for (let lba = 0; lba < 3000; lba++) {
+      expect(view.getMap(lba), `lba ${lba}`).toEqual(value(lba % 7 === 0 ? 100_000 + lba : lba + 1));
+      // The cache (what a native reader sees without the overlays) never holds a value
+      // the current overlay has replaced since.
+      const cached = view.cache.getMap(lba);
+      if (lba % 7 === 0) expect(cached, `cached lba ${lba}`).not.toEqual(value(lba + 1));
+      else expect(cached, `cached lba ${lba}`).toEqual(value(lba + 1));
+    }
+  });
+});
+
