@@ -6,17 +6,17 @@
 // run one at a time through a promise-chain mutex; each is batch-oriented and
 // awaits I/O a bounded number of times. Reads run concurrently with them.
 import assert from 'node:assert';
-import { lKey, PREFIX_L, prefixEnd } from '../meta/keys.js';
 import type { MetaStore } from '../meta/store.js';
 import { uuidText } from '../pool/format.js';
 import type { PoolStore } from '../pool/store.js';
 import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import { Background } from './background.js';
-import { defaultCapacityBytes } from './capacity.js';
 import { Compactor } from './compactor.js';
+import { EngineMutex } from './engine-mutex.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
+import { changeGeometry } from './geometry.js';
 import { compactionStats, engineStats } from './engine-stats.js';
 import type { WriteApplyHandle } from './native-apply.js';
 import type { FastWriteHandle } from './native-writes.js';
@@ -35,9 +35,12 @@ import {
 const WRITE_CHUNK_BLOCKS = 1024;
 
 export class BlockEngine {
-  private mutex: Promise<unknown> = Promise.resolve();
-  /** Exclusive sections held or queued: the addon's one-block writes wait for none (native-writes.ts). */
-  private holders = 0;
+  private readonly mutex = new EngineMutex(
+    () => this.core.nativeWrites?.close(),
+    () => {
+      if (!this.closed) this.core.nativeWrites?.open();
+    },
+  );
   /** Writes being prepared (classified, candidates read) before they queue for the mutex. */
   private readonly preparing = new Set<Promise<unknown>>();
   private closed = false;
@@ -95,7 +98,7 @@ export class BlockEngine {
    * writes outside the mutex too (native-writes.ts); false: it cannot here. */
   shareNativeApply(handle: WriteApplyHandle & FastWriteHandle, writes = true): boolean {
     if (!this.core.shareNativeApply(handle, writes ? { hasSpace: (blocks) => hasSpace(this.core, blocks) } : undefined)) return false;
-    if (this.holders === 0) this.core.nativeWrites?.open();
+    if (this.mutex.idle) this.core.nativeWrites?.open();
     return true;
   }
 
@@ -129,7 +132,15 @@ export class BlockEngine {
 
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
-    if (blocks === 1 && !fua) return this.writeNative(lba, buf) ?? this.small.add(lba, buf);
+    const native = fua ? undefined : this.writeNative(lba, blocks, buf);
+    if (native === undefined) return this.writeJs(lba, blocks, buf, fua);
+    // The addon applied the first `done` blocks (each journaled): the rest is written here.
+    if (native.done < blocks) await this.writeJs(lba + native.done, blocks - native.done, buf.subarray(native.done * BLOCK_BYTES), fua);
+    return this.recorded(native.records);
+  }
+
+  private async writeJs(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
+    if (blocks === 1 && !fua) return this.small.add(lba, buf);
     const c = this.core;
     // A write of up to PREPARED_BLOCKS_MAX is classified and its dedup candidates
     // read before it queues for the mutex (write-path.ts): a writer waiting for
@@ -177,12 +188,21 @@ export class BlockEngine {
     await this.recorded(recorded);
   }
 
-  /** A one-block write applied in the addon, when it can, then journaled; undefined: it could not. */
-  private writeNative(lba: number, buf: Buffer): Promise<void> | undefined {
-    const record = this.core.nativeWrites?.writeOne(lba, buf, (hash) => this.record('write', lba, 1, buf, hash));
-    if (record === undefined) return undefined;
+  /** A write applied in the addon block by block while it can, each block journaled as
+   * it is applied (as the queue does); undefined: not even its first block. */
+  private writeNative(lba: number, blocks: number, buf: Buffer): { done: number; records: Array<Promise<void>> } | undefined {
+    const w = this.core.nativeWrites;
+    if (w === undefined) return undefined;
+    const records: Array<Promise<void>> = [];
+    for (let i = 0; i < blocks; i++) {
+      const block = buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
+      const record = w.writeOne(lba + i, block, (hash) => this.record('write', lba + i, 1, block, hash));
+      if (record === undefined) break;
+      records.push(record);
+    }
+    if (records.length === 0) return undefined;
     this.afterNativeWrites();
-    return this.recorded([record]);
+    return { done: records.length, records };
   }
 
   /** Coalesced one-block writes (small-writes.ts): one classification, then one
@@ -382,36 +402,7 @@ export class BlockEngine {
     if (!Number.isSafeInteger(logicalBytes) || logicalBytes <= 0 || logicalBytes % BLOCK_BYTES !== 0) {
       throw new UcError('UC_INVALID_ARGUMENT', `logical size ${logicalBytes} is not a positive multiple of 4096`);
     }
-    await this.exclusive(async () => {
-      const c = this.core;
-      if (logicalBytes < c.logicalBytes) {
-        if (!options.allowShrink) {
-          throw new UcError('UC_INVALID_ARGUMENT', `refusing to shrink from ${c.logicalBytes} to ${logicalBytes} bytes`);
-        }
-        await c.commit(true);
-        const beyond = await c.meta.scan(lKey(logicalBytes / BLOCK_BYTES), prefixEnd(PREFIX_L), 1);
-        if (beyond.length > 0) {
-          throw new UcError('UC_INVALID_ARGUMENT', 'cannot shrink: blocks beyond the new size hold data');
-        }
-      }
-      await c.applyGeometry(logicalBytes, await this.grownSegmentCount(logicalBytes, options.capacityBytes));
-    });
-  }
-
-  /** Grows the pool toward the wanted capacity; returns the segment count it now holds. */
-  private async grownSegmentCount(logicalBytes: number, capacityBytes: number | undefined): Promise<number> {
-    const { sb, segments } = this.core;
-    const wanted = capacityBytes ?? defaultCapacityBytes(logicalBytes, sb.segmentBytes);
-    const segmentCount = Math.max(segments.count, Math.floor((wanted - sb.dataOffset) / sb.segmentBytes));
-    if (segmentCount <= segments.count) return segments.count;
-    try {
-      await this.core.pool.grow(sb.dataOffset + segmentCount * sb.segmentBytes);
-      return segmentCount;
-    } catch (err) {
-      // A block device cannot grow: keep its capacity unless more was asked for explicitly.
-      if (capacityBytes !== undefined) throw err;
-      return segments.count;
-    }
+    await this.exclusive(() => changeGeometry(this.core, logicalBytes, options));
   }
 
   stats(): EngineStats {
@@ -461,16 +452,7 @@ export class BlockEngine {
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    // The addon's one-block writes stop before any section is queued, and
-    // resume once none is held or queued (native-writes.ts).
-    if (this.holders++ === 0) this.core.nativeWrites?.close();
-    const run = this.mutex.then(fn);
-    this.mutex = run.catch(() => undefined);
-    const release = (): void => {
-      if (--this.holders === 0 && !this.closed) this.core.nativeWrites?.open();
-    };
-    run.then(release, release);
-    return run;
+    return this.mutex.run(fn);
   }
 
   private checkOpen(): void {
