@@ -79,8 +79,9 @@ function snapshotOf(
     totals: e.totals,
     sessionBlocksRead: e.blocksRead,
     sessionBlocksWritten: e.blocksWritten,
-    // Reads served natively never reach the dispatch's counts.
-    requests: { ...device.stats, reads: device.stats.reads + nativeRead.requests },
+    // Requests served natively never reach the dispatch's counts (a write served in
+    // part is counted there: JS served its rest).
+    requests: { ...device.stats, reads: device.stats.reads + nativeRead.requests, writes: device.stats.writes + reads.writeRequests() },
     nativeRead,
     poolAllocatedBytes: fileAllocatedBytes(packed.poolPath),
     metadataBytes: allocatedBytesOf(packed.metaDir),
