@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 
-#include <cstring>
-
 #include "packed-tables.h"
 #include "queue.h"
 #include "write-apply.h"
@@ -59,7 +57,7 @@ Napi::Value UblkQueueWrap::PackedReadStats(const Napi::CallbackInfo& info) {
   });
 }
 
-// setPackedWrite(writeApply, onWrites): serve WRITEs through the
+// setPackedWrite(writeApply, onWrites): serve one-block WRITEs through the
 // engine's WriteApply (fast-write.h) from the next request on; onWrites() is
 // called before the next batch is delivered whenever some were served.
 Napi::Value UblkQueueWrap::SetPackedWrite(const Napi::CallbackInfo& info) {
@@ -78,39 +76,24 @@ Napi::Value UblkQueueWrap::SetPackedWrite(const Napi::CallbackInfo& info) {
 Napi::Value UblkQueueWrap::PackedWriteStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (packed_write_ == nullptr) return env.Null();
-  return MakeCounters(env, {{"requests", writes_served_}, {"partial", writes_partial_}});
+  return MakeCounters(env, {{"requests", writes_served_}});
 }
 
-// A WRITE of whole 4 KiB blocks (not FUA) applied and journaled in the addon
-// block by block (a one-block record each), then committed; false: JS serves
-// the request, or from the first block that could not be applied here on.
+// A 4 KiB WRITE (not FUA) applied and journaled in the addon, then committed;
+// false: nothing changed and the tag is still in the kernel's state for JS.
 bool UblkQueueWrap::ServePackedWrite(Napi::Env env, uint16_t tag) {
   const ublksrv_io_desc& iod = Iod(tag);
-  uint32_t blocks = iod.nr_sectors / 8;
-  if ((iod.op_flags & 0xff) != kIoOpWrite || (iod.op_flags & kIoFlagFua) != 0 || iod.nr_sectors % 8 != 0 || blocks == 0 ||
-      iod.start_sector % 8 != 0 || static_cast<uint64_t>(blocks) * 4096 > max_io_buf_bytes_) {
+  if ((iod.op_flags & 0xff) != kIoOpWrite || (iod.op_flags & kIoFlagFua) != 0 || iod.nr_sectors != 8 || iod.start_sector % 8 != 0) {
     return false;
   }
-  uint32_t done = 0;
-  while (done < blocks && packed_write_->ServeWrite(iod.start_sector / 8 + done, bufs_[tag] + static_cast<size_t>(done) * 4096, true)) {
-    done += 1;
-  }
-  if (done == 0) return false;
+  if (!packed_write_->ServeWrite(iod.start_sector / 8, bufs_[tag], true)) return false;
+  writes_served_ += 1;
   writes_to_report_ = true;
   ring_owner_->ring(env).MarkReady(this);
-  if (done < blocks) {
-    // JS serves the rest: the request it sees starts at the first block not
-    // applied, its data moved to the buffer's start; commit() adds the bytes done here.
-    writes_partial_ += 1;
-    memmove(bufs_[tag], bufs_[tag] + static_cast<size_t>(done) * 4096, static_cast<size_t>(blocks - done) * 4096);
-    done_blocks_[tag] = done;
-    return false;
-  }
-  writes_served_ += 1;
   Transition(tag, TagState::kInKernel, TagState::kNative);
   // With no SQE to be had, JS serves the write again: applying it twice is
   // applying the same data twice (its record is in the journal either way).
-  DirectDone(env, tag, static_cast<int32_t>(blocks * 4096));
+  DirectDone(env, tag, 4096);
   return true;
 }
 

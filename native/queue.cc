@@ -119,7 +119,6 @@ UblkQueueWrap::UblkQueueWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   }
   info.This().As<Napi::Object>().Set("buffers", buffers);
   states_.assign(depth, TagState::kIdle);
-  done_blocks_.assign(depth, 0);
   completions_.reserve(depth);
   for (uint32_t tag = 0; tag < depth; ++tag) completions_.emplace_back(this, static_cast<uint16_t>(tag));
 }
@@ -204,9 +203,7 @@ Napi::Value UblkQueueWrap::Commit(const Napi::CallbackInfo& info) {
     }
   }
   // Issue first: if no SQE can be had the tag stays with JS and commit() may be retried.
-  int32_t bytes = result >= 0 ? result + static_cast<int32_t>(done_blocks_[tag] * 4096) : result;
-  IssueIoCmd(env, kIoCommitAndFetchReq, static_cast<uint16_t>(tag), bytes);
-  done_blocks_[tag] = 0;
+  IssueIoCmd(env, kIoCommitAndFetchReq, static_cast<uint16_t>(tag), result);
   if (direct_ != nullptr) direct_->JsDone(static_cast<uint16_t>(tag));
   Transition(static_cast<uint16_t>(tag), TagState::kOwnedByJs, TagState::kInKernel);
   return env.Undefined();
@@ -250,10 +247,6 @@ void UblkQueueWrap::AppendToBatch(uint16_t tag) {
   b_flags_[i] = iod.op_flags;
   b_start_[i] = static_cast<double>(iod.start_sector);  // FLUSH: 2^64-1
   b_nr_[i] = iod.nr_sectors;
-  if (done_blocks_[tag] > 0) {  // a WRITE whose first blocks the packed write path applied
-    b_start_[i] += 8.0 * done_blocks_[tag];
-    b_nr_[i] -= 8 * done_blocks_[tag];
-  }
 }
 
 void UblkQueueWrap::Deliver(Napi::Env env) {

@@ -118,10 +118,6 @@ class UblkQueueWrap : public Napi::ObjectWrap<UblkQueueWrap>, public BatchSink, 
   Napi::FunctionReference on_writes_;
   bool writes_to_report_ = false;
   uint64_t writes_served_ = 0;
-  uint64_t writes_partial_ = 0;  // applied in part, the rest by JS
-  // Per tag: blocks of the WRITE JS holds that were applied here first (its batch
-  // entry starts after them; commit() adds their bytes to JS's result).
-  std::vector<uint32_t> done_blocks_;
 
   // Batch views (JS typed arrays of length depth) and their raw pointers.
   Napi::ObjectReference batch_ref_;

@@ -132,15 +132,7 @@ export class BlockEngine {
 
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
-    const native = fua ? undefined : this.writeNative(lba, blocks, buf);
-    if (native === undefined) return this.writeJs(lba, blocks, buf, fua);
-    // The addon applied the first `done` blocks (each journaled): the rest is written here.
-    if (native.done < blocks) await this.writeJs(lba + native.done, blocks - native.done, buf.subarray(native.done * BLOCK_BYTES), fua);
-    return this.recorded(native.records);
-  }
-
-  private async writeJs(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
-    if (blocks === 1 && !fua) return this.small.add(lba, buf);
+    if (blocks === 1 && !fua) return this.writeNative(lba, buf) ?? this.small.add(lba, buf);
     const c = this.core;
     // A write of up to PREPARED_BLOCKS_MAX is classified and its dedup candidates
     // read before it queues for the mutex (write-path.ts): a writer waiting for
@@ -188,21 +180,12 @@ export class BlockEngine {
     await this.recorded(recorded);
   }
 
-  /** A write applied in the addon block by block while it can, each block journaled as
-   * it is applied (as the queue does); undefined: not even its first block. */
-  private writeNative(lba: number, blocks: number, buf: Buffer): { done: number; records: Array<Promise<void>> } | undefined {
-    const w = this.core.nativeWrites;
-    if (w === undefined) return undefined;
-    const records: Array<Promise<void>> = [];
-    for (let i = 0; i < blocks; i++) {
-      const block = buf.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
-      const record = w.writeOne(lba + i, block, (hash) => this.record('write', lba + i, 1, block, hash));
-      if (record === undefined) break;
-      records.push(record);
-    }
-    if (records.length === 0) return undefined;
+  /** A one-block write applied in the addon, when it can, then journaled; undefined: it could not. */
+  private writeNative(lba: number, buf: Buffer): Promise<void> | undefined {
+    const record = this.core.nativeWrites?.writeOne(lba, buf, (hash) => this.record('write', lba, 1, buf, hash));
+    if (record === undefined) return undefined;
     this.afterNativeWrites();
-    return { done: records.length, records };
+    return this.recorded([record]);
   }
 
   /** Coalesced one-block writes (small-writes.ts): one classification, then one

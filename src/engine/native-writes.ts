@@ -28,7 +28,7 @@ const FW = {
 const ACCUMULATED = [FW.BLOCKS, FW.COMPRESSED, FW.RAW, FW.TOUCHED, FW.FREED, FW.NEW_MAPS, FW.NEW_EXTENTS, FW.NEW_DEDUP, FW.DEDUP_HITS];
 
 /** Blocks the addon may apply between two takes. */
-export const NATIVE_WRITE_BUDGET = 1024;
+export const NATIVE_WRITE_BUDGET = 256;
 
 /** The addon's side (WriteApply's one-block write methods). */
 export interface FastWriteHandle {

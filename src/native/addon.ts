@@ -50,7 +50,7 @@ export interface NativeQueueHandle {
   setPackedRead(tables: NativePackedTablesHandle, poolFd: number, dataOffset: number, segmentBytes: number, inlineReads: boolean): void;
   packedReadStats(): PackedReadStats | null;
   setPackedWrite(writeApply: NativeWriteApplyHandle, onWrites: () => void): void;
-  packedWriteStats(): { requests: number; partial: number } | null;
+  packedWriteStats(): { requests: number } | null;
 }
 
 export interface NativePackedTablesHandle {

@@ -137,10 +137,10 @@ export class UblkQueue {
   }
 
   /**
-   * The packed layout's writes, from the next request on: a WRITE of whole
-   * 4 KiB blocks (not FUA) whose blocks `writeApply` (the engine's, attached
-   * with engine.shareNativeApply) can apply is applied, journaled and committed
-   * in the addon; `onWrites` is called before the next batch whenever some were
+   * The packed layout's one-block writes, from the next request on: a 4 KiB
+   * WRITE (not FUA) that `writeApply` (the engine's, attached with
+   * engine.shareNativeApply) can apply is applied, journaled and committed in
+   * the addon; `onWrites` is called before the next batch whenever some were
    * (the engine takes what they changed: engine.nativeWritesDone). Not with
    * zero copy, nor together with setDirect().
    */
@@ -148,9 +148,8 @@ export class UblkQueue {
     this.#handle.setPackedWrite(writeApply, onWrites);
   }
 
-  /** Requests the packed write path served (and applied in part, then handed to JS), or
-   * null when setPackedWrite() was not called. */
-  packedWriteStats(): { requests: number; partial: number } | null {
+  /** Requests the packed write path served, or null when setPackedWrite() was not called. */
+  packedWriteStats(): { requests: number } | null {
     return this.#handle.packedWriteStats();
   }
 

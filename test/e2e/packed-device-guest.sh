@@ -206,10 +206,10 @@ if has_stage fio; then
   [[ "$(jf .nativeRead.path <<<"$s")" == native && "$nr" -gt 0 ]] || fail "no native reads: $(jf .nativeRead <<<"$s")"
   # The pool is on the guest's tmpfs: the native path reads it inline.
   [ "$(jf .nativeRead.poolReads <<<"$s")" = inline ] || fail "pool on tmpfs not read inline: $(jf .nativeRead <<<"$s")"
-  # Written blocks were applied and journaled in the addon, without the mutex.
+  # One-block writes were applied and journaled in the addon, without the mutex.
   nw=$(jf .nativeWrittenBlocks <<<"$s")
-  [ "$nw" -gt 0 ] || fail "no written block applied in the addon: $(jf .nativeWrittenBlocks <<<"$s")"
-  ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1, native reads $nr requests ($(jf .nativeRead.toJs <<<"$s") to JS, pool read inline), $nw written blocks applied in the addon"
+  [ "$nw" -gt 0 ] || fail "no one-block write applied in the addon: $(jf .nativeWrittenBlocks <<<"$s")"
+  ok "fio verify=crc32c randwrite 4k-128k 48 MiB (compress 60%, dedupe 30%): no errors, ratio $r:1, native reads $nr requests ($(jf .nativeRead.toJs <<<"$s") to JS, pool read inline), $nw one-block writes applied in the addon"
   "${CLI[@]}" del -n "$id" 2>/dev/null || fail del
 fi
 

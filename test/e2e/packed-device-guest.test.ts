@@ -29,7 +29,7 @@ const EXPECTED_STEPS = [
   /^OK exit 7: .*alias\.img is already served by \/dev\/ublkb\d+ \(daemon pid \d+/m,
   /^OK relative --backing rel\/pool\.img from \S+ served \S+ \(0600\/0700, locked, nothing under \/, writes land in it\)$/m,
   /^OK deleted \d+x2 files, fstrim freed \d+ B physical, compact: pool du fell by \d+ B; \d+ remaining files verify$/m,
-  /^OK fio verify=crc32c randwrite 4k-128k .*, native reads [1-9]\d* requests .*, [1-9]\d* written blocks applied in the addon$/m,
+  /^OK fio verify=crc32c randwrite 4k-128k .*, native reads [1-9]\d* requests .*, [1-9]\d* one-block writes applied in the addon$/m,
   // 6.12 has no UPDATE_SIZE: resize refuses with the offline path, which works.
   /^OK exit 4: .*cannot resize a live ublk device/m,
   /^OK grow ext4 1 GiB -> 2 GiB offline \(del \+ add --size \+ resize2fs\): \d+ files verify, e2fsck -fn clean, 2 GiB after del \+ add$/m,

@@ -492,12 +492,12 @@ describe('crash simulation', () => {
         `crash simulation (${order}): ${crashed} crash points, ${stalls} mutations failed on injected ENOSPC, ` +
           `${cacheEvictions} cache evictions in the tiny-cache cases, ${replayedRecords} journal records replayed, ` +
           `${nativeHits} native table hits checked, ${heldFreed} segments freed under a held native read, ` +
-          `${nativeApplied} blocks applied in the addon, ${nativeWritten} written blocks applied outside the mutex, ${took} s`,
+          `${nativeApplied} blocks applied in the addon, ${nativeWritten} one-block writes applied outside the mutex, ${took} s`,
       );
       expect(nativeHits, 'the native tables resolved LBAs').toBeGreaterThan(0);
       expect(heldFreed, 'compactions freed a segment under a native read').toBeGreaterThan(0);
       expect(nativeApplied, 'the addon applied blocks').toBeGreaterThan(0);
-      expect(nativeWritten, 'the addon applied written blocks outside the mutex').toBeGreaterThan(0);
+      expect(nativeWritten, 'the addon applied one-block writes outside the mutex').toBeGreaterThan(0);
       expect(crashed).toBeGreaterThanOrEqual(Math.min(points, 500));
       expect(segmentsCleaned).toBeGreaterThan(0);
       expect(cacheEvictions, 'tiny-cache cases evicted records').toBeGreaterThan(0);

@@ -109,7 +109,7 @@ describe('native apply of new unique blocks', () => {
       }
     });
 
-    it(`writes applied in the addon outside the mutex leave the same pool and metadata: ${name}`, async () => {
+    it(`one-block writes applied in the addon outside the mutex leave the same pool and metadata: ${name}`, async () => {
       for (const seed of [4, 5]) {
         const js = await run('js', seed, cacheMib, dedupe, true);
         const native = await run('writes', seed, cacheMib, dedupe, true);

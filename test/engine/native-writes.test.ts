@@ -17,7 +17,7 @@ import { WriteJournal } from '../../src/engine/write-journal.js';
 import { createWriteApply } from '../../src/native/index.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 
-describe('written blocks applied in the addon with their journal records', () => {
+describe('one-block writes applied in the addon with their journal records', () => {
   it('writes records write-journal.ts replays, in sequence with JavaScript records, and only while the gate is open', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'native-writes-'));
     try {
