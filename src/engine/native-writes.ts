@@ -15,7 +15,7 @@
 // a budget of blocks between two takes keeps the overlay tables' room
 // (reserved at each) enough without asking JavaScript.
 import type { WriteJournal } from './write-journal.js';
-import type { ApplyParts } from './native-apply.js';
+import { takeApplied, type AppliedWords, type ApplyParts } from './native-apply.js';
 
 /** The shared words (native/fast-write.h FastWord). */
 const FW = {
@@ -24,6 +24,11 @@ const FW = {
   INDEX: 16, CODEC: 17, JOURNAL: 18, J_ACTIVE: 19, J_SEQ: 20, J_USED: 21, J_CAPACITY: 22, J_FAILED_AT: 23, J_ERRNO: 24,
   VERIFY: 25, DEDUP_HITS: 26, WORDS: 27,
 } as const;
+/** Where the words hold what takeApplied reads. */
+const APPLIED: AppliedWords = {
+  nextId: FW.NEXT_ID, extentCount: FW.EXTENT_COUNT, mappedBlocks: FW.MAPPED_BLOCKS, openFill: FW.OPEN_FILL, compressed: FW.COMPRESSED,
+  raw: FW.RAW, touched: FW.TOUCHED, freed: FW.FREED, newMaps: FW.NEW_MAPS, newExtents: FW.NEW_EXTENTS, newDedup: FW.NEW_DEDUP,
+};
 /** The words reset when JavaScript takes the addon's work. */
 const ACCUMULATED = [FW.BLOCKS, FW.COMPRESSED, FW.RAW, FW.TOUCHED, FW.FREED, FW.NEW_MAPS, FW.NEW_EXTENTS, FW.NEW_DEDUP, FW.DEDUP_HITS];
 
@@ -131,23 +136,13 @@ export class NativeWrites {
     const p = this.p;
     const n = w[FW.BLOCKS];
     if (n > 0) {
-      const s = p.state;
-      s.nextExtentId = w[FW.NEXT_ID];
-      s.extentCount = w[FW.EXTENT_COUNT];
-      s.mappedBlocks = w[FW.MAPPED_BLOCKS];
-      p.writer.appendedNatively(w[FW.OPEN_FILL]);
-      p.view.addedNatively(w[FW.NEW_MAPS], w[FW.NEW_EXTENTS], w[FW.NEW_DEDUP]);
+      takeApplied(p, w, APPLIED, this.out);
       for (let k = 0; k < n; k++) {
         p.mapped.set(this.lbas[k]); // its `touched` bit (the addon set the mapped one)
         if (p.index && this.kinds[k] === 1) p.filter.addAt(this.fps, k * 16);
       }
-      for (let t = 0; t < w[FW.TOUCHED]; t++) p.segs.dirty.add(this.out[t]);
-      for (let f = 0; f < w[FW.FREED]; f++) p.emptied(this.out[this.out.length - 1 - f]);
-      p.count('compressedBlocks', w[FW.COMPRESSED]);
-      p.count('rawBlocks', w[FW.RAW]);
       p.count('dedupHits', w[FW.DEDUP_HITS]);
       p.count('blocksWritten', n);
-      p.noteChange();
       p.journal?.nativeAppended(w[FW.J_SEQ], w[FW.J_USED]);
       for (const i of ACCUMULATED) w[i] = 0;
       this.applied += n;
