@@ -228,41 +228,37 @@ void WriteApplyWrap::CommitDup(const Batch& b, Run& r, const Step& s) {
   r.dups += 1;
 }
 
-WriteApplyWrap::Run WriteApplyWrap::LoadRun() const {
-  const double* w = fast_.words;
+WriteApplyWrap::Run WriteApplyWrap::LoadRun(const double* io, uint8_t* open, size_t open_n) {
   Run r;
-  r.next_id = static_cast<uint64_t>(w[kFwNextId]);
-  r.extent_count = w[kFwExtentCount];
-  r.mapped_blocks = w[kFwMappedBlocks];
-  r.open_segment = w[kFwOpenSegment];
-  r.fill = static_cast<uint32_t>(w[kFwOpenFill]);
-  r.open = fast_.open;
-  r.open_n = fast_.open_n;
-  r.compressed = static_cast<uint32_t>(w[kFwCompressed]);
-  r.raw = static_cast<uint32_t>(w[kFwRaw]);
-  r.touched = static_cast<uint32_t>(w[kFwTouched]);
-  r.freed = static_cast<uint32_t>(w[kFwFreed]);
-  r.new_maps = static_cast<uint32_t>(w[kFwNewMaps]);
-  r.new_extents = static_cast<uint32_t>(w[kFwNewExtents]);
-  r.new_dedup = static_cast<uint32_t>(w[kFwNewDedup]);
-  r.dups = static_cast<uint32_t>(w[kFwDedupHits]);
+  r.next_id = static_cast<uint64_t>(io[kNextExtentId]);
+  r.extent_count = io[kExtentCount];
+  r.mapped_blocks = io[kMappedBlocks];
+  r.open_segment = io[kOpenSegment];
+  r.fill = static_cast<uint32_t>(io[kOpenFill]);
+  r.open = open;
+  r.open_n = open_n;
+  r.compressed = static_cast<uint32_t>(io[kCompressed]);
+  r.raw = static_cast<uint32_t>(io[kRaw]);
+  r.touched = static_cast<uint32_t>(io[kTouched]);
+  r.freed = static_cast<uint32_t>(io[kFreed]);
+  r.new_maps = static_cast<uint32_t>(io[kNewMaps]);
+  r.new_extents = static_cast<uint32_t>(io[kNewExtents]);
+  r.new_dedup = static_cast<uint32_t>(io[kNewDedup]);
   return r;
 }
 
-void WriteApplyWrap::StoreRun(const Run& r) {
-  double* w = fast_.words;
-  w[kFwNextId] = static_cast<double>(r.next_id);
-  w[kFwExtentCount] = r.extent_count;
-  w[kFwMappedBlocks] = r.mapped_blocks;
-  w[kFwOpenFill] = r.fill;
-  w[kFwCompressed] = r.compressed;
-  w[kFwRaw] = r.raw;
-  w[kFwTouched] = r.touched;
-  w[kFwFreed] = r.freed;
-  w[kFwNewMaps] = r.new_maps;
-  w[kFwNewExtents] = r.new_extents;
-  w[kFwNewDedup] = r.new_dedup;
-  w[kFwDedupHits] = r.dups;
+void WriteApplyWrap::StoreRun(const Run& r, double* io) {
+  io[kNextExtentId] = static_cast<double>(r.next_id);
+  io[kExtentCount] = r.extent_count;
+  io[kMappedBlocks] = r.mapped_blocks;
+  io[kOpenFill] = r.fill;
+  io[kCompressed] = r.compressed;
+  io[kRaw] = r.raw;
+  io[kTouched] = r.touched;
+  io[kFreed] = r.freed;
+  io[kNewMaps] = r.new_maps;
+  io[kNewExtents] = r.new_extents;
+  io[kNewDedup] = r.new_dedup;
 }
 
 // The block's journal record, appended to the active file; false (the failure
@@ -326,12 +322,14 @@ bool WriteApplyWrap::ServeWrite(uint64_t lba, const uint8_t* block, bool journal
   b.codec_id = static_cast<uint32_t>(w[kFwCodec]);
   b.out = fast_.out;
   b.out_n = fast_.out_n;
-  Run r = LoadRun();
+  Run r = LoadRun(w + kFwRun, fast_.open, fast_.open_n);
+  r.dups = static_cast<uint32_t>(w[kFwDedupHits]);
   Step s;
   if (!Plan(b, r, 0, &s)) return false;
   if (record && !AppendRecord(lba, block, fp)) return false;
   Commit(b, r, s);
-  StoreRun(r);
+  StoreRun(r, w + kFwRun);
+  w[kFwDedupHits] = r.dups;
   fast_.lbas[n] = lba_d;
   fast_.kinds[n] = s.dup ? 0 : 1;
   w[kFwBlocks] = n + 1;

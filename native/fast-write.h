@@ -28,19 +28,9 @@ namespace ublk {
 enum FastWord : uint32_t {
   kFwGate = 0,        // 1: the addon may apply (JS holds no exclusive section)
   kFwBudget,          // blocks it may still add before JS checks space again
-  kFwNextId,          // in/out: the engine's write state, as write-apply's io words
-  kFwExtentCount,
-  kFwMappedBlocks,
-  kFwOpenSegment,
-  kFwOpenFill,
-  kFwBlocks,          // out: blocks applied since JS last took them (lists' length)
-  kFwCompressed,      // out, accumulated like kFwBlocks
-  kFwRaw,
-  kFwTouched,
-  kFwFreed,
-  kFwNewMaps,
-  kFwNewExtents,
-  kFwNewDedup,
+  kFwRun,             // 12 words: the apply step's io words (write-apply.h Io), its counts
+                      // accumulated until JS takes them
+  kFwBlocks = kFwRun + 12,  // out: blocks applied since JS last took them (lists' length)
   kFwFilterComplete,  // the dedup filter holds every H key of the store
   kFwIndex,           // new extents enter the dedup index (dedup is not off)
   kFwCodec,

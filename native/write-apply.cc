@@ -23,22 +23,6 @@ constexpr uint32_t kCodecRaw = 0;
 constexpr uint32_t kCodecLz4 = 1;
 constexpr uint8_t kSegSealed = 2;
 
-// The io array (Float64Array), read and written by Apply.
-enum Io : uint32_t {
-  kNextExtentId = 0,  // in/out
-  kExtentCount,       // in/out
-  kMappedBlocks,      // in/out
-  kOpenSegment,       // in (-1: none)
-  kOpenFill,          // in/out
-  kCompressed,        // out: blocks stored compressed
-  kRaw,               // out: blocks stored raw
-  kTouched,           // out: segments whose live bytes went down, at out[0, n)
-  kFreed,             // out: sealed segments left empty (to free), from out's end backwards
-  kNewMaps,           // out: new entries in the current overlay's tables
-  kNewExtents,
-  kNewDedup,
-  kIoWords,
-};
 
 void PutBe16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
@@ -207,27 +191,12 @@ Napi::Value WriteApplyWrap::Apply(const Napi::CallbackInfo& info) {
     if (t.capacity == 0) return Napi::Number::New(env, 0);  // not attached yet
   }
   double* io = b.io;
-  run_ = Run();
-  run_.next_id = static_cast<uint64_t>(io[kNextExtentId]);
-  run_.extent_count = io[kExtentCount];
-  run_.mapped_blocks = io[kMappedBlocks];
-  run_.open_segment = io[kOpenSegment];
-  run_.fill = static_cast<uint32_t>(io[kOpenFill]);
-  run_.open = open;
-  run_.open_n = open_n;
+  // The counts are this call's.
+  for (uint32_t i = kCompressed; i < kIoWords; ++i) io[i] = 0;
+  run_ = LoadRun(io, open, open_n);
   uint32_t k = start;
   for (Step step; k < count && Plan(b, run_, k, &step); ++k) Commit(b, run_, step);
-  io[kNextExtentId] = static_cast<double>(run_.next_id);
-  io[kExtentCount] = run_.extent_count;
-  io[kMappedBlocks] = run_.mapped_blocks;
-  io[kOpenFill] = run_.fill;
-  io[kCompressed] = run_.compressed;
-  io[kRaw] = run_.raw;
-  io[kTouched] = run_.touched;
-  io[kFreed] = run_.freed;
-  io[kNewMaps] = run_.new_maps;
-  io[kNewExtents] = run_.new_extents;
-  io[kNewDedup] = run_.new_dedup;
+  StoreRun(run_, io);
   return Napi::Number::New(env, k - start);
 }
 

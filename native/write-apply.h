@@ -36,6 +36,26 @@
 
 namespace ublk {
 
+// The io words (a Float64Array): what a run of the apply step reads and brings
+// back, for apply() (its io array) and for the one-block path (the words from
+// kFwRun of fast-write.h's shared array).
+enum Io : uint32_t {
+  kNextExtentId = 0,  // in/out
+  kExtentCount,       // in/out
+  kMappedBlocks,      // in/out
+  kOpenSegment,       // in (-1: none)
+  kOpenFill,          // in/out
+  kCompressed,        // out: blocks stored compressed (this and the words after it: counts)
+  kRaw,               // out: blocks stored raw
+  kTouched,           // out: segments whose live bytes went down, at out[0, n)
+  kFreed,             // out: sealed segments left empty (to free), from out's end backwards
+  kNewMaps,           // out: new entries in the current overlay's tables
+  kNewExtents,
+  kNewDedup,
+  kIoWords,
+};
+static_assert(kFwBlocks == kFwRun + kIoWords, "the shared words hold the io words from kFwRun");
+
 class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -137,8 +157,9 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   void DropOld(const Batch& b, Run& r, const Step& s);
   bool PlanDup(const Batch& b, const Run& r, const Found& d, Step* s);
   void CommitDup(const Batch& b, Run& r, const Step& s);
-  Run LoadRun() const;
-  void StoreRun(const Run& r);
+  // A run from io words (counts from their values), and back.
+  static Run LoadRun(const double* io, uint8_t* open, size_t open_n);
+  static void StoreRun(const Run& r, double* io);
   bool AppendRecord(uint64_t lba, const uint8_t* block, const uint8_t* fp);
 
   // [layer][kind]: layer 0 the current overlay, 1 the frozen one; kind 0 maps, 1 extents, 2 dedup.

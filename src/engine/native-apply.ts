@@ -18,7 +18,7 @@ import type { MetaCache } from './meta-cache.js';
 import type { MetaView } from './meta-view.js';
 import type { SegmentWriter } from './segment-writer.js';
 
-// The io words of native/write-apply.cc.
+// The io words of native/write-apply.h (Io).
 const IO_NEXT_EXTENT_ID = 0;
 const IO_EXTENT_COUNT = 1;
 const IO_MAPPED_BLOCKS = 2;
@@ -31,7 +31,9 @@ const IO_FREED = 8;
 const IO_NEW_MAPS = 9;
 const IO_NEW_EXTENTS = 10;
 const IO_NEW_DEDUP = 11;
-const IO_WORDS = 12;
+/** The io words; the counts are the words from IO_COMPRESSED on. */
+export const IO_WORDS = 12;
+export const IO_COUNTS_FROM = IO_COMPRESSED;
 
 /** The addon's WriteApply (native/write-apply.h), as the engine uses it: the
  * engine never imports the addon; its host creates one and attaches it. */
@@ -80,43 +82,32 @@ export interface ApplyParts {
   attachSegments(): void;
 }
 
-/** Where a word array holds what the addon's apply step brings back (the io words
- * below; native-writes.ts's shared words hold the same at other places). */
-export interface AppliedWords {
-  readonly nextId: number;
-  readonly extentCount: number;
-  readonly mappedBlocks: number;
-  readonly openFill: number;
-  readonly compressed: number;
-  readonly raw: number;
-  readonly touched: number;
-  readonly freed: number;
-  readonly newMaps: number;
-  readonly newExtents: number;
-  readonly newDedup: number;
+/** Hands the addon the write state a run of the apply step starts from (the io words'
+ * inputs), the open segment being `open`. */
+export function giveApplied(p: ApplyParts, io: Float64Array, open: { readonly segment: number; readonly fillBytes: number }): void {
+  const s = p.state;
+  io[IO_NEXT_EXTENT_ID] = s.nextExtentId;
+  io[IO_EXTENT_COUNT] = s.extentCount;
+  io[IO_MAPPED_BLOCKS] = s.mappedBlocks;
+  io[IO_OPEN_SEGMENT] = open.segment;
+  io[IO_OPEN_FILL] = open.fillBytes;
 }
 
-const IO_APPLIED: AppliedWords = {
-  nextId: IO_NEXT_EXTENT_ID, extentCount: IO_EXTENT_COUNT, mappedBlocks: IO_MAPPED_BLOCKS, openFill: IO_OPEN_FILL,
-  compressed: IO_COMPRESSED, raw: IO_RAW, touched: IO_TOUCHED, freed: IO_FREED, newMaps: IO_NEW_MAPS, newExtents: IO_NEW_EXTENTS,
-  newDedup: IO_NEW_DEDUP,
-};
-
 /** Brings the engine up to date with blocks the addon applied, for what its tables do
- * not hold: the S record's counts, the open segment's fill, the overlays' sizes, the
- * segments touched (from the front of `out`) and freed (from its back), the counters.
- * The caller adds each block's touched bit and dedup filter entry. */
-export function takeApplied(p: ApplyParts, w: Float64Array, at: AppliedWords, out: Uint32Array): void {
+ * not hold (the io words' outputs): the S record's counts, the open segment's fill,
+ * the overlays' sizes, the segments touched (from the front of `out`) and freed (from
+ * its back), the counters. The caller adds each block's touched bit and dedup filter entry. */
+export function takeApplied(p: ApplyParts, io: Float64Array, out: Uint32Array): void {
   const s = p.state;
-  s.nextExtentId = w[at.nextId];
-  s.extentCount = w[at.extentCount];
-  s.mappedBlocks = w[at.mappedBlocks];
-  p.writer.appendedNatively(w[at.openFill]);
-  p.view.addedNatively(w[at.newMaps], w[at.newExtents], w[at.newDedup]);
-  for (let t = 0; t < w[at.touched]; t++) p.segs.dirty.add(out[t]);
-  for (let f = 0; f < w[at.freed]; f++) p.emptied(out[out.length - 1 - f]);
-  p.count('compressedBlocks', w[at.compressed]);
-  p.count('rawBlocks', w[at.raw]);
+  s.nextExtentId = io[IO_NEXT_EXTENT_ID];
+  s.extentCount = io[IO_EXTENT_COUNT];
+  s.mappedBlocks = io[IO_MAPPED_BLOCKS];
+  p.writer.appendedNatively(io[IO_OPEN_FILL]);
+  p.view.addedNatively(io[IO_NEW_MAPS], io[IO_NEW_EXTENTS], io[IO_NEW_DEDUP]);
+  for (let t = 0; t < io[IO_TOUCHED]; t++) p.segs.dirty.add(out[t]);
+  for (let f = 0; f < io[IO_FREED]; f++) p.emptied(out[out.length - 1 - f]);
+  p.count('compressedBlocks', io[IO_COMPRESSED]);
+  p.count('rawBlocks', io[IO_RAW]);
   p.noteChange();
 }
 
@@ -166,16 +157,11 @@ export class NativeApply {
     p.attachSegments();
     p.view.reserve(n - from);
     const io = this.io;
-    const s = p.state;
-    io[IO_NEXT_EXTENT_ID] = s.nextExtentId;
-    io[IO_EXTENT_COUNT] = s.extentCount;
-    io[IO_MAPPED_BLOCKS] = s.mappedBlocks;
-    io[IO_OPEN_SEGMENT] = open.segment;
-    io[IO_OPEN_FILL] = open.fillBytes;
+    giveApplied(p, io, open);
     const done = this.handle.apply(from, open.buf);
     if (done === 0) return 0;
     this.applied += done;
-    takeApplied(p, io, IO_APPLIED, this.out);
+    takeApplied(p, io, this.out);
     for (let k = from; k < from + done; k++) {
       p.mapped.set(this.lbas[k]); // its `touched` bit (the addon set the mapped one)
       if (p.index) p.filter.add(c.scan.fps.subarray(this.blockOf[k] * 16, this.blockOf[k] * 16 + 16));

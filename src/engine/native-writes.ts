@@ -15,22 +15,14 @@
 // a budget of blocks between two takes keeps the overlay tables' room
 // (reserved at each) enough without asking JavaScript.
 import type { WriteJournal } from './write-journal.js';
-import { takeApplied, type AppliedWords, type ApplyParts } from './native-apply.js';
+import { giveApplied, IO_COUNTS_FROM, IO_WORDS, takeApplied, type ApplyParts } from './native-apply.js';
 
 /** The shared words (native/fast-write.h FastWord). */
+/** The shared words; from RUN, the apply step's io words (native-apply.ts IO_*). */
 const FW = {
-  GATE: 0, BUDGET: 1, NEXT_ID: 2, EXTENT_COUNT: 3, MAPPED_BLOCKS: 4, OPEN_SEGMENT: 5, OPEN_FILL: 6, BLOCKS: 7,
-  COMPRESSED: 8, RAW: 9, TOUCHED: 10, FREED: 11, NEW_MAPS: 12, NEW_EXTENTS: 13, NEW_DEDUP: 14, FILTER_COMPLETE: 15,
-  INDEX: 16, CODEC: 17, JOURNAL: 18, J_ACTIVE: 19, J_SEQ: 20, J_USED: 21, J_CAPACITY: 22, J_FAILED_AT: 23, J_ERRNO: 24,
-  VERIFY: 25, DEDUP_HITS: 26, WORDS: 27,
+  GATE: 0, BUDGET: 1, RUN: 2, BLOCKS: 2 + IO_WORDS, FILTER_COMPLETE: 15, INDEX: 16, CODEC: 17, JOURNAL: 18, J_ACTIVE: 19, J_SEQ: 20,
+  J_USED: 21, J_CAPACITY: 22, J_FAILED_AT: 23, J_ERRNO: 24, VERIFY: 25, DEDUP_HITS: 26, WORDS: 27,
 } as const;
-/** Where the words hold what takeApplied reads. */
-const APPLIED: AppliedWords = {
-  nextId: FW.NEXT_ID, extentCount: FW.EXTENT_COUNT, mappedBlocks: FW.MAPPED_BLOCKS, openFill: FW.OPEN_FILL, compressed: FW.COMPRESSED,
-  raw: FW.RAW, touched: FW.TOUCHED, freed: FW.FREED, newMaps: FW.NEW_MAPS, newExtents: FW.NEW_EXTENTS, newDedup: FW.NEW_DEDUP,
-};
-/** The words reset when JavaScript takes the addon's work. */
-const ACCUMULATED = [FW.BLOCKS, FW.COMPRESSED, FW.RAW, FW.TOUCHED, FW.FREED, FW.NEW_MAPS, FW.NEW_EXTENTS, FW.NEW_DEDUP, FW.DEDUP_HITS];
 
 /** Blocks the addon may apply between two takes. */
 export const NATIVE_WRITE_BUDGET = 256;
@@ -58,6 +50,8 @@ export interface FastWriteParts extends ApplyParts {
 
 export class NativeWrites {
   private readonly words = new Float64Array(FW.WORDS);
+  /** The io words within them (what a run of the apply step reads and brings back). */
+  private readonly run = this.words.subarray(FW.RUN, FW.RUN + IO_WORDS);
   private readonly lbas = new Float64Array(NATIVE_WRITE_BUDGET);
   private readonly fps = new Uint8Array(NATIVE_WRITE_BUDGET * 16);
   /** 1: the block became a new extent; 0: it shared one (a dedup hit). */
@@ -99,12 +93,7 @@ export class NativeWrites {
     if (seg === undefined || !p.writable() || !p.hasSpace(1)) return;
     p.attachSegments();
     this.refill();
-    const s = p.state;
-    w[FW.NEXT_ID] = s.nextExtentId;
-    w[FW.EXTENT_COUNT] = s.extentCount;
-    w[FW.MAPPED_BLOCKS] = s.mappedBlocks;
-    w[FW.OPEN_SEGMENT] = seg.segment;
-    w[FW.OPEN_FILL] = seg.fillBytes;
+    giveApplied(p, this.run, seg);
     w[FW.FILTER_COMPLETE] = p.filter.complete ? 1 : 0;
     w[FW.INDEX] = p.index ? 1 : 0;
     w[FW.VERIFY] = p.verify ? 1 : 0;
@@ -136,7 +125,7 @@ export class NativeWrites {
     const p = this.p;
     const n = w[FW.BLOCKS];
     if (n > 0) {
-      takeApplied(p, w, APPLIED, this.out);
+      takeApplied(p, this.run, this.out);
       for (let k = 0; k < n; k++) {
         p.mapped.set(this.lbas[k]); // its `touched` bit (the addon set the mapped one)
         if (p.index && this.kinds[k] === 1) p.filter.addAt(this.fps, k * 16);
@@ -144,7 +133,9 @@ export class NativeWrites {
       p.count('dedupHits', w[FW.DEDUP_HITS]);
       p.count('blocksWritten', n);
       p.journal?.nativeAppended(w[FW.J_SEQ], w[FW.J_USED]);
-      for (const i of ACCUMULATED) w[i] = 0;
+      w[FW.BLOCKS] = 0;
+      w[FW.DEDUP_HITS] = 0;
+      this.run.fill(0, IO_COUNTS_FROM);
       this.applied += n;
       // The overlay tables make room for another budget (they may move: the addon is told).
       if (this.isOpen) this.refill();
