@@ -16,6 +16,7 @@ import { Compactor } from './compactor.js';
 import { EngineMutex } from './engine-mutex.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
+import { journalFits, journalRoom, recordMutation } from './mutation-journal.js';
 import { changeGeometry } from './geometry.js';
 import { compactionStats, engineStats } from './engine-stats.js';
 import type { WriteApplyHandle } from './native-apply.js';
@@ -163,11 +164,12 @@ export class BlockEngine {
           const n = Math.min(WRITE_CHUNK_BLOCKS, blocks - done);
           if (!hasSpace(c, n)) await ensureSpace(c, this.compactor, n);
           const part = buf.subarray(done * BLOCK_BYTES, (done + n) * BLOCK_BYTES);
-          if (!this.journalFits(part.length)) await this.journalRoom(part.length);
+          if (!journalFits(c, part.length)) await journalRoom(c, part.length);
           if (prepared !== undefined) applyWrite(c, lba, n, part, prepared);
           else await writeBlocks(c, lba + done, n, part);
           // Applied: record it before any freeze can run (we hold the mutex).
-          appends.push(this.record('write', lba + done, n, part, prepared !== undefined && n === 1 ? scannedHash(prepared, 0) : undefined));
+          const hash = prepared !== undefined && n === 1 ? scannedHash(prepared, 0) : undefined;
+          appends.push(recordMutation(c, 'write', lba + done, n, part, hash));
           if (c.needsCommit()) await c.commit(false);
         }
         if (fua) await c.commit(true);
@@ -182,7 +184,7 @@ export class BlockEngine {
 
   /** A one-block write applied in the addon, when it can, then journaled; undefined: it could not. */
   private writeNative(lba: number, buf: Buffer): Promise<void> | undefined {
-    const record = this.core.nativeWrites?.writeOne(lba, buf, (hash) => this.record('write', lba, 1, buf, hash));
+    const record = this.core.nativeWrites?.writeOne(lba, buf, (hash) => recordMutation(this.core, 'write', lba, 1, buf, hash));
     if (record === undefined) return undefined;
     this.afterNativeWrites();
     return this.recorded([record]);
@@ -250,7 +252,7 @@ export class BlockEngine {
       if (!hasSpace(c, k)) await ensureSpace(c, this.compactor, k);
       // k records of one block each, as room for one record of their total.
       const journalBytes = k * BLOCK_BYTES + (k - 1) * JOURNAL_HEADER_BYTES;
-      if (!this.journalFits(journalBytes)) await this.journalRoom(journalBytes);
+      if (!journalFits(c, journalBytes)) await journalRoom(c, journalBytes);
       applyBlocks(c, lbas, indices, data, prepared);
       // Applied: record them before any freeze can run (we hold the mutex).
       // One journal write for all their records; caught as record() does.
@@ -292,10 +294,10 @@ export class BlockEngine {
   private async unmap(lba: number, blocks: number): Promise<void> {
     const recorded = await this.exclusive(async () => {
       if (!this.core.writableNow()) await this.core.checkWritable();
-      if (!this.journalFits(0)) await this.journalRoom(0);
+      if (!journalFits(this.core, 0)) await journalRoom(this.core, 0);
       await unmapRange(this.core, lba, blocks);
       // In an array: a promise returned bare would be awaited under the mutex.
-      return [this.record('unmap', lba, blocks)];
+      return [recordMutation(this.core, 'unmap', lba, blocks)];
     });
     this.background.afterMutation();
     await this.recorded(recorded);
@@ -306,32 +308,6 @@ export class BlockEngine {
   private async recorded(appends: Array<Promise<void>>): Promise<void> {
     const results = await Promise.allSettled(appends);
     if (results.some((r) => r.status === 'rejected')) await this.exclusive(() => this.core.commit(true));
-  }
-
-  /** Whether the write journal (if any) takes a record of `payloadBytes` now. */
-  private journalFits(payloadBytes: number): boolean {
-    return this.core.journal?.fits(payloadBytes) ?? true;
-  }
-
-  /** [mutex] Makes room in the write journal for a record of `payloadBytes`: a
-   * durable commit covers every record, so the files can be emptied. */
-  private async journalRoom(payloadBytes: number): Promise<void> {
-    const j = this.core.journal;
-    if (j === undefined || j.fits(payloadBytes)) return;
-    await this.core.commit(true);
-    await j.reclaimActive();
-    if (!j.fits(payloadBytes)) {
-      throw new UcError('UC_IO', `write journal cannot take a record of ${payloadBytes} bytes (largest ${j.payloadBytesMax})`);
-    }
-  }
-
-  /** [mutex, right after the mutation was applied] Appends it to the write journal;
-   * the promise settles when the mutation may complete. */
-  private record(kind: 'write' | 'unmap', lba: number, blocks: number, data?: Buffer, dataHash?: Buffer): Promise<void> {
-    const p = this.core.journal?.append(kind, lba, blocks, data, dataHash) ?? Promise.resolve();
-    // Awaited by the caller unless the mutation failed later: never an unhandled rejection.
-    p.catch(() => undefined);
-    return p;
   }
 
   /**
