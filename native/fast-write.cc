@@ -281,25 +281,33 @@ bool WriteApplyWrap::AppendRecord(uint64_t lba, const uint8_t* block, const uint
   return true;
 }
 
+bool WriteApplyWrap::Decline(FastWord reason) {
+  fast_.words[reason] += 1;
+  return false;
+}
+
 bool WriteApplyWrap::ServeWrite(uint64_t lba, const uint8_t* block, bool journal) {
   double* w = fast_.words;
-  if (w == nullptr || w[kFwGate] != 1 || w[kFwBudget] < 1) return false;
+  if (w == nullptr) return false;
   uint32_t n = static_cast<uint32_t>(w[kFwBlocks]);
-  if (n >= fast_.capacity || lba >= mapped_blocks_) return false;
+  if (w[kFwGate] != 1 || w[kFwBudget] < 1 || n >= fast_.capacity || lba >= mapped_blocks_) return Decline(kFwDeclinedClosed);
   // The record: none when the engine keeps no journal; JavaScript's own for writeOne.
   bool record = journal && w[kFwJournal] != 0;
-  if (record && (w[kFwJournal] != 1 || w[kFwJournalUsed] + kJournalRecordBytes > w[kFwJournalCapacity])) return false;
-  if (IsSameFillBlock(block)) return false;
+  if (record && (w[kFwJournal] != 1 || w[kFwJournalUsed] + kJournalRecordBytes > w[kFwJournalCapacity])) {
+    return Decline(kFwDeclinedJournal);
+  }
+  if (IsSameFillBlock(block)) return Decline(kFwDeclinedFill);
   uint8_t* fp = fast_.fps + static_cast<size_t>(n) * 16;
   FingerprintBlock(block, fp);
   bool index = w[kFwIndex] == 1;
+  bool candidate = false;
   if (index) {
     // No dedup entry in the tables: the filter must vouch that the store has none.
     uint32_t key[4];
     memcpy(key, fp, sizeof(key));
     Found d = Lookup(kDedup, key);
-    bool candidate = d.table != nullptr && !d.absent;
-    if (!candidate && (w[kFwFilterComplete] != 1 || FilterMayHold(fast_.filter, fp))) return false;
+    candidate = d.table != nullptr && !d.absent;
+    if (!candidate && (w[kFwFilterComplete] != 1 || FilterMayHold(fast_.filter, fp))) return Decline(kFwDeclinedFilter);
   }
   const double lba_d = static_cast<double>(lba);
   const uint32_t first = 0;
@@ -325,8 +333,8 @@ bool WriteApplyWrap::ServeWrite(uint64_t lba, const uint8_t* block, bool journal
   Run r = LoadRun(w + kFwRun, fast_.open, fast_.open_n);
   r.dups = static_cast<uint32_t>(w[kFwDedupHits]);
   Step s;
-  if (!Plan(b, r, 0, &s)) return false;
-  if (record && !AppendRecord(lba, block, fp)) return false;
+  if (!Plan(b, r, 0, &s)) return Decline(candidate ? kFwDeclinedDup : kFwDeclinedPlan);
+  if (record && !AppendRecord(lba, block, fp)) return Decline(kFwDeclinedRecord);
   Commit(b, r, s);
   StoreRun(r, w + kFwRun);
   w[kFwDedupHits] = r.dups;

@@ -43,6 +43,15 @@ enum FastWord : uint32_t {
   kFwJournalErrno,
   kFwVerify,          // a dedup hit is shared only after the byte compare (dedup=verify)
   kFwDedupHits,       // out, accumulated like kFwBlocks: blocks that shared an extent
+  // out, never reset: one-block writes left to JavaScript, by reason (the
+  // stats show them: a write declined here is served slower, under the mutex)
+  kFwDeclinedClosed,    // the gate is closed, or the budget or the lists are used up
+  kFwDeclinedJournal,   // the journal is not ready here, or its active file is full
+  kFwDeclinedFill,      // a same-filled block (JavaScript maps it without an extent)
+  kFwDeclinedFilter,    // the filter cannot rule out a stored copy (a lookup is needed)
+  kFwDeclinedDup,       // a dedup candidate whose bytes are not at hand to compare
+  kFwDeclinedPlan,      // the old value is not in the tables, or the open segment is full
+  kFwDeclinedRecord,    // the journal record could not be written
   kFwWords,
 };
 

@@ -161,6 +161,8 @@ class WriteApplyWrap : public Napi::ObjectWrap<WriteApplyWrap> {
   static Run LoadRun(const double* io, uint8_t* open, size_t open_n);
   static void StoreRun(const Run& r, double* io);
   bool AppendRecord(uint64_t lba, const uint8_t* block, const uint8_t* fp);
+  // Counts a one-block write left to JavaScript under `reason`; false.
+  bool Decline(FastWord reason);
 
   // [layer][kind]: layer 0 the current overlay, 1 the frozen one; kind 0 maps, 1 extents, 2 dedup.
   WordTable pending_[2][3];

@@ -4,17 +4,20 @@
 import { COMPACT_LOW_FREE_FRACTION, COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
 import type { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
+import type { SectionKind } from './engine-mutex.js';
 
 /** The background retry of a stalled commit never spins faster than this. */
 const STALL_RETRY_TIMER_MS_MIN = 10;
 
-export type Exclusive = <T>(fn: () => Promise<T>) => Promise<T>;
+export type Exclusive = <T>(kind: SectionKind, fn: () => Promise<T>) => Promise<T>;
 
 export class Background {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private compactScheduled = false;
+  /** commitSoon() is waiting for the commit in flight. */
+  private commitQueued = false;
   /** When the last mutation happened (ms, performance.now), and the check waiting for a pause. */
   private lastMutation = -Infinity;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -42,16 +45,27 @@ export class Background {
     if (c.opts.flushDelayMs > 0 && this.timer === undefined && !this.closed && c.hasPendingWork) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        if (this.closed) return;
-        // The commit in flight, if any, is waited for before taking the mutex: commit()
-        // would wait for it under the mutex, holding up every writer for a whole pool
-        // write, fdatasync and LevelDB batch.
-        c.settleCommit()
-          .then(() => (this.closed ? undefined : this.exclusive(() => c.commit(false))))
-          .then(() => this.maybeCompact(), () => undefined);
+        this.commitSoon();
       }, c.opts.flushDelayMs);
       this.timer.unref();
     }
+  }
+
+  /** A non-durable commit once the one in flight, if any, has settled; one at a time. */
+  commitSoon(): void {
+    if (this.closed || this.commitQueued) return;
+    const c = this.core;
+    this.commitQueued = true;
+    // The commit in flight is waited for before taking the mutex: commit() would
+    // wait for it under the mutex, holding up every writer (and keeping the addon's
+    // one-block writes shut out) for a whole pool write, fdatasync and LevelDB batch.
+    const run = (): Promise<void> | undefined => {
+      this.commitQueued = false;
+      return this.closed ? undefined : this.exclusive('commit', () => c.commit(false));
+    };
+    c.settleCommit()
+      .then(run, run)
+      .then(() => this.maybeCompact(), () => undefined);
   }
 
   /** Schedules one background compaction step when a segment qualifies, once writes
@@ -72,10 +86,12 @@ export class Background {
     }
     this.compactScheduled = true;
     setImmediate(() => {
-      const step = { liveFraction: c.opts.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK };
+      const step = { liveFraction: c.opts.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK, commitInBackground: true };
       // close() may have begun since this was scheduled: a step after its final
-      // commit would write to a pool being closed.
-      this.exclusive(async () => (this.closed ? 0 : this.compactor.step(step))).then(
+      // commit would write to a pool being closed. The previous step's commit is
+      // waited for first, outside the mutex (as commitSoon does).
+      const run = (): Promise<number> => this.exclusive('compact', async () => (this.closed ? 0 : this.compactor.step(step)));
+      c.settleCommit().then(run, run).then(
         (n) => {
           this.compactScheduled = false;
           if (n > 0) this.maybeCompact();
@@ -93,7 +109,7 @@ export class Background {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.closed || this.core.stalled === undefined) return;
-      this.exclusive(() => this.core.commit(true, true)).then(() => this.maybeCompact(), () => undefined);
+      this.exclusive('retry', () => this.core.commit(true, true)).then(() => this.maybeCompact(), () => undefined);
     }, Math.max(this.core.opts.stallRetryMs, STALL_RETRY_TIMER_MS_MIN));
     this.retryTimer.unref();
   }

@@ -13,7 +13,7 @@ import { UcError } from '../util/errors.js';
 import { BLOCK_BYTES } from '../util/units.js';
 import { Background } from './background.js';
 import { Compactor } from './compactor.js';
-import { EngineMutex } from './engine-mutex.js';
+import { EngineMutex, type SectionKind } from './engine-mutex.js';
 import type { EngineCore } from './core.js';
 import { unmapRange } from './discard.js';
 import { journalFits, journalRoom, recordMutation } from './mutation-journal.js';
@@ -40,6 +40,7 @@ export class BlockEngine {
     () => this.core.nativeWrites?.close(),
     () => {
       if (!this.closed) this.core.nativeWrites?.open();
+      else this.core.nativeWrites?.wakeWaiters();
     },
   );
   /** Writes being prepared (classified, candidates read) before they queue for the mutex. */
@@ -57,7 +58,7 @@ export class BlockEngine {
     private readonly ownsStores: boolean,
   ) {
     this.compactor = new Compactor(core);
-    this.background = new Background(core, this.compactor, (fn) => this.exclusive(fn));
+    this.background = new Background(core, this.compactor, (kind, fn) => this.exclusive(kind, fn));
   }
 
   get uuid(): string {
@@ -117,7 +118,7 @@ export class BlockEngine {
 
   private afterNativeWrites(): void {
     this.background.afterMutation();
-    if (this.core.needsCommit()) this.exclusive(() => this.core.commit(false)).catch(() => undefined);
+    if (this.core.needsCommit()) this.background.commitSoon();
   }
 
   /** Blocks a native read path served since its last report: counted as read (totals persist with the next commit). */
@@ -133,7 +134,25 @@ export class BlockEngine {
 
   async write(lba: number, blocks: number, buf: Buffer, fua: boolean): Promise<void> {
     this.checkRange(lba, blocks, buf);
-    if (blocks === 1 && !fua) return this.writeNative(lba, buf) ?? this.small.add(lba, buf);
+    if (blocks === 1 && !fua) {
+      const native = this.core.nativeWrites;
+      if (native !== undefined && !native.isOpen && !this.mutex.idle) {
+        // Shut out by sections held or queued now: served in the addon once they end
+        // and the gate reopens, rather than in a mutex turn of its own (which would
+        // shut out the writes behind it); in one if more sections were queued
+        // meanwhile (so no write waits on a mutex that never goes idle). close()
+        // waits for it as for a write being prepared.
+        const waited = Promise.race([native.reopened(), this.mutex.drained()]).then(() => {
+          if (native.writeWaited(lba, buf)) return this.afterNativeWrites();
+          return this.small.add(lba, buf);
+        });
+        this.preparing.add(waited);
+        const done = (): void => void this.preparing.delete(waited);
+        waited.then(done, done);
+        return waited;
+      }
+      return this.writeNative(lba, buf) ?? this.small.add(lba, buf);
+    }
     const c = this.core;
     // A write of up to PREPARED_BLOCKS_MAX is classified and its dedup candidates
     // read before it queues for the mutex (write-path.ts): a writer waiting for
@@ -155,7 +174,7 @@ export class BlockEngine {
     }
     let recorded: Array<Promise<void>>;
     try {
-      recorded = await this.exclusive(async () => {
+      recorded = await this.exclusive('write', async () => {
         // The checks below await only when they have work to do: a write is
         // mostly these steps, and each await is a promise and a microtask turn.
         if (!c.writableNow()) await c.checkWritable();
@@ -247,7 +266,7 @@ export class BlockEngine {
     const c = this.core;
     const k = indices.length;
     if (k === 0) return;
-    const recorded = await this.exclusive(async () => {
+    const recorded = await this.exclusive('write-batch', async () => {
       if (!c.writableNow()) await c.checkWritable();
       if (!hasSpace(c, k)) await ensureSpace(c, this.compactor, k);
       // k records of one block each, as room for one record of their total.
@@ -275,7 +294,7 @@ export class BlockEngine {
 
   async flush(): Promise<void> {
     this.checkOpen();
-    await this.exclusive(() => this.core.commit(true));
+    await this.exclusive('flush', () => this.core.commit(true));
     this.background.maybeCompact();
   }
 
@@ -292,7 +311,7 @@ export class BlockEngine {
   }
 
   private async unmap(lba: number, blocks: number): Promise<void> {
-    const recorded = await this.exclusive(async () => {
+    const recorded = await this.exclusive('unmap', async () => {
       if (!this.core.writableNow()) await this.core.checkWritable();
       if (!journalFits(this.core, 0)) await journalRoom(this.core, 0);
       await unmapRange(this.core, lba, blocks);
@@ -307,7 +326,7 @@ export class BlockEngine {
    * (a full or failing metadata filesystem), a durable commit stands in for it. */
   private async recorded(appends: Array<Promise<void>>): Promise<void> {
     const results = await Promise.allSettled(appends);
-    if (results.some((r) => r.status === 'rejected')) await this.exclusive(() => this.core.commit(true));
+    if (results.some((r) => r.status === 'rejected')) await this.exclusive('commit', () => this.core.commit(true));
   }
 
   /**
@@ -329,7 +348,7 @@ export class BlockEngine {
       this.replayedOps.records += 1;
       this.replayedOps.blocks += op.blocks;
     }
-    await this.exclusive(() => this.core.commit(true));
+    await this.exclusive('commit', () => this.core.commit(true));
     await j.finishReplay();
   }
 
@@ -341,7 +360,7 @@ export class BlockEngine {
   /** Runs up to `maxSegments` compaction steps now (durable when it resolves). */
   async compact(options: { liveFraction?: number; maxSegments?: number } = {}): Promise<CompactionStats> {
     this.checkOpen();
-    await this.exclusive(async () => {
+    await this.exclusive('compact', async () => {
       await this.compactor.step({
         liveFraction: options.liveFraction ?? this.core.opts.compactLiveFraction,
         maxSegments: options.maxSegments ?? Number.MAX_SAFE_INTEGER,
@@ -361,11 +380,11 @@ export class BlockEngine {
     if (!Number.isSafeInteger(logicalBytes) || logicalBytes <= 0 || logicalBytes % BLOCK_BYTES !== 0) {
       throw new UcError('UC_INVALID_ARGUMENT', `logical size ${logicalBytes} is not a positive multiple of 4096`);
     }
-    await this.exclusive(() => changeGeometry(this.core, logicalBytes, options));
+    await this.exclusive('resize', () => changeGeometry(this.core, logicalBytes, options));
   }
 
   stats(): EngineStats {
-    return engineStats(this.core, this.compactor);
+    return { ...engineStats(this.core, this.compactor), mutex: this.mutex.stats() };
   }
 
   /**
@@ -382,7 +401,7 @@ export class BlockEngine {
     let failure: unknown;
     this.small.flush(); // one-block writes queued this turn join `preparing` now
     await Promise.allSettled([...this.preparing]);
-    await this.exclusive(async () => {
+    await this.exclusive('close', async () => {
       await this.core.commit(true, true);
       await this.core.persistCounters();
       // Everything is committed: a clean close leaves the journal empty.
@@ -410,8 +429,8 @@ export class BlockEngine {
     if (failure !== undefined) throw failure;
   }
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.mutex.run(fn);
+  private exclusive<T>(kind: SectionKind, fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(kind, fn);
   }
 
   private checkOpen(): void {

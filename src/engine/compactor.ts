@@ -1,8 +1,9 @@
 // Compactor: cleans sealed segments whose live bytes fell under a threshold.
 // One step = one segment: read it (one pread), walk its fragment headers, move
 // each fragment its extent still points at into the open segment (the core's
-// moveExtent rewrites that E record), then commit durably; the emptied segment
-// is freed by that commit and punched/reused only after it (rule 3). A crash
+// moveExtent rewrites that E record), then commit durably (a background step
+// does not wait for it under the mutex); the emptied segment is freed by that
+// commit and punched/reused only after it is synced (rule 3). A crash
 // before the commit leaves the E records pointing at the old, untouched copy.
 // Every call runs under the engine mutex.
 import { FRAGMENT_HEADER_BYTES, fragmentBytes, readFragmentHeader } from '../pool/fragment.js';
@@ -13,6 +14,9 @@ export interface CompactOptions {
   liveFraction: number;
   /** Segments to clean in this call (bounds the pause seen by foreground I/O). */
   maxSegments: number;
+  /** The step's durable commit runs on after the step returns (a background step:
+   * the mutex is not held through its pool write, fdatasync and LevelDB batch). */
+  commitInBackground?: boolean;
 }
 
 export class Compactor {
@@ -33,7 +37,7 @@ export class Compactor {
         if (segs.freeCount < 2) break;
         if (await this.clean(seg)) cleaned += 1;
       }
-      if (victims.length > 0) await this.core.commit(true);
+      if (victims.length > 0) await this.core.commit(true, false, o.commitInBackground !== true);
     } finally {
       this.running = false;
     }

@@ -395,8 +395,8 @@ export class EngineCore {
     await this.meta.batch([{ type: 'put', key: KEY_S, value: encodeState(this.state) }], true);
   }
 
-  commit(sync: boolean, force = false): Promise<void> {
-    return this.commits.commit(sync, force);
+  commit(sync: boolean, force = false, wait = true): Promise<void> {
+    return this.commits.commit(sync, force, wait);
   }
 
   /** Advances the commit sequence and returns the S and C records for its batch. */

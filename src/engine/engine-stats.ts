@@ -14,7 +14,7 @@ export function compactionStats(c: EngineCore, compactor: Compactor): Compaction
   };
 }
 
-export function engineStats(c: EngineCore, compactor: Compactor): EngineStats {
+export function engineStats(c: EngineCore, compactor: Compactor): Omit<EngineStats, 'mutex'> {
   const segs = c.segments;
   const liveBytes = segs.totalLiveBytes();
   const used = segs.usedCount();
@@ -37,5 +37,6 @@ export function engineStats(c: EngineCore, compactor: Compactor): EngineStats {
     cache: c.cacheStats(),
     nativeAppliedBlocks: c.nativeApply?.applied ?? 0,
     nativeWrittenBlocks: c.nativeWrites?.applied ?? 0,
+    ...(c.nativeWrites ? { nativeWriteDeclines: c.nativeWrites.declines() } : {}),
   };
 }

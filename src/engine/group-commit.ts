@@ -101,9 +101,10 @@ export class GroupCommit {
    * when its batch is synced, a non-durable one runs in the background (commits
    * stay in order: each waits for the previous) so writes continue meanwhile.
    * While stalled, a commit fails at once with the stall error unless a retry
-   * is due or `force` is set.
+   * is due or `force` is set. `wait` false: a durable commit runs in the
+   * background too (its freed segments are reused once it is synced either way).
    */
-  async commit(sync: boolean, force = false): Promise<void> {
+  async commit(sync: boolean, force = false, wait = true): Promise<void> {
     const { view, segs, writer, journal } = this.p;
     await this.settleCommit();
     const idle = sync
@@ -147,7 +148,7 @@ export class GroupCommit {
       this.p.unsealState();
       throw err instanceof StageError ? this.stall(err) : this.stall(new StageError('pool-write', err));
     });
-    if (sync) {
+    if (sync && wait) {
       await run;
       return;
     }

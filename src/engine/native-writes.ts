@@ -14,6 +14,7 @@
 // it runs. The addon only fills the open segment (never takes a free one), and
 // a budget of blocks between two takes keeps the overlay tables' room
 // (reserved at each) enough without asking JavaScript.
+import type { NativeWriteDeclines } from './types.js';
 import type { WriteJournal } from './write-journal.js';
 import { giveApplied, IO_COUNTS_FROM, IO_WORDS, takeApplied, type ApplyParts } from './native-apply.js';
 
@@ -21,8 +22,11 @@ import { giveApplied, IO_COUNTS_FROM, IO_WORDS, takeApplied, type ApplyParts } f
 /** The shared words; from RUN, the apply step's io words (native-apply.ts IO_*). */
 const FW = {
   GATE: 0, BUDGET: 1, RUN: 2, BLOCKS: 2 + IO_WORDS, FILTER_COMPLETE: 15, INDEX: 16, CODEC: 17, JOURNAL: 18, J_ACTIVE: 19, J_SEQ: 20,
-  J_USED: 21, J_CAPACITY: 22, J_FAILED_AT: 23, J_ERRNO: 24, VERIFY: 25, DEDUP_HITS: 26, WORDS: 27,
+  J_USED: 21, J_CAPACITY: 22, J_FAILED_AT: 23, J_ERRNO: 24, VERIFY: 25, DEDUP_HITS: 26, DECLINED: 27, WORDS: 34,
 } as const;
+
+/** The addon's decline counters from FW.DECLINED, in order (fast-write.h kFwDeclined*). */
+const DECLINE_REASONS = ['closed', 'journal', 'fill', 'filter', 'dup', 'plan', 'record'] as const;
 
 /** Blocks the addon may apply between two takes. */
 export const NATIVE_WRITE_BUDGET = 256;
@@ -61,6 +65,12 @@ export class NativeWrites {
   applied = 0;
   /** The queues offer one-block writes to the addon themselves: engine.write does not again. */
   servedByQueues = false;
+  /** Times the gate closed, and for how long in all (ms), since open. */
+  private closures = 0;
+  private closedMs = 0;
+  private closedAt = performance.now();
+  /** Writes waiting for the gate to reopen (reopened()). */
+  private waiters: Array<() => void> = [];
 
   constructor(
     private readonly handle: FastWriteHandle,
@@ -79,16 +89,50 @@ export class NativeWrites {
 
   /** Before an exclusive section: the addon stops, and its work is taken. */
   close(): void {
+    if (this.isOpen) {
+      this.closures += 1;
+      this.closedAt = performance.now();
+    }
     this.words[FW.GATE] = 0;
     this.take();
+  }
+
+  /** One-block writes the addon left to JavaScript, by reason, and the gate's closed time. */
+  declines(): NativeWriteDeclines {
+    const out: Record<string, number> = {};
+    DECLINE_REASONS.forEach((r, i) => (out[r] = this.words[FW.DECLINED + i]));
+    const closedNow = this.isOpen ? 0 : performance.now() - this.closedAt;
+    return { ...(out as Record<(typeof DECLINE_REASONS)[number], number>), gateClosures: this.closures, gateClosedMs: Math.round(this.closedMs + closedNow) };
   }
 
   /** No exclusive section is held or queued: hands the write state to the addon
    * and opens the gate, when a segment is open and writes may run. */
   open(): void {
+    try {
+      this.openGate();
+    } finally {
+      this.wakeWaiters();
+    }
+  }
+
+  /** Resolves once the exclusive sections held or queued now have ended and the gate
+   * was opened again if it could be (or the engine closed). */
+  reopened(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The engine closed: nothing reopens the gate. */
+  wakeWaiters(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const resolve of w) resolve();
+  }
+
+  private openGate(): void {
     const p = this.p;
     const w = this.words;
     this.take();
+    if (this.isOpen) return;
     const seg = p.writer.openForNative();
     if (seg === undefined || !p.writable() || !p.hasSpace(1)) return;
     p.attachSegments();
@@ -100,6 +144,7 @@ export class NativeWrites {
     w[FW.CODEC] = p.codecId;
     this.pushJournal();
     this.handle.openGate(seg.buf);
+    this.closedMs += performance.now() - this.closedAt;
   }
 
   /**
@@ -116,6 +161,15 @@ export class NativeWrites {
     const r = record(hash);
     this.pushJournal();
     return r;
+  }
+
+  /** A one-block write that waited for the gate (reopened()), applied as the queue
+   * applies one: the addon writes its journal record too. Taken at once; false:
+   * not applied (JavaScript's path serves it). */
+  writeWaited(lba: number, buf: Buffer): boolean {
+    if (!this.isOpen || !this.handle.writeOne(lba, buf, true)) return false;
+    this.take();
+    return true;
   }
 
   /** Brings JavaScript's view up to date with the addon's work since the last take;

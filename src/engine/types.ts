@@ -3,6 +3,7 @@ import type { CompressionName } from '../compress/index.js';
 import type { DedupMode, FingerprintFn } from '../dedup/index.js';
 import type { Counters } from './counters.js';
 import type { ReadCacheStats } from './read-cache.js';
+import type { SectionStats } from './engine-mutex.js';
 import type { JournalFile } from './write-journal.js';
 
 export interface EngineOptions {
@@ -120,4 +121,29 @@ export interface EngineStats extends Counters {
   nativeAppliedBlocks: number;
   /** One-block writes applied in the addon outside the mutex, since open (native-writes.ts). */
   nativeWrittenBlocks: number;
+  /** One-block writes the addon left to JavaScript, by reason, since open (absent without the path). */
+  nativeWriteDeclines?: NativeWriteDeclines;
+  /** The engine mutex's sections since open, by kind (what shut the addon's writes out, and for how long). */
+  mutex: SectionStats;
+}
+
+/** Why one-block writes went to the JavaScript path (native/fast-write.h kFwDeclined*). */
+export interface NativeWriteDeclines {
+  /** The gate was closed (an exclusive section held or queued), or the budget used up. */
+  closed: number;
+  /** The journal was busy (an append or rotation in JavaScript) or its active file full. */
+  journal: number;
+  /** Same-filled blocks (mapped without an extent, in JavaScript). */
+  fill: number;
+  /** The dedup filter could not rule out a stored copy (a store lookup). */
+  filter: number;
+  /** A dedup candidate whose bytes were not at hand to compare. */
+  dup: number;
+  /** The old value was not in the tables, or the open segment was full. */
+  plan: number;
+  /** The journal record could not be written. */
+  record: number;
+  /** Times the gate closed, and its closed time in all (ms). */
+  gateClosures: number;
+  gateClosedMs: number;
 }

@@ -80,3 +80,41 @@ describe('one-block writes applied in the addon with their journal records', () 
     }
   });
 });
+
+describe('a one-block write that finds the gate shut', () => {
+  it('waits for the sections queued before it and is applied in the addon, not in a mutex turn of its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'native-writes-wait-'));
+    try {
+      const backingPath = join(dir, 'pool.img');
+      const metaDir = join(dir, 'pool.meta');
+      const e = await formatPool({ backingPath, metaDir, logicalBytes: 64 * 1024 * 1024, flushDelayMs: 0 });
+      expect(e.shareNativeApply(createWriteApply())).toBe(true);
+      e.nativeWritesByQueues(); // as the daemon: engine.write does not offer a write to the addon when the gate is open
+      const first = randomBytes(2 * BLOCK_BYTES);
+      await e.write(0, 2, first, false); // opens a segment (JavaScript)
+      const before = e.stats();
+      const data = randomBytes(BLOCK_BYTES);
+      const flushing = e.flush(); // shuts the gate until its section ends
+      const writing = e.write(9, 1, data, false);
+      await Promise.all([flushing, writing]);
+      const after = e.stats();
+      expect(after.nativeWrittenBlocks).toBe(before.nativeWrittenBlocks + 1);
+      expect(after.mutex['write-batch']?.sections ?? 0).toBe(before.mutex['write-batch']?.sections ?? 0);
+      expect(after.mutex.flush?.sections).toBe(1);
+      // close() waits for a write that is waiting for the gate.
+      const late = randomBytes(BLOCK_BYTES);
+      const flushing2 = e.flush();
+      const writing2 = e.write(10, 1, late, false);
+      await Promise.all([flushing2, e.close(), writing2]);
+      const again = await openPool({ backingPath, metaDir });
+      for (const [lba, want] of [[0, first.subarray(0, BLOCK_BYTES)], [1, first.subarray(BLOCK_BYTES)], [9, data], [10, late]] as const) {
+        const got = Buffer.alloc(BLOCK_BYTES);
+        await again.read(lba, 1, got);
+        expect(got.equals(want), `lba ${lba} after reopen`).toBe(true);
+      }
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

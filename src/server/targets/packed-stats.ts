@@ -14,7 +14,7 @@
 //    and the same-fill ratio (written / (written - same-fill)) come from them.
 // IOPS and MB/s are averages since this daemon started.
 
-import type { Counters, MetaCacheStats } from '../../engine/index.js';
+import type { Counters, MetaCacheStats, NativeWriteDeclines, SectionStats } from '../../engine/index.js';
 import type { DispatchStats } from '../../device/index.js';
 import type { LatencySnapshot } from '../latency.js';
 import type { NativeReadReport } from './packed-native.js';
@@ -61,6 +61,10 @@ export interface StatsSnapshot {
   nativeAppliedBlocks?: number;
   /** One-block writes applied in the addon without the engine mutex (by the queues or engine.write), since start (absent from older daemons). */
   nativeWrittenBlocks?: number;
+  /** One-block writes left to the JavaScript path, by reason, since start (absent without the native path or from older daemons). */
+  nativeWriteDeclines?: NativeWriteDeclines;
+  /** The engine mutex's sections since start, by kind (absent from older daemons). */
+  engineMutex?: SectionStats;
 }
 
 /** The engine figures the snapshot needs (a subset of EngineStats). */
@@ -77,6 +81,8 @@ export interface EngineFigures {
   cache: MetaCacheStats;
   nativeAppliedBlocks: number;
   nativeWrittenBlocks: number;
+  nativeWriteDeclines?: NativeWriteDeclines;
+  mutex?: SectionStats;
 }
 
 export interface SnapshotInput {
@@ -164,5 +170,7 @@ export function buildStatsSnapshot(i: SnapshotInput): StatsSnapshot {
     ...(i.nativeRead ? { nativeRead: { ...i.nativeRead } } : {}),
     nativeAppliedBlocks: e.nativeAppliedBlocks,
     nativeWrittenBlocks: e.nativeWrittenBlocks,
+    ...(e.nativeWriteDeclines ? { nativeWriteDeclines: { ...e.nativeWriteDeclines } } : {}),
+    ...(e.mutex ? { engineMutex: e.mutex } : {}),
   };
 }
