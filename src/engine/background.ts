@@ -1,7 +1,7 @@
 // The engine's timers: the delayed (non-durable) commit after a mutation, the
 // retry of a stalled commit, and background compaction. Each runs its work
 // through the engine's mutex (`exclusive`) and never outlives close().
-import { COMPACT_LOW_FREE_FRACTION, COMPACT_SEGMENTS_PER_TICK } from '../util/limits.js';
+import { COMPACT_LOW_FREE_FRACTION } from '../util/limits.js';
 import type { Compactor } from './compactor.js';
 import type { EngineCore } from './core.js';
 import type { SectionKind } from './engine-mutex.js';
@@ -86,11 +86,11 @@ export class Background {
     }
     this.compactScheduled = true;
     setImmediate(() => {
-      const step = { liveFraction: c.opts.compactLiveFraction, maxSegments: COMPACT_SEGMENTS_PER_TICK, commitInBackground: true };
-      // close() may have begun since this was scheduled: a step after its final
+      // close() may have begun since this was scheduled: a piece after its final
       // commit would write to a pool being closed. The previous step's commit is
       // waited for first, outside the mutex (as commitSoon does).
-      const run = (): Promise<number> => this.exclusive('compact', async () => (this.closed ? 0 : this.compactor.step(step)));
+      const run = (): Promise<number> =>
+        this.compactor.stepInPieces(c.opts.compactLiveFraction, (fn) => this.exclusive('compact', fn), () => this.closed);
       c.settleCommit().then(run, run).then(
         (n) => {
           this.compactScheduled = false;

@@ -113,10 +113,12 @@ export class BlockEngine {
    * changes are taken, and a commit is started when one is due. */
   nativeWritesDone(): void {
     if ((this.core.nativeWrites?.take() ?? 0) === 0) return;
-    this.afterNativeWrites();
+    this.afterMutation();
   }
 
-  private afterNativeWrites(): void {
+  /** After a write: the delayed commit is armed, and a commit is started once one is
+   * due, after the one in flight (never waited for inside a write's section). */
+  private afterMutation(): void {
     this.background.afterMutation();
     if (this.core.needsCommit()) this.background.commitSoon();
   }
@@ -143,7 +145,7 @@ export class BlockEngine {
         // meanwhile (so no write waits on a mutex that never goes idle). close()
         // waits for it as for a write being prepared.
         const waited = Promise.race([native.reopened(), this.mutex.drained()]).then(() => {
-          if (native.writeWaited(lba, buf)) return this.afterNativeWrites();
+          if (native.writeWaited(lba, buf)) return this.afterMutation();
           return this.small.add(lba, buf);
         });
         this.preparing.add(waited);
@@ -189,7 +191,6 @@ export class BlockEngine {
           // Applied: record it before any freeze can run (we hold the mutex).
           const hash = prepared !== undefined && n === 1 ? scannedHash(prepared, 0) : undefined;
           appends.push(recordMutation(c, 'write', lba + done, n, part, hash));
-          if (c.needsCommit()) await c.commit(false);
         }
         if (fua) await c.commit(true);
         return appends;
@@ -197,7 +198,7 @@ export class BlockEngine {
     } finally {
       if (staging !== undefined) c.stagingPool.give(staging);
     }
-    this.background.afterMutation();
+    this.afterMutation();
     await this.recorded(recorded);
   }
 
@@ -205,7 +206,7 @@ export class BlockEngine {
   private writeNative(lba: number, buf: Buffer): Promise<void> | undefined {
     const record = this.core.nativeWrites?.writeOne(lba, buf, (hash) => recordMutation(this.core, 'write', lba, 1, buf, hash));
     if (record === undefined) return undefined;
-    this.afterNativeWrites();
+    this.afterMutation();
     return this.recorded([record]);
   }
 
@@ -277,10 +278,9 @@ export class BlockEngine {
       // One journal write for all their records; caught as record() does.
       const appends = [c.journal?.appendBlocks(lbas, indices, data, (i) => scannedHash(prepared, i)) ?? Promise.resolve()];
       appends[0].catch(() => undefined);
-      if (c.needsCommit()) await c.commit(false);
       return appends;
     });
-    this.background.afterMutation();
+    this.afterMutation();
     await this.recorded(recorded);
   }
 
@@ -357,16 +357,20 @@ export class BlockEngine {
     return this.replayedOps;
   }
 
-  /** Runs up to `maxSegments` compaction steps now (durable when it resolves). */
-  async compact(options: { liveFraction?: number; maxSegments?: number } = {}): Promise<CompactionStats> {
+  /** Runs up to `maxSegments` compaction steps now (durable when it resolves), or with
+   * `background` one step the background compactor's way (in pieces, each its own turn
+   * of the mutex, its commit going on after this resolves). */
+  async compact(options: { liveFraction?: number; maxSegments?: number; background?: boolean } = {}): Promise<CompactionStats> {
     this.checkOpen();
-    await this.exclusive('compact', async () => {
-      await this.compactor.step({
-        liveFraction: options.liveFraction ?? this.core.opts.compactLiveFraction,
-        maxSegments: options.maxSegments ?? Number.MAX_SAFE_INTEGER,
+    const liveFraction = options.liveFraction ?? this.core.opts.compactLiveFraction;
+    if (options.background === true) {
+      await this.compactor.stepInPieces(liveFraction, (fn) => this.exclusive('compact', fn), () => this.closed);
+    } else {
+      await this.exclusive('compact', async () => {
+        await this.compactor.step({ liveFraction, maxSegments: options.maxSegments ?? Number.MAX_SAFE_INTEGER });
+        await this.core.settleReclaims();
       });
-      await this.core.settleReclaims();
-    });
+    }
     return compactionStats(this.core, this.compactor);
   }
 

@@ -38,9 +38,6 @@ export const COMPACT_LIVE_FRACTION = 0.5;
 /** Free segments kept back from foreground writes so the compactor can always make
  * progress (it needs somewhere to copy live fragments to). */
 export const RESERVED_SEGMENTS = 2;
-/** Segments cleaned per background compaction tick: bounds the pause foreground I/O sees
- * (one 4 MiB read + copy) while still reclaiming ~100 MiB/s when idle. */
-export const COMPACT_SEGMENTS_PER_TICK = 1;
 /** Background compaction waits until writes have paused this long, unless free segments
  * fall under COMPACT_LOW_FREE_FRACTION of the pool: a burst of writes is not slowed by
  * cleaning that can wait (writes short of space compact in the foreground anyway). */

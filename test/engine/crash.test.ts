@@ -205,7 +205,8 @@ async function concurrentWrites(e: BlockEngine, m: CrashModel, w: Workload, r: (
       if (ok && m.epoch === epoch) m.writtenDone += blocks;
     }));
     if (j === 0 && c.compaction && r() < 0.5) {
-      ops.push(mutated(e, m, e.compact({ liveFraction: 0.9, maxSegments: 1 }).then(() => undefined)));
+      // Half of them as the background compactor runs: in pieces, among the writes, its commit going on after.
+      ops.push(mutated(e, m, e.compact({ liveFraction: 0.9, maxSegments: 1, background: r() < 0.5 }).then(() => undefined)));
     }
   }
   await Promise.all(ops);
@@ -261,7 +262,7 @@ async function runOp(e: BlockEngine, m: CrashModel, w: Workload, r: () => number
       m.durablePoint();
     }
   } else if (x < 0.92 && c.compaction) {
-    await mutated(e, m, e.compact({ liveFraction: 0.9, maxSegments: 2 }).then(() => undefined));
+    await mutated(e, m, e.compact({ liveFraction: 0.9, maxSegments: 2, background: r() < 0.5 }).then(() => undefined));
   } else {
     const out = Buffer.alloc(blocks * BLOCK_BYTES);
     await e.read(lba, blocks, out);

@@ -1,6 +1,7 @@
 // The human table of a packed device's `stats` snapshot (the daemon builds the
 // snapshot, server/targets/packed-stats.ts; the CLI renders it).
 import type { StatsSnapshot } from '../../server/targets/packed-stats.js';
+import type { SectionStats } from '../../engine/index.js';
 import { formatBytes } from '../../util/units.js';
 
 function fmtRatio(x: number): string {
@@ -57,9 +58,27 @@ export function renderStatsTable(s: StatsSnapshot): string {
     ['metadata cache', cacheText(s.metadataCache)],
     ...(s.nativeRead ? [['native reads', nativeReadText(s.nativeRead)] as [string, string]] : []),
     ...(s.nativeAppliedBlocks !== undefined ? [['native apply', `${s.nativeAppliedBlocks} blocks written (since start)`] as [string, string]] : []),
+    ...(s.nativeWrittenBlocks !== undefined ? [['native writes', nativeWritesText(s)] as [string, string]] : []),
+    ...(s.engineMutex ? [['engine mutex', mutexText(s.engineMutex)] as [string, string]] : []),
     ['IOPS', `${s.session.iops.toFixed(0)} (since start)`],
     ['MB/s', `read ${s.session.readMBps.toFixed(1)}, write ${s.session.writeMBps.toFixed(1)} (since start)`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
+}
+
+/** One-block writes the addon served, and why the rest went to JavaScript. */
+function nativeWritesText(s: StatsSnapshot): string {
+  const d = s.nativeWriteDeclines;
+  if (d === undefined) return `${s.nativeWrittenBlocks} blocks (since start)`;
+  const reasons = (['closed', 'journal', 'fill', 'filter', 'dup', 'plan', 'record'] as const).filter((k) => d[k] > 0).map((k) => `${k} ${d[k]}`);
+  return `${s.nativeWrittenBlocks} blocks; to JavaScript: ${reasons.length > 0 ? reasons.join(', ') : 'none'}; ` +
+    `gate shut ${d.gateClosures} times, ${fmtDuration(d.gateClosedMs / 1000)} (since start)`;
+}
+
+/** What held the engine mutex, longest first. */
+function mutexText(m: SectionStats): string {
+  const kinds = Object.entries(m).sort((a, b) => b[1].heldMs - a[1].heldMs);
+  if (kinds.length === 0) return 'idle (since start)';
+  return kinds.map(([k, v]) => `${k} ${v.sections}x ${v.heldMs} ms (max ${v.maxMs})`).join(', ') + ' (since start)';
 }

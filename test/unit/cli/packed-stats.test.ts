@@ -87,6 +87,21 @@ describe('packed stats snapshot', () => {
     const off = buildStatsSnapshot(input({ nativeRead: { ...nativeRead, path: 'js' } }));
     expect(renderStatsTable(off)).toMatch(/^native reads +off \(every read through the engine in JS\)$/m);
   });
+
+  it('shows the native writes, why the rest went to JavaScript, and what held the engine mutex', () => {
+    const base = input().engine;
+    const nativeWriteDeclines = { closed: 12, journal: 0, fill: 3, filter: 0, dup: 4, plan: 5, record: 0, gateClosures: 40, gateClosedMs: 2500 };
+    const mutex = {
+      commit: { sections: 30, heldMs: 90, maxMs: 7.5, waitedMs: 4 },
+      compact: { sections: 2, heldMs: 400, maxMs: 300, waitedMs: 1 },
+    };
+    const s = buildStatsSnapshot(input({ engine: { ...base, nativeAppliedBlocks: 7, nativeWrittenBlocks: 900, nativeWriteDeclines, mutex } }));
+    expect(s.nativeWriteDeclines).toEqual(nativeWriteDeclines);
+    expect(s.engineMutex).toEqual(mutex);
+    const text = renderStatsTable(s);
+    expect(text).toMatch(/^native writes +900 blocks; to JavaScript: closed 12, fill 3, dup 4, plan 5; gate shut 40 times, 2\.5s \(since start\)$/m);
+    expect(text).toMatch(/^engine mutex +compact 2x 400 ms \(max 300\), commit 30x 90 ms \(max 7\.5\) \(since start\)$/m);
+  });
 });
 
 describe('progress bar and compact threshold', () => {
