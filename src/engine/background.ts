@@ -55,17 +55,14 @@ export class Background {
   commitSoon(): void {
     if (this.closed || this.commitQueued) return;
     const c = this.core;
-    this.commitQueued = true;
     // The commit in flight is waited for before taking the mutex: commit() would
     // wait for it under the mutex, holding up every writer (and keeping the addon's
     // one-block writes shut out) for a whole pool write, fdatasync and LevelDB batch.
-    const run = (): Promise<void> | undefined => {
+    this.commitQueued = true;
+    c.commitAfterInFlight(false, (fn) => {
       this.commitQueued = false;
-      return this.closed ? undefined : this.exclusive('commit', () => c.commit(false));
-    };
-    c.settleCommit()
-      .then(run, run)
-      .then(() => this.maybeCompact(), () => undefined);
+      return this.closed ? Promise.resolve(true) : this.exclusive('commit', fn);
+    }).then(() => this.maybeCompact(), () => undefined);
   }
 
   /** Schedules one background compaction step when a segment qualifies, once writes

@@ -12,7 +12,7 @@ import type { EngineCore } from './core.js';
 
 /** Fragments a background step moves per turn of the engine mutex (a piece's pause
  * is ~this many small JavaScript moves, not a whole segment's). */
-const COMPACT_FRAGMENTS_PER_PIECE = 64;
+const COMPACT_FRAGMENTS_PER_PIECE = 16;
 
 export interface CompactOptions {
   /** Clean segments whose live bytes are under this fraction of a segment. */
@@ -73,7 +73,7 @@ export class Compactor {
       this.running = false;
     }
     if (freed) this.core.count('segmentsCleaned');
-    if (!closed()) await run(() => this.core.commit(true, false, false));
+    if (!closed()) await this.core.commitAfterInFlight(true, (fn) => (closed() ? Promise.resolve(true) : run(fn)), false);
     return freed ? 1 : 0;
   }
 

@@ -225,6 +225,11 @@ export class GroupCommit {
   }
 
   /** Waits for a background commit (its failure, if any, is in this.stalled). */
+  /** A commit runs in the background now (a new one would wait for it). */
+  get inFlight(): boolean {
+    return this.inflight !== undefined;
+  }
+
   async settleCommit(): Promise<void> {
     await this.inflight;
   }
