@@ -419,21 +419,9 @@ export class EngineCore {
     await this.commits.writeAlone([{ type: 'put', key: KEY_C, value: encodeCounters(this.totals()) }]);
   }
 
-  /**
-   * [no mutex held] A commit that does not wait for the one in flight under the
-   * mutex: waits for it first, then commits in a turn of `run` unless another
-   * started meanwhile (then waits again). `wait`: as commit().
-   */
-  async commitAfterInFlight(sync: boolean, run: (fn: () => Promise<boolean>) => Promise<boolean>, wait = true): Promise<void> {
-    for (;;) {
-      await this.commits.settleCommit();
-      const done = await run(async () => {
-        if (this.commits.inFlight) return false;
-        await this.commits.commit(sync, false, wait);
-        return true;
-      });
-      if (done) return;
-    }
+  /** [no mutex held] GroupCommit.commitAfterInFlight. */
+  commitAfterInFlight(sync: boolean, run: (fn: () => Promise<boolean>) => Promise<boolean>, wait = true): Promise<void> {
+    return this.commits.commitAfterInFlight(sync, run, wait);
   }
 
   settleCommit(): Promise<void> {

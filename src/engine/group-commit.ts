@@ -225,9 +225,21 @@ export class GroupCommit {
   }
 
   /** Waits for a background commit (its failure, if any, is in this.stalled). */
-  /** A commit runs in the background now (a new one would wait for it). */
-  get inFlight(): boolean {
-    return this.inflight !== undefined;
+  /**
+   * [no mutex held] A commit that does not wait for the one in flight under the
+   * mutex: waits for it first, then commits in a turn of `run` (the mutex)
+   * unless another started meanwhile (then waits again). `wait`: as commit().
+   */
+  async commitAfterInFlight(sync: boolean, run: (fn: () => Promise<boolean>) => Promise<boolean>, wait = true): Promise<void> {
+    for (;;) {
+      await this.settleCommit();
+      const done = await run(async () => {
+        if (this.inflight !== undefined) return false;
+        await this.commit(sync, false, wait);
+        return true;
+      });
+      if (done) return;
+    }
   }
 
   async settleCommit(): Promise<void> {
