@@ -17,6 +17,17 @@ import { WriteJournal } from '../../src/engine/write-journal.js';
 import { createWriteApply } from '../../src/native/index.js';
 import { BLOCK_BYTES } from '../../src/util/units.js';
 
+/** Reopens the pool and checks each LBA reads back its block. */
+async function expectAfterReopen(backingPath: string, metaDir: string, blocks: Map<number, Buffer>): Promise<void> {
+  const again = await openPool({ backingPath, metaDir });
+  for (const [lba, want] of blocks) {
+    const got = Buffer.alloc(BLOCK_BYTES);
+    await again.read(lba, 1, got);
+    expect(got.equals(want), `lba ${lba} after reopen`).toBe(true);
+  }
+  await again.close();
+}
+
 describe('one-block writes applied in the addon with their journal records', () => {
   it('writes records write-journal.ts replays, in sequence with JavaScript records, and only while the gate is open', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'native-writes-'));
@@ -68,13 +79,7 @@ describe('one-block writes applied in the addon with their journal records', () 
       // The addon's records after the flush's commit, and the engine's own after them.
       expect(one.map((op) => op.lba).slice(-2)).toEqual([10, 11]);
       await e.close();
-      const again = await openPool({ backingPath, metaDir });
-      for (const [lba, want] of blocks) {
-        const got = Buffer.alloc(BLOCK_BYTES);
-        await again.read(lba, 1, got);
-        expect(got.equals(want), `lba ${lba} after reopen`).toBe(true);
-      }
-      await again.close();
+      await expectAfterReopen(backingPath, metaDir, blocks);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -106,13 +111,8 @@ describe('a one-block write that finds the gate shut', () => {
       const flushing2 = e.flush();
       const writing2 = e.write(10, 1, late, false);
       await Promise.all([flushing2, e.close(), writing2]);
-      const again = await openPool({ backingPath, metaDir });
-      for (const [lba, want] of [[0, first.subarray(0, BLOCK_BYTES)], [1, first.subarray(BLOCK_BYTES)], [9, data], [10, late]] as const) {
-        const got = Buffer.alloc(BLOCK_BYTES);
-        await again.read(lba, 1, got);
-        expect(got.equals(want), `lba ${lba} after reopen`).toBe(true);
-      }
-      await again.close();
+      const want = new Map([[0, first.subarray(0, BLOCK_BYTES)], [1, first.subarray(BLOCK_BYTES)], [9, data], [10, late]]);
+      await expectAfterReopen(backingPath, metaDir, want);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
