@@ -27,11 +27,14 @@ import { ensureSpace, hasSpace } from './space.js';
 import type { CompactionStats, EngineEvent, EngineStats } from './types.js';
 import { PREPARED_BLOCKS_MAX } from './staging-pool.js';
 import { settleWrites, SmallWrites, splitByWaits, type SmallWrite } from './small-writes.js';
+import type { NativeWrites } from './native-writes.js';
 import { JOURNAL_HEADER_BYTES, type JournalOp } from './write-journal.js';
 import {
   applyBlocks, applyWrite, classifyWrite, prepareWrite, scannedHash, verifyReads, writeBlocks, type PreparedWrite,
 } from './write-path.js';
 
+/** Times a one-block write waits for the gate to reopen before JavaScript serves it. */
+const GATE_WAITS_MAX = 8;
 /** Blocks handled per internal step of one large write (bounds per-step memory). */
 const WRITE_CHUNK_BLOCKS = 1024;
 
@@ -139,15 +142,8 @@ export class BlockEngine {
     if (blocks === 1 && !fua) {
       const native = this.core.nativeWrites;
       if (native !== undefined && !native.isOpen && !this.mutex.idle) {
-        // Shut out by sections held or queued now: served in the addon once they end
-        // and the gate reopens, rather than in a mutex turn of its own (which would
-        // shut out the writes behind it); in one if more sections were queued
-        // meanwhile (so no write waits on a mutex that never goes idle). close()
-        // waits for it as for a write being prepared.
-        const waited = Promise.race([native.reopened(), this.mutex.drained()]).then(() => {
-          if (native.writeWaited(lba, buf)) return this.afterMutation();
-          return this.small.add(lba, buf);
-        });
+        // close() waits for it as for a write being prepared.
+        const waited = this.writeWhenOpen(native, lba, buf);
         this.preparing.add(waited);
         const done = (): void => void this.preparing.delete(waited);
         waited.then(done, done);
@@ -200,6 +196,22 @@ export class BlockEngine {
     }
     this.afterMutation();
     await this.recorded(recorded);
+  }
+
+  /**
+   * A one-block write shut out by sections held or queued: served in the addon once
+   * they end and the gate reopens, rather than in a mutex turn of its own (which
+   * would shut out the writes behind it). It waits again while more sections keep
+   * the gate shut, at most GATE_WAITS_MAX times (no write waits on a mutex that
+   * never goes idle), then JavaScript's path serves it.
+   */
+  private async writeWhenOpen(native: NativeWrites, lba: number, buf: Buffer): Promise<void> {
+    for (let waits = 0; waits < GATE_WAITS_MAX; waits++) {
+      await Promise.race([native.reopened(), this.mutex.drained()]);
+      if (native.writeWaited(lba, buf)) return this.afterMutation();
+      if (native.isOpen || this.mutex.idle || this.closed) break; // declined for another reason, or it stays shut
+    }
+    return this.small.add(lba, buf);
   }
 
   /** A one-block write applied in the addon, when it can, then journaled; undefined: it could not. */

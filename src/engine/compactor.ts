@@ -68,6 +68,9 @@ export class Compactor {
         off = await run(async () => this.movePiece(seg, read, at, COMPACT_FRAGMENTS_PER_PIECE));
         freed = this.core.segments.liveOf(seg) === 0;
         if (freed) break;
+        // A turn of the event loop between pieces: the queues' completions (and the
+        // writes waiting for the gate) run while it is open, not only between microtasks.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       this.running = false;
