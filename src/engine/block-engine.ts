@@ -119,11 +119,12 @@ export class BlockEngine {
     this.afterMutation();
   }
 
-  /** After a write: the delayed commit is armed, and a commit is started once one is
-   * due, after the one in flight (never waited for inside a write's section). */
+  /** After a write: the delayed commit is armed, and a due commit queued on the mutex
+   * at once (waiting there for the one in flight is the writers' backpressure: it bounds
+   * the overlay and the unwritten segments in RAM). */
   private afterMutation(): void {
     this.background.afterMutation();
-    if (this.core.needsCommit()) this.background.commitSoon();
+    if (this.core.needsCommit()) this.exclusive('commit', () => this.core.commit(false)).catch(() => undefined);
   }
 
   /** Blocks a native read path served since its last report: counted as read (totals persist with the next commit). */
@@ -187,6 +188,7 @@ export class BlockEngine {
           // Applied: record it before any freeze can run (we hold the mutex).
           const hash = prepared !== undefined && n === 1 ? scannedHash(prepared, 0) : undefined;
           appends.push(recordMutation(c, 'write', lba + done, n, part, hash));
+          if (c.needsCommit()) await c.commit(false);
         }
         if (fua) await c.commit(true);
         return appends;
@@ -290,6 +292,7 @@ export class BlockEngine {
       // One journal write for all their records; caught as record() does.
       const appends = [c.journal?.appendBlocks(lbas, indices, data, (i) => scannedHash(prepared, i)) ?? Promise.resolve()];
       appends[0].catch(() => undefined);
+      if (c.needsCommit()) await c.commit(false);
       return appends;
     });
     this.afterMutation();
